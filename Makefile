@@ -1,0 +1,46 @@
+# Lucent: thin wrappers around CMake. `make run` and `make test` install what is missing first.
+BUILD      ?= build
+TEST_BUILD ?= build-test
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+ARGS       ?=
+
+.PHONY: all deps build run test test-unit test-integration bench format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUCENT_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# With no ARGS the server runs the development config (printed at start-up).
+run: deps build
+	./$(BUILD)/lucent $(ARGS)
+
+$(TEST_BUILD)/lucent: FORCE
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLUCENT_SANITIZE=ON >/dev/null
+	@cmake --build $(TEST_BUILD) -j $(JOBS)
+
+test: deps $(TEST_BUILD)/lucent
+	@$(MAKE) --no-print-directory test-unit test-integration
+
+test-unit:
+	ctest --test-dir $(TEST_BUILD) --output-on-failure
+
+test-integration:
+	cd tests/integration && LUCENT_BIN=$(CURDIR)/$(TEST_BUILD)/lucent \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		node --test --test-concurrency=1
+
+bench: deps build
+	@scripts/bench.sh $(ARGS)
+
+format:
+	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'bench/*.[ch]')
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)
+
+FORCE:

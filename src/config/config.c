@@ -1,0 +1,255 @@
+/* Defaults, ownership, cross-key validation, namespace resolution and the dev config. */
+#include "config/config.h"
+
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_int.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/rand.h"
+
+/* The default strings are these arrays, never heap copies: lc__config_free_str recognises them
+ * by address, so defaults cost no allocation and lc_config_defaults cannot fail. */
+static const char s_empty[] = "";
+static const char s_private_prefix[] = "$";
+static const char s_namespace_boundary[] = ":";
+static const char s_user_boundary[] = "#";
+static const char s_user_separator[] = ",";
+static const char s_api_prefix[] = "/api";
+static const char s_ws_prefix[] = "/connection/websocket";
+static const char s_health_prefix[] = "/health";
+
+static const char *const s_static[] = {
+    s_empty,          s_private_prefix, s_namespace_boundary, s_user_boundary,
+    s_user_separator, s_api_prefix,     s_ws_prefix,          s_health_prefix,
+};
+
+#define MS_S 1000LL
+
+void lc__config_free_str(char *p)
+{
+    for (size_t i = 0; i < sizeof(s_static) / sizeof(s_static[0]); i++) {
+        if (p == s_static[i])
+            return;
+    }
+    free(p);
+}
+
+int lc_config_set_string(char **field, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return LC_ENOMEM;
+    lc__config_free_str(*field);
+    *field = copy;
+    return 0;
+}
+
+void lc__config_free_strs(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void lc__config_free_ns(lc_ns_opts_t *ns)
+{
+    free(ns->name);
+    free(ns->channel_regex);
+    ns->name = NULL;
+    ns->channel_regex = NULL;
+}
+
+void lc_config_defaults(lc_config_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->address = (char *)s_empty;
+    c->port = 8000;
+    c->log_level = LC_LOG_INFO;
+    c->workers = 0;
+
+    c->token_hmac_secret_key = (char *)s_empty;
+    c->ping_interval_ms = 25 * MS_S;
+    c->pong_timeout_ms = 8 * MS_S;
+    c->stale_close_delay_ms = 10 * MS_S;
+    c->expired_close_delay_ms = 25 * MS_S;
+    c->channel_limit = 128;
+    c->queue_max_size = 1048576;
+
+    c->history_meta_ttl_ms = 720LL * 3600 * MS_S;
+    c->channel_max_length = 255;
+    c->private_prefix = (char *)s_private_prefix;
+    c->namespace_boundary = (char *)s_namespace_boundary;
+    c->user_boundary = (char *)s_user_boundary;
+    c->user_separator = (char *)s_user_separator;
+
+    c->http_api_key = (char *)s_empty;
+    c->http_api_prefix = (char *)s_api_prefix;
+
+    c->websocket_prefix = (char *)s_ws_prefix;
+    c->websocket_message_size_limit = 65536;
+
+    c->health_prefix = (char *)s_health_prefix;
+    c->node_name = (char *)s_empty;
+
+    c->http_max_header_size = 16384;
+    c->http_max_body_size = 1048576;
+}
+
+void lc_config_free(lc_config_t *c)
+{
+    char **strs[] = {
+        &c->address,          &c->token_hmac_secret_key, &c->private_prefix, &c->namespace_boundary,
+        &c->user_boundary,    &c->user_separator,        &c->http_api_key,   &c->http_api_prefix,
+        &c->websocket_prefix, &c->health_prefix,         &c->node_name};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        lc__config_free_str(*strs[i]);
+        *strs[i] = NULL;
+    }
+    lc__config_free_strs(c->allowed_origins, c->n_allowed_origins);
+    c->allowed_origins = NULL;
+    c->n_allowed_origins = 0;
+    lc__config_free_ns(&c->without_namespace);
+    for (size_t i = 0; i < c->n_namespaces; i++)
+        lc__config_free_ns(&c->namespaces[i]);
+    free(c->namespaces);
+    c->namespaces = NULL;
+    c->n_namespaces = 0;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return LC_EINVAL;
+}
+
+/* Spec §6.2 startup checks for one namespace; where names it in messages. */
+static int validate_ns(const lc_config_t *c, const lc_ns_opts_t *ns, const char *where, char *err,
+                       size_t errlen)
+{
+    bool has_size = ns->history_size > 0, has_ttl = ns->history_ttl_ms > 0;
+    if (has_size != has_ttl)
+        return fail(err, errlen, "%s: history_size and history_ttl must be set together", where);
+    bool history = has_size && has_ttl;
+    if (!history && (ns->force_positioning || ns->allow_positioning))
+        return fail(err, errlen, "%s: positioning needs history (history_size and history_ttl)",
+                    where);
+    if (!history && (ns->force_recovery || ns->allow_recovery))
+        return fail(err, errlen, "%s: recovery needs history (history_size and history_ttl)",
+                    where);
+    int64_t meta = ns->history_meta_ttl_ms > 0 ? ns->history_meta_ttl_ms : c->history_meta_ttl_ms;
+    if (history && meta > 0 && ns->history_ttl_ms > meta)
+        return fail(err, errlen, "%s: history_ttl must not exceed history_meta_ttl", where);
+    if (ns->channel_regex) {
+        regex_t re;
+        int rc = regcomp(&re, ns->channel_regex, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            char msg[128];
+            regerror(rc, &re, msg, sizeof(msg));
+            return fail(err, errlen, "%s.channel_regex: invalid regular expression: %s", where,
+                        msg);
+        }
+        regfree(&re);
+    }
+    return 0;
+}
+
+int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
+{
+    if (c->ping_interval_ms == 0)
+        return fail(err, errlen,
+                    "client.ping_interval: must be positive (a negative value "
+                    "disables pings)");
+    if (c->ping_interval_ms > 0 && c->pong_timeout_ms > 0 &&
+        c->ping_interval_ms <= c->pong_timeout_ms)
+        return fail(err, errlen, "client.ping_interval: must be greater than client.pong_timeout");
+    if (c->websocket_message_size_limit <= 0)
+        return fail(err, errlen, "websocket.message_size_limit: must be greater than 0");
+    if (c->queue_max_size <= 0)
+        return fail(err, errlen, "client.queue_max_size: must be greater than 0");
+    if (c->http_max_header_size <= 0)
+        return fail(err, errlen, "http_server.max_header_size: must be greater than 0");
+    if (c->http_max_body_size <= 0)
+        return fail(err, errlen, "http_server.max_body_size: must be greater than 0");
+    if (!c->namespace_boundary || !c->namespace_boundary[0])
+        return fail(err, errlen, "channel.namespace_boundary: must not be empty");
+    if (!c->user_boundary || !c->user_boundary[0])
+        return fail(err, errlen, "channel.user_boundary: must not be empty");
+    if (!c->user_separator || !c->user_separator[0])
+        return fail(err, errlen, "channel.user_separator: must not be empty");
+
+    int rc = validate_ns(c, &c->without_namespace, "channel.without_namespace", err, errlen);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < c->n_namespaces; i++) {
+        char where[64];
+        snprintf(where, sizeof(where), "channel.namespaces[%zu]", i);
+        rc = validate_ns(c, &c->namespaces[i], where, err, errlen);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *channel, size_t len)
+{
+    size_t plen = c->private_prefix ? strlen(c->private_prefix) : 0;
+    if (plen && len >= plen && memcmp(channel, c->private_prefix, plen) == 0) {
+        channel += plen;
+        len -= plen;
+    }
+    size_t blen = c->namespace_boundary ? strlen(c->namespace_boundary) : 0;
+    const char *b = blen ? memmem(channel, len, c->namespace_boundary, blen) : NULL;
+    /* No boundary, or an empty part before it, is the channel without namespace, as in
+     * Centrifugo's namespaceName(). */
+    if (!b || b == channel)
+        return &c->without_namespace;
+    size_t nlen = (size_t)(b - channel);
+    for (size_t i = 0; i < c->n_namespaces; i++) {
+        const char *name = c->namespaces[i].name;
+        if (strlen(name) == nlen && memcmp(name, channel, nlen) == 0)
+            return &c->namespaces[i];
+    }
+    return NULL;
+}
+
+int lc_config_dev(lc_config_t *c)
+{
+    char secret[65], key[65];
+    int rc = LC_ENOMEM;
+    lc_config_defaults(c);
+    lc_random_hex(secret, 32);
+    lc_random_hex(key, 32);
+    if (lc_config_set_string(&c->token_hmac_secret_key, secret) ||
+        lc_config_set_string(&c->http_api_key, key))
+        goto fail;
+    /* Dev only: any page may connect, so a demo opened from any local port works. */
+    c->allowed_origins = calloc(1, sizeof(char *));
+    if (!c->allowed_origins)
+        goto fail;
+    c->allowed_origins[0] = strdup("*");
+    if (!c->allowed_origins[0])
+        goto fail;
+    c->n_allowed_origins = 1;
+    c->health_enabled = true;
+    c->without_namespace.allow_subscribe_for_client = true;
+    c->without_namespace.allow_publish_for_client = true;
+    c->without_namespace.presence = false;
+    return 0;
+fail:
+    lc_config_free(c);
+    lc_config_defaults(c);
+    return rc;
+}

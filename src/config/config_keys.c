@@ -1,0 +1,515 @@
+/* The Centrifugo v6 configuration layout as tables (spec §9.2, §6.2, §5.4). Keys that Lucent
+ * does not use yet are listed with LC__NOFIELD so a Centrifugo config loads without
+ * unknown-key warnings; their values are still type-checked. */
+#include <limits.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "config/config_int.h"
+
+#define CF(f) offsetof(lc_config_t, f)
+#define NF(f) offsetof(lc_ns_opts_t, f)
+#define U LC__NOFIELD
+#define NOMAX INT64_MAX
+
+#define K_(n, kind, off, off2, lo, hi, sub, vals)                                                  \
+    {                                                                                              \
+        n, kind, off, off2, lo, hi, sub, vals                                                      \
+    }
+#define BOOL(n, off) K_(n, LC__K_BOOL, off, 0, 0, 0, NULL, NULL)
+#define INT(n, off, lo, hi) K_(n, LC__K_INT, off, 0, lo, hi, NULL, NULL)
+#define I64(n, off, lo, hi) K_(n, LC__K_I64, off, 0, lo, hi, NULL, NULL)
+#define DUR(n, off) K_(n, LC__K_DUR, off, 0, 0, 0, NULL, NULL)
+#define DURN(n, off) K_(n, LC__K_DUR_NEG, off, 0, 0, 0, NULL, NULL)
+#define STR(n, off) K_(n, LC__K_STR, off, 0, 0, 0, NULL, NULL)
+#define STRN(n, off) K_(n, LC__K_STR_NULL, off, 0, 0, 0, NULL, NULL)
+#define STRS(n, off, off2) K_(n, LC__K_STRS, off, off2, 0, 0, NULL, NULL)
+#define STR_STRS(n) K_(n, LC__K_STR_STRS, U, 0, 0, 0, NULL, NULL)
+#define ENUM(n, vals) K_(n, LC__K_ENUM, U, 0, 0, 0, NULL, vals)
+#define ENUMS(n, vals) K_(n, LC__K_ENUMS, U, 0, 0, 0, NULL, vals)
+#define LOGLEVEL(n, off) K_(n, LC__K_LOGLEVEL, off, 0, 0, 0, NULL, NULL)
+#define OBJ(n, sub) K_(n, LC__K_OBJ, U, 0, 0, 0, sub, NULL)
+#define NSOBJ(n, off) K_(n, LC__K_NSOBJ, off, 0, 0, 0, lc__config_ns_keys, NULL)
+#define NSARR(n) K_(n, LC__K_NSARR, U, 0, 0, 0, NULL, NULL)
+#define OBJARR(n, sub) K_(n, LC__K_OBJARR, U, 0, 0, 0, sub, NULL)
+#define ANYOBJ(n) K_(n, LC__K_ANYOBJ, U, 0, 0, 0, NULL, NULL)
+#define ANYARR(n) K_(n, LC__K_ANYARR, U, 0, 0, 0, NULL, NULL)
+#define ANY(n) K_(n, LC__K_ANY, U, 0, 0, 0, NULL, NULL)
+#define END K_(NULL, LC__K_ANY, U, 0, 0, 0, NULL, NULL)
+
+static const struct lc__key tls_keys[] = {
+    BOOL("enabled", U),
+    STR("cert_pem", U),
+    STR("cert_pem_file", U),
+    STR("key_pem", U),
+    STR("key_pem_file", U),
+    STR("server_ca_pem", U),
+    STR("server_ca_pem_file", U),
+    STR("client_ca_pem", U),
+    STR("client_ca_pem_file", U),
+    STR("root_ca_pem", U),
+    STR("root_ca_pem_file", U),
+    STR("server_name", U),
+    BOOL("insecure_skip_verify", U),
+    DUR("reload_interval", U),
+    END,
+};
+
+static const struct lc__key http_server_keys[] = {
+    STR("address", CF(address)),
+    INT("port", CF(port), 0, 65535),
+    STR("internal_address", U),
+    ANY("internal_port"), /* a string in Centrifugo ("" = unset), a number in many configs */
+    OBJ("tls", tls_keys),
+    ANYOBJ("tls_autocert"),
+    BOOL("tls_external", U),
+    OBJ("internal_tls", tls_keys),
+    ANYOBJ("http3"),
+    I64("max_header_size", CF(http_max_header_size), 1, NOMAX),
+    I64("max_body_size", CF(http_max_body_size), 1, NOMAX),
+    END,
+};
+
+static const struct lc__key log_keys[] = {
+    LOGLEVEL("level", CF(log_level)),
+    STR("file", U),
+    END,
+};
+
+static const struct lc__key redis_keys[] = {
+    STR_STRS("address"),
+    STR("prefix", U),
+    INT("db", U, 0, INT_MAX),
+    STR("user", U),
+    STR("password", U),
+    STR_STRS("cluster_address"),
+    STR_STRS("sentinel_address"),
+    STR("sentinel_master_name", U),
+    STR("sentinel_user", U),
+    STR("sentinel_password", U),
+    STR("sentinel_client_name", U),
+    OBJ("sentinel_tls", tls_keys),
+    STR("client_name", U),
+    DUR("connect_timeout", U),
+    DUR("io_timeout", U),
+    BOOL("force_resp2", U),
+    OBJ("tls", tls_keys),
+    DUR("presence_ttl", U),
+    BOOL("presence_hash_field_ttl", U),
+    BOOL("presence_user_mapping", U),
+    BOOL("history_use_lists", U),
+    BOOL("use_sharded_pub_sub", U),
+    INT("num_shards", U, 0, INT_MAX),
+    BOOL("load_sharded_pub_sub", U),
+    ANYOBJ("replica_client"),
+    ANYOBJ("sharded_pub_sub"),
+    END,
+};
+
+static const struct lc__key engine_keys[] = {
+    ENUM("type", "memory|redis"),
+    OBJ("redis", redis_keys),
+    END,
+};
+
+static const struct lc__key broker_keys[] = {
+    BOOL("enabled", U),
+    ENUM("type", "memory|redis|nats|redisnats"),
+    OBJ("redis", redis_keys),
+    ANYOBJ("nats"),
+    END,
+};
+
+static const struct lc__key presence_manager_keys[] = {
+    BOOL("enabled", U),
+    ENUM("type", "memory|redis"),
+    OBJ("redis", redis_keys),
+    END,
+};
+
+static const struct lc__key token_keys[] = {
+    STR("hmac_secret_key", CF(token_hmac_secret_key)),
+    STR("rsa_public_key", U),
+    STR("ecdsa_public_key", U),
+    STR("jwks_public_endpoint", U),
+    STR("audience", U),
+    STR("audience_regex", U),
+    STR("issuer", U),
+    STR("issuer_regex", U),
+    STR("user_id_claim", U),
+    END,
+};
+
+static const struct lc__key subscription_token_keys[] = {
+    BOOL("enabled", U),
+    STR("hmac_secret_key", U),
+    STR("rsa_public_key", U),
+    STR("ecdsa_public_key", U),
+    STR("jwks_public_endpoint", U),
+    STR("audience", U),
+    STR("audience_regex", U),
+    STR("issuer", U),
+    STR("issuer_regex", U),
+    STR("user_id_claim", U),
+    END,
+};
+
+static const struct lc__key proxy_http_keys[] = {
+    OBJ("tls", tls_keys),
+    ANYOBJ("static_headers"),
+    ANYARR("status_to_code_transforms"),
+    END,
+};
+
+static const struct lc__key proxy_grpc_keys[] = {
+    OBJ("tls", tls_keys),   STR("credentials_key", U), STR("credentials_value", U),
+    BOOL("compression", U), ANYOBJ("static_metadata"), END,
+};
+
+/* One table for every proxy object: "enabled" belongs to client.proxy.* and "name" to
+ * proxies[], both harmless elsewhere. */
+static const struct lc__key proxy_keys[] = {
+    BOOL("enabled", U),
+    STR("name", U),
+    STR("endpoint", U),
+    DUR("timeout", U),
+    STRS("http_headers", U, U),
+    STRS("emulated_headers", U, U),
+    STRS("grpc_metadata", U, U),
+    BOOL("binary_encoding", U),
+    BOOL("include_connection_meta", U),
+    OBJ("http", proxy_http_keys),
+    OBJ("grpc", proxy_grpc_keys),
+    END,
+};
+
+static const struct lc__key client_proxy_keys[] = {
+    OBJ("connect", proxy_keys),
+    OBJ("refresh", proxy_keys),
+    END,
+};
+
+static const struct lc__key personal_keys[] = {
+    BOOL("enabled", U),
+    STR("personal_channel_namespace", U),
+    BOOL("single_connection", U),
+    END,
+};
+
+static const struct lc__key uni_disconnect_keys[] = {
+    BOOL("enabled", U),
+    ANYARR("transforms"),
+    END,
+};
+
+static const struct lc__key client_keys[] = {
+    STRS("allowed_origins", CF(allowed_origins), CF(n_allowed_origins)),
+    OBJ("token", token_keys),
+    OBJ("subscription_token", subscription_token_keys),
+    OBJ("proxy", client_proxy_keys),
+    BOOL("insecure", CF(client_insecure)),
+    BOOL("insecure_skip_token_signature_verify", U),
+    BOOL("allow_anonymous_connect_without_token", CF(allow_anonymous_connect_without_token)),
+    BOOL("disallow_anonymous_connection_tokens", CF(disallow_anonymous_connection_tokens)),
+    DURN("ping_interval", CF(ping_interval_ms)),
+    DURN("pong_timeout", CF(pong_timeout_ms)),
+    DUR("expired_close_delay", CF(expired_close_delay_ms)),
+    DUR("expired_sub_close_delay", U),
+    DUR("stale_close_delay", CF(stale_close_delay_ms)),
+    INT("channel_limit", CF(channel_limit), 0, INT_MAX),
+    I64("queue_max_size", CF(queue_max_size), 0, NOMAX),
+    DUR("presence_update_interval", U),
+    INT("concurrency", U, 0, INT_MAX),
+    DUR("channel_position_check_delay", U),
+    DUR("channel_position_max_time_lag", U),
+    INT("connection_limit", U, 0, INT_MAX),
+    INT("user_connection_limit", U, 0, INT_MAX),
+    INT("connection_rate_limit", U, 0, INT_MAX),
+    BOOL("connect_include_server_time", CF(connect_include_server_time)),
+    INT("history_max_publication_limit", U, 0, INT_MAX),
+    INT("recovery_max_publication_limit", U, 0, INT_MAX),
+    STR("user_id_http_header", U),
+    OBJ("subscribe_to_user_personal_channel", personal_keys),
+    OBJ("connect_code_to_unidirectional_disconnect", uni_disconnect_keys),
+    END,
+};
+
+const struct lc__key lc__config_ns_keys[] = {
+    BOOL("presence", NF(presence)),
+    BOOL("join_leave", NF(join_leave)),
+    BOOL("force_push_join_leave", NF(force_push_join_leave)),
+    INT("history_size", NF(history_size), 0, INT_MAX),
+    DUR("history_ttl", NF(history_ttl_ms)),
+    DUR("history_meta_ttl", NF(history_meta_ttl_ms)),
+    BOOL("force_positioning", NF(force_positioning)),
+    BOOL("allow_positioning", NF(allow_positioning)),
+    BOOL("force_recovery", NF(force_recovery)),
+    BOOL("allow_recovery", NF(allow_recovery)),
+    ENUM("force_recovery_mode", "|stream|cache"),
+    BOOL("auto_cache_recover", U),
+    ENUMS("allowed_delta_types", "fossil"),
+    BOOL("delta_publish", U),
+    BOOL("allow_subscribe_for_client", NF(allow_subscribe_for_client)),
+    BOOL("allow_subscribe_for_anonymous", NF(allow_subscribe_for_anonymous)),
+    BOOL("allow_publish_for_client", NF(allow_publish_for_client)),
+    BOOL("allow_publish_for_subscriber", NF(allow_publish_for_subscriber)),
+    BOOL("allow_publish_for_anonymous", NF(allow_publish_for_anonymous)),
+    BOOL("allow_presence_for_client", NF(allow_presence_for_client)),
+    BOOL("allow_presence_for_subscriber", NF(allow_presence_for_subscriber)),
+    BOOL("allow_presence_for_anonymous", NF(allow_presence_for_anonymous)),
+    BOOL("allow_history_for_client", NF(allow_history_for_client)),
+    BOOL("allow_history_for_subscriber", NF(allow_history_for_subscriber)),
+    BOOL("allow_history_for_anonymous", NF(allow_history_for_anonymous)),
+    BOOL("allow_user_limited_channels", NF(allow_user_limited_channels)),
+    STRN("channel_regex", NF(channel_regex)),
+    ENUM("publication_data_format", "|json|json_object|binary"),
+    BOOL("allow_tags_filter", U),
+    BOOL("subscribe_proxy_enabled", U),
+    STR("subscribe_proxy_name", U),
+    BOOL("publish_proxy_enabled", U),
+    STR("publish_proxy_name", U),
+    BOOL("sub_refresh_proxy_enabled", U),
+    STR("sub_refresh_proxy_name", U),
+    BOOL("subscribe_stream_proxy_enabled", U),
+    STR("subscribe_stream_proxy_name", U),
+    BOOL("subscribe_stream_proxy_bidirectional", U),
+    STR("subscription_type", U),
+    ANYOBJ("map"),
+    ANYOBJ("shared_poll"),
+    END,
+};
+
+static const struct lc__key channel_proxy_keys[] = {
+    OBJ("subscribe", proxy_keys),
+    OBJ("publish", proxy_keys),
+    OBJ("sub_refresh", proxy_keys),
+    OBJ("subscribe_stream", proxy_keys),
+    OBJ("state", proxy_keys),
+    OBJ("cache_empty", proxy_keys),
+    END,
+};
+
+static const struct lc__key channel_keys[] = {
+    OBJ("proxy", channel_proxy_keys),
+    NSOBJ("without_namespace", CF(without_namespace)),
+    NSARR("namespaces"),
+    DUR("history_meta_ttl", CF(history_meta_ttl_ms)),
+    INT("max_length", CF(channel_max_length), 1, INT_MAX),
+    STR("private_prefix", CF(private_prefix)),
+    STR("namespace_boundary", CF(namespace_boundary)),
+    STR("user_boundary", CF(user_boundary)),
+    STR("user_separator", CF(user_separator)),
+    ENUM("publication_data_format", "|json|json_object|binary"),
+    END,
+};
+
+static const struct lc__key rpc_ns_keys[] = {
+    STR("name", U),
+    BOOL("proxy_enabled", U),
+    STR("proxy_name", U),
+    END,
+};
+
+static const struct lc__key rpc_ping_keys[] = {
+    BOOL("enabled", U),
+    STR("method", U),
+    END,
+};
+
+static const struct lc__key rpc_keys[] = {
+    OBJ("proxy", proxy_keys),          OBJ("without_namespace", rpc_ns_keys),
+    OBJARR("namespaces", rpc_ns_keys), OBJ("ping", rpc_ping_keys),
+    STR("namespace_boundary", U),      END,
+};
+
+static const struct lc__key http_api_keys[] = {
+    BOOL("disabled", CF(http_api_disabled)),
+    STR("handler_prefix", CF(http_api_prefix)),
+    STR("key", CF(http_api_key)),
+    ENUM("error_mode", "|transport"),
+    BOOL("external", U),
+    BOOL("insecure", CF(http_api_insecure)),
+    END,
+};
+
+static const struct lc__key grpc_api_keys[] = {
+    BOOL("enabled", U),
+    STR("address", U),
+    INT("port", U, 0, 65535),
+    STR("key", U),
+    OBJ("tls", tls_keys),
+    BOOL("reflection", U),
+    I64("max_receive_message_size", U, 0, NOMAX),
+    ENUM("error_mode", "|transport"),
+    END,
+};
+
+static const struct lc__key websocket_keys[] = {
+    BOOL("disabled", CF(websocket_disabled)),
+    STR("handler_prefix", CF(websocket_prefix)),
+    I64("message_size_limit", CF(websocket_message_size_limit), 0, NOMAX),
+    DUR("write_timeout", U),
+    BOOL("compression", U),
+    INT("compression_level", U, -2, 9),
+    INT("compression_min_size", U, 0, INT_MAX),
+    INT("read_buffer_size", U, 0, INT_MAX),
+    INT("write_buffer_size", U, 0, INT_MAX),
+    BOOL("use_write_buffer_pool", U),
+    BOOL("join_push_messages", U),
+    END,
+};
+
+static const struct lc__key uni_websocket_keys[] = {
+    BOOL("enabled", U),
+    STR("handler_prefix", U),
+    I64("message_size_limit", U, 0, NOMAX),
+    DUR("write_timeout", U),
+    BOOL("compression", U),
+    INT("compression_level", U, -2, 9),
+    INT("compression_min_size", U, 0, INT_MAX),
+    INT("read_buffer_size", U, 0, INT_MAX),
+    INT("write_buffer_size", U, 0, INT_MAX),
+    BOOL("use_write_buffer_pool", U),
+    BOOL("join_push_messages", U),
+    END,
+};
+
+/* sse, http_stream, uni_sse, uni_http_stream */
+static const struct lc__key stream_keys[] = {
+    BOOL("enabled", U),
+    STR("handler_prefix", U),
+    I64("max_request_body_size", U, 0, NOMAX),
+    BOOL("join_push_messages", U),
+    END,
+};
+
+static const struct lc__key emulation_keys[] = {
+    STR("handler_prefix", U),
+    I64("max_request_body_size", U, 0, NOMAX),
+    END,
+};
+
+static const struct lc__key webtransport_keys[] = {
+    BOOL("enabled", U),
+    STR("handler_prefix", U),
+    I64("message_size_limit", U, 0, NOMAX),
+    END,
+};
+
+static const struct lc__key uni_grpc_keys[] = {
+    BOOL("enabled", U),       STR("address", U),
+    INT("port", U, 0, 65535), I64("max_receive_message_size", U, 0, NOMAX),
+    OBJ("tls", tls_keys),     END,
+};
+
+static const struct lc__key admin_keys[] = {
+    BOOL("enabled", U), STR("handler_prefix", U),    STR("password", U),
+    STR("secret", U),   BOOL("insecure", U),         BOOL("external", U),
+    STR("web_path", U), STR("web_proxy_address", U), END,
+};
+
+static const struct lc__key prometheus_keys[] = {
+    BOOL("enabled", U),
+    STR("handler_prefix", U),
+    BOOL("instrument_http_handlers", U),
+    BOOL("recovered_publications_histogram", U),
+    END,
+};
+
+static const struct lc__key health_keys[] = {
+    BOOL("enabled", CF(health_enabled)),
+    STR("handler_prefix", CF(health_prefix)),
+    END,
+};
+
+/* swagger, debug */
+static const struct lc__key endpoint_keys[] = {
+    BOOL("enabled", U),
+    STR("handler_prefix", U),
+    END,
+};
+
+static const struct lc__key node_keys[] = {
+    STR("name", CF(node_name)),
+    DUR("info_metrics_aggregate_interval", U),
+    END,
+};
+
+static const struct lc__key shutdown_keys[] = {
+    DUR("timeout", U),
+    END,
+};
+
+const struct lc__key lc__config_root_keys[] = {
+    OBJ("http_server", http_server_keys),
+    OBJ("log", log_keys),
+    OBJ("engine", engine_keys),
+    OBJ("broker", broker_keys),
+    OBJ("presence_manager", presence_manager_keys),
+    OBJ("client", client_keys),
+    OBJ("channel", channel_keys),
+    OBJ("rpc", rpc_keys),
+    OBJARR("proxies", proxy_keys),
+    OBJ("http_api", http_api_keys),
+    OBJ("grpc_api", grpc_api_keys),
+    OBJ("websocket", websocket_keys),
+    OBJ("sse", stream_keys),
+    OBJ("http_stream", stream_keys),
+    OBJ("emulation", emulation_keys),
+    OBJ("uni_websocket", uni_websocket_keys),
+    OBJ("uni_sse", stream_keys),
+    OBJ("uni_http_stream", stream_keys),
+    OBJ("uni_grpc", uni_grpc_keys),
+    OBJ("webtransport", webtransport_keys),
+    OBJ("admin", admin_keys),
+    OBJ("prometheus", prometheus_keys),
+    OBJ("health", health_keys),
+    OBJ("swagger", endpoint_keys),
+    OBJ("debug", endpoint_keys),
+    OBJ("node", node_keys),
+    OBJ("shutdown", shutdown_keys),
+    ANYARR("consumers"),
+    ANYOBJ("graphite"),
+    ANYOBJ("usage_stats"),
+    ANYOBJ("opentelemetry"),
+    INT("workers", CF(workers), 0, 1024),
+    END,
+};
+
+const struct lc__key *lc__config_key_find(const struct lc__key *table, const char *name)
+{
+    for (const struct lc__key *k = table; k->name; k++) {
+        if (strcmp(k->name, name) == 0)
+            return k;
+    }
+    return NULL;
+}
+
+const struct lc__key *lc__config_resolve(lc_config_t *c, const char *path, void **base)
+{
+    const struct lc__key *table = lc__config_root_keys, *k = NULL;
+    void *b = c;
+    char seg[64];
+    const char *p = path;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (!table || n == 0 || n >= sizeof(seg))
+            return NULL;
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        k = lc__config_key_find(table, seg);
+        if (!k)
+            return NULL;
+        if (!dot)
+            break;
+        if (k->kind == LC__K_NSOBJ)
+            b = (char *)b + k->off;
+        else if (k->kind != LC__K_OBJ)
+            return NULL;
+        table = k->sub;
+        p = dot + 1;
+    }
+    *base = b;
+    return k;
+}

@@ -1,0 +1,30 @@
+/* The client session: one per connection, whatever the transport. A small state machine
+ * (connecting → connected → closing) that decodes commands, decides, answers and holds the
+ * connection's subscriptions. Transports drive it through these calls; everything runs in the
+ * worker's thread. */
+#ifndef LC_CORE_CLIENT_H
+#define LC_CORE_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/transport.h"
+
+typedef struct lc_client lc_client_t;
+
+typedef struct lc_client_opts {
+    bool native_ping; /* transport pings with its own frames (?cf_ws_frame_ping_pong=true) */
+} lc_client_opts_t;
+
+/* A new session on transport t (t->vt and t->worker set). NULL on OOM. */
+lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts);
+/* One complete incoming protocol message (all the '\n'-separated commands of one frame). May
+ * call t->vt->send and t->vt->close before returning. */
+void lc_client_on_message(lc_client_t *c, const char *data, size_t len);
+/* A native pong frame arrived. */
+void lc_client_on_pong(lc_client_t *c);
+/* The transport is gone. Core drops the session's subscriptions and frees it; the transport
+ * must not call the client again and core never touches t afterwards. */
+void lc_client_on_close(lc_client_t *c);
+
+#endif

@@ -1,0 +1,163 @@
+#include "core/hub.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "util/map.h"
+
+struct lc_hub_chan {
+    lc_list_t subs;
+    size_t nsubs;
+    int fanning; /* a fan-out is walking subs: dropping the channel waits for its end */
+    size_t len;
+    char name[]; /* NUL-terminated; the channel name interned once per worker */
+};
+
+struct lc_hub {
+    lc_map_t chans; /* name → lc_hub_chan_t */
+    lc_hub_deliver_fn deliver;
+    void *ctx;
+};
+
+lc_hub_t *lc_hub_new(lc_hub_deliver_fn deliver, void *ctx)
+{
+    lc_hub_t *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    lc_map_init(&h->chans);
+    h->deliver = deliver;
+    h->ctx = ctx;
+    return h;
+}
+
+static void chan_free(lc_hub_chan_t *c)
+{
+    lc_list_t *pos, *tmp;
+    lc_list_foreach_safe(pos, tmp, &c->subs)
+    {
+        lc_list_remove(pos);
+        free(lc_container_of(pos, lc_sub_t, node));
+    }
+    free(c);
+}
+
+void lc_hub_free(lc_hub_t *h)
+{
+    if (!h)
+        return;
+    lc_map_iter_t it = {0};
+    const char *k;
+    size_t kl;
+    void *v;
+    while (lc_map_next(&h->chans, &it, &k, &kl, &v))
+        chan_free(v);
+    lc_map_free(&h->chans);
+    free(h);
+}
+
+int lc_hub_subscribe(lc_hub_t *h, const char *ch, size_t len, void *owner, lc_sub_t **out)
+{
+    lc_hub_chan_t *c = lc_map_get(&h->chans, ch, len);
+    int created = 0;
+    if (!c) {
+        c = malloc(sizeof(*c) + len + 1);
+        if (!c)
+            return LC_ENOMEM;
+        lc_list_init(&c->subs);
+        c->nsubs = 0;
+        c->fanning = 0;
+        c->len = len;
+        memcpy(c->name, ch, len);
+        c->name[len] = '\0';
+        if (lc_map_put(&h->chans, ch, len, c, NULL) != 0) {
+            free(c);
+            return LC_ENOMEM;
+        }
+        created = 1;
+    }
+    lc_sub_t *s = malloc(sizeof(*s));
+    if (!s) {
+        if (created) {
+            lc_map_del(&h->chans, ch, len);
+            free(c);
+        }
+        return LC_ENOMEM;
+    }
+    s->chan = c;
+    s->owner = owner;
+    lc_list_insert_tail(&c->subs, &s->node);
+    c->nsubs++;
+    *out = s;
+    return 0;
+}
+
+static void chan_drop_if_empty(lc_hub_t *h, lc_hub_chan_t *c)
+{
+    if (c->nsubs == 0 && !c->fanning) {
+        lc_map_del(&h->chans, c->name, c->len);
+        free(c);
+    }
+}
+
+void lc_hub_unsubscribe(lc_hub_t *h, lc_sub_t *s)
+{
+    lc_hub_chan_t *c = s->chan;
+    lc_list_remove(&s->node);
+    c->nsubs--;
+    free(s);
+    chan_drop_if_empty(h, c);
+}
+
+const char *lc_hub_sub_channel(const lc_sub_t *s, size_t *len)
+{
+    if (len)
+        *len = s->chan->len;
+    return s->chan->name;
+}
+
+static int excluded(void *owner, void *const *exclude, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (exclude[i] == owner)
+            return 1;
+    return 0;
+}
+
+size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push,
+                     void *const *exclude, size_t n_exclude)
+{
+    lc_hub_chan_t *c = lc_map_get(&h->chans, ch, len);
+    if (!c)
+        return 0;
+    lc_rcbuf_t *frames[LC_FRAMING_MAX] = {0};
+    size_t n = 0;
+    c->fanning++;
+    /* A delivery may unsubscribe its own owner (slow consumer cut off), which removes the
+     * current node: the safe walk has already saved the next one. */
+    lc_list_t *pos, *tmp;
+    lc_list_foreach_safe(pos, tmp, &c->subs)
+    {
+        lc_sub_t *s = lc_container_of(pos, lc_sub_t, node);
+        if (n_exclude && excluded(s->owner, exclude, n_exclude))
+            continue;
+        h->deliver(s->owner, push, frames, h->ctx);
+        n++;
+    }
+    c->fanning--;
+    for (int i = 0; i < LC_FRAMING_MAX; i++)
+        lc_rcbuf_unref(frames[i]);
+    chan_drop_if_empty(h, c);
+    return n;
+}
+
+size_t lc_hub_num_channels(const lc_hub_t *h)
+{
+    return lc_map_count(&h->chans);
+}
+
+size_t lc_hub_num_subscribers(const lc_hub_t *h, const char *ch, size_t len)
+{
+    lc_hub_chan_t *c = lc_map_get(&h->chans, ch, len);
+    return c ? c->nsubs : 0;
+}

@@ -1,0 +1,51 @@
+/* The hub: this worker's channel → local subscribers index. Each subscription is one compact
+ * record (lc_sub_t) linked into its channel's list; the owner (a client) keeps the pointer, so
+ * the index is two-way. A channel is dropped when its last subscriber leaves.
+ *
+ * Fan-out takes one encoded push and hands it to every subscriber through the deliver
+ * callback, together with a per-fan-out cache of framed buffers (one per framing kind), so a
+ * publication is framed once and the same bytes are queued on every socket. Owned by one
+ * worker; not thread-safe. */
+#ifndef LC_CORE_HUB_H
+#define LC_CORE_HUB_H
+
+#include <stddef.h>
+
+#include "core/transport.h"
+#include "util/list.h"
+#include "util/rcbuf.h"
+
+typedef struct lc_hub lc_hub_t;
+typedef struct lc_hub_chan lc_hub_chan_t;
+
+typedef struct lc_sub {
+    lc_list_t node; /* in the channel's subscriber list */
+    lc_hub_chan_t *chan;
+    void *owner;
+} lc_sub_t;
+
+/* Deliver `push` to `owner`; frames[LC_FRAMING_MAX] is the fan-out's frame cache: fill a slot
+ * with a new reference when empty, reuse it otherwise (the hub unrefs them after the fan-out).
+ * The callback may unsubscribe `owner` from any channel, including the one being fanned out. */
+typedef void (*lc_hub_deliver_fn)(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void *ctx);
+
+lc_hub_t *lc_hub_new(lc_hub_deliver_fn deliver, void *ctx);
+/* Frees every channel and subscription record still present. */
+void lc_hub_free(lc_hub_t *h);
+
+/* Add owner to channel. *out receives the record (owned by the hub until unsubscribe).
+ * 0 or LC_ENOMEM. The caller checks for duplicates (a client knows its channels). */
+int lc_hub_subscribe(lc_hub_t *h, const char *ch, size_t len, void *owner, lc_sub_t **out);
+/* Remove and free the record; the channel is dropped when it becomes empty. */
+void lc_hub_unsubscribe(lc_hub_t *h, lc_sub_t *s);
+const char *lc_hub_sub_channel(const lc_sub_t *s, size_t *len);
+
+/* Deliver push to every subscriber of ch except the owners listed in exclude. Returns the
+ * number of deliveries. */
+size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push,
+                     void *const *exclude, size_t n_exclude);
+
+size_t lc_hub_num_channels(const lc_hub_t *h);
+size_t lc_hub_num_subscribers(const lc_hub_t *h, const char *ch, size_t len);
+
+#endif

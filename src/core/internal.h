@@ -1,0 +1,60 @@
+/* Functions shared between the files of core (lc__ prefix); not for other modules. */
+#ifndef LC_CORE_INTERNAL_H
+#define LC_CORE_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/client.h"
+#include "core/hub.h"
+#include "core/node.h"
+#include "core/worker.h"
+#include "util/list.h"
+
+/* Session timers: the worker keeps one list per kind, each sorted by deadline because every
+ * entry of a kind is scheduled with the same delay, and one uv_timer_t armed for the earliest
+ * deadline. No timer per connection. */
+enum lc_sched_kind { LC_SCHED_STALE, LC_SCHED_PING, LC_SCHED_PONG, LC_SCHED_MAX };
+
+typedef struct lc_sched {
+    lc_list_t node;
+    int64_t due; /* monotonic ms */
+    uint8_t kind;
+    bool armed;
+} lc_sched_t;
+
+/* Worker side. */
+lc_worker_t *lc__worker_new(lc_node_t *node, int index);
+void lc__worker_free(lc_worker_t *w);
+int lc__worker_run(lc_worker_t *w);
+void lc__worker_stop(lc_worker_t *w);  /* thread-safe */
+lc_worker_t *lc__worker_current(void); /* the worker of the calling thread, or NULL */
+lc_hub_t *lc__worker_hub(lc_worker_t *w);
+/* Connected clients by id, for exclusions and (later) server API targeting. */
+int lc__worker_add_client(lc_worker_t *w, const char *id, lc_client_t *c);
+void lc__worker_remove_client(lc_worker_t *w, const char *id);
+lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id);
+void lc__worker_count_session(lc_worker_t *w, int delta);
+/* Schedule s at now + delay_ms on the list of its kind (removing it first if armed). */
+void lc__worker_sched(lc_worker_t *w, lc_sched_t *s, int kind, int64_t delay_ms);
+void lc__worker_unsched(lc_worker_t *w, lc_sched_t *s);
+/* A publication for this worker's subscribers: fan out now (called in the worker's thread). */
+void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, lc_rcbuf_t *push,
+                        const char *const *exclude, size_t n_exclude);
+/* Queue a delivery for another worker (any thread). The delivery is shared and refcounted. */
+typedef struct lc_delivery lc_delivery_t;
+void lc__worker_post(lc_worker_t *w, lc_delivery_t *d, int slot);
+void lc__worker_stats(lc_worker_t *w, uint64_t *clients, uint64_t *subs);
+
+/* Client side, called by the worker. */
+void lc__client_on_sched(lc_sched_t *s); /* s is due: its kind says which */
+void lc__client_deliver(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void *ctx);
+void lc__client_shutdown(lc_client_t *c);
+size_t lc__client_num_subs(const lc_client_t *c);
+
+/* Node side, called by workers. */
+void lc__delivery_run(lc_worker_t *w, lc_delivery_t *d);
+void lc__delivery_unref(lc_delivery_t *d);
+
+#endif

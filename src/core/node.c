@@ -1,0 +1,239 @@
+/* The node: workers, the engine, and the path of a publication from the engine to every
+ * worker's hub. The engine's sink wraps the encoded push in one shared delivery; the calling
+ * worker fans out at once, the others get a reference through their inbox. */
+#include "core/internal.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/rand.h"
+
+struct lc_delivery {
+    atomic_uint refs;
+    lc_rcbuf_t *push;
+    size_t chlen;
+    char *channel;
+    size_t n_exclude;
+    char **exclude;
+    /* channel and exclusion strings follow in the same allocation */
+};
+
+struct lc_node {
+    const lc_config_t *cfg;
+    lc_engine_t *engine;
+    int nworkers;
+    lc_worker_t **workers;
+    char uid[37];
+    int64_t started_ms;
+    uv_signal_t sigint, sigterm;
+    bool signals;
+};
+
+static lc_delivery_t *delivery_new(const char *ch, size_t chlen, lc_rcbuf_t *push,
+                                   const lc_exclude_t *ex, unsigned refs)
+{
+    size_t n = ex ? ex->n_clients : 0;
+    size_t size = sizeof(lc_delivery_t) + n * sizeof(char *) + chlen + 1;
+    for (size_t i = 0; i < n; i++)
+        size += strlen(ex->clients[i]) + 1;
+    lc_delivery_t *d = malloc(size);
+    if (!d)
+        return NULL;
+    atomic_init(&d->refs, refs);
+    d->push = lc_rcbuf_ref(push);
+    d->chlen = chlen;
+    d->n_exclude = n;
+    d->exclude = (char **)(d + 1);
+    char *p = (char *)(d->exclude + n);
+    d->channel = p;
+    memcpy(p, ch, chlen);
+    p[chlen] = '\0';
+    p += chlen + 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(ex->clients[i]);
+        memcpy(p, ex->clients[i], l + 1);
+        d->exclude[i] = p;
+        p += l + 1;
+    }
+    return d;
+}
+
+void lc__delivery_unref(lc_delivery_t *d)
+{
+    if (atomic_fetch_sub(&d->refs, 1) == 1) {
+        lc_rcbuf_unref(d->push);
+        free(d);
+    }
+}
+
+void lc__delivery_run(lc_worker_t *w, lc_delivery_t *d)
+{
+    lc__worker_deliver(w, d->channel, d->chlen, d->push, (const char *const *)d->exclude,
+                       d->n_exclude);
+}
+
+/* Engine sink: every publication of the node passes here once. */
+static void on_publication(void *ctx, const char *ch, size_t chlen, lc_rcbuf_t *push,
+                           const lc_exclude_t *ex)
+{
+    lc_node_t *n = ctx;
+    lc_worker_t *self = lc__worker_current();
+    int others = n->nworkers - (self ? 1 : 0);
+    if (others > 0) {
+        lc_delivery_t *d = delivery_new(ch, chlen, push, ex, (unsigned)others);
+        if (!d) {
+            lc_log_error("publication to %.*s not delivered to other workers: out of memory",
+                         (int)chlen, ch);
+        } else {
+            for (int i = 0; i < n->nworkers; i++)
+                if (n->workers[i] != self)
+                    lc__worker_post(n->workers[i], d, i);
+        }
+    }
+    if (self)
+        lc__worker_deliver(self, ch, chlen, push, ex ? ex->clients : NULL, ex ? ex->n_clients : 0);
+}
+
+lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine)
+{
+    lc_node_t *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    n->cfg = cfg;
+    n->engine = engine;
+    n->nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n->nworkers < 1)
+        n->nworkers = 1;
+    lc_uuid4(n->uid);
+    n->started_ms = lc_now_ms();
+    n->workers = calloc((size_t)n->nworkers, sizeof(*n->workers));
+    if (!n->workers)
+        goto fail;
+    for (int i = 0; i < n->nworkers; i++) {
+        n->workers[i] = lc__worker_new(n, i);
+        if (!n->workers[i]) {
+            lc_log_error("cannot create worker %d", i);
+            goto fail;
+        }
+    }
+    engine->sink.ctx = n;
+    engine->sink.on_publication = on_publication;
+    return n;
+fail:
+    lc_node_free(n);
+    return NULL;
+}
+
+void lc_node_free(lc_node_t *n)
+{
+    if (!n)
+        return;
+    for (int i = 0; n->workers && i < n->nworkers; i++)
+        lc__worker_free(n->workers[i]);
+    free(n->workers);
+    if (n->engine)
+        n->engine->vt->destroy(n->engine);
+    free(n);
+}
+
+int lc_node_num_workers(const lc_node_t *n)
+{
+    return n->nworkers;
+}
+
+lc_worker_t *lc_node_worker(lc_node_t *n, int i)
+{
+    return n->workers[i];
+}
+
+const lc_config_t *lc_node_config(const lc_node_t *n)
+{
+    return n->cfg;
+}
+
+const char *lc_node_uid(const lc_node_t *n)
+{
+    return n->uid;
+}
+
+int lc_node_publish(lc_node_t *n, const lc_publish_req_t *req, lc_publish_cb cb, void *arg)
+{
+    return lc_engine_publish(n->engine, req, cb, arg);
+}
+
+void lc_node_stats(lc_node_t *n, lc_node_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < n->nworkers; i++) {
+        uint64_t c, s;
+        lc__worker_stats(n->workers[i], &c, &s);
+        out->num_clients += c;
+        out->num_subs += s;
+    }
+}
+
+void lc_node_stop(lc_node_t *n)
+{
+    for (int i = 0; i < n->nworkers; i++)
+        lc__worker_stop(n->workers[i]);
+}
+
+static void close_signals(lc_worker_t *w, void *arg)
+{
+    lc_node_t *n = arg;
+    if (!n->signals)
+        return;
+    n->signals = false;
+    uv_close((uv_handle_t *)&n->sigint, NULL);
+    uv_close((uv_handle_t *)&n->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    lc_node_t *n = h->data;
+    lc_log_info("signal %d: shutting down", signum);
+    lc_node_stop(n);
+}
+
+static void worker_thread(void *arg)
+{
+    lc__worker_run(arg);
+}
+
+int lc_node_run(lc_node_t *n)
+{
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_t *loop0 = lc_worker_loop(n->workers[0]);
+    uv_signal_init(loop0, &n->sigint);
+    uv_signal_init(loop0, &n->sigterm);
+    n->sigint.data = n->sigterm.data = n;
+    uv_signal_start(&n->sigint, on_signal, SIGINT);
+    uv_signal_start(&n->sigterm, on_signal, SIGTERM);
+    n->signals = true;
+    /* The signal handles live on worker 0's loop: close them when it stops, whatever stopped
+     * it, so that the loop can end. */
+    lc_worker_on_stop(n->workers[0], close_signals, n);
+
+    uv_thread_t *threads = calloc((size_t)n->nworkers, sizeof(*threads));
+    if (!threads)
+        return LC_ENOMEM;
+    int started = 1;
+    for (int i = 1; i < n->nworkers; i++) {
+        if (uv_thread_create(&threads[i], worker_thread, n->workers[i]) != 0) {
+            lc_log_error("cannot start worker thread %d", i);
+            lc_node_stop(n);
+            break;
+        }
+        started++;
+    }
+    lc__worker_run(n->workers[0]);
+    for (int i = 1; i < started; i++)
+        uv_thread_join(&threads[i]);
+    free(threads);
+    return 0;
+}

@@ -1,0 +1,43 @@
+/* The node: the process-wide service that owns the workers and the engine. Everything that is
+ * not per connection goes through here: publishing (server API and clients), statistics. */
+#ifndef LC_CORE_NODE_H
+#define LC_CORE_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/worker.h"
+#include "engine/engine.h"
+
+typedef struct lc_node lc_node_t;
+
+/* Create the node and its workers (loops created, threads not started). The node takes the
+ * engine (destroyed with the node) and becomes its sink. cfg must outlive the node.
+ * NULL on failure (logged). */
+lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine);
+void lc_node_free(lc_node_t *n);
+
+int lc_node_num_workers(const lc_node_t *n);
+lc_worker_t *lc_node_worker(lc_node_t *n, int i);
+const lc_config_t *lc_node_config(const lc_node_t *n);
+const char *lc_node_uid(const lc_node_t *n);
+
+/* Run every worker (worker 0 in the calling thread) until lc_node_stop and the graceful
+ * shutdown finish; SIGINT and SIGTERM stop the node. 0 or negative lc_err. */
+int lc_node_run(lc_node_t *n);
+/* Ask every worker to stop: clients are disconnected with 3001 "shutdown". Thread-safe. */
+void lc_node_stop(lc_node_t *n);
+
+/* Publish through the engine; see engine.h for the callback contract. Must be called from a
+ * worker thread. */
+int lc_node_publish(lc_node_t *n, const lc_publish_req_t *req, lc_publish_cb cb, void *arg);
+
+/* Totals over all workers (approximate while they run). */
+typedef struct lc_node_stats {
+    uint64_t num_clients;
+    uint64_t num_subs;
+} lc_node_stats_t;
+void lc_node_stats(lc_node_t *n, lc_node_stats_t *out);
+
+#endif

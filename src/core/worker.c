@@ -1,0 +1,410 @@
+/* A worker: one libuv loop and everything it owns — its sessions, its part of the hub, its
+ * flush list (writes coalesced once per iteration), its session timers and its inbox of
+ * publications from other threads. */
+#include "core/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "util/log.h"
+#include "util/map.h"
+
+#define LC_READ_BUF_SIZE 65536
+#define LC_MAX_STOP_HOOKS 8
+
+typedef struct inbox_item {
+    lc_list_t node;
+    lc_delivery_t *d;
+} inbox_item_t;
+
+struct lc_worker {
+    int index;
+    lc_node_t *node;
+    const lc_config_t *cfg;
+    uv_loop_t loop;
+    uv_thread_t thread;
+
+    lc_hub_t *hub;
+    lc_map_t clients;   /* id → lc_client_t, connected sessions */
+    uint64_t nsessions; /* every session, connected or not */
+
+    char *readbuf;
+
+    uv_prepare_t flush_prep;
+    lc_list_t flush_list;
+
+    uv_timer_t timer;
+    int64_t timer_due; /* 0 = not armed */
+    lc_list_t sched[LC_SCHED_MAX];
+
+    uv_async_t inbox_async;
+    uv_mutex_t inbox_mu;
+    lc_list_t inbox;
+
+    uv_async_t stop_async;
+    atomic_bool stop_requested;
+    bool stopping;
+    bool closed;
+    struct {
+        lc_worker_stop_fn fn;
+        void *arg;
+    } stop_hooks[LC_MAX_STOP_HOOKS];
+    int n_stop_hooks;
+};
+
+static _Thread_local lc_worker_t *current_worker;
+
+lc_worker_t *lc__worker_current(void)
+{
+    return current_worker;
+}
+
+uv_loop_t *lc_worker_loop(lc_worker_t *w)
+{
+    return &w->loop;
+}
+
+int lc_worker_index(const lc_worker_t *w)
+{
+    return w->index;
+}
+
+lc_node_t *lc_worker_node(lc_worker_t *w)
+{
+    return w->node;
+}
+
+const lc_config_t *lc_worker_config(const lc_worker_t *w)
+{
+    return w->cfg;
+}
+
+lc_hub_t *lc__worker_hub(lc_worker_t *w)
+{
+    return w->hub;
+}
+
+void lc_worker_read_buf(lc_worker_t *w, uv_buf_t *buf)
+{
+    buf->base = w->readbuf;
+    buf->len = LC_READ_BUF_SIZE;
+}
+
+/* --- coalesced writes ------------------------------------------------------------------ */
+
+void lc_worker_want_flush(lc_worker_t *w, lc_transport_t *t)
+{
+    if (t->flush_queued)
+        return;
+    t->flush_queued = true;
+    lc_list_insert_tail(&w->flush_list, &t->flush_node);
+}
+
+void lc_worker_cancel_flush(lc_worker_t *w, lc_transport_t *t)
+{
+    if (!t->flush_queued)
+        return;
+    t->flush_queued = false;
+    lc_list_remove(&t->flush_node);
+}
+
+static void close_own_handles(lc_worker_t *w);
+
+static void on_prepare(uv_prepare_t *h)
+{
+    lc_worker_t *w = lc_container_of(h, lc_worker_t, flush_prep);
+    /* A flush may queue more (a close frame after the data): loop until the list is empty. */
+    while (!lc_list_empty(&w->flush_list)) {
+        lc_list_t *n = w->flush_list.next;
+        lc_list_remove(n);
+        lc_transport_t *t = lc_container_of(n, lc_transport_t, flush_node);
+        t->flush_queued = false;
+        t->vt->flush(t);
+    }
+    if (w->stopping && w->nsessions == 0)
+        close_own_handles(w);
+}
+
+/* --- session timers -------------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *h);
+
+static void rearm(lc_worker_t *w)
+{
+    int64_t due = 0;
+    for (int k = 0; k < LC_SCHED_MAX; k++) {
+        if (lc_list_empty(&w->sched[k]))
+            continue;
+        lc_sched_t *s = lc_container_of(w->sched[k].next, lc_sched_t, node);
+        if (due == 0 || s->due < due)
+            due = s->due;
+    }
+    if (due == w->timer_due)
+        return;
+    w->timer_due = due;
+    if (due == 0) {
+        uv_timer_stop(&w->timer);
+        return;
+    }
+    int64_t now = (int64_t)uv_now(&w->loop);
+    uv_timer_start(&w->timer, on_timer, (uint64_t)(due > now ? due - now : 0), 0);
+}
+
+static void on_timer(uv_timer_t *h)
+{
+    lc_worker_t *w = lc_container_of(h, lc_worker_t, timer);
+    int64_t now = (int64_t)uv_now(&w->loop);
+    w->timer_due = 0;
+    for (int k = 0; k < LC_SCHED_MAX; k++) {
+        while (!lc_list_empty(&w->sched[k])) {
+            lc_sched_t *s = lc_container_of(w->sched[k].next, lc_sched_t, node);
+            if (s->due > now)
+                break;
+            lc_list_remove(&s->node);
+            s->armed = false;
+            lc__client_on_sched(s);
+        }
+    }
+    rearm(w);
+}
+
+void lc__worker_sched(lc_worker_t *w, lc_sched_t *s, int kind, int64_t delay_ms)
+{
+    if (s->armed)
+        lc_list_remove(&s->node);
+    s->kind = (uint8_t)kind;
+    s->due = (int64_t)uv_now(&w->loop) + delay_ms;
+    s->armed = true;
+    /* Same delay for every entry of a kind keeps each list in deadline order; the walk back
+     * from the tail only matters when the configured delay changed under us. */
+    lc_list_t *pos = w->sched[kind].prev;
+    while (pos != &w->sched[kind] && lc_container_of(pos, lc_sched_t, node)->due > s->due)
+        pos = pos->prev;
+    lc_list_insert_tail(pos->next, &s->node);
+    rearm(w);
+}
+
+void lc__worker_unsched(lc_worker_t *w, lc_sched_t *s)
+{
+    if (!s->armed)
+        return;
+    lc_list_remove(&s->node);
+    s->armed = false;
+}
+
+/* --- sessions -------------------------------------------------------------------------- */
+
+int lc__worker_add_client(lc_worker_t *w, const char *id, lc_client_t *c)
+{
+    return lc_map_put(&w->clients, id, strlen(id), c, NULL);
+}
+
+void lc__worker_remove_client(lc_worker_t *w, const char *id)
+{
+    lc_map_del(&w->clients, id, strlen(id));
+}
+
+lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id)
+{
+    return lc_map_get(&w->clients, id, strlen(id));
+}
+
+void lc__worker_count_session(lc_worker_t *w, int delta)
+{
+    w->nsessions += (uint64_t)(int64_t)delta;
+}
+
+void lc__worker_stats(lc_worker_t *w, uint64_t *clients, uint64_t *subs)
+{
+    /* Read from another thread for statistics only: a stale count is acceptable. */
+    *clients = lc_map_count(&w->clients);
+    uint64_t n = 0;
+    lc_map_iter_t it = {0};
+    const char *k;
+    size_t kl;
+    void *v;
+    while (lc_map_next(&w->clients, &it, &k, &kl, &v))
+        n += lc__client_num_subs(v);
+    *subs = n;
+}
+
+/* --- fan-out ----------------------------------------------------------------------------- */
+
+#define LC_MAX_EXCLUDE_STACK 16
+
+void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, lc_rcbuf_t *push,
+                        const char *const *exclude, size_t n_exclude)
+{
+    /* Exclusions are resolved to this worker's sessions once, so the per-subscriber check is a
+     * pointer comparison over a handful of entries. */
+    void *stack[LC_MAX_EXCLUDE_STACK] = {0};
+    void **owners = stack;
+    size_t n = 0;
+    if (n_exclude > LC_MAX_EXCLUDE_STACK) {
+        owners = malloc(n_exclude * sizeof(*owners));
+        if (!owners) {
+            lc_log_error("fan-out to %.*s dropped: out of memory", (int)chlen, ch);
+            return;
+        }
+    }
+    for (size_t i = 0; i < n_exclude; i++) {
+        lc_client_t *c = lc__worker_find_client(w, exclude[i]);
+        if (c)
+            owners[n++] = c;
+    }
+    lc_hub_fanout(w->hub, ch, chlen, push, owners, n);
+    if (owners != stack)
+        free(owners);
+}
+
+void lc__worker_post(lc_worker_t *w, lc_delivery_t *d, int slot)
+{
+    inbox_item_t *it = malloc(sizeof(*it));
+    if (!it) {
+        lc_log_error("worker %d: delivery dropped: out of memory", w->index);
+        lc__delivery_unref(d);
+        return;
+    }
+    it->d = d;
+    uv_mutex_lock(&w->inbox_mu);
+    lc_list_insert_tail(&w->inbox, &it->node);
+    uv_mutex_unlock(&w->inbox_mu);
+    uv_async_send(&w->inbox_async);
+}
+
+static void drain_inbox(lc_worker_t *w, bool deliver)
+{
+    lc_list_t batch;
+    lc_list_init(&batch);
+    uv_mutex_lock(&w->inbox_mu);
+    if (!lc_list_empty(&w->inbox)) {
+        /* Move the whole inbox to a local list under the lock, deliver outside it. */
+        batch.next = w->inbox.next;
+        batch.prev = w->inbox.prev;
+        batch.next->prev = &batch;
+        batch.prev->next = &batch;
+        lc_list_init(&w->inbox);
+    }
+    uv_mutex_unlock(&w->inbox_mu);
+    lc_list_t *pos, *tmp;
+    lc_list_foreach_safe(pos, tmp, &batch)
+    {
+        inbox_item_t *it = lc_container_of(pos, inbox_item_t, node);
+        if (deliver)
+            lc__delivery_run(w, it->d);
+        lc__delivery_unref(it->d);
+        free(it);
+    }
+}
+
+static void on_inbox(uv_async_t *h)
+{
+    drain_inbox(lc_container_of(h, lc_worker_t, inbox_async), true);
+}
+
+/* --- start and stop ---------------------------------------------------------------------- */
+
+int lc_worker_on_stop(lc_worker_t *w, lc_worker_stop_fn fn, void *arg)
+{
+    if (w->n_stop_hooks >= LC_MAX_STOP_HOOKS)
+        return LC_ENOMEM;
+    w->stop_hooks[w->n_stop_hooks].fn = fn;
+    w->stop_hooks[w->n_stop_hooks].arg = arg;
+    w->n_stop_hooks++;
+    return 0;
+}
+
+static void on_stop(uv_async_t *h)
+{
+    lc_worker_t *w = lc_container_of(h, lc_worker_t, stop_async);
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    lc_log_debug("worker %d: stopping (%llu sessions)", w->index, (unsigned long long)w->nsessions);
+    /* Transports close their listeners and connections; sessions leave through
+     * lc_client_on_close, and the last one lets on_prepare close the worker's own handles. */
+    for (int i = 0; i < w->n_stop_hooks; i++)
+        w->stop_hooks[i].fn(w, w->stop_hooks[i].arg);
+    uv_prepare_start(&w->flush_prep, on_prepare);
+    if (w->nsessions == 0)
+        close_own_handles(w);
+}
+
+static void close_own_handles(lc_worker_t *w)
+{
+    if (w->closed)
+        return;
+    w->closed = true;
+    uv_prepare_stop(&w->flush_prep);
+    uv_close((uv_handle_t *)&w->flush_prep, NULL);
+    uv_close((uv_handle_t *)&w->timer, NULL);
+    uv_close((uv_handle_t *)&w->inbox_async, NULL);
+    uv_close((uv_handle_t *)&w->stop_async, NULL);
+}
+
+lc_worker_t *lc__worker_new(lc_node_t *node, int index)
+{
+    lc_worker_t *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->index = index;
+    w->node = node;
+    w->cfg = lc_node_config(node);
+    lc_map_init(&w->clients);
+    lc_list_init(&w->flush_list);
+    lc_list_init(&w->inbox);
+    for (int k = 0; k < LC_SCHED_MAX; k++)
+        lc_list_init(&w->sched[k]);
+    w->readbuf = malloc(LC_READ_BUF_SIZE);
+    w->hub = lc_hub_new(lc__client_deliver, w);
+    if (!w->readbuf || !w->hub)
+        goto fail;
+    if (uv_loop_init(&w->loop) != 0)
+        goto fail;
+    uv_mutex_init(&w->inbox_mu);
+    uv_prepare_init(&w->loop, &w->flush_prep);
+    uv_prepare_start(&w->flush_prep, on_prepare);
+    uv_timer_init(&w->loop, &w->timer);
+    uv_async_init(&w->loop, &w->inbox_async, on_inbox);
+    uv_async_init(&w->loop, &w->stop_async, on_stop);
+    return w;
+fail:
+    lc_hub_free(w->hub);
+    free(w->readbuf);
+    lc_map_free(&w->clients);
+    free(w);
+    return NULL;
+}
+
+int lc__worker_run(lc_worker_t *w)
+{
+    current_worker = w;
+    int rc = uv_run(&w->loop, UV_RUN_DEFAULT);
+    current_worker = NULL;
+    return rc;
+}
+
+void lc__worker_stop(lc_worker_t *w)
+{
+    if (!atomic_exchange(&w->stop_requested, true))
+        uv_async_send(&w->stop_async);
+}
+
+void lc__worker_free(lc_worker_t *w)
+{
+    if (!w)
+        return;
+    if (!w->closed) {
+        close_own_handles(w);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+    }
+    drain_inbox(w, false);
+    if (uv_loop_close(&w->loop) != 0)
+        lc_log_warn("worker %d: loop closed with handles still open", w->index);
+    uv_mutex_destroy(&w->inbox_mu);
+    lc_hub_free(w->hub);
+    lc_map_free(&w->clients);
+    free(w->readbuf);
+    free(w);
+}

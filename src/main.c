@@ -1,0 +1,264 @@
+/* lucent: the command line. Serving is the default; helper commands generate a config or a
+ * connection token, check a config, and print the version. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "auth/jwt.h"
+#include "config/config.h"
+#include "core/node.h"
+#include "engine/memory.h"
+#include "transport/http.h"
+#include "transport/ws.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "lucent %s — real-time messaging server (Centrifugo v6 compatible)\n"
+            "\n"
+            "Usage:\n"
+            "  lucent                          serve a development config on 127.0.0.1:8000\n"
+            "  lucent -c FILE | --config FILE  serve with a JSON config (Centrifugo v6 keys)\n"
+            "  lucent genconfig [FILE]         write a config with fresh random secrets\n"
+            "  lucent checkconfig -c FILE      load and validate a config, then exit\n"
+            "  lucent gentoken -c FILE -u USER [--ttl SECONDS]\n"
+            "                                  print a connection JWT signed with the\n"
+            "                                  config's client.token.hmac_secret_key\n"
+            "                                  (--secret KEY instead of -c; default ttl 7 days)\n"
+            "  lucent version                  print the version\n"
+            "  lucent --help                   this help\n",
+            LUCENT_VERSION);
+}
+
+/* Matches "-c FILE", "--config FILE" and "--config=FILE"; advances *i past the value. */
+static const char *config_arg(int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if (strncmp(a, "--config=", 9) == 0)
+        return a + 9;
+    if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+        if (*i + 1 >= argc) {
+            fprintf(stderr, "lucent: %s needs a file name\n", a);
+            exit(2);
+        }
+        return argv[++*i];
+    }
+    return NULL;
+}
+
+static int load_config(lc_config_t *cfg, const char *path)
+{
+    char err[512] = "";
+    lc_config_defaults(cfg);
+    if (lc_config_load_file(cfg, path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lucent: config %s: %s\n", path, err);
+        lc_config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_genconfig(int argc, char **argv)
+{
+    const char *path = argc > 2 ? argv[2] : "config.json";
+    char err[512] = "";
+    if (lc_config_generate(path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lucent genconfig: %s\n", err);
+        return 1;
+    }
+    if (strcmp(path, "-") != 0)
+        fprintf(stderr, "lucent: wrote %s\n", path);
+    return 0;
+}
+
+static int cmd_checkconfig(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *c = config_arg(argc, argv, &i);
+        path = c ? c : argv[i];
+    }
+    if (!path) {
+        fprintf(stderr, "lucent checkconfig: -c FILE required\n");
+        return 2;
+    }
+    lc_config_t cfg;
+    if (load_config(&cfg, path) != 0)
+        return 1;
+    lc_config_free(&cfg);
+    printf("%s: ok\n", path);
+    return 0;
+}
+
+static int cmd_gentoken(int argc, char **argv)
+{
+    const char *path = NULL, *user = NULL, *secret = NULL;
+    long long ttl = 7 * 24 * 3600;
+    for (int i = 2; i < argc; i++) {
+        const char *c = config_arg(argc, argv, &i);
+        if (c) {
+            path = c;
+        } else if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--user") == 0) && i + 1 < argc) {
+            user = argv[++i];
+        } else if (strcmp(argv[i], "--secret") == 0 && i + 1 < argc) {
+            secret = argv[++i];
+        } else if ((strcmp(argv[i], "--ttl") == 0 || strcmp(argv[i], "-t") == 0) && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            ttl = strtoll(argv[++i], &end, 10);
+            if (errno || *end || ttl < 0) {
+                fprintf(stderr, "lucent gentoken: --ttl expects a number of seconds\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "lucent gentoken: unexpected argument %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!user || (!path && !secret)) {
+        fprintf(stderr, "usage: lucent gentoken -c FILE -u USER [--ttl SECONDS]\n");
+        return 2;
+    }
+    lc_config_t cfg;
+    bool have_cfg = false;
+    if (!secret) {
+        if (load_config(&cfg, path) != 0)
+            return 1;
+        have_cfg = true;
+        secret = cfg.token_hmac_secret_key;
+        if (!secret || !*secret) {
+            fprintf(stderr, "lucent gentoken: %s has no client.token.hmac_secret_key\n", path);
+            lc_config_free(&cfg);
+            return 1;
+        }
+    }
+    char *tok = lc_jwt_make_connect_token(secret, user, lc_now_s(), ttl);
+    if (have_cfg)
+        lc_config_free(&cfg);
+    if (!tok) {
+        fprintf(stderr, "lucent gentoken: cannot sign the token\n");
+        return 1;
+    }
+    printf("%s\n", tok);
+    free(tok);
+    return 0;
+}
+
+static void print_dev_banner(const lc_config_t *cfg)
+{
+    char *tok = lc_jwt_make_connect_token(cfg->token_hmac_secret_key, "1", lc_now_s(), 86400);
+    const char *host = cfg->address && *cfg->address ? cfg->address : "127.0.0.1";
+    fprintf(stderr,
+            "\n"
+            "  WARNING: development mode. The secret and API key below are random and live only\n"
+            "  as long as this process; allowed_origins is \"*\". Use `lucent genconfig` and\n"
+            "  `lucent -c config.json` for anything else.\n"
+            "\n"
+            "  client.token.hmac_secret_key: %s\n"
+            "  http_api.key:                 %s\n"
+            "\n"
+            "  A connection token for user \"1\" (24 h):\n"
+            "    %s\n"
+            "  More tokens: lucent gentoken --secret %s -u USER\n"
+            "\n"
+            "  Connect:  ws://%s:%d%s\n"
+            "  Publish:  curl -X POST -H 'X-API-Key: %s' \\\n"
+            "              -d '{\"channel\":\"news\",\"data\":{\"text\":\"hi\"}}' \\\n"
+            "              http://%s:%d%s/publish\n"
+            "\n",
+            cfg->token_hmac_secret_key, cfg->http_api_key, tok ? tok : "(unavailable)",
+            cfg->token_hmac_secret_key, host, cfg->port, cfg->websocket_prefix, cfg->http_api_key,
+            host, cfg->port, cfg->http_api_prefix);
+    free(tok);
+}
+
+static int serve(lc_config_t *cfg, bool dev)
+{
+    int rc = 1;
+    lc_node_t *node = NULL;
+    lc_router_t *router = NULL;
+    lc_engine_t *engine = lc_engine_memory_new(cfg);
+    if (!engine)
+        goto done;
+    node = lc_node_new(cfg, engine);
+    if (!node) {
+        engine->vt->destroy(engine);
+        goto done;
+    }
+    router = lc_router_new();
+    if (!router || lc_ws_register(router, cfg) != 0 || lc_api_register(router, node) != 0) {
+        lc_log_error("cannot set up HTTP routes: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < lc_node_num_workers(node); i++)
+        if (lc_http_listen(lc_node_worker(node, i), router) != 0)
+            goto done;
+    if (dev)
+        print_dev_banner(cfg);
+    lc_log_info("lucent %s listening on %s:%d (%d workers, memory engine)", LUCENT_VERSION,
+                cfg->address && *cfg->address ? cfg->address : "*", cfg->port,
+                lc_node_num_workers(node));
+    rc = lc_node_run(node) == 0 ? 0 : 1;
+    lc_log_info("stopped");
+done:
+    if (rc != 0 && node) {
+        /* Listeners that did start are closed by the workers' stop hooks. */
+        lc_node_stop(node);
+        lc_node_run(node);
+    }
+    lc_node_free(node);
+    lc_router_free(router);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        const char *cmd = argv[1];
+        if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+            printf("lucent %s\n", LUCENT_VERSION);
+            return 0;
+        }
+        if (strcmp(cmd, "genconfig") == 0)
+            return cmd_genconfig(argc, argv);
+        if (strcmp(cmd, "gentoken") == 0)
+            return cmd_gentoken(argc, argv);
+        if (strcmp(cmd, "checkconfig") == 0)
+            return cmd_checkconfig(argc, argv);
+    }
+
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "serve") == 0 && i == 1)
+            continue;
+        const char *c = config_arg(argc, argv, &i);
+        if (!c) {
+            fprintf(stderr, "lucent: unknown argument %s (see lucent --help)\n", argv[i]);
+            return 2;
+        }
+        path = c;
+    }
+
+    lc_config_t cfg;
+    bool dev = path == NULL;
+    if (dev) {
+        if (lc_config_dev(&cfg) != 0) {
+            fprintf(stderr, "lucent: cannot build the development config\n");
+            return 1;
+        }
+    } else if (load_config(&cfg, path) != 0) {
+        return 1;
+    }
+    lc_log_set_level(cfg.log_level);
+    int rc = serve(&cfg, dev);
+    lc_config_free(&cfg);
+    return rc;
+}

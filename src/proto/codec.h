@@ -1,0 +1,150 @@
+/* Client protocol v2, JSON (spec §1): commands in, replies and pushes out.
+ *
+ * Incoming: one WebSocket message holds one or more Command objects separated by '\n'
+ * (a trailing '\n' is tolerated). The reader hands them out one at a time so that a
+ * malformed later command does not stop the earlier ones from being processed in order.
+ *
+ * Outgoing: each lc_proto_* encoder appends exactly one JSON object (no newline) to a
+ * buffer; callers join several with '\n'. Zero values are omitted exactly as spec §1.3 says.
+ * Raw JSON payloads (`data`, `info`, ...) are embedded as they are, with literal '\n' bytes
+ * stripped so the newline framing stays intact. */
+#ifndef LC_PROTO_CODEC_H
+#define LC_PROTO_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+typedef enum lc_cmd_type {
+    LC_CMD_NONE = 0, /* no known request field: a pong when id == 0, else bad request */
+    LC_CMD_CONNECT,
+    LC_CMD_SUBSCRIBE,
+    LC_CMD_UNSUBSCRIBE,
+    LC_CMD_PUBLISH,
+    LC_CMD_PRESENCE,
+    LC_CMD_PRESENCE_STATS,
+    LC_CMD_HISTORY,
+    LC_CMD_RPC,
+    LC_CMD_SEND,
+    LC_CMD_REFRESH,
+    LC_CMD_SUB_REFRESH,
+} lc_cmd_type;
+
+/* A raw JSON value taken from the input: points into lc_cmd_t's own storage. */
+typedef struct lc_raw {
+    const char *p; /* NULL when absent (or JSON null) */
+    size_t len;
+} lc_raw_t;
+
+/* One decoded command. Strings are NUL-terminated and owned by the command; NULL = absent.
+ * Which fields are filled depends on `type` (the first non-null request field in the order of
+ * spec §1.3: connect, subscribe, unsubscribe, publish, presence, presence_stats, history,
+ * rpc, send, refresh, sub_refresh). Unknown fields are ignored. */
+typedef struct lc_cmd {
+    uint32_t id;
+    lc_cmd_type type;
+    /* connect: token, data, name, version; subscribe: channel, token, recover, epoch, offset,
+     * data, positioned, recoverable, join_leave; unsubscribe/presence/presence_stats: channel;
+     * publish: channel, data; history: channel, limit, since, reverse; rpc: method, data;
+     * send: data; refresh: token; sub_refresh: channel, token. */
+    char *token;
+    char *channel;
+    char *method;
+    char *name;
+    char *version;
+    char *epoch;
+    lc_raw_t data;
+    uint64_t offset;
+    bool recover, positioned, recoverable, join_leave;
+    int32_t limit;
+    bool has_limit;
+    bool reverse;
+    bool has_since;
+    uint64_t since_offset;
+    char *since_epoch;
+    /* private storage: a copy of the command text the raw values point into */
+    char *storage_;
+} lc_cmd_t;
+
+typedef struct lc_cmd_reader {
+    const char *p;
+    const char *end;
+} lc_cmd_reader_t;
+
+void lc_cmd_reader_init(lc_cmd_reader_t *r, const char *data, size_t len);
+/* Next command: 1 and *cmd filled (free with lc_cmd_free), 0 at the end of the message,
+ * LC_EPARSE when the next object is malformed (not JSON, not an object, wrong field type such
+ * as a string id, empty line between objects). */
+int lc_cmd_reader_next(lc_cmd_reader_t *r, lc_cmd_t *cmd);
+void lc_cmd_free(lc_cmd_t *cmd);
+
+/* ClientInfo (spec §1.7): user and client always written; conn_info / chan_info raw JSON. */
+typedef struct lc_client_info {
+    const char *user;
+    const char *client;
+    lc_raw_t conn_info;
+    lc_raw_t chan_info;
+} lc_client_info_t;
+
+/* Publication (spec §1.7). */
+typedef struct lc_publication {
+    lc_raw_t data;                /* raw JSON, required */
+    const lc_client_info_t *info; /* publisher, NULL for server API publications */
+    uint64_t offset;              /* 0 = omitted */
+    lc_raw_t tags;                /* raw JSON object of string→string, NULL/empty = omitted */
+} lc_publication_t;
+
+typedef struct lc_connect_result {
+    const char *client;
+    const char *version;
+    bool expires;
+    uint32_t ttl;
+    lc_raw_t data;
+    uint32_t ping; /* 0 = omitted */
+    bool pong;
+    int64_t time_ms; /* 0 = omitted */
+    /* subs: server-side subscriptions, later */
+} lc_connect_result_t;
+
+typedef struct lc_subscribe_result {
+    bool expires;
+    uint32_t ttl;
+    bool recoverable;
+    bool positioned;
+    const char *epoch; /* NULL/"" = omitted */
+    uint64_t offset;
+    bool recovered;
+    bool was_recovering;
+    lc_raw_t data;
+    /* recovered publications, later */
+} lc_subscribe_result_t;
+
+/* Reply encoders: {"id":N,"<kind>":{...}} */
+int lc_proto_reply_error(lc_buf_t *b, uint32_t id, uint32_t code, const char *message,
+                         bool temporary);
+int lc_proto_reply_connect(lc_buf_t *b, uint32_t id, const lc_connect_result_t *r);
+int lc_proto_reply_subscribe(lc_buf_t *b, uint32_t id, const lc_subscribe_result_t *r);
+/* {"id":N,"<kind>":{}} for results that are empty objects (unsubscribe, publish, ...). */
+int lc_proto_reply_empty(lc_buf_t *b, uint32_t id, const char *kind);
+/* Server ping: {} */
+int lc_proto_ping(lc_buf_t *b);
+
+/* Push encoders: {"push":{"channel":"ch","pub":{...}}} etc. */
+int lc_proto_push_pub(lc_buf_t *b, const char *channel, size_t chlen, const lc_publication_t *p);
+int lc_proto_push_unsubscribe(lc_buf_t *b, const char *channel, uint32_t code, const char *reason);
+/* Pieces used by the server API as well. */
+int lc_proto_encode_publication(lc_buf_t *b, const lc_publication_t *p);
+int lc_proto_encode_client_info(lc_buf_t *b, const lc_client_info_t *ci);
+/* Append raw JSON with literal '\n' (and '\r') bytes removed. */
+int lc_proto_append_raw(lc_buf_t *b, const char *p, size_t len);
+
+/* Find the raw text of a value inside valid JSON `json` by a path of object keys (e.g.
+ * {"publish","data"}). Returns 1 and sets *out when found (JSON null counts as absent:
+ * returns 0), 0 when absent, LC_EPARSE when json is not valid. Used to carry `data` byte for
+ * byte (big integers and number formatting survive, as in Centrifugo). */
+int lc_json_raw_get(const char *json, size_t len, const char *const *path, size_t depth,
+                    lc_raw_t *out);
+
+#endif

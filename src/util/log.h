@@ -1,0 +1,25 @@
+/* One-line logging to stderr: "2026-11-28T13:00:00.123Z level message". Thread-safe. */
+#ifndef LC_UTIL_LOG_H
+#define LC_UTIL_LOG_H
+
+enum lc_log_level {
+    LC_LOG_TRACE,
+    LC_LOG_DEBUG,
+    LC_LOG_INFO,
+    LC_LOG_WARN,
+    LC_LOG_ERROR,
+    LC_LOG_NONE
+};
+
+void lc_log_set_level(int level);
+int lc_log_get_level(void);
+/* "trace", "debug", "info", "warn" / "warning", "error", "none": the level, or -1 if unknown. */
+int lc_log_level_parse(const char *name);
+void lc_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define lc_log_debug(...) lc_log(LC_LOG_DEBUG, __VA_ARGS__)
+#define lc_log_info(...) lc_log(LC_LOG_INFO, __VA_ARGS__)
+#define lc_log_warn(...) lc_log(LC_LOG_WARN, __VA_ARGS__)
+#define lc_log_error(...) lc_log(LC_LOG_ERROR, __VA_ARGS__)
+
+#endif

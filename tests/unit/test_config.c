@@ -1,0 +1,579 @@
+/* Config loading: v6 keys, comments, durations, legacy flat keys, errors with key paths,
+ * validation, namespace resolution, genconfig round trip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "config/config_int.h"
+#include "util/err.h"
+#include "util/log.h"
+
+static char err[512];
+
+static int load(lc_config_t *c, const char *json)
+{
+    lc_config_defaults(c);
+    err[0] = '\0';
+    return lc_config_load_string(c, json, strlen(json), err, sizeof(err));
+}
+
+/* Loads json expecting LC_EINVAL with an error that contains want. */
+static void expect_error(const char *json, const char *want)
+{
+    lc_config_t c;
+    int rc = load(&c, json);
+    if (rc != LC_EINVAL || !strstr(err, want))
+        fail_msg("config %s: rc %d, err \"%s\", wanted \"%s\"", json, rc, err, want);
+    lc_config_free(&c);
+}
+
+static void test_config_defaults_match_spec(void **state)
+{
+    lc_config_t c;
+    lc_config_defaults(&c);
+    assert_string_equal(c.address, "");
+    assert_int_equal(c.port, 8000);
+    assert_int_equal(c.log_level, LC_LOG_INFO);
+    assert_int_equal(c.workers, 0);
+    assert_string_equal(c.token_hmac_secret_key, "");
+    assert_int_equal(c.n_allowed_origins, 0);
+    assert_false(c.client_insecure);
+    assert_int_equal(c.ping_interval_ms, 25000);
+    assert_int_equal(c.pong_timeout_ms, 8000);
+    assert_int_equal(c.stale_close_delay_ms, 10000);
+    assert_int_equal(c.expired_close_delay_ms, 25000);
+    assert_int_equal(c.channel_limit, 128);
+    assert_int_equal(c.queue_max_size, 1048576);
+    assert_int_equal(c.history_meta_ttl_ms, 720LL * 3600 * 1000);
+    assert_int_equal(c.channel_max_length, 255);
+    assert_string_equal(c.private_prefix, "$");
+    assert_string_equal(c.namespace_boundary, ":");
+    assert_string_equal(c.user_boundary, "#");
+    assert_string_equal(c.user_separator, ",");
+    assert_string_equal(c.http_api_key, "");
+    assert_string_equal(c.http_api_prefix, "/api");
+    assert_false(c.http_api_disabled);
+    assert_false(c.websocket_disabled);
+    assert_string_equal(c.websocket_prefix, "/connection/websocket");
+    assert_int_equal(c.websocket_message_size_limit, 65536);
+    assert_false(c.health_enabled);
+    assert_string_equal(c.health_prefix, "/health");
+    assert_string_equal(c.node_name, "");
+    assert_int_equal(c.http_max_header_size, 16384);
+    assert_int_equal(c.http_max_body_size, 1048576);
+    assert_null(c.without_namespace.name);
+    assert_null(c.without_namespace.channel_regex);
+    assert_int_equal(c.n_namespaces, 0);
+    assert_int_equal(lc_config_validate(&c, err, sizeof(err)), 0);
+
+    /* a static default and then a heap copy are both replaced without leaking */
+    assert_int_equal(lc_config_set_string(&c.address, "10.0.0.1"), 0);
+    assert_int_equal(lc_config_set_string(&c.address, "10.0.0.2"), 0);
+    assert_string_equal(c.address, "10.0.0.2");
+    lc_config_free(&c);
+}
+
+static const char full_v6[] =
+    "// Lucent test config\n"
+    "{\n"
+    "  /* the server */\n"
+    "  \"http_server\": {\"address\": \"127.0.0.1\", \"port\": 9000, // trailing comment\n"
+    "                  \"max_header_size\": 8192, \"max_body_size\": 2048},\n"
+    "  \"log\": {\"level\": \"debug\"},\n"
+    "  \"workers\": 3,\n"
+    "  \"client\": {\n"
+    "    \"token\": {\"hmac_secret_key\": \"s3cr/*t*/\"},\n"
+    "    \"allowed_origins\": [\"http://localhost:3000\", \"https://*.example.com\"],\n"
+    "    \"insecure\": true,\n"
+    "    \"allow_anonymous_connect_without_token\": true,\n"
+    "    \"disallow_anonymous_connection_tokens\": true,\n"
+    "    \"ping_interval\": \"20s\", \"pong_timeout\": \"5s\",\n"
+    "    \"stale_close_delay\": \"3s\", \"expired_close_delay\": \"1m\",\n"
+    "    \"channel_limit\": 16, \"queue_max_size\": 4096,\n"
+    "    \"connect_include_server_time\": true\n"
+    "  },\n"
+    "  \"http_api\": {\"key\": \"api//key\", \"disabled\": true, \"insecure\": true,\n"
+    "               \"handler_prefix\": \"/v2/api\"},\n"
+    "  \"websocket\": {\"disabled\": true, \"handler_prefix\": \"/ws\",\n"
+    "                \"message_size_limit\": 1024},\n"
+    "  \"health\": {\"enabled\": true, \"handler_prefix\": \"/healthz\"},\n"
+    "  \"node\": {\"name\": \"node-1\"},\n"
+    "  \"channel\": {\n"
+    "    \"history_meta_ttl\": \"48h\", \"max_length\": 100,\n"
+    "    \"private_prefix\": \"!\", \"namespace_boundary\": \"/\",\n"
+    "    \"user_boundary\": \"@\", \"user_separator\": \";\",\n"
+    "    \"without_namespace\": {\"presence\": true, \"allow_subscribe_for_client\": true},\n"
+    "    \"namespaces\": [\n"
+    "      {\"name\": \"chat\", \"presence\": true, \"join_leave\": true,\n"
+    "       \"force_push_join_leave\": true, \"history_size\": 100, \"history_ttl\": \"300s\",\n"
+    "       \"history_meta_ttl\": \"1h\", \"force_positioning\": true, \"allow_positioning\": "
+    "true,\n"
+    "       \"force_recovery\": true, \"allow_recovery\": true,\n"
+    "       \"allow_subscribe_for_client\": true, \"allow_subscribe_for_anonymous\": true,\n"
+    "       \"allow_publish_for_client\": true, \"allow_publish_for_subscriber\": true,\n"
+    "       \"allow_publish_for_anonymous\": true, \"allow_presence_for_client\": true,\n"
+    "       \"allow_presence_for_subscriber\": true, \"allow_presence_for_anonymous\": true,\n"
+    "       \"allow_history_for_client\": true, \"allow_history_for_subscriber\": true,\n"
+    "       \"allow_history_for_anonymous\": true, \"allow_user_limited_channels\": true,\n"
+    "       \"channel_regex\": \"^[a-z]+$\"},\n"
+    "      {\"name\": \"news.feed\"}\n"
+    "    ]\n"
+    "  }\n"
+    "}\n";
+
+static void test_config_full_v6_with_comments_loads(void **state)
+{
+    lc_config_t c;
+    assert_int_equal(load(&c, full_v6), 0);
+    assert_string_equal(c.address, "127.0.0.1");
+    assert_int_equal(c.port, 9000);
+    assert_int_equal(c.http_max_header_size, 8192);
+    assert_int_equal(c.http_max_body_size, 2048);
+    assert_int_equal(c.log_level, LC_LOG_DEBUG);
+    assert_int_equal(c.workers, 3);
+    assert_string_equal(c.token_hmac_secret_key, "s3cr/*t*/");
+    assert_int_equal(c.n_allowed_origins, 2);
+    assert_string_equal(c.allowed_origins[0], "http://localhost:3000");
+    assert_string_equal(c.allowed_origins[1], "https://*.example.com");
+    assert_true(c.client_insecure);
+    assert_true(c.allow_anonymous_connect_without_token);
+    assert_true(c.disallow_anonymous_connection_tokens);
+    assert_int_equal(c.ping_interval_ms, 20000);
+    assert_int_equal(c.pong_timeout_ms, 5000);
+    assert_int_equal(c.stale_close_delay_ms, 3000);
+    assert_int_equal(c.expired_close_delay_ms, 60000);
+    assert_int_equal(c.channel_limit, 16);
+    assert_int_equal(c.queue_max_size, 4096);
+    assert_true(c.connect_include_server_time);
+    assert_string_equal(c.http_api_key, "api//key");
+    assert_true(c.http_api_disabled);
+    assert_true(c.http_api_insecure);
+    assert_string_equal(c.http_api_prefix, "/v2/api");
+    assert_true(c.websocket_disabled);
+    assert_string_equal(c.websocket_prefix, "/ws");
+    assert_int_equal(c.websocket_message_size_limit, 1024);
+    assert_true(c.health_enabled);
+    assert_string_equal(c.health_prefix, "/healthz");
+    assert_string_equal(c.node_name, "node-1");
+    assert_int_equal(c.history_meta_ttl_ms, 48LL * 3600 * 1000);
+    assert_int_equal(c.channel_max_length, 100);
+    assert_string_equal(c.private_prefix, "!");
+    assert_string_equal(c.namespace_boundary, "/");
+    assert_string_equal(c.user_boundary, "@");
+    assert_string_equal(c.user_separator, ";");
+    assert_true(c.without_namespace.presence);
+    assert_true(c.without_namespace.allow_subscribe_for_client);
+    assert_false(c.without_namespace.join_leave);
+
+    assert_int_equal(c.n_namespaces, 2);
+    const lc_ns_opts_t *ns = &c.namespaces[0];
+    assert_string_equal(ns->name, "chat");
+    assert_true(ns->presence && ns->join_leave && ns->force_push_join_leave);
+    assert_int_equal(ns->history_size, 100);
+    assert_int_equal(ns->history_ttl_ms, 300000);
+    assert_int_equal(ns->history_meta_ttl_ms, 3600000);
+    assert_true(ns->force_positioning && ns->allow_positioning);
+    assert_true(ns->force_recovery && ns->allow_recovery);
+    assert_true(ns->allow_subscribe_for_client && ns->allow_subscribe_for_anonymous);
+    assert_true(ns->allow_publish_for_client && ns->allow_publish_for_subscriber &&
+                ns->allow_publish_for_anonymous);
+    assert_true(ns->allow_presence_for_client && ns->allow_presence_for_subscriber &&
+                ns->allow_presence_for_anonymous);
+    assert_true(ns->allow_history_for_client && ns->allow_history_for_subscriber &&
+                ns->allow_history_for_anonymous);
+    assert_true(ns->allow_user_limited_channels);
+    assert_string_equal(ns->channel_regex, "^[a-z]+$");
+    ns = &c.namespaces[1];
+    assert_string_equal(ns->name, "news.feed");
+    assert_false(ns->presence);
+    assert_int_equal(ns->history_size, 0);
+    assert_null(ns->channel_regex);
+    lc_config_free(&c);
+}
+
+static void test_config_strings_with_comment_markers_survive(void **state)
+{
+    lc_config_t c;
+    /* a string ending in an escaped backslash, then a line comment and a block comment */
+    assert_int_equal(load(&c, "{\"node\": {\"name\": \"c:\\\\\"}, // x \"y\n"
+                              "/* \"z */ \"http_api\": {\"key\": \"http://x/*y*/\"}}"),
+                     0);
+    assert_string_equal(c.node_name, "c:\\");
+    assert_string_equal(c.http_api_key, "http://x/*y*/");
+    lc_config_free(&c);
+
+    assert_int_equal(load(&c, "\xEF\xBB\xBF{\"http_api\": {\"key\": \"q\\\"//\"}}"), 0);
+    assert_string_equal(c.http_api_key, "q\"//");
+    lc_config_free(&c);
+}
+
+static void test_config_durations_parsed(void **state)
+{
+    lc_config_t c;
+    assert_int_equal(load(&c, "{\"client\": {\"ping_interval\": \"1h30m\", \"pong_timeout\": "
+                              "\"1500ms\", \"stale_close_delay\": \"0\"}}"),
+                     0);
+    assert_int_equal(c.ping_interval_ms, 90 * 60 * 1000);
+    assert_int_equal(c.pong_timeout_ms, 1500);
+    assert_int_equal(c.stale_close_delay_ms, 0);
+    lc_config_free(&c);
+
+    /* any negative ping/pong disables them */
+    assert_int_equal(
+        load(&c, "{\"client\": {\"ping_interval\": \"-1s\", \"pong_timeout\": \"-5m\"}}"), 0);
+    assert_int_equal(c.ping_interval_ms, -1);
+    assert_int_equal(c.pong_timeout_ms, -1);
+    lc_config_free(&c);
+
+    assert_int_equal(load(&c, "{\"channel\": {\"history_meta_ttl\": \"720h\"}}"), 0);
+    assert_int_equal(c.history_meta_ttl_ms, 720LL * 3600 * 1000);
+    lc_config_free(&c);
+
+    expect_error("{\"client\": {\"ping_interval\": 25}}",
+                 "client.ping_interval: expected a duration string like \"25s\"");
+    expect_error("{\"client\": {\"pong_timeout\": \"8 seconds\"}}", "client.pong_timeout: ");
+    expect_error("{\"client\": {\"stale_close_delay\": \"-1s\"}}", "client.stale_close_delay: ");
+}
+
+static void test_config_unknown_key_still_loads(void **state)
+{
+    lc_config_t c;
+    assert_int_equal(load(&c, "{\"client\": {\"tokn\": {\"x\": 1}, \"insecure\": true},"
+                              " \"bogus\": 1, \"channel\": {\"namespaces\": [{\"name\": \"ab\","
+                              " \"alow_history\": true}]}}"),
+                     0);
+    assert_true(c.client_insecure);
+    assert_int_equal(c.n_namespaces, 1);
+    lc_config_free(&c);
+}
+
+static void test_config_known_unused_keys_accepted(void **state)
+{
+    lc_config_t c;
+    const char *json =
+        "{\"engine\": {\"type\": \"redis\", \"redis\": {\"address\": [\"redis://r:6379\"],"
+        " \"prefix\": \"x\", \"presence_ttl\": \"60s\"}},"
+        " \"broker\": {\"enabled\": false}, \"admin\": {\"enabled\": true, \"password\": \"p\","
+        " \"secret\": \"s\"}, \"prometheus\": {\"enabled\": true},"
+        " \"sse\": {\"enabled\": true}, \"http_stream\": {\"enabled\": true},"
+        " \"uni_websocket\": {\"enabled\": true}, \"uni_grpc\": {\"port\": 11000},"
+        " \"grpc_api\": {\"enabled\": false, \"port\": 10000},"
+        " \"rpc\": {\"proxy\": {\"endpoint\": \"http://a/rpc\"}, \"without_namespace\":"
+        " {\"proxy_enabled\": true}, \"namespaces\": [{\"name\": \"r\", \"proxy_enabled\": true}]},"
+        " \"proxies\": [{\"name\": \"p1\", \"endpoint\": \"http://a\", \"timeout\": \"1s\","
+        " \"http\": {\"static_headers\": {\"X\": \"y\"}}}],"
+        " \"client\": {\"proxy\": {\"connect\": {\"enabled\": true, \"endpoint\": \"http://a\","
+        " \"http_headers\": [\"Cookie\"]}}, \"token\": {\"rsa_public_key\": \"\"},"
+        " \"subscription_token\": {\"enabled\": true}},"
+        " \"channel\": {\"proxy\": {\"subscribe\": {\"endpoint\": \"http://a/sub\"}},"
+        " \"namespaces\": [{\"name\": \"chat\", \"subscribe_proxy_enabled\": true,"
+        " \"force_recovery_mode\": \"cache\", \"allowed_delta_types\": [\"fossil\"]}]},"
+        " \"shutdown\": {\"timeout\": \"30s\"}, \"swagger\": {\"enabled\": false},"
+        " \"debug\": {\"enabled\": false}, \"emulation\": {\"handler_prefix\": \"/emulation\"}}";
+    assert_int_equal(load(&c, json), 0);
+    lc_config_free(&c);
+
+    expect_error("{\"engine\": {\"type\": \"mongo\"}}",
+                 "engine.type: expected one of memory, redis");
+    expect_error("{\"admin\": {\"enabled\": \"yes\"}}", "admin.enabled: expected true or false");
+    expect_error("{\"proxies\": [{\"name\": \"p\"}, {\"timeout\": 1}]}", "proxies[1].timeout: ");
+    expect_error("{\"channel\": {\"namespaces\": [{\"name\": \"ch\", \"allowed_delta_types\":"
+                 " [\"xdelta\"]}]}}",
+                 "channel.namespaces[0].allowed_delta_types: ");
+}
+
+static void test_config_wrong_type_names_key_path(void **state)
+{
+    expect_error("{\"http_server\": {\"port\": \"80\"}}",
+                 "http_server.port: expected an integer from 0 to 65535");
+    expect_error("{\"http_server\": {\"port\": 70000}}", "http_server.port: ");
+    expect_error("{\"http_server\": {\"port\": 80.5}}", "http_server.port: ");
+    expect_error("{\"log\": {\"level\": \"loud\"}}",
+                 "log.level: expected one of trace, debug, info, warn, error, none");
+    expect_error("{\"client\": {\"token\": {\"hmac_secret_key\": 5}}}",
+                 "client.token.hmac_secret_key: expected a string");
+    expect_error("{\"client\": {\"allowed_origins\": [\"a\", 1]}}", "client.allowed_origins: ");
+    expect_error("{\"client\": {\"insecure\": 1}}", "client.insecure: expected true or false");
+    expect_error("{\"client\": []}", "client: expected an object");
+    expect_error("{\"workers\": -1}", "workers: ");
+    expect_error("{\"channel\": {\"namespaces\": [{\"name\": \"ok\"}, {\"name\": \"a b\"}]}}",
+                 "channel.namespaces[1].name: expected a string matching ^[-a-zA-Z0-9_.]{2,}$");
+    expect_error("{\"channel\": {\"namespaces\": [{\"presence\": true}]}}",
+                 "channel.namespaces[0].name: ");
+    expect_error("{\"channel\": {\"namespaces\": [{\"name\": \"ab\"}, {\"name\": \"cd\", "
+                 "\"presence\": \"yes\"}]}}",
+                 "channel.namespaces[1].presence: expected true or false");
+    expect_error("{\"channel\": {\"namespaces\": [{\"name\": \"ab\"}, {\"name\": \"ab\"}]}}",
+                 "channel.namespaces[1].name: duplicate namespace \"ab\"");
+    expect_error("{\"channel\": {\"namespaces\": {}}}", "channel.namespaces: ");
+    expect_error("{\"channel\": {\"without_namespace\": {\"history_ttl\": 300}}}",
+                 "channel.without_namespace.history_ttl: ");
+    expect_error("[1, 2]", "top level must be a JSON object");
+}
+
+static void test_config_legacy_flat_keys_mapped(void **state)
+{
+    lc_config_t c;
+    const char *json =
+        "{\"token_hmac_secret_key\": \"hs\", \"api_key\": \"ak\", \"admin_password\": \"p\","
+        " \"admin_secret\": \"s\", \"admin\": true, \"allowed_origins\": [\"http://a\"],"
+        " \"port\": 8100, \"address\": \"0.0.0.0\", \"log_level\": \"error\","
+        " \"client_insecure\": true, \"api_insecure\": true, \"engine\": \"memory\","
+        " \"name\": \"legacy-node\", \"health\": true, \"ping_interval\": \"30s\","
+        " \"pong_timeout\": \"10s\", \"client_channel_limit\": 7, \"client_queue_max_size\": 99,"
+        " \"presence\": true, \"history_size\": 10, \"history_ttl\": \"60s\","
+        " \"allow_subscribe_for_client\": true, \"channel_regex\": \"^x\","
+        " \"namespaces\": [{\"name\": \"chat\", \"proxy_subscribe\": true, \"join_leave\": true}],"
+        " \"websocket_disable\": true, \"history_meta_ttl\": \"100h\"}";
+    assert_int_equal(load(&c, json), 0);
+    assert_string_equal(c.token_hmac_secret_key, "hs");
+    assert_string_equal(c.http_api_key, "ak");
+    assert_int_equal(c.n_allowed_origins, 1);
+    assert_string_equal(c.allowed_origins[0], "http://a");
+    assert_int_equal(c.port, 8100);
+    assert_string_equal(c.address, "0.0.0.0");
+    assert_int_equal(c.log_level, LC_LOG_ERROR);
+    assert_true(c.client_insecure);
+    assert_true(c.http_api_insecure);
+    assert_string_equal(c.node_name, "legacy-node");
+    assert_true(c.health_enabled);
+    assert_int_equal(c.ping_interval_ms, 30000);
+    assert_int_equal(c.pong_timeout_ms, 10000);
+    assert_int_equal(c.channel_limit, 7);
+    assert_int_equal(c.queue_max_size, 99);
+    assert_true(c.without_namespace.presence);
+    assert_int_equal(c.without_namespace.history_size, 10);
+    assert_int_equal(c.without_namespace.history_ttl_ms, 60000);
+    assert_true(c.without_namespace.allow_subscribe_for_client);
+    assert_string_equal(c.without_namespace.channel_regex, "^x");
+    assert_int_equal(c.n_namespaces, 1);
+    assert_string_equal(c.namespaces[0].name, "chat");
+    assert_true(c.namespaces[0].join_leave);
+    assert_true(c.websocket_disabled);
+    assert_int_equal(c.history_meta_ttl_ms, 100LL * 3600 * 1000);
+    lc_config_free(&c);
+
+    /* errors in flat keys name the key as written */
+    expect_error("{\"port\": \"x\"}", "port: expected an integer from 0 to 65535");
+    expect_error("{\"namespaces\": [{\"name\": \"!\"}]}", "namespaces[0].name: ");
+}
+
+static void test_config_v6_wins_over_flat(void **state)
+{
+    lc_config_t c;
+    /* the flat key comes after the v6 one in the first case and before it in the second */
+    assert_int_equal(load(&c,
+                          "{\"http_api\": {\"key\": \"v6\"}, \"api_key\": \"flat\","
+                          " \"client\": {\"ping_interval\": \"40s\"}, \"ping_interval\": \"50s\"}"),
+                     0);
+    assert_string_equal(c.http_api_key, "v6");
+    assert_int_equal(c.ping_interval_ms, 40000);
+    lc_config_free(&c);
+
+    assert_int_equal(load(&c, "{\"namespaces\": [{\"name\": \"old\"}], \"presence\": true,"
+                              " \"channel\": {\"namespaces\": [{\"name\": \"new\"}],"
+                              " \"without_namespace\": {\"presence\": false}}}"),
+                     0);
+    assert_int_equal(c.n_namespaces, 1);
+    assert_string_equal(c.namespaces[0].name, "new");
+    assert_false(c.without_namespace.presence);
+    lc_config_free(&c);
+
+    /* inside a namespace: the v6 option name wins over the v5 one */
+    assert_int_equal(load(&c, "{\"channel\": {\"namespaces\": [{\"name\": \"ab\","
+                              " \"proxy_subscribe\": \"not checked\","
+                              " \"subscribe_proxy_enabled\": true}]}}"),
+                     0);
+    lc_config_free(&c);
+}
+
+static void legacy_resolves(const struct lc__legacy *l, void *arg)
+{
+    lc_config_t *c = arg;
+    void *base = NULL;
+    if (!lc__config_resolve(c, l->v6, &base))
+        fail_msg("flat key \"%s\" maps to unknown v6 key \"%s\"", l->old, l->v6);
+}
+
+static void test_config_legacy_table_all_paths_resolve(void **state)
+{
+    lc_config_t c;
+    lc_config_defaults(&c);
+    lc__config_legacy_each(legacy_resolves, &c);
+    lc_config_free(&c);
+}
+
+static void test_config_channel_opts_resolution(void **state)
+{
+    lc_config_t c;
+    assert_int_equal(load(&c, "{\"channel\": {\"namespaces\": [{\"name\": \"chat\"},"
+                              " {\"name\": \"news\"}]}}"),
+                     0);
+#define OPTS(s) lc_config_channel_opts(&c, s, strlen(s))
+    assert_ptr_equal(OPTS("index"), &c.without_namespace);
+    assert_ptr_equal(OPTS("chat:index"), &c.namespaces[0]);
+    assert_ptr_equal(OPTS("news:a:b"), &c.namespaces[1]);
+    assert_ptr_equal(OPTS("$chat:secret"), &c.namespaces[0]);
+    assert_ptr_equal(OPTS("$index"), &c.without_namespace);
+    assert_ptr_equal(OPTS("#42"), &c.without_namespace);
+    assert_ptr_equal(OPTS("chat:user#42"), &c.namespaces[0]);
+    assert_ptr_equal(OPTS(":x"), &c.without_namespace);
+    assert_null(OPTS("unknown:index"));
+    assert_null(OPTS("$unknown:index"));
+    assert_null(OPTS("cha:x"));
+    assert_null(OPTS("chatty:x"));
+    /* the length bounds the name: "chat:index" cut before the boundary has no namespace */
+    assert_ptr_equal(lc_config_channel_opts(&c, "chat:index", 4), &c.without_namespace);
+#undef OPTS
+    lc_config_free(&c);
+}
+
+static void test_config_validate_failures(void **state)
+{
+    expect_error("{\"client\": {\"ping_interval\": \"8s\", \"pong_timeout\": \"8s\"}}",
+                 "client.ping_interval");
+    expect_error("{\"client\": {\"ping_interval\": \"0s\"}}", "client.ping_interval");
+    expect_error("{\"channel\": {\"namespaces\": [{\"name\": \"ab\", \"history_size\": 10}]}}",
+                 "channel.namespaces[0]: history_size and history_ttl must be set together");
+    expect_error("{\"channel\": {\"without_namespace\": {\"history_ttl\": \"10s\"}}}",
+                 "channel.without_namespace: history_size and history_ttl");
+    expect_error("{\"channel\": {\"without_namespace\": {\"force_recovery\": true}}}",
+                 "channel.without_namespace: recovery needs history");
+    expect_error("{\"channel\": {\"without_namespace\": {\"allow_positioning\": true}}}",
+                 "channel.without_namespace: positioning needs history");
+    expect_error("{\"channel\": {\"history_meta_ttl\": \"1h\", \"without_namespace\":"
+                 " {\"history_size\": 1, \"history_ttl\": \"2h\"}}}",
+                 "history_ttl must not exceed history_meta_ttl");
+    expect_error("{\"channel\": {\"without_namespace\": {\"history_size\": 1, \"history_ttl\":"
+                 " \"2h\", \"history_meta_ttl\": \"1h\"}}}",
+                 "history_ttl must not exceed history_meta_ttl");
+    expect_error("{\"channel\": {\"namespaces\": [{\"name\": \"ab\", \"channel_regex\": \"(\"}]}}",
+                 "channel.namespaces[0].channel_regex: invalid regular expression");
+    expect_error("{\"websocket\": {\"message_size_limit\": 0}}", "websocket.message_size_limit");
+    expect_error("{\"client\": {\"queue_max_size\": 0}}", "client.queue_max_size");
+
+    /* disabled pings skip the ping/pong comparison */
+    lc_config_t c;
+    assert_int_equal(load(&c, "{\"client\": {\"ping_interval\": \"-1s\"}}"), 0);
+    lc_config_free(&c);
+}
+
+static void test_config_malformed_json_reports_position(void **state)
+{
+    expect_error("{\n  \"http_server\": {\"port\": 80,}\n}", "line 2");
+    expect_error("{\"a\": 1", "invalid JSON");
+    expect_error("", "invalid JSON");
+    expect_error("{} trailing", "invalid JSON");
+    expect_error("{\"a\": 1} /* open", "unterminated /* comment at line 1");
+
+    lc_config_t c;
+    const char nul[] = "{\"a\": 1}\0{";
+    lc_config_defaults(&c);
+    assert_int_equal(lc_config_load_string(&c, nul, sizeof(nul) - 1, err, sizeof(err)), LC_EINVAL);
+    lc_config_free(&c);
+}
+
+static void test_config_generate_round_trip(void **state)
+{
+    char dir[] = "/tmp/lc_config_test_XXXXXX";
+    char path[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+
+    assert_int_equal(lc_config_generate(path, err, sizeof(err)), 0);
+    lc_config_t c;
+    lc_config_defaults(&c);
+    assert_int_equal(lc_config_load_file(&c, path, err, sizeof(err)), 0);
+    assert_int_equal(strlen(c.token_hmac_secret_key), 64);
+    assert_int_equal(strlen(c.http_api_key), 64);
+    assert_string_not_equal(c.token_hmac_secret_key, c.http_api_key);
+    assert_int_equal(c.n_allowed_origins, 0);
+    assert_true(c.without_namespace.allow_subscribe_for_client);
+    lc_config_free(&c);
+
+    /* admin secrets are there too (Lucent does not load the admin section yet) */
+    char text[4096];
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *pw = strstr(text, "\"password\": \"");
+    assert_non_null(pw);
+    assert_int_equal(strspn(pw + 13, "0123456789abcdef"), 32);
+    assert_non_null(strstr(text, "\"secret\": \""));
+
+    /* never overwrites */
+    assert_int_equal(lc_config_generate(path, err, sizeof(err)), LC_EEXIST);
+    assert_non_null(strstr(err, "already exists"));
+
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+
+    lc_config_defaults(&c);
+    assert_int_equal(lc_config_load_file(&c, path, err, sizeof(err)), LC_ENOENT);
+    lc_config_free(&c);
+}
+
+static void test_config_dev_has_secrets_and_open_origins(void **state)
+{
+    lc_config_t c;
+    assert_int_equal(lc_config_dev(&c), 0);
+    assert_int_equal(strlen(c.token_hmac_secret_key), 64);
+    assert_int_equal(strlen(c.http_api_key), 64);
+    assert_int_equal(c.n_allowed_origins, 1);
+    assert_string_equal(c.allowed_origins[0], "*");
+    assert_true(c.health_enabled);
+    assert_true(c.without_namespace.allow_subscribe_for_client);
+    assert_true(c.without_namespace.allow_publish_for_client);
+    assert_false(c.without_namespace.presence);
+    assert_int_equal(lc_config_validate(&c, err, sizeof(err)), 0);
+    lc_config_free(&c);
+}
+
+static void test_config_load_twice_replaces_values(void **state)
+{
+    lc_config_t c;
+    assert_int_equal(load(&c, full_v6), 0);
+    const char *second = "{\"client\": {\"allowed_origins\": []}, \"channel\": {\"namespaces\":"
+                         " [{\"name\": \"zz\", \"channel_regex\": \"\"}]}, \"node\": {\"name\": "
+                         "\"n2\"}}";
+    assert_int_equal(lc_config_load_string(&c, second, strlen(second), err, sizeof(err)), 0);
+    assert_int_equal(c.n_allowed_origins, 0);
+    assert_int_equal(c.n_namespaces, 1);
+    assert_null(c.namespaces[0].channel_regex);
+    assert_string_equal(c.node_name, "n2");
+    lc_config_free(&c);
+}
+
+int main(void)
+{
+    lc_log_set_level(LC_LOG_ERROR); /* the warnings for unknown and flat keys are expected */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_defaults_match_spec),
+        cmocka_unit_test(test_config_full_v6_with_comments_loads),
+        cmocka_unit_test(test_config_strings_with_comment_markers_survive),
+        cmocka_unit_test(test_config_durations_parsed),
+        cmocka_unit_test(test_config_unknown_key_still_loads),
+        cmocka_unit_test(test_config_known_unused_keys_accepted),
+        cmocka_unit_test(test_config_wrong_type_names_key_path),
+        cmocka_unit_test(test_config_legacy_flat_keys_mapped),
+        cmocka_unit_test(test_config_v6_wins_over_flat),
+        cmocka_unit_test(test_config_legacy_table_all_paths_resolve),
+        cmocka_unit_test(test_config_channel_opts_resolution),
+        cmocka_unit_test(test_config_validate_failures),
+        cmocka_unit_test(test_config_malformed_json_reports_position),
+        cmocka_unit_test(test_config_generate_round_trip),
+        cmocka_unit_test(test_config_dev_has_secrets_and_open_origins),
+        cmocka_unit_test(test_config_load_twice_replaces_values),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
