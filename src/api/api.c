@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "proto/codec.h"
 #include "proto/codes.h"
@@ -248,6 +249,35 @@ static void api_broadcast(api_ctx_t *a, lc_http_req_t *req, const char *body, si
     lc_buf_free(&out);
 }
 
+/* --- info -------------------------------------------------------------------------------- */
+
+static void api_info(api_ctx_t *a, lc_http_req_t *req, const char *body, size_t len,
+                     const cJSON *root)
+{
+    lc_node_stats_t st;
+    lc_node_stats(a->node, &st);
+    char host[256] = "";
+    const char *name = a->cfg->node_name;
+    if (!name || !*name) {
+        if (gethostname(host, sizeof(host) - 1) != 0)
+            strcpy(host, "lucent");
+        name = host;
+    }
+    lc_buf_t out = LC_BUF_INIT;
+    lc_buf_append_str(&out, "{\"result\":{\"nodes\":[{\"uid\":");
+    lc_buf_append_json_str(&out, lc_node_uid(a->node), strlen(lc_node_uid(a->node)));
+    lc_buf_append_str(&out, ",\"name\":");
+    lc_buf_append_json_str(&out, name, strlen(name));
+    lc_buf_printf(&out,
+                  ",\"version\":\"%s\",\"num_clients\":%llu,\"num_users\":%llu,"
+                  "\"num_channels\":%llu,\"num_subs\":%llu,\"uptime\":%lld}]}}",
+                  LUCENT_VERSION, (unsigned long long)st.num_clients,
+                  (unsigned long long)st.num_users, (unsigned long long)st.num_channels,
+                  (unsigned long long)st.num_subs, (long long)st.uptime_s);
+    respond_buf(req, 200, &out);
+    lc_buf_free(&out);
+}
+
 /* --- routing ----------------------------------------------------------------------------- */
 
 typedef void (*api_method_fn)(api_ctx_t *a, lc_http_req_t *req, const char *body, size_t len,
@@ -259,6 +289,7 @@ static const struct {
 } methods[] = {
     {"publish", api_publish},
     {"broadcast", api_broadcast},
+    {"info", api_info},
 };
 
 static void on_api(lc_http_req_t *req, void *arg)

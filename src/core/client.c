@@ -31,21 +31,18 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
     return c;
 }
 
-size_t lc__client_num_subs(const lc_client_t *c)
-{
-    return c->nsubs;
-}
-
 /* Leave every channel and every worker list: after this no publication reaches the client. */
 static void client_detach(lc_client_t *c)
 {
-    for (size_t i = 0; i < c->nsubs; i++)
+    for (size_t i = 0; i < c->nsubs; i++) {
         lc_hub_unsubscribe(lc__worker_hub(c->w), c->subs[i]);
+        lc__worker_count_subs(c->w, -1);
+    }
     c->nsubs = 0;
     lc__worker_unsched(c->w, &c->sched);
     lc__worker_unsched(c->w, &c->pong);
     if (c->registered) {
-        lc__worker_remove_client(c->w, c->id);
+        lc__worker_remove_client(c->w, c->id, c->user);
         c->registered = false;
     }
 }
@@ -278,7 +275,7 @@ static int handle_connect(lc_client_t *c, const lc_cmd_t *cmd)
     c->exp = exp;
 
     lc_uuid4(c->id);
-    if (lc__worker_add_client(c->w, c->id, c) != 0) {
+    if (lc__worker_add_client(c->w, c->id, c->user, c) != 0) {
         lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
         return 1;
     }

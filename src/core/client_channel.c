@@ -152,6 +152,7 @@ void lc__client_subscribe(lc_client_t *c, const lc_cmd_t *cmd)
         return;
     }
     c->subs[c->nsubs++] = s;
+    lc__worker_count_subs(c->w, 1);
     lc__client_reply_empty(c, cmd->id, "subscribe");
 }
 
@@ -165,6 +166,7 @@ void lc__client_unsubscribe(lc_client_t *c, const lc_cmd_t *cmd)
     if (slot) {
         lc_hub_unsubscribe(lc__worker_hub(c->w), *slot);
         *slot = c->subs[--c->nsubs];
+        lc__worker_count_subs(c->w, -1);
     }
     lc__client_reply_empty(c, cmd->id, "unsubscribe");
 }

@@ -32,10 +32,12 @@ void lc__worker_stop(lc_worker_t *w);  /* thread-safe */
 lc_worker_t *lc__worker_current(void); /* the worker of the calling thread, or NULL */
 lc_hub_t *lc__worker_hub(lc_worker_t *w);
 /* Connected clients by id, for exclusions and (later) server API targeting. */
-int lc__worker_add_client(lc_worker_t *w, const char *id, lc_client_t *c);
-void lc__worker_remove_client(lc_worker_t *w, const char *id);
+int lc__worker_add_client(lc_worker_t *w, const char *id, const char *user, lc_client_t *c);
+void lc__worker_remove_client(lc_worker_t *w, const char *id, const char *user);
 lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id);
 void lc__worker_count_session(lc_worker_t *w, int delta);
+/* A subscription was added (+1) or removed (-1): keeps the statistics current. */
+void lc__worker_count_subs(lc_worker_t *w, int delta);
 /* Schedule s at now + delay_ms on the list of its kind (removing it first if armed). */
 void lc__worker_sched(lc_worker_t *w, lc_sched_t *s, int kind, int64_t delay_ms);
 void lc__worker_unsched(lc_worker_t *w, lc_sched_t *s);
@@ -45,13 +47,16 @@ void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, lc_rcbuf_t
 /* Queue a delivery for another worker (any thread). The delivery is shared and refcounted. */
 typedef struct lc_delivery lc_delivery_t;
 void lc__worker_post(lc_worker_t *w, lc_delivery_t *d, int slot);
-void lc__worker_stats(lc_worker_t *w, uint64_t *clients, uint64_t *subs);
+typedef struct lc_worker_stats {
+    uint64_t clients, users, subs, channels;
+} lc_worker_stats_t;
+/* Any thread. */
+void lc__worker_stats(lc_worker_t *w, lc_worker_stats_t *out);
 
 /* Client side, called by the worker. */
 void lc__client_on_sched(lc_sched_t *s); /* s is due: its kind says which */
 void lc__client_deliver(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void *ctx);
 void lc__client_shutdown(lc_client_t *c);
-size_t lc__client_num_subs(const lc_client_t *c);
 
 /* Node side, called by workers. */
 void lc__delivery_run(lc_worker_t *w, lc_delivery_t *d);

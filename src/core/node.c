@@ -170,11 +170,14 @@ void lc_node_stats(lc_node_t *n, lc_node_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
     for (int i = 0; i < n->nworkers; i++) {
-        uint64_t c, s;
-        lc__worker_stats(n->workers[i], &c, &s);
-        out->num_clients += c;
-        out->num_subs += s;
+        lc_worker_stats_t ws;
+        lc__worker_stats(n->workers[i], &ws);
+        out->num_clients += ws.clients;
+        out->num_users += ws.users;
+        out->num_subs += ws.subs;
+        out->num_channels += ws.channels;
     }
+    out->uptime_s = (lc_now_ms() - n->started_ms) / 1000;
 }
 
 void lc_node_stop(lc_node_t *n)

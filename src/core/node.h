@@ -33,10 +33,14 @@ void lc_node_stop(lc_node_t *n);
  * worker thread. */
 int lc_node_publish(lc_node_t *n, const lc_publish_req_t *req, lc_publish_cb cb, void *arg);
 
-/* Totals over all workers (approximate while they run). */
+/* Totals over all workers, readable from any thread. Users and channels are counted per worker,
+ * so one user (or channel) present on two workers counts twice. */
 typedef struct lc_node_stats {
     uint64_t num_clients;
+    uint64_t num_users;
+    uint64_t num_channels;
     uint64_t num_subs;
+    int64_t uptime_s;
 } lc_node_stats_t;
 void lc_node_stats(lc_node_t *n, lc_node_stats_t *out);
 

@@ -28,6 +28,9 @@ struct lc_worker {
     lc_hub_t *hub;
     lc_map_t clients;   /* id → lc_client_t, connected sessions */
     uint64_t nsessions; /* every session, connected or not */
+    lc_map_t users;     /* user id → number of this worker's connections of that user */
+    /* Written by the worker, read by any thread for statistics (the maps are not). */
+    atomic_uint_fast64_t stat_clients, stat_users, stat_subs, stat_channels;
 
     char *readbuf;
 
@@ -195,14 +198,36 @@ void lc__worker_unsched(lc_worker_t *w, lc_sched_t *s)
 
 /* --- sessions -------------------------------------------------------------------------- */
 
-int lc__worker_add_client(lc_worker_t *w, const char *id, lc_client_t *c)
+int lc__worker_add_client(lc_worker_t *w, const char *id, const char *user, lc_client_t *c)
 {
-    return lc_map_put(&w->clients, id, strlen(id), c, NULL);
+    size_t ul = strlen(user);
+    uintptr_t n = (uintptr_t)lc_map_get(&w->users, user, ul);
+    if (lc_map_put(&w->users, user, ul, (void *)(n + 1), NULL) != 0)
+        return LC_ENOMEM;
+    if (lc_map_put(&w->clients, id, strlen(id), c, NULL) != 0) {
+        if (n == 0)
+            lc_map_del(&w->users, user, ul);
+        else
+            lc_map_put(&w->users, user, ul, (void *)n, NULL);
+        return LC_ENOMEM;
+    }
+    atomic_store(&w->stat_clients, lc_map_count(&w->clients));
+    atomic_store(&w->stat_users, lc_map_count(&w->users));
+    return 0;
 }
 
-void lc__worker_remove_client(lc_worker_t *w, const char *id)
+void lc__worker_remove_client(lc_worker_t *w, const char *id, const char *user)
 {
-    lc_map_del(&w->clients, id, strlen(id));
+    if (!lc_map_del(&w->clients, id, strlen(id)))
+        return;
+    size_t ul = strlen(user);
+    uintptr_t n = (uintptr_t)lc_map_get(&w->users, user, ul);
+    if (n <= 1)
+        lc_map_del(&w->users, user, ul);
+    else
+        lc_map_put(&w->users, user, ul, (void *)(n - 1), NULL);
+    atomic_store(&w->stat_clients, lc_map_count(&w->clients));
+    atomic_store(&w->stat_users, lc_map_count(&w->users));
 }
 
 lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id)
@@ -215,18 +240,18 @@ void lc__worker_count_session(lc_worker_t *w, int delta)
     w->nsessions += (uint64_t)(int64_t)delta;
 }
 
-void lc__worker_stats(lc_worker_t *w, uint64_t *clients, uint64_t *subs)
+void lc__worker_count_subs(lc_worker_t *w, int delta)
 {
-    /* Read from another thread for statistics only: a stale count is acceptable. */
-    *clients = lc_map_count(&w->clients);
-    uint64_t n = 0;
-    lc_map_iter_t it = {0};
-    const char *k;
-    size_t kl;
-    void *v;
-    while (lc_map_next(&w->clients, &it, &k, &kl, &v))
-        n += lc__client_num_subs(v);
-    *subs = n;
+    atomic_fetch_add(&w->stat_subs, (uint_fast64_t)(int_fast64_t)delta);
+    atomic_store(&w->stat_channels, lc_hub_num_channels(w->hub));
+}
+
+void lc__worker_stats(lc_worker_t *w, lc_worker_stats_t *out)
+{
+    out->clients = atomic_load(&w->stat_clients);
+    out->users = atomic_load(&w->stat_users);
+    out->subs = atomic_load(&w->stat_subs);
+    out->channels = atomic_load(&w->stat_channels);
 }
 
 /* --- fan-out ----------------------------------------------------------------------------- */
@@ -352,6 +377,7 @@ lc_worker_t *lc__worker_new(lc_node_t *node, int index)
     w->node = node;
     w->cfg = lc_node_config(node);
     lc_map_init(&w->clients);
+    lc_map_init(&w->users);
     lc_list_init(&w->flush_list);
     lc_list_init(&w->inbox);
     for (int k = 0; k < LC_SCHED_MAX; k++)
@@ -373,6 +399,7 @@ fail:
     lc_hub_free(w->hub);
     free(w->readbuf);
     lc_map_free(&w->clients);
+    lc_map_free(&w->users);
     free(w);
     return NULL;
 }
@@ -405,6 +432,7 @@ void lc__worker_free(lc_worker_t *w)
     uv_mutex_destroy(&w->inbox_mu);
     lc_hub_free(w->hub);
     lc_map_free(&w->clients);
+    lc_map_free(&w->users);
     free(w->readbuf);
     free(w);
 }

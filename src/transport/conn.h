@@ -1,0 +1,123 @@
+/* Internal to src/transport: one accepted TCP connection, shared by the HTTP server and the
+ * protocol it may upgrade to (WebSocket). It owns the socket, the ordered write queue and the
+ * close sequence; the protocol on top is a small table of callbacks.
+ *
+ * Reading: libuv's alloc_cb hands out the worker-wide read buffer; whatever the protocol does
+ * not consume is copied into `tail` (allocated only while non-empty).
+ * Writing: every byte leaves through `wq`, flushed once per loop iteration by the worker
+ * (uv_try_write first, then at most one uv_write in flight).
+ * Closing: lc__conn_finish drains the queue, half-closes, and waits (bounded) for the peer's
+ * EOF; lc__conn_close tears down at once. The protocol's on_close runs exactly once, inside
+ * lc__conn_close, and the object is freed in the uv_close callback. */
+#ifndef LC_TRANSPORT_CONN_H
+#define LC_TRANSPORT_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "core/transport.h"
+#include "core/worker.h"
+#include "transport/http.h"
+#include "util/buf.h"
+#include "util/list.h"
+#include "util/wqueue.h"
+
+/* Upper bound of every graceful close (WebSocket close handshake, lingering HTTP close). */
+#define LC__CLOSE_TIMEOUT_MS 5000
+
+typedef struct lc__conn lc__conn_t;
+typedef struct lc__server lc__server_t;
+
+typedef struct lc__conn_proto {
+    /* Bytes arrived; returns how many were consumed. The rest is kept in the connection's tail
+     * and offered again (with what follows) on the next read or lc__conn_resume. When the
+     * protocol changes inside this call (upgrade), the remainder goes to the new protocol. */
+    size_t (*on_data)(lc__conn_t *c, const char *p, size_t n);
+    /* The connection is going away: release the protocol state. Runs exactly once. */
+    void (*on_close)(lc__conn_t *c);
+    /* The worker stops: begin a graceful close (or close now). */
+    void (*on_stop)(lc__conn_t *c);
+} lc__conn_proto_t;
+
+enum {
+    LC__CONN_WRITING = 1 << 0,   /* a uv_write is in flight */
+    LC__CONN_CLOSED = 1 << 1,    /* uv_close called; only the close callback remains */
+    LC__CONN_FINISHING = 1 << 2, /* no more output: drain, half-close, wait for EOF */
+    LC__CONN_SHUT = 1 << 3,      /* uv_shutdown issued */
+    LC__CONN_PAUSED = 1 << 4,    /* reading stopped: too much unconsumed input */
+    LC__CONN_IN_DATA = 1 << 5,   /* inside proto->on_data */
+    LC__CONN_FAILED = 1 << 6,    /* close at the next flush (error seen inside a vt call) */
+    LC__CONN_EOF = 1 << 7,       /* the peer sent FIN: close once the queue is written */
+};
+
+struct lc__conn {
+    uv_tcp_t tcp;
+    lc_transport_t t; /* flush target for every connection; the session seam once upgraded */
+    lc__server_t *srv;
+    const lc__conn_proto_t *proto;
+    void *pdata;    /* protocol state */
+    lc_list_t node; /* in srv->conns */
+    lc_wqueue_t wq;
+    uv_write_t wreq;
+    size_t wlen;          /* bytes handed to the in-flight uv_write */
+    lc_buf_t tail;        /* unconsumed input; freed when empty */
+    uv_timer_t *deadline; /* only while closing */
+    unsigned flags;
+};
+
+/* One per worker: its listener and its connections. */
+struct lc__server {
+    uv_tcp_t listener;
+    lc_worker_t *w;
+    const lc_router_t *router;
+    lc_list_t conns;
+    bool stopping;
+    bool listener_closed;
+};
+
+static inline lc__conn_t *lc__conn_of(lc_transport_t *t)
+{
+    return lc_container_of(t, lc__conn_t, t);
+}
+
+/* Accept one pending connection on srv's listener and start it speaking HTTP. */
+void lc__conn_accept(lc__server_t *srv);
+
+/* Queue bytes (the connection takes its own reference) and ask for a flush. limit 0 =
+ * unbounded. 0, LC_ESLOW (nothing queued), LC_ENOMEM, or LC_ECLOSED when no more output is
+ * accepted (closed or finishing). */
+int lc__conn_write(lc__conn_t *c, lc_rcbuf_t *b, size_t limit);
+/* Same with a private copy of p[0..n). */
+int lc__conn_write_copy(lc__conn_t *c, const void *p, size_t n);
+/* Write what is queued (the worker's per-iteration flush). May close the connection. */
+void lc__conn_flush(lc__conn_t *c);
+
+/* Offer the kept input to the protocol again and restart reading if it was stopped (after
+ * an HTTP response to a request answered asynchronously). No-op inside on_data. */
+void lc__conn_resume(lc__conn_t *c);
+
+/* Start the close deadline (LC__CLOSE_TIMEOUT_MS) unless one is running. */
+void lc__conn_set_deadline(lc__conn_t *c);
+/* Graceful close: write what is queued, half-close, discard input until the peer's EOF or
+ * the deadline. Never closes synchronously. */
+void lc__conn_finish(lc__conn_t *c);
+/* Close at the next flush: for errors seen where the caller must not see on_close run. */
+void lc__conn_fail(lc__conn_t *c);
+/* Close now (runs proto->on_close). Idempotent. */
+void lc__conn_close(lc__conn_t *c);
+
+/* HTTP side (http.c). */
+extern const lc__conn_proto_t lc__http_proto;
+extern const lc_transport_vt_t lc__http_vt;
+/* Hand the connection over to another protocol after queuing `head` (e.g. the 101 response).
+ * Releases the request and the HTTP parser; input after the request goes to proto. Returns
+ * the connection (req is invalid afterwards), or NULL on OOM (then the connection is closing
+ * and req was released). */
+lc__conn_t *lc__http_upgrade(lc_http_req_t *req, const char *head, size_t len,
+                             const lc__conn_proto_t *proto, void *pdata);
+
+/* Router lookup (router.c): exact routes first, then the longest prefix. false when none. */
+bool lc__router_find(const lc_router_t *r, const char *path, lc_http_handler_fn *fn, void **arg);
+
+#endif

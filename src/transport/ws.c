@@ -1,0 +1,454 @@
+/* WebSocket transport (RFC 6455) for the client protocol: the upgrade handshake on the HTTP
+ * server, then a wslay session per connection.
+ *
+ * Outgoing data frames never go through wslay: vt->frame builds one unmasked frame (header and
+ * payload in one shared buffer) that any number of connections queue as is. wslay only
+ * produces control frames (pong replies, close), and its send callback appends them to the
+ * same ordered write queue, so every byte leaves in the order it was queued. */
+#include <ctype.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <wslay/wslay.h>
+
+#include "core/client.h"
+#include "transport/conn.h"
+#include "transport/ws.h"
+#include "util/base64.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define WS_CLOSE_REASON_MAX 123
+
+typedef struct ws_conn {
+    wslay_event_context_ptr ctx;
+    lc__conn_t *conn;
+    lc_client_t *client;
+    const char *in; /* the read chunk wslay is consuming */
+    size_t in_len;
+    size_t limit;     /* write queue bound (client.queue_max_size) */
+    bool in_recv;     /* inside wslay_event_recv: sending waits until it returns */
+    bool closing;     /* the session asked to close (or the worker stops) */
+    uint8_t pend[16]; /* a frame header wslay announced more data for */
+    uint8_t pend_len;
+} ws_conn_t;
+
+/* ---- frames ---- */
+
+static lc_rcbuf_t *ws_frame(const char *payload, size_t len)
+{
+    uint8_t hdr[10];
+    size_t hl;
+    hdr[0] = 0x81; /* FIN, text */
+    if (len < 126) {
+        hdr[1] = (uint8_t)len;
+        hl = 2;
+    } else if (len <= 0xffff) {
+        hdr[1] = 126;
+        hdr[2] = (uint8_t)(len >> 8);
+        hdr[3] = (uint8_t)len;
+        hl = 4;
+    } else {
+        hdr[1] = 127;
+        for (int i = 0; i < 8; i++)
+            hdr[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+        hl = 10;
+    }
+    lc_rcbuf_t *b = lc_rcbuf_new(hl + len);
+    if (b == NULL)
+        return NULL;
+    memcpy(b->data, hdr, hl);
+    if (len > 0)
+        memcpy(b->data + hl, payload, len);
+    return b;
+}
+
+/* ---- wslay callbacks ---- */
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                          void *user)
+{
+    ws_conn_t *ws = user;
+    if (ws->in_len == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    size_t n = len < ws->in_len ? len : ws->in_len;
+    memcpy(buf, ws->in, n);
+    ws->in += n;
+    ws->in_len -= n;
+    return (ssize_t)n;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                          void *user)
+{
+    ws_conn_t *ws = user;
+    /* wslay hands a frame header and its payload separately: keep them in one buffer */
+    if ((flags & WSLAY_MSG_MORE) && ws->pend_len == 0 && len <= sizeof(ws->pend)) {
+        memcpy(ws->pend, data, len);
+        ws->pend_len = (uint8_t)len;
+        return (ssize_t)len;
+    }
+    lc_rcbuf_t *b = lc_rcbuf_new(ws->pend_len + len);
+    if (b == NULL) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    memcpy(b->data, ws->pend, ws->pend_len);
+    memcpy(b->data + ws->pend_len, data, len);
+    ws->pend_len = 0;
+    int rc = lc__conn_write(ws->conn, b, 0);
+    lc_rcbuf_unref(b);
+    if (rc < 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+static void ws_on_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                         void *user)
+{
+    ws_conn_t *ws = user;
+    if (ws->closing || ws->client == NULL)
+        return;
+    switch (arg->opcode) {
+    case WSLAY_TEXT_FRAME:
+    case WSLAY_BINARY_FRAME:
+        lc_client_on_message(ws->client, arg->msg != NULL ? (const char *)arg->msg : "",
+                             arg->msg_length);
+        break;
+    case WSLAY_PONG:
+        lc_client_on_pong(ws->client);
+        break;
+    default:
+        break; /* pings are answered and close frames handled by wslay */
+    }
+}
+
+static const struct wslay_event_callbacks ws_callbacks = {
+    .recv_callback = ws_recv_cb,
+    .send_callback = ws_send_cb,
+    .on_msg_recv_callback = ws_on_msg_cb,
+};
+
+/* ---- the session's progress ---- */
+
+/* Hand wslay's pending control frames to the write queue and move the close sequence on. */
+static void ws_pump(lc__conn_t *c, ws_conn_t *ws)
+{
+    if (ws->in_recv || (c->flags & LC__CONN_CLOSED))
+        return;
+    if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) != 0) {
+        lc__conn_fail(c);
+        return;
+    }
+    bool reading = wslay_event_get_read_enabled(ws->ctx) != 0;
+    if (wslay_event_get_close_sent(ws->ctx)) {
+        if (reading)
+            lc__conn_set_deadline(c); /* wait, bounded, for the peer's close frame */
+        else
+            lc__conn_finish(c); /* both close frames exchanged, or input refused */
+    } else if (!reading) {
+        lc__conn_fail(c);
+    }
+}
+
+static size_t ws_on_data(lc__conn_t *c, const char *p, size_t n)
+{
+    ws_conn_t *ws = c->pdata;
+    if (!wslay_event_get_read_enabled(ws->ctx))
+        return n;
+    ws->in = p;
+    ws->in_len = n;
+    ws->in_recv = true;
+    int r = wslay_event_recv(ws->ctx);
+    ws->in_recv = false;
+    ws->in = NULL;
+    ws->in_len = 0;
+    if (c->flags & LC__CONN_CLOSED)
+        return n;
+    if (r == WSLAY_ERR_NOMEM) {
+        lc__conn_close(c);
+        return n;
+    }
+    /* other errors (a protocol violation) leave a close frame queued and reading off */
+    ws_pump(c, ws);
+    return n;
+}
+
+static void ws_on_close(lc__conn_t *c)
+{
+    ws_conn_t *ws = c->pdata;
+    c->pdata = NULL;
+    if (ws == NULL)
+        return;
+    if (ws->client != NULL)
+        lc_client_on_close(ws->client);
+    wslay_event_context_free(ws->ctx);
+    free(ws);
+}
+
+/* ---- the transport vtable ---- */
+
+static int ws_send(lc_transport_t *t, lc_rcbuf_t *frame)
+{
+    lc__conn_t *c = lc__conn_of(t);
+    ws_conn_t *ws = c->pdata;
+    if ((c->flags & LC__CONN_CLOSED) || ws == NULL || ws->closing ||
+        wslay_event_get_close_received(ws->ctx) || wslay_event_get_close_sent(ws->ctx))
+        return LC_ECLOSED;
+    return lc__conn_write(c, frame, ws->limit);
+}
+
+static void ws_flush(lc_transport_t *t)
+{
+    lc__conn_flush(lc__conn_of(t));
+}
+
+/* Longest prefix of s that fits a close frame without cutting a UTF-8 sequence. */
+static size_t reason_len(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n <= WS_CLOSE_REASON_MAX)
+        return n;
+    n = WS_CLOSE_REASON_MAX;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
+static void ws_close(lc_transport_t *t, uint32_t code, const char *reason)
+{
+    lc__conn_t *c = lc__conn_of(t);
+    ws_conn_t *ws = c->pdata;
+    if ((c->flags & LC__CONN_CLOSED) || ws == NULL || ws->closing)
+        return;
+    ws->closing = true;
+    int r = wslay_event_queue_close(ws->ctx, (uint16_t)code, (const uint8_t *)reason,
+                                    reason_len(reason));
+    if (r != 0 && r != WSLAY_ERR_NO_MORE_MSG) {
+        lc__conn_fail(c);
+        return;
+    }
+    ws_pump(c, ws);
+}
+
+static void ws_ping(lc_transport_t *t)
+{
+    lc__conn_t *c = lc__conn_of(t);
+    ws_conn_t *ws = c->pdata;
+    if ((c->flags & LC__CONN_CLOSED) || ws == NULL || ws->closing)
+        return;
+    struct wslay_event_msg msg = {WSLAY_PING, NULL, 0};
+    if (wslay_event_queue_msg(ws->ctx, &msg) == 0)
+        ws_pump(c, ws);
+}
+
+static const lc_transport_vt_t ws_vt = {
+    .name = "websocket",
+    .frame = ws_frame,
+    .send = ws_send,
+    .flush = ws_flush,
+    .close = ws_close,
+    .ping = ws_ping,
+};
+
+static void ws_on_stop(lc__conn_t *c)
+{
+    ws_close(&c->t, 3001, "shutdown");
+}
+
+static const lc__conn_proto_t ws_proto = {
+    .on_data = ws_on_data,
+    .on_close = ws_on_close,
+    .on_stop = ws_on_stop,
+};
+
+/* ---- the upgrade handshake ---- */
+
+/* Whether a comma-separated header value lists token (case-insensitive). */
+static bool has_token(const char *value, const char *token)
+{
+    size_t tl = strlen(token);
+    const char *p = value;
+    while (p != NULL && *p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        size_t trimmed = len;
+        while (trimmed > 0 && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
+            trimmed--;
+        if (trimmed == tl && strncasecmp(p, token, tl) == 0)
+            return true;
+        p = end;
+    }
+    return false;
+}
+
+/* Case-insensitive match where '*' stands for any run of characters. */
+static bool glob_match(const char *pat, const char *s)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*s != '\0') {
+        if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (*pat != '\0' && tolower((unsigned char)*pat) == tolower((unsigned char)*s)) {
+            pat++;
+            s++;
+        } else if (star != NULL) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
+}
+
+static bool origin_allowed(const lc_config_t *cfg, const char *origin)
+{
+    if (origin == NULL || origin[0] == '\0')
+        return true; /* not a browser: nothing to check */
+    for (size_t i = 0; i < cfg->n_allowed_origins; i++) {
+        if (glob_match(cfg->allowed_origins[i], origin))
+            return true;
+    }
+    return false;
+}
+
+static void respond_text(lc_http_req_t *req, int status, const char *text, const char *extra)
+{
+    lc_http_respond(req, status, "text/plain; charset=utf-8", text, strlen(text), extra);
+}
+
+/* Sec-WebSocket-Accept for a client key: base64(SHA-1(key + GUID)). NULL on OOM. */
+static char *accept_value(const char *key)
+{
+    char buf[128];
+    size_t kl = strlen(key);
+    if (kl + sizeof(WS_GUID) > sizeof(buf))
+        return NULL;
+    memcpy(buf, key, kl);
+    memcpy(buf + kl, WS_GUID, sizeof(WS_GUID) - 1);
+    unsigned char md[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)buf, kl + sizeof(WS_GUID) - 1, md);
+    return lc_base64_encode(md, sizeof(md), NULL);
+}
+
+static bool key_valid(const char *key)
+{
+    if (key == NULL)
+        return false;
+    size_t n = 0;
+    unsigned char *raw = lc_base64_decode(key, strlen(key), &n);
+    free(raw);
+    return raw != NULL && n == 16;
+}
+
+static bool wants_protobuf(lc_http_req_t *req, const char *protocols)
+{
+    char v[32];
+    if (protocols != NULL && has_token(protocols, "centrifuge-protobuf") &&
+        !has_token(protocols, "centrifuge-json"))
+        return true;
+    const char *q = lc_http_req_query_param(req, "cf_protocol", v, sizeof(v));
+    if (q == NULL)
+        q = lc_http_req_query_param(req, "format", v, sizeof(v));
+    return q != NULL && strcmp(q, "protobuf") == 0;
+}
+
+static void on_upgrade_request(lc_http_req_t *req, void *arg)
+{
+    const lc_config_t *cfg = arg;
+    if (strcmp(lc_http_req_method(req), "GET") != 0) {
+        respond_text(req, 405, "Method Not Allowed\n", "Allow: GET\r\n");
+        return;
+    }
+    const char *upgrade = lc_http_req_header(req, "Upgrade");
+    const char *connection = lc_http_req_header(req, "Connection");
+    if (upgrade == NULL || !has_token(upgrade, "websocket") || connection == NULL ||
+        !has_token(connection, "upgrade")) {
+        respond_text(req, 400, "Bad Request: not a WebSocket handshake\n", NULL);
+        return;
+    }
+    const char *version = lc_http_req_header(req, "Sec-WebSocket-Version");
+    if (version == NULL || strcmp(version, "13") != 0) {
+        respond_text(req, 426, "Upgrade Required: unsupported WebSocket version\n",
+                     "Sec-WebSocket-Version: 13\r\n");
+        return;
+    }
+    const char *key = lc_http_req_header(req, "Sec-WebSocket-Key");
+    if (!key_valid(key)) {
+        respond_text(req, 400, "Bad Request: invalid Sec-WebSocket-Key\n", NULL);
+        return;
+    }
+    const char *origin = lc_http_req_header(req, "Origin");
+    if (!origin_allowed(cfg, origin)) {
+        lc_log_info("websocket upgrade from %s refused: origin %s not allowed",
+                    lc_http_req_remote(req), origin);
+        respond_text(req, 403, "Forbidden\n", NULL);
+        return;
+    }
+    const char *protocols = lc_http_req_header(req, "Sec-WebSocket-Protocol");
+    if (wants_protobuf(req, protocols)) {
+        lc_log_info("websocket upgrade from %s refused: protobuf encoding is not supported",
+                    lc_http_req_remote(req));
+        respond_text(req, 400, "Bad Request: protobuf encoding is not supported\n", NULL);
+        return;
+    }
+    bool json_proto = protocols != NULL && has_token(protocols, "centrifuge-json");
+    char v[16];
+    const char *ping = lc_http_req_query_param(req, "cf_ws_frame_ping_pong", v, sizeof(v));
+    lc_client_opts_t opts = {.native_ping = ping != NULL && strcmp(ping, "true") == 0};
+
+    char *acc = accept_value(key);
+    ws_conn_t *ws = calloc(1, sizeof(*ws));
+    if (acc == NULL || ws == NULL ||
+        wslay_event_context_server_init(&ws->ctx, &ws_callbacks, ws) != 0) {
+        free(acc);
+        free(ws);
+        respond_text(req, 500, "Internal Server Error\n", NULL);
+        return;
+    }
+    if (cfg->websocket_message_size_limit > 0)
+        wslay_event_config_set_max_recv_msg_length(ws->ctx,
+                                                   (uint64_t)cfg->websocket_message_size_limit);
+    ws->limit = cfg->queue_max_size > 0 ? (size_t)cfg->queue_max_size : 0;
+
+    char head[256];
+    int hl = snprintf(head, sizeof(head),
+                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+                      acc, json_proto ? "Sec-WebSocket-Protocol: centrifuge-json\r\n" : "");
+    free(acc);
+    lc__conn_t *c = lc__http_upgrade(req, head, (size_t)hl, &ws_proto, ws);
+    if (c == NULL) {
+        wslay_event_context_free(ws->ctx);
+        free(ws);
+        return;
+    }
+    ws->conn = c;
+    c->t.vt = &ws_vt;
+    c->t.framing = LC_FRAMING_WS_TEXT;
+    ws->client = lc_client_new(&c->t, &opts);
+    if (ws->client == NULL)
+        lc__conn_close(c);
+}
+
+int lc_ws_register(lc_router_t *r, const lc_config_t *cfg)
+{
+    if (cfg->websocket_disabled)
+        return 0;
+    const char *prefix = cfg->websocket_prefix != NULL && cfg->websocket_prefix[0] != '\0'
+                             ? cfg->websocket_prefix
+                             : "/connection/websocket";
+    return lc_router_add(r, prefix, true, on_upgrade_request, (void *)cfg);
+}
