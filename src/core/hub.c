@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "util/err.h"
 #include "util/map.h"
 
@@ -86,6 +87,8 @@ int lc_hub_subscribe(lc_hub_t *h, const char *ch, size_t len, void *owner, lc_su
     }
     s->chan = c;
     s->owner = owner;
+    s->offset = 0;
+    s->flags = 0;
     lc_list_insert_tail(&c->subs, &s->node);
     c->nsubs++;
     *out = s;
@@ -124,8 +127,8 @@ static int excluded(void *owner, void *const *exclude, size_t n)
     return 0;
 }
 
-size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push,
-                     void *const *exclude, size_t n_exclude)
+size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, int kind,
+                     uint64_t offset, void *const *exclude, size_t n_exclude)
 {
     lc_hub_chan_t *c = lc_map_get(&h->chans, ch, len);
     if (!c)
@@ -139,6 +142,13 @@ size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push,
     lc_list_foreach_safe(pos, tmp, &c->subs)
     {
         lc_sub_t *s = lc_container_of(pos, lc_sub_t, node);
+        if (kind == LC_PUSH_JOIN_LEAVE && !(s->flags & LC_SUB_JOIN_LEAVE))
+            continue;
+        if (offset) {
+            if (offset <= s->offset)
+                continue; /* already covered by its subscribe reply (recovery) */
+            s->offset = offset;
+        }
         if (n_exclude && excluded(s->owner, exclude, n_exclude))
             continue;
         h->deliver(s->owner, push, frames, h->ctx);

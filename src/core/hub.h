@@ -10,6 +10,7 @@
 #define LC_CORE_HUB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/transport.h"
 #include "util/list.h"
@@ -18,15 +19,30 @@
 typedef struct lc_hub lc_hub_t;
 typedef struct lc_hub_chan lc_hub_chan_t;
 
+/* Subscription flags. */
+enum {
+    LC_SUB_JOIN_LEAVE = 1 << 0, /* receives join/leave pushes */
+    LC_SUB_POSITIONED = 1 << 1, /* tracks the stream position (offset below) */
+    LC_SUB_RECOVERABLE = 1 << 2,
+    LC_SUB_SERVER_SIDE = 1 << 3,     /* from the token or the server API, not a client subscribe */
+    LC_SUB_PRESENCE = 1 << 4,        /* has a presence entry to remove when it ends */
+    LC_SUB_EMIT_JOIN_LEAVE = 1 << 5, /* announces its join and leave to the channel */
+};
+
 typedef struct lc_sub {
     lc_list_t node; /* in the channel's subscriber list */
     lc_hub_chan_t *chan;
     void *owner;
+    /* Offset of the last publication this subscriber has been given (or that its subscribe
+     * reply covered): a delivery at or below it is a duplicate and is skipped. */
+    uint64_t offset;
+    uint32_t flags;
 } lc_sub_t;
 
 /* Deliver `push` to `owner`; frames[LC_FRAMING_MAX] is the fan-out's frame cache: fill a slot
  * with a new reference when empty, reuse it otherwise (the hub unrefs them after the fan-out).
- * The callback may unsubscribe `owner` from any channel, including the one being fanned out. */
+ * The callback may unsubscribe its own owner from any channel, including the one being fanned
+ * out, but no other subscriber. */
 typedef void (*lc_hub_deliver_fn)(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void *ctx);
 
 lc_hub_t *lc_hub_new(lc_hub_deliver_fn deliver, void *ctx);
@@ -40,10 +56,12 @@ int lc_hub_subscribe(lc_hub_t *h, const char *ch, size_t len, void *owner, lc_su
 void lc_hub_unsubscribe(lc_hub_t *h, lc_sub_t *s);
 const char *lc_hub_sub_channel(const lc_sub_t *s, size_t *len);
 
-/* Deliver push to every subscriber of ch except the owners listed in exclude. Returns the
- * number of deliveries. */
-size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push,
-                     void *const *exclude, size_t n_exclude);
+/* Deliver push to every subscriber of ch except the owners listed in exclude. kind is an
+ * enum lc_push_kind (engine.h): join/leave pushes go only to LC_SUB_JOIN_LEAVE subscribers;
+ * a publication with an offset skips subscribers already at or past it. Returns the number of
+ * deliveries. */
+size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, int kind,
+                     uint64_t offset, void *const *exclude, size_t n_exclude);
 
 size_t lc_hub_num_channels(const lc_hub_t *h);
 size_t lc_hub_num_subscribers(const lc_hub_t *h, const char *ch, size_t len);

@@ -42,8 +42,8 @@ void lc__worker_count_subs(lc_worker_t *w, int delta);
 void lc__worker_sched(lc_worker_t *w, lc_sched_t *s, int kind, int64_t delay_ms);
 void lc__worker_unsched(lc_worker_t *w, lc_sched_t *s);
 /* A publication for this worker's subscribers: fan out now (called in the worker's thread). */
-void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, lc_rcbuf_t *push,
-                        const char *const *exclude, size_t n_exclude);
+void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, uint64_t offset,
+                        lc_rcbuf_t *push, const char *const *exclude, size_t n_exclude);
 /* Queue a delivery for another worker (any thread). The delivery is shared and refcounted. */
 typedef struct lc_delivery lc_delivery_t;
 void lc__worker_post(lc_worker_t *w, lc_delivery_t *d, int slot);

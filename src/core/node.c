@@ -15,6 +15,8 @@
 
 struct lc_delivery {
     atomic_uint refs;
+    int kind;        /* enum lc_push_kind */
+    uint64_t offset; /* publication offset, 0 = none */
     lc_rcbuf_t *push;
     size_t chlen;
     char *channel;
@@ -34,8 +36,8 @@ struct lc_node {
     bool signals;
 };
 
-static lc_delivery_t *delivery_new(const char *ch, size_t chlen, lc_rcbuf_t *push,
-                                   const lc_exclude_t *ex, unsigned refs)
+static lc_delivery_t *delivery_new(const char *ch, size_t chlen, int kind, uint64_t offset,
+                                   lc_rcbuf_t *push, const lc_exclude_t *ex, unsigned refs)
 {
     size_t n = ex ? ex->n_clients : 0;
     size_t size = sizeof(lc_delivery_t) + n * sizeof(char *) + chlen + 1;
@@ -45,6 +47,8 @@ static lc_delivery_t *delivery_new(const char *ch, size_t chlen, lc_rcbuf_t *pus
     if (!d)
         return NULL;
     atomic_init(&d->refs, refs);
+    d->kind = kind;
+    d->offset = offset;
     d->push = lc_rcbuf_ref(push);
     d->chlen = chlen;
     d->n_exclude = n;
@@ -73,30 +77,24 @@ void lc__delivery_unref(lc_delivery_t *d)
 
 void lc__delivery_run(lc_worker_t *w, lc_delivery_t *d)
 {
-    lc__worker_deliver(w, d->channel, d->chlen, d->push, (const char *const *)d->exclude,
-                       d->n_exclude);
+    lc__worker_deliver(w, d->channel, d->chlen, d->kind, d->offset, d->push,
+                       (const char *const *)d->exclude, d->n_exclude);
 }
 
-/* Engine sink: every publication of the node passes here once. */
-static void on_publication(void *ctx, const char *ch, size_t chlen, lc_rcbuf_t *push,
-                           const lc_exclude_t *ex)
+/* Engine sink: every publication and join/leave event of the node passes here once. The engine
+ * may call it under its own locks (that is how one channel's deliveries keep their order), so
+ * it only queues: every worker, this one included, fans out from its inbox. */
+static void sink_deliver(void *ctx, const char *ch, size_t chlen, int kind, uint64_t offset,
+                         lc_rcbuf_t *push, const lc_exclude_t *ex)
 {
     lc_node_t *n = ctx;
-    lc_worker_t *self = lc__worker_current();
-    int others = n->nworkers - (self ? 1 : 0);
-    if (others > 0) {
-        lc_delivery_t *d = delivery_new(ch, chlen, push, ex, (unsigned)others);
-        if (!d) {
-            lc_log_error("publication to %.*s not delivered to other workers: out of memory",
-                         (int)chlen, ch);
-        } else {
-            for (int i = 0; i < n->nworkers; i++)
-                if (n->workers[i] != self)
-                    lc__worker_post(n->workers[i], d, i);
-        }
+    lc_delivery_t *d = delivery_new(ch, chlen, kind, offset, push, ex, (unsigned)n->nworkers);
+    if (!d) {
+        lc_log_error("publication to %.*s not delivered: out of memory", (int)chlen, ch);
+        return;
     }
-    if (self)
-        lc__worker_deliver(self, ch, chlen, push, ex ? ex->clients : NULL, ex ? ex->n_clients : 0);
+    for (int i = 0; i < n->nworkers; i++)
+        lc__worker_post(n->workers[i], d, i);
 }
 
 lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine)
@@ -122,7 +120,7 @@ lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine)
         }
     }
     engine->sink.ctx = n;
-    engine->sink.on_publication = on_publication;
+    engine->sink.deliver = sink_deliver;
     return n;
 fail:
     lc_node_free(n);

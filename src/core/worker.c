@@ -258,8 +258,8 @@ void lc__worker_stats(lc_worker_t *w, lc_worker_stats_t *out)
 
 #define LC_MAX_EXCLUDE_STACK 16
 
-void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, lc_rcbuf_t *push,
-                        const char *const *exclude, size_t n_exclude)
+void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, uint64_t offset,
+                        lc_rcbuf_t *push, const char *const *exclude, size_t n_exclude)
 {
     /* Exclusions are resolved to this worker's sessions once, so the per-subscriber check is a
      * pointer comparison over a handful of entries. */
@@ -278,7 +278,7 @@ void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, lc_rcbuf_t
         if (c)
             owners[n++] = c;
     }
-    lc_hub_fanout(w->hub, ch, chlen, push, owners, n);
+    lc_hub_fanout(w->hub, ch, chlen, push, kind, offset, owners, n);
     if (owners != stack)
         free(owners);
 }

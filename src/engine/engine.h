@@ -1,10 +1,17 @@
-/* The engine seam: who owns publications' truth (positions, history, presence — later issues)
- * and delivers every publication to every node. Memory: in-process. Redis (later): PUB/SUB
- * and streams in a real Redis. Core talks to an engine only through this vtable, and the
- * engine talks back only through the sink core gave it. */
+/* The engine seam: who owns the truth about publications (stream positions, history) and
+ * presence, and who delivers every publication and join/leave event to every node. Memory:
+ * in-process. Redis (later): PUB/SUB and streams in a real Redis. Core talks to an engine only
+ * through this vtable, and the engine talks back only through the sink core gave it.
+ *
+ * Callback contract for every asynchronous call below: when the call returns 0 its callback
+ * runs exactly once, possibly before the call returns (the memory engine answers at once);
+ * when the call returns a negative lc_err the callback never runs. Everything passed in is
+ * borrowed for the duration of the call; results passed to a callback are valid only during
+ * the callback. Calls may come from any worker thread concurrently. */
 #ifndef LC_ENGINE_ENGINE_H
 #define LC_ENGINE_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +20,22 @@
 
 typedef struct lc_engine lc_engine_t;
 
+#define LC_EPOCH_MAX 32
+
+/* A position in a channel's stream (spec §7.1). */
+typedef struct lc_stream_pos {
+    uint64_t offset;
+    char epoch[LC_EPOCH_MAX]; /* "" when the channel keeps no stream */
+} lc_stream_pos_t;
+
+/* The channel options an engine needs, resolved by core from the namespace (or rule). History
+ * is kept only when both history_size > 0 and history_ttl_ms > 0. */
+typedef struct lc_chan_opts {
+    int history_size;
+    int64_t history_ttl_ms;
+    int64_t history_meta_ttl_ms; /* stream meta (epoch, top offset) lifetime; 0 = forever */
+} lc_chan_opts_t;
+
 /* Clients that must not receive a publication (the publisher's own connection, the server
  * API's exclude_client). Ids are client ids (UUID strings). */
 typedef struct lc_exclude {
@@ -20,42 +43,106 @@ typedef struct lc_exclude {
     size_t n_clients;
 } lc_exclude_t;
 
-/* A publication handed to the engine. Everything is borrowed for the duration of the call. */
+/* --- publish ------------------------------------------------------------------------------ */
+
 typedef struct lc_publish_req {
     const char *channel;
     size_t chlen;
     lc_publication_t pub; /* offset is assigned by the engine */
+    lc_chan_opts_t opts;
+    bool skip_history;
     lc_exclude_t exclude;
-    int skip_history;
 } lc_publish_req_t;
 
 typedef struct lc_publish_res {
-    uint64_t offset; /* 0 when the channel keeps no history */
-    char epoch[32];  /* "" when the channel keeps no history */
+    uint64_t offset;          /* 0 when the channel keeps no history */
+    char epoch[LC_EPOCH_MAX]; /* "" when the channel keeps no history */
 } lc_publish_res_t;
 
-/* Result callback: runs exactly once when publish returned 0, possibly before publish
- * returns (memory engine); never when publish returned an error. */
 typedef void (*lc_publish_cb)(void *arg, int err, const lc_publish_res_t *res);
 
-/* How the engine delivers a publication to this node: `push` is the encoded push message
+/* --- history ------------------------------------------------------------------------------ */
+
+typedef struct lc_history_req {
+    const char *channel;
+    size_t chlen;
+    lc_chan_opts_t opts;
+    int limit;      /* 0 = position only, < 0 = everything kept, > 0 = at most that many */
+    bool has_since; /* return publications after since.offset (since.epoch must match) */
+    lc_stream_pos_t since;
+    bool reverse; /* newest first */
+} lc_history_req_t;
+
+typedef struct lc_history_res {
+    lc_stream_pos_t top; /* the stream's current position (epoch created if none yet) */
+    /* Encoded Publication objects ({"data":..,"info":..,"offset":N,"tags":..}) in the order
+     * asked for. References are borrowed for the callback (take one to keep it). */
+    lc_rcbuf_t *const *pubs;
+    size_t n;
+    uint64_t first_offset; /* offset of the oldest publication still kept (0 = none) */
+} lc_history_res_t;
+
+/* err: 0; LC_EPOS when since.epoch does not match the stream's epoch (→ 112). */
+typedef void (*lc_history_cb)(void *arg, int err, const lc_history_res_t *res);
+
+/* --- presence ----------------------------------------------------------------------------- */
+
+typedef struct lc_presence_entry {
+    const char *client;
+    const char *user;
+    lc_rcbuf_t *info; /* encoded ClientInfo object */
+} lc_presence_entry_t;
+
+typedef struct lc_presence_res {
+    const lc_presence_entry_t *entries;
+    size_t n;
+} lc_presence_res_t;
+
+typedef void (*lc_presence_cb)(void *arg, int err, const lc_presence_res_t *res);
+typedef void (*lc_presence_stats_cb)(void *arg, int err, uint64_t num_clients, uint64_t num_users);
+typedef void (*lc_done_cb)(void *arg, int err);
+
+/* --- delivery back to this node ------------------------------------------------------------ */
+
+/* What a delivered message is: the hub gives join/leave only to subscribers that asked for
+ * them, and skips publications a subscriber has already seen (offset <= its position). */
+enum lc_push_kind { LC_PUSH_PUB = 0, LC_PUSH_JOIN_LEAVE = 1 };
+
+/* How the engine delivers to this node: `push` is the encoded push message
  * ({"push":{"channel":..,"pub":..}}), encoded once for every subscriber of every worker. The
- * sink takes its own references if it keeps anything. May be called from any thread. */
+ * sink takes its own references if it keeps anything. May be called from any thread,
+ * including under the engine's locks: it must only queue, never call back into the engine.
+ * For one channel, calls come in offset order. */
 typedef struct lc_engine_sink {
     void *ctx;
-    void (*on_publication)(void *ctx, const char *channel, size_t chlen, lc_rcbuf_t *push,
-                           const lc_exclude_t *exclude);
+    void (*deliver)(void *ctx, const char *channel, size_t chlen, int kind, uint64_t offset,
+                    lc_rcbuf_t *push, const lc_exclude_t *exclude);
 } lc_engine_sink_t;
 
 typedef struct lc_engine_vt {
     const char *name;
+    /* Assign the next offset (when the channel keeps history), store, deliver. */
     int (*publish)(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb cb, void *arg);
+    /* Deliver a pre-encoded join/leave push to every node; nothing is stored. */
+    int (*publish_join_leave)(lc_engine_t *e, const char *ch, size_t chlen, lc_rcbuf_t *push,
+                              lc_done_cb cb, void *arg);
+    int (*history)(lc_engine_t *e, const lc_history_req_t *req, lc_history_cb cb, void *arg);
+    /* Drop the publications; the stream's position (epoch and top offset) is kept. */
+    int (*history_remove)(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb cb, void *arg);
+    /* Add or replace client's presence entry in ch; info is an encoded ClientInfo object. */
+    int (*presence_add)(lc_engine_t *e, const char *ch, size_t chlen, const char *client,
+                        const char *user, lc_rcbuf_t *info, lc_done_cb cb, void *arg);
+    int (*presence_remove)(lc_engine_t *e, const char *ch, size_t chlen, const char *client,
+                           lc_done_cb cb, void *arg);
+    int (*presence)(lc_engine_t *e, const char *ch, size_t chlen, lc_presence_cb cb, void *arg);
+    int (*presence_stats)(lc_engine_t *e, const char *ch, size_t chlen, lc_presence_stats_cb cb,
+                          void *arg);
     void (*destroy)(lc_engine_t *e);
 } lc_engine_vt_t;
 
 struct lc_engine {
     const lc_engine_vt_t *vt;
-    lc_engine_sink_t sink; /* set by core before the first publish */
+    lc_engine_sink_t sink; /* set by core before the first call */
 };
 
 static inline int lc_engine_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb cb,

@@ -25,8 +25,9 @@ static int memory_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publis
     lc_buf_free(&b);
     if (!push)
         return LC_ENOMEM;
-    if (e->sink.on_publication)
-        e->sink.on_publication(e->sink.ctx, req->channel, req->chlen, push, &req->exclude);
+    if (e->sink.deliver)
+        e->sink.deliver(e->sink.ctx, req->channel, req->chlen, LC_PUSH_PUB, 0, push,
+                        &req->exclude);
     lc_rcbuf_unref(push);
 
     lc_publish_res_t res = {0};

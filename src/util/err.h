@@ -13,7 +13,8 @@
     X(CLOSED, -7, "connection closed")                                                             \
     X(PARSE, -8, "malformed input")                                                                \
     X(IO, -9, "i/o error")                                                                         \
-    X(EXPIRED, -10, "expired")
+    X(EXPIRED, -10, "expired")                                                                     \
+    X(POS, -11, "unrecoverable position")
 
 typedef enum lc_err {
     LC_OK = 0,

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "core/hub.h"
+#include "engine/engine.h"
 #include "util/rcbuf.h"
 
 /* A fake transport endpoint: counts deliveries and remembers the last frame it queued. */
@@ -55,7 +56,7 @@ static void test_hub_fanout_reaches_every_subscriber_with_one_frame(void **state
 
     frames_built = 0;
     lc_rcbuf_t *p = push_of("{\"push\":{}}");
-    assert_int_equal(lc_hub_fanout(h, "news", 4, p, NULL, 0), 3);
+    assert_int_equal(lc_hub_fanout(h, "news", 4, p, LC_PUSH_PUB, 0, NULL, 0), 3);
     assert_int_equal(frames_built, 1);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(c[i].received, 1);
@@ -76,8 +77,8 @@ static void test_hub_fanout_other_channel_delivers_nothing(void **state)
     lc_sub_t *s;
     assert_int_equal(lc_hub_subscribe(h, "a", 1, &a, &s), 0);
     lc_rcbuf_t *p = push_of("x");
-    assert_int_equal(lc_hub_fanout(h, "b", 1, p, NULL, 0), 0);
-    assert_int_equal(lc_hub_fanout(h, "ab", 2, p, NULL, 0), 0);
+    assert_int_equal(lc_hub_fanout(h, "b", 1, p, LC_PUSH_PUB, 0, NULL, 0), 0);
+    assert_int_equal(lc_hub_fanout(h, "ab", 2, p, LC_PUSH_PUB, 0, NULL, 0), 0);
     assert_int_equal(a.received, 0);
     lc_rcbuf_unref(p);
     lc_hub_free(h);
@@ -96,12 +97,12 @@ static void test_hub_unsubscribe_last_drops_channel(void **state)
     lc_hub_unsubscribe(h, sa);
     assert_int_equal(lc_hub_num_subscribers(h, "room", 4), 1);
     lc_rcbuf_t *p = push_of("x");
-    assert_int_equal(lc_hub_fanout(h, "room", 4, p, NULL, 0), 1);
+    assert_int_equal(lc_hub_fanout(h, "room", 4, p, LC_PUSH_PUB, 0, NULL, 0), 1);
     assert_int_equal(a.received, 0);
     assert_int_equal(b.received, 1);
     lc_hub_unsubscribe(h, sb);
     assert_int_equal(lc_hub_num_channels(h), 0);
-    assert_int_equal(lc_hub_fanout(h, "room", 4, p, NULL, 0), 0);
+    assert_int_equal(lc_hub_fanout(h, "room", 4, p, LC_PUSH_PUB, 0, NULL, 0), 0);
     lc_rcbuf_unref(p);
     lc_rcbuf_unref(b.last_frame);
     lc_hub_free(h);
@@ -116,7 +117,7 @@ static void test_hub_exclusion_skips_exactly_the_excluded(void **state)
         assert_int_equal(lc_hub_subscribe(h, "ch", 2, &c[i], &s), 0);
     void *ex[] = {&c[1], &c[3]};
     lc_rcbuf_t *p = push_of("x");
-    assert_int_equal(lc_hub_fanout(h, "ch", 2, p, ex, 2), 2);
+    assert_int_equal(lc_hub_fanout(h, "ch", 2, p, LC_PUSH_PUB, 0, ex, 2), 2);
     assert_int_equal(c[0].received, 1);
     assert_int_equal(c[1].received, 0);
     assert_int_equal(c[2].received, 1);
@@ -136,7 +137,7 @@ static void test_hub_unsubscribe_during_fanout_is_safe(void **state)
     only.hub = h;
     only.unsubscribe_on_delivery = s; /* the only subscriber leaves while being served */
     lc_rcbuf_t *p = push_of("x");
-    assert_int_equal(lc_hub_fanout(h, "x", 1, p, NULL, 0), 1);
+    assert_int_equal(lc_hub_fanout(h, "x", 1, p, LC_PUSH_PUB, 0, NULL, 0), 1);
     /* The channel emptied during its own fan-out and is dropped afterwards. */
     assert_int_equal(lc_hub_num_channels(h), 0);
     lc_rcbuf_unref(p);
@@ -158,6 +159,49 @@ static void test_hub_free_with_subscribers_releases_all(void **state)
     lc_hub_free(h); /* ASan reports anything left behind */
 }
 
+static void test_hub_join_leave_only_to_subscribers_that_asked(void **state)
+{
+    lc_hub_t *h = lc_hub_new(fake_deliver, NULL);
+    fake_conn_t wants = {0}, plain = {0};
+    lc_sub_t *sw, *sp;
+    assert_int_equal(lc_hub_subscribe(h, "room", 4, &wants, &sw), 0);
+    assert_int_equal(lc_hub_subscribe(h, "room", 4, &plain, &sp), 0);
+    sw->flags |= LC_SUB_JOIN_LEAVE;
+    lc_rcbuf_t *p = push_of("{\"push\":{\"channel\":\"room\",\"join\":{}}}");
+    assert_int_equal(lc_hub_fanout(h, "room", 4, p, LC_PUSH_JOIN_LEAVE, 0, NULL, 0), 1);
+    assert_int_equal(wants.received, 1);
+    assert_int_equal(plain.received, 0);
+    lc_rcbuf_unref(p);
+    lc_rcbuf_unref(wants.last_frame);
+    lc_hub_free(h);
+}
+
+static void test_hub_offset_at_or_below_position_is_skipped(void **state)
+{
+    lc_hub_t *h = lc_hub_new(fake_deliver, NULL);
+    fake_conn_t recovered = {0}, fresh = {0};
+    lc_sub_t *sr, *sf;
+    assert_int_equal(lc_hub_subscribe(h, "ch", 2, &recovered, &sr), 0);
+    assert_int_equal(lc_hub_subscribe(h, "ch", 2, &fresh, &sf), 0);
+    sr->offset = 5; /* its subscribe reply already carried publications up to 5 */
+    lc_rcbuf_t *p = push_of("x");
+    for (uint64_t off = 4; off <= 7; off++)
+        lc_hub_fanout(h, "ch", 2, p, LC_PUSH_PUB, off, NULL, 0);
+    assert_int_equal(recovered.received, 2); /* 6 and 7 */
+    assert_int_equal(fresh.received, 4);
+    assert_int_equal(sr->offset, 7);
+    /* a repeated delivery (same offset) is a duplicate for everyone */
+    lc_hub_fanout(h, "ch", 2, p, LC_PUSH_PUB, 7, NULL, 0);
+    assert_int_equal(fresh.received, 4);
+    /* publications without an offset (no history) always go through */
+    lc_hub_fanout(h, "ch", 2, p, LC_PUSH_PUB, 0, NULL, 0);
+    assert_int_equal(recovered.received, 3);
+    lc_rcbuf_unref(p);
+    lc_rcbuf_unref(recovered.last_frame);
+    lc_rcbuf_unref(fresh.last_frame);
+    lc_hub_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +211,8 @@ int main(void)
         cmocka_unit_test(test_hub_exclusion_skips_exactly_the_excluded),
         cmocka_unit_test(test_hub_unsubscribe_during_fanout_is_safe),
         cmocka_unit_test(test_hub_free_with_subscribers_releases_all),
+        cmocka_unit_test(test_hub_join_leave_only_to_subscribers_that_asked),
+        cmocka_unit_test(test_hub_offset_at_or_below_position_is_skipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
