@@ -1,50 +1,395 @@
-/* Server API: authentication, request decoding and the publish family of methods. Every
- * method answers HTTP 200 with {"result":...} or {"error":{"code":N,"message":...}}; a body
- * that is not JSON gets 400 with error 107 in the body. */
-#include "api/api.h"
+/* Server API: routing, authentication, the request-level call that runs method commands and
+ * writes the response, and the helpers every method shares. Every method answers HTTP 200 with
+ * {"result":...} or {"error":{"code":N,"message":...}} (or, in the transport error mode, an
+ * HTTP status and a bare error object); a body that is not a JSON object gets 400 with error
+ * 107 in the body. */
+#include "api/api_int.h"
 
-#include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
-#include "proto/codec.h"
 #include "proto/codes.h"
-#include "util/buf.h"
 #include "util/ct.h"
 #include "util/err.h"
 #include "util/log.h"
 
 #define JSON_TYPE "application/json"
 
-typedef struct api_ctx {
-    lc_node_t *node;
-    const lc_config_t *cfg;
-} api_ctx_t;
+struct lc__api_call {
+    lc__api_t *api;
+    lc_http_req_t *req; /* NULL once the peer has gone */
+    int kind;           /* enum lc__api_call_kind */
+    bool transport;     /* transport error mode */
+    bool parallel;
+    bool advancing; /* inside call_advance: answers only count, the loop goes on */
+    size_t n, started, answered;
+    cJSON *own;
+    lc__api_cmd_t cmds[];
+};
 
-static void respond_buf(lc_http_req_t *req, int status, lc_buf_t *b)
+static const lc__api_method_t methods[] = {
+    {"publish", 0, lc__api_publish},
+    {"broadcast", 1, lc__api_broadcast},
+    {"unsubscribe", 2, lc__api_unsubscribe},
+    {"disconnect", 3, lc__api_disconnect},
+    {"presence", 4, lc__api_presence},
+    {"presence_stats", 5, lc__api_presence_stats},
+    {"history", 6, lc__api_history},
+    {"history_remove", 7, lc__api_history_remove},
+    {"channels", 8, lc__api_channels},
+    {"info", 9, lc__api_info},
+    {"rpc", 10, lc__api_rpc},
+    {"subscribe", 11, lc__api_subscribe},
+    {"refresh", 12, lc__api_refresh},
+};
+#define N_METHODS (sizeof(methods) / sizeof(methods[0]))
+
+const lc__api_method_t *lc__api_method_find(const char *name, bool ignore_case)
+{
+    for (size_t i = 0; i < N_METHODS; i++)
+        if ((ignore_case ? strcasecmp : strcmp)(name, methods[i].name) == 0)
+            return &methods[i];
+    return NULL;
+}
+
+const lc__api_method_t *lc__api_method_legacy(long num)
+{
+    for (size_t i = 0; i < N_METHODS; i++)
+        if (methods[i].legacy == num)
+            return &methods[i];
+    return NULL;
+}
+
+/* --- errors -------------------------------------------------------------------------------- */
+
+const char *lc__api_error_message(uint32_t code)
+{
+    /* The server API words 104 differently from the client protocol. */
+    return code == LC_ERROR_METHOD_NOT_FOUND ? "not found" : lc_error_message(code);
+}
+
+int lc__api_append_error(lc_buf_t *b, uint32_t code, bool wrapped)
+{
+    const char *msg = lc__api_error_message(code);
+    int rc = lc_buf_printf(b, "%s{\"code\":%u,\"message\":", wrapped ? "{\"error\":" : "", code);
+    rc |= lc_buf_append_json_str(b, msg, strlen(msg));
+    return rc | lc_buf_append_str(b, wrapped ? "}}" : "}");
+}
+
+/* HTTP status of an error in the transport error mode (spec §4.1). */
+static int transport_status(uint32_t code)
+{
+    switch (code) {
+    case LC_ERROR_UNKNOWN_CHANNEL:
+    case LC_ERROR_METHOD_NOT_FOUND:
+        return 404;
+    case LC_ERROR_BAD_REQUEST:
+    case LC_ERROR_NOT_AVAILABLE:
+        return 400;
+    case LC_ERROR_UNRECOVERABLE_POSITION:
+        return 416;
+    default:
+        return 500;
+    }
+}
+
+bool lc__api_transport_mode(lc_http_req_t *req)
+{
+    const char *m = lc_http_req_header(req, "X-Centrifugo-Error-Mode");
+    return m && strcasecmp(m, "transport") == 0;
+}
+
+static void respond_buf(lc_http_req_t *req, int status, const lc_buf_t *b)
 {
     lc_http_respond(req, status, JSON_TYPE, b->data ? b->data : "", b->len, NULL);
 }
 
-static void append_error(lc_buf_t *b, uint32_t code)
+void lc__api_respond_error(lc_http_req_t *req, int status, uint32_t code)
 {
-    lc_buf_printf(b, "{\"error\":{\"code\":%u,\"message\":", code);
-    lc_buf_append_json_str(b, lc_error_message(code), strlen(lc_error_message(code)));
-    lc_buf_append_str(b, "}}");
-}
-
-static void respond_error(lc_http_req_t *req, int status, uint32_t code)
-{
+    bool transport = lc__api_transport_mode(req);
     lc_buf_t b = LC_BUF_INIT;
-    append_error(&b, code);
-    respond_buf(req, status, &b);
+    lc__api_append_error(&b, code, !transport);
+    respond_buf(req, transport ? transport_status(code) : status, &b);
     lc_buf_free(&b);
 }
 
+/* --- parameters ---------------------------------------------------------------------------- */
+
+static const cJSON *member(const cJSON *p, const char *key)
+{
+    const cJSON *it = p ? cJSON_GetObjectItemCaseSensitive(p, key) : NULL;
+    return cJSON_IsNull(it) ? NULL : it;
+}
+
+uint32_t lc__api_get_str(const cJSON *p, const char *key, const char **out)
+{
+    const cJSON *it = member(p, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsString(it))
+        return LC_ERROR_BAD_REQUEST;
+    *out = it->valuestring;
+    return 0;
+}
+
+uint32_t lc__api_get_bool(const cJSON *p, const char *key, bool *out)
+{
+    const cJSON *it = member(p, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsBool(it))
+        return LC_ERROR_BAD_REQUEST;
+    *out = cJSON_IsTrue(it);
+    return 0;
+}
+
+uint32_t lc__api_get_int(const cJSON *p, const char *key, int64_t min, int64_t max, int64_t *out)
+{
+    const cJSON *it = member(p, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsNumber(it))
+        return LC_ERROR_BAD_REQUEST;
+    double v = it->valuedouble;
+    /* 2^53: the largest magnitude a double holds exactly */
+    if (v != floor(v) || fabs(v) > 9007199254740992.0 || v < (double)min || v > (double)max)
+        return LC_ERROR_BAD_REQUEST;
+    *out = (int64_t)v;
+    return 0;
+}
+
+uint32_t lc__api_get_raw(const char *params, size_t len, const char *key, lc_raw_t *out)
+{
+    out->p = NULL;
+    out->len = 0;
+    if (!params || !len)
+        return 0;
+    const char *path[] = {key};
+    int rc = lc_json_raw_get(params, len, path, 1, out);
+    if (rc < 0)
+        return LC_ERROR_BAD_REQUEST;
+    if (rc == 0) {
+        out->p = NULL;
+        out->len = 0;
+    }
+    return 0;
+}
+
+uint32_t lc__api_channel_opts(const lc__api_t *a, const char *ch, lc_ns_opts_t *scratch,
+                              const lc_ns_opts_t **opts)
+{
+    size_t len = strlen(ch);
+    if (len == 0 || (int64_t)len > a->cfg->channel_max_length)
+        return LC_ERROR_BAD_REQUEST;
+    *opts = lc_config_resolve_channel(a->cfg, ch, len, NULL, scratch);
+    return *opts ? 0 : LC_ERROR_UNKNOWN_CHANNEL;
+}
+
+uint32_t lc__api_get_channel(const lc__api_t *a, const cJSON *p, const char **ch,
+                             lc_ns_opts_t *scratch, const lc_ns_opts_t **opts)
+{
+    const char *s = NULL;
+    uint32_t code = lc__api_get_str(p, "channel", &s);
+    if (code)
+        return code;
+    if (!s || !*s)
+        return LC_ERROR_BAD_REQUEST;
+    *ch = s;
+    return lc__api_channel_opts(a, s, scratch, opts);
+}
+
+/* --- the call ------------------------------------------------------------------------------ */
+
+static void call_advance(lc__api_call_t *call);
+
+static void on_cancel(void *arg)
+{
+    lc__api_call_t *call = arg;
+    lc_log_debug("api: the peer left before the answer (%zu of %zu commands answered)",
+                 call->answered, call->n);
+    call->req = NULL;
+    /* Nothing in flight: nobody else will come back to free it. */
+    if (!call->advancing && call->answered == call->started)
+        call_advance(call);
+}
+
+lc__api_call_t *lc__api_call_new(lc__api_t *a, lc_http_req_t *req, int kind, size_t n, cJSON *own)
+{
+    lc__api_call_t *call = calloc(1, sizeof(*call) + n * sizeof(call->cmds[0]));
+    if (!call)
+        return NULL;
+    call->api = a;
+    call->req = req;
+    call->kind = kind;
+    call->transport = kind == LC__API_SINGLE && lc__api_transport_mode(req);
+    call->n = n;
+    call->own = own;
+    for (size_t i = 0; i < n; i++) {
+        call->cmds[i].call = call;
+        call->cmds[i].api = a;
+        call->cmds[i].error = LC_ERROR_BAD_REQUEST;
+    }
+    lc_http_req_set_cancel(req, on_cancel, call);
+    return call;
+}
+
+lc__api_cmd_t *lc__api_call_cmd(lc__api_call_t *call, size_t i)
+{
+    return &call->cmds[i];
+}
+
+static void call_free(lc__api_call_t *call)
+{
+    for (size_t i = 0; i < call->n; i++) {
+        lc_buf_free(&call->cmds[i].result);
+        cJSON_Delete(call->cmds[i].own);
+    }
+    cJSON_Delete(call->own);
+    free(call);
+}
+
+static int append_reply(lc_buf_t *b, const lc__api_cmd_t *c, int kind)
+{
+    int rc = 0;
+    if (kind == LC__API_LEGACY) {
+        rc |= lc_buf_putc(b, '{');
+        if (c->id)
+            rc |= lc_buf_printf(b, "\"id\":%u,", c->id);
+        if (c->error) {
+            rc |= lc_buf_append_str(b, "\"error\":");
+            rc |= lc__api_append_error(b, c->error, false);
+        } else {
+            rc |= lc_buf_append_str(b, "\"result\":");
+            rc |= lc_buf_append(b, c->result.data, c->result.len);
+        }
+        return rc | lc_buf_putc(b, '}');
+    }
+    if (c->error)
+        return lc__api_append_error(b, c->error, true);
+    /* a batch reply is keyed by its method; a single one is the result envelope */
+    const char *key = kind == LC__API_BATCH ? c->method->name : "result";
+    rc |= lc_buf_printf(b, "{\"%s\":", key);
+    rc |= lc_buf_append(b, c->result.data, c->result.len);
+    return rc | lc_buf_putc(b, '}');
+}
+
+static void call_respond(lc__api_call_t *call)
+{
+    lc_buf_t b = LC_BUF_INIT;
+    int status = 200, rc = 0;
+    if (call->kind == LC__API_SINGLE) {
+        const lc__api_cmd_t *c = &call->cmds[0];
+        if (c->error && call->transport) {
+            status = transport_status(c->error);
+            rc = lc__api_append_error(&b, c->error, false);
+        } else {
+            rc = append_reply(&b, c, LC__API_SINGLE);
+        }
+    } else {
+        if (call->kind == LC__API_BATCH)
+            rc |= lc_buf_append_str(&b, "{\"result\":{\"replies\":[");
+        for (size_t i = 0; i < call->n; i++) {
+            if (i)
+                rc |= lc_buf_putc(&b, call->kind == LC__API_BATCH ? ',' : '\n');
+            rc |= append_reply(&b, &call->cmds[i], call->kind);
+        }
+        if (call->kind == LC__API_BATCH)
+            rc |= lc_buf_append_str(&b, "]}}");
+    }
+    if (rc != 0) {
+        lc_log_error("api: response to %s not built: out of memory", lc_http_req_remote(call->req));
+        lc_http_respond(call->req, 500, "text/plain", "", 0, NULL);
+    } else {
+        respond_buf(call->req, status, &b);
+    }
+    lc_buf_free(&b);
+}
+
+static void cmd_start(lc__api_cmd_t *c)
+{
+    if (!c->method) {
+        lc__api_fail(c, c->error);
+        return;
+    }
+    c->error = 0;
+    c->method->run(c, c->params, c->len, c->p);
+}
+
+/* Start what may start, and respond and free once every started command has answered. */
+static void call_advance(lc__api_call_t *call)
+{
+    if (call->advancing)
+        return;
+    call->advancing = true;
+    while (call->req && call->started < call->n &&
+           (call->parallel || call->answered == call->started))
+        cmd_start(&call->cmds[call->started++]);
+    call->advancing = false;
+    if (call->answered < call->started)
+        return; /* answers still to come: the last one comes back here */
+    if (call->req)
+        call_respond(call);
+    call_free(call);
+}
+
+void lc__api_call_abort(lc__api_call_t *call)
+{
+    lc_http_req_set_cancel(call->req, NULL, NULL);
+    call_free(call);
+}
+
+void lc__api_call_run(lc__api_call_t *call, bool parallel)
+{
+    call->parallel = parallel;
+    call_advance(call);
+}
+
+static void cmd_answered(lc__api_cmd_t *c)
+{
+    lc__api_call_t *call = c->call;
+    if (c->error && c->error != LC_ERROR_INTERNAL) {
+        /* internal errors were logged with their cause where they happened */
+        lc_log_info("api %s from %s: error %u %s", c->method ? c->method->name : "command",
+                    call->req ? lc_http_req_remote(call->req) : "(gone)", c->error,
+                    lc__api_error_message(c->error));
+    }
+    call->answered++;
+    call_advance(call);
+}
+
+void lc__api_ok(lc__api_cmd_t *c)
+{
+    c->error = 0;
+    if (c->result.len == 0 && lc_buf_append_str(&c->result, "{}") != 0)
+        c->error = LC_ERROR_INTERNAL;
+    cmd_answered(c);
+}
+
+void lc__api_fail(lc__api_cmd_t *c, uint32_t code)
+{
+    c->error = code ? code : LC_ERROR_INTERNAL;
+    lc_buf_reset(&c->result);
+    cmd_answered(c);
+}
+
+/* --- rpc ---------------------------------------------------------------------------------- */
+
+/* No server-side RPC extensions exist: every method is unknown. */
+void lc__api_rpc(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
+{
+    const char *method = NULL;
+    uint32_t code = lc__api_get_str(p, "method", &method);
+    if (!code && (!method || !*method))
+        code = LC_ERROR_BAD_REQUEST;
+    lc__api_fail(c, code ? code : LC_ERROR_METHOD_NOT_FOUND);
+}
+
+/* --- routing --------------------------------------------------------------------------------- */
+
 /* X-API-Key, else `Authorization: apikey KEY` (scheme case-insensitive), else ?api_key=. */
-static bool authorized(const api_ctx_t *a, lc_http_req_t *req)
+static bool authorized(const lc__api_t *a, lc_http_req_t *req)
 {
     if (a->cfg->http_api_insecure)
         return true;
@@ -68,252 +413,35 @@ static bool authorized(const api_ctx_t *a, lc_http_req_t *req)
     return lc_ct_equal(got, strlen(got), want, strlen(want));
 }
 
-/* --- publish and broadcast ------------------------------------------------------------- */
-
-typedef struct pub_params {
-    lc_raw_t data;
-    lc_raw_t tags;
-    const char **exclude;
-    size_t n_exclude;
-    char *tags_text;
-} pub_params_t;
-
-static void pub_params_free(pub_params_t *p)
+/* The checks every API route makes first: POST only (405 before anything else), then the key
+ * (401). True when the request may go on. */
+static bool admit(const lc__api_t *a, lc_http_req_t *req)
 {
-    free(p->exclude);
-    free(p->tags_text);
+    if (strcmp(lc_http_req_method(req), "POST") != 0) {
+        lc_http_respond(req, 405, "text/plain", "Method Not Allowed", 18, "Allow: POST\r\n");
+        return false;
+    }
+    if (!authorized(a, req)) {
+        lc_log_info("api: unauthorized request to %s from %s", lc_http_req_path(req),
+                    lc_http_req_remote(req));
+        lc_http_respond(req, 401, "text/plain", "", 0, NULL);
+        return false;
+    }
+    return true;
 }
-
-/* Read data, tags and exclude_client of a publish or broadcast body. Returns 0 or the
- * error code to answer. */
-static uint32_t read_pub_params(const char *body, size_t len, const cJSON *root, pub_params_t *p)
-{
-    memset(p, 0, sizeof(*p));
-    const char *path[] = {"data"};
-    if (lc_json_raw_get(body, len, path, 1, &p->data) != 1 || p->data.len == 0)
-        return LC_ERROR_BAD_REQUEST;
-
-    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(root, "tags");
-    if (tags && !cJSON_IsNull(tags)) {
-        if (!cJSON_IsObject(tags))
-            return LC_ERROR_BAD_REQUEST;
-        const cJSON *t;
-        cJSON_ArrayForEach(t, tags) if (!cJSON_IsString(t)) return LC_ERROR_BAD_REQUEST;
-        if (cJSON_GetArraySize(tags) > 0) {
-            p->tags_text = cJSON_PrintUnformatted(tags);
-            if (!p->tags_text)
-                return LC_ERROR_INTERNAL;
-            p->tags.p = p->tags_text;
-            p->tags.len = strlen(p->tags_text);
-        }
-    }
-
-    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(root, "skip_history");
-    if (sh && !cJSON_IsNull(sh) && !cJSON_IsBool(sh))
-        return LC_ERROR_BAD_REQUEST;
-
-    /* exclude_client: one client id, or a list of them (the sender of a toOthers()
-     * broadcast, as X-Socket-ID gave it to the backend). */
-    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(root, "exclude_client");
-    if (ex && cJSON_IsString(ex)) {
-        if (ex->valuestring[0]) {
-            p->exclude = malloc(sizeof(*p->exclude));
-            if (!p->exclude)
-                return LC_ERROR_INTERNAL;
-            p->exclude[0] = ex->valuestring;
-            p->n_exclude = 1;
-        }
-    } else if (ex && cJSON_IsArray(ex)) {
-        int n = cJSON_GetArraySize(ex);
-        if (n > 0) {
-            p->exclude = calloc((size_t)n, sizeof(*p->exclude));
-            if (!p->exclude)
-                return LC_ERROR_INTERNAL;
-        }
-        const cJSON *e;
-        cJSON_ArrayForEach(e, ex)
-        {
-            if (!cJSON_IsString(e))
-                return LC_ERROR_BAD_REQUEST;
-            p->exclude[p->n_exclude++] = e->valuestring;
-        }
-    } else if (ex && !cJSON_IsNull(ex)) {
-        return LC_ERROR_BAD_REQUEST;
-    }
-    return 0;
-}
-
-typedef struct pub_result {
-    int err;
-    lc_publish_res_t res;
-} pub_result_t;
-
-static void on_published(void *arg, int err, const lc_publish_res_t *res)
-{
-    pub_result_t *r = arg;
-    r->err = err;
-    if (res)
-        r->res = *res;
-}
-
-/* Publish one channel and append its {"result":..} or {"error":..} to out. */
-static void publish_one(api_ctx_t *a, const char *ch, const pub_params_t *p, lc_buf_t *out)
-{
-    size_t len = strlen(ch);
-    if (len == 0 || (int64_t)len > a->cfg->channel_max_length) {
-        append_error(out, LC_ERROR_BAD_REQUEST);
-        return;
-    }
-    if (!lc_config_channel_opts(a->cfg, ch, len)) {
-        append_error(out, LC_ERROR_UNKNOWN_CHANNEL);
-        return;
-    }
-    lc_publish_req_t req = {
-        .channel = ch,
-        .chlen = len,
-        .pub = {.data = p->data, .tags = p->tags},
-        .exclude = {.clients = p->exclude, .n_clients = p->n_exclude},
-    };
-    /* The memory engine answers synchronously; an asynchronous engine will resume the
-     * request from the callback instead. */
-    pub_result_t r = {.err = 1};
-    int rc = lc_node_publish(a->node, &req, on_published, &r);
-    if (rc != 0 || r.err != 0) {
-        lc_log_error("api publish to %s failed: %s", ch, lc_strerror(rc ? rc : r.err));
-        append_error(out, LC_ERROR_INTERNAL);
-        return;
-    }
-    lc_buf_append_str(out, "{\"result\":{");
-    if (r.res.epoch[0]) {
-        lc_buf_printf(out, "\"offset\":%llu,\"epoch\":", (unsigned long long)r.res.offset);
-        lc_buf_append_json_str(out, r.res.epoch, strlen(r.res.epoch));
-    }
-    lc_buf_append_str(out, "}}");
-}
-
-static void api_publish(api_ctx_t *a, lc_http_req_t *req, const char *body, size_t len,
-                        const cJSON *root)
-{
-    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(root, "channel");
-    if (!cJSON_IsString(ch) || !ch->valuestring[0]) {
-        respond_error(req, 200, LC_ERROR_BAD_REQUEST);
-        return;
-    }
-    pub_params_t p;
-    uint32_t code = read_pub_params(body, len, root, &p);
-    if (code) {
-        pub_params_free(&p);
-        respond_error(req, 200, code);
-        return;
-    }
-    lc_buf_t out = LC_BUF_INIT;
-    publish_one(a, ch->valuestring, &p, &out);
-    pub_params_free(&p);
-    respond_buf(req, 200, &out);
-    lc_buf_free(&out);
-}
-
-static void api_broadcast(api_ctx_t *a, lc_http_req_t *req, const char *body, size_t len,
-                          const cJSON *root)
-{
-    const cJSON *chs = cJSON_GetObjectItemCaseSensitive(root, "channels");
-    if (!cJSON_IsArray(chs) || cJSON_GetArraySize(chs) == 0) {
-        respond_error(req, 200, LC_ERROR_BAD_REQUEST);
-        return;
-    }
-    const cJSON *c;
-    cJSON_ArrayForEach(c, chs) if (!cJSON_IsString(c))
-    {
-        respond_error(req, 200, LC_ERROR_BAD_REQUEST);
-        return;
-    }
-    pub_params_t p;
-    uint32_t code = read_pub_params(body, len, root, &p);
-    if (code) {
-        pub_params_free(&p);
-        respond_error(req, 200, code);
-        return;
-    }
-    lc_buf_t out = LC_BUF_INIT;
-    lc_buf_append_str(&out, "{\"result\":{\"responses\":[");
-    int i = 0;
-    cJSON_ArrayForEach(c, chs)
-    {
-        if (i++)
-            lc_buf_putc(&out, ',');
-        publish_one(a, c->valuestring, &p, &out);
-    }
-    lc_buf_append_str(&out, "]}}");
-    pub_params_free(&p);
-    respond_buf(req, 200, &out);
-    lc_buf_free(&out);
-}
-
-/* --- info -------------------------------------------------------------------------------- */
-
-static void api_info(api_ctx_t *a, lc_http_req_t *req, const char *body, size_t len,
-                     const cJSON *root)
-{
-    lc_node_stats_t st;
-    lc_node_stats(a->node, &st);
-    char host[256] = "";
-    const char *name = a->cfg->node_name;
-    if (!name || !*name) {
-        if (gethostname(host, sizeof(host) - 1) != 0)
-            strcpy(host, "lucent");
-        name = host;
-    }
-    lc_buf_t out = LC_BUF_INIT;
-    lc_buf_append_str(&out, "{\"result\":{\"nodes\":[{\"uid\":");
-    lc_buf_append_json_str(&out, lc_node_uid(a->node), strlen(lc_node_uid(a->node)));
-    lc_buf_append_str(&out, ",\"name\":");
-    lc_buf_append_json_str(&out, name, strlen(name));
-    lc_buf_printf(&out,
-                  ",\"version\":\"%s\",\"num_clients\":%llu,\"num_users\":%llu,"
-                  "\"num_channels\":%llu,\"num_subs\":%llu,\"uptime\":%lld}]}}",
-                  LUCENT_VERSION, (unsigned long long)st.num_clients,
-                  (unsigned long long)st.num_users, (unsigned long long)st.num_channels,
-                  (unsigned long long)st.num_subs, (long long)st.uptime_s);
-    respond_buf(req, 200, &out);
-    lc_buf_free(&out);
-}
-
-/* --- routing ----------------------------------------------------------------------------- */
-
-typedef void (*api_method_fn)(api_ctx_t *a, lc_http_req_t *req, const char *body, size_t len,
-                              const cJSON *root);
-
-static const struct {
-    const char *name;
-    api_method_fn fn;
-} methods[] = {
-    {"publish", api_publish},
-    {"broadcast", api_broadcast},
-    {"info", api_info},
-};
 
 static void on_api(lc_http_req_t *req, void *arg)
 {
-    api_ctx_t *a = arg;
+    lc__api_t *a = arg;
     const char *path = lc_http_req_path(req);
     const char *name = path + strlen(a->cfg->http_api_prefix);
     while (*name == '/')
         name++;
-
-    api_method_fn fn = NULL;
-    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (strcmp(name, methods[i].name) == 0)
-            fn = methods[i].fn;
-    if (strcmp(lc_http_req_method(req), "POST") != 0) {
-        lc_http_respond(req, 405, "text/plain", "Method Not Allowed", 18, "Allow: POST\r\n");
+    if (!admit(a, req))
         return;
-    }
-    if (!authorized(a, req)) {
-        lc_log_info("api: unauthorized request to %s from %s", path, lc_http_req_remote(req));
-        lc_http_respond(req, 401, "text/plain", "", 0, NULL);
-        return;
-    }
-    if (!fn) {
+    bool batch = strcmp(name, "batch") == 0;
+    const lc__api_method_t *m = batch ? NULL : lc__api_method_find(name, false);
+    if (!batch && !m) {
         lc_http_respond(req, 404, "text/plain", "Not Found", 9, NULL);
         return;
     }
@@ -323,11 +451,33 @@ static void on_api(lc_http_req_t *req, void *arg)
     if (!root || !cJSON_IsObject(root)) {
         lc_log_info("api %s: malformed JSON body from %s", name, lc_http_req_remote(req));
         cJSON_Delete(root);
-        respond_error(req, 400, LC_ERROR_BAD_REQUEST);
+        lc__api_respond_error(req, 400, LC_ERROR_BAD_REQUEST);
         return;
     }
-    fn(a, req, body, len, root);
-    cJSON_Delete(root);
+    if (batch) {
+        lc__api_batch(a, req, body, len, root);
+        return;
+    }
+    lc__api_call_t *call = lc__api_call_new(a, req, LC__API_SINGLE, 1, root);
+    if (!call) {
+        lc_log_error("api %s: out of memory", name);
+        cJSON_Delete(root);
+        lc_http_respond(req, 500, "text/plain", "", 0, NULL);
+        return;
+    }
+    lc__api_cmd_t *c = lc__api_call_cmd(call, 0);
+    c->method = m;
+    c->params = body;
+    c->len = len;
+    c->p = root;
+    lc__api_call_run(call, false);
+}
+
+static void on_legacy(lc_http_req_t *req, void *arg)
+{
+    lc__api_t *a = arg;
+    if (admit(a, req))
+        lc__api_legacy(a, req);
 }
 
 static void on_health(lc_http_req_t *req, void *arg)
@@ -343,10 +493,15 @@ int lc_api_register(lc_router_t *r, lc_node_t *node)
     if (cfg->http_api_disabled)
         return 0;
     /* One context for the router's lifetime: the process's. */
-    static api_ctx_t ctx;
+    static lc__api_t ctx;
     ctx.node = node;
     ctx.cfg = cfg;
     char prefix[256];
     snprintf(prefix, sizeof(prefix), "%s/", cfg->http_api_prefix);
-    return lc_router_add(r, prefix, true, on_api, &ctx);
+    if (lc_router_add(r, prefix, true, on_api, &ctx) != 0)
+        return LC_ENOMEM;
+    /* The pre-v5 single endpoint lives at exactly the prefix (still mounted by Centrifugo v6). */
+    if (cfg->http_api_prefix[0] && lc_router_add(r, cfg->http_api_prefix, false, on_legacy, &ctx))
+        return LC_ENOMEM;
+    return 0;
 }

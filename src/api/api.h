@@ -1,5 +1,7 @@
-/* The server HTTP API (spec §4): POST {http_api.handler_prefix}/<method> with the key in
- * X-API-Key or `Authorization: apikey KEY` (compared in constant time), and /health. */
+/* The server API (spec §4): POST {http_api.handler_prefix}/<method> for every Centrifugo v6 OSS
+ * method plus /batch, the legacy single endpoint POST {http_api.handler_prefix} (spec §4.3),
+ * with the key in X-API-Key, `Authorization: apikey KEY` or ?api_key= (compared in constant
+ * time), and /health. */
 #ifndef LC_API_API_H
 #define LC_API_API_H
 

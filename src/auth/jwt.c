@@ -1,11 +1,13 @@
-/* Connection token verification and HS256 signing (spec §3.1, §3.3).
+/* The verified-token core shared by connection and subscription tokens, and HS256 signing
+ * (spec §3.3).
  *
  * A token is checked in this order: size and alphabet, exactly three parts, our own parse of
  * the header to pin the algorithm to the configured key, libjwt's signature check, then our
- * own parse of the payload and the time checks. The payload is read from the signed bytes
- * themselves rather than from libjwt's re-encoded grants, so what we trust is exactly what was
- * signed and `info` keeps the sender's key order. */
+ * own parse of the payload. The payload is read from the signed bytes themselves rather than
+ * from libjwt's re-encoded grants, so what we trust is exactly what was signed and `info`
+ * keeps the sender's key order. Claims and time checks are in jwt_claims.c. */
 #include "auth/jwt.h"
+#include "auth/jwt_internal.h"
 
 #include <cjson/cJSON.h>
 #include <jwt.h>
@@ -16,7 +18,7 @@
 
 #include "util/base64.h"
 
-/* Far above any real connection token; bounds the work done on hostile input. */
+/* Far above any real token; bounds the work done on hostile input. */
 #define LC_JWT_MAX_LEN (64 * 1024)
 
 typedef struct token_parts {
@@ -145,215 +147,51 @@ done:
     return st;
 }
 
-/* Claims are looked up case-sensitively. JSON null counts as absent, as it does for the
- * reference server's typed claim decoding. */
-static const cJSON *claim(const cJSON *payload, const char *name)
+lc_jwt_status lc__jwt_open(const char *token, size_t len, const lc_jwt_keys_t *keys,
+                           cJSON **payload, const char **why)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(payload, name);
-    return cJSON_IsNull(item) ? NULL : item;
-}
+    token_parts_t tp;
+    cJSON *header = NULL;
+    jwt_alg_t alg = JWT_ALG_NONE;
+    lc_jwt_status st = LC_JWT_INVALID;
 
-/* An integer claim; integer-valued floats ("exp": 1.7e9) are accepted. */
-static int claim_int(const cJSON *payload, const char *name, int64_t *v, bool *present)
-{
-    const cJSON *item = claim(payload, name);
-    double d;
-
-    if (present != NULL)
-        *present = false;
-    if (item == NULL)
-        return 0;
-    if (!cJSON_IsNumber(item))
-        return -1;
-    d = item->valuedouble;
-    /* The range check comes first so the cast below is defined; NaN fails both compares. */
-    if (!(d >= -9.0e18 && d <= 9.0e18) || (double)(int64_t)d != d)
-        return -1;
-    *v = (int64_t)d;
-    if (present != NULL)
-        *present = true;
-    return 0;
-}
-
-/* Compact JSON text of a claim, in memory the caller frees with free(). */
-static int claim_raw_json(const cJSON *item, char **out, size_t *outlen)
-{
-    char *printed = cJSON_PrintUnformatted(item);
-    size_t n;
-
-    if (printed == NULL)
-        return -1;
-    n = strlen(printed);
-    /* Copied so the claims never depend on which allocator cJSON was set up with. */
-    *out = malloc(n + 1);
-    if (*out != NULL)
-        memcpy(*out, printed, n + 1);
-    cJSON_free(printed);
-    if (*out == NULL)
-        return -1;
-    if (outlen != NULL)
-        *outlen = n;
-    return 0;
-}
-
-static int claim_channels(const cJSON *item, lc_conn_claims_t *out)
-{
-    const cJSON *el;
-    size_t i = 0;
-    int n;
-
-    if (!cJSON_IsArray(item))
-        return -1;
-    n = cJSON_GetArraySize(item);
-    if (n == 0)
-        return 0;
-    out->channels = calloc((size_t)n, sizeof(*out->channels));
-    if (out->channels == NULL)
-        return -1;
-    cJSON_ArrayForEach(el, item)
-    {
-        if (!cJSON_IsString(el) || el->valuestring == NULL)
-            return -1;
-        out->channels[i] = strdup(el->valuestring);
-        if (out->channels[i] == NULL)
-            return -1;
-        out->n_channels = ++i;
-    }
-    return 0;
-}
-
-/* Fill *out from the verified payload. On failure *out may hold partial results: the caller
- * frees them. */
-static lc_jwt_status read_claims(const cJSON *payload, lc_conn_claims_t *out, const char **reason)
-{
-    const cJSON *item;
-
-    *reason = "malformed claims";
-    if (cJSON_GetObjectItemCaseSensitive(payload, "channel") != NULL) {
-        *reason = "channel claim in connection token";
+    *payload = NULL;
+    *why = "malformed token";
+    if (token == NULL || len == 0 || len > LC_JWT_MAX_LEN || !split_token(token, len, &tp))
+        return LC_JWT_INVALID;
+    header = decode_json_part(tp.part[0], tp.len[0]);
+    if (header == NULL) {
+        *why = "malformed token header";
         return LC_JWT_INVALID;
     }
+    st = pin_algorithm(header, keys, &alg, why);
+    cJSON_Delete(header);
+    if (st != LC_JWT_OK)
+        return st;
+    st = check_signature(token, len, keys->hmac_secret, alg, why);
+    if (st != LC_JWT_OK)
+        return st;
 
-    item = claim(payload, "sub");
-    if (item != NULL && (!cJSON_IsString(item) || item->valuestring == NULL)) {
-        *reason = "sub is not a string";
+    *payload = decode_json_part(tp.part[1], tp.len[1]);
+    if (*payload == NULL) {
+        *why = "malformed token payload";
         return LC_JWT_INVALID;
     }
-    out->sub = strdup(item != NULL ? item->valuestring : "");
-    if (out->sub == NULL)
-        return LC_JWT_INVALID;
-
-    if (claim_int(payload, "exp", &out->exp, NULL) != 0 ||
-        claim_int(payload, "iat", &out->iat, NULL) != 0 ||
-        claim_int(payload, "nbf", &out->nbf, NULL) != 0 ||
-        claim_int(payload, "expire_at", &out->expire_at, &out->has_expire_at) != 0) {
-        *reason = "time claim is not an integer";
-        return LC_JWT_INVALID;
-    }
-
-    item = claim(payload, "info");
-    if (item != NULL && claim_raw_json(item, &out->info, &out->info_len) != 0)
-        return LC_JWT_INVALID;
-
-    item = claim(payload, "b64info");
-    if (item != NULL) {
-        if (!cJSON_IsString(item) || item->valuestring == NULL) {
-            *reason = "malformed b64info";
-            return LC_JWT_INVALID;
-        }
-        if (item->valuestring[0] != '\0') {
-            out->b64info =
-                lc_base64_decode(item->valuestring, strlen(item->valuestring), &out->b64info_len);
-            if (out->b64info == NULL) {
-                *reason = "malformed b64info";
-                return LC_JWT_INVALID;
-            }
-        }
-    }
-
-    item = claim(payload, "channels");
-    if (item != NULL && claim_channels(item, out) != 0) {
-        *reason = "malformed channels";
-        return LC_JWT_INVALID;
-    }
-
-    item = claim(payload, "meta");
-    if (item != NULL && claim_raw_json(item, &out->meta, NULL) != 0)
-        return LC_JWT_INVALID;
-
+    *why = NULL;
     return LC_JWT_OK;
 }
 
-lc_jwt_status lc_jwt_verify_connect(const char *token, size_t len, const lc_jwt_keys_t *keys,
-                                    int64_t now, lc_conn_claims_t *out, const char **reason)
+lc_jwt_status lc__jwt_check_time(int64_t exp, int64_t nbf, int64_t now, const char **why)
 {
-    lc_conn_claims_t scratch;
-    token_parts_t tp;
-    cJSON *header = NULL, *payload = NULL;
-    jwt_alg_t alg = JWT_ALG_NONE;
-    const char *why = "malformed token";
-    lc_jwt_status st = LC_JWT_INVALID;
-
-    if (out == NULL)
-        out = &scratch; /* verification only: claims are read, then dropped */
-    memset(out, 0, sizeof(*out));
-
-    if (token == NULL || len == 0 || len > LC_JWT_MAX_LEN || !split_token(token, len, &tp))
-        goto done;
-    header = decode_json_part(tp.part[0], tp.len[0]);
-    if (header == NULL) {
-        why = "malformed token header";
-        goto done;
+    if (exp > 0 && exp <= now) {
+        *why = "expired";
+        return LC_JWT_EXPIRED;
     }
-    st = pin_algorithm(header, keys, &alg, &why);
-    if (st != LC_JWT_OK)
-        goto done;
-    st = check_signature(token, len, keys->hmac_secret, alg, &why);
-    if (st != LC_JWT_OK)
-        goto done;
-
-    st = LC_JWT_INVALID;
-    payload = decode_json_part(tp.part[1], tp.len[1]);
-    if (payload == NULL) {
-        why = "malformed token payload";
-        goto done;
+    if (nbf > now) {
+        *why = "not valid yet";
+        return LC_JWT_EXPIRED;
     }
-    st = read_claims(payload, out, &why);
-    if (st != LC_JWT_OK)
-        goto done;
-
-    if (out->exp > 0 && out->exp <= now) {
-        why = "expired";
-        st = LC_JWT_EXPIRED;
-    } else if (out->nbf > now) {
-        why = "not valid yet";
-        st = LC_JWT_EXPIRED;
-    } else {
-        why = NULL;
-    }
-
-done:
-    cJSON_Delete(header);
-    cJSON_Delete(payload);
-    if (st != LC_JWT_OK || out == &scratch)
-        lc_conn_claims_free(out);
-    if (reason != NULL)
-        *reason = why;
-    return st;
-}
-
-void lc_conn_claims_free(lc_conn_claims_t *c)
-{
-    if (c == NULL)
-        return;
-    free(c->sub);
-    free(c->info);
-    free(c->b64info);
-    for (size_t i = 0; i < c->n_channels; i++)
-        free(c->channels[i]);
-    free(c->channels);
-    free(c->meta);
-    memset(c, 0, sizeof(*c));
+    return LC_JWT_OK;
 }
 
 char *lc_jwt_sign_hs256(const char *secret, const char *claims_json)
@@ -380,13 +218,18 @@ done:
     return tok;
 }
 
-char *lc_jwt_make_connect_token(const char *secret, const char *user, int64_t now, int64_t ttl)
+/* {"channel":channel,"sub":user,"iat":now,"exp":now+ttl}, channel only when non-NULL: the
+ * key order of the PHP SDK's subscription tokens. */
+static char *make_token(const char *secret, const char *user, const char *channel, int64_t now,
+                        int64_t ttl)
 {
     cJSON *claims = cJSON_CreateObject();
     char *json = NULL, *tok = NULL;
 
     if (claims == NULL)
         return NULL;
+    if (channel != NULL && cJSON_AddStringToObject(claims, "channel", channel) == NULL)
+        goto done;
     if (cJSON_AddStringToObject(claims, "sub", user != NULL ? user : "") == NULL ||
         cJSON_AddNumberToObject(claims, "iat", (double)now) == NULL)
         goto done;
@@ -403,4 +246,18 @@ done:
     cJSON_free(json);
     cJSON_Delete(claims);
     return tok;
+}
+
+char *lc_jwt_make_connect_token(const char *secret, const char *user, int64_t now, int64_t ttl)
+{
+    return make_token(secret, user, NULL, now, ttl);
+}
+
+char *lc_jwt_make_subscribe_token(const char *secret, const char *user, const char *channel,
+                                  int64_t now, int64_t ttl)
+{
+    /* A token without a channel could never be accepted. */
+    if (channel == NULL || channel[0] == '\0')
+        return NULL;
+    return make_token(secret, user, channel, now, ttl);
 }

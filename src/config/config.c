@@ -56,12 +56,22 @@ void lc__config_free_strs(char **v, size_t n)
     free(v);
 }
 
+void lc__config_free_ns_regex(lc_ns_opts_t *ns)
+{
+    if (ns->channel_re) {
+        regfree(ns->channel_re);
+        free(ns->channel_re);
+    }
+    free(ns->channel_regex);
+    ns->channel_re = NULL;
+    ns->channel_regex = NULL;
+}
+
 void lc__config_free_ns(lc_ns_opts_t *ns)
 {
     free(ns->name);
-    free(ns->channel_regex);
     ns->name = NULL;
-    ns->channel_regex = NULL;
+    lc__config_free_ns_regex(ns);
 }
 
 void lc_config_defaults(lc_config_t *c)
@@ -79,6 +89,12 @@ void lc_config_defaults(lc_config_t *c)
     c->expired_close_delay_ms = 25 * MS_S;
     c->channel_limit = 128;
     c->queue_max_size = 1048576;
+    c->expired_sub_close_delay_ms = 25 * MS_S;
+    c->presence_update_interval_ms = 27 * MS_S;
+    c->history_max_publication_limit = 300;
+    c->recovery_max_publication_limit = 300;
+    c->sub_token_hmac_secret_key = (char *)s_empty;
+    c->personal_channel_namespace = (char *)s_empty;
 
     c->history_meta_ttl_ms = 720LL * 3600 * MS_S;
     c->channel_max_length = 255;
@@ -102,10 +118,19 @@ void lc_config_defaults(lc_config_t *c)
 
 void lc_config_free(lc_config_t *c)
 {
-    char **strs[] = {
-        &c->address,          &c->token_hmac_secret_key, &c->private_prefix, &c->namespace_boundary,
-        &c->user_boundary,    &c->user_separator,        &c->http_api_key,   &c->http_api_prefix,
-        &c->websocket_prefix, &c->health_prefix,         &c->node_name};
+    char **strs[] = {&c->address,
+                     &c->token_hmac_secret_key,
+                     &c->private_prefix,
+                     &c->namespace_boundary,
+                     &c->user_boundary,
+                     &c->user_separator,
+                     &c->http_api_key,
+                     &c->http_api_prefix,
+                     &c->websocket_prefix,
+                     &c->health_prefix,
+                     &c->node_name,
+                     &c->sub_token_hmac_secret_key,
+                     &c->personal_channel_namespace};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         lc__config_free_str(*strs[i]);
         *strs[i] = NULL;
@@ -119,6 +144,9 @@ void lc_config_free(lc_config_t *c)
     free(c->namespaces);
     c->namespaces = NULL;
     c->n_namespaces = 0;
+    lc__config_free_rules(c->channel_rules, c->n_channel_rules);
+    c->channel_rules = NULL;
+    c->n_channel_rules = 0;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -152,17 +180,67 @@ static int validate_ns(const lc_config_t *c, const lc_ns_opts_t *ns, const char 
     int64_t meta = ns->history_meta_ttl_ms > 0 ? ns->history_meta_ttl_ms : c->history_meta_ttl_ms;
     if (history && meta > 0 && ns->history_ttl_ms > meta)
         return fail(err, errlen, "%s: history_ttl must not exceed history_meta_ttl", where);
-    if (ns->channel_regex) {
-        regex_t re;
-        int rc = regcomp(&re, ns->channel_regex, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
-            char msg[128];
-            regerror(rc, &re, msg, sizeof(msg));
-            return fail(err, errlen, "%s.channel_regex: invalid regular expression: %s", where,
-                        msg);
-        }
-        regfree(&re);
+    if (ns->channel_regex && !ns->channel_re)
+        return fail(err, errlen,
+                    "%s.channel_regex: not compiled (set it with lc_config_set_channel_regex)",
+                    where);
+    return 0;
+}
+
+/* The options a rule's channels start from, when the pattern fixes the namespace: a literal
+ * beginning that contains the namespace boundary (after the private prefix), or a pattern
+ * that is all literal. NULL when the namespace depends on what the pattern matches. */
+static bool rule_base(const lc_config_t *c, const struct lc_channel_rule *r, lc_ns_opts_t *out)
+{
+    const struct lc__tok *t = &r->toks[0];
+    if (t->kind != LC__TOK_LIT)
+        return false;
+    const char *text = r->lit + t->off;
+    size_t len = t->len;
+    if (r->ntoks > 1) {
+        size_t plen = c->private_prefix ? strlen(c->private_prefix) : 0;
+        size_t skip = plen && len >= plen && memcmp(text, c->private_prefix, plen) == 0 ? plen : 0;
+        size_t blen = strlen(c->namespace_boundary);
+        const char *b = memmem(text + skip, len - skip, c->namespace_boundary, blen);
+        if (!b || b == text + skip)
+            return false;
     }
+    const lc_ns_opts_t *ns = lc_config_channel_opts(c, text, len);
+    if (ns)
+        *out = *ns;
+    else
+        memset(out, 0, sizeof(*out));
+    return true;
+}
+
+static bool rule_sets(const struct lc_channel_rule *r, const char *key)
+{
+    const struct lc__key *k = lc__config_key_find(lc__config_ns_keys, key);
+    return (r->set >> (k - lc__config_ns_keys)) & 1;
+}
+
+/* The §6.2 checks on the options a rule's channels get, when the namespace is known from the
+ * pattern; otherwise on what the rule alone can get wrong (history half set, ttl over meta). */
+static int validate_rule(const lc_config_t *c, const struct lc_channel_rule *r, size_t i, char *err,
+                         size_t errlen)
+{
+    char where[64];
+    lc_ns_opts_t o;
+    snprintf(where, sizeof(where), "channels[%zu]", i);
+    if (rule_base(c, r, &o)) {
+        lc__config_rule_overlay(&o, r);
+        return validate_ns(c, &o, where, err, errlen);
+    }
+    bool size = rule_sets(r, "history_size"), ttl = rule_sets(r, "history_ttl");
+    if (size != ttl)
+        return fail(err, errlen,
+                    "%s: history_size and history_ttl must be set together (the pattern "
+                    "does not fix the namespace)",
+                    where);
+    int64_t meta =
+        r->opts.history_meta_ttl_ms > 0 ? r->opts.history_meta_ttl_ms : c->history_meta_ttl_ms;
+    if (ttl && meta > 0 && r->opts.history_ttl_ms > meta)
+        return fail(err, errlen, "%s: history_ttl must not exceed history_meta_ttl", where);
     return 0;
 }
 
@@ -189,6 +267,19 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
         return fail(err, errlen, "channel.user_boundary: must not be empty");
     if (!c->user_separator || !c->user_separator[0])
         return fail(err, errlen, "channel.user_separator: must not be empty");
+    if (c->presence_update_interval_ms <= 0)
+        return fail(err, errlen, "client.presence_update_interval: must be greater than 0");
+    const char *pns = c->personal_channel_namespace;
+    if (c->personal_channel_enabled && pns && pns[0]) {
+        bool found = false;
+        for (size_t i = 0; i < c->n_namespaces && !found; i++)
+            found = strcmp(c->namespaces[i].name, pns) == 0;
+        if (!found)
+            return fail(err, errlen,
+                        "client.subscribe_to_user_personal_channel.personal_channel_namespace: "
+                        "namespace \"%s\" is not defined in channel.namespaces",
+                        pns);
+    }
 
     int rc = validate_ns(c, &c->without_namespace, "channel.without_namespace", err, errlen);
     if (rc)
@@ -200,7 +291,17 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
         if (rc)
             return rc;
     }
+    for (size_t i = 0; i < c->n_channel_rules; i++) {
+        rc = validate_rule(c, &c->channel_rules[i], i, err, errlen);
+        if (rc)
+            return rc;
+    }
     return 0;
+}
+
+const char *lc_config_sub_token_secret(const lc_config_t *c)
+{
+    return c->sub_token_enabled ? c->sub_token_hmac_secret_key : c->token_hmac_secret_key;
 }
 
 const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *channel, size_t len)

@@ -9,9 +9,28 @@
 #ifndef LC_CONFIG_CONFIG_H
 #define LC_CONFIG_CONFIG_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* channel option force_recovery_mode ("" is stream) */
+enum lc_recovery_mode {
+    LC_RECOVERY_MODE_STREAM = 0,
+    LC_RECOVERY_MODE_CACHE = 1,
+};
+
+/* publication_data_format; DEFAULT ("") in a namespace means channel.publication_data_format,
+ * and DEFAULT there means no check. */
+enum lc_pub_format {
+    LC_PUB_FORMAT_DEFAULT = 0,
+    LC_PUB_FORMAT_JSON,
+    LC_PUB_FORMAT_JSON_OBJECT,
+    LC_PUB_FORMAT_BINARY,
+};
+
+/* bits of allowed_delta_types */
+#define LC_DELTA_FOSSIL (1u << 0)
 
 /* Channel options of one namespace (spec §6.2). Defaults are all false / 0. */
 typedef struct lc_ns_opts {
@@ -29,8 +48,20 @@ typedef struct lc_ns_opts {
     bool allow_presence_for_client, allow_presence_for_subscriber, allow_presence_for_anonymous;
     bool allow_history_for_client, allow_history_for_subscriber, allow_history_for_anonymous;
     bool allow_user_limited_channels;
-    char *channel_regex; /* NULL when unset */
+    int force_recovery_mode; /* enum lc_recovery_mode */
+    bool auto_cache_recover;
+    unsigned allowed_delta_types; /* LC_DELTA_* bits */
+    bool delta_publish;
+    int publication_data_format; /* enum lc_pub_format */
+    /* channel_regex as written (NULL when unset) and its compiled form, made together by
+     * lc_config_set_channel_regex (the loader uses it); test names with
+     * lc_config_channel_regex_ok. */
+    char *channel_regex;
+    regex_t *channel_re;
 } lc_ns_opts_t;
+
+/* One rule of the top-level "channels" list; defined in config/config_int.h. */
+struct lc_channel_rule;
 
 typedef struct lc_config {
     /* http_server */
@@ -57,6 +88,20 @@ typedef struct lc_config {
     int channel_limit;              /* default 128 */
     int64_t queue_max_size;         /* client.queue_max_size, default 1048576 */
     bool connect_include_server_time;
+    int64_t expired_sub_close_delay_ms;  /* default 25s */
+    int64_t presence_update_interval_ms; /* default 27s, > 0 */
+    int history_max_publication_limit;   /* default 300; 0 = no limit */
+    int recovery_max_publication_limit;  /* default 300; 0 = no limit */
+    int connection_limit;                /* per node, 0 = no limit */
+    int user_connection_limit;           /* per user and node, 0 = no limit */
+    /* client.subscription_token: when enabled, subscription tokens are checked with their own
+     * key (see lc_config_sub_token_secret) */
+    bool sub_token_enabled;
+    char *sub_token_hmac_secret_key; /* "" = none */
+    /* client.subscribe_to_user_personal_channel; the namespace, when set, must be defined */
+    bool personal_channel_enabled;
+    char *personal_channel_namespace; /* "" = channels without namespace */
+    bool personal_single_connection;
 
     /* channel */
     lc_ns_opts_t without_namespace;
@@ -68,6 +113,12 @@ typedef struct lc_config {
     char *namespace_boundary;    /* ":" */
     char *user_boundary;         /* "#" */
     char *user_separator;        /* "," */
+    int publication_data_format; /* channel.publication_data_format, enum lc_pub_format */
+
+    /* Lucent's top-level "channels": declarative rules, first match wins (see
+     * lc_config_resolve_channel). */
+    struct lc_channel_rule *channel_rules;
+    size_t n_channel_rules;
 
     /* http_api */
     char *http_api_key; /* "" = every API call gets 401 (unless insecure) */
@@ -105,8 +156,9 @@ int lc_config_load_file(lc_config_t *c, const char *path, char *err, size_t errl
 /* Same from a string in memory (used by tests). */
 int lc_config_load_string(lc_config_t *c, const char *json, size_t len, char *err, size_t errlen);
 
-/* Cross-key validation (ping_interval > pong_timeout, history_size with history_ttl, ...).
- * channel_regex is checked with POSIX extended regular expressions (regcomp REG_EXTENDED). */
+/* Cross-key validation (ping_interval > pong_timeout, history_size with history_ttl, the
+ * personal channel namespace defined, channel rules, ...). A channel_regex string without its
+ * compiled form (assigned in code instead of through lc_config_set_channel_regex) is an error. */
 int lc_config_validate(const lc_config_t *c, char *err, size_t errlen);
 
 void lc_config_free(lc_config_t *c);
@@ -126,8 +178,54 @@ int lc_config_dev(lc_config_t *c);
  * (LC_EEXIST); a new file is created with mode 0600. 0 or negative lc_err, message in err. */
 int lc_config_generate(const char *path, char *err, size_t errlen);
 
+/* Set o->channel_regex and o->channel_re from a Go RE2 expression; "" clears both. The
+ * expression is compiled with POSIX regcomp(REG_EXTENDED | REG_NOSUB) after translating the
+ * RE2 shorthands that POSIX lacks, outside bracket expressions only: \d → [0-9],
+ * \w → [A-Za-z0-9_], \s → [[:space:]] and \D, \W, \S as their negations. Limitations: a
+ * backslash inside [...] stays a literal backslash (POSIX rule; "[\d]" means '\' or 'd', so
+ * a warning is logged), and RE2-only syntax such as (?i) or lazy quantifiers fails to compile.
+ * 0, LC_EINVAL (message in err, without the key path; o unchanged) or LC_ENOMEM. */
+int lc_config_set_channel_regex(lc_ns_opts_t *o, const char *re, char *err, size_t errlen);
+
+/* Whether a channel name without its namespace prefix ("room1" of "chat:room1") satisfies the
+ * options' channel_regex; true when none is set. Thread-safe, no allocation. */
+bool lc_config_channel_regex_ok(const lc_ns_opts_t *o, const char *name_after_ns);
+
+/* The HMAC key for subscription tokens: client.subscription_token.hmac_secret_key when
+ * client.subscription_token.enabled, else the connection key client.token.hmac_secret_key.
+ * "" = no HMAC key. */
+const char *lc_config_sub_token_secret(const lc_config_t *c);
+
 /* Namespace resolution (spec §6.1): strip the private prefix, take the part before the first
  * namespace boundary. Returns the options, or NULL when the namespace is not defined (→ 102). */
 const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *channel, size_t len);
+
+/* Channel options with the declarative rules of the top-level "channels" list applied.
+ *
+ * Each rule has a "name" pattern matched against the whole channel name (private prefix and
+ * namespace included), plus any channel option of §6.2 and "subscribe" / "publish" (aliases of
+ * allow_subscribe_for_client / allow_publish_for_client). Pattern syntax:
+ *   $user         the connected user's own id, exactly; never matches for an anonymous user or
+ *                 user NULL (server-side calls)
+ *   {name}, #name one segment: one or more characters other than '.', ':' and '#' (the
+ *                 delimiters of Laravel names like "orders.1" and of Centrifugo's namespace
+ *                 and user boundaries). A capture takes the whole run up to the next
+ *                 delimiter, so it must be followed by the end of the pattern, by '*', or by
+ *                 literal text starting with a delimiter. name is [A-Za-z_][A-Za-z0-9_]*; a
+ *                 '#' not followed by a name ("dialog#{u}") is literal
+ *   *             the rest of the name, any characters, possibly none; only at the end
+ *   \c            the character c literally (e.g. \#x, \*; "\\#x" in JSON)
+ *   anything else literal text matching itself; "$" not followed by "user" is literal
+ *
+ * The first matching rule applies: scratch receives the namespace's options (as returned by
+ * lc_config_channel_opts) with only the keys the rule sets overlaid, and scratch is returned.
+ * A rule may define a channel in a namespace that channel.namespaces does not list: the
+ * overlay then starts from the defaults (everything false / 0, name NULL). No rule matches:
+ * the namespace's options, or NULL when the namespace is undefined (→ 102).
+ *
+ * scratch borrows strings and the compiled regex from the config: never free it, and use it
+ * only while the config lives. No allocation; safe from any thread. */
+const lc_ns_opts_t *lc_config_resolve_channel(const lc_config_t *c, const char *channel, size_t len,
+                                              const char *user, lc_ns_opts_t *scratch);
 
 #endif

@@ -22,11 +22,13 @@
 #define DUR(n, off) K_(n, LC__K_DUR, off, 0, 0, 0, NULL, NULL)
 #define DURN(n, off) K_(n, LC__K_DUR_NEG, off, 0, 0, 0, NULL, NULL)
 #define STR(n, off) K_(n, LC__K_STR, off, 0, 0, 0, NULL, NULL)
-#define STRN(n, off) K_(n, LC__K_STR_NULL, off, 0, 0, 0, NULL, NULL)
 #define STRS(n, off, off2) K_(n, LC__K_STRS, off, off2, 0, 0, NULL, NULL)
 #define STR_STRS(n) K_(n, LC__K_STR_STRS, U, 0, 0, 0, NULL, NULL)
 #define ENUM(n, vals) K_(n, LC__K_ENUM, U, 0, 0, 0, NULL, vals)
-#define ENUMS(n, vals) K_(n, LC__K_ENUMS, U, 0, 0, 0, NULL, vals)
+#define ENUMF(n, off, vals) K_(n, LC__K_ENUM, off, 0, 0, 0, NULL, vals)
+#define ENUMSF(n, off, vals) K_(n, LC__K_ENUMS, off, 0, 0, 0, NULL, vals)
+#define REGEX(n) K_(n, LC__K_REGEX, NF(channel_regex), NF(channel_re), 0, 0, NULL, NULL)
+#define RULES(n) K_(n, LC__K_RULES, U, 0, 0, 0, NULL, NULL)
 #define LOGLEVEL(n, off) K_(n, LC__K_LOGLEVEL, off, 0, 0, 0, NULL, NULL)
 #define OBJ(n, sub) K_(n, LC__K_OBJ, U, 0, 0, 0, sub, NULL)
 #define NSOBJ(n, off) K_(n, LC__K_NSOBJ, off, 0, 0, 0, lc__config_ns_keys, NULL)
@@ -141,8 +143,8 @@ static const struct lc__key token_keys[] = {
 };
 
 static const struct lc__key subscription_token_keys[] = {
-    BOOL("enabled", U),
-    STR("hmac_secret_key", U),
+    BOOL("enabled", CF(sub_token_enabled)),
+    STR("hmac_secret_key", CF(sub_token_hmac_secret_key)),
     STR("rsa_public_key", U),
     STR("ecdsa_public_key", U),
     STR("jwks_public_endpoint", U),
@@ -190,9 +192,9 @@ static const struct lc__key client_proxy_keys[] = {
 };
 
 static const struct lc__key personal_keys[] = {
-    BOOL("enabled", U),
-    STR("personal_channel_namespace", U),
-    BOOL("single_connection", U),
+    BOOL("enabled", CF(personal_channel_enabled)),
+    STR("personal_channel_namespace", CF(personal_channel_namespace)),
+    BOOL("single_connection", CF(personal_single_connection)),
     END,
 };
 
@@ -214,20 +216,20 @@ static const struct lc__key client_keys[] = {
     DURN("ping_interval", CF(ping_interval_ms)),
     DURN("pong_timeout", CF(pong_timeout_ms)),
     DUR("expired_close_delay", CF(expired_close_delay_ms)),
-    DUR("expired_sub_close_delay", U),
+    DUR("expired_sub_close_delay", CF(expired_sub_close_delay_ms)),
     DUR("stale_close_delay", CF(stale_close_delay_ms)),
     INT("channel_limit", CF(channel_limit), 0, INT_MAX),
     I64("queue_max_size", CF(queue_max_size), 0, NOMAX),
-    DUR("presence_update_interval", U),
+    DUR("presence_update_interval", CF(presence_update_interval_ms)),
     INT("concurrency", U, 0, INT_MAX),
     DUR("channel_position_check_delay", U),
     DUR("channel_position_max_time_lag", U),
-    INT("connection_limit", U, 0, INT_MAX),
-    INT("user_connection_limit", U, 0, INT_MAX),
+    INT("connection_limit", CF(connection_limit), 0, INT_MAX),
+    INT("user_connection_limit", CF(user_connection_limit), 0, INT_MAX),
     INT("connection_rate_limit", U, 0, INT_MAX),
     BOOL("connect_include_server_time", CF(connect_include_server_time)),
-    INT("history_max_publication_limit", U, 0, INT_MAX),
-    INT("recovery_max_publication_limit", U, 0, INT_MAX),
+    INT("history_max_publication_limit", CF(history_max_publication_limit), 0, INT_MAX),
+    INT("recovery_max_publication_limit", CF(recovery_max_publication_limit), 0, INT_MAX),
     STR("user_id_http_header", U),
     OBJ("subscribe_to_user_personal_channel", personal_keys),
     OBJ("connect_code_to_unidirectional_disconnect", uni_disconnect_keys),
@@ -245,10 +247,10 @@ const struct lc__key lc__config_ns_keys[] = {
     BOOL("allow_positioning", NF(allow_positioning)),
     BOOL("force_recovery", NF(force_recovery)),
     BOOL("allow_recovery", NF(allow_recovery)),
-    ENUM("force_recovery_mode", "|stream|cache"),
-    BOOL("auto_cache_recover", U),
-    ENUMS("allowed_delta_types", "fossil"),
-    BOOL("delta_publish", U),
+    ENUMF("force_recovery_mode", NF(force_recovery_mode), "stream|cache|"),
+    BOOL("auto_cache_recover", NF(auto_cache_recover)),
+    ENUMSF("allowed_delta_types", NF(allowed_delta_types), "fossil"),
+    BOOL("delta_publish", NF(delta_publish)),
     BOOL("allow_subscribe_for_client", NF(allow_subscribe_for_client)),
     BOOL("allow_subscribe_for_anonymous", NF(allow_subscribe_for_anonymous)),
     BOOL("allow_publish_for_client", NF(allow_publish_for_client)),
@@ -261,8 +263,8 @@ const struct lc__key lc__config_ns_keys[] = {
     BOOL("allow_history_for_subscriber", NF(allow_history_for_subscriber)),
     BOOL("allow_history_for_anonymous", NF(allow_history_for_anonymous)),
     BOOL("allow_user_limited_channels", NF(allow_user_limited_channels)),
-    STRN("channel_regex", NF(channel_regex)),
-    ENUM("publication_data_format", "|json|json_object|binary"),
+    REGEX("channel_regex"),
+    ENUMF("publication_data_format", NF(publication_data_format), "|json|json_object|binary"),
     BOOL("allow_tags_filter", U),
     BOOL("subscribe_proxy_enabled", U),
     STR("subscribe_proxy_name", U),
@@ -299,7 +301,7 @@ static const struct lc__key channel_keys[] = {
     STR("namespace_boundary", CF(namespace_boundary)),
     STR("user_boundary", CF(user_boundary)),
     STR("user_separator", CF(user_separator)),
-    ENUM("publication_data_format", "|json|json_object|binary"),
+    ENUMF("publication_data_format", CF(publication_data_format), "|json|json_object|binary"),
     END,
 };
 
@@ -473,8 +475,13 @@ const struct lc__key lc__config_root_keys[] = {
     ANYOBJ("usage_stats"),
     ANYOBJ("opentelemetry"),
     INT("workers", CF(workers), 0, 1024),
+    RULES("channels"),
     END,
 };
+
+/* A channel rule records the options it sets as bits of a uint64_t. */
+_Static_assert(sizeof(lc__config_ns_keys) / sizeof(lc__config_ns_keys[0]) <= 64,
+               "too many channel options for lc_channel_rule.set");
 
 const struct lc__key *lc__config_key_find(const struct lc__key *table, const char *name)
 {

@@ -125,17 +125,19 @@ static bool get_int(const cJSON *v, int64_t min, int64_t max, int64_t *out)
     return true;
 }
 
-/* values is "a|b|c"; an empty alternative ("|a") admits "". */
-static bool enum_has(const char *values, const char *s)
+/* values is "a|b|c"; an empty alternative ("|a", "a|") admits "". The index of the match,
+ * or -1. */
+static int enum_index(const char *values, const char *s)
 {
     size_t n = strlen(s);
-    for (const char *p = values;;) {
+    int i = 0;
+    for (const char *p = values;; i++) {
         const char *bar = strchr(p, '|');
         size_t len = bar ? (size_t)(bar - p) : strlen(p);
         if (len == n && strncmp(p, s, n) == 0)
-            return true;
+            return i;
         if (!bar)
-            return false;
+            return -1;
         p = bar + 1;
     }
 }
@@ -147,7 +149,7 @@ static int bad_enum(struct ctx *x, const char *values)
     for (const char *p = values; *p && o + 3 < sizeof(list); p++) {
         if (*p != '|') {
             list[o++] = *p;
-        } else if (o > 0) {
+        } else if (o > 0 && p[1] != '\0') {
             list[o++] = ',';
             list[o++] = ' ';
         }
@@ -194,6 +196,7 @@ static int set_strings(struct ctx *x, char ***slot, size_t *count, const cJSON *
 static int walk_object(struct ctx *x, const struct lc__key *table, void *base, const cJSON *obj,
                        enum walk_mode mode);
 static int load_namespaces(struct ctx *x, const cJSON *v);
+static int load_rules(struct ctx *x, const cJSON *v);
 
 #define FIELD(type, base, k) ((type *)(void *)((char *)(base) + (k)->off))
 
@@ -233,18 +236,22 @@ static int apply(struct ctx *x, const struct lc__key *k, void *base, const cJSON
             *FIELD(int64_t, base, k) = n < 0 ? -1 : n;
         break;
     case LC__K_STR:
-    case LC__K_STR_NULL:
         if (!cJSON_IsString(v))
             return bad(x, "expected a string");
-        if (!store)
-            break;
-        if (k->kind == LC__K_STR_NULL && v->valuestring[0] == '\0') {
-            lc__config_free_str(*FIELD(char *, base, k));
-            *FIELD(char *, base, k) = NULL;
-        } else if (lc_config_set_string(FIELD(char *, base, k), v->valuestring) != 0) {
+        if (store && lc_config_set_string(FIELD(char *, base, k), v->valuestring) != 0)
             return nomem(x);
-        }
         break;
+    case LC__K_REGEX: {
+        char msg[200];
+        if (!cJSON_IsString(v))
+            return bad(x, "expected a string");
+        int rc = lc_config_set_channel_regex(base, v->valuestring, msg, sizeof(msg));
+        if (rc == LC_EINVAL)
+            return bad(x, "%s", msg);
+        if (rc)
+            return nomem(x);
+        break;
+    }
     case LC__K_STRS:
         if (!is_string_array(v))
             return bad(x, "expected an array of strings");
@@ -259,19 +266,28 @@ static int apply(struct ctx *x, const struct lc__key *k, void *base, const cJSON
         if (!cJSON_IsString(v) && !is_string_array(v))
             return bad(x, "expected a string or an array of strings");
         break;
-    case LC__K_ENUM:
-        if (!cJSON_IsString(v) || !enum_has(k->values, v->valuestring))
+    case LC__K_ENUM: {
+        int idx = cJSON_IsString(v) ? enum_index(k->values, v->valuestring) : -1;
+        if (idx < 0)
             return bad_enum(x, k->values);
+        if (store)
+            *FIELD(int, base, k) = v->valuestring[0] ? idx : 0;
         break;
+    }
     case LC__K_ENUMS: {
         const cJSON *e;
+        unsigned bits = 0;
         if (!cJSON_IsArray(v))
             return bad(x, "expected an array of strings");
         cJSON_ArrayForEach(e, v)
         {
-            if (!cJSON_IsString(e) || !enum_has(k->values, e->valuestring))
+            int idx = cJSON_IsString(e) ? enum_index(k->values, e->valuestring) : -1;
+            if (idx < 0)
                 return bad(x, "expected an array with elements from: %s", k->values);
+            bits |= 1u << idx;
         }
+        if (store)
+            *FIELD(unsigned, base, k) = bits;
         break;
     }
     case LC__K_LOGLEVEL: {
@@ -292,6 +308,12 @@ static int apply(struct ctx *x, const struct lc__key *k, void *base, const cJSON
         return walk_object(x, lc__config_ns_keys, (char *)base + k->off, v, WALK_NS);
     case LC__K_NSARR: {
         int rc = load_namespaces(x, v);
+        if (rc)
+            return rc;
+        break;
+    }
+    case LC__K_RULES: {
+        int rc = load_rules(x, v);
         if (rc)
             return rc;
         break;
@@ -416,6 +438,84 @@ static int load_namespaces(struct ctx *x, const cJSON *v)
             return nomem(x);
         c->n_namespaces = i + 1;
         int rc = walk_object(x, lc__config_ns_keys, &ns[i], e, WALK_NS_ENTRY);
+        if (rc)
+            return rc;
+        path_restore(x, mark);
+        i++;
+    }
+    return 0;
+}
+
+/* Options a rule may set besides those of §6.2, and the option each stands for. */
+static const char *const rule_alias[][2] = {
+    {"subscribe", "allow_subscribe_for_client"},
+    {"publish", "allow_publish_for_client"},
+};
+
+static int walk_rule(struct ctx *x, struct lc_channel_rule *r, const cJSON *obj)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj)
+    {
+        if (strcmp(it->string, "name") == 0)
+            continue;
+        size_t mark = path_key(x, it->string);
+        const char *name = it->string;
+        for (size_t i = 0; i < sizeof(rule_alias) / sizeof(rule_alias[0]); i++) {
+            if (strcmp(name, rule_alias[i][0]) == 0)
+                name = rule_alias[i][1];
+        }
+        const struct lc__key *k = lc__config_key_find(lc__config_ns_keys, name);
+        if (!k) {
+            lc_log_warn("config: unknown key \"%s\" (ignored)", x->path);
+        } else {
+            uint64_t bit = (uint64_t)1 << (k - lc__config_ns_keys);
+            if (k->off != LC__NOFIELD && (r->set & bit))
+                return bad(x, "\"%s\" is already set by this rule", name);
+            int rc = apply(x, k, &r->opts, it);
+            if (rc)
+                return rc;
+            if (k->off != LC__NOFIELD)
+                r->set |= bit;
+        }
+        path_restore(x, mark);
+    }
+    return 0;
+}
+
+static int load_rules(struct ctx *x, const cJSON *v)
+{
+    lc_config_t *c = x->c;
+    if (!cJSON_IsArray(v))
+        return bad(x, "expected an array of channel rule objects");
+    size_t n = (size_t)cJSON_GetArraySize(v);
+    struct lc_channel_rule *r = calloc(n ? n : 1, sizeof(*r));
+    if (!r)
+        return nomem(x);
+    lc__config_free_rules(c->channel_rules, c->n_channel_rules);
+    c->channel_rules = r;
+    c->n_channel_rules = 0;
+
+    const cJSON *e;
+    size_t i = 0;
+    cJSON_ArrayForEach(e, v)
+    {
+        char msg[128];
+        size_t mark = path_index(x, i);
+        if (!cJSON_IsObject(e))
+            return bad(x, "expected an object");
+        c->n_channel_rules = i + 1;
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
+        size_t mark_name = path_key(x, "name");
+        if (!cJSON_IsString(name))
+            return bad(x, "expected a channel pattern string");
+        int rc = lc__config_rule_compile(&r[i], name->valuestring, msg, sizeof(msg));
+        if (rc == LC_EINVAL)
+            return bad(x, "%s", msg);
+        if (rc)
+            return nomem(x);
+        path_restore(x, mark_name);
+        rc = walk_rule(x, &r[i], e);
         if (rc)
             return rc;
         path_restore(x, mark);

@@ -24,6 +24,7 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
     c->native_ping = opts && opts->native_ping;
     c->state = LC_CLIENT_CONNECTING;
     lc_buf_init(&c->replies);
+    lc_list_init(&c->user_node);
     lc__worker_count_session(c->w, 1);
     /* A connection that never authenticates is closed as stale. */
     if (c->cfg->stale_close_delay_ms > 0)
@@ -34,17 +35,29 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
 /* Leave every channel and every worker list: after this no publication reaches the client. */
 static void client_detach(lc_client_t *c)
 {
-    for (size_t i = 0; i < c->nsubs; i++) {
-        lc_hub_unsubscribe(lc__worker_hub(c->w), c->subs[i]);
-        lc__worker_count_subs(c->w, -1);
-    }
-    c->nsubs = 0;
+    while (c->nsubs > 0)
+        lc__client_remove_sub(c, c->nsubs - 1);
     lc__worker_unsched(c->w, &c->sched);
     lc__worker_unsched(c->w, &c->pong);
+    lc__worker_unsched(c->w, &c->expire);
+    lc__worker_unsched(c->w, &c->sub_expire);
     if (c->registered) {
-        lc__worker_remove_client(c->w, c->id, c->user);
+        lc__worker_remove_client(c->w, c->id, c->user, &c->user_node);
         c->registered = false;
     }
+}
+
+void lc__client_send_push(lc_client_t *c, const char *p, size_t n)
+{
+    if (c->state == LC_CLIENT_CLOSING)
+        return;
+    lc_rcbuf_t *f = c->t->vt->frame(p, n);
+    if (!f)
+        return;
+    int rc = c->t->vt->send(c->t, f);
+    lc_rcbuf_unref(f);
+    if (rc == LC_ESLOW)
+        lc__client_disconnect(c, LC_DISCONNECT_SLOW, NULL);
 }
 
 void lc__client_send_replies(lc_client_t *c)
@@ -175,6 +188,18 @@ void lc__client_on_sched(lc_sched_t *s)
         if (c->ping_outstanding)
             lc__client_disconnect(c, LC_DISCONNECT_NO_PONG, NULL);
         break;
+    case LC_SCHED_EXPIRE:
+        c = lc_container_of(s, lc_client_t, expire);
+        /* Not refreshed within client.expired_close_delay after the expiry. */
+        if (c->exp > 0 && c->exp <= lc_now_s())
+            lc__client_disconnect(c, LC_DISCONNECT_EXPIRED, NULL);
+        else
+            lc__client_arm_expiry(c);
+        break;
+    case LC_SCHED_SUB_EXPIRE:
+        c = lc_container_of(s, lc_client_t, sub_expire);
+        lc__client_check_sub_expiry(c);
+        break;
     }
 }
 
@@ -188,6 +213,19 @@ void lc_client_on_pong(lc_client_t *c)
 {
     if (c->state == LC_CLIENT_CONNECTED)
         got_pong(c);
+}
+
+/* --- expiry ---------------------------------------------------------------------------- */
+
+void lc__client_arm_expiry(lc_client_t *c)
+{
+    if (c->exp <= 0) {
+        lc__worker_unsched(c->w, &c->expire);
+        return;
+    }
+    int64_t delay_s = c->exp - lc_now_s();
+    int64_t delay = (delay_s > 0 ? delay_s * 1000 : 0) + c->cfg->expired_close_delay_ms;
+    lc__worker_sched(c->w, &c->expire, LC_SCHED_EXPIRE, delay);
 }
 
 /* --- connect --------------------------------------------------------------------------- */
@@ -268,14 +306,20 @@ static int handle_connect(lc_client_t *c, const lc_cmd_t *cmd)
     int64_t exp = have_claims ? cl.exp : 0;
     if (have_claims && cl.has_expire_at)
         exp = cl.expire_at;
-    if (have_claims)
-        lc_conn_claims_free(&cl);
     if (cfg->client_insecure)
         exp = 0; /* insecure mode ignores connection expiry */
+    if (have_claims && cl.has_expire_at && exp > 0 && exp <= now) {
+        lc_conn_claims_free(&cl);
+        lc__client_reply_error(c, cmd->id, LC_ERROR_EXPIRED);
+        c->unusable = true;
+        return 1;
+    }
     c->exp = exp;
 
     lc_uuid4(c->id);
-    if (lc__worker_add_client(c->w, c->id, c->user, c) != 0) {
+    if (lc__worker_add_client(c->w, c->id, c->user, c, &c->user_node) != 0) {
+        if (have_claims)
+            lc_conn_claims_free(&cl);
         lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
         return 1;
     }
@@ -283,6 +327,19 @@ static int handle_connect(lc_client_t *c, const lc_cmd_t *cmd)
     c->state = LC_CLIENT_CONNECTED;
     lc__worker_unsched(c->w, &c->sched);
     schedule_ping(c);
+    lc__client_arm_expiry(c);
+
+    /* Server-side subscriptions: the token's channels / subs, the personal channel. */
+    lc_buf_t subs = LC_BUF_INIT;
+    uint32_t code = lc__client_server_subs(c, have_claims ? &cl : NULL, cmd, &subs);
+    if (have_claims)
+        lc_conn_claims_free(&cl);
+    if (code) {
+        lc_buf_free(&subs);
+        lc__client_reply_error(c, cmd->id, code);
+        c->unusable = true;
+        return 1;
+    }
 
     lc_connect_result_t r;
     memset(&r, 0, sizeof(r));
@@ -298,8 +355,11 @@ static int handle_connect(lc_client_t *c, const lc_cmd_t *cmd)
     }
     if (cfg->connect_include_server_time)
         r.time_ms = lc_now_ms();
+    if (subs.len > 2)
+        r.subs = (lc_raw_t){subs.data, subs.len};
     reply_begin(c);
     lc_proto_reply_connect(&c->replies, cmd->id, &r);
+    lc_buf_free(&subs);
     lc_log_debug("client %s connected (user \"%s\")", c->id, c->user);
     return 0;
 }
@@ -324,11 +384,13 @@ static void handle_refresh(lc_client_t *c, const lc_cmd_t *cmd)
     }
     if (strcmp(cl.sub, c->user) != 0) {
         lc_conn_claims_free(&cl);
-        lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, "token user mismatch");
+        lc_log_info("client %s: refresh token for another user: disconnect", c->id);
+        lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
         return;
     }
-    c->exp = cl.has_expire_at ? cl.expire_at : cl.exp;
+    c->exp = c->cfg->client_insecure ? 0 : cl.has_expire_at ? cl.expire_at : cl.exp;
     lc_conn_claims_free(&cl);
+    lc__client_arm_expiry(c);
     reply_begin(c);
     if (c->exp > 0)
         lc_buf_printf(&c->replies, "{\"id\":%u,\"refresh\":{\"expires\":true,\"ttl\":%lld}}",

@@ -1,12 +1,14 @@
-/* Channel commands of a session: subscribe, unsubscribe, publish, and the channel features
- * that are not enabled yet. Permission decisions follow spec §6.3 in its order. */
+/* Channel commands of a session other than subscribing: publish, presence, presence_stats,
+ * history and sub_refresh. Permission decisions follow spec §6.2-§6.3. */
 #include "core/client_priv.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/jwt.h"
 #include "proto/codes.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -19,61 +21,11 @@ bool lc__json_valid(const char *p, size_t n)
     return true;
 }
 
-static lc_sub_t **find_sub(lc_client_t *c, const char *ch, size_t len)
-{
-    for (uint32_t i = 0; i < c->nsubs; i++) {
-        size_t l;
-        const char *name = lc_hub_sub_channel(c->subs[i], &l);
-        if (l == len && memcmp(name, ch, len) == 0)
-            return &c->subs[i];
-    }
-    return NULL;
-}
-
-static bool has_prefix(const char *s, size_t len, const char *prefix)
-{
-    size_t pl = prefix ? strlen(prefix) : 0;
-    return pl > 0 && len >= pl && memcmp(s, prefix, pl) == 0;
-}
-
-/* User-limited channel (`dialog#42,43`): is the user among those after the last boundary? */
-static bool user_listed(const lc_client_t *c, const char *ch, size_t len)
-{
-    const char *ub = c->cfg->user_boundary;
-    const char *sep = c->cfg->user_separator;
-    if (!ub || !*ub || !c->user[0])
-        return false;
-    size_t ubl = strlen(ub), sepl = sep ? strlen(sep) : 0;
-    const char *last = NULL;
-    for (const char *p = ch; p + ubl <= ch + len; p++)
-        if (memcmp(p, ub, ubl) == 0)
-            last = p;
-    if (!last)
-        return false;
-    const char *p = last + ubl, *end = ch + len;
-    size_t ul = strlen(c->user);
-    while (p <= end) {
-        const char *q = p;
-        while (q < end && !(sepl && (size_t)(end - q) >= sepl && memcmp(q, sep, sepl) == 0))
-            q++;
-        if ((size_t)(q - p) == ul && memcmp(p, c->user, ul) == 0)
-            return true;
-        if (q >= end)
-            break;
-        p = q + sepl;
-    }
-    return false;
-}
-
-static bool is_user_limited(const lc_client_t *c, const lc_ns_opts_t *o, const char *ch, size_t len)
-{
-    const char *ub = c->cfg->user_boundary;
-    return o->allow_user_limited_channels && ub && *ub && memmem(ch, len, ub, strlen(ub));
-}
-
-/* Common checks of every channel command: returns the namespace options, or NULL after
- * answering the error (or disconnecting, for an empty channel). */
-static const lc_ns_opts_t *channel_checks(lc_client_t *c, const lc_cmd_t *cmd)
+/* Common checks of every channel command: returns the channel's options (in *scratch when a
+ * channel rule applies), or NULL after answering the error (or disconnecting, for an empty
+ * channel). */
+static const lc_ns_opts_t *channel_checks(lc_client_t *c, const lc_cmd_t *cmd,
+                                          lc_ns_opts_t *scratch)
 {
     if (!cmd->channel || !cmd->channel[0]) {
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel required");
@@ -84,92 +36,19 @@ static const lc_ns_opts_t *channel_checks(lc_client_t *c, const lc_cmd_t *cmd)
         lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
         return NULL;
     }
-    const lc_ns_opts_t *o = lc_config_channel_opts(c->cfg, cmd->channel, len);
+    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, cmd->channel, len, c->user, scratch);
     if (!o) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_UNKNOWN_CHANNEL);
+        return NULL;
+    }
+    if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(c->cfg, cmd->channel))) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
         return NULL;
     }
     return o;
 }
 
-void lc__client_subscribe(lc_client_t *c, const lc_cmd_t *cmd)
-{
-    const lc_config_t *cfg = c->cfg;
-    if (!cmd->channel || !cmd->channel[0]) {
-        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel required");
-        return;
-    }
-    const char *ch = cmd->channel;
-    size_t len = strlen(ch);
-    if ((int64_t)len > cfg->channel_max_length) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
-        return;
-    }
-    if (find_sub(c, ch, len)) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_ALREADY_SUBSCRIBED);
-        return;
-    }
-    if (cfg->channel_limit > 0 && c->nsubs >= (uint32_t)cfg->channel_limit) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_LIMIT_EXCEEDED);
-        return;
-    }
-    const lc_ns_opts_t *o = lc_config_channel_opts(cfg, ch, len);
-    if (!o) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_UNKNOWN_CHANNEL);
-        return;
-    }
-    bool anon = !c->user[0];
-    bool allowed = false;
-    if (has_prefix(ch, len, cfg->private_prefix)) {
-        /* Private channels need a subscription token; token subscriptions arrive with the
-         * channel features, until then a private channel is refused. */
-        allowed = false;
-    } else if (is_user_limited(c, o, ch, len)) {
-        allowed = user_listed(c, ch, len) || cfg->client_insecure;
-    } else if (o->allow_subscribe_for_client && (!anon || o->allow_subscribe_for_anonymous)) {
-        allowed = true;
-    } else if (cfg->client_insecure) {
-        allowed = true;
-    }
-    if (!allowed) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
-        return;
-    }
-
-    if (c->nsubs == c->capsubs) {
-        uint32_t ncap = c->capsubs ? c->capsubs * 2 : 4;
-        lc_sub_t **ns = realloc(c->subs, ncap * sizeof(*ns));
-        if (!ns) {
-            lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
-            return;
-        }
-        c->subs = ns;
-        c->capsubs = ncap;
-    }
-    lc_sub_t *s;
-    if (lc_hub_subscribe(lc__worker_hub(c->w), ch, len, c, &s) != 0) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
-        return;
-    }
-    c->subs[c->nsubs++] = s;
-    lc__worker_count_subs(c->w, 1);
-    lc__client_reply_empty(c, cmd->id, "subscribe");
-}
-
-void lc__client_unsubscribe(lc_client_t *c, const lc_cmd_t *cmd)
-{
-    if (!cmd->channel || !cmd->channel[0]) {
-        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel required");
-        return;
-    }
-    lc_sub_t **slot = find_sub(c, cmd->channel, strlen(cmd->channel));
-    if (slot) {
-        lc_hub_unsubscribe(lc__worker_hub(c->w), *slot);
-        *slot = c->subs[--c->nsubs];
-        lc__worker_count_subs(c->w, -1);
-    }
-    lc__client_reply_empty(c, cmd->id, "unsubscribe");
-}
+/* --- publish --------------------------------------------------------------------------- */
 
 void lc__client_publish(lc_client_t *c, const lc_cmd_t *cmd)
 {
@@ -177,17 +56,18 @@ void lc__client_publish(lc_client_t *c, const lc_cmd_t *cmd)
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel and data required");
         return;
     }
-    const lc_ns_opts_t *o = channel_checks(c, cmd);
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o = channel_checks(c, cmd, &scratch);
     if (!o)
         return;
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
     bool anon = !c->user[0];
+    lc_csub_t *cs = lc__client_find_sub(c, ch, len);
     bool allowed = false;
     if (o->allow_publish_for_client && (!anon || o->allow_publish_for_anonymous))
         allowed = true;
-    else if (o->allow_publish_for_subscriber && find_sub(c, ch, len) &&
-             (!anon || o->allow_publish_for_anonymous))
+    else if (o->allow_publish_for_subscriber && cs && (!anon || o->allow_publish_for_anonymous))
         allowed = true;
     else if (c->cfg->client_insecure)
         allowed = true;
@@ -196,21 +76,15 @@ void lc__client_publish(lc_client_t *c, const lc_cmd_t *cmd)
         return;
     }
 
-    lc_client_info_t info = {
-        .user = c->user,
-        .client = c->id,
-        .conn_info = {c->conn_info, c->conn_info_len},
-    };
-    lc_publish_req_t req = {
-        .channel = ch,
-        .chlen = len,
-        .pub = {.data = cmd->data, .info = &info},
-    };
-    /* Replies produced so far (a subscribe to this very channel in the same message) must
-     * reach the client before the publication does. */
-    lc__client_send_replies(c);
-    if (c->state == LC_CLIENT_CLOSING)
-        return;
+    lc_client_info_t info;
+    lc__client_info(c, cs, &info);
+    lc_publish_req_t req;
+    memset(&req, 0, sizeof(req));
+    req.channel = ch;
+    req.chlen = len;
+    req.pub.data = cmd->data;
+    req.pub.info = &info;
+    lc_node_chan_opts(lc_worker_node(c->w), o, &req.opts);
     int rc = lc_node_publish(lc_worker_node(c->w), &req, NULL, NULL);
     if (c->state == LC_CLIENT_CLOSING)
         return;
@@ -222,15 +96,173 @@ void lc__client_publish(lc_client_t *c, const lc_cmd_t *cmd)
     lc__client_reply_empty(c, cmd->id, "publish");
 }
 
-void lc__client_channel_feature(lc_client_t *c, const lc_cmd_t *cmd)
+/* --- presence -------------------------------------------------------------------------- */
+
+typedef struct read_ctx {
+    lc_client_t *c;
+    uint32_t id;
+    bool answered;
+} read_ctx_t;
+
+static void begin_reply(lc_client_t *c)
 {
-    const lc_ns_opts_t *o = channel_checks(c, cmd);
+    if (c->replies.len > 0)
+        lc_buf_putc(&c->replies, '\n');
+}
+
+static void on_presence(void *arg, int err, const lc_presence_res_t *res)
+{
+    read_ctx_t *r = arg;
+    r->answered = true;
+    if (err != 0) {
+        lc__client_reply_error(r->c, r->id, LC_ERROR_INTERNAL);
+        return;
+    }
+    lc_buf_t *b = &r->c->replies;
+    begin_reply(r->c);
+    lc_buf_printf(b, "{\"id\":%u,\"presence\":{\"presence\":{", r->id);
+    for (size_t i = 0; i < res->n; i++) {
+        if (i)
+            lc_buf_putc(b, ',');
+        lc_buf_append_json_str(b, res->entries[i].client, strlen(res->entries[i].client));
+        lc_buf_putc(b, ':');
+        lc_buf_append(b, res->entries[i].info->data, res->entries[i].info->len);
+    }
+    lc_buf_append_str(b, "}}}");
+}
+
+static void on_presence_stats(void *arg, int err, uint64_t num_clients, uint64_t num_users)
+{
+    read_ctx_t *r = arg;
+    r->answered = true;
+    if (err != 0) {
+        lc__client_reply_error(r->c, r->id, LC_ERROR_INTERNAL);
+        return;
+    }
+    begin_reply(r->c);
+    lc_buf_printf(&r->c->replies,
+                  "{\"id\":%u,\"presence_stats\":{\"num_clients\":%llu,\"num_users\":%llu}}", r->id,
+                  (unsigned long long)num_clients, (unsigned long long)num_users);
+}
+
+/* Engines that answer later are not supported by the session yet: the memory engine answers
+ * before the call returns. */
+static void check_answered(lc_client_t *c, const read_ctx_t *r, int rc)
+{
+    if (rc != 0 || !r->answered) {
+        lc_log_error("client %s: engine read failed: %s", c->id, lc_strerror(rc ? rc : LC_EIO));
+        if (!r->answered)
+            lc__client_reply_error(c, r->id, LC_ERROR_INTERNAL);
+    }
+}
+
+static void handle_presence(lc_client_t *c, const lc_cmd_t *cmd, bool stats)
+{
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o = channel_checks(c, cmd, &scratch);
     if (!o)
         return;
-    /* Presence and history are not kept by this node yet: the feature is off in every
-     * namespace, which the protocol answers with 108. */
-    lc__client_reply_error(c, cmd->id, LC_ERROR_NOT_AVAILABLE);
+    size_t len = strlen(cmd->channel);
+    if (!o->presence) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_NOT_AVAILABLE);
+        return;
+    }
+    if (!lc__client_can_presence(c, o, lc__client_find_sub(c, cmd->channel, len) != NULL)) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
+        return;
+    }
+    lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
+    read_ctx_t r = {.c = c, .id = cmd->id};
+    int rc = stats ? e->vt->presence_stats(e, cmd->channel, len, on_presence_stats, &r)
+                   : e->vt->presence(e, cmd->channel, len, on_presence, &r);
+    check_answered(c, &r, rc);
 }
+
+/* --- history --------------------------------------------------------------------------- */
+
+static void on_history(void *arg, int err, const lc_history_res_t *res)
+{
+    read_ctx_t *r = arg;
+    r->answered = true;
+    if (err == LC_EPOS) {
+        lc__client_reply_error(r->c, r->id, LC_ERROR_UNRECOVERABLE_POSITION);
+        return;
+    }
+    if (err != 0 || !res) {
+        lc__client_reply_error(r->c, r->id, LC_ERROR_INTERNAL);
+        return;
+    }
+    lc_buf_t *b = &r->c->replies;
+    begin_reply(r->c);
+    lc_buf_printf(b, "{\"id\":%u,\"history\":{\"publications\":[", r->id);
+    for (size_t i = 0; i < res->n; i++) {
+        if (i)
+            lc_buf_putc(b, ',');
+        lc_buf_append(b, res->pubs[i]->data, res->pubs[i]->len);
+    }
+    lc_buf_append_str(b, "],\"epoch\":");
+    lc_buf_append_json_str(b, res->top.epoch, strlen(res->top.epoch));
+    lc_buf_printf(b, ",\"offset\":%llu}}", (unsigned long long)res->top.offset);
+}
+
+static void handle_history(lc_client_t *c, const lc_cmd_t *cmd)
+{
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o = channel_checks(c, cmd, &scratch);
+    if (!o)
+        return;
+    size_t len = strlen(cmd->channel);
+    if (o->history_size <= 0 || o->history_ttl_ms <= 0) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_NOT_AVAILABLE);
+        return;
+    }
+    if (!lc__client_can_history(c, o, lc__client_find_sub(c, cmd->channel, len) != NULL)) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
+        return;
+    }
+    if (cmd->reverse && cmd->has_since && cmd->since_offset == 0) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
+        return;
+    }
+    lc_history_req_t req;
+    memset(&req, 0, sizeof(req));
+    req.channel = cmd->channel;
+    req.chlen = len;
+    lc_node_chan_opts(lc_worker_node(c->w), o, &req.opts);
+    /* Client limits are capped at client.history_max_publication_limit (also for "all"). */
+    int cap = c->cfg->history_max_publication_limit;
+    req.limit = cmd->limit;
+    if (cap > 0 && (req.limit < 0 || req.limit > cap))
+        req.limit = cap;
+    req.reverse = cmd->reverse;
+    if (cmd->has_since) {
+        req.has_since = true;
+        req.since.offset = cmd->since_offset;
+        if (cmd->since_epoch)
+            snprintf(req.since.epoch, sizeof(req.since.epoch), "%s", cmd->since_epoch);
+    }
+    lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
+    read_ctx_t r = {.c = c, .id = cmd->id};
+    int rc = e->vt->history(e, &req, on_history, &r);
+    check_answered(c, &r, rc);
+}
+
+void lc__client_channel_feature(lc_client_t *c, const lc_cmd_t *cmd)
+{
+    switch (cmd->type) {
+    case LC_CMD_PRESENCE:
+        handle_presence(c, cmd, false);
+        break;
+    case LC_CMD_PRESENCE_STATS:
+        handle_presence(c, cmd, true);
+        break;
+    default:
+        handle_history(c, cmd);
+        break;
+    }
+}
+
+/* --- sub_refresh ----------------------------------------------------------------------- */
 
 void lc__client_sub_refresh(lc_client_t *c, const lc_cmd_t *cmd)
 {
@@ -242,6 +274,35 @@ void lc__client_sub_refresh(lc_client_t *c, const lc_cmd_t *cmd)
         lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
         return;
     }
-    /* Only token subscriptions can be refreshed, and there are none yet. */
-    lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
+    lc_csub_t *cs = lc__client_find_sub(c, cmd->channel, strlen(cmd->channel));
+    if (!cs) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
+        return;
+    }
+    lc_jwt_keys_t keys = {.hmac_secret = lc_config_sub_token_secret(c->cfg)};
+    lc_sub_claims_t cl;
+    int64_t now = lc_now_s();
+    lc_jwt_status st =
+        lc_jwt_verify_subscribe(cmd->token, strlen(cmd->token), &keys, now, &cl, NULL);
+    if (st == LC_JWT_EXPIRED) {
+        /* Not prolonged: the subscription ends at its current expiry. */
+        lc__client_reply_error(c, cmd->id, LC_ERROR_TOKEN_EXPIRED);
+        return;
+    }
+    if (st != LC_JWT_OK || strcmp(cl.channel, cmd->channel) != 0 || strcmp(cl.sub, c->user) != 0 ||
+        (cl.client[0] && strcmp(cl.client, c->id) != 0)) {
+        if (st == LC_JWT_OK)
+            lc_sub_claims_free(&cl);
+        lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
+        return;
+    }
+    cs->exp = cl.has_expire_at ? cl.expire_at : cl.exp;
+    lc_sub_claims_free(&cl);
+    lc__client_arm_sub_expiry(c);
+    begin_reply(c);
+    if (cs->exp > 0)
+        lc_buf_printf(&c->replies, "{\"id\":%u,\"sub_refresh\":{\"expires\":true,\"ttl\":%lld}}",
+                      cmd->id, (long long)(cs->exp > now ? cs->exp - now : 0));
+    else
+        lc_buf_printf(&c->replies, "{\"id\":%u,\"sub_refresh\":{}}", cmd->id);
 }

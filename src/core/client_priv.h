@@ -1,5 +1,6 @@
-/* The session's fields, shared by client.c (state, dispatch, pings) and client_channel.c
- * (channel commands); not for other modules. */
+/* The session's fields, shared by client.c (state, dispatch, pings, expiry), client_sub.c
+ * (subscriptions), client_channel.c (publish, history, presence commands) and client_ops.c
+ * (node-wide operations of the server API); not for other modules. */
 #ifndef LC_CORE_CLIENT_PRIV_H
 #define LC_CORE_CLIENT_PRIV_H
 
@@ -10,7 +11,35 @@
 #include "proto/codec.h"
 #include "util/buf.h"
 
+struct lc_conn_claims;
+struct lc_sub_override;
+
 enum lc_client_state { LC_CLIENT_CONNECTING, LC_CLIENT_CONNECTED, LC_CLIENT_CLOSING };
+
+/* The session's side of one subscription. */
+typedef struct lc_csub {
+    lc_sub_t *s;     /* the hub's record (channel, flags, position) */
+    char *chan_info; /* raw JSON channel info (subscription token, server API), NULL = none */
+    size_t chan_info_len;
+    int64_t exp; /* subscription expiry (Unix s) from a subscription token, 0 = none */
+} lc_csub_t;
+
+/* What a subscription is made from: a client subscribe command, a connection token's
+ * channels/subs, the personal channel, or the server API. */
+typedef struct lc_sub_spec {
+    const lc_ns_opts_t *o;
+    bool server_side;
+    /* client's wishes (subscribe command, or connect `subs` for server-side recovery) */
+    bool want_positioned, want_recoverable, want_join_leave;
+    bool recover;
+    uint64_t offset;
+    const char *epoch;
+    /* from a subscription token, a connection token's subs entry, or the server API */
+    lc_raw_t chan_info;
+    lc_raw_t data;
+    const struct lc_sub_override *override;
+    int64_t exp;
+} lc_sub_spec_t;
 
 struct lc_client {
     lc_transport_t *t;
@@ -28,17 +57,43 @@ struct lc_client {
     int64_t exp; /* connection expiry (Unix s), 0 = none */
     /* The client's side of the two-way subscription index: compact records owned by the
      * hub; a small array is enough below client.channel_limit (128 by default). */
-    lc_sub_t **subs;
+    lc_csub_t *subs;
     uint32_t nsubs, capsubs;
-    lc_sched_t sched; /* stale before connect, ping after */
+    lc_list_t user_node; /* in the worker's list of this user's connections */
+    lc_sched_t sched;    /* stale before connect, ping after */
     lc_sched_t pong;
-    lc_buf_t replies; /* replies to the message being processed, sent as one frame */
+    lc_sched_t expire;     /* connection expiry check (exp + client.expired_close_delay) */
+    lc_sched_t sub_expire; /* the earliest subscription expiry check */
+    lc_buf_t replies;      /* replies to the message being processed, sent as one frame */
 };
 
 void lc__client_send_replies(lc_client_t *c);
 void lc__client_disconnect(lc_client_t *c, uint32_t code, const char *reason);
 void lc__client_reply_error(lc_client_t *c, uint32_t id, uint32_t code);
 void lc__client_reply_empty(lc_client_t *c, uint32_t id, const char *kind);
+
+/* Make a subscription and encode its SubscribeResult object into out. 0, or a reply error
+ * code (the subscription is then not made). */
+uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
+                                   const lc_sub_spec_t *sp, lc_buf_t *out);
+/* Remove subscription i; announce the leave, drop the presence entry. */
+void lc__client_remove_sub(lc_client_t *c, uint32_t i);
+lc_csub_t *lc__client_find_sub(lc_client_t *c, const char *ch, size_t len);
+/* Make the token's / personal server-side subscriptions at connect: writes the connect
+ * result's `subs` object into out. 0 or a reply error code. */
+uint32_t lc__client_server_subs(lc_client_t *c, const struct lc_conn_claims *cl,
+                                const lc_cmd_t *cmd, lc_buf_t *out);
+void lc__client_arm_sub_expiry(lc_client_t *c);
+void lc__client_arm_expiry(lc_client_t *c);
+void lc__client_check_sub_expiry(lc_client_t *c);
+/* Send one pre-encoded message (a push) to this client now. */
+void lc__client_send_push(lc_client_t *c, const char *p, size_t n);
+/* The ClientInfo of this session (chan_info may be absent). */
+void lc__client_info(const lc_client_t *c, const lc_csub_t *cs, lc_client_info_t *out);
+/* Presence / history permission in namespace o (spec §6.2 allow_*_for_client / _subscriber /
+ * _anonymous, client.insecure). */
+bool lc__client_can_presence(const lc_client_t *c, const lc_ns_opts_t *o, bool subscribed);
+bool lc__client_can_history(const lc_client_t *c, const lc_ns_opts_t *o, bool subscribed);
 
 void lc__client_subscribe(lc_client_t *c, const lc_cmd_t *cmd);
 void lc__client_unsubscribe(lc_client_t *c, const lc_cmd_t *cmd);
@@ -47,5 +102,8 @@ void lc__client_channel_feature(lc_client_t *c, const lc_cmd_t *cmd);
 void lc__client_sub_refresh(lc_client_t *c, const lc_cmd_t *cmd);
 
 bool lc__json_valid(const char *p, size_t n);
+/* The part of a channel name channel_regex applies to: after the private prefix and the
+ * namespace boundary. */
+const char *lc__channel_name_after_ns(const lc_config_t *cfg, const char *ch);
 
 #endif

@@ -171,3 +171,17 @@ size_t lc_hub_num_subscribers(const lc_hub_t *h, const char *ch, size_t len)
     lc_hub_chan_t *c = lc_map_get(&h->chans, ch, len);
     return c ? c->nsubs : 0;
 }
+
+void lc_hub_foreach(const lc_hub_t *h, void (*fn)(void *arg, const char *ch, size_t len, size_t n),
+                    void *arg)
+{
+    lc_map_iter_t it = {0};
+    const char *k;
+    size_t kl;
+    void *v;
+    while (lc_map_next(&h->chans, &it, &k, &kl, &v)) {
+        lc_hub_chan_t *c = v;
+        if (c->nsubs)
+            fn(arg, c->name, c->len, c->nsubs);
+    }
+}

@@ -9,13 +9,21 @@
 #include "core/client.h"
 #include "core/hub.h"
 #include "core/node.h"
+#include "core/ops.h"
 #include "core/worker.h"
 #include "util/list.h"
 
 /* Session timers: the worker keeps one list per kind, each sorted by deadline because every
  * entry of a kind is scheduled with the same delay, and one uv_timer_t armed for the earliest
  * deadline. No timer per connection. */
-enum lc_sched_kind { LC_SCHED_STALE, LC_SCHED_PING, LC_SCHED_PONG, LC_SCHED_MAX };
+enum lc_sched_kind {
+    LC_SCHED_STALE,
+    LC_SCHED_PING,
+    LC_SCHED_PONG,
+    LC_SCHED_EXPIRE,
+    LC_SCHED_SUB_EXPIRE,
+    LC_SCHED_MAX
+};
 
 typedef struct lc_sched {
     lc_list_t node;
@@ -32,8 +40,12 @@ void lc__worker_stop(lc_worker_t *w);  /* thread-safe */
 lc_worker_t *lc__worker_current(void); /* the worker of the calling thread, or NULL */
 lc_hub_t *lc__worker_hub(lc_worker_t *w);
 /* Connected clients by id, for exclusions and (later) server API targeting. */
-int lc__worker_add_client(lc_worker_t *w, const char *id, const char *user, lc_client_t *c);
-void lc__worker_remove_client(lc_worker_t *w, const char *id, const char *user);
+int lc__worker_add_client(lc_worker_t *w, const char *id, const char *user, lc_client_t *c,
+                          lc_list_t *user_node);
+void lc__worker_remove_client(lc_worker_t *w, const char *id, const char *user,
+                              lc_list_t *user_node);
+/* The list of a user's connections on this worker (lc_client_t.user_node), or NULL. */
+lc_list_t *lc__worker_user_clients(lc_worker_t *w, const char *user);
 lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id);
 void lc__worker_count_session(lc_worker_t *w, int delta);
 /* A subscription was added (+1) or removed (-1): keeps the statistics current. */
@@ -52,6 +64,16 @@ typedef struct lc_worker_stats {
 } lc_worker_stats_t;
 /* Any thread. */
 void lc__worker_stats(lc_worker_t *w, lc_worker_stats_t *out);
+/* Node-wide operations (core/ops.h): an op runs `each` in every worker, then `done` in the
+ * origin worker. */
+typedef struct lc_each_op lc_each_op_t;
+lc_each_op_t *lc__each_op_new(lc_worker_t *origin, int nworkers, lc_node_each_fn each,
+                              lc_node_each_fn done, void *arg);
+int lc__worker_post_each(lc_worker_t *w, lc_each_op_t *op);
+/* Count a worker the op could not be posted to as done. */
+void lc__each_op_skip(lc_each_op_t *op);
+/* Run (without delivering) whatever is left in the inbox; for shutdown, threads joined. */
+void lc__worker_drain(lc_worker_t *w);
 
 /* Client side, called by the worker. */
 void lc__client_on_sched(lc_sched_t *s); /* s is due: its kind says which */

@@ -131,6 +131,10 @@ void lc_node_free(lc_node_t *n)
 {
     if (!n)
         return;
+    /* Queued operations may complete on another worker: drain everyone before freeing. */
+    for (int i = 0; n->workers && i < n->nworkers; i++)
+        if (n->workers[i])
+            lc__worker_drain(n->workers[i]);
     for (int i = 0; n->workers && i < n->nworkers; i++)
         lc__worker_free(n->workers[i]);
     free(n->workers);
@@ -159,6 +163,19 @@ const char *lc_node_uid(const lc_node_t *n)
     return n->uid;
 }
 
+lc_engine_t *lc_node_engine(lc_node_t *n)
+{
+    return n->engine;
+}
+
+void lc_node_chan_opts(const lc_node_t *n, const lc_ns_opts_t *o, lc_chan_opts_t *out)
+{
+    out->history_size = o->history_size;
+    out->history_ttl_ms = o->history_ttl_ms;
+    out->history_meta_ttl_ms =
+        o->history_meta_ttl_ms > 0 ? o->history_meta_ttl_ms : n->cfg->history_meta_ttl_ms;
+}
+
 int lc_node_publish(lc_node_t *n, const lc_publish_req_t *req, lc_publish_cb cb, void *arg)
 {
     return lc_engine_publish(n->engine, req, cb, arg);
@@ -176,6 +193,32 @@ void lc_node_stats(lc_node_t *n, lc_node_stats_t *out)
         out->num_channels += ws.channels;
     }
     out->uptime_s = (lc_now_ms() - n->started_ms) / 1000;
+}
+
+int lc_node_each_worker(lc_node_t *n, lc_node_each_fn each, lc_node_each_fn done, void *arg)
+{
+    lc_worker_t *self = lc__worker_current();
+    if (!self)
+        return LC_EINVAL;
+    lc_each_op_t *op = lc__each_op_new(self, n->nworkers, each, done, arg);
+    if (!op)
+        return LC_ENOMEM;
+    /* Once posted to one worker the op is live; a failure to post to the others must still
+     * count them down, so it is posted first and accounted for afterwards. */
+    int posted = 0;
+    for (int i = 0; i < n->nworkers; i++) {
+        if (lc__worker_post_each(n->workers[i], op) != 0) {
+            lc_log_error("node operation: worker %d not reached: out of memory", i);
+            if (posted == 0 && i == 0) {
+                free(op);
+                return LC_ENOMEM;
+            }
+            lc__each_op_skip(op);
+            continue;
+        }
+        posted++;
+    }
+    return 0;
 }
 
 void lc_node_stop(lc_node_t *n)

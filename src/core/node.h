@@ -29,6 +29,12 @@ int lc_node_run(lc_node_t *n);
 /* Ask every worker to stop: clients are disconnected with 3001 "shutdown". Thread-safe. */
 void lc_node_stop(lc_node_t *n);
 
+/* The engine, for reads that need no session (history, presence). */
+lc_engine_t *lc_node_engine(lc_node_t *n);
+/* The engine's view of a channel's options (history size and TTLs, with the namespace's
+ * history_meta_ttl falling back to channel.history_meta_ttl). */
+void lc_node_chan_opts(const lc_node_t *n, const lc_ns_opts_t *o, lc_chan_opts_t *out);
+
 /* Publish through the engine; see engine.h for the callback contract. Must be called from a
  * worker thread. */
 int lc_node_publish(lc_node_t *n, const lc_publish_req_t *req, lc_publish_cb cb, void *arg);

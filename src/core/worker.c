@@ -13,9 +13,14 @@
 #define LC_READ_BUF_SIZE 65536
 #define LC_MAX_STOP_HOOKS 8
 
+/* What other threads hand a worker: a publication to fan out, or a node-wide operation to
+ * run on this worker's sessions (or its completion, on the worker that started it). */
+enum { INBOX_DELIVERY, INBOX_EACH, INBOX_DONE };
+
 typedef struct inbox_item {
     lc_list_t node;
-    lc_delivery_t *d;
+    int type;
+    void *ptr;
 } inbox_item_t;
 
 struct lc_worker {
@@ -198,36 +203,62 @@ void lc__worker_unsched(lc_worker_t *w, lc_sched_t *s)
 
 /* --- sessions -------------------------------------------------------------------------- */
 
-int lc__worker_add_client(lc_worker_t *w, const char *id, const char *user, lc_client_t *c)
+/* A user's connections on this worker, for the server API's user-targeted operations. */
+typedef struct lc_user_conns {
+    lc_list_t clients; /* lc_client_t.user_node */
+    size_t n;
+} lc_user_conns_t;
+
+int lc__worker_add_client(lc_worker_t *w, const char *id, const char *user, lc_client_t *c,
+                          lc_list_t *user_node)
 {
     size_t ul = strlen(user);
-    uintptr_t n = (uintptr_t)lc_map_get(&w->users, user, ul);
-    if (lc_map_put(&w->users, user, ul, (void *)(n + 1), NULL) != 0)
-        return LC_ENOMEM;
+    lc_user_conns_t *u = lc_map_get(&w->users, user, ul);
+    bool created = false;
+    if (!u) {
+        u = malloc(sizeof(*u));
+        if (!u || lc_map_put(&w->users, user, ul, u, NULL) != 0) {
+            free(u);
+            return LC_ENOMEM;
+        }
+        lc_list_init(&u->clients);
+        u->n = 0;
+        created = true;
+    }
     if (lc_map_put(&w->clients, id, strlen(id), c, NULL) != 0) {
-        if (n == 0)
+        if (created) {
             lc_map_del(&w->users, user, ul);
-        else
-            lc_map_put(&w->users, user, ul, (void *)n, NULL);
+            free(u);
+        }
         return LC_ENOMEM;
     }
+    lc_list_insert_tail(&u->clients, user_node);
+    u->n++;
     atomic_store(&w->stat_clients, lc_map_count(&w->clients));
     atomic_store(&w->stat_users, lc_map_count(&w->users));
     return 0;
 }
 
-void lc__worker_remove_client(lc_worker_t *w, const char *id, const char *user)
+void lc__worker_remove_client(lc_worker_t *w, const char *id, const char *user,
+                              lc_list_t *user_node)
 {
     if (!lc_map_del(&w->clients, id, strlen(id)))
         return;
+    lc_list_remove(user_node);
     size_t ul = strlen(user);
-    uintptr_t n = (uintptr_t)lc_map_get(&w->users, user, ul);
-    if (n <= 1)
+    lc_user_conns_t *u = lc_map_get(&w->users, user, ul);
+    if (u && --u->n == 0) {
         lc_map_del(&w->users, user, ul);
-    else
-        lc_map_put(&w->users, user, ul, (void *)(n - 1), NULL);
+        free(u);
+    }
     atomic_store(&w->stat_clients, lc_map_count(&w->clients));
     atomic_store(&w->stat_users, lc_map_count(&w->users));
+}
+
+lc_list_t *lc__worker_user_clients(lc_worker_t *w, const char *user)
+{
+    lc_user_conns_t *u = lc_map_get(&w->users, user, strlen(user));
+    return u ? &u->clients : NULL;
 }
 
 lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id)
@@ -283,28 +314,105 @@ void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, 
         free(owners);
 }
 
-void lc__worker_post(lc_worker_t *w, lc_delivery_t *d, int slot)
+static int inbox_push(lc_worker_t *w, int type, void *ptr)
 {
     inbox_item_t *it = malloc(sizeof(*it));
-    if (!it) {
-        lc_log_error("worker %d: delivery dropped: out of memory", w->index);
-        lc__delivery_unref(d);
-        return;
-    }
-    it->d = d;
+    if (!it)
+        return LC_ENOMEM;
+    it->type = type;
+    it->ptr = ptr;
     uv_mutex_lock(&w->inbox_mu);
     lc_list_insert_tail(&w->inbox, &it->node);
     uv_mutex_unlock(&w->inbox_mu);
     uv_async_send(&w->inbox_async);
+    return 0;
 }
 
-static void drain_inbox(lc_worker_t *w, bool deliver)
+void lc__worker_post(lc_worker_t *w, lc_delivery_t *d, int slot)
+{
+    if (inbox_push(w, INBOX_DELIVERY, d) != 0) {
+        lc_log_error("worker %d: delivery dropped: out of memory", w->index);
+        lc__delivery_unref(d);
+    }
+}
+
+/* --- node-wide operations ---------------------------------------------------------------- */
+
+struct lc_each_op {
+    atomic_int remaining;
+    lc_node_each_fn each, done;
+    void *arg;
+    lc_worker_t *origin;
+};
+
+int lc__worker_post_each(lc_worker_t *w, lc_each_op_t *op)
+{
+    return inbox_push(w, INBOX_EACH, op);
+}
+
+lc_each_op_t *lc__each_op_new(lc_worker_t *origin, int nworkers, lc_node_each_fn each,
+                              lc_node_each_fn done, void *arg)
+{
+    lc_each_op_t *op = malloc(sizeof(*op));
+    if (!op)
+        return NULL;
+    atomic_init(&op->remaining, nworkers);
+    op->each = each;
+    op->done = done;
+    op->arg = arg;
+    op->origin = origin;
+    return op;
+}
+
+/* One worker finished its part; the last one hands the completion to the origin. When the
+ * node is going down (live == false) the completion runs here and now: every thread has been
+ * joined by then, so there is nobody to race with. */
+static void each_finished(lc_each_op_t *op, bool live)
+{
+    if (atomic_fetch_sub(&op->remaining, 1) != 1)
+        return;
+    if (live && inbox_push(op->origin, INBOX_DONE, op) == 0)
+        return;
+    op->done(op->origin, op->arg);
+    free(op);
+}
+
+void lc__each_op_skip(lc_each_op_t *op)
+{
+    each_finished(op, true);
+}
+
+static void inbox_run(lc_worker_t *w, inbox_item_t *it, bool live)
+{
+    switch (it->type) {
+    case INBOX_DELIVERY:
+        if (live)
+            lc__delivery_run(w, it->ptr);
+        lc__delivery_unref(it->ptr);
+        break;
+    case INBOX_EACH: {
+        lc_each_op_t *op = it->ptr;
+        if (live)
+            op->each(w, op->arg);
+        each_finished(op, live);
+        break;
+    }
+    case INBOX_DONE: {
+        lc_each_op_t *op = it->ptr;
+        op->done(w, op->arg);
+        free(op);
+        break;
+    }
+    }
+}
+
+static void drain_inbox(lc_worker_t *w, bool live)
 {
     lc_list_t batch;
     lc_list_init(&batch);
     uv_mutex_lock(&w->inbox_mu);
     if (!lc_list_empty(&w->inbox)) {
-        /* Move the whole inbox to a local list under the lock, deliver outside it. */
+        /* Move the whole inbox to a local list under the lock, run it outside. */
         batch.next = w->inbox.next;
         batch.prev = w->inbox.prev;
         batch.next->prev = &batch;
@@ -316,11 +424,16 @@ static void drain_inbox(lc_worker_t *w, bool deliver)
     lc_list_foreach_safe(pos, tmp, &batch)
     {
         inbox_item_t *it = lc_container_of(pos, inbox_item_t, node);
-        if (deliver)
-            lc__delivery_run(w, it->d);
-        lc__delivery_unref(it->d);
+        inbox_run(w, it, live);
         free(it);
     }
+}
+
+void lc__worker_drain(lc_worker_t *w)
+{
+    /* Completions may be queued by the drain of another worker: run until empty. */
+    while (!lc_list_empty(&w->inbox))
+        drain_inbox(w, false);
 }
 
 static void on_inbox(uv_async_t *h)
@@ -426,12 +539,18 @@ void lc__worker_free(lc_worker_t *w)
         close_own_handles(w);
         uv_run(&w->loop, UV_RUN_DEFAULT);
     }
-    drain_inbox(w, false);
+    lc__worker_drain(w);
     if (uv_loop_close(&w->loop) != 0)
         lc_log_warn("worker %d: loop closed with handles still open", w->index);
     uv_mutex_destroy(&w->inbox_mu);
     lc_hub_free(w->hub);
     lc_map_free(&w->clients);
+    lc_map_iter_t it = {0};
+    const char *k;
+    size_t kl;
+    void *v;
+    while (lc_map_next(&w->users, &it, &k, &kl, &v))
+        free(v);
     lc_map_free(&w->users);
     free(w->readbuf);
     free(w);

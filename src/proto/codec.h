@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/rcbuf.h"
 
 typedef enum lc_cmd_type {
     LC_CMD_NONE = 0, /* no known request field: a pong when id == 0, else bad request */
@@ -37,6 +38,14 @@ typedef struct lc_raw {
     const char *p; /* NULL when absent (or JSON null) */
     size_t len;
 } lc_raw_t;
+
+/* One entry of connect `subs`: what the client knows of a server-side subscription. */
+typedef struct lc_cmd_sub {
+    char *channel;
+    bool recover;
+    uint64_t offset;
+    char *epoch;
+} lc_cmd_sub_t;
 
 /* One decoded command. Strings are NUL-terminated and owned by the command; NULL = absent.
  * Which fields are filled depends on `type` (the first non-null request field in the order of
@@ -64,6 +73,9 @@ typedef struct lc_cmd {
     bool has_since;
     uint64_t since_offset;
     char *since_epoch;
+    /* connect: subs */
+    lc_cmd_sub_t *subs;
+    size_t n_subs;
     /* private storage: a copy of the command text the raw values point into */
     char *storage_;
 } lc_cmd_t;
@@ -79,6 +91,8 @@ void lc_cmd_reader_init(lc_cmd_reader_t *r, const char *data, size_t len);
  * as a string id, empty line between objects). */
 int lc_cmd_reader_next(lc_cmd_reader_t *r, lc_cmd_t *cmd);
 void lc_cmd_free(lc_cmd_t *cmd);
+/* The connect command's `subs` entry for channel, or NULL. */
+const lc_cmd_sub_t *lc_cmd_find_sub(const lc_cmd_t *cmd, const char *channel);
 
 /* ClientInfo (spec §1.7): user and client always written; conn_info / chan_info raw JSON. */
 typedef struct lc_client_info {
@@ -105,7 +119,7 @@ typedef struct lc_connect_result {
     uint32_t ping; /* 0 = omitted */
     bool pong;
     int64_t time_ms; /* 0 = omitted */
-    /* subs: server-side subscriptions, later */
+    lc_raw_t subs;   /* pre-encoded object channel → SubscribeResult (server-side subs) */
 } lc_connect_result_t;
 
 typedef struct lc_subscribe_result {
@@ -118,7 +132,9 @@ typedef struct lc_subscribe_result {
     bool recovered;
     bool was_recovering;
     lc_raw_t data;
-    /* recovered publications, later */
+    /* Recovered publications: encoded Publication objects, written as "publications". */
+    lc_rcbuf_t *const *publications;
+    size_t n_publications;
 } lc_subscribe_result_t;
 
 /* Reply encoders: {"id":N,"<kind>":{...}} */
@@ -126,6 +142,15 @@ int lc_proto_reply_error(lc_buf_t *b, uint32_t id, uint32_t code, const char *me
                          bool temporary);
 int lc_proto_reply_connect(lc_buf_t *b, uint32_t id, const lc_connect_result_t *r);
 int lc_proto_reply_subscribe(lc_buf_t *b, uint32_t id, const lc_subscribe_result_t *r);
+/* The SubscribeResult object alone (used in the reply, the subscribe push and connect subs). */
+int lc_proto_encode_subscribe_result(lc_buf_t *b, const lc_subscribe_result_t *r);
+/* {"push":{"channel":"ch","subscribe":{...}}}: a server-side subscription added at runtime. */
+int lc_proto_push_subscribe(lc_buf_t *b, const char *channel, const lc_subscribe_result_t *r);
+/* {"push":{"channel":"ch","join":{"info":{...}}}} (or "leave"). */
+int lc_proto_push_join_leave(lc_buf_t *b, const char *channel, size_t chlen, bool join,
+                             const lc_client_info_t *ci);
+/* {"push":{"refresh":{"expires":true,"ttl":N}}} */
+int lc_proto_push_refresh(lc_buf_t *b, bool expires, uint32_t ttl);
 /* {"id":N,"<kind>":{}} for results that are empty objects (unsubscribe, publish, ...). */
 int lc_proto_reply_empty(lc_buf_t *b, uint32_t id, const char *kind);
 /* Server ping: {} */

@@ -302,6 +302,49 @@ static int decode_since(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
             return rc;                                                                             \
     } while (0)
 
+/* connect `subs`: channel → {recover, offset, epoch} of the client's server-side subs. */
+static int decode_connect_subs(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
+{
+    const cJSON *subs = member(req, "subs");
+    if (!subs)
+        return 0;
+    if (!cJSON_IsObject(subs))
+        return LC_EPARSE;
+    int n = cJSON_GetArraySize(subs);
+    if (n == 0)
+        return 0;
+    cmd->subs = calloc((size_t)n, sizeof(*cmd->subs));
+    if (!cmd->subs)
+        return LC_ENOMEM;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, subs)
+    {
+        if (cJSON_IsNull(it))
+            continue;
+        if (!cJSON_IsObject(it) || !it->string)
+            return LC_EPARSE;
+        lc_cmd_sub_t *cs = &cmd->subs[cmd->n_subs++];
+        cs->channel = strdup(it->string);
+        if (!cs->channel)
+            return LC_ENOMEM;
+        int rc;
+        const char *path[4] = {d->req, "subs", it->string, "offset"};
+        if ((rc = get_bool(it, "recover", &cs->recover)) < 0 ||
+            (rc = get_str(it, "epoch", &cs->epoch)) < 0 ||
+            (rc = get_uint(d, it, "offset", path, 4, UINT64_MAX, &cs->offset)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+const lc_cmd_sub_t *lc_cmd_find_sub(const lc_cmd_t *cmd, const char *channel)
+{
+    for (size_t i = 0; i < cmd->n_subs; i++)
+        if (strcmp(cmd->subs[i].channel, channel) == 0)
+            return &cmd->subs[i];
+    return NULL;
+}
+
 static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
 {
     int rc;
@@ -312,6 +355,7 @@ static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
         TRY(get_str(req, "name", &cmd->name));
         TRY(get_str(req, "version", &cmd->version));
         TRY(get_data(d, &cmd->data));
+        TRY(decode_connect_subs(d, req, cmd));
         break;
     case LC_CMD_SUBSCRIBE:
         TRY(get_str(req, "channel", &cmd->channel));
@@ -467,6 +511,11 @@ void lc_cmd_free(lc_cmd_t *cmd)
     free(cmd->version);
     free(cmd->epoch);
     free(cmd->since_epoch);
+    for (size_t i = 0; i < cmd->n_subs; i++) {
+        free(cmd->subs[i].channel);
+        free(cmd->subs[i].epoch);
+    }
+    free(cmd->subs);
     free(cmd->storage_);
     memset(cmd, 0, sizeof(*cmd));
 }

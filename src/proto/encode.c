@@ -175,6 +175,10 @@ int lc_proto_reply_connect(lc_buf_t *b, uint32_t id, const lc_connect_result_t *
         TRY(FIELD(b, &first, "\"data\":"));
         TRY(lc_proto_append_raw(b, r->data.p, r->data.len));
     }
+    if (raw_set(&r->subs)) {
+        TRY(FIELD(b, &first, "\"subs\":"));
+        TRY(lc_buf_append(b, r->subs.p, r->subs.len));
+    }
     if (r->ping) {
         TRY(FIELD(b, &first, "\"ping\":"));
         TRY(append_u64(b, r->ping));
@@ -191,13 +195,13 @@ fail:
     return rollback(b, start, rc);
 }
 
-int lc_proto_reply_subscribe(lc_buf_t *b, uint32_t id, const lc_subscribe_result_t *r)
+int lc_proto_encode_subscribe_result(lc_buf_t *b, const lc_subscribe_result_t *r)
 {
     size_t start = b->len;
     bool first = true;
     int rc;
 
-    TRY(reply_open(b, id, "\"subscribe\":{", 13));
+    TRY(LIT(b, "{"));
     if (r->expires)
         TRY(FIELD(b, &first, "\"expires\":true"));
     if (r->ttl) {
@@ -209,6 +213,15 @@ int lc_proto_reply_subscribe(lc_buf_t *b, uint32_t id, const lc_subscribe_result
     if (str_set(r->epoch)) {
         TRY(FIELD(b, &first, "\"epoch\":"));
         TRY(append_str(b, r->epoch));
+    }
+    if (r->n_publications) {
+        TRY(FIELD(b, &first, "\"publications\":["));
+        for (size_t i = 0; i < r->n_publications; i++) {
+            if (i)
+                TRY(LIT(b, ","));
+            TRY(lc_buf_append(b, r->publications[i]->data, r->publications[i]->len));
+        }
+        TRY(LIT(b, "]"));
     }
     if (r->recovered)
         TRY(FIELD(b, &first, "\"recovered\":true"));
@@ -224,7 +237,69 @@ int lc_proto_reply_subscribe(lc_buf_t *b, uint32_t id, const lc_subscribe_result
     }
     if (r->was_recovering)
         TRY(FIELD(b, &first, "\"was_recovering\":true"));
+    TRY(LIT(b, "}"));
+    return 0;
+fail:
+    return rollback(b, start, rc);
+}
+
+int lc_proto_reply_subscribe(lc_buf_t *b, uint32_t id, const lc_subscribe_result_t *r)
+{
+    size_t start = b->len;
+    int rc;
+    TRY(reply_open(b, id, "\"subscribe\":", 12));
+    TRY(lc_proto_encode_subscribe_result(b, r));
+    TRY(LIT(b, "}"));
+    return 0;
+fail:
+    return rollback(b, start, rc);
+}
+
+int lc_proto_push_subscribe(lc_buf_t *b, const char *channel, const lc_subscribe_result_t *r)
+{
+    size_t start = b->len;
+    int rc;
+    TRY(LIT(b, "{\"push\":{\"channel\":"));
+    TRY(append_str(b, channel));
+    TRY(LIT(b, ",\"subscribe\":"));
+    TRY(lc_proto_encode_subscribe_result(b, r));
     TRY(LIT(b, "}}"));
+    return 0;
+fail:
+    return rollback(b, start, rc);
+}
+
+int lc_proto_push_join_leave(lc_buf_t *b, const char *channel, size_t chlen, bool join,
+                             const lc_client_info_t *ci)
+{
+    size_t start = b->len;
+    int rc;
+    TRY(LIT(b, "{\"push\":{\"channel\":"));
+    TRY(lc_buf_append_json_str(b, channel, chlen));
+    if (join)
+        TRY(LIT(b, ",\"join\":{\"info\":"));
+    else
+        TRY(LIT(b, ",\"leave\":{\"info\":"));
+    TRY(lc_proto_encode_client_info(b, ci));
+    TRY(LIT(b, "}}}"));
+    return 0;
+fail:
+    return rollback(b, start, rc);
+}
+
+int lc_proto_push_refresh(lc_buf_t *b, bool expires, uint32_t ttl)
+{
+    size_t start = b->len;
+    bool first = true;
+    int rc;
+    TRY(LIT(b, "{\"push\":{\"refresh\":{"));
+    if (expires)
+        TRY(FIELD(b, &first, "\"expires\":true"));
+    if (ttl) {
+        TRY(FIELD(b, &first, "\"ttl\":"));
+        TRY(append_u64(b, ttl));
+    }
+    TRY(LIT(b, "}}}"));
     return 0;
 fail:
     return rollback(b, start, rc);

@@ -675,6 +675,84 @@ static void test_codes_messages_and_reasons(void **state)
     assert_string_equal(lc_unsubscribe_reason(0), "");
 }
 
+static void test_reader_connect_subs_decoded(void **state)
+{
+    lc_cmd_t cmd;
+    decode_one("{\"id\":1,\"connect\":{\"token\":\"t\",\"subs\":{\"news\":{\"recover\":true,"
+               "\"offset\":18446744073709551615,\"epoch\":\"ab\"},\"#42\":{}}}}",
+               &cmd);
+    assert_int_equal(cmd.type, LC_CMD_CONNECT);
+    assert_int_equal(cmd.n_subs, 2);
+    const lc_cmd_sub_t *n = lc_cmd_find_sub(&cmd, "news");
+    assert_non_null(n);
+    assert_true(n->recover);
+    assert_true(n->offset == UINT64_MAX);
+    assert_string_equal(n->epoch, "ab");
+    const lc_cmd_sub_t *p = lc_cmd_find_sub(&cmd, "#42");
+    assert_non_null(p);
+    assert_false(p->recover);
+    assert_null(lc_cmd_find_sub(&cmd, "other"));
+    lc_cmd_free(&cmd);
+
+    lc_cmd_reader_t r;
+    const char *bad = "{\"id\":1,\"connect\":{\"subs\":{\"news\":5}}}";
+    lc_cmd_reader_init(&r, bad, strlen(bad));
+    assert_int_equal(lc_cmd_reader_next(&r, &cmd), LC_EPARSE);
+    const char *bad2 = "{\"id\":1,\"connect\":{\"subs\":[1]}}";
+    lc_cmd_reader_init(&r, bad2, strlen(bad2));
+    assert_int_equal(lc_cmd_reader_next(&r, &cmd), LC_EPARSE);
+}
+
+static void test_encode_subscribe_with_publications_exact(void **state)
+{
+    lc_buf_t b = LC_BUF_INIT;
+    lc_rcbuf_t *p1 = lc_rcbuf_from("{\"data\":1,\"offset\":4}", 21);
+    lc_rcbuf_t *p2 = lc_rcbuf_from("{\"data\":2,\"offset\":5}", 21);
+    lc_rcbuf_t *pubs[] = {p1, p2};
+    lc_subscribe_result_t r = {.recoverable = true,
+                               .positioned = true,
+                               .epoch = "xyz",
+                               .offset = 3,
+                               .recovered = true,
+                               .was_recovering = true,
+                               .publications = pubs,
+                               .n_publications = 2};
+    assert_int_equal(lc_proto_reply_subscribe(&b, 2, &r), 0);
+    assert_string_equal(b.data, "{\"id\":2,\"subscribe\":{\"recoverable\":true,\"epoch\":\"xyz\","
+                                "\"publications\":[{\"data\":1,\"offset\":4},{\"data\":2,"
+                                "\"offset\":5}],\"recovered\":true,\"offset\":3,"
+                                "\"positioned\":true,\"was_recovering\":true}}");
+    lc_buf_reset(&b);
+    lc_subscribe_result_t plain = {0};
+    assert_int_equal(lc_proto_push_subscribe(&b, "news", &plain), 0);
+    assert_string_equal(b.data, "{\"push\":{\"channel\":\"news\",\"subscribe\":{}}}");
+    lc_rcbuf_unref(p1);
+    lc_rcbuf_unref(p2);
+    lc_buf_free(&b);
+}
+
+static void test_encode_join_leave_refresh_pushes_exact(void **state)
+{
+    lc_buf_t b = LC_BUF_INIT;
+    lc_client_info_t ci = {.user = "42", .client = "c1", .conn_info = {"{\"n\":1}", 7}};
+    assert_int_equal(lc_proto_push_join_leave(&b, "room", 4, true, &ci), 0);
+    assert_string_equal(b.data, "{\"push\":{\"channel\":\"room\",\"join\":{\"info\":{\"user\":"
+                                "\"42\",\"client\":\"c1\",\"conn_info\":{\"n\":1}}}}}");
+    lc_buf_reset(&b);
+    lc_client_info_t anon = {.user = "", .client = "c2"};
+    assert_int_equal(lc_proto_push_join_leave(&b, "room", 4, false, &anon), 0);
+    assert_string_equal(b.data, "{\"push\":{\"channel\":\"room\",\"leave\":{\"info\":{\"user\":"
+                                "\"\",\"client\":\"c2\"}}}}");
+    lc_buf_reset(&b);
+    assert_int_equal(lc_proto_push_refresh(&b, true, 600), 0);
+    assert_string_equal(b.data, "{\"push\":{\"refresh\":{\"expires\":true,\"ttl\":600}}}");
+    lc_buf_reset(&b);
+    lc_connect_result_t r = {.client = "c", .subs = {"{\"news\":{}}", 11}};
+    assert_int_equal(lc_proto_reply_connect(&b, 1, &r), 0);
+    assert_string_equal(b.data, "{\"id\":1,\"connect\":{\"client\":\"c\",\"subs\":{\"news\":{}}}}");
+    lc_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -708,6 +786,9 @@ int main(void)
         cmocka_unit_test(test_encode_strings_escaped),
         cmocka_unit_test(test_encode_appends_after_existing_content),
         cmocka_unit_test(test_codes_messages_and_reasons),
+        cmocka_unit_test(test_reader_connect_subs_decoded),
+        cmocka_unit_test(test_encode_subscribe_with_publications_exact),
+        cmocka_unit_test(test_encode_join_leave_refresh_pushes_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

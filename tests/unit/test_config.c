@@ -554,6 +554,448 @@ static void test_config_load_twice_replaces_values(void **state)
     lc_config_free(&c);
 }
 
+static void test_config_client_channel_keys_defaults_and_parse(void **state)
+{
+    lc_config_t c;
+    lc_config_defaults(&c);
+    assert_int_equal(c.history_max_publication_limit, 300);
+    assert_int_equal(c.recovery_max_publication_limit, 300);
+    assert_int_equal(c.expired_sub_close_delay_ms, 25000);
+    assert_int_equal(c.presence_update_interval_ms, 27000);
+    assert_false(c.personal_channel_enabled || c.personal_single_connection || c.sub_token_enabled);
+    assert_string_equal(c.personal_channel_namespace, "");
+    assert_int_equal(c.user_connection_limit + c.connection_limit, 0);
+    assert_string_equal(c.sub_token_hmac_secret_key, "");
+    assert_int_equal(c.publication_data_format, LC_PUB_FORMAT_DEFAULT);
+    lc_config_free(&c);
+
+    assert_int_equal(
+        load(&c, "{\"client\": {\"history_max_publication_limit\": 50,"
+                 " \"recovery_max_publication_limit\": 0, \"expired_sub_close_delay\": \"5s\","
+                 " \"presence_update_interval\": \"1m\", \"user_connection_limit\": 3,"
+                 " \"connection_limit\": 1000, \"token\": {\"hmac_secret_key\": \"conn\"},"
+                 " \"subscription_token\": {\"enabled\": true, \"hmac_secret_key\": \"sub\"},"
+                 " \"subscribe_to_user_personal_channel\": {\"enabled\": true,"
+                 " \"personal_channel_namespace\": \"personal\", \"single_connection\": true}},"
+                 " \"channel\": {\"namespaces\": [{\"name\": \"personal\"}]}}"),
+        0);
+    assert_int_equal(c.history_max_publication_limit, 50);
+    assert_int_equal(c.recovery_max_publication_limit, 0);
+    assert_int_equal(c.expired_sub_close_delay_ms, 5000);
+    assert_int_equal(c.presence_update_interval_ms, 60000);
+    assert_int_equal(c.user_connection_limit, 3);
+    assert_int_equal(c.connection_limit, 1000);
+    assert_true(c.sub_token_enabled);
+    assert_string_equal(lc_config_sub_token_secret(&c), "sub");
+    assert_true(c.personal_channel_enabled && c.personal_single_connection);
+    assert_string_equal(c.personal_channel_namespace, "personal");
+    c.sub_token_enabled = false; /* without the separate config the connection key is used */
+    assert_string_equal(lc_config_sub_token_secret(&c), "conn");
+    lc_config_free(&c);
+
+    /* flat keys of older configs */
+    assert_int_equal(load(&c, "{\"client_expired_sub_close_delay\": \"7s\","
+                              " \"client_user_connection_limit\": 2,"
+                              " \"separate_subscription_token_config\": true,"
+                              " \"subscription_token_hmac_secret_key\": \"s2\","
+                              " \"user_subscribe_to_personal\": true}"),
+                     0);
+    assert_int_equal(c.expired_sub_close_delay_ms, 7000);
+    assert_int_equal(c.user_connection_limit, 2);
+    assert_string_equal(lc_config_sub_token_secret(&c), "s2");
+    assert_true(c.personal_channel_enabled);
+    lc_config_free(&c);
+
+    expect_error("{\"client\": {\"history_max_publication_limit\": \"300\"}}",
+                 "client.history_max_publication_limit: expected an integer");
+    expect_error("{\"client\": {\"recovery_max_publication_limit\": -1}}",
+                 "client.recovery_max_publication_limit: ");
+    expect_error("{\"client\": {\"expired_sub_close_delay\": 25}}",
+                 "client.expired_sub_close_delay: expected a duration string");
+    expect_error("{\"client\": {\"presence_update_interval\": \"0s\"}}",
+                 "client.presence_update_interval: must be greater than 0");
+    expect_error("{\"client\": {\"user_connection_limit\": 1.5}}",
+                 "client.user_connection_limit: ");
+    expect_error("{\"client\": {\"connection_limit\": true}}", "client.connection_limit: ");
+    expect_error("{\"client\": {\"subscription_token\": {\"enabled\": 1}}}",
+                 "client.subscription_token.enabled: expected true or false");
+    expect_error("{\"client\": {\"subscription_token\": {\"hmac_secret_key\": 5}}}",
+                 "client.subscription_token.hmac_secret_key: expected a string");
+    expect_error("{\"client\": {\"subscribe_to_user_personal_channel\": {\"enabled\": \"y\"}}}",
+                 "client.subscribe_to_user_personal_channel.enabled: ");
+    expect_error("{\"client\": {\"subscribe_to_user_personal_channel\":"
+                 " {\"single_connection\": 0}}}",
+                 "client.subscribe_to_user_personal_channel.single_connection: ");
+    expect_error("{\"client\": {\"subscribe_to_user_personal_channel\": {\"enabled\": true,"
+                 " \"personal_channel_namespace\": \"nope\"}}}",
+                 "personal_channel_namespace: namespace \"nope\" is not defined");
+}
+
+static void test_config_channel_option_values_stored(void **state)
+{
+    lc_config_t c;
+    assert_int_equal(
+        load(&c, "{\"channel\": {\"publication_data_format\": \"binary\", \"namespaces\": ["
+                 "{\"name\": \"aa\", \"force_recovery_mode\": \"cache\", \"allowed_delta_types\":"
+                 " [\"fossil\"], \"delta_publish\": true, \"publication_data_format\": \"json\","
+                 " \"auto_cache_recover\": true},"
+                 "{\"name\": \"bb\", \"force_recovery_mode\": \"stream\", \"allowed_delta_types\":"
+                 " [], \"publication_data_format\": \"json_object\"},"
+                 "{\"name\": \"cc\", \"force_recovery_mode\": \"\", \"publication_data_format\":"
+                 " \"\"}]}}"),
+        0);
+    assert_int_equal(c.publication_data_format, LC_PUB_FORMAT_BINARY);
+    const lc_ns_opts_t *a = &c.namespaces[0], *b = &c.namespaces[1], *cc = &c.namespaces[2];
+    assert_int_equal(a->force_recovery_mode, LC_RECOVERY_MODE_CACHE);
+    assert_int_equal(a->allowed_delta_types, LC_DELTA_FOSSIL);
+    assert_true(a->delta_publish && a->auto_cache_recover);
+    assert_int_equal(a->publication_data_format, LC_PUB_FORMAT_JSON);
+    assert_int_equal(b->force_recovery_mode, LC_RECOVERY_MODE_STREAM);
+    assert_int_equal(b->allowed_delta_types, 0);
+    assert_false(b->delta_publish);
+    assert_int_equal(b->publication_data_format, LC_PUB_FORMAT_JSON_OBJECT);
+    assert_int_equal(cc->force_recovery_mode, LC_RECOVERY_MODE_STREAM);
+    assert_int_equal(cc->publication_data_format, LC_PUB_FORMAT_DEFAULT);
+    lc_config_free(&c);
+
+    expect_error("{\"channel\": {\"namespaces\": [{\"name\": \"ab\", \"force_recovery_mode\":"
+                 " \"fast\"}]}}",
+                 "channel.namespaces[0].force_recovery_mode: expected one of stream, cache");
+    expect_error("{\"channel\": {\"without_namespace\": {\"allowed_delta_types\": \"fossil\"}}}",
+                 "channel.without_namespace.allowed_delta_types: expected an array");
+    expect_error("{\"channel\": {\"without_namespace\": {\"delta_publish\": 1}}}",
+                 "channel.without_namespace.delta_publish: expected true or false");
+    expect_error("{\"channel\": {\"without_namespace\": {\"publication_data_format\": \"xml\"}}}",
+                 "channel.without_namespace.publication_data_format: expected one of json, "
+                 "json_object, binary");
+    expect_error("{\"channel\": {\"publication_data_format\": 1}}",
+                 "channel.publication_data_format: ");
+    expect_error("{\"channels\": [{\"name\": \"x\", \"force_recovery_mode\": \"x\"}]}",
+                 "channels[0].force_recovery_mode: ");
+}
+
+/* Loads pre "key": value post, expecting the option at k to be set. */
+static void check_option_wired(const char *pre, const char *post, const struct lc__key *k,
+                               const char *value, const char *where)
+{
+    char json[512];
+    lc_config_t c;
+    lc_ns_opts_t scratch;
+    snprintf(json, sizeof(json), "%s\"%s\": %s%s", pre, k->name, value, post);
+    if (load(&c, json) != 0)
+        fail_msg("%s: %s", json, err);
+    const lc_ns_opts_t *o = NULL;
+    if (strcmp(where, "ns") == 0)
+        o = &c.namespaces[0];
+    else if (strcmp(where, "rule") == 0)
+        o = lc_config_resolve_channel(&c, "x", 1, NULL, &scratch);
+    else
+        o = &c.without_namespace;
+    assert_non_null(o);
+    const char *f = (const char *)o + k->off;
+    bool set = k->kind == LC__K_BOOL                           ? *(const bool *)f
+               : k->kind == LC__K_INT || k->kind == LC__K_ENUM ? *(const int *)f != 0
+               : k->kind == LC__K_ENUMS                        ? *(const unsigned *)f != 0
+               : k->kind == LC__K_REGEX                        ? o->channel_re != NULL
+                                                               : *(const int64_t *)f != 0;
+    if (!set)
+        fail_msg("%s: option %s not stored (%s)", json, k->name, where);
+    lc_config_free(&c);
+}
+
+static void test_config_every_channel_option_wired_everywhere(void **state)
+{
+#define HIST "\"history_size\": 5, \"history_ttl\": \"1m\", "
+    static const char *const wrap[4][2] = {
+        {"{\"channel\": {\"without_namespace\": {" HIST, "}}}"},
+        {"{\"channel\": {\"namespaces\": [{\"name\": \"ab\", " HIST, "}]}}"},
+        {"{\"channels\": [{\"name\": \"x\", " HIST, "}]}"},
+        {"{" HIST, "}"}, /* flat keys of older configs */
+    };
+#undef HIST
+    const char *where[] = {"without", "ns", "rule", "flat"};
+    size_t checked = 0;
+    for (const struct lc__key *k = lc__config_ns_keys; k->name; k++) {
+        char alt[64] = "";
+        if (k->kind == LC__K_ENUMS) { /* ["fossil"] */
+            snprintf(alt, sizeof(alt), "[\"%s\"]", k->values);
+        } else if (k->kind == LC__K_ENUM) { /* the second alternative, never stored as 0 */
+            const char *a = strchr(k->values, '|') + 1;
+            snprintf(alt, sizeof(alt), "\"%.*s\"", (int)strcspn(a, "|"), a);
+        }
+        const char *value = k->kind == LC__K_BOOL    ? "true"
+                            : k->kind == LC__K_INT   ? "7"
+                            : k->kind == LC__K_DUR   ? "\"1h\""
+                            : k->kind == LC__K_REGEX ? "\"^a\""
+                            : alt[0]                 ? alt
+                                                     : NULL;
+        if (k->off == LC__NOFIELD || !value || strcmp(k->name, "history_size") == 0 ||
+            strcmp(k->name, "history_ttl") == 0)
+            continue;
+        for (int i = 0; i < 4; i++) {
+            /* the flat history_meta_ttl is channel.history_meta_ttl (legacy table) */
+            if (i == 3 && strcmp(k->name, "history_meta_ttl") == 0)
+                continue;
+            check_option_wired(wrap[i][0], wrap[i][1], k, value, where[i]);
+        }
+        checked++;
+    }
+    assert_int_equal(checked, 26); /* every stored option but history_size and history_ttl */
+}
+
+static bool re_ok(const char *re, const char *name)
+{
+    lc_ns_opts_t o;
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(lc_config_set_channel_regex(&o, re, err, sizeof(err)), 0);
+    bool ok = lc_config_channel_regex_ok(&o, name);
+    lc__config_free_ns(&o);
+    return ok;
+}
+
+static void test_config_channel_regex_translated_and_kept_compiled(void **state)
+{
+    assert_true(re_ok("^\\d+$", "123"));
+    assert_false(re_ok("^\\d+$", "12a"));
+    assert_true(re_ok("^\\w+-\\D$", "a_1-x"));
+    assert_false(re_ok("^\\w+$", "a-b"));
+    assert_true(re_ok("^a\\sb\\S$", "a b!"));
+    assert_true(re_ok("^[[:digit:]]{2}\\.x$", "42.x"));
+    assert_false(re_ok("^[[:digit:]]{2}\\.x$", "42yx"));
+    assert_true(re_ok("^\\\\d$", "\\d")); /* an escaped backslash then a plain d */
+    assert_true(re_ok("^[]\\d]$", "]"));  /* ']' first in brackets is a member */
+    /* known limitation: inside brackets the backslash is literal, as in POSIX */
+    assert_true(re_ok("^[\\d]$", "d"));
+    assert_false(re_ok("^[\\d]$", "1"));
+
+    lc_ns_opts_t o;
+    memset(&o, 0, sizeof(o));
+    assert_true(lc_config_channel_regex_ok(&o, "anything"));
+    assert_int_equal(lc_config_set_channel_regex(&o, "(?i)abc", err, sizeof(err)), LC_EINVAL);
+    assert_non_null(strstr(err, "invalid regular expression"));
+    assert_null(o.channel_re);
+    assert_int_equal(lc_config_set_channel_regex(&o, "^a$", err, sizeof(err)), 0);
+    assert_int_equal(lc_config_set_channel_regex(&o, "^b$", err, sizeof(err)), 0);
+    assert_true(lc_config_channel_regex_ok(&o, "b"));
+    assert_false(lc_config_channel_regex_ok(&o, "a"));
+    assert_int_equal(lc_config_set_channel_regex(&o, "", err, sizeof(err)), 0);
+    assert_null(o.channel_regex);
+    assert_null(o.channel_re);
+
+    lc_config_t c;
+    assert_int_equal(load(&c, "{\"channel\": {\"without_namespace\": {\"channel_regex\":"
+                              " \"^\\\\d+$\"}}, \"channel_regex\": \"^x$\"}"),
+                     0);
+    assert_string_equal(c.without_namespace.channel_regex, "^\\d+$"); /* v6 key wins */
+    assert_true(lc_config_channel_regex_ok(&c.without_namespace, "7"));
+    /* a regex string assigned in code without its compiled form is refused */
+    free(c.without_namespace.channel_regex);
+    c.without_namespace.channel_regex = strdup("^x$");
+    regfree(c.without_namespace.channel_re);
+    free(c.without_namespace.channel_re);
+    c.without_namespace.channel_re = NULL;
+    assert_int_equal(lc_config_validate(&c, err, sizeof(err)), LC_EINVAL);
+    assert_non_null(strstr(err, "channel.without_namespace.channel_regex: not compiled"));
+    lc_config_free(&c);
+
+    expect_error("{\"channel\": {\"without_namespace\": {\"channel_regex\": \"a{\"}}}",
+                 "channel.without_namespace.channel_regex: invalid regular expression");
+    expect_error("{\"channels\": [{\"name\": \"a\", \"channel_regex\": \"[\"}]}",
+                 "channels[0].channel_regex: invalid regular expression");
+    expect_error("{\"channel_regex\": \"(\"}", "channel_regex: invalid regular expression");
+}
+
+static const char rules_json[] =
+    "{\"channel\": {\"namespaces\": [{\"name\": \"chat\", \"allow_subscribe_for_client\": true,"
+    "  \"history_size\": 10, \"history_ttl\": \"60s\", \"channel_regex\": \"^[a-z0-9-]+$\"},"
+    "  {\"name\": \"orders\"}]},"
+    " \"channels\": ["
+    "  {\"name\": \"news\", \"publish\": true, \"subscribe\": true, \"history_size\": 100,"
+    "   \"history_ttl\": \"5m\"},"
+    "  {\"name\": \"user:$user\", \"subscribe\": true, \"publish\": false},"
+    "  {\"name\": \"chat:room-#rooms\", \"presence\": true, \"join_leave\": true},"
+    "  {\"name\": \"orders.{id}\", \"subscribe\": true},"
+    "  {\"name\": \"orders:{id}.items\", \"presence\": true},"
+    "  {\"name\": \"dialog#{users}\", \"allow_publish_for_subscriber\": true},"
+    "  {\"name\": \"lit\\\\#x\\\\*\", \"presence\": true},"
+    "  {\"name\": \"chat:*\", \"subscribe\": false},"
+    "  {\"name\": \"chat:room-1\", \"presence\": false}"
+    " ]}";
+
+static void test_config_channel_rules_match_table(void **state)
+{
+    lc_config_t c;
+    lc_ns_opts_t s;
+    assert_int_equal(load(&c, rules_json), 0);
+    assert_int_equal(c.n_channel_rules, 9);
+    const lc_ns_opts_t *chat = &c.namespaces[0], *orders = &c.namespaces[1], *o;
+#define R(ch, user) lc_config_resolve_channel(&c, ch, strlen(ch), user, &s)
+
+    /* literal; no match falls back to the namespace */
+    o = R("news", NULL);
+    assert_ptr_equal(o, &s);
+    assert_true(o->allow_subscribe_for_client && o->allow_publish_for_client);
+    assert_int_equal(o->history_size, 100);
+    assert_int_equal(o->history_ttl_ms, 300000);
+    assert_null(o->name);
+    assert_ptr_equal(R("news2", NULL), &c.without_namespace);
+    assert_ptr_equal(R("new", NULL), &c.without_namespace);
+
+    /* $user: own id only, never anonymous; an undefined namespace without a rule is NULL */
+    o = R("user:42", "42");
+    assert_ptr_equal(o, &s);
+    assert_true(o->allow_subscribe_for_client);
+    assert_false(o->allow_publish_for_client || o->presence);
+    assert_null(o->name);
+    assert_null(R("user:43", "42"));
+    assert_null(R("user:42x", "42"));
+    assert_null(R("user:4", "42"));
+    assert_null(R("user:42", NULL));
+    assert_null(R("user:", ""));
+    assert_null(R("unknown:x", "42"));
+
+    /* #name captures one segment; the overlay keeps the namespace keys it does not set */
+    o = R("chat:room-1", "42");
+    assert_ptr_equal(o, &s);
+    assert_true(o->presence && o->join_leave);
+    assert_true(o->allow_subscribe_for_client);
+    assert_int_equal(o->history_size, 10);
+    assert_string_equal(o->name, "chat");
+    assert_ptr_equal(o->channel_re, chat->channel_re);
+    assert_true(lc_config_channel_regex_ok(o, "room-1"));
+    /* not one segment, or an empty one: the later chat:* rule applies */
+    const char *rest[] = {"chat:room-1.2", "chat:room-", "chat:room-1#42",
+                          "chat:room-1:x", "chat:",      "chat:lobby"};
+    for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++) {
+        o = R(rest[i], NULL);
+        assert_ptr_equal(o, &s);
+        assert_false(o->allow_subscribe_for_client);
+        assert_false(o->presence);
+        assert_int_equal(o->history_size, 10);
+    }
+    /* patterns see the whole name: the private prefix is not stripped */
+    assert_ptr_equal(R("$chat:room-1", NULL), chat);
+
+    /* {name} with Laravel dots */
+    o = R("orders.5", NULL);
+    assert_ptr_equal(o, &s);
+    assert_true(o->allow_subscribe_for_client);
+    assert_null(o->name);
+    assert_ptr_equal(R("orders.5.6", NULL), &c.without_namespace);
+    assert_ptr_equal(R("orders.", NULL), &c.without_namespace);
+    o = R("orders:5.items", NULL);
+    assert_ptr_equal(o, &s);
+    assert_true(o->presence);
+    assert_string_equal(o->name, "orders");
+    assert_ptr_equal(R("orders:5:x.items", NULL), orders);
+
+    /* '#' before '{' is literal; ',' is inside a segment; escapes */
+    o = R("dialog#1,2", NULL);
+    assert_true(o == &s && o->allow_publish_for_subscriber);
+    assert_ptr_equal(R("dialog1", NULL), &c.without_namespace);
+    assert_ptr_equal(R("lit#x*", NULL), &s);
+    assert_ptr_equal(R("lit#xy", NULL), &c.without_namespace);
+
+    /* the length bounds the name */
+    assert_ptr_equal(lc_config_resolve_channel(&c, "newsroom", 4, NULL, &s), &s);
+    assert_ptr_equal(lc_config_resolve_channel(&c, "chat:room-1", 4, NULL, &s),
+                     &c.without_namespace);
+    /* lc_config_channel_opts ignores the rules */
+    assert_ptr_equal(lc_config_channel_opts(&c, "chat:room-1", 11), chat);
+    assert_null(lc_config_channel_opts(&c, "user:42", 7));
+#undef R
+    /* loading again replaces the rules */
+    const char *again = "{\"channels\": [{\"name\": \"solo\"}]}";
+    assert_int_equal(lc_config_load_string(&c, again, strlen(again), err, sizeof(err)), 0);
+    assert_int_equal(c.n_channel_rules, 1);
+    assert_ptr_equal(lc_config_resolve_channel(&c, "news", 4, NULL, &s), &c.without_namespace);
+    lc_config_free(&c);
+}
+
+static void test_config_channel_rules_bad_input_names_path(void **state)
+{
+    expect_error("{\"channels\": {}}", "channels: expected an array");
+    expect_error("{\"channels\": [\"news\"]}", "channels[0]: expected an object");
+    expect_error("{\"channels\": [{\"subscribe\": true}]}",
+                 "channels[0].name: expected a channel pattern string");
+    const char *bad[][2] = {
+        {"", "expected a non-empty channel pattern"},
+        {"a*b", "'*' is only allowed at the end"},
+        {"chat:{", "'{' must be followed by a name and '}'"},
+        {"chat:{1}", "'{' must be followed"},
+        {"chat:{a", "'{' must be followed"},
+        {"chat:{a}b", "a capture must be followed by"},
+        {"chat:#a{b}", "a capture must be followed by"},
+        {"chat:#a$user", "a capture must be followed by"},
+        {"chat:x\\\\", "a backslash must be followed"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char json[256], want[128];
+        snprintf(json, sizeof(json), "{\"channels\": [{\"name\": \"ok\"}, {\"name\": \"%s\"}]}",
+                 bad[i][0]);
+        snprintf(want, sizeof(want), "channels[1].name: %s", bad[i][1]);
+        expect_error(json, want);
+    }
+    expect_error("{\"channels\": [{\"name\": \"a\", \"presence\": \"yes\"}]}",
+                 "channels[0].presence: expected true or false");
+    expect_error("{\"channels\": [{\"name\": \"a\", \"subscribe\": 1}]}",
+                 "channels[0].subscribe: expected true or false");
+    expect_error("{\"channels\": [{\"name\": \"a\", \"history_ttl\": 60}]}",
+                 "channels[0].history_ttl: expected a duration");
+    expect_error("{\"channels\": [{\"name\": \"a\", \"subscribe\": true,"
+                 " \"allow_subscribe_for_client\": false}]}",
+                 "channels[0].allow_subscribe_for_client: \"allow_subscribe_for_client\" is "
+                 "already set");
+    /* checks on the overlaid options when the pattern fixes the namespace */
+    expect_error("{\"channels\": [{\"name\": \"news\", \"history_size\": 10}]}",
+                 "channels[0]: history_size and history_ttl must be set together");
+    expect_error("{\"channels\": [{\"name\": \"chat:{x}\", \"allow_recovery\": true}]}",
+                 "channels[0]: recovery needs history");
+    expect_error("{\"channel\": {\"namespaces\": [{\"name\": \"chat\", \"history_size\": 5,"
+                 " \"history_ttl\": \"1m\"}]}, \"channels\": [{\"name\": \"chat:{x}\","
+                 " \"history_ttl\": \"1000h\"}]}",
+                 "channels[0]: history_ttl must not exceed history_meta_ttl");
+    /* otherwise on the rule alone */
+    expect_error("{\"channels\": [{\"name\": \"{ns}:x\", \"history_ttl\": \"1m\"}]}",
+                 "channels[0]: history_size and history_ttl must be set together");
+
+    lc_config_t c;
+    lc_ns_opts_t s;
+    assert_int_equal(load(&c, "{\"channel\": {\"namespaces\": [{\"name\": \"chat\","
+                              " \"history_size\": 5, \"history_ttl\": \"1m\"}]},"
+                              " \"channels\": [{\"name\": \"$chat:{x}\", \"allow_recovery\": true},"
+                              " {\"name\": \"{ns}:x\", \"allow_recovery\": true}]}"),
+                     0);
+    const lc_ns_opts_t *o = lc_config_resolve_channel(&c, "$chat:a", 7, "u", &s);
+    assert_true(o == &s && o->allow_recovery && o->history_size == 5);
+    lc_config_free(&c);
+}
+
+static void test_config_example_rules_file_loads(void **state)
+{
+    /* examples/ relative to this source file */
+    char path[1024];
+    const char *slash = strrchr(__FILE__, '/');
+    int dir = slash ? (int)(slash - __FILE__) : 1;
+    snprintf(path, sizeof(path), "%.*s/../../examples/rules.json", dir, slash ? __FILE__ : ".");
+    lc_config_t c;
+    lc_ns_opts_t s;
+    lc_config_defaults(&c);
+    if (lc_config_load_file(&c, path, err, sizeof(err)) != 0)
+        fail_msg("%s: %s", path, err);
+    assert_int_equal(c.n_channel_rules, 3);
+    const lc_ns_opts_t *o = lc_config_resolve_channel(&c, "news", 4, "7", &s);
+    assert_true(o->allow_subscribe_for_client && o->allow_publish_for_client);
+    assert_int_equal(o->history_size, 100);
+    o = lc_config_resolve_channel(&c, "user:7", 6, "7", &s);
+    assert_true(o && o->allow_subscribe_for_client && !o->allow_publish_for_client);
+    assert_null(lc_config_resolve_channel(&c, "user:8", 6, "7", &s));
+    o = lc_config_resolve_channel(&c, "chat:room-9", 11, "7", &s);
+    assert_true(o->presence && o->join_leave && o->allow_publish_for_subscriber);
+    assert_ptr_equal(lc_config_resolve_channel(&c, "chat:lobby", 10, "7", &s), &c.namespaces[0]);
+    lc_config_free(&c);
+}
+
 int main(void)
 {
     lc_log_set_level(LC_LOG_ERROR); /* the warnings for unknown and flat keys are expected */
@@ -574,6 +1016,13 @@ int main(void)
         cmocka_unit_test(test_config_generate_round_trip),
         cmocka_unit_test(test_config_dev_has_secrets_and_open_origins),
         cmocka_unit_test(test_config_load_twice_replaces_values),
+        cmocka_unit_test(test_config_client_channel_keys_defaults_and_parse),
+        cmocka_unit_test(test_config_channel_option_values_stored),
+        cmocka_unit_test(test_config_every_channel_option_wired_everywhere),
+        cmocka_unit_test(test_config_channel_regex_translated_and_kept_compiled),
+        cmocka_unit_test(test_config_channel_rules_match_table),
+        cmocka_unit_test(test_config_channel_rules_bad_input_names_path),
+        cmocka_unit_test(test_config_example_rules_file_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,287 @@
+/* Server API methods that act on live connections (spec §4.2): subscribe, unsubscribe,
+ * disconnect and refresh. Connections belong to their worker's thread, so each method becomes
+ * one node-wide operation (core/ops.h): the same request runs in every worker, and the command
+ * answers {} from the operation's completion in this worker. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "auth/jwt.h"
+#include "core/ops.h"
+#include "proto/codes.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* Longest close reason a WebSocket close frame carries (125 bytes minus the code). */
+#define REASON_MAX 123
+
+enum sess_kind { SESS_SUBSCRIBE, SESS_UNSUBSCRIBE, SESS_DISCONNECT, SESS_REFRESH };
+
+/* One operation, read-only while the workers run it. The strings and raw values live in
+ * `arena` (copies: the request body may go away before the workers are done). */
+typedef struct sess_op {
+    lc__api_cmd_t *cmd;
+    int kind;
+    lc_target_t target;
+    const char *channel;
+    lc_api_sub_opts_t sub;
+    lc_sub_override_t override;
+    const char **whitelist;
+    size_t n_whitelist;
+    uint32_t code;
+    const char *reason;
+    bool expired;
+    int64_t expire_at;
+    lc_raw_t info;
+    size_t used, cap;
+    bool overflow;
+    char arena[];
+} sess_op_t;
+
+/* Copy n bytes plus a NUL into the arena. Every copied value is a distinct part of the params
+ * text and no longer unescaped than there, so params' length plus one NUL per string is
+ * enough; the bound is still checked. */
+static const char *keep(sess_op_t *op, const char *s, size_t n)
+{
+    if (!s)
+        return NULL;
+    if (op->used + n + 1 > op->cap) {
+        op->overflow = true;
+        return NULL;
+    }
+    char *d = op->arena + op->used;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    op->used += n + 1;
+    return d;
+}
+
+static const char *keep_str(sess_op_t *op, const char *s)
+{
+    return s ? keep(op, s, strlen(s)) : NULL;
+}
+
+static void keep_raw(sess_op_t *op, lc_raw_t *r)
+{
+    if (r->p)
+        r->p = keep(op, r->p, r->len);
+}
+
+static void sess_op_free(sess_op_t *op)
+{
+    free(op->whitelist);
+    free(op);
+}
+
+static void on_each(lc_worker_t *w, void *arg)
+{
+    const sess_op_t *op = arg;
+    switch (op->kind) {
+    case SESS_SUBSCRIBE:
+        lc_worker_subscribe(w, &op->target, op->channel, &op->sub);
+        break;
+    case SESS_UNSUBSCRIBE:
+        lc_worker_unsubscribe(w, &op->target, op->channel);
+        break;
+    case SESS_DISCONNECT:
+        lc_worker_disconnect(w, &op->target, op->whitelist, op->n_whitelist, op->code, op->reason);
+        break;
+    case SESS_REFRESH:
+        lc_worker_refresh(w, &op->target, op->expired, op->expire_at, op->info);
+        break;
+    }
+}
+
+static void on_done(lc_worker_t *w, void *arg)
+{
+    sess_op_t *op = arg;
+    lc__api_cmd_t *c = op->cmd;
+    sess_op_free(op);
+    lc__api_ok(c);
+}
+
+/* A raw JSON field with its base64 twin: only the JSON form can reach JSON clients, so the
+ * base64 one alone is refused. */
+static uint32_t get_json_field(const char *params, size_t len, const cJSON *p, const char *key,
+                               const char *b64key, lc_raw_t *out)
+{
+    const char *b64 = NULL;
+    uint32_t code = lc__api_get_raw(params, len, key, out);
+    if (!code)
+        code = lc__api_get_str(p, b64key, &b64);
+    if (!code && !out->p && b64 && *b64)
+        code = LC_ERROR_BAD_REQUEST;
+    return code;
+}
+
+/* recover_since {offset, epoch} of subscribe. */
+static uint32_t get_recover_since(sess_op_t *op, const cJSON *p)
+{
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(p, "recover_since");
+    if (!rs || cJSON_IsNull(rs))
+        return 0;
+    if (!cJSON_IsObject(rs))
+        return LC_ERROR_BAD_REQUEST;
+    int64_t offset = 0;
+    const char *epoch = NULL;
+    uint32_t code = lc__api_get_int(rs, "offset", 0, INT64_MAX, &offset);
+    if (!code)
+        code = lc__api_get_str(rs, "epoch", &epoch);
+    if (code)
+        return code;
+    op->sub.has_recover_since = true;
+    op->sub.recover_offset = (uint64_t)offset;
+    op->sub.recover_epoch = keep_str(op, epoch ? epoch : "");
+    return 0;
+}
+
+/* disconnect: whitelist and the {code, reason} object. */
+static uint32_t get_disconnect(sess_op_t *op, const cJSON *p)
+{
+    const cJSON *wl = cJSON_GetObjectItemCaseSensitive(p, "whitelist");
+    if (wl && !cJSON_IsNull(wl)) {
+        if (!cJSON_IsArray(wl))
+            return LC_ERROR_BAD_REQUEST;
+        int n = cJSON_GetArraySize(wl);
+        if (n > 0 && !(op->whitelist = calloc((size_t)n, sizeof(*op->whitelist))))
+            return LC_ERROR_INTERNAL;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, wl)
+        {
+            if (!cJSON_IsString(e))
+                return LC_ERROR_BAD_REQUEST;
+            op->whitelist[op->n_whitelist++] = keep_str(op, e->valuestring);
+        }
+    }
+    op->reason = "";
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(p, "disconnect");
+    if (!d || cJSON_IsNull(d))
+        return 0;
+    if (!cJSON_IsObject(d))
+        return LC_ERROR_BAD_REQUEST;
+    int64_t code = 0;
+    const char *reason = NULL;
+    uint32_t err = lc__api_get_int(d, "code", 0, 4999, &code);
+    if (!err)
+        err = lc__api_get_str(d, "reason", &reason);
+    /* A close frame carries application codes 3000-4999 and a short reason. */
+    if (!err && ((code != 0 && code < 3000) || (reason && strlen(reason) > REASON_MAX)))
+        err = LC_ERROR_BAD_REQUEST;
+    if (err)
+        return err;
+    op->code = (uint32_t)code;
+    if (reason)
+        op->reason = keep_str(op, reason);
+    return 0;
+}
+
+/* Fields of one kind of operation into op. 0 or the error code. */
+static uint32_t read_params(sess_op_t *op, const char *params, size_t len, const cJSON *p)
+{
+    /* session (a PRO-only target) is only checked for its type */
+    const char *user = NULL, *client = NULL, *session = NULL;
+    uint32_t code;
+    if ((code = lc__api_get_str(p, "user", &user)) ||
+        (code = lc__api_get_str(p, "client", &client)) ||
+        (code = lc__api_get_str(p, "session", &session)))
+        return code;
+
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *ns;
+    const char *channel = NULL;
+    if ((op->kind == SESS_SUBSCRIBE || op->kind == SESS_UNSUBSCRIBE) &&
+        (code = lc__api_get_channel(op->cmd->api, p, &channel, &scratch, &ns)))
+        return code;
+    /* Nobody to act on. */
+    if ((!user || !*user) && (!client || !*client))
+        return LC_ERROR_BAD_REQUEST;
+    op->target.user = keep_str(op, user);
+    op->target.client = keep_str(op, client);
+    op->channel = keep_str(op, channel);
+
+    switch (op->kind) {
+    case SESS_SUBSCRIBE: {
+        lc_raw_t ov;
+        if ((code = lc__api_get_raw(params, len, "override", &ov)))
+            return code;
+        if (ov.p) {
+            if (lc_jwt_parse_override(ov.p, ov.len, &op->override) != 0)
+                return LC_ERROR_BAD_REQUEST;
+            op->sub.override = &op->override;
+        }
+        if ((code = lc__api_get_int(p, "expire_at", 0, INT64_MAX, &op->sub.expire_at)) ||
+            (code = get_json_field(params, len, p, "info", "b64info", &op->sub.info)) ||
+            (code = get_json_field(params, len, p, "data", "b64data", &op->sub.data)) ||
+            (code = get_recover_since(op, p)))
+            return code;
+        keep_raw(op, &op->sub.info);
+        keep_raw(op, &op->sub.data);
+        break;
+    }
+    case SESS_DISCONNECT:
+        if ((code = get_disconnect(op, p)))
+            return code;
+        break;
+    case SESS_REFRESH:
+        if ((code = lc__api_get_bool(p, "expired", &op->expired)) ||
+            (code = lc__api_get_int(p, "expire_at", 0, INT64_MAX, &op->expire_at)) ||
+            (code = get_json_field(params, len, p, "info", "b64info", &op->info)))
+            return code;
+        keep_raw(op, &op->info);
+        break;
+    default:
+        break;
+    }
+    return op->overflow ? LC_ERROR_INTERNAL : 0;
+}
+
+static void run_op(lc__api_cmd_t *c, int kind, const char *params, size_t len, const cJSON *p)
+{
+    /* see keep(): the params text plus a NUL per string (the fixed fields, each whitelist
+     * element) */
+    const cJSON *wl = cJSON_GetObjectItemCaseSensitive(p, "whitelist");
+    size_t cap = len + 16 + (cJSON_IsArray(wl) ? (size_t)cJSON_GetArraySize(wl) : 0);
+    sess_op_t *op = calloc(1, sizeof(*op) + cap);
+    if (!op) {
+        lc_log_error("api %s: out of memory", c->method->name);
+        lc__api_fail(c, LC_ERROR_INTERNAL);
+        return;
+    }
+    op->cmd = c;
+    op->kind = kind;
+    op->cap = cap;
+    uint32_t code = read_params(op, params, len, p);
+    if (code) {
+        if (code == LC_ERROR_INTERNAL)
+            lc_log_error("api %s: out of memory", c->method->name);
+        sess_op_free(op);
+        lc__api_fail(c, code);
+        return;
+    }
+    int rc = lc_node_each_worker(c->api->node, on_each, on_done, op);
+    if (rc != 0) {
+        lc_log_error("api %s: %s", c->method->name, lc_strerror(rc));
+        sess_op_free(op);
+        lc__api_fail(c, LC_ERROR_INTERNAL);
+    }
+}
+
+void lc__api_subscribe(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
+{
+    run_op(c, SESS_SUBSCRIBE, params, len, p);
+}
+
+void lc__api_unsubscribe(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
+{
+    run_op(c, SESS_UNSUBSCRIBE, params, len, p);
+}
+
+void lc__api_disconnect(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
+{
+    run_op(c, SESS_DISCONNECT, params, len, p);
+}
+
+void lc__api_refresh(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
+{
+    run_op(c, SESS_REFRESH, params, len, p);
+}

@@ -1,0 +1,236 @@
+/* Node-wide operations of the server API on this worker's sessions (core/ops.h): subscribe,
+ * unsubscribe, disconnect and refresh a user's or one client's connections; list channels. */
+#include "core/client_priv.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/jwt.h"
+#include "proto/codes.h"
+#include "util/clock.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* Call fn for every connected session the target names on this worker. fn may disconnect
+ * the session it is given (and only that one): a disconnected session stays allocated until
+ * its transport has closed, which never happens inside fn. */
+static size_t for_target(lc_worker_t *w, const lc_target_t *t,
+                         void (*fn)(lc_client_t *c, void *arg), void *arg)
+{
+    bool has_client = t->client && t->client[0];
+    bool has_user = t->user && t->user[0];
+    if (has_client) {
+        lc_client_t *c = lc__worker_find_client(w, t->client);
+        if (!c || c->state != LC_CLIENT_CONNECTED)
+            return 0;
+        if (has_user && strcmp(c->user, t->user) != 0)
+            return 0;
+        fn(c, arg);
+        return 1;
+    }
+    if (!has_user)
+        return 0;
+    lc_list_t *head = lc__worker_user_clients(w, t->user);
+    if (!head)
+        return 0;
+    /* fn may disconnect the user's last connection here, which frees the list head: take the
+     * sessions out of the list first. */
+    size_t n = 0, cap = 0;
+    lc_client_t **all = NULL;
+    lc_list_t *pos;
+    lc_list_foreach(pos, head)
+    {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            lc_client_t **na = realloc(all, cap * sizeof(*na));
+            if (!na) {
+                lc_log_error("server API operation on user %s: out of memory", t->user);
+                free(all);
+                return 0;
+            }
+            all = na;
+        }
+        all[n++] = lc_container_of(pos, lc_client_t, user_node);
+    }
+    size_t done = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (all[i]->state != LC_CLIENT_CONNECTED)
+            continue;
+        done++;
+        fn(all[i], arg);
+    }
+    free(all);
+    return done;
+}
+
+/* --- subscribe ------------------------------------------------------------------------- */
+
+typedef struct sub_arg {
+    const char *channel;
+    const lc_api_sub_opts_t *o;
+    size_t done;
+} sub_arg_t;
+
+static void do_subscribe(lc_client_t *c, void *arg)
+{
+    sub_arg_t *a = arg;
+    size_t len = strlen(a->channel);
+    if (lc__client_find_sub(c, a->channel, len))
+        return;
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, a->channel, len, c->user, &scratch);
+    if (!o)
+        return;
+    lc_sub_spec_t sp;
+    memset(&sp, 0, sizeof(sp));
+    sp.o = o;
+    sp.server_side = true;
+    sp.chan_info = a->o ? a->o->info : (lc_raw_t){0};
+    sp.data = a->o ? a->o->data : (lc_raw_t){0};
+    sp.override = a->o ? a->o->override : NULL;
+    if (a->o && a->o->expire_at > 0)
+        sp.exp = a->o->expire_at;
+    if (a->o && a->o->has_recover_since) {
+        sp.recover = true;
+        sp.want_recoverable = true;
+        sp.offset = a->o->recover_offset;
+        sp.epoch = a->o->recover_epoch;
+    }
+    lc_buf_t result = LC_BUF_INIT;
+    if (lc__client_subscribe_core(c, a->channel, len, &sp, &result) == 0) {
+        /* The push carries the same result object a subscribe reply would. */
+        lc_buf_t push = LC_BUF_INIT;
+        lc_buf_append_str(&push, "{\"push\":{\"channel\":");
+        lc_buf_append_json_str(&push, a->channel, len);
+        lc_buf_append_str(&push, ",\"subscribe\":");
+        lc_buf_append(&push, result.data, result.len);
+        lc_buf_append_str(&push, "}}");
+        lc__client_send_push(c, push.data, push.len);
+        lc_buf_free(&push);
+        a->done++;
+    }
+    lc_buf_free(&result);
+}
+
+size_t lc_worker_subscribe(lc_worker_t *w, const lc_target_t *t, const char *channel,
+                           const lc_api_sub_opts_t *o)
+{
+    sub_arg_t a = {.channel = channel, .o = o};
+    for_target(w, t, do_subscribe, &a);
+    return a.done;
+}
+
+/* --- unsubscribe ----------------------------------------------------------------------- */
+
+static void do_unsubscribe(lc_client_t *c, void *arg)
+{
+    const char *ch = arg;
+    lc_csub_t *cs = lc__client_find_sub(c, ch, strlen(ch));
+    if (!cs)
+        return;
+    lc__client_remove_sub(c, (uint32_t)(cs - c->subs));
+    lc_buf_t b = LC_BUF_INIT;
+    if (lc_proto_push_unsubscribe(&b, ch, LC_UNSUBSCRIBE_SERVER, NULL) == 0)
+        lc__client_send_push(c, b.data, b.len);
+    lc_buf_free(&b);
+}
+
+size_t lc_worker_unsubscribe(lc_worker_t *w, const lc_target_t *t, const char *channel)
+{
+    return for_target(w, t, do_unsubscribe, (void *)channel);
+}
+
+/* --- disconnect ------------------------------------------------------------------------ */
+
+typedef struct disc_arg {
+    const char *const *whitelist;
+    size_t n_whitelist;
+    uint32_t code;
+    const char *reason;
+} disc_arg_t;
+
+static void do_disconnect(lc_client_t *c, void *arg)
+{
+    disc_arg_t *a = arg;
+    for (size_t i = 0; i < a->n_whitelist; i++)
+        if (strcmp(a->whitelist[i], c->id) == 0)
+            return;
+    lc__client_disconnect(c, a->code, a->reason);
+}
+
+size_t lc_worker_disconnect(lc_worker_t *w, const lc_target_t *t, const char *const *whitelist,
+                            size_t n_whitelist, uint32_t code, const char *reason)
+{
+    disc_arg_t a = {whitelist, n_whitelist, code ? code : LC_DISCONNECT_FORCE_DISCONNECT,
+                    reason && *reason ? reason : NULL};
+    return for_target(w, t, do_disconnect, &a);
+}
+
+/* --- refresh --------------------------------------------------------------------------- */
+
+typedef struct refresh_arg {
+    bool expired;
+    int64_t expire_at;
+    lc_raw_t info;
+} refresh_arg_t;
+
+static void do_refresh(lc_client_t *c, void *arg)
+{
+    refresh_arg_t *a = arg;
+    if (a->expired) {
+        lc__client_disconnect(c, LC_DISCONNECT_EXPIRED, NULL);
+        return;
+    }
+    if (a->info.p && a->info.len) {
+        char *ni = malloc(a->info.len + 1);
+        if (ni) {
+            memcpy(ni, a->info.p, a->info.len);
+            ni[a->info.len] = '\0';
+            free(c->conn_info);
+            c->conn_info = ni;
+            c->conn_info_len = a->info.len;
+        }
+    }
+    if (a->expire_at > 0) {
+        c->exp = a->expire_at;
+        lc__client_arm_expiry(c);
+        int64_t now = lc_now_s();
+        lc_buf_t b = LC_BUF_INIT;
+        if (lc_proto_push_refresh(&b, true, (uint32_t)(c->exp > now ? c->exp - now : 0)) == 0)
+            lc__client_send_push(c, b.data, b.len);
+        lc_buf_free(&b);
+    }
+}
+
+size_t lc_worker_refresh(lc_worker_t *w, const lc_target_t *t, bool expired, int64_t expire_at,
+                         lc_raw_t info)
+{
+    refresh_arg_t a = {expired, expire_at, info};
+    return for_target(w, t, do_refresh, &a);
+}
+
+/* --- channels -------------------------------------------------------------------------- */
+
+typedef struct chan_arg {
+    const char *pattern;
+    void (*fn)(void *arg, const char *ch, size_t len, uint64_t nsubs);
+    void *arg;
+} chan_arg_t;
+
+static void each_channel(void *arg, const char *ch, size_t len, size_t n)
+{
+    chan_arg_t *a = arg;
+    /* Hub names are NUL-terminated. gobwas/glob's `*`, `?` and `[...]` match as in fnmatch. */
+    if (a->pattern && *a->pattern && fnmatch(a->pattern, ch, 0) != 0)
+        return;
+    a->fn(a->arg, ch, len, n);
+}
+
+void lc_worker_channels(lc_worker_t *w, const char *pattern,
+                        void (*fn)(void *arg, const char *ch, size_t len, uint64_t nsubs),
+                        void *arg)
+{
+    chan_arg_t a = {pattern, fn, arg};
+    lc_hub_foreach(lc__worker_hub(w), each_channel, &a);
+}

@@ -1,0 +1,600 @@
+/* Subscriptions of a session: the permission decision of spec §6.3 for a client subscribe,
+ * private channels with subscription tokens, positioning and recovery (§7.3), presence and
+ * join/leave, server-side subscriptions from the connection token, and leaving. */
+#include "core/client_priv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/jwt.h"
+#include "proto/codes.h"
+#include "util/clock.h"
+#include "util/err.h"
+#include "util/log.h"
+
+lc_csub_t *lc__client_find_sub(lc_client_t *c, const char *ch, size_t len)
+{
+    for (uint32_t i = 0; i < c->nsubs; i++) {
+        size_t l;
+        const char *name = lc_hub_sub_channel(c->subs[i].s, &l);
+        if (l == len && memcmp(name, ch, len) == 0)
+            return &c->subs[i];
+    }
+    return NULL;
+}
+
+void lc__client_info(const lc_client_t *c, const lc_csub_t *cs, lc_client_info_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->user = c->user;
+    out->client = c->id;
+    out->conn_info.p = c->conn_info;
+    out->conn_info.len = c->conn_info_len;
+    if (cs) {
+        out->chan_info.p = cs->chan_info;
+        out->chan_info.len = cs->chan_info_len;
+    }
+}
+
+static bool anon_ok(const lc_client_t *c, bool allow_anonymous)
+{
+    return c->user[0] || allow_anonymous;
+}
+
+bool lc__client_can_presence(const lc_client_t *c, const lc_ns_opts_t *o, bool subscribed)
+{
+    if (o->allow_presence_for_client && anon_ok(c, o->allow_presence_for_anonymous))
+        return true;
+    if (o->allow_presence_for_subscriber && subscribed &&
+        anon_ok(c, o->allow_presence_for_anonymous))
+        return true;
+    return c->cfg->client_insecure;
+}
+
+bool lc__client_can_history(const lc_client_t *c, const lc_ns_opts_t *o, bool subscribed)
+{
+    if (o->allow_history_for_client && anon_ok(c, o->allow_history_for_anonymous))
+        return true;
+    if (o->allow_history_for_subscriber && subscribed && anon_ok(c, o->allow_history_for_anonymous))
+        return true;
+    return c->cfg->client_insecure;
+}
+
+const char *lc__channel_name_after_ns(const lc_config_t *cfg, const char *ch)
+{
+    const char *p = ch;
+    size_t pl = cfg->private_prefix ? strlen(cfg->private_prefix) : 0;
+    if (pl && strncmp(p, cfg->private_prefix, pl) == 0)
+        p += pl;
+    const char *b = cfg->namespace_boundary && *cfg->namespace_boundary
+                        ? strstr(p, cfg->namespace_boundary)
+                        : NULL;
+    return b ? b + strlen(cfg->namespace_boundary) : p;
+}
+
+/* --- position and recovery ------------------------------------------------------------- */
+
+typedef struct hist_ctx {
+    int err;
+    lc_stream_pos_t top;
+    uint64_t first_offset;
+    lc_rcbuf_t **pubs;
+    size_t n;
+} hist_ctx_t;
+
+static void on_history(void *arg, int err, const lc_history_res_t *res)
+{
+    hist_ctx_t *h = arg;
+    h->err = err;
+    if (!res)
+        return;
+    h->top = res->top;
+    h->first_offset = res->first_offset;
+    if (err == 0 && res->n > 0) {
+        h->pubs = malloc(res->n * sizeof(*h->pubs));
+        if (!h->pubs) {
+            h->err = LC_ENOMEM;
+            return;
+        }
+        for (size_t i = 0; i < res->n; i++)
+            h->pubs[i] = lc_rcbuf_ref(res->pubs[i]);
+        h->n = res->n;
+    }
+}
+
+static void hist_ctx_free(hist_ctx_t *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        lc_rcbuf_unref(h->pubs[i]);
+    free(h->pubs);
+}
+
+/* Read the stream for a positioned (and possibly recovering) subscription. The memory engine
+ * answers synchronously; the session code relies on that for now. */
+static int read_stream(lc_client_t *c, const char *ch, size_t len, const lc_ns_opts_t *o,
+                       const lc_sub_spec_t *sp, hist_ctx_t *h)
+{
+    lc_node_t *n = lc_worker_node(c->w);
+    lc_history_req_t req;
+    memset(&req, 0, sizeof(req));
+    req.channel = ch;
+    req.chlen = len;
+    lc_node_chan_opts(n, o, &req.opts);
+    if (sp->recover) {
+        req.has_since = true;
+        req.since.offset = sp->offset;
+        if (sp->epoch)
+            snprintf(req.since.epoch, sizeof(req.since.epoch), "%s", sp->epoch);
+        int lim = c->cfg->recovery_max_publication_limit;
+        req.limit = lim > 0 ? lim : -1;
+    }
+    h->err = 1;
+    int rc = lc_node_engine(n)->vt->history(lc_node_engine(n), &req, on_history, h);
+    if (rc != 0)
+        return rc;
+    if (h->err == 1)
+        return LC_EINVAL; /* an engine that answers later is not supported here yet */
+    return 0;
+}
+
+/* --- making a subscription ------------------------------------------------------------- */
+
+static int grow_subs(lc_client_t *c)
+{
+    if (c->nsubs < c->capsubs)
+        return 0;
+    uint32_t ncap = c->capsubs ? c->capsubs * 2 : 4;
+    lc_csub_t *ns = realloc(c->subs, ncap * sizeof(*ns));
+    if (!ns)
+        return LC_ENOMEM;
+    c->subs = ns;
+    c->capsubs = ncap;
+    return 0;
+}
+
+static bool ovr(const lc_jwt_opt_bool_t *b, bool dflt)
+{
+    return b->set ? b->value : dflt;
+}
+
+uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
+                                   const lc_sub_spec_t *sp, lc_buf_t *out)
+{
+    const lc_ns_opts_t *o = sp->o;
+    const lc_sub_override_t *ov = sp->override;
+    lc_jwt_opt_bool_t none = {0};
+    bool presence = ovr(ov ? &ov->presence : &none, o->presence);
+    bool join_leave = ovr(ov ? &ov->join_leave : &none, o->join_leave);
+    bool force_recovery = ovr(ov ? &ov->force_recovery : &none, o->force_recovery);
+    bool force_positioning = ovr(ov ? &ov->force_positioning : &none, o->force_positioning);
+    bool force_push_jl = ovr(ov ? &ov->force_push_join_leave : &none, o->force_push_join_leave);
+    bool history_on = o->history_size > 0 && o->history_ttl_ms > 0;
+    /* The subscriber is about to be subscribed: subscriber-level permissions count. */
+    bool hist_access = lc__client_can_history(c, o, true);
+
+    bool recoverable = history_on && (force_recovery ||
+                                      (sp->want_recoverable && (o->allow_recovery || hist_access)));
+    bool positioned =
+        history_on && (recoverable || force_positioning ||
+                       (sp->want_positioned && (o->allow_positioning || hist_access)));
+    bool gets_join_leave =
+        join_leave &&
+        (force_push_jl || (sp->want_join_leave && lc__client_can_presence(c, o, true)));
+
+    if (grow_subs(c) != 0)
+        return LC_ERROR_INTERNAL;
+
+    lc_subscribe_result_t r;
+    memset(&r, 0, sizeof(r));
+    hist_ctx_t h;
+    memset(&h, 0, sizeof(h));
+    uint64_t position = 0;
+    if (positioned) {
+        lc_sub_spec_t spr = *sp;
+        spr.recover = recoverable && sp->recover;
+        int rc = read_stream(c, ch, len, o, &spr, &h);
+        if (rc != 0 && rc != LC_EPOS) {
+            lc_log_error("client %s: stream of %.*s unavailable: %s", c->id, (int)len, ch,
+                         lc_strerror(rc));
+            hist_ctx_free(&h);
+            return LC_ERROR_INTERNAL;
+        }
+        r.positioned = true;
+        r.recoverable = recoverable;
+        r.epoch = h.top.epoch;
+        r.offset = h.top.offset;
+        position = h.top.offset;
+        if (spr.recover) {
+            r.was_recovering = true;
+            uint64_t missed = h.top.offset >= sp->offset ? h.top.offset - sp->offset : 0;
+            bool contiguous = h.err == 0 && h.top.offset >= sp->offset && h.n == missed &&
+                              (h.n == 0 || h.first_offset <= sp->offset + 1);
+            if (contiguous) {
+                r.recovered = true;
+                r.offset = sp->offset; /* the client advances through the publications */
+                r.publications = h.pubs;
+                r.n_publications = h.n;
+            }
+        }
+    }
+
+    lc_sub_t *s;
+    if (lc_hub_subscribe(lc__worker_hub(c->w), ch, len, c, &s) != 0) {
+        hist_ctx_free(&h);
+        return LC_ERROR_INTERNAL;
+    }
+    s->offset = position;
+    s->flags = (gets_join_leave ? LC_SUB_JOIN_LEAVE : 0) | (positioned ? LC_SUB_POSITIONED : 0) |
+               (recoverable ? LC_SUB_RECOVERABLE : 0) | (sp->server_side ? LC_SUB_SERVER_SIDE : 0) |
+               (presence ? LC_SUB_PRESENCE : 0) | (join_leave ? LC_SUB_EMIT_JOIN_LEAVE : 0);
+    lc_csub_t *cs = &c->subs[c->nsubs++];
+    memset(cs, 0, sizeof(*cs));
+    cs->s = s;
+    cs->exp = sp->exp;
+    if (sp->chan_info.p && sp->chan_info.len) {
+        cs->chan_info = malloc(sp->chan_info.len + 1);
+        if (cs->chan_info) {
+            memcpy(cs->chan_info, sp->chan_info.p, sp->chan_info.len);
+            cs->chan_info[sp->chan_info.len] = '\0';
+            cs->chan_info_len = sp->chan_info.len;
+        }
+    }
+    lc__worker_count_subs(c->w, 1);
+
+    if (sp->exp > 0) {
+        int64_t now = lc_now_s();
+        r.expires = true;
+        r.ttl = sp->exp > now ? (uint32_t)(sp->exp - now) : 0;
+        lc__client_arm_sub_expiry(c);
+    }
+    r.data = sp->data;
+    int erc = lc_proto_encode_subscribe_result(out, &r);
+    hist_ctx_free(&h);
+    if (erc != 0)
+        return LC_ERROR_INTERNAL;
+
+    if (presence || join_leave) {
+        lc_client_info_t ci;
+        lc__client_info(c, cs, &ci);
+        lc_buf_t b = LC_BUF_INIT;
+        lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
+        if (presence && lc_proto_encode_client_info(&b, &ci) == 0) {
+            lc_rcbuf_t *info = lc_rcbuf_from(b.data, b.len);
+            if (info) {
+                e->vt->presence_add(e, ch, len, c->id, c->user, info, NULL, NULL);
+                lc_rcbuf_unref(info);
+            }
+        }
+        lc_buf_reset(&b);
+        if (join_leave && lc_proto_push_join_leave(&b, ch, len, true, &ci) == 0) {
+            lc_rcbuf_t *push = lc_rcbuf_from(b.data, b.len);
+            if (push) {
+                e->vt->publish_join_leave(e, ch, len, push, NULL, NULL);
+                lc_rcbuf_unref(push);
+            }
+        }
+        lc_buf_free(&b);
+    }
+    return 0;
+}
+
+void lc__client_remove_sub(lc_client_t *c, uint32_t i)
+{
+    lc_csub_t *cs = &c->subs[i];
+    lc_sub_t *s = cs->s;
+    size_t len;
+    const char *ch = lc_hub_sub_channel(s, &len);
+    if (s->flags & (LC_SUB_PRESENCE | LC_SUB_EMIT_JOIN_LEAVE)) {
+        lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
+        if (s->flags & LC_SUB_PRESENCE)
+            e->vt->presence_remove(e, ch, len, c->id, NULL, NULL);
+        if (s->flags & LC_SUB_EMIT_JOIN_LEAVE) {
+            lc_client_info_t ci;
+            lc__client_info(c, cs, &ci);
+            lc_buf_t b = LC_BUF_INIT;
+            if (lc_proto_push_join_leave(&b, ch, len, false, &ci) == 0) {
+                lc_rcbuf_t *push = lc_rcbuf_from(b.data, b.len);
+                if (push) {
+                    e->vt->publish_join_leave(e, ch, len, push, NULL, NULL);
+                    lc_rcbuf_unref(push);
+                }
+            }
+            lc_buf_free(&b);
+        }
+    }
+    lc_hub_unsubscribe(lc__worker_hub(c->w), s);
+    free(cs->chan_info);
+    c->subs[i] = c->subs[--c->nsubs];
+    lc__worker_count_subs(c->w, -1);
+}
+
+/* --- client subscribe ------------------------------------------------------------------ */
+
+static bool has_prefix(const char *s, size_t len, const char *prefix)
+{
+    size_t pl = prefix ? strlen(prefix) : 0;
+    return pl > 0 && len >= pl && memcmp(s, prefix, pl) == 0;
+}
+
+/* User-limited channel (`dialog#42,43`): is the user among those after the last boundary? */
+static bool user_listed(const lc_client_t *c, const char *ch, size_t len)
+{
+    const char *ub = c->cfg->user_boundary;
+    const char *sep = c->cfg->user_separator;
+    if (!ub || !*ub || !c->user[0])
+        return false;
+    size_t ubl = strlen(ub), sepl = sep ? strlen(sep) : 0;
+    const char *last = NULL;
+    for (const char *p = ch; p + ubl <= ch + len; p++)
+        if (memcmp(p, ub, ubl) == 0)
+            last = p;
+    if (!last)
+        return false;
+    const char *p = last + ubl, *end = ch + len;
+    size_t ul = strlen(c->user);
+    while (p <= end) {
+        const char *q = p;
+        while (q < end && !(sepl && (size_t)(end - q) >= sepl && memcmp(q, sep, sepl) == 0))
+            q++;
+        if ((size_t)(q - p) == ul && memcmp(p, c->user, ul) == 0)
+            return true;
+        if (q >= end)
+            break;
+        p = q + sepl;
+    }
+    return false;
+}
+
+static bool is_user_limited(const lc_client_t *c, const lc_ns_opts_t *o, const char *ch, size_t len)
+{
+    const char *ub = c->cfg->user_boundary;
+    return o->allow_user_limited_channels && ub && *ub && memmem(ch, len, ub, strlen(ub));
+}
+
+static void reply_subscribe(lc_client_t *c, uint32_t id, const lc_buf_t *result)
+{
+    if (c->replies.len > 0)
+        lc_buf_putc(&c->replies, '\n');
+    lc_buf_printf(&c->replies, "{\"id\":%u,\"subscribe\":", id);
+    lc_buf_append(&c->replies, result->data, result->len);
+    lc_buf_putc(&c->replies, '}');
+}
+
+void lc__client_subscribe(lc_client_t *c, const lc_cmd_t *cmd)
+{
+    const lc_config_t *cfg = c->cfg;
+    if (!cmd->channel || !cmd->channel[0]) {
+        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel required");
+        return;
+    }
+    const char *ch = cmd->channel;
+    size_t len = strlen(ch);
+    /* §6.3 step 0: name length, duplicates, the per-connection limit */
+    if ((int64_t)len > cfg->channel_max_length) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
+        return;
+    }
+    if (lc__client_find_sub(c, ch, len)) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_ALREADY_SUBSCRIBED);
+        return;
+    }
+    if (cfg->channel_limit > 0 && c->nsubs >= (uint32_t)cfg->channel_limit) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_LIMIT_EXCEEDED);
+        return;
+    }
+    /* 1: namespace (and channel rules), channel_regex */
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o = lc_config_resolve_channel(cfg, ch, len, c->user, &scratch);
+    if (!o) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_UNKNOWN_CHANNEL);
+        return;
+    }
+    if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch))) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
+        return;
+    }
+
+    lc_sub_spec_t sp;
+    memset(&sp, 0, sizeof(sp));
+    sp.o = o;
+    sp.want_positioned = cmd->positioned;
+    sp.want_recoverable = cmd->recoverable || cmd->recover;
+    sp.want_join_leave = cmd->join_leave;
+    sp.recover = cmd->recover;
+    sp.offset = cmd->offset;
+    sp.epoch = cmd->epoch;
+
+    bool have_token = cmd->token && cmd->token[0];
+    lc_sub_claims_t cl;
+    memset(&cl, 0, sizeof(cl));
+    bool allowed = false;
+    if (has_prefix(ch, len, cfg->private_prefix) && !have_token) {
+        /* 2: a private channel needs a subscription token */
+        lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
+        return;
+    } else if (have_token) {
+        /* 3: a subscription token decides, and brings the subscription's options */
+        lc_jwt_keys_t keys = {.hmac_secret = lc_config_sub_token_secret(cfg)};
+        const char *why = NULL;
+        lc_jwt_status st =
+            lc_jwt_verify_subscribe(cmd->token, strlen(cmd->token), &keys, lc_now_s(), &cl, &why);
+        if (st == LC_JWT_EXPIRED) {
+            lc__client_reply_error(c, cmd->id, LC_ERROR_TOKEN_EXPIRED);
+            return;
+        }
+        if (st != LC_JWT_OK) {
+            lc_log_info("client %s: subscription token for %s refused (%s)", c->id, ch,
+                        why ? why : "invalid");
+            lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
+            return;
+        }
+        if (strcmp(cl.channel, ch) != 0 || strcmp(cl.sub, c->user) != 0 ||
+            (cl.client[0] && strcmp(cl.client, c->id) != 0)) {
+            lc_log_info("client %s: subscription token for %s does not match (channel %s, "
+                        "user \"%s\")",
+                        c->id, ch, cl.channel, cl.sub);
+            lc_sub_claims_free(&cl);
+            lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
+            return;
+        }
+        allowed = true;
+        int64_t exp = cl.has_expire_at ? cl.expire_at : cl.exp;
+        sp.exp = exp;
+        if (cl.opts.b64info && lc__json_valid((const char *)cl.opts.b64info, cl.opts.b64info_len))
+            sp.chan_info = (lc_raw_t){(const char *)cl.opts.b64info, cl.opts.b64info_len};
+        else if (cl.opts.info)
+            sp.chan_info = (lc_raw_t){cl.opts.info, cl.opts.info_len};
+        if (cl.opts.data)
+            sp.data = (lc_raw_t){cl.opts.data, cl.opts.data_len};
+        sp.override = &cl.opts.override;
+    } else if (is_user_limited(c, o, ch, len)) {
+        /* 4: user-limited channel: only the users it names */
+        allowed = user_listed(c, ch, len) || cfg->client_insecure;
+    } else if (o->allow_subscribe_for_client && anon_ok(c, o->allow_subscribe_for_anonymous)) {
+        /* 7 (proxies, steps 5-6, come with the proxy hooks) */
+        allowed = true;
+    } else if (cfg->client_insecure) {
+        allowed = true;
+    }
+    if (!allowed) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
+        return;
+    }
+
+    lc_buf_t result = LC_BUF_INIT;
+    uint32_t code = lc__client_subscribe_core(c, ch, len, &sp, &result);
+    lc_sub_claims_free(&cl);
+    if (code)
+        lc__client_reply_error(c, cmd->id, code);
+    else
+        reply_subscribe(c, cmd->id, &result);
+    lc_buf_free(&result);
+}
+
+void lc__client_unsubscribe(lc_client_t *c, const lc_cmd_t *cmd)
+{
+    if (!cmd->channel || !cmd->channel[0]) {
+        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel required");
+        return;
+    }
+    lc_csub_t *cs = lc__client_find_sub(c, cmd->channel, strlen(cmd->channel));
+    if (cs)
+        lc__client_remove_sub(c, (uint32_t)(cs - c->subs));
+    lc__client_reply_empty(c, cmd->id, "unsubscribe");
+}
+
+/* --- server-side subscriptions at connect ---------------------------------------------- */
+
+/* Subscribe to one server-side channel at connect and add `"ch":{result}` to out. */
+static uint32_t server_sub(lc_client_t *c, const char *ch, const lc_sub_options_t *so,
+                           const lc_cmd_t *cmd, lc_buf_t *out)
+{
+    size_t len = strlen(ch);
+    if (len == 0 || (int64_t)len > c->cfg->channel_max_length)
+        return LC_ERROR_BAD_REQUEST;
+    if (lc__client_find_sub(c, ch, len))
+        return 0;
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, ch, len, c->user, &scratch);
+    if (!o)
+        return LC_ERROR_UNKNOWN_CHANNEL;
+    lc_sub_spec_t sp;
+    memset(&sp, 0, sizeof(sp));
+    sp.o = o;
+    sp.server_side = true;
+    if (so) {
+        if (so->b64info && lc__json_valid((const char *)so->b64info, so->b64info_len))
+            sp.chan_info = (lc_raw_t){(const char *)so->b64info, so->b64info_len};
+        else if (so->info)
+            sp.chan_info = (lc_raw_t){so->info, so->info_len};
+        if (so->data)
+            sp.data = (lc_raw_t){so->data, so->data_len};
+        sp.override = &so->override;
+    }
+    /* Recovery of server-side subscriptions: the connect command's `subs` map. */
+    const lc_cmd_sub_t *want = cmd ? lc_cmd_find_sub(cmd, ch) : NULL;
+    if (want) {
+        sp.recover = want->recover;
+        sp.offset = want->offset;
+        sp.epoch = want->epoch;
+        sp.want_recoverable = want->recover;
+    }
+    if (out->len > 1)
+        lc_buf_putc(out, ',');
+    lc_buf_append_json_str(out, ch, len);
+    lc_buf_putc(out, ':');
+    return lc__client_subscribe_core(c, ch, len, &sp, out);
+}
+
+uint32_t lc__client_server_subs(lc_client_t *c, const struct lc_conn_claims *cl,
+                                const lc_cmd_t *cmd, lc_buf_t *out)
+{
+    lc_buf_putc(out, '{');
+    uint32_t code = 0;
+    if (cl && cl->n_subs > 0) {
+        for (size_t i = 0; i < cl->n_subs && !code; i++)
+            code = server_sub(c, cl->subs[i].channel, &cl->subs[i].opts, cmd, out);
+    } else if (cl) {
+        for (size_t i = 0; i < cl->n_channels && !code; i++)
+            code = server_sub(c, cl->channels[i], NULL, cmd, out);
+    }
+    if (!code && c->cfg->personal_channel_enabled && c->user[0]) {
+        /* client.subscribe_to_user_personal_channel: `#42`, or `ns:#42` */
+        lc_buf_t name = LC_BUF_INIT;
+        const char *ns = c->cfg->personal_channel_namespace;
+        if (ns && *ns)
+            lc_buf_printf(&name, "%s%s", ns, c->cfg->namespace_boundary);
+        lc_buf_printf(&name, "%s%s", c->cfg->user_boundary, c->user);
+        code = server_sub(c, name.data, NULL, cmd, out);
+        lc_buf_free(&name);
+    }
+    lc_buf_putc(out, '}');
+    return code;
+}
+
+/* --- subscription expiry --------------------------------------------------------------- */
+
+void lc__client_arm_sub_expiry(lc_client_t *c)
+{
+    int64_t first = 0;
+    for (uint32_t i = 0; i < c->nsubs; i++)
+        if (c->subs[i].exp > 0 && (first == 0 || c->subs[i].exp < first))
+            first = c->subs[i].exp;
+    if (first == 0) {
+        lc__worker_unsched(c->w, &c->sub_expire);
+        return;
+    }
+    int64_t delay_s = first - lc_now_s();
+    int64_t delay = (delay_s > 0 ? delay_s * 1000 : 0) + c->cfg->expired_sub_close_delay_ms;
+    lc__worker_sched(c->w, &c->sub_expire, LC_SCHED_SUB_EXPIRE, delay);
+}
+
+/* A subscription whose token expired and was not refreshed in time ends: a client-side one
+ * with the unsubscribe push 2501 (the SDK fetches a new token and resubscribes), a server-side
+ * one by disconnecting with 3006. */
+void lc__client_check_sub_expiry(lc_client_t *c)
+{
+    int64_t now = lc_now_s();
+    int64_t grace = c->cfg->expired_sub_close_delay_ms / 1000;
+    for (uint32_t i = 0; i < c->nsubs;) {
+        lc_csub_t *cs = &c->subs[i];
+        if (cs->exp == 0 || cs->exp + grace > now) {
+            i++;
+            continue;
+        }
+        if (cs->s->flags & LC_SUB_SERVER_SIDE) {
+            lc__client_disconnect(c, LC_DISCONNECT_SUB_EXPIRED, NULL);
+            return;
+        }
+        size_t len;
+        const char *ch = lc_hub_sub_channel(cs->s, &len);
+        lc_buf_t b = LC_BUF_INIT;
+        char *name = strndup(ch, len);
+        lc__client_remove_sub(c, i);
+        if (name && lc_proto_push_unsubscribe(&b, name, LC_UNSUBSCRIBE_EXPIRED, NULL) == 0)
+            lc__client_send_push(c, b.data, b.len);
+        free(name);
+        lc_buf_free(&b);
+    }
+    lc__client_arm_sub_expiry(c);
+}

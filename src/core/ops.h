@@ -1,0 +1,67 @@
+/* Operations on the sessions of a whole node, for the server API: subscribe, unsubscribe,
+ * disconnect and refresh a user's (or one client's) live connections, and list channels.
+ *
+ * Sessions belong to their worker's thread, so a node-wide operation runs a function in every
+ * worker (lc_node_each_worker), each touching only its own sessions, then a completion in the
+ * caller's thread. The lc_worker_* functions below must be called in w's own thread, i.e.
+ * from inside an lc_node_each_worker callback. */
+#ifndef LC_CORE_OPS_H
+#define LC_CORE_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/node.h"
+#include "core/worker.h"
+#include "proto/codec.h"
+
+typedef void (*lc_node_each_fn)(lc_worker_t *w, void *arg);
+
+/* Run each(w, arg) once in every worker's thread (the calling worker's too, from its inbox,
+ * never synchronously), then done(w_caller, arg) in the calling worker's thread after the last
+ * one. Must be called from a worker thread. 0 or LC_ENOMEM (then nothing runs). arg must stay
+ * valid until done. Workers run concurrently: each must only write its own part of arg. */
+int lc_node_each_worker(lc_node_t *n, lc_node_each_fn each, lc_node_each_fn done, void *arg);
+
+/* Target of a session operation: every connection of `user`, or only the connection `client`
+ * (client non-empty wins; both given: the client must belong to the user). */
+typedef struct lc_target {
+    const char *user;   /* NULL or "" = none */
+    const char *client; /* NULL or "" = none */
+} lc_target_t;
+
+/* Options of a server-side subscription made through the API (spec §4.2 subscribe). */
+struct lc_sub_override;
+
+typedef struct lc_api_sub_opts {
+    lc_raw_t info;                          /* chan_info */
+    lc_raw_t data;                          /* data in the subscribe push */
+    const struct lc_sub_override *override; /* auth/jwt.h lc_jwt_parse_override, NULL = none */
+    int64_t expire_at;                      /* subscription expiry (Unix s), 0 = none */
+    bool has_recover_since;
+    uint64_t recover_offset;
+    const char *recover_epoch;
+} lc_api_sub_opts_t;
+
+/* Each returns how many sessions it acted on in this worker. */
+size_t lc_worker_subscribe(lc_worker_t *w, const lc_target_t *t, const char *channel,
+                           const lc_api_sub_opts_t *o);
+/* Sends the unsubscribe push (code 2000 "server unsubscribe"). */
+size_t lc_worker_unsubscribe(lc_worker_t *w, const lc_target_t *t, const char *channel);
+/* whitelist: client ids to keep. code 0 → 3503 "force disconnect". */
+size_t lc_worker_disconnect(lc_worker_t *w, const lc_target_t *t, const char *const *whitelist,
+                            size_t n_whitelist, uint32_t code, const char *reason);
+/* expired → disconnect 3005; expire_at > 0 → new expiry (refresh push {expires, ttl});
+ * info (raw JSON, may be absent) replaces the connection info. */
+size_t lc_worker_refresh(lc_worker_t *w, const lc_target_t *t, bool expired, int64_t expire_at,
+                         lc_raw_t info);
+
+/* Channels with at least one subscriber in this worker whose name matches pattern (glob: `*`
+ * any run, `?` one character, `[...]` classes; "" = all): calls fn for each with this
+ * worker's subscriber count. */
+void lc_worker_channels(lc_worker_t *w, const char *pattern,
+                        void (*fn)(void *arg, const char *ch, size_t len, uint64_t nsubs),
+                        void *arg);
+
+#endif
