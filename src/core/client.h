@@ -12,8 +12,17 @@
 
 typedef struct lc_client lc_client_t;
 
+typedef struct lc_client_header {
+    const char *name;
+    const char *value;
+} lc_client_header_t;
+
 typedef struct lc_client_opts {
     bool native_ping; /* transport pings with its own frames (?cf_ws_frame_ping_pong=true) */
+    /* The headers of the connection's HTTP request: the session keeps copies of those a proxy
+     * forwards (the proxies' http_headers allow-lists), nothing else. Borrowed for the call. */
+    const lc_client_header_t *headers;
+    size_t n_headers;
 } lc_client_opts_t;
 
 /* A new session on transport t (t->vt and t->worker set). NULL on OOM. */

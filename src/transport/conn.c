@@ -38,16 +38,45 @@ static size_t tail_limit(const lc__conn_t *c)
     return max > 0 ? (size_t)max : 16384;
 }
 
-/* Feed p[0..n) (after whatever is kept) to the protocol, following protocol changes. */
+static size_t tail_len(const lc__conn_t *c)
+{
+    return c->aux != NULL ? c->aux->tail.len : 0;
+}
+
+static lc__conn_aux_t *conn_aux(lc__conn_t *c)
+{
+    if (c->aux == NULL) {
+        c->aux = calloc(1, sizeof(*c->aux));
+        if (c->aux != NULL)
+            lc_buf_init(&c->aux->tail);
+    }
+    return c->aux;
+}
+
+/* Drop the tail, and the side state when no deadline needs it either. */
+static void tail_free(lc__conn_t *c)
+{
+    if (c->aux == NULL)
+        return;
+    lc_buf_free(&c->aux->tail);
+    if (c->aux->deadline == NULL) {
+        free(c->aux);
+        c->aux = NULL;
+    }
+}
+
+/* Feed p[0..n) (after whatever is kept) to the protocol, following protocol changes. The tail
+ * is not freed while the protocol runs (lc__conn_finish waits for IN_DATA to clear), so data
+ * stays valid through the loop. */
 static void conn_process(lc__conn_t *c, const char *p, size_t n)
 {
-    bool from_tail = c->tail.len > 0;
-    if (from_tail && n > 0 && lc_buf_append(&c->tail, p, n) < 0) {
+    bool from_tail = tail_len(c) > 0;
+    if (from_tail && n > 0 && lc_buf_append(&c->aux->tail, p, n) < 0) {
         lc__conn_close(c);
         return;
     }
-    const char *data = from_tail ? c->tail.data : p;
-    size_t len = from_tail ? c->tail.len : n;
+    const char *data = from_tail ? c->aux->tail.data : p;
+    size_t len = from_tail ? c->aux->tail.len : n;
     size_t used = 0;
 
     c->flags |= LC__CONN_IN_DATA;
@@ -59,19 +88,20 @@ static void conn_process(lc__conn_t *c, const char *p, size_t n)
     }
     c->flags &= ~LC__CONN_IN_DATA;
     if (c->flags & (LC__CONN_CLOSED | LC__CONN_FINISHING)) {
-        lc_buf_free(&c->tail);
+        tail_free(c);
         return;
     }
 
     if (from_tail) {
-        lc_buf_consume(&c->tail, used);
-    } else if (used < len && lc_buf_append(&c->tail, data + used, len - used) < 0) {
+        lc_buf_consume(&c->aux->tail, used);
+    } else if (used < len &&
+               (conn_aux(c) == NULL || lc_buf_append(&c->aux->tail, data + used, len - used) < 0)) {
         lc__conn_close(c);
         return;
     }
-    if (c->tail.len == 0) {
-        lc_buf_free(&c->tail);
-    } else if (c->tail.len > tail_limit(c) && !(c->flags & LC__CONN_PAUSED)) {
+    if (tail_len(c) == 0) {
+        tail_free(c);
+    } else if (tail_len(c) > tail_limit(c) && !(c->flags & LC__CONN_PAUSED)) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->flags |= LC__CONN_PAUSED;
     }
@@ -119,7 +149,6 @@ void lc__conn_accept(lc__server_t *srv)
     lc_list_init(&c->t.flush_node);
     c->proto = &lc__http_proto;
     lc_wqueue_init(&c->wq);
-    lc_buf_init(&c->tail);
     lc_list_insert_tail(&srv->conns, &c->node);
 
     int rc = uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp);
@@ -183,9 +212,19 @@ static void conn_shutdown(lc__conn_t *c)
     }
 }
 
+/* A uv_write waiting for a full socket. Most connections never need one, so it is allocated
+ * then and freed by its callback instead of living in every connection. */
+typedef struct conn_wreq {
+    uv_write_t req;
+    size_t len; /* bytes handed to uv_write */
+} conn_wreq_t;
+
 static void on_write(uv_write_t *req, int status)
 {
-    lc__conn_t *c = lc_container_of(req, lc__conn_t, wreq);
+    conn_wreq_t *w = lc_container_of(req, conn_wreq_t, req);
+    lc__conn_t *c = req->data;
+    size_t len = w->len;
+    free(w);
     c->flags &= ~LC__CONN_WRITING;
     if (c->flags & LC__CONN_CLOSED)
         return; /* cancelled by uv_close; the queue is freed in the close callback */
@@ -194,8 +233,7 @@ static void on_write(uv_write_t *req, int status)
         lc__conn_close(c);
         return;
     }
-    lc_wqueue_consume(&c->wq, c->wlen);
-    c->wlen = 0;
+    lc_wqueue_consume(&c->wq, len);
     lc__conn_flush(c);
 }
 
@@ -236,17 +274,25 @@ void lc__conn_flush(lc__conn_t *c)
         if ((size_t)r == total)
             continue;
         /* the socket is full: one uv_write for the rest; its callback goes on from there */
-        n = lc_wqueue_iov(&c->wq, iov, FLUSH_IOV_MAX);
-        total = iov_total(iov, n);
-        r = uv_write(&c->wreq, s, iov, (unsigned)n, on_write);
-        if (r < 0) {
+        conn_wreq_t *w = malloc(sizeof(*w));
+        if (w == NULL) {
             lc__conn_close(c);
             return;
         }
-        c->wlen = total;
+        n = lc_wqueue_iov(&c->wq, iov, FLUSH_IOV_MAX);
+        w->len = iov_total(iov, n);
+        w->req.data = c;
+        r = uv_write(&w->req, s, iov, (unsigned)n, on_write);
+        if (r < 0) {
+            free(w);
+            lc__conn_close(c);
+            return;
+        }
         c->flags |= LC__CONN_WRITING;
         return;
     }
+    /* everything is written: an idle connection keeps no ring (the next push allocates one) */
+    lc_wqueue_free(&c->wq);
     if (c->flags & LC__CONN_FINISHING) {
         if (c->flags & LC__CONN_EOF)
             lc__conn_close(c); /* both directions are done */
@@ -259,10 +305,10 @@ void lc__conn_resume(lc__conn_t *c)
 {
     if (c->flags & (LC__CONN_CLOSED | LC__CONN_FINISHING | LC__CONN_IN_DATA))
         return;
-    if (c->tail.len > 0)
+    if (tail_len(c) > 0)
         conn_process(c, NULL, 0);
     if ((c->flags & LC__CONN_PAUSED) && !(c->flags & (LC__CONN_CLOSED | LC__CONN_FINISHING)) &&
-        c->tail.len <= tail_limit(c)) {
+        tail_len(c) <= tail_limit(c)) {
         c->flags &= ~LC__CONN_PAUSED;
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
             lc__conn_close(c);
@@ -283,9 +329,9 @@ static void on_deadline(uv_timer_t *timer)
 
 void lc__conn_set_deadline(lc__conn_t *c)
 {
-    if (c->deadline != NULL || (c->flags & LC__CONN_CLOSED))
+    if ((c->aux != NULL && c->aux->deadline != NULL) || (c->flags & LC__CONN_CLOSED))
         return;
-    uv_timer_t *timer = malloc(sizeof(*timer));
+    uv_timer_t *timer = conn_aux(c) != NULL ? malloc(sizeof(*timer)) : NULL;
     if (timer == NULL) {
         lc__conn_fail(c);
         return;
@@ -293,7 +339,7 @@ void lc__conn_set_deadline(lc__conn_t *c)
     uv_timer_init(lc_worker_loop(c->t.worker), timer);
     timer->data = c;
     uv_timer_start(timer, on_deadline, LC__CLOSE_TIMEOUT_MS, 0);
-    c->deadline = timer;
+    c->aux->deadline = timer;
 }
 
 void lc__conn_finish(lc__conn_t *c)
@@ -303,7 +349,7 @@ void lc__conn_finish(lc__conn_t *c)
     c->flags |= LC__CONN_FINISHING;
     /* input is discarded from now on, so reading must go on to see the EOF */
     if (!(c->flags & LC__CONN_IN_DATA))
-        lc_buf_free(&c->tail);
+        tail_free(c);
     if (c->flags & LC__CONN_PAUSED) {
         c->flags &= ~LC__CONN_PAUSED;
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
@@ -330,10 +376,10 @@ void lc__conn_close(lc__conn_t *c)
         c->proto->on_close(c);
     c->proto = NULL;
     lc_worker_cancel_flush(c->t.worker, &c->t);
-    if (c->deadline != NULL) {
-        uv_timer_stop(c->deadline);
-        uv_close((uv_handle_t *)c->deadline, on_deadline_closed);
-        c->deadline = NULL;
+    if (c->aux != NULL && c->aux->deadline != NULL) {
+        uv_timer_stop(c->aux->deadline);
+        uv_close((uv_handle_t *)c->aux->deadline, on_deadline_closed);
+        c->aux->deadline = NULL;
     }
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
@@ -343,7 +389,7 @@ static void on_conn_closed(uv_handle_t *h)
     lc__conn_t *c = h->data;
     lc__server_t *srv = c->srv;
     lc_wqueue_free(&c->wq);
-    lc_buf_free(&c->tail);
+    tail_free(c);
     lc_list_remove(&c->node);
     free(c);
     maybe_free_server(srv);

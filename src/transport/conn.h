@@ -3,9 +3,10 @@
  * close sequence; the protocol on top is a small table of callbacks.
  *
  * Reading: libuv's alloc_cb hands out the worker-wide read buffer; whatever the protocol does
- * not consume is copied into `tail` (allocated only while non-empty).
+ * not consume is copied into the tail (allocated only while non-empty).
  * Writing: every byte leaves through `wq`, flushed once per loop iteration by the worker
- * (uv_try_write first, then at most one uv_write in flight).
+ * (uv_try_write first, then at most one uv_write in flight, its request allocated only while
+ * the socket is full). The queue's ring is released whenever everything has been written.
  * Closing: lc__conn_finish drains the queue, half-closes, and waits (bounded) for the peer's
  * EOF; lc__conn_close tears down at once. The protocol's on_close runs exactly once, inside
  * lc__conn_close, and the object is freed in the uv_close callback. */
@@ -41,7 +42,7 @@ typedef struct lc__conn_proto {
 } lc__conn_proto_t;
 
 enum {
-    LC__CONN_WRITING = 1 << 0,   /* a uv_write is in flight */
+    LC__CONN_WRITING = 1 << 0,   /* a uv_write is in flight (its request owns itself) */
     LC__CONN_CLOSED = 1 << 1,    /* uv_close called; only the close callback remains */
     LC__CONN_FINISHING = 1 << 2, /* no more output: drain, half-close, wait for EOF */
     LC__CONN_SHUT = 1 << 3,      /* uv_shutdown issued */
@@ -51,6 +52,13 @@ enum {
     LC__CONN_EOF = 1 << 7,       /* the peer sent FIN: close once the queue is written */
 };
 
+/* What only a connection with unconsumed input or a close in progress needs: most WebSocket
+ * connections live without it, so it is allocated on demand and freed once empty. */
+typedef struct lc__conn_aux {
+    lc_buf_t tail;        /* unconsumed input */
+    uv_timer_t *deadline; /* the close deadline, while closing */
+} lc__conn_aux_t;
+
 struct lc__conn {
     uv_tcp_t tcp;
     lc_transport_t t; /* flush target for every connection; the session seam once upgraded */
@@ -59,10 +67,7 @@ struct lc__conn {
     void *pdata;    /* protocol state */
     lc_list_t node; /* in srv->conns */
     lc_wqueue_t wq;
-    uv_write_t wreq;
-    size_t wlen;          /* bytes handed to the in-flight uv_write */
-    lc_buf_t tail;        /* unconsumed input; freed when empty */
-    uv_timer_t *deadline; /* only while closing */
+    lc__conn_aux_t *aux; /* NULL with no tail and no deadline */
     unsigned flags;
 };
 
@@ -116,6 +121,10 @@ extern const lc_transport_vt_t lc__http_vt;
  * and req was released). */
 lc__conn_t *lc__http_upgrade(lc_http_req_t *req, const char *head, size_t len,
                              const lc__conn_proto_t *proto, void *pdata);
+
+/* WebSocket side (ws.c), for tests: whether the WebSocket connection behind t holds a wslay session
+ * right now (it exists only while a frame, a fragmented message or a close is in progress). */
+bool lc__ws_has_session(lc_transport_t *t);
 
 /* Router lookup (router.c): exact routes first, then the longest prefix. false when none. */
 bool lc__router_find(const lc_router_t *r, const char *path, lc_http_handler_fn *fn, void **arg);

@@ -566,6 +566,18 @@ const char *lc_http_req_header(const lc_http_req_t *req, const char *name)
     return NULL;
 }
 
+size_t lc_http_req_header_count(const lc_http_req_t *req)
+{
+    return req->nhdrs;
+}
+
+void lc_http_req_header_at(const lc_http_req_t *req, size_t i, const char **name,
+                           const char **value)
+{
+    *name = req->head.data + req->hdrs[i].name;
+    *value = req->hdrs[i].value == NO_VALUE ? "" : req->head.data + req->hdrs[i].value;
+}
+
 const char *lc_http_req_body(const lc_http_req_t *req, size_t *len)
 {
     *len = req->body.len;

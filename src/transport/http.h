@@ -42,6 +42,10 @@ const char *lc_http_req_query_param(const lc_http_req_t *req, const char *name, 
                                     size_t outlen);
 /* First header with this name (case-insensitive), or NULL. */
 const char *lc_http_req_header(const lc_http_req_t *req, const char *name);
+/* Every header, in request order (i < lc_http_req_header_count). */
+size_t lc_http_req_header_count(const lc_http_req_t *req);
+void lc_http_req_header_at(const lc_http_req_t *req, size_t i, const char **name,
+                           const char **value);
 const char *lc_http_req_body(const lc_http_req_t *req, size_t *len);
 lc_worker_t *lc_http_req_worker(const lc_http_req_t *req);
 const char *lc_http_req_remote(const lc_http_req_t *req); /* "127.0.0.1:5555" */

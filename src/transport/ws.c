@@ -22,17 +22,32 @@
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_CLOSE_REASON_MAX 123
 
-typedef struct ws_conn {
+/* The wslay session (its event and frame contexts hold about 8 KiB of fixed buffers) exists only
+ * while something is in progress: it is created when bytes arrive or a control frame must be
+ * sent, and freed once the connection is back between messages. An idle connection keeps
+ * just ws_conn_t. */
+typedef struct ws_session {
     wslay_event_context_ptr ctx;
-    lc__conn_t *conn;
-    lc_client_t *client;
     const char *in; /* the read chunk wslay is consuming */
     size_t in_len;
-    size_t limit;     /* write queue bound (client.queue_max_size) */
     bool in_recv;     /* inside wslay_event_recv: sending waits until it returns */
-    bool closing;     /* the session asked to close (or the worker stops) */
     uint8_t pend[16]; /* a frame header wslay announced more data for */
     uint8_t pend_len;
+    /* Frame boundaries of the input, followed only to know when the session may go (wslay
+     * keeps a partial header or message inside it). wslay still does every check; input it
+     * refuses ends the connection, so this need not agree with it past that point. */
+    uint8_t hdr[14]; /* the current frame header, while incomplete */
+    uint8_t hdr_len;
+    bool frag_open;        /* a fragmented data message has not seen its final frame */
+    uint64_t payload_left; /* payload bytes of the current frame not yet seen */
+} ws_session_t;
+
+typedef struct ws_conn {
+    ws_session_t *s; /* NULL while idle */
+    lc__conn_t *conn;
+    lc_client_t *client;
+    size_t limit; /* write queue bound (client.queue_max_size) */
+    bool closing; /* the session asked to close (or the worker stops) */
 } ws_conn_t;
 
 /* ---- frames ---- */
@@ -65,20 +80,62 @@ static lc_rcbuf_t *ws_frame(const char *payload, size_t len)
     return b;
 }
 
+/* Header length announced by the first bytes of a frame header: 2, plus the 16- or 64-bit
+ * extended length, plus the 4-byte mask key. */
+static size_t header_len(const uint8_t *h, size_t have)
+{
+    if (have < 2)
+        return 2;
+    uint8_t len7 = h[1] & 0x7f;
+    return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((h[1] & 0x80) ? 4 : 0);
+}
+
+/* Move the frame boundary tracker over p[0..n). */
+static void track_frames(ws_session_t *s, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        if (s->payload_left > 0) {
+            size_t skip = s->payload_left < n ? (size_t)s->payload_left : n;
+            s->payload_left -= skip;
+            p += skip;
+            n -= skip;
+            continue;
+        }
+        s->hdr[s->hdr_len++] = *p++;
+        n--;
+        if (s->hdr_len < header_len(s->hdr, s->hdr_len))
+            continue;
+        uint64_t len = s->hdr[1] & 0x7f;
+        if (len == 126) {
+            len = ((uint64_t)s->hdr[2] << 8) | s->hdr[3];
+        } else if (len == 127) {
+            len = 0;
+            for (int i = 0; i < 8; i++)
+                len = (len << 8) | s->hdr[2 + i];
+        }
+        /* data and continuation frames (opcodes below 8) open or close a fragmented message;
+         * control frames may come between its fragments and change nothing */
+        if ((s->hdr[0] & 0x0f) < 8)
+            s->frag_open = !(s->hdr[0] & 0x80);
+        s->payload_left = len;
+        s->hdr_len = 0;
+    }
+}
+
 /* ---- wslay callbacks ---- */
 
 static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
                           void *user)
 {
-    ws_conn_t *ws = user;
-    if (ws->in_len == 0) {
+    ws_session_t *s = ((ws_conn_t *)user)->s;
+    if (s->in_len == 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
-    size_t n = len < ws->in_len ? len : ws->in_len;
-    memcpy(buf, ws->in, n);
-    ws->in += n;
-    ws->in_len -= n;
+    size_t n = len < s->in_len ? len : s->in_len;
+    memcpy(buf, s->in, n);
+    s->in += n;
+    s->in_len -= n;
     return (ssize_t)n;
 }
 
@@ -86,20 +143,21 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
                           void *user)
 {
     ws_conn_t *ws = user;
+    ws_session_t *s = ws->s;
     /* wslay hands a frame header and its payload separately: keep them in one buffer */
-    if ((flags & WSLAY_MSG_MORE) && ws->pend_len == 0 && len <= sizeof(ws->pend)) {
-        memcpy(ws->pend, data, len);
-        ws->pend_len = (uint8_t)len;
+    if ((flags & WSLAY_MSG_MORE) && s->pend_len == 0 && len <= sizeof(s->pend)) {
+        memcpy(s->pend, data, len);
+        s->pend_len = (uint8_t)len;
         return (ssize_t)len;
     }
-    lc_rcbuf_t *b = lc_rcbuf_new(ws->pend_len + len);
+    lc_rcbuf_t *b = lc_rcbuf_new(s->pend_len + len);
     if (b == NULL) {
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
         return -1;
     }
-    memcpy(b->data, ws->pend, ws->pend_len);
-    memcpy(b->data + ws->pend_len, data, len);
-    ws->pend_len = 0;
+    memcpy(b->data, s->pend, s->pend_len);
+    memcpy(b->data + s->pend_len, data, len);
+    s->pend_len = 0;
     int rc = lc__conn_write(ws->conn, b, 0);
     lc_rcbuf_unref(b);
     if (rc < 0) {
@@ -135,19 +193,73 @@ static const struct wslay_event_callbacks ws_callbacks = {
     .on_msg_recv_callback = ws_on_msg_cb,
 };
 
+/* ---- the session's lifetime ---- */
+
+/* The wslay session, created if the connection was idle. NULL on OOM. A fresh one equals the
+ * one freed between messages: the callbacks and user data are the same, the message size
+ * limit is set again, and nothing else outlives a message. */
+static ws_session_t *ws_session(ws_conn_t *ws)
+{
+    if (ws->s != NULL)
+        return ws->s;
+    ws_session_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    if (wslay_event_context_server_init(&s->ctx, &ws_callbacks, ws) != 0) {
+        free(s);
+        return NULL;
+    }
+    int64_t max = lc_worker_config(ws->conn->t.worker)->websocket_message_size_limit;
+    if (max > 0)
+        wslay_event_config_set_max_recv_msg_length(s->ctx, (uint64_t)max);
+    ws->s = s;
+    return s;
+}
+
+static void ws_session_free(ws_conn_t *ws)
+{
+    if (ws->s == NULL)
+        return;
+    wslay_event_context_free(ws->s->ctx);
+    free(ws->s);
+    ws->s = NULL;
+}
+
+/* Free the session when nothing is in progress: no partial frame or fragmented message
+ * inside wslay, no control frame waiting to be sent (a pong included), no close begun. */
+static void ws_session_release(ws_conn_t *ws)
+{
+    ws_session_t *s = ws->s;
+    if (s == NULL || ws->closing || s->in_recv || s->hdr_len > 0 || s->payload_left > 0 ||
+        s->frag_open || s->pend_len > 0)
+        return;
+    if (!wslay_event_get_read_enabled(s->ctx) || !wslay_event_get_write_enabled(s->ctx) ||
+        wslay_event_get_close_received(s->ctx) || wslay_event_get_close_sent(s->ctx) ||
+        wslay_event_get_queued_msg_count(s->ctx) > 0)
+        return;
+    ws_session_free(ws);
+}
+
+bool lc__ws_has_session(lc_transport_t *t)
+{
+    ws_conn_t *ws = lc__conn_of(t)->pdata;
+    return ws != NULL && ws->s != NULL;
+}
+
 /* ---- the session's progress ---- */
 
 /* Hand wslay's pending control frames to the write queue and move the close sequence on. */
 static void ws_pump(lc__conn_t *c, ws_conn_t *ws)
 {
-    if (ws->in_recv || (c->flags & LC__CONN_CLOSED))
+    ws_session_t *s = ws->s;
+    if (s->in_recv || (c->flags & LC__CONN_CLOSED))
         return;
-    if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) != 0) {
+    if (wslay_event_want_write(s->ctx) && wslay_event_send(s->ctx) != 0) {
         lc__conn_fail(c);
         return;
     }
-    bool reading = wslay_event_get_read_enabled(ws->ctx) != 0;
-    if (wslay_event_get_close_sent(ws->ctx)) {
+    bool reading = wslay_event_get_read_enabled(s->ctx) != 0;
+    if (wslay_event_get_close_sent(s->ctx)) {
         if (reading)
             lc__conn_set_deadline(c); /* wait, bounded, for the peer's close frame */
         else
@@ -160,15 +272,21 @@ static void ws_pump(lc__conn_t *c, ws_conn_t *ws)
 static size_t ws_on_data(lc__conn_t *c, const char *p, size_t n)
 {
     ws_conn_t *ws = c->pdata;
-    if (!wslay_event_get_read_enabled(ws->ctx))
+    ws_session_t *s = ws_session(ws);
+    if (s == NULL) {
+        lc__conn_close(c);
         return n;
-    ws->in = p;
-    ws->in_len = n;
-    ws->in_recv = true;
-    int r = wslay_event_recv(ws->ctx);
-    ws->in_recv = false;
-    ws->in = NULL;
-    ws->in_len = 0;
+    }
+    if (!wslay_event_get_read_enabled(s->ctx))
+        return n;
+    track_frames(s, (const uint8_t *)p, n);
+    s->in = p;
+    s->in_len = n;
+    s->in_recv = true;
+    int r = wslay_event_recv(s->ctx);
+    s->in_recv = false;
+    s->in = NULL;
+    s->in_len = 0;
     if (c->flags & LC__CONN_CLOSED)
         return n;
     if (r == WSLAY_ERR_NOMEM) {
@@ -177,6 +295,8 @@ static size_t ws_on_data(lc__conn_t *c, const char *p, size_t n)
     }
     /* other errors (a protocol violation) leave a close frame queued and reading off */
     ws_pump(c, ws);
+    if (!(c->flags & LC__CONN_CLOSED))
+        ws_session_release(ws);
     return n;
 }
 
@@ -188,7 +308,7 @@ static void ws_on_close(lc__conn_t *c)
         return;
     if (ws->client != NULL)
         lc_client_on_close(ws->client);
-    wslay_event_context_free(ws->ctx);
+    ws_session_free(ws);
     free(ws);
 }
 
@@ -198,8 +318,11 @@ static int ws_send(lc_transport_t *t, lc_rcbuf_t *frame)
 {
     lc__conn_t *c = lc__conn_of(t);
     ws_conn_t *ws = c->pdata;
-    if ((c->flags & LC__CONN_CLOSED) || ws == NULL || ws->closing ||
-        wslay_event_get_close_received(ws->ctx) || wslay_event_get_close_sent(ws->ctx))
+    if ((c->flags & LC__CONN_CLOSED) || ws == NULL || ws->closing)
+        return LC_ECLOSED;
+    /* without a session no close frame was received or sent */
+    if (ws->s != NULL &&
+        (wslay_event_get_close_received(ws->s->ctx) || wslay_event_get_close_sent(ws->s->ctx)))
         return LC_ECLOSED;
     return lc__conn_write(c, frame, ws->limit);
 }
@@ -227,8 +350,13 @@ static void ws_close(lc_transport_t *t, uint32_t code, const char *reason)
     ws_conn_t *ws = c->pdata;
     if ((c->flags & LC__CONN_CLOSED) || ws == NULL || ws->closing)
         return;
-    ws->closing = true;
-    int r = wslay_event_queue_close(ws->ctx, (uint16_t)code, (const uint8_t *)reason,
+    ws->closing = true; /* keeps the session until the connection goes */
+    ws_session_t *s = ws_session(ws);
+    if (s == NULL) {
+        lc__conn_fail(c);
+        return;
+    }
+    int r = wslay_event_queue_close(s->ctx, (uint16_t)code, (const uint8_t *)reason,
                                     reason_len(reason));
     if (r != 0 && r != WSLAY_ERR_NO_MORE_MSG) {
         lc__conn_fail(c);
@@ -243,9 +371,14 @@ static void ws_ping(lc_transport_t *t)
     ws_conn_t *ws = c->pdata;
     if ((c->flags & LC__CONN_CLOSED) || ws == NULL || ws->closing)
         return;
+    ws_session_t *s = ws_session(ws);
+    if (s == NULL)
+        return; /* no ping this time: the pong deadline decides */
     struct wslay_event_msg msg = {WSLAY_PING, NULL, 0};
-    if (wslay_event_queue_msg(ws->ctx, &msg) == 0)
+    if (wslay_event_queue_msg(s->ctx, &msg) == 0)
         ws_pump(c, ws);
+    if (!(c->flags & LC__CONN_CLOSED))
+        ws_session_release(ws);
 }
 
 static const lc_transport_vt_t ws_vt = {
@@ -365,6 +498,38 @@ static bool wants_protobuf(lc_http_req_t *req, const char *protocols)
     return q != NULL && strcmp(q, "protobuf") == 0;
 }
 
+/* The request's headers in one block (one allocation): the session keeps copies of the few a
+ * proxy forwards and the block is freed right after. NULL when there are none (or no memory:
+ * then nothing is forwarded). */
+static lc_client_header_t *copy_headers(const lc_http_req_t *req, size_t *n)
+{
+    size_t cnt = lc_http_req_header_count(req), bytes = 0;
+    const char *name, *value;
+    for (size_t i = 0; i < cnt; i++) {
+        lc_http_req_header_at(req, i, &name, &value);
+        bytes += strlen(name) + strlen(value) + 2;
+    }
+    *n = 0;
+    if (cnt == 0)
+        return NULL;
+    lc_client_header_t *h = malloc(cnt * sizeof(*h) + bytes);
+    if (h == NULL)
+        return NULL;
+    char *p = (char *)(h + cnt);
+    for (size_t i = 0; i < cnt; i++) {
+        lc_http_req_header_at(req, i, &name, &value);
+        size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
+        memcpy(p, name, nl);
+        h[i].name = p;
+        p += nl;
+        memcpy(p, value, vl);
+        h[i].value = p;
+        p += vl;
+    }
+    *n = cnt;
+    return h;
+}
+
 static void on_upgrade_request(lc_http_req_t *req, void *arg)
 {
     const lc_config_t *cfg = arg;
@@ -409,18 +574,18 @@ static void on_upgrade_request(lc_http_req_t *req, void *arg)
     const char *ping = lc_http_req_query_param(req, "cf_ws_frame_ping_pong", v, sizeof(v));
     lc_client_opts_t opts = {.native_ping = ping != NULL && strcmp(ping, "true") == 0};
 
+    /* The request is gone after the upgrade: the session gets the headers from a copy. */
+    size_t n_hdrs = 0;
+    lc_client_header_t *hdrs = copy_headers(req, &n_hdrs);
     char *acc = accept_value(key);
     ws_conn_t *ws = calloc(1, sizeof(*ws));
-    if (acc == NULL || ws == NULL ||
-        wslay_event_context_server_init(&ws->ctx, &ws_callbacks, ws) != 0) {
+    if (acc == NULL || ws == NULL) {
         free(acc);
         free(ws);
+        free(hdrs);
         respond_text(req, 500, "Internal Server Error\n", NULL);
         return;
     }
-    if (cfg->websocket_message_size_limit > 0)
-        wslay_event_config_set_max_recv_msg_length(ws->ctx,
-                                                   (uint64_t)cfg->websocket_message_size_limit);
     ws->limit = cfg->queue_max_size > 0 ? (size_t)cfg->queue_max_size : 0;
 
     char head[256];
@@ -431,14 +596,17 @@ static void on_upgrade_request(lc_http_req_t *req, void *arg)
     free(acc);
     lc__conn_t *c = lc__http_upgrade(req, head, (size_t)hl, &ws_proto, ws);
     if (c == NULL) {
-        wslay_event_context_free(ws->ctx);
         free(ws);
+        free(hdrs);
         return;
     }
     ws->conn = c;
     c->t.vt = &ws_vt;
     c->t.framing = LC_FRAMING_WS_TEXT;
+    opts.headers = hdrs;
+    opts.n_headers = n_hdrs;
     ws->client = lc_client_new(&c->t, &opts);
+    free(hdrs);
     if (ws->client == NULL)
         lc__conn_close(c);
 }
