@@ -22,10 +22,12 @@ static const char s_user_separator[] = ",";
 static const char s_api_prefix[] = "/api";
 static const char s_ws_prefix[] = "/connection/websocket";
 static const char s_health_prefix[] = "/health";
+static const char s_default[] = "default";
+static const char s_ping[] = "ping";
 
 static const char *const s_static[] = {
-    s_empty,          s_private_prefix, s_namespace_boundary, s_user_boundary,
-    s_user_separator, s_api_prefix,     s_ws_prefix,          s_health_prefix,
+    s_empty,      s_private_prefix, s_namespace_boundary, s_user_boundary, s_user_separator,
+    s_api_prefix, s_ws_prefix,      s_health_prefix,      s_default,       s_ping,
 };
 
 #define MS_S 1000LL
@@ -74,6 +76,31 @@ void lc__config_free_ns(lc_ns_opts_t *ns)
     lc__config_free_ns_regex(ns);
 }
 
+void lc__config_proxy_init(lc_proxy_conf_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->name = (char *)s_default;
+    p->endpoint = (char *)s_empty;
+    p->timeout_ms = 1 * MS_S;
+    p->protocol = LC_PROXY_CENTRIFUGO;
+}
+
+void lc__config_free_proxy(lc_proxy_conf_t *p)
+{
+    lc__config_free_str(p->name);
+    lc__config_free_str(p->endpoint);
+    lc__config_free_strs(p->http_headers, p->n_http_headers);
+    lc__config_free_strs(p->emulated_headers, p->n_emulated_headers);
+    lc__config_free_strs(p->static_header_names, p->n_static_headers);
+    lc__config_free_strs(p->static_header_values, p->n_static_headers);
+    memset(p, 0, sizeof(*p));
+}
+
+static lc_proxy_conf_t *section_proxy(lc_config_t *c, const struct lc__proxy_section *s)
+{
+    return (lc_proxy_conf_t *)(void *)((char *)c + s->off);
+}
+
 void lc_config_defaults(lc_config_t *c)
 {
     memset(c, 0, sizeof(*c));
@@ -114,6 +141,11 @@ void lc_config_defaults(lc_config_t *c)
 
     c->http_max_header_size = 16384;
     c->http_max_body_size = 1048576;
+
+    for (const struct lc__proxy_section *s = lc__config_proxy_sections; s->path; s++)
+        lc__config_proxy_init(section_proxy(c, s));
+    c->rpc_namespace_boundary = (char *)s_namespace_boundary;
+    c->rpc_ping_method = (char *)s_ping;
 }
 
 void lc_config_free(lc_config_t *c)
@@ -130,7 +162,9 @@ void lc_config_free(lc_config_t *c)
                      &c->health_prefix,
                      &c->node_name,
                      &c->sub_token_hmac_secret_key,
-                     &c->personal_channel_namespace};
+                     &c->personal_channel_namespace,
+                     &c->rpc_namespace_boundary,
+                     &c->rpc_ping_method};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         lc__config_free_str(*strs[i]);
         *strs[i] = NULL;
@@ -147,6 +181,20 @@ void lc_config_free(lc_config_t *c)
     lc__config_free_rules(c->channel_rules, c->n_channel_rules);
     c->channel_rules = NULL;
     c->n_channel_rules = 0;
+    /* the options above only borrowed these */
+    for (const struct lc__proxy_section *s = lc__config_proxy_sections; s->path; s++)
+        lc__config_free_proxy(section_proxy(c, s));
+    for (size_t i = 0; i < c->n_proxies; i++)
+        lc__config_free_proxy(&c->proxies[i]);
+    free(c->proxies);
+    c->proxies = NULL;
+    c->n_proxies = 0;
+    for (size_t i = 0; i < c->n_rpc_namespaces; i++)
+        free(c->rpc_namespaces[i].name);
+    free(c->rpc_namespaces);
+    c->rpc_namespaces = NULL;
+    c->n_rpc_namespaces = 0;
+    c->rpc_without_namespace.proxy = NULL;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -184,7 +232,7 @@ static int validate_ns(const lc_config_t *c, const lc_ns_opts_t *ns, const char 
         return fail(err, errlen,
                     "%s.channel_regex: not compiled (set it with lc_config_set_channel_regex)",
                     where);
-    return 0;
+    return lc__config_validate_ns_proxies(ns, where, err, errlen);
 }
 
 /* The options a rule's channels start from, when the pattern fixes the namespace: a literal
@@ -281,7 +329,10 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
                         pns);
     }
 
-    int rc = validate_ns(c, &c->without_namespace, "channel.without_namespace", err, errlen);
+    int rc = lc__config_validate_proxies(c, err, errlen);
+    if (rc)
+        return rc;
+    rc = validate_ns(c, &c->without_namespace, "channel.without_namespace", err, errlen);
     if (rc)
         return rc;
     for (size_t i = 0; i < c->n_namespaces; i++) {

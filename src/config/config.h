@@ -32,6 +32,30 @@ enum lc_pub_format {
 /* bits of allowed_delta_types */
 #define LC_DELTA_FOSSIL (1u << 0)
 
+/* What a proxy endpoint speaks. */
+enum lc_proxy_protocol {
+    LC_PROXY_CENTRIFUGO = 0, /* Centrifugo's proxy protocol (spec §5), JSON over HTTP POST */
+    LC_PROXY_LARAVEL_AUTH,   /* Laravel's /broadcasting/auth (form-encoded channel_name and
+                                socket_id; 2xx allowed, 403 denied), subscribe only */
+};
+
+/* One HTTP proxy (spec §5.4 Proxy object). */
+typedef struct lc_proxy_conf {
+    char *name;          /* "default" for the section proxies, else the `proxies[]` name */
+    char *endpoint;      /* http:// or https:// URL; "" = not configured */
+    int64_t timeout_ms;  /* default 1s */
+    char **http_headers; /* allow-list of the connection request's headers to forward */
+    size_t n_http_headers;
+    char **emulated_headers; /* allow-list of the connect command's `headers` to forward */
+    size_t n_emulated_headers;
+    char **static_header_names; /* http.static_headers, in file order */
+    char **static_header_values;
+    size_t n_static_headers;
+    bool binary_encoding;
+    bool include_connection_meta;
+    int protocol; /* enum lc_proxy_protocol; Lucent's own key "protocol": "laravel_auth" */
+} lc_proxy_conf_t;
+
 /* Channel options of one namespace (spec §6.2). Defaults are all false / 0. */
 typedef struct lc_ns_opts {
     char *name; /* NULL for channel.without_namespace */
@@ -58,7 +82,18 @@ typedef struct lc_ns_opts {
      * lc_config_channel_regex_ok. */
     char *channel_regex;
     regex_t *channel_re;
+    /* Proxies (spec §5.4): *_proxy_enabled with *_proxy_name (default "default" = the
+     * channel.proxy.<kind> section), resolved at load; NULL = no proxy for that kind. */
+    const lc_proxy_conf_t *subscribe_proxy;
+    const lc_proxy_conf_t *publish_proxy;
+    const lc_proxy_conf_t *sub_refresh_proxy;
 } lc_ns_opts_t;
+
+/* An RPC namespace (spec §5.4 rpc.namespaces[] / rpc.without_namespace). */
+typedef struct lc_rpc_ns {
+    char *name;                   /* NULL for rpc.without_namespace */
+    const lc_proxy_conf_t *proxy; /* proxy_enabled + proxy_name resolved; NULL = off */
+} lc_rpc_ns_t;
 
 /* One rule of the top-level "channels" list; defined in config/config_int.h. */
 struct lc_channel_rule;
@@ -119,6 +154,25 @@ typedef struct lc_config {
      * lc_config_resolve_channel). */
     struct lc_channel_rule *channel_rules;
     size_t n_channel_rules;
+
+    /* proxies (spec §5.4). Every proxy object is owned here and lives as long as the config;
+     * options and namespaces point at them. */
+    lc_proxy_conf_t connect_proxy; /* client.proxy.connect */
+    bool connect_proxy_enabled;
+    lc_proxy_conf_t refresh_proxy; /* client.proxy.refresh */
+    bool refresh_proxy_enabled;
+    lc_proxy_conf_t channel_proxy_subscribe;   /* channel.proxy.subscribe ("default") */
+    lc_proxy_conf_t channel_proxy_publish;     /* channel.proxy.publish */
+    lc_proxy_conf_t channel_proxy_sub_refresh; /* channel.proxy.sub_refresh */
+    lc_proxy_conf_t rpc_proxy;                 /* rpc.proxy */
+    lc_proxy_conf_t *proxies;                  /* top-level proxies[] (named) */
+    size_t n_proxies;
+    lc_rpc_ns_t rpc_without_namespace;
+    lc_rpc_ns_t *rpc_namespaces;
+    size_t n_rpc_namespaces;
+    char *rpc_namespace_boundary; /* ":" */
+    bool rpc_ping_enabled;        /* rpc.ping.enabled: built-in method answering {} */
+    char *rpc_ping_method;        /* "ping" */
 
     /* http_api */
     char *http_api_key; /* "" = every API call gets 401 (unless insecure) */
@@ -195,6 +249,10 @@ bool lc_config_channel_regex_ok(const lc_ns_opts_t *o, const char *name_after_ns
  * client.subscription_token.enabled, else the connection key client.token.hmac_secret_key.
  * "" = no HMAC key. */
 const char *lc_config_sub_token_secret(const lc_config_t *c);
+
+/* The RPC namespace of a method (spec §1.6 rpc): the part before rpc.namespace_boundary, or
+ * rpc.without_namespace; NULL when that namespace is undefined (→ 104). */
+const lc_rpc_ns_t *lc_config_rpc_ns(const lc_config_t *c, const char *method);
 
 /* Namespace resolution (spec §6.1): strip the private prefix, take the part before the first
  * namespace boundary. Returns the options, or NULL when the namespace is not defined (→ 102). */

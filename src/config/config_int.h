@@ -26,12 +26,22 @@ enum lc__key_kind {
     LC__K_LOGLEVEL, /* log level name → int field */
     LC__K_OBJ,      /* object walked with sub, same base */
     LC__K_NSOBJ,    /* object walked with the namespace table, base = field at off */
+    LC__K_SUBOBJ,   /* object walked with sub, base = field at off */
     LC__K_NSARR,    /* channel.namespaces */
     LC__K_RULES,    /* top-level "channels" */
-    LC__K_OBJARR,   /* array of objects walked with sub (unused keys only) */
-    LC__K_ANYOBJ,   /* any object, contents not checked (maps, PRO sections) */
-    LC__K_ANYARR,   /* any array, contents not checked */
-    LC__K_ANY,      /* any JSON value */
+    LC__K_PROXY,    /* Proxy object walked with sub, base = the lc_proxy_conf_t at off; with off
+                       LC__NOFIELD (sections Lucent does not use) only type-checked */
+    LC__K_PROXIES,  /* top-level "proxies": named Proxy objects walked with sub */
+    LC__K_PROXY_ENABLED, /* "enabled" of client.proxy.connect / refresh (base: the proxy) */
+    LC__K_HEADERS,       /* http.static_headers {name: value} (base: the proxy) */
+    LC__K_PROXY_ON,      /* *_proxy_enabled: bool; off = the const lc_proxy_conf_t * slot, min = the
+                            enum lc__proxy_use; resolved after the walk (see lc__proxy_ref) */
+    LC__K_PROXY_NAME,    /* *_proxy_name: string; same off and min */
+    LC__K_RPCNSARR,      /* rpc.namespaces: entries walked with sub */
+    LC__K_FALSE,         /* a bool that must be false: what Lucent does not support; values = why */
+    LC__K_ANYOBJ,        /* any object, contents not checked (maps, PRO sections) */
+    LC__K_ANYARR,        /* any array, contents not checked */
+    LC__K_ANY,           /* any JSON value */
 };
 
 #define LC__NOFIELD ((size_t)-1)
@@ -42,9 +52,81 @@ struct lc__key {
     size_t off;
     size_t off2;
     int64_t min, max;
-    const struct lc__key *sub; /* LC__K_OBJ, LC__K_OBJARR */
+    const struct lc__key *sub; /* tables of the object kinds */
     const char *values;        /* LC__K_ENUM, LC__K_ENUMS: "a|b|c" ("" allowed as "|a") */
 };
+
+/* What a namespace proxy option is for: picks the section of the "default" proxy and what the
+ * proxy's protocol must allow. */
+enum lc__proxy_use {
+    LC__USE_SUBSCRIBE,
+    LC__USE_PUBLISH,
+    LC__USE_SUB_REFRESH,
+    LC__USE_RPC,
+};
+
+/* A proxy reference met while walking (*_proxy_enabled / *_proxy_name of a namespace, a rule
+ * or an rpc namespace). Names can point at proxies[] entries that come later in the file, so
+ * references are collected and resolved once the whole file is read. */
+struct lc__proxy_ref {
+    const lc_proxy_conf_t **slot; /* the pointer field to fill */
+    int use;                      /* enum lc__proxy_use */
+    bool enabled, has_enabled;
+    bool in_rule;                   /* the slot is in a channel rule's options */
+    char *name;                     /* NULL or "" = "default" */
+    char *enabled_path, *name_path; /* key paths for messages (NULL when the key was not set) */
+};
+
+struct lc__proxy_refs {
+    struct lc__proxy_ref *v;
+    size_t n, cap;
+};
+
+/* Record the enabled value (enabled non-NULL) or the name (name non-NULL) for slot; path is
+ * the key's path. 0 or LC_ENOMEM. */
+int lc__config_ref_set(struct lc__proxy_refs *r, const lc_proxy_conf_t **slot, int use,
+                       bool in_rule, const char *path, const bool *enabled, const char *name);
+/* Forget the references whose slot lies in [lo, lo + size) (an array being replaced). */
+void lc__config_refs_drop(struct lc__proxy_refs *r, const void *lo, size_t size);
+void lc__config_refs_free(struct lc__proxy_refs *r);
+/* Called before c->proxies is replaced by a new array: every option still pointing into old
+ * (from an earlier load into the same config) is cleared and re-referenced by name, so that it
+ * points into the new array after resolution. 0 or LC_ENOMEM. */
+int lc__config_proxies_replaced(lc_config_t *c, struct lc__proxy_refs *r,
+                                const lc_proxy_conf_t *old, size_t n_old);
+/* Point every referenced slot at its proxy: the name ("default" = the section of the use, else
+ * a proxies[] entry) must exist; an enabled reference needs a proxy with an endpoint and a
+ * protocol that serves the use. 0 or LC_EINVAL / LC_ENOMEM with the key path in err. */
+int lc__config_refs_resolve(lc_config_t *c, struct lc__proxy_refs *r, char *err, size_t errlen);
+
+/* Warn about the options of a Proxy object that are accepted but not applied (gRPC options,
+ * TLS client options, status code transforms). obj is the object's cJSON, path its key path. */
+struct cJSON;
+void lc__config_proxy_warn(const char *path, const struct cJSON *obj);
+
+/* A proxy with the defaults: name "default", no endpoint, timeout 1s. */
+void lc__config_proxy_init(lc_proxy_conf_t *p);
+void lc__config_free_proxy(lc_proxy_conf_t *p);
+/* The proxies embedded in lc_config_t: key path (e.g. "client.proxy.connect"), offset in
+ * lc_config_t, and the enum lc__proxy_use a "default" name stands for (-1: connect and refresh,
+ * which are not named). Terminated by an entry with path NULL. */
+struct lc__proxy_section {
+    const char *path;
+    size_t off;
+    int use;
+};
+extern const struct lc__proxy_section lc__config_proxy_sections[];
+/* Proxy checks of lc_config_validate: sections, proxies[], rpc, and the proxies an options
+ * struct points at (where names it). */
+int lc__config_validate_proxies(const lc_config_t *c, char *err, size_t errlen);
+int lc__config_validate_ns_proxies(const lc_ns_opts_t *ns, const char *where, char *err,
+                                   size_t errlen);
+/* Spec §6.1 and §5.4 name rule: ^[-a-zA-Z0-9_.]{2,}$ */
+bool lc__config_name_ok(const char *s);
+
+/* Parse a config text (JSON with // and / * * / comments) into a cJSON object. 0, or
+ * LC_EINVAL / LC_ENOMEM with a one-line message (line and column for syntax errors). */
+int lc__config_parse(const char *json, size_t len, struct cJSON **out, char *err, size_t errlen);
 
 /* A compiled channel rule pattern is a list of tokens (see lc_config_resolve_channel). */
 enum lc__tok_kind {
@@ -76,18 +158,23 @@ extern const struct lc__key lc__config_ns_keys[];
 const struct lc__key *lc__config_key_find(const struct lc__key *table, const char *name);
 
 /* A pre-v6 flat key: its v6 path, or NULL with a hint when the value has no single v6 home
- * (it is then ignored with a warning that shows the hint). */
+ * (it is then ignored with a warning that shows the hint). enable: a switch the old key turned
+ * on implicitly (a non-empty proxy endpoint enabled that proxy). each: an option of every
+ * section proxy (lc__config_proxy_sections), set where the file does not set it. */
 struct lc__legacy {
     const char *old;
     const char *v6;
     const char *hint;
+    const char *enable;
+    const char *each;
 };
 
 /* The top-level flat key named name, or NULL. */
 const struct lc__legacy *lc__config_legacy_find(const char *name);
 /* The v6 name of a pre-v6 namespace option (e.g. "proxy_subscribe"), or NULL. */
 const char *lc__config_ns_legacy_find(const char *name);
-/* Calls fn for every flat key that has a v6 path (used by the table self-check). */
+/* Calls fn for every flat key that has a v6 path or an "each" option (used by the table
+ * self-check). */
 void lc__config_legacy_each(void (*fn)(const struct lc__legacy *l, void *arg), void *arg);
 
 /* Find the key description of a dotted v6 path, and the struct its field lives in (c or

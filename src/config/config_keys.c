@@ -9,6 +9,8 @@
 
 #define CF(f) offsetof(lc_config_t, f)
 #define NF(f) offsetof(lc_ns_opts_t, f)
+#define PF(f) offsetof(lc_proxy_conf_t, f)
+#define RF(f) offsetof(lc_rpc_ns_t, f)
 #define U LC__NOFIELD
 #define NOMAX INT64_MAX
 
@@ -33,7 +35,15 @@
 #define OBJ(n, sub) K_(n, LC__K_OBJ, U, 0, 0, 0, sub, NULL)
 #define NSOBJ(n, off) K_(n, LC__K_NSOBJ, off, 0, 0, 0, lc__config_ns_keys, NULL)
 #define NSARR(n) K_(n, LC__K_NSARR, U, 0, 0, 0, NULL, NULL)
-#define OBJARR(n, sub) K_(n, LC__K_OBJARR, U, 0, 0, 0, sub, NULL)
+#define SUBOBJ(n, off, sub) K_(n, LC__K_SUBOBJ, off, 0, 0, 0, sub, NULL)
+#define PROXY(n, off) K_(n, LC__K_PROXY, off, 0, 0, 0, proxy_keys, NULL)
+#define PROXIES(n) K_(n, LC__K_PROXIES, U, 0, 0, 0, proxy_keys, NULL)
+#define PROXY_ENABLED(n) K_(n, LC__K_PROXY_ENABLED, U, 0, 0, 0, NULL, NULL)
+#define HEADERS(n) K_(n, LC__K_HEADERS, U, 0, 0, 0, NULL, NULL)
+#define PROXY_ON(n, off, use) K_(n, LC__K_PROXY_ON, off, 0, use, 0, NULL, NULL)
+#define PROXY_NAME(n, off, use) K_(n, LC__K_PROXY_NAME, off, 0, use, 0, NULL, NULL)
+#define RPCNSARR(n, sub) K_(n, LC__K_RPCNSARR, U, 0, 0, 0, sub, NULL)
+#define FALSE_ONLY(n, why) K_(n, LC__K_FALSE, U, 0, 0, 0, NULL, why)
 #define ANYOBJ(n) K_(n, LC__K_ANYOBJ, U, 0, 0, 0, NULL, NULL)
 #define ANYARR(n) K_(n, LC__K_ANYARR, U, 0, 0, 0, NULL, NULL)
 #define ANY(n) K_(n, LC__K_ANY, U, 0, 0, 0, NULL, NULL)
@@ -158,7 +168,7 @@ static const struct lc__key subscription_token_keys[] = {
 
 static const struct lc__key proxy_http_keys[] = {
     OBJ("tls", tls_keys),
-    ANYOBJ("static_headers"),
+    HEADERS("static_headers"),
     ANYARR("status_to_code_transforms"),
     END,
 };
@@ -168,26 +178,29 @@ static const struct lc__key proxy_grpc_keys[] = {
     BOOL("compression", U), ANYOBJ("static_metadata"), END,
 };
 
-/* One table for every proxy object: "enabled" belongs to client.proxy.* and "name" to
- * proxies[], both harmless elsewhere. */
+/* One table for every Proxy object (spec §5.4). "name" is read by the proxies[] loader and
+ * ignored in the sections (as Centrifugo does); "enabled" belongs to client.proxy.*.
+ * "protocol" is Lucent's own: "laravel_auth" for a subscribe proxy that is Laravel's
+ * broadcasting auth endpoint. */
 static const struct lc__key proxy_keys[] = {
-    BOOL("enabled", U),
+    PROXY_ENABLED("enabled"),
     STR("name", U),
-    STR("endpoint", U),
-    DUR("timeout", U),
-    STRS("http_headers", U, U),
-    STRS("emulated_headers", U, U),
+    STR("endpoint", PF(endpoint)),
+    DUR("timeout", PF(timeout_ms)),
+    STRS("http_headers", PF(http_headers), PF(n_http_headers)),
+    STRS("emulated_headers", PF(emulated_headers), PF(n_emulated_headers)),
     STRS("grpc_metadata", U, U),
-    BOOL("binary_encoding", U),
-    BOOL("include_connection_meta", U),
+    BOOL("binary_encoding", PF(binary_encoding)),
+    BOOL("include_connection_meta", PF(include_connection_meta)),
     OBJ("http", proxy_http_keys),
     OBJ("grpc", proxy_grpc_keys),
+    ENUMF("protocol", PF(protocol), "centrifugo|laravel_auth"),
     END,
 };
 
 static const struct lc__key client_proxy_keys[] = {
-    OBJ("connect", proxy_keys),
-    OBJ("refresh", proxy_keys),
+    PROXY("connect", CF(connect_proxy)),
+    PROXY("refresh", CF(refresh_proxy)),
     END,
 };
 
@@ -266,13 +279,14 @@ const struct lc__key lc__config_ns_keys[] = {
     REGEX("channel_regex"),
     ENUMF("publication_data_format", NF(publication_data_format), "|json|json_object|binary"),
     BOOL("allow_tags_filter", U),
-    BOOL("subscribe_proxy_enabled", U),
-    STR("subscribe_proxy_name", U),
-    BOOL("publish_proxy_enabled", U),
-    STR("publish_proxy_name", U),
-    BOOL("sub_refresh_proxy_enabled", U),
-    STR("sub_refresh_proxy_name", U),
-    BOOL("subscribe_stream_proxy_enabled", U),
+    PROXY_ON("subscribe_proxy_enabled", NF(subscribe_proxy), LC__USE_SUBSCRIBE),
+    PROXY_NAME("subscribe_proxy_name", NF(subscribe_proxy), LC__USE_SUBSCRIBE),
+    PROXY_ON("publish_proxy_enabled", NF(publish_proxy), LC__USE_PUBLISH),
+    PROXY_NAME("publish_proxy_name", NF(publish_proxy), LC__USE_PUBLISH),
+    PROXY_ON("sub_refresh_proxy_enabled", NF(sub_refresh_proxy), LC__USE_SUB_REFRESH),
+    PROXY_NAME("sub_refresh_proxy_name", NF(sub_refresh_proxy), LC__USE_SUB_REFRESH),
+    FALSE_ONLY("subscribe_stream_proxy_enabled",
+               "subscribe stream proxies are not supported (they need gRPC)"),
     STR("subscribe_stream_proxy_name", U),
     BOOL("subscribe_stream_proxy_bidirectional", U),
     STR("subscription_type", U),
@@ -282,12 +296,12 @@ const struct lc__key lc__config_ns_keys[] = {
 };
 
 static const struct lc__key channel_proxy_keys[] = {
-    OBJ("subscribe", proxy_keys),
-    OBJ("publish", proxy_keys),
-    OBJ("sub_refresh", proxy_keys),
-    OBJ("subscribe_stream", proxy_keys),
-    OBJ("state", proxy_keys),
-    OBJ("cache_empty", proxy_keys),
+    PROXY("subscribe", CF(channel_proxy_subscribe)),
+    PROXY("publish", CF(channel_proxy_publish)),
+    PROXY("sub_refresh", CF(channel_proxy_sub_refresh)),
+    PROXY("subscribe_stream", U),
+    PROXY("state", U),
+    PROXY("cache_empty", U),
     END,
 };
 
@@ -305,23 +319,26 @@ static const struct lc__key channel_keys[] = {
     END,
 };
 
+/* rpc.without_namespace and rpc.namespaces[] ("name" is read by the array loader) */
 static const struct lc__key rpc_ns_keys[] = {
-    STR("name", U),
-    BOOL("proxy_enabled", U),
-    STR("proxy_name", U),
+    PROXY_ON("proxy_enabled", RF(proxy), LC__USE_RPC),
+    PROXY_NAME("proxy_name", RF(proxy), LC__USE_RPC),
     END,
 };
 
 static const struct lc__key rpc_ping_keys[] = {
-    BOOL("enabled", U),
-    STR("method", U),
+    BOOL("enabled", CF(rpc_ping_enabled)),
+    STR("method", CF(rpc_ping_method)),
     END,
 };
 
 static const struct lc__key rpc_keys[] = {
-    OBJ("proxy", proxy_keys),          OBJ("without_namespace", rpc_ns_keys),
-    OBJARR("namespaces", rpc_ns_keys), OBJ("ping", rpc_ping_keys),
-    STR("namespace_boundary", U),      END,
+    PROXY("proxy", CF(rpc_proxy)),
+    SUBOBJ("without_namespace", CF(rpc_without_namespace), rpc_ns_keys),
+    RPCNSARR("namespaces", rpc_ns_keys),
+    OBJ("ping", rpc_ping_keys),
+    STR("namespace_boundary", CF(rpc_namespace_boundary)),
+    END,
 };
 
 static const struct lc__key http_api_keys[] = {
@@ -451,7 +468,7 @@ const struct lc__key lc__config_root_keys[] = {
     OBJ("client", client_keys),
     OBJ("channel", channel_keys),
     OBJ("rpc", rpc_keys),
-    OBJARR("proxies", proxy_keys),
+    PROXIES("proxies"),
     OBJ("http_api", http_api_keys),
     OBJ("grpc_api", grpc_api_keys),
     OBJ("websocket", websocket_keys),
@@ -510,7 +527,8 @@ const struct lc__key *lc__config_resolve(lc_config_t *c, const char *path, void 
             return NULL;
         if (!dot)
             break;
-        if (k->kind == LC__K_NSOBJ)
+        if (k->kind == LC__K_NSOBJ || k->kind == LC__K_SUBOBJ ||
+            (k->kind == LC__K_PROXY && k->off != LC__NOFIELD))
             b = (char *)b + k->off;
         else if (k->kind != LC__K_OBJ)
             return NULL;

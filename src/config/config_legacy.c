@@ -8,11 +8,21 @@
 
 #define L(o, n)                                                                                    \
     {                                                                                              \
-        o, n, NULL                                                                                 \
+        o, n, NULL, NULL, NULL                                                                     \
     }
 #define HINT(o, h)                                                                                 \
     {                                                                                              \
-        o, NULL, h                                                                                 \
+        o, NULL, h, NULL, NULL                                                                     \
+    }
+/* a proxy endpoint that also switched its proxy on */
+#define ENDPOINT(o, n, on)                                                                         \
+    {                                                                                              \
+        o, n, NULL, on, NULL                                                                       \
+    }
+/* an option of every proxy */
+#define EACH(o, key)                                                                               \
+    {                                                                                              \
+        o, NULL, NULL, NULL, key                                                                   \
     }
 
 static const struct lc__legacy legacy[] = {
@@ -107,9 +117,11 @@ static const struct lc__legacy legacy[] = {
     L("channel_namespace_boundary", "channel.namespace_boundary"),
     L("channel_user_boundary", "channel.user_boundary"),
     L("channel_user_separator", "channel.user_separator"),
-    L("proxy_connect_endpoint", "client.proxy.connect.endpoint"),
+    ENDPOINT("proxy_connect_endpoint", "client.proxy.connect.endpoint",
+             "client.proxy.connect.enabled"),
     L("proxy_connect_timeout", "client.proxy.connect.timeout"),
-    L("proxy_refresh_endpoint", "client.proxy.refresh.endpoint"),
+    ENDPOINT("proxy_refresh_endpoint", "client.proxy.refresh.endpoint",
+             "client.proxy.refresh.enabled"),
     L("proxy_refresh_timeout", "client.proxy.refresh.timeout"),
     L("proxy_subscribe_endpoint", "channel.proxy.subscribe.endpoint"),
     L("proxy_subscribe_timeout", "channel.proxy.subscribe.timeout"),
@@ -117,15 +129,18 @@ static const struct lc__legacy legacy[] = {
     L("proxy_publish_timeout", "channel.proxy.publish.timeout"),
     L("proxy_sub_refresh_endpoint", "channel.proxy.sub_refresh.endpoint"),
     L("proxy_sub_refresh_timeout", "channel.proxy.sub_refresh.timeout"),
-    L("proxy_subscribe_stream_endpoint", "channel.proxy.subscribe_stream.endpoint"),
-    L("proxy_subscribe_stream_timeout", "channel.proxy.subscribe_stream.timeout"),
-    L("proxy_rpc_endpoint", "rpc.proxy.endpoint"),
+    HINT(
+        "proxy_subscribe_stream_endpoint",
+        "\"channel.proxy.subscribe_stream.endpoint\" (subscribe stream proxies are not supported)"),
+    HINT("proxy_subscribe_stream_timeout",
+         "\"channel.proxy.subscribe_stream.timeout\" (subscribe stream proxies are not supported)"),
+    ENDPOINT("proxy_rpc_endpoint", "rpc.proxy.endpoint", "rpc.without_namespace.proxy_enabled"),
     L("proxy_rpc_timeout", "rpc.proxy.timeout"),
-    HINT("proxy_http_headers", "the \"http_headers\" of each proxy"),
-    HINT("proxy_static_http_headers", "the \"http.static_headers\" of each proxy"),
-    HINT("proxy_binary_encoding", "the \"binary_encoding\" of each proxy"),
-    HINT("proxy_include_connection_meta", "the \"include_connection_meta\" of each proxy"),
-    HINT("proxy_grpc_metadata", "the \"grpc_metadata\" of each proxy"),
+    EACH("proxy_http_headers", "http_headers"),
+    EACH("proxy_static_http_headers", "http.static_headers"),
+    EACH("proxy_binary_encoding", "binary_encoding"),
+    EACH("proxy_include_connection_meta", "include_connection_meta"),
+    HINT("proxy_grpc_metadata", "the \"grpc_metadata\" of each proxy (gRPC is not supported)"),
     HINT("proxy_http_status_code_transforms",
          "the \"http.status_to_code_transforms\" of each proxy"),
     L("rpc_namespaces", "rpc.namespaces"),
@@ -208,7 +223,7 @@ const char *lc__config_ns_legacy_find(const char *name)
 void lc__config_legacy_each(void (*fn)(const struct lc__legacy *l, void *arg), void *arg)
 {
     for (size_t i = 0; i < COUNT(legacy); i++) {
-        if (legacy[i].v6)
+        if (legacy[i].v6 || legacy[i].each)
             fn(&legacy[i], arg);
     }
 }

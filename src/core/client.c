@@ -1,6 +1,7 @@
-/* The client session: connection state, the command dispatch of spec §1.4, pings, and the
- * delivery of publications to this connection. Channel permission decisions are in
- * client_channel.c. */
+/* The client session: connection state, the command pipeline of spec §1.4 (commands answered
+ * in order, later ones waiting while a proxy decides), pings, expiry, and the delivery of
+ * publications to this connection. Connect and refresh are in client_connect.c, subscriptions
+ * in client_sub.c, the other channel commands in client_channel.c. */
 #include "core/client_priv.h"
 
 #include <stdlib.h>
@@ -12,6 +13,39 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/rand.h"
+
+/* Keep the request headers some proxy forwards (its http_headers allow-list); only those. */
+static int copy_forwarded_headers(lc_client_t *c, const lc_client_opts_t *opts)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < opts->n_headers; i++)
+        if (lc__node_forwards_header(lc_worker_node(c->w), opts->headers[i].name))
+            keep++;
+    if (keep == 0)
+        return 0;
+    c->headers = calloc(keep, sizeof(*c->headers));
+    if (!c->headers)
+        return LC_ENOMEM;
+    for (size_t i = 0; i < opts->n_headers; i++) {
+        if (!lc__node_forwards_header(lc_worker_node(c->w), opts->headers[i].name))
+            continue;
+        lc_http_header_t *h = &c->headers[c->n_headers++];
+        h->name = strdup(opts->headers[i].name);
+        h->value = strdup(opts->headers[i].value);
+        if (!h->name || !h->value)
+            return LC_ENOMEM;
+    }
+    return 0;
+}
+
+static void free_headers(lc_http_header_t *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)h[i].name);
+        free((char *)h[i].value);
+    }
+    free(h);
+}
 
 lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
 {
@@ -25,6 +59,10 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
     c->state = LC_CLIENT_CONNECTING;
     lc_buf_init(&c->replies);
     lc_list_init(&c->user_node);
+    if (opts && copy_forwarded_headers(c, opts) != 0) {
+        free(c);
+        return NULL;
+    }
     lc__worker_count_session(c->w, 1);
     /* A connection that never authenticates is closed as stale. */
     if (c->cfg->stale_close_delay_ms > 0)
@@ -45,6 +83,21 @@ static void client_detach(lc_client_t *c)
         lc__worker_remove_client(c->w, c->id, c->user, &c->user_node);
         c->registered = false;
     }
+    /* A decision still being asked of the backend is abandoned: its answer never arrives. */
+    if (c->call) {
+        lc_proxy_cancel(c->call);
+        c->call = NULL;
+    }
+    if (c->refresh_call) {
+        lc_proxy_cancel(c->refresh_call);
+        c->refresh_call = NULL;
+    }
+    if (c->sub_refresh_call) {
+        lc_proxy_cancel(c->sub_refresh_call);
+        c->sub_refresh_call = NULL;
+    }
+    free(c->sub_refresh_ch);
+    c->sub_refresh_ch = NULL;
 }
 
 void lc__client_send_push(lc_client_t *c, const char *p, size_t n)
@@ -67,7 +120,8 @@ void lc__client_send_replies(lc_client_t *c)
         return;
     }
     lc_rcbuf_t *f = c->t->vt->frame(c->replies.data, c->replies.len);
-    lc_buf_reset(&c->replies);
+    /* Replies are rare next to pushes: an idle session keeps no reply buffer. */
+    lc_buf_free(&c->replies);
     if (!f) {
         lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
         return;
@@ -106,9 +160,16 @@ void lc_client_on_close(lc_client_t *c)
     }
     lc__worker_count_session(c->w, -1);
     lc_buf_free(&c->replies);
+    for (uint32_t i = c->qhead; i < c->qlen; i++)
+        lc_cmd_free(&c->queue[i]);
+    free(c->queue);
+    lc_cmd_free(&c->cur);
     free(c->subs);
     free(c->user);
     free(c->conn_info);
+    free(c->meta);
+    free_headers(c->headers, c->n_headers);
+    free_headers(c->emulated, c->n_emulated);
     free(c);
 }
 
@@ -135,7 +196,7 @@ void lc__client_reply_empty(lc_client_t *c, uint32_t id, const char *kind)
 
 /* --- pings ----------------------------------------------------------------------------- */
 
-static void schedule_ping(lc_client_t *c)
+void lc__client_schedule_ping(lc_client_t *c)
 {
     if (c->cfg->ping_interval_ms > 0)
         lc__worker_sched(c->w, &c->sched, LC_SCHED_PING, c->cfg->ping_interval_ms);
@@ -181,7 +242,7 @@ void lc__client_on_sched(lc_sched_t *s)
         c = lc_container_of(s, lc_client_t, sched);
         send_ping(c);
         if (c->state == LC_CLIENT_CONNECTED)
-            schedule_ping(c);
+            lc__client_schedule_ping(c);
         break;
     case LC_SCHED_PONG:
         c = lc_container_of(s, lc_client_t, pong);
@@ -190,11 +251,15 @@ void lc__client_on_sched(lc_sched_t *s)
         break;
     case LC_SCHED_EXPIRE:
         c = lc_container_of(s, lc_client_t, expire);
-        /* Not refreshed within client.expired_close_delay after the expiry. */
-        if (c->exp > 0 && c->exp <= lc_now_s())
+        if (c->server_refresh) {
+            /* The refresh proxy decides whether the connection goes on. */
+            lc__client_proxy_refresh(c);
+        } else if (c->exp > 0 && c->exp <= lc_now_s()) {
+            /* Not refreshed within client.expired_close_delay after the expiry. */
             lc__client_disconnect(c, LC_DISCONNECT_EXPIRED, NULL);
-        else
+        } else {
             lc__client_arm_expiry(c);
+        }
         break;
     case LC_SCHED_SUB_EXPIRE:
         c = lc_container_of(s, lc_client_t, sub_expire);
@@ -224,215 +289,51 @@ void lc__client_arm_expiry(lc_client_t *c)
         return;
     }
     int64_t delay_s = c->exp - lc_now_s();
-    int64_t delay = (delay_s > 0 ? delay_s * 1000 : 0) + c->cfg->expired_close_delay_ms;
+    /* Client-side refresh gets client.expired_close_delay of grace; the refresh proxy is asked
+     * at the expiry itself. */
+    int64_t grace = c->server_refresh ? 0 : c->cfg->expired_close_delay_ms;
+    int64_t delay = (delay_s > 0 ? delay_s * 1000 : 0) + grace;
     lc__worker_sched(c->w, &c->expire, LC_SCHED_EXPIRE, delay);
 }
 
 /* --- connect --------------------------------------------------------------------------- */
 
-static int set_conn_info(lc_client_t *c, const lc_conn_claims_t *cl)
-{
-    const char *p = cl->info;
-    size_t n = cl->info_len;
-    if (cl->b64info) {
-        /* Binary info only fits the JSON protocol when it is itself JSON text. */
-        if (lc__json_valid((const char *)cl->b64info, cl->b64info_len)) {
-            p = (const char *)cl->b64info;
-            n = cl->b64info_len;
-        }
-    }
-    if (!p || n == 0)
-        return 0;
-    c->conn_info = malloc(n + 1);
-    if (!c->conn_info)
-        return LC_ENOMEM;
-    memcpy(c->conn_info, p, n);
-    c->conn_info[n] = '\0';
-    c->conn_info_len = n;
-    return 0;
-}
+/* --- dispatch ---------------------------------------------------------------------------- */
 
-/* Returns 1 when processing of the message must stop (the connection is unusable). */
-static int handle_connect(lc_client_t *c, const lc_cmd_t *cmd)
-{
-    const lc_config_t *cfg = c->cfg;
-    if (c->state == LC_CLIENT_CONNECTED) {
-        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "second connect");
-        return 1;
-    }
-    int64_t now = lc_now_s();
-    lc_conn_claims_t cl;
-    memset(&cl, 0, sizeof(cl));
-    const char *user = "";
-    bool have_claims = false;
-
-    if (cmd->token && cmd->token[0]) {
-        lc_jwt_keys_t keys = {.hmac_secret = cfg->token_hmac_secret_key};
-        const char *why = NULL;
-        lc_jwt_status st =
-            lc_jwt_verify_connect(cmd->token, strlen(cmd->token), &keys, now, &cl, &why);
-        if (st == LC_JWT_EXPIRED) {
-            lc_log_info("connect refused: token expired");
-            lc__client_reply_error(c, cmd->id, LC_ERROR_TOKEN_EXPIRED);
-            c->unusable = true;
-            return 1;
-        }
-        if (st != LC_JWT_OK) {
-            lc_log_info("connect refused: invalid token (%s)", why ? why : "invalid");
-            lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
-            return 1;
-        }
-        have_claims = true;
-        user = cl.sub;
-        if (!user[0] && cfg->disallow_anonymous_connection_tokens) {
-            lc_conn_claims_free(&cl);
-            lc__client_disconnect(c, LC_DISCONNECT_PERMISSION_DENIED, NULL);
-            return 1;
-        }
-    } else if (!cfg->client_insecure && !cfg->allow_anonymous_connect_without_token) {
-        lc_log_info("connect refused: no token (client.insecure and "
-                    "client.allow_anonymous_connect_without_token are off)");
-        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, NULL);
-        return 1;
-    }
-
-    c->user = strdup(user);
-    if (!c->user || (have_claims && set_conn_info(c, &cl) != 0)) {
-        if (have_claims)
-            lc_conn_claims_free(&cl);
-        lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
-        return 1;
-    }
-    int64_t exp = have_claims ? cl.exp : 0;
-    if (have_claims && cl.has_expire_at)
-        exp = cl.expire_at;
-    if (cfg->client_insecure)
-        exp = 0; /* insecure mode ignores connection expiry */
-    if (have_claims && cl.has_expire_at && exp > 0 && exp <= now) {
-        lc_conn_claims_free(&cl);
-        lc__client_reply_error(c, cmd->id, LC_ERROR_EXPIRED);
-        c->unusable = true;
-        return 1;
-    }
-    c->exp = exp;
-
-    lc_uuid4(c->id);
-    if (lc__worker_add_client(c->w, c->id, c->user, c, &c->user_node) != 0) {
-        if (have_claims)
-            lc_conn_claims_free(&cl);
-        lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
-        return 1;
-    }
-    c->registered = true;
-    c->state = LC_CLIENT_CONNECTED;
-    lc__worker_unsched(c->w, &c->sched);
-    schedule_ping(c);
-    lc__client_arm_expiry(c);
-
-    /* Server-side subscriptions: the token's channels / subs, the personal channel. */
-    lc_buf_t subs = LC_BUF_INIT;
-    uint32_t code = lc__client_server_subs(c, have_claims ? &cl : NULL, cmd, &subs);
-    if (have_claims)
-        lc_conn_claims_free(&cl);
-    if (code) {
-        lc_buf_free(&subs);
-        lc__client_reply_error(c, cmd->id, code);
-        c->unusable = true;
-        return 1;
-    }
-
-    lc_connect_result_t r;
-    memset(&r, 0, sizeof(r));
-    r.client = c->id;
-    r.version = LUCENT_VERSION;
-    if (exp > 0) {
-        r.expires = true;
-        r.ttl = exp > now ? (uint32_t)(exp - now) : 0;
-    }
-    if (!c->native_ping && cfg->ping_interval_ms > 0) {
-        r.ping = (uint32_t)(cfg->ping_interval_ms / 1000);
-        r.pong = cfg->pong_timeout_ms > 0;
-    }
-    if (cfg->connect_include_server_time)
-        r.time_ms = lc_now_ms();
-    if (subs.len > 2)
-        r.subs = (lc_raw_t){subs.data, subs.len};
-    reply_begin(c);
-    lc_proto_reply_connect(&c->replies, cmd->id, &r);
-    lc_buf_free(&subs);
-    lc_log_debug("client %s connected (user \"%s\")", c->id, c->user);
-    return 0;
-}
-
-static void handle_refresh(lc_client_t *c, const lc_cmd_t *cmd)
-{
-    if (!cmd->token || !cmd->token[0]) {
-        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, NULL);
-        return;
-    }
-    lc_jwt_keys_t keys = {.hmac_secret = c->cfg->token_hmac_secret_key};
-    lc_conn_claims_t cl;
-    int64_t now = lc_now_s();
-    lc_jwt_status st = lc_jwt_verify_connect(cmd->token, strlen(cmd->token), &keys, now, &cl, NULL);
-    if (st == LC_JWT_EXPIRED) {
-        lc__client_disconnect(c, LC_DISCONNECT_EXPIRED, NULL);
-        return;
-    }
-    if (st != LC_JWT_OK) {
-        lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
-        return;
-    }
-    if (strcmp(cl.sub, c->user) != 0) {
-        lc_conn_claims_free(&cl);
-        lc_log_info("client %s: refresh token for another user: disconnect", c->id);
-        lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
-        return;
-    }
-    c->exp = c->cfg->client_insecure ? 0 : cl.has_expire_at ? cl.expire_at : cl.exp;
-    lc_conn_claims_free(&cl);
-    lc__client_arm_expiry(c);
-    reply_begin(c);
-    if (c->exp > 0)
-        lc_buf_printf(&c->replies, "{\"id\":%u,\"refresh\":{\"expires\":true,\"ttl\":%lld}}",
-                      cmd->id, (long long)(c->exp > now ? c->exp - now : 0));
-    else
-        lc_buf_printf(&c->replies, "{\"id\":%u,\"refresh\":{}}", cmd->id);
-}
-
-/* --- dispatch -------------------------------------------------------------------------- */
-
-/* Returns 1 when the rest of the message must not be processed. */
-static int dispatch(lc_client_t *c, const lc_cmd_t *cmd)
+/* One command: LC_CMD_DONE, LC_CMD_STOP (drop the rest of the queue) or LC_CMD_WAIT (the
+ * handler took the command and answers later). */
+static int dispatch(lc_client_t *c, lc_cmd_t *cmd)
 {
     if (c->unusable) {
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "connection unusable");
-        return 1;
+        return LC_CMD_STOP;
     }
     if (cmd->type == LC_CMD_CONNECT)
-        return handle_connect(c, cmd);
+        return lc__client_connect(c, cmd);
     if (c->state != LC_CLIENT_CONNECTED) {
         lc_log_info("command before connect: disconnect");
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, NULL);
-        return 1;
+        return LC_CMD_STOP;
     }
     if (cmd->id == 0 && cmd->type != LC_CMD_SEND) {
         /* An empty command with id 0 is a pong, whatever else it holds. */
         if (!c->ping_outstanding) {
             lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "unexpected pong");
-            return 1;
+            return LC_CMD_STOP;
         }
         got_pong(c);
-        return 0;
+        return LC_CMD_DONE;
     }
+    int r = LC_CMD_DONE;
     switch (cmd->type) {
     case LC_CMD_SUBSCRIBE:
-        lc__client_subscribe(c, cmd);
+        r = lc__client_subscribe(c, cmd);
         break;
     case LC_CMD_UNSUBSCRIBE:
         lc__client_unsubscribe(c, cmd);
         break;
     case LC_CMD_PUBLISH:
-        lc__client_publish(c, cmd);
+        r = lc__client_publish(c, cmd);
         break;
     case LC_CMD_PRESENCE:
     case LC_CMD_PRESENCE_STATS:
@@ -440,23 +341,93 @@ static int dispatch(lc_client_t *c, const lc_cmd_t *cmd)
         lc__client_channel_feature(c, cmd);
         break;
     case LC_CMD_RPC:
-        /* No RPC handler is configured (proxies and Lua come later): not available. */
-        lc__client_reply_error(c, cmd->id, LC_ERROR_NOT_AVAILABLE);
+        r = lc__client_rpc(c, cmd);
         break;
     case LC_CMD_SEND:
         /* Asynchronous message to the server: accepted, nothing handles it yet. */
         break;
     case LC_CMD_REFRESH:
-        handle_refresh(c, cmd);
+        lc__client_refresh(c, cmd);
         break;
     case LC_CMD_SUB_REFRESH:
         lc__client_sub_refresh(c, cmd);
         break;
     default:
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "unknown command");
-        return 1;
+        return LC_CMD_STOP;
     }
-    return c->state == LC_CLIENT_CLOSING;
+    if (r == LC_CMD_WAIT)
+        return r;
+    return c->state == LC_CLIENT_CLOSING ? LC_CMD_STOP : r;
+}
+
+void lc__client_drop_queue(lc_client_t *c)
+{
+    for (uint32_t i = c->qhead; i < c->qlen; i++)
+        lc_cmd_free(&c->queue[i]);
+    c->qhead = c->qlen = 0;
+    c->bad_tail = false;
+}
+
+/* Work through the queued commands in order until one waits for an answer. */
+static void process_queue(lc_client_t *c)
+{
+    while (!c->waiting && c->state != LC_CLIENT_CLOSING) {
+        if (c->qhead == c->qlen) {
+            c->qhead = c->qlen = 0;
+            if (c->bad_tail) {
+                c->bad_tail = false;
+                lc_log_info("client %s: malformed command: disconnect", c->id[0] ? c->id : "-");
+                lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, NULL);
+            }
+            return;
+        }
+        lc_cmd_t cmd = c->queue[c->qhead++];
+        int r = dispatch(c, &cmd);
+        if (r != LC_CMD_WAIT)
+            lc_cmd_free(&cmd);
+        if (r == LC_CMD_STOP) {
+            lc__client_drop_queue(c);
+            return;
+        }
+    }
+    if (c->state == LC_CLIENT_CLOSING)
+        lc__client_drop_queue(c);
+}
+
+int lc__client_wait(lc_client_t *c, lc_cmd_t *cmd, struct lc_proxy_call *call)
+{
+    c->cur = *cmd;
+    memset(cmd, 0, sizeof(*cmd));
+    c->call = call;
+    c->waiting = true;
+    return LC_CMD_WAIT;
+}
+
+void lc__client_resume(lc_client_t *c)
+{
+    c->call = NULL;
+    c->waiting = false;
+    lc_cmd_free(&c->cur);
+    process_queue(c);
+    lc__client_send_replies(c);
+}
+
+/* Commands a client may have waiting behind an unanswered proxy call: more is a flood. */
+#define LC_MAX_QUEUED_COMMANDS 512
+
+static int queue_push(lc_client_t *c, lc_cmd_t *cmd)
+{
+    if (c->qlen == c->qcap) {
+        uint32_t ncap = c->qcap ? c->qcap * 2 : 4;
+        lc_cmd_t *nq = realloc(c->queue, ncap * sizeof(*nq));
+        if (!nq)
+            return LC_ENOMEM;
+        c->queue = nq;
+        c->qcap = ncap;
+    }
+    c->queue[c->qlen++] = *cmd;
+    return 0;
 }
 
 void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
@@ -472,21 +443,42 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
         if (rc == 0)
             break;
         if (rc < 0) {
-            lc_log_info("client %s: malformed command: disconnect", c->id[0] ? c->id : "-");
-            lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, NULL);
+            /* The commands before it are still answered, in order. */
+            c->bad_tail = true;
+            n++;
+            break;
+        }
+        if (c->waiting && cmd.id == 0 && cmd.type == LC_CMD_NONE &&
+            c->state == LC_CLIENT_CONNECTED && c->ping_outstanding) {
+            /* A pong is not a command to answer: it must not wait behind a slow proxy. */
+            got_pong(c);
+            lc_cmd_free(&cmd);
+            n++;
+            continue;
+        }
+        if (c->qlen - c->qhead >= LC_MAX_QUEUED_COMMANDS) {
+            lc_cmd_free(&cmd);
+            lc_log_info("client %s: more than %d commands waiting: disconnect", c->id,
+                        LC_MAX_QUEUED_COMMANDS);
+            lc__client_disconnect(c, LC_DISCONNECT_TOO_MANY_REQUESTS, NULL);
+            lc__client_drop_queue(c);
+            return;
+        }
+        if (queue_push(c, &cmd) != 0) {
+            lc_cmd_free(&cmd);
+            lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
+            lc__client_drop_queue(c);
             return;
         }
         n++;
-        int stop = dispatch(c, &cmd);
-        lc_cmd_free(&cmd);
-        if (stop)
-            break;
     }
-    if (n == 0 && c->state != LC_CLIENT_CLOSING) {
+    if (n == 0) {
         lc_log_info("client %s: empty message: disconnect", c->id[0] ? c->id : "-");
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, NULL);
+        lc__client_drop_queue(c);
         return;
     }
+    process_queue(c);
     lc__client_send_replies(c);
 }
 

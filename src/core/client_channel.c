@@ -50,50 +50,154 @@ static const lc_ns_opts_t *channel_checks(lc_client_t *c, const lc_cmd_t *cmd,
 
 /* --- publish --------------------------------------------------------------------------- */
 
-void lc__client_publish(lc_client_t *c, const lc_cmd_t *cmd)
+static void do_publish(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o, lc_raw_t data,
+                       bool skip_history)
 {
-    if (!cmd->channel || !cmd->channel[0] || !cmd->data.p || cmd->data.len == 0) {
-        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel and data required");
-        return;
-    }
-    lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = channel_checks(c, cmd, &scratch);
-    if (!o)
-        return;
-    const char *ch = cmd->channel;
-    size_t len = strlen(ch);
-    bool anon = !c->user[0];
-    lc_csub_t *cs = lc__client_find_sub(c, ch, len);
-    bool allowed = false;
-    if (o->allow_publish_for_client && (!anon || o->allow_publish_for_anonymous))
-        allowed = true;
-    else if (o->allow_publish_for_subscriber && cs && (!anon || o->allow_publish_for_anonymous))
-        allowed = true;
-    else if (c->cfg->client_insecure)
-        allowed = true;
-    if (!allowed) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
-        return;
-    }
-
+    size_t len = strlen(cmd->channel);
     lc_client_info_t info;
-    lc__client_info(c, cs, &info);
+    lc__client_info(c, lc__client_find_sub(c, cmd->channel, len), &info);
     lc_publish_req_t req;
     memset(&req, 0, sizeof(req));
-    req.channel = ch;
+    req.channel = cmd->channel;
     req.chlen = len;
-    req.pub.data = cmd->data;
+    req.pub.data = data;
     req.pub.info = &info;
+    req.skip_history = skip_history;
     lc_node_chan_opts(lc_worker_node(c->w), o, &req.opts);
     int rc = lc_node_publish(lc_worker_node(c->w), &req, NULL, NULL);
     if (c->state == LC_CLIENT_CLOSING)
         return;
     if (rc != 0) {
-        lc_log_error("client %s: publish to %s failed: %s", c->id, ch, lc_strerror(rc));
+        lc_log_error("client %s: publish to %s failed: %s", c->id, cmd->channel, lc_strerror(rc));
         lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
         return;
     }
     lc__client_reply_empty(c, cmd->id, "publish");
+}
+
+static void on_publish_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
+{
+    lc_client_t *c = arg;
+    c->call = NULL;
+    const lc_cmd_t *cmd = &c->cur;
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o =
+        lc_config_resolve_channel(c->cfg, cmd->channel, strlen(cmd->channel), c->user, &scratch);
+    if (err != 0 || !o) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+    } else if (rep->type != LC_PROXY_RESULT) {
+        lc__client_reply_proxy_error(c, cmd->id, rep);
+    } else {
+        /* The backend may replace what is published. */
+        lc_raw_t data = rep->data_set ? (lc_raw_t){rep->data, rep->data_len} : cmd->data;
+        do_publish(c, cmd, o, data, rep->skip_history);
+    }
+    lc__client_resume(c);
+}
+
+int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
+{
+    if (!cmd->channel || !cmd->channel[0] || !cmd->data.p || cmd->data.len == 0) {
+        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel and data required");
+        return LC_CMD_STOP;
+    }
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o = channel_checks(c, cmd, &scratch);
+    if (!o)
+        return LC_CMD_DONE;
+    if (o->publish_proxy) {
+        /* The publish proxy decides before any namespace permission (spec §6.3). */
+        lc_proxy_req_t r;
+        lc__client_proxy_req(c, LC_PROXY_PUBLISH, &r);
+        r.channel = cmd->channel;
+        r.data = cmd->data;
+        lc_proxy_call_t *call =
+            lc_proxy_call(lc__client_httpc(c), o->publish_proxy, &r, on_publish_proxy, c);
+        if (!call) {
+            lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+            return LC_CMD_DONE;
+        }
+        return lc__client_wait(c, cmd, call);
+    }
+    bool anon = !c->user[0];
+    bool subscribed = lc__client_find_sub(c, cmd->channel, strlen(cmd->channel)) != NULL;
+    bool allowed = false;
+    if (o->allow_publish_for_client && (!anon || o->allow_publish_for_anonymous))
+        allowed = true;
+    else if (o->allow_publish_for_subscriber && subscribed &&
+             (!anon || o->allow_publish_for_anonymous))
+        allowed = true;
+    else if (c->cfg->client_insecure)
+        allowed = true;
+    if (!allowed) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
+        return LC_CMD_DONE;
+    }
+    do_publish(c, cmd, o, cmd->data, false);
+    return LC_CMD_DONE;
+}
+
+/* --- rpc ------------------------------------------------------------------------------- */
+
+static void on_rpc_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
+{
+    lc_client_t *c = arg;
+    c->call = NULL;
+    const lc_cmd_t *cmd = &c->cur;
+    if (err != 0) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+    } else if (rep->type != LC_PROXY_RESULT) {
+        lc__client_reply_proxy_error(c, cmd->id, rep);
+    } else {
+        if (c->replies.len > 0)
+            lc_buf_putc(&c->replies, '\n');
+        lc_buf_printf(&c->replies, "{\"id\":%u,\"rpc\":{", cmd->id);
+        if (rep->data && rep->data_len) {
+            lc_buf_append_str(&c->replies, "\"data\":");
+            lc_proto_append_raw(&c->replies, rep->data, rep->data_len);
+        }
+        lc_buf_append_str(&c->replies, "}}");
+    }
+    lc__client_resume(c);
+}
+
+/* Spec §1.6 rpc: nothing configured → 108; the method's rpc namespace undefined → 104; found
+ * without a proxy → 108; rpc.ping answers {} itself. */
+int lc__client_rpc(lc_client_t *c, lc_cmd_t *cmd)
+{
+    const lc_config_t *cfg = c->cfg;
+    const char *method = cmd->method ? cmd->method : "";
+    if (cfg->rpc_ping_enabled && cfg->rpc_ping_method &&
+        strcmp(method, cfg->rpc_ping_method) == 0) {
+        lc__client_reply_empty(c, cmd->id, "rpc");
+        return LC_CMD_DONE;
+    }
+    bool any = cfg->rpc_without_namespace.proxy != NULL;
+    for (size_t i = 0; !any && i < cfg->n_rpc_namespaces; i++)
+        any = cfg->rpc_namespaces[i].proxy != NULL;
+    if (!any) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_NOT_AVAILABLE);
+        return LC_CMD_DONE;
+    }
+    const lc_rpc_ns_t *ns = lc_config_rpc_ns(cfg, method);
+    if (!ns) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_METHOD_NOT_FOUND);
+        return LC_CMD_DONE;
+    }
+    if (!ns->proxy) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_NOT_AVAILABLE);
+        return LC_CMD_DONE;
+    }
+    lc_proxy_req_t r;
+    lc__client_proxy_req(c, LC_PROXY_RPC, &r);
+    r.method = method;
+    r.data = cmd->data;
+    lc_proxy_call_t *call = lc_proxy_call(lc__client_httpc(c), ns->proxy, &r, on_rpc_proxy, c);
+    if (!call) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+        return LC_CMD_DONE;
+    }
+    return lc__client_wait(c, cmd, call);
 }
 
 /* --- presence -------------------------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/internal.h"
+#include "hooks/proxy.h"
 #include "proto/codec.h"
 #include "util/buf.h"
 
@@ -21,7 +22,8 @@ typedef struct lc_csub {
     lc_sub_t *s;     /* the hub's record (channel, flags, position) */
     char *chan_info; /* raw JSON channel info (subscription token, server API), NULL = none */
     size_t chan_info_len;
-    int64_t exp; /* subscription expiry (Unix s) from a subscription token, 0 = none */
+    int64_t exp;        /* subscription expiry (Unix s) from a subscription token, 0 = none */
+    bool proxy_refresh; /* the sub_refresh proxy prolongs it at expiry */
 } lc_csub_t;
 
 /* What a subscription is made from: a client subscribe command, a connection token's
@@ -39,6 +41,7 @@ typedef struct lc_sub_spec {
     lc_raw_t data;
     const struct lc_sub_override *override;
     int64_t exp;
+    bool proxy_refresh; /* the sub_refresh proxy prolongs it (no client-side refresh) */
 } lc_sub_spec_t;
 
 struct lc_client {
@@ -65,7 +68,41 @@ struct lc_client {
     lc_sched_t expire;     /* connection expiry check (exp + client.expired_close_delay) */
     lc_sched_t sub_expire; /* the earliest subscription expiry check */
     lc_buf_t replies;      /* replies to the message being processed, sent as one frame */
+    /* Commands wait here while an asynchronous decision (a proxy call) is in flight: a
+     * connection's commands are answered in order. */
+    lc_cmd_t *queue;
+    uint32_t qhead, qlen, qcap;
+    bool bad_tail;                          /* a malformed command followed: disconnect there */
+    bool waiting;                           /* `cur` waits for `call` */
+    bool server_refresh;                    /* the refresh proxy prolongs this connection */
+    lc_cmd_t cur;                           /* the command being decided asynchronously */
+    struct lc_proxy_call *call;             /* its proxy call, cancelled if the session ends */
+    struct lc_proxy_call *refresh_call;     /* the refresh proxy, asked at expiry */
+    struct lc_proxy_call *sub_refresh_call; /* the sub_refresh proxy, for sub_refresh_ch */
+    char *sub_refresh_ch;
+    char *meta; /* raw JSON from a token or the connect proxy */
+    size_t meta_len;
+    lc_http_header_t *headers; /* forwarded request headers (owned copies), lc_client_opts */
+    size_t n_headers;
+    lc_http_header_t *emulated; /* connect `headers` some proxy forwards (owned copies) */
+    size_t n_emulated;
 };
+
+/* dispatch results */
+enum { LC_CMD_DONE = 0, LC_CMD_STOP = 1, LC_CMD_WAIT = 2 };
+
+/* Park cmd (moved into c->cur) until call answers; the callback finishes the command and calls
+ * lc__client_resume. Returns LC_CMD_WAIT. */
+int lc__client_wait(lc_client_t *c, lc_cmd_t *cmd, struct lc_proxy_call *call);
+void lc__client_resume(lc_client_t *c);
+/* Forget the commands waiting in the queue (a refused connect, a closing session). */
+void lc__client_drop_queue(lc_client_t *c);
+void lc__client_schedule_ping(lc_client_t *c);
+/* The worker's HTTP client and a proxy request filled with this session's common fields. */
+lc_httpc_t *lc__client_httpc(lc_client_t *c);
+void lc__client_proxy_req(const lc_client_t *c, lc_proxy_kind kind, lc_proxy_req_t *r);
+/* Answer a proxy's error reply (its code, message, temporary) or disconnect. */
+void lc__client_reply_proxy_error(lc_client_t *c, uint32_t id, const lc_proxy_reply_t *rep);
 
 void lc__client_send_replies(lc_client_t *c);
 void lc__client_disconnect(lc_client_t *c, uint32_t code, const char *reason);
@@ -81,8 +118,9 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i);
 lc_csub_t *lc__client_find_sub(lc_client_t *c, const char *ch, size_t len);
 /* Make the token's / personal server-side subscriptions at connect: writes the connect
  * result's `subs` object into out. 0 or a reply error code. */
-uint32_t lc__client_server_subs(lc_client_t *c, const struct lc_conn_claims *cl,
-                                const lc_cmd_t *cmd, lc_buf_t *out);
+uint32_t lc__client_server_subs(lc_client_t *c, const char *const *channels, size_t n_channels,
+                                const lc_conn_sub_t *subs, size_t n_subs, const lc_cmd_t *cmd,
+                                lc_buf_t *out);
 void lc__client_arm_sub_expiry(lc_client_t *c);
 void lc__client_arm_expiry(lc_client_t *c);
 void lc__client_check_sub_expiry(lc_client_t *c);
@@ -95,9 +133,14 @@ void lc__client_info(const lc_client_t *c, const lc_csub_t *cs, lc_client_info_t
 bool lc__client_can_presence(const lc_client_t *c, const lc_ns_opts_t *o, bool subscribed);
 bool lc__client_can_history(const lc_client_t *c, const lc_ns_opts_t *o, bool subscribed);
 
-void lc__client_subscribe(lc_client_t *c, const lc_cmd_t *cmd);
+int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd);
 void lc__client_unsubscribe(lc_client_t *c, const lc_cmd_t *cmd);
-void lc__client_publish(lc_client_t *c, const lc_cmd_t *cmd);
+int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd);
+int lc__client_rpc(lc_client_t *c, lc_cmd_t *cmd);
+int lc__client_connect(lc_client_t *c, lc_cmd_t *cmd);
+void lc__client_refresh(lc_client_t *c, const lc_cmd_t *cmd);
+/* The refresh proxy's turn at expiry (server-side refresh). */
+void lc__client_proxy_refresh(lc_client_t *c);
 void lc__client_channel_feature(lc_client_t *c, const lc_cmd_t *cmd);
 void lc__client_sub_refresh(lc_client_t *c, const lc_cmd_t *cmd);
 

@@ -231,6 +231,7 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
     memset(cs, 0, sizeof(*cs));
     cs->s = s;
     cs->exp = sp->exp;
+    cs->proxy_refresh = sp->proxy_refresh;
     if (sp->chan_info.p && sp->chan_info.len) {
         cs->chan_info = malloc(sp->chan_info.len + 1);
         if (cs->chan_info) {
@@ -243,8 +244,11 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
 
     if (sp->exp > 0) {
         int64_t now = lc_now_s();
-        r.expires = true;
-        r.ttl = sp->exp > now ? (uint32_t)(sp->exp - now) : 0;
+        if (!sp->proxy_refresh) {
+            /* the client refreshes the token itself (sub_refresh) */
+            r.expires = true;
+            r.ttl = sp->exp > now ? (uint32_t)(sp->exp - now) : 0;
+        }
         lc__client_arm_sub_expiry(c);
     }
     r.data = sp->data;
@@ -360,73 +364,136 @@ static void reply_subscribe(lc_client_t *c, uint32_t id, const lc_buf_t *result)
     lc_buf_putc(&c->replies, '}');
 }
 
-void lc__client_subscribe(lc_client_t *c, const lc_cmd_t *cmd)
+static void client_spec(const lc_cmd_t *cmd, const lc_ns_opts_t *o, lc_sub_spec_t *sp)
+{
+    memset(sp, 0, sizeof(*sp));
+    sp->o = o;
+    sp->want_positioned = cmd->positioned;
+    sp->want_recoverable = cmd->recoverable || cmd->recover;
+    sp->want_join_leave = cmd->join_leave;
+    sp->recover = cmd->recover;
+    sp->offset = cmd->offset;
+    sp->epoch = cmd->epoch;
+}
+
+static void finish_subscribe(lc_client_t *c, const lc_cmd_t *cmd, const lc_sub_spec_t *sp)
+{
+    lc_buf_t result = LC_BUF_INIT;
+    uint32_t code = lc__client_subscribe_core(c, cmd->channel, strlen(cmd->channel), sp, &result);
+    if (code)
+        lc__client_reply_error(c, cmd->id, code);
+    else
+        reply_subscribe(c, cmd->id, &result);
+    lc_buf_free(&result);
+}
+
+/* Step 5: the subscribe proxy (or Laravel's broadcasting auth) answers. */
+static void on_subscribe_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
+{
+    lc_client_t *c = arg;
+    c->call = NULL;
+    const lc_cmd_t *cmd = &c->cur;
+    size_t len = strlen(cmd->channel);
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, cmd->channel, len, c->user, &scratch);
+    if (err != 0 || !o) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+    } else if (rep->type != LC_PROXY_RESULT) {
+        lc__client_reply_proxy_error(c, cmd->id, rep);
+    } else if (lc__client_find_sub(c, cmd->channel, len)) {
+        /* subscribed meanwhile (a server-side subscription from the API) */
+        lc__client_reply_error(c, cmd->id, LC_ERROR_ALREADY_SUBSCRIBED);
+    } else {
+        lc_sub_spec_t sp;
+        client_spec(cmd, o, &sp);
+        sp.chan_info = (lc_raw_t){rep->info, rep->info_len};
+        sp.data = (lc_raw_t){rep->data, rep->data_len};
+        sp.override = &rep->override;
+        sp.exp = rep->expire_at;
+        sp.proxy_refresh = rep->expire_at > 0 && o->sub_refresh_proxy != NULL;
+        finish_subscribe(c, cmd, &sp);
+    }
+    lc__client_resume(c);
+}
+
+static int ask_subscribe_proxy(lc_client_t *c, lc_cmd_t *cmd, const lc_proxy_conf_t *conf)
+{
+    lc_proxy_req_t r;
+    lc__client_proxy_req(c, LC_PROXY_SUBSCRIBE, &r);
+    r.channel = cmd->channel;
+    r.data = cmd->data;
+    lc_proxy_call_t *call =
+        conf->protocol == LC_PROXY_LARAVEL_AUTH
+            ? lc_proxy_laravel_auth(lc__client_httpc(c), conf, &r, on_subscribe_proxy, c)
+            : lc_proxy_call(lc__client_httpc(c), conf, &r, on_subscribe_proxy, c);
+    if (!call) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+        return LC_CMD_DONE;
+    }
+    return lc__client_wait(c, cmd, call);
+}
+
+int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
 {
     const lc_config_t *cfg = c->cfg;
     if (!cmd->channel || !cmd->channel[0]) {
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel required");
-        return;
+        return LC_CMD_STOP;
     }
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
     /* §6.3 step 0: name length, duplicates, the per-connection limit */
     if ((int64_t)len > cfg->channel_max_length) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
-        return;
+        return LC_CMD_DONE;
     }
     if (lc__client_find_sub(c, ch, len)) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_ALREADY_SUBSCRIBED);
-        return;
+        return LC_CMD_DONE;
     }
     if (cfg->channel_limit > 0 && c->nsubs >= (uint32_t)cfg->channel_limit) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_LIMIT_EXCEEDED);
-        return;
+        return LC_CMD_DONE;
     }
     /* 1: namespace (and channel rules), channel_regex */
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o = lc_config_resolve_channel(cfg, ch, len, c->user, &scratch);
     if (!o) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_UNKNOWN_CHANNEL);
-        return;
+        return LC_CMD_DONE;
     }
     if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch))) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
-        return;
+        return LC_CMD_DONE;
     }
 
     lc_sub_spec_t sp;
-    memset(&sp, 0, sizeof(sp));
-    sp.o = o;
-    sp.want_positioned = cmd->positioned;
-    sp.want_recoverable = cmd->recoverable || cmd->recover;
-    sp.want_join_leave = cmd->join_leave;
-    sp.recover = cmd->recover;
-    sp.offset = cmd->offset;
-    sp.epoch = cmd->epoch;
-
+    client_spec(cmd, o, &sp);
     bool have_token = cmd->token && cmd->token[0];
-    lc_sub_claims_t cl;
-    memset(&cl, 0, sizeof(cl));
     bool allowed = false;
-    if (has_prefix(ch, len, cfg->private_prefix) && !have_token) {
-        /* 2: a private channel needs a subscription token */
+    bool laravel = o->subscribe_proxy && o->subscribe_proxy->protocol == LC_PROXY_LARAVEL_AUTH;
+    if (has_prefix(ch, len, cfg->private_prefix) && !have_token && !laravel) {
+        /* 2: a private channel needs a subscription token — unless Laravel's broadcasting
+         * auth decides for the namespace: `$orders.1` is Laravel's `private-orders.1`. */
         lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
-        return;
-    } else if (have_token) {
+        return LC_CMD_DONE;
+    }
+    if (have_token) {
         /* 3: a subscription token decides, and brings the subscription's options */
         lc_jwt_keys_t keys = {.hmac_secret = lc_config_sub_token_secret(cfg)};
         const char *why = NULL;
+        lc_sub_claims_t cl;
         lc_jwt_status st =
             lc_jwt_verify_subscribe(cmd->token, strlen(cmd->token), &keys, lc_now_s(), &cl, &why);
         if (st == LC_JWT_EXPIRED) {
             lc__client_reply_error(c, cmd->id, LC_ERROR_TOKEN_EXPIRED);
-            return;
+            return LC_CMD_DONE;
         }
         if (st != LC_JWT_OK) {
             lc_log_info("client %s: subscription token for %s refused (%s)", c->id, ch,
                         why ? why : "invalid");
             lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
-            return;
+            return LC_CMD_DONE;
         }
         if (strcmp(cl.channel, ch) != 0 || strcmp(cl.sub, c->user) != 0 ||
             (cl.client[0] && strcmp(cl.client, c->id) != 0)) {
@@ -435,11 +502,9 @@ void lc__client_subscribe(lc_client_t *c, const lc_cmd_t *cmd)
                         c->id, ch, cl.channel, cl.sub);
             lc_sub_claims_free(&cl);
             lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
-            return;
+            return LC_CMD_STOP;
         }
-        allowed = true;
-        int64_t exp = cl.has_expire_at ? cl.expire_at : cl.exp;
-        sp.exp = exp;
+        sp.exp = cl.has_expire_at ? cl.expire_at : cl.exp;
         if (cl.opts.b64info && lc__json_valid((const char *)cl.opts.b64info, cl.opts.b64info_len))
             sp.chan_info = (lc_raw_t){(const char *)cl.opts.b64info, cl.opts.b64info_len};
         else if (cl.opts.info)
@@ -447,28 +512,29 @@ void lc__client_subscribe(lc_client_t *c, const lc_cmd_t *cmd)
         if (cl.opts.data)
             sp.data = (lc_raw_t){cl.opts.data, cl.opts.data_len};
         sp.override = &cl.opts.override;
-    } else if (is_user_limited(c, o, ch, len)) {
-        /* 4: user-limited channel: only the users it names */
-        allowed = user_listed(c, ch, len) || cfg->client_insecure;
-    } else if (o->allow_subscribe_for_client && anon_ok(c, o->allow_subscribe_for_anonymous)) {
-        /* 7 (proxies, steps 5-6, come with the proxy hooks) */
+        finish_subscribe(c, cmd, &sp);
+        lc_sub_claims_free(&cl);
+        return LC_CMD_DONE;
+    }
+    if (is_user_limited(c, o, ch, len) && user_listed(c, ch, len)) {
+        /* 4: user-limited channel naming this user */
+        allowed = true;
+    } else if (!is_user_limited(c, o, ch, len) && o->subscribe_proxy) {
+        /* 5: the subscribe proxy (the backend, or Laravel's broadcasting auth) decides */
+        return ask_subscribe_proxy(c, cmd, o->subscribe_proxy);
+    } else if (o->allow_subscribe_for_client && anon_ok(c, o->allow_subscribe_for_anonymous) &&
+               !is_user_limited(c, o, ch, len)) {
+        /* 7 */
         allowed = true;
     } else if (cfg->client_insecure) {
         allowed = true;
     }
     if (!allowed) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
-        return;
+        return LC_CMD_DONE;
     }
-
-    lc_buf_t result = LC_BUF_INIT;
-    uint32_t code = lc__client_subscribe_core(c, ch, len, &sp, &result);
-    lc_sub_claims_free(&cl);
-    if (code)
-        lc__client_reply_error(c, cmd->id, code);
-    else
-        reply_subscribe(c, cmd->id, &result);
-    lc_buf_free(&result);
+    finish_subscribe(c, cmd, &sp);
+    return LC_CMD_DONE;
 }
 
 void lc__client_unsubscribe(lc_client_t *c, const lc_cmd_t *cmd)
@@ -526,18 +592,16 @@ static uint32_t server_sub(lc_client_t *c, const char *ch, const lc_sub_options_
     return lc__client_subscribe_core(c, ch, len, &sp, out);
 }
 
-uint32_t lc__client_server_subs(lc_client_t *c, const struct lc_conn_claims *cl,
-                                const lc_cmd_t *cmd, lc_buf_t *out)
+uint32_t lc__client_server_subs(lc_client_t *c, const char *const *channels, size_t n_channels,
+                                const lc_conn_sub_t *subs, size_t n_subs, const lc_cmd_t *cmd,
+                                lc_buf_t *out)
 {
     lc_buf_putc(out, '{');
     uint32_t code = 0;
-    if (cl && cl->n_subs > 0) {
-        for (size_t i = 0; i < cl->n_subs && !code; i++)
-            code = server_sub(c, cl->subs[i].channel, &cl->subs[i].opts, cmd, out);
-    } else if (cl) {
-        for (size_t i = 0; i < cl->n_channels && !code; i++)
-            code = server_sub(c, cl->channels[i], NULL, cmd, out);
-    }
+    for (size_t i = 0; i < n_subs && !code; i++)
+        code = server_sub(c, subs[i].channel, &subs[i].opts, cmd, out);
+    for (size_t i = 0; i < n_channels && !code; i++)
+        code = server_sub(c, channels[i], NULL, cmd, out);
     if (!code && c->cfg->personal_channel_enabled && c->user[0]) {
         /* client.subscribe_to_user_personal_channel: `#42`, or `ns:#42` */
         lc_buf_t name = LC_BUF_INIT;
@@ -554,47 +618,129 @@ uint32_t lc__client_server_subs(lc_client_t *c, const struct lc_conn_claims *cl,
 
 /* --- subscription expiry --------------------------------------------------------------- */
 
+static int64_t sub_deadline(const lc_client_t *c, const lc_csub_t *cs)
+{
+    /* A client-side refresh gets client.expired_sub_close_delay of grace; the sub_refresh
+     * proxy is asked at the expiry itself. */
+    return cs->exp * 1000 + (cs->proxy_refresh ? 0 : c->cfg->expired_sub_close_delay_ms);
+}
+
 void lc__client_arm_sub_expiry(lc_client_t *c)
 {
     int64_t first = 0;
-    for (uint32_t i = 0; i < c->nsubs; i++)
-        if (c->subs[i].exp > 0 && (first == 0 || c->subs[i].exp < first))
-            first = c->subs[i].exp;
+    for (uint32_t i = 0; i < c->nsubs; i++) {
+        if (c->subs[i].exp <= 0)
+            continue;
+        int64_t d = sub_deadline(c, &c->subs[i]);
+        if (first == 0 || d < first)
+            first = d;
+    }
     if (first == 0) {
         lc__worker_unsched(c->w, &c->sub_expire);
         return;
     }
-    int64_t delay_s = first - lc_now_s();
-    int64_t delay = (delay_s > 0 ? delay_s * 1000 : 0) + c->cfg->expired_sub_close_delay_ms;
-    lc__worker_sched(c->w, &c->sub_expire, LC_SCHED_SUB_EXPIRE, delay);
+    int64_t delay = first - lc_now_ms();
+    lc__worker_sched(c->w, &c->sub_expire, LC_SCHED_SUB_EXPIRE, delay > 0 ? delay : 0);
 }
 
-/* A subscription whose token expired and was not refreshed in time ends: a client-side one
- * with the unsubscribe push 2501 (the SDK fetches a new token and resubscribes), a server-side
- * one by disconnecting with 3006. */
+/* End subscription i because its expiry passed unrefreshed: a client-side one with the
+ * unsubscribe push 2501 (the SDK fetches a new token and resubscribes), a server-side one by
+ * disconnecting with 3006. Returns false when the session was closed. */
+static bool expire_sub(lc_client_t *c, uint32_t i)
+{
+    if (c->subs[i].s->flags & LC_SUB_SERVER_SIDE) {
+        lc__client_disconnect(c, LC_DISCONNECT_SUB_EXPIRED, NULL);
+        return false;
+    }
+    size_t len;
+    const char *ch = lc_hub_sub_channel(c->subs[i].s, &len);
+    char *name = strndup(ch, len);
+    lc__client_remove_sub(c, i);
+    lc_buf_t b = LC_BUF_INIT;
+    if (name && lc_proto_push_unsubscribe(&b, name, LC_UNSUBSCRIBE_EXPIRED, NULL) == 0)
+        lc__client_send_push(c, b.data, b.len);
+    free(name);
+    lc_buf_free(&b);
+    return c->state != LC_CLIENT_CLOSING;
+}
+
+/* The sub_refresh proxy answered for the channel in c->sub_refresh_ch. */
+static void on_sub_refresh_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
+{
+    lc_client_t *c = arg;
+    c->sub_refresh_call = NULL;
+    char *ch = c->sub_refresh_ch;
+    c->sub_refresh_ch = NULL;
+    lc_csub_t *cs = ch ? lc__client_find_sub(c, ch, strlen(ch)) : NULL;
+    free(ch);
+    if (!cs) {
+        lc__client_arm_sub_expiry(c);
+        return;
+    }
+    int64_t now = lc_now_s();
+    if (err != 0) {
+        cs->exp = now + 60; /* the backend is asked again in a minute (spec §5.3) */
+    } else if (rep->type != LC_PROXY_RESULT || !rep->has_result || rep->expired ||
+               rep->expire_at <= now) {
+        if (!expire_sub(c, (uint32_t)(cs - c->subs)))
+            return;
+    } else {
+        cs->exp = rep->expire_at;
+        if (rep->info && rep->info_len) {
+            char *ni = strndup(rep->info, rep->info_len);
+            if (ni) {
+                free(cs->chan_info);
+                cs->chan_info = ni;
+                cs->chan_info_len = rep->info_len;
+            }
+        }
+    }
+    lc__client_arm_sub_expiry(c);
+}
+
+static bool ask_sub_refresh_proxy(lc_client_t *c, lc_csub_t *cs)
+{
+    size_t len;
+    const char *ch = lc_hub_sub_channel(cs->s, &len);
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, ch, len, c->user, &scratch);
+    if (!o || !o->sub_refresh_proxy)
+        return false;
+    c->sub_refresh_ch = strndup(ch, len);
+    if (!c->sub_refresh_ch)
+        return false;
+    lc_proxy_req_t r;
+    lc__client_proxy_req(c, LC_PROXY_SUB_REFRESH, &r);
+    r.channel = c->sub_refresh_ch;
+    c->sub_refresh_call =
+        lc_proxy_call(lc__client_httpc(c), o->sub_refresh_proxy, &r, on_sub_refresh_proxy, c);
+    if (!c->sub_refresh_call) {
+        free(c->sub_refresh_ch);
+        c->sub_refresh_ch = NULL;
+        return false;
+    }
+    return true;
+}
+
 void lc__client_check_sub_expiry(lc_client_t *c)
 {
-    int64_t now = lc_now_s();
-    int64_t grace = c->cfg->expired_sub_close_delay_ms / 1000;
+    int64_t now_ms = lc_now_ms();
     for (uint32_t i = 0; i < c->nsubs;) {
         lc_csub_t *cs = &c->subs[i];
-        if (cs->exp == 0 || cs->exp + grace > now) {
+        if (cs->exp == 0 || sub_deadline(c, cs) > now_ms) {
             i++;
             continue;
         }
-        if (cs->s->flags & LC_SUB_SERVER_SIDE) {
-            lc__client_disconnect(c, LC_DISCONNECT_SUB_EXPIRED, NULL);
-            return;
+        if (cs->proxy_refresh) {
+            /* one sub_refresh call at a time; the others wait for the next check */
+            if (!c->sub_refresh_call && !ask_sub_refresh_proxy(c, cs))
+                cs->exp = now_ms / 1000 + 60;
+            i++;
+            continue;
         }
-        size_t len;
-        const char *ch = lc_hub_sub_channel(cs->s, &len);
-        lc_buf_t b = LC_BUF_INIT;
-        char *name = strndup(ch, len);
-        lc__client_remove_sub(c, i);
-        if (name && lc_proto_push_unsubscribe(&b, name, LC_UNSUBSCRIBE_EXPIRED, NULL) == 0)
-            lc__client_send_push(c, b.data, b.len);
-        free(name);
-        lc_buf_free(&b);
+        if (!expire_sub(c, i))
+            return;
     }
-    lc__client_arm_sub_expiry(c);
+    if (!c->sub_refresh_call)
+        lc__client_arm_sub_expiry(c);
 }

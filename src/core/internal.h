@@ -80,6 +80,11 @@ void lc__client_on_sched(lc_sched_t *s); /* s is due: its kind says which */
 void lc__client_deliver(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void *ctx);
 void lc__client_shutdown(lc_client_t *c);
 
+/* Node side. */
+bool lc__node_forwards_header(const lc_node_t *n, const char *name);
+bool lc__node_forwards_emulated(const lc_node_t *n, const char *name);
+/* The worker's HTTP client for proxies (hooks/httpc.h). */
+struct lc_httpc *lc__worker_httpc(lc_worker_t *w);
 /* Node side, called by workers. */
 void lc__delivery_run(lc_worker_t *w, lc_delivery_t *d);
 void lc__delivery_unref(lc_delivery_t *d);

@@ -2,10 +2,12 @@
  * worker's hub. The engine's sink wraps the encoded push in one shared delivery; the calling
  * worker fans out at once, the others get a reference through their inbox. */
 #include "core/internal.h"
+#include "hooks/httpc.h"
 
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "util/clock.h"
@@ -34,7 +36,68 @@ struct lc_node {
     int64_t started_ms;
     uv_signal_t sigint, sigterm;
     bool signals;
+    /* Every name in some proxy's http_headers allow-list: what a session keeps of its
+     * connection request's headers. Borrowed from the config. */
+    const char **fwd_headers;
+    size_t n_fwd_headers;
+    const char **fwd_emulated; /* likewise for emulated_headers */
+    size_t n_fwd_emulated;
 };
+
+static bool in_names(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Add the allow-list src to the union *dst (names borrowed from the config). */
+static void add_names(const char ***dst, size_t *n, size_t *cap, char *const *src, size_t ns)
+{
+    for (size_t i = 0; i < ns; i++) {
+        if (in_names(*dst, *n, src[i]))
+            continue;
+        if (*n == *cap) {
+            size_t ncap = *cap ? *cap * 2 : 8;
+            const char **nh = realloc(*dst, ncap * sizeof(*nh));
+            if (!nh)
+                return;
+            *dst = nh;
+            *cap = ncap;
+        }
+        (*dst)[(*n)++] = src[i];
+    }
+}
+
+static void collect_forwarded_headers(lc_node_t *n)
+{
+    const lc_config_t *c = n->cfg;
+    const lc_proxy_conf_t *fixed[] = {&c->connect_proxy,
+                                      &c->refresh_proxy,
+                                      &c->channel_proxy_subscribe,
+                                      &c->channel_proxy_publish,
+                                      &c->channel_proxy_sub_refresh,
+                                      &c->rpc_proxy};
+    size_t cap_h = 0, cap_e = 0;
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + c->n_proxies; i++) {
+        const lc_proxy_conf_t *p =
+            i < sizeof(fixed) / sizeof(fixed[0]) ? fixed[i] : &c->proxies[i - 6];
+        add_names(&n->fwd_headers, &n->n_fwd_headers, &cap_h, p->http_headers, p->n_http_headers);
+        add_names(&n->fwd_emulated, &n->n_fwd_emulated, &cap_e, p->emulated_headers,
+                  p->n_emulated_headers);
+    }
+}
+
+bool lc__node_forwards_header(const lc_node_t *n, const char *name)
+{
+    return in_names(n->fwd_headers, n->n_fwd_headers, name);
+}
+
+bool lc__node_forwards_emulated(const lc_node_t *n, const char *name)
+{
+    return in_names(n->fwd_emulated, n->n_fwd_emulated, name);
+}
 
 static lc_delivery_t *delivery_new(const char *ch, size_t chlen, int kind, uint64_t offset,
                                    lc_rcbuf_t *push, const lc_exclude_t *ex, unsigned refs)
@@ -109,6 +172,7 @@ lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine)
         n->nworkers = 1;
     lc_uuid4(n->uid);
     n->started_ms = lc_now_ms();
+    collect_forwarded_headers(n);
     n->workers = calloc((size_t)n->nworkers, sizeof(*n->workers));
     if (!n->workers)
         goto fail;
@@ -138,6 +202,8 @@ void lc_node_free(lc_node_t *n)
     for (int i = 0; n->workers && i < n->nworkers; i++)
         lc__worker_free(n->workers[i]);
     free(n->workers);
+    free(n->fwd_headers);
+    free(n->fwd_emulated);
     if (n->engine)
         n->engine->vt->destroy(n->engine);
     free(n);
@@ -251,6 +317,8 @@ static void worker_thread(void *arg)
 
 int lc_node_run(lc_node_t *n)
 {
+    /* libcurl's global state is set up once, before any worker thread can use it. */
+    lc_httpc_global_init();
     signal(SIGPIPE, SIG_IGN);
     uv_loop_t *loop0 = lc_worker_loop(n->workers[0]);
     uv_signal_init(loop0, &n->sigint);

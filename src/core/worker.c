@@ -2,6 +2,7 @@
  * flush list (writes coalesced once per iteration), its session timers and its inbox of
  * publications from other threads. */
 #include "core/internal.h"
+#include "hooks/httpc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct lc_worker {
     atomic_uint_fast64_t stat_clients, stat_users, stat_subs, stat_channels;
 
     char *readbuf;
+    lc_httpc_t *httpc; /* proxies' HTTP client, created on first use */
 
     uv_prepare_t flush_prep;
     lc_list_t flush_list;
@@ -91,6 +93,13 @@ const lc_config_t *lc_worker_config(const lc_worker_t *w)
 lc_hub_t *lc__worker_hub(lc_worker_t *w)
 {
     return w->hub;
+}
+
+lc_httpc_t *lc__worker_httpc(lc_worker_t *w)
+{
+    if (!w->httpc && !w->closed)
+        w->httpc = lc_httpc_new(&w->loop);
+    return w->httpc;
 }
 
 void lc_worker_read_buf(lc_worker_t *w, uv_buf_t *buf)
@@ -474,6 +483,11 @@ static void close_own_handles(lc_worker_t *w)
     if (w->closed)
         return;
     w->closed = true;
+    /* Every session is gone, so no proxy call can still be cancelled by one. */
+    if (w->httpc) {
+        lc_httpc_close(w->httpc, NULL, NULL);
+        w->httpc = NULL;
+    }
     uv_prepare_stop(&w->flush_prep);
     uv_close((uv_handle_t *)&w->flush_prep, NULL);
     uv_close((uv_handle_t *)&w->timer, NULL);

@@ -47,6 +47,12 @@ typedef struct lc_cmd_sub {
     char *epoch;
 } lc_cmd_sub_t;
 
+/* A string pair (connect `headers`). */
+typedef struct lc_kv {
+    char *key;
+    char *value;
+} lc_kv_t;
+
 /* One decoded command. Strings are NUL-terminated and owned by the command; NULL = absent.
  * Which fields are filled depends on `type` (the first non-null request field in the order of
  * spec §1.3: connect, subscribe, unsubscribe, publish, presence, presence_stats, history,
@@ -73,9 +79,11 @@ typedef struct lc_cmd {
     bool has_since;
     uint64_t since_offset;
     char *since_epoch;
-    /* connect: subs */
+    /* connect: subs, headers (headers emulation: forwarded to proxies when allowed) */
     lc_cmd_sub_t *subs;
     size_t n_subs;
+    lc_kv_t *headers;
+    size_t n_headers;
     /* private storage: a copy of the command text the raw values point into */
     char *storage_;
 } lc_cmd_t;

@@ -337,6 +337,34 @@ static int decode_connect_subs(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
     return 0;
 }
 
+/* connect `headers`: a map of strings (headers emulation). */
+static int decode_connect_headers(const cJSON *req, lc_cmd_t *cmd)
+{
+    const cJSON *hs = member(req, "headers");
+    if (!hs)
+        return 0;
+    if (!cJSON_IsObject(hs))
+        return LC_EPARSE;
+    int n = cJSON_GetArraySize(hs);
+    if (n == 0)
+        return 0;
+    cmd->headers = calloc((size_t)n, sizeof(*cmd->headers));
+    if (!cmd->headers)
+        return LC_ENOMEM;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, hs)
+    {
+        if (!cJSON_IsString(it) || !it->string)
+            return LC_EPARSE;
+        lc_kv_t *kv = &cmd->headers[cmd->n_headers++];
+        kv->key = strdup(it->string);
+        kv->value = strdup(it->valuestring);
+        if (!kv->key || !kv->value)
+            return LC_ENOMEM;
+    }
+    return 0;
+}
+
 const lc_cmd_sub_t *lc_cmd_find_sub(const lc_cmd_t *cmd, const char *channel)
 {
     for (size_t i = 0; i < cmd->n_subs; i++)
@@ -356,6 +384,7 @@ static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
         TRY(get_str(req, "version", &cmd->version));
         TRY(get_data(d, &cmd->data));
         TRY(decode_connect_subs(d, req, cmd));
+        TRY(decode_connect_headers(req, cmd));
         break;
     case LC_CMD_SUBSCRIBE:
         TRY(get_str(req, "channel", &cmd->channel));
@@ -516,6 +545,11 @@ void lc_cmd_free(lc_cmd_t *cmd)
         free(cmd->subs[i].epoch);
     }
     free(cmd->subs);
+    for (size_t i = 0; i < cmd->n_headers; i++) {
+        free(cmd->headers[i].key);
+        free(cmd->headers[i].value);
+    }
+    free(cmd->headers);
     free(cmd->storage_);
     memset(cmd, 0, sizeof(*cmd));
 }

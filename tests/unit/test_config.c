@@ -267,7 +267,8 @@ static void test_config_known_unused_keys_accepted(void **state)
         " \"uni_websocket\": {\"enabled\": true}, \"uni_grpc\": {\"port\": 11000},"
         " \"grpc_api\": {\"enabled\": false, \"port\": 10000},"
         " \"rpc\": {\"proxy\": {\"endpoint\": \"http://a/rpc\"}, \"without_namespace\":"
-        " {\"proxy_enabled\": true}, \"namespaces\": [{\"name\": \"r\", \"proxy_enabled\": true}]},"
+        " {\"proxy_enabled\": true}, \"namespaces\": [{\"name\": \"rr\", \"proxy_enabled\": "
+        "true}]},"
         " \"proxies\": [{\"name\": \"p1\", \"endpoint\": \"http://a\", \"timeout\": \"1s\","
         " \"http\": {\"static_headers\": {\"X\": \"y\"}}}],"
         " \"client\": {\"proxy\": {\"connect\": {\"enabled\": true, \"endpoint\": \"http://a\","
@@ -284,7 +285,9 @@ static void test_config_known_unused_keys_accepted(void **state)
     expect_error("{\"engine\": {\"type\": \"mongo\"}}",
                  "engine.type: expected one of memory, redis");
     expect_error("{\"admin\": {\"enabled\": \"yes\"}}", "admin.enabled: expected true or false");
-    expect_error("{\"proxies\": [{\"name\": \"p\"}, {\"timeout\": 1}]}", "proxies[1].timeout: ");
+    expect_error("{\"proxies\": [{\"name\": \"pp\", \"endpoint\": \"http://a\"},"
+                 " {\"name\": \"qq\", \"timeout\": 1}]}",
+                 "proxies[1].timeout: ");
     expect_error("{\"channel\": {\"namespaces\": [{\"name\": \"ch\", \"allowed_delta_types\":"
                  " [\"xdelta\"]}]}}",
                  "channel.namespaces[0].allowed_delta_types: ");
@@ -332,7 +335,8 @@ static void test_config_legacy_flat_keys_mapped(void **state)
         " \"presence\": true, \"history_size\": 10, \"history_ttl\": \"60s\","
         " \"allow_subscribe_for_client\": true, \"channel_regex\": \"^x\","
         " \"namespaces\": [{\"name\": \"chat\", \"proxy_subscribe\": true, \"join_leave\": true}],"
-        " \"websocket_disable\": true, \"history_meta_ttl\": \"100h\"}";
+        " \"websocket_disable\": true, \"history_meta_ttl\": \"100h\","
+        " \"proxy_subscribe_endpoint\": \"http://app/sub\"}";
     assert_int_equal(load(&c, json), 0);
     assert_string_equal(c.token_hmac_secret_key, "hs");
     assert_string_equal(c.http_api_key, "ak");
@@ -357,6 +361,7 @@ static void test_config_legacy_flat_keys_mapped(void **state)
     assert_int_equal(c.n_namespaces, 1);
     assert_string_equal(c.namespaces[0].name, "chat");
     assert_true(c.namespaces[0].join_leave);
+    assert_ptr_equal(c.namespaces[0].subscribe_proxy, &c.channel_proxy_subscribe);
     assert_true(c.websocket_disabled);
     assert_int_equal(c.history_meta_ttl_ms, 100LL * 3600 * 1000);
     lc_config_free(&c);
@@ -390,7 +395,8 @@ static void test_config_v6_wins_over_flat(void **state)
     /* inside a namespace: the v6 option name wins over the v5 one */
     assert_int_equal(load(&c, "{\"channel\": {\"namespaces\": [{\"name\": \"ab\","
                               " \"proxy_subscribe\": \"not checked\","
-                              " \"subscribe_proxy_enabled\": true}]}}"),
+                              " \"subscribe_proxy_enabled\": true}],"
+                              " \"proxy\": {\"subscribe\": {\"endpoint\": \"http://a\"}}}}"),
                      0);
     lc_config_free(&c);
 }
@@ -399,8 +405,16 @@ static void legacy_resolves(const struct lc__legacy *l, void *arg)
 {
     lc_config_t *c = arg;
     void *base = NULL;
-    if (!lc__config_resolve(c, l->v6, &base))
+    if (l->v6 && !lc__config_resolve(c, l->v6, &base))
         fail_msg("flat key \"%s\" maps to unknown v6 key \"%s\"", l->old, l->v6);
+    if (l->enable && !lc__config_resolve(c, l->enable, &base))
+        fail_msg("flat key \"%s\" enables unknown v6 key \"%s\"", l->old, l->enable);
+    for (const struct lc__proxy_section *s = lc__config_proxy_sections; l->each && s->path; s++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s.%s", s->path, l->each);
+        if (!lc__config_resolve(c, path, &base))
+            fail_msg("flat key \"%s\" maps to unknown v6 key \"%s\"", l->old, path);
+    }
 }
 
 static void test_config_legacy_table_all_paths_resolve(void **state)

@@ -1,0 +1,168 @@
+/* Reading a config text: the file, comments, and JSON syntax errors with their position. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "config/config_int.h"
+#include "util/err.h"
+
+#define MAX_FILE_SIZE (16u << 20)
+
+/* Blank out // and / * * / comments in place, keeping every newline, so that parse error
+ * positions still point into the user's file. cJSON_Minify is not used: it shifts positions
+ * and misreads a string ending in an escaped backslash ("c:\\") as unterminated. */
+static int blank_comments(char *s, size_t n, size_t *bad_at)
+{
+    size_t i = 0;
+    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+        memset(s, ' ', 3);
+        i = 3;
+    }
+    while (i < n) {
+        if (s[i] == '"') {
+            for (i++; i < n && s[i] != '"'; i++) {
+                if (s[i] == '\\')
+                    i++;
+            }
+            i++;
+        } else if (s[i] == '/' && i + 1 < n && s[i + 1] == '/') {
+            while (i < n && s[i] != '\n')
+                s[i++] = ' ';
+        } else if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
+            size_t start = i;
+            s[i++] = ' ';
+            s[i++] = ' ';
+            while (i < n && !(s[i] == '*' && i + 1 < n && s[i + 1] == '/')) {
+                if (s[i] != '\n')
+                    s[i] = ' ';
+                i++;
+            }
+            if (i >= n) {
+                *bad_at = start;
+                return LC_EINVAL;
+            }
+            s[i++] = ' ';
+            s[i++] = ' ';
+        } else {
+            i++;
+        }
+    }
+    return 0;
+}
+
+static void line_col(const char *s, size_t off, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off; i++) {
+        if (s[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+static int parse_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int parse_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return LC_EINVAL;
+}
+
+int lc__config_parse(const char *json, size_t len, cJSON **out, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t bad_at = 0;
+    int line, col, rc = 0;
+
+    *out = NULL;
+    if (memchr(json, '\0', len))
+        return parse_fail(err, errlen, "invalid JSON: the text contains a NUL byte");
+    buf = malloc(len + 1);
+    if (!buf) {
+        parse_fail(err, errlen, "out of memory");
+        return LC_ENOMEM;
+    }
+    memcpy(buf, json, len);
+    buf[len] = '\0';
+    if (blank_comments(buf, len, &bad_at) != 0) {
+        line_col(json, bad_at, &line, &col);
+        rc = parse_fail(err, errlen, "invalid JSON: unterminated /* comment at line %d, column %d",
+                        line, col);
+        goto out;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
+    if (!root) {
+        size_t off = end && end >= buf && end <= buf + len ? (size_t)(end - buf) : len;
+        line_col(buf, off, &line, &col);
+        rc = parse_fail(err, errlen, "invalid JSON at line %d, column %d", line, col);
+        goto out;
+    }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        rc = parse_fail(err, errlen, "invalid config: the top level must be a JSON object");
+        goto out;
+    }
+    *out = root;
+out:
+    free(buf);
+    return rc;
+}
+
+int lc_config_load_file(lc_config_t *c, const char *path, char *err, size_t errlen)
+{
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    FILE *f = fopen(path, "rbe");
+    if (!f) {
+        int e = errno;
+        parse_fail(err, errlen, "cannot open %s: %s", path, strerror(e));
+        return e == ENOENT ? LC_ENOENT : LC_EIO;
+    }
+    for (;;) {
+        if (len == cap) {
+            if (cap >= MAX_FILE_SIZE) {
+                parse_fail(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_SIZE);
+                rc = LC_ETOOBIG;
+                goto out;
+            }
+            cap = cap ? cap * 2 : 8192;
+            char *n = realloc(data, cap);
+            if (!n) {
+                parse_fail(err, errlen, "out of memory");
+                rc = LC_ENOMEM;
+                goto out;
+            }
+            data = n;
+        }
+        size_t got = fread(data + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        parse_fail(err, errlen, "cannot read %s", path);
+        rc = LC_EIO;
+        goto out;
+    }
+    rc = lc_config_load_string(c, data ? data : "", len, err, errlen);
+out:
+    fclose(f);
+    free(data);
+    return rc;
+}

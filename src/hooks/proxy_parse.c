@@ -1,0 +1,439 @@
+/* A backend's answer to a proxy request (spec §5.1-§5.2).
+ *
+ * Types follow the reference server's typed decoding: a field of the wrong JSON type fails the
+ * whole answer (even one that would not be used, such as a bad `result` beside an `error`),
+ * JSON null counts as absent and unknown keys are ignored. cJSON checks the text and gives
+ * typed access; raw JSON values are then cut from the text itself (lc_json_raw_get) so that
+ * big integers and number formatting reach clients unchanged. Nesting depth is bounded by
+ * cJSON's own limit. */
+#include "hooks/proxy.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/base64.h"
+#include "util/err.h"
+#include "util/map.h"
+
+/* null is absent */
+static const cJSON *member(const cJSON *obj, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNull(it) ? NULL : it;
+}
+
+/* One complete JSON text; trailing bytes other than whitespace (cJSON's: every byte <= 32)
+ * make it invalid. */
+static cJSON *parse_whole(const char *json, size_t len)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+
+    if (root == NULL)
+        return NULL;
+    while (end < json + len && (unsigned char)*end <= 32)
+        end++;
+    if (end != json + len) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* An integral number within [lo, hi]; integer-valued floats (1.7e9) are accepted. */
+static int get_int(const cJSON *obj, const char *key, double lo, double hi, int64_t *v)
+{
+    const cJSON *it = member(obj, key);
+    double d;
+
+    if (it == NULL)
+        return 0;
+    if (!cJSON_IsNumber(it))
+        return LC_EPARSE;
+    d = it->valuedouble;
+    /* The range check comes first so the cast is defined; NaN fails both compares. */
+    if (!(d >= lo && d <= hi) || (double)(int64_t)d != d)
+        return LC_EPARSE;
+    *v = (int64_t)d;
+    return 0;
+}
+
+static int get_bool(const cJSON *obj, const char *key, bool *v)
+{
+    const cJSON *it = member(obj, key);
+
+    if (it == NULL)
+        return 0;
+    if (!cJSON_IsBool(it))
+        return LC_EPARSE;
+    *v = cJSON_IsTrue(it);
+    return 0;
+}
+
+/* A string copied out; when absent *out is a copy of dflt (or stays NULL for dflt NULL). */
+static int get_str(const cJSON *obj, const char *key, const char *dflt, char **out)
+{
+    const cJSON *it = member(obj, key);
+    const char *s = dflt;
+
+    if (it != NULL) {
+        if (!cJSON_IsString(it) || it->valuestring == NULL)
+            return LC_EPARSE;
+        s = it->valuestring;
+    }
+    if (s == NULL)
+        return 0;
+    *out = strdup(s);
+    return *out != NULL ? 0 : LC_ENOMEM;
+}
+
+/* n bytes copied with a NUL after them. */
+static int dup_mem(const char *p, size_t n, char **out, size_t *outlen)
+{
+    *out = malloc(n + 1);
+    if (*out == NULL)
+        return LC_ENOMEM;
+    memcpy(*out, p, n);
+    (*out)[n] = '\0';
+    if (outlen != NULL)
+        *outlen = n;
+    return 0;
+}
+
+/* A base64 string decoded; absent and "" both leave *out NULL (the reference treats an empty
+ * b64 value as not given). */
+static int get_b64(const cJSON *obj, const char *key, unsigned char **out, size_t *outlen)
+{
+    const cJSON *it = member(obj, key);
+
+    if (it == NULL)
+        return 0;
+    if (!cJSON_IsString(it) || it->valuestring == NULL)
+        return LC_EPARSE;
+    if (it->valuestring[0] == '\0')
+        return 0;
+    *out = lc_base64_decode(it->valuestring, strlen(it->valuestring), outlen);
+    return *out != NULL ? 0 : LC_EPARSE;
+}
+
+/* Compact JSON text of a value (for values nested where the text cannot be cut out cheaply). */
+static int get_printed(const cJSON *obj, const char *key, char **out, size_t *outlen)
+{
+    const cJSON *it = member(obj, key);
+    char *printed;
+    int rc;
+
+    if (it == NULL)
+        return 0;
+    printed = cJSON_PrintUnformatted(it);
+    if (printed == NULL)
+        return LC_ENOMEM;
+    /* Copied so the reply never depends on which allocator cJSON was set up with. */
+    rc = dup_mem(printed, strlen(printed), out, outlen);
+    cJSON_free(printed);
+    return rc;
+}
+
+/* What result fields are read from. */
+typedef struct src {
+    const char *body;
+    size_t len;
+    const cJSON *res; /* the `result` object */
+} src_t;
+
+/* The exact text of result.<key> (NULL when absent). */
+static int get_raw(const src_t *s, const char *key, char **out, size_t *outlen)
+{
+    const char *path[2] = {"result", key};
+    lc_raw_t raw = {NULL, 0};
+    int rc;
+
+    if (member(s->res, key) == NULL)
+        return 0;
+    rc = lc_json_raw_get(s->body, s->len, path, 2, &raw);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return LC_EPARSE; /* cJSON saw it, so the scanner must too */
+    return dup_mem(raw.p, raw.len, out, outlen);
+}
+
+/* `key` as raw JSON, or its base64 twin decoded, which wins. *set tells whether either was
+ * given. */
+static int get_payload(const src_t *s, const char *key, const char *b64key, char **out,
+                       size_t *outlen, bool *set)
+{
+    unsigned char *dec = NULL;
+    int rc = get_b64(s->res, b64key, &dec, outlen);
+
+    if (rc != 0)
+        return rc;
+    if (dec != NULL) {
+        *out = (char *)dec;
+        if (set != NULL)
+            *set = true;
+        return 0;
+    }
+    rc = get_raw(s, key, out, outlen);
+    if (rc == 0 && *out != NULL && set != NULL)
+        *set = true;
+    return rc;
+}
+
+static int get_channels(const cJSON *obj, lc_proxy_reply_t *out)
+{
+    const cJSON *arr = member(obj, "channels"), *el;
+    int n;
+
+    if (arr == NULL)
+        return 0;
+    if (!cJSON_IsArray(arr))
+        return LC_EPARSE;
+    n = cJSON_GetArraySize(arr);
+    if (n == 0)
+        return 0;
+    out->channels = calloc((size_t)n, sizeof(*out->channels));
+    if (out->channels == NULL)
+        return LC_ENOMEM;
+    cJSON_ArrayForEach(el, arr)
+    {
+        if (!cJSON_IsString(el) || el->valuestring == NULL)
+            return LC_EPARSE;
+        out->channels[out->n_channels] = strdup(el->valuestring);
+        if (out->channels[out->n_channels] == NULL)
+            return LC_ENOMEM;
+        out->n_channels++;
+    }
+    return 0;
+}
+
+static void sub_opts_clear(lc_sub_options_t *o)
+{
+    free(o->info);
+    free(o->b64info);
+    free(o->data);
+    free(o->b64data);
+    memset(o, 0, sizeof(*o));
+}
+
+/* One `subs` entry: the shape of a connection token's (lc_sub_options_t), with `override`
+ * read by the token code's own parser. */
+static int get_sub_opts(const cJSON *obj, lc_sub_options_t *o)
+{
+    const cJSON *ov;
+    int rc;
+
+    if ((rc = get_printed(obj, "info", &o->info, &o->info_len)) != 0 ||
+        (rc = get_printed(obj, "data", &o->data, &o->data_len)) != 0 ||
+        (rc = get_b64(obj, "b64info", &o->b64info, &o->b64info_len)) != 0 ||
+        (rc = get_b64(obj, "b64data", &o->b64data, &o->b64data_len)) != 0)
+        return rc;
+    ov = member(obj, "override");
+    if (ov != NULL) {
+        char *text = cJSON_PrintUnformatted(ov);
+        if (text == NULL)
+            return LC_ENOMEM;
+        rc = lc_jwt_parse_override(text, strlen(text), &o->override);
+        cJSON_free(text);
+    }
+    return rc;
+}
+
+/* The `subs` map, channel → options (null = defaults), in answer order; a channel named twice
+ * keeps its last options, as a map decoding does. The index map keeps that linear. */
+static int get_subs(const cJSON *obj, lc_proxy_reply_t *out)
+{
+    const cJSON *map = member(obj, "subs"), *el;
+    lc_map_t seen;
+    int n, rc = 0;
+
+    if (map == NULL)
+        return 0;
+    if (!cJSON_IsObject(map))
+        return LC_EPARSE;
+    n = cJSON_GetArraySize(map);
+    if (n == 0)
+        return 0;
+    out->subs = calloc((size_t)n, sizeof(*out->subs));
+    if (out->subs == NULL)
+        return LC_ENOMEM;
+    lc_map_init(&seen);
+    cJSON_ArrayForEach(el, map)
+    {
+        lc_conn_sub_t *s;
+        size_t klen, idx;
+
+        if (el->string == NULL || (!cJSON_IsNull(el) && !cJSON_IsObject(el))) {
+            rc = LC_EPARSE;
+            break;
+        }
+        klen = strlen(el->string);
+        idx = (size_t)(uintptr_t)lc_map_get(&seen, el->string, klen);
+        if (idx != 0) {
+            s = &out->subs[idx - 1];
+            sub_opts_clear(&s->opts);
+        } else {
+            s = &out->subs[out->n_subs];
+            s->channel = strdup(el->string);
+            if (s->channel == NULL) {
+                rc = LC_ENOMEM;
+                break;
+            }
+            out->n_subs++;
+            if ((rc = lc_map_put(&seen, el->string, klen, (void *)(uintptr_t)out->n_subs, NULL)) !=
+                0)
+                break;
+        }
+        if (cJSON_IsObject(el) && (rc = get_sub_opts(el, &s->opts)) != 0)
+            break;
+    }
+    lc_map_free(&seen);
+    return rc;
+}
+
+/* The result fields `kind` defines (spec §5.2). */
+static int read_result(lc_proxy_kind kind, const src_t *s, lc_proxy_reply_t *out)
+{
+    const cJSON *res = s->res;
+    int rc = 0;
+
+    out->has_result = true;
+    switch (kind) {
+    case LC_PROXY_CONNECT:
+        if ((rc = get_str(res, "user", NULL, &out->user)) != 0 ||
+            (rc = get_int(res, "expire_at", -9.0e18, 9.0e18, &out->expire_at)) != 0 ||
+            (rc = get_payload(s, "info", "b64info", &out->info, &out->info_len, NULL)) != 0 ||
+            (rc = get_payload(s, "data", "b64data", &out->data, &out->data_len, NULL)) != 0 ||
+            (rc = get_channels(res, out)) != 0 || (rc = get_subs(res, out)) != 0 ||
+            (rc = get_raw(s, "meta", &out->meta, NULL)) != 0)
+            return rc;
+        break;
+    case LC_PROXY_REFRESH:
+        if ((rc = get_bool(res, "expired", &out->expired)) != 0 ||
+            (rc = get_int(res, "expire_at", -9.0e18, 9.0e18, &out->expire_at)) != 0 ||
+            (rc = get_payload(s, "info", "b64info", &out->info, &out->info_len, NULL)) != 0 ||
+            (rc = get_raw(s, "meta", &out->meta, NULL)) != 0)
+            return rc;
+        break;
+    case LC_PROXY_SUBSCRIBE: {
+        char *ov = NULL;
+        size_t ovlen = 0;
+
+        if ((rc = get_int(res, "expire_at", -9.0e18, 9.0e18, &out->expire_at)) != 0 ||
+            (rc = get_payload(s, "info", "b64info", &out->info, &out->info_len, NULL)) != 0 ||
+            (rc = get_payload(s, "data", "b64data", &out->data, &out->data_len, NULL)) != 0 ||
+            (rc = get_raw(s, "override", &ov, &ovlen)) != 0)
+            return rc;
+        if (ov != NULL)
+            rc = lc_jwt_parse_override(ov, ovlen, &out->override);
+        free(ov);
+        break;
+    }
+    case LC_PROXY_PUBLISH:
+        if ((rc = get_payload(s, "data", "b64data", &out->data, &out->data_len, &out->data_set)) !=
+                0 ||
+            (rc = get_bool(res, "skip_history", &out->skip_history)) != 0)
+            return rc;
+        break;
+    case LC_PROXY_SUB_REFRESH:
+        if ((rc = get_bool(res, "expired", &out->expired)) != 0 ||
+            (rc = get_int(res, "expire_at", -9.0e18, 9.0e18, &out->expire_at)) != 0 ||
+            (rc = get_payload(s, "info", "b64info", &out->info, &out->info_len, NULL)) != 0)
+            return rc;
+        break;
+    case LC_PROXY_RPC:
+        rc = get_payload(s, "data", "b64data", &out->data, &out->data_len, NULL);
+        break;
+    default:
+        return LC_EINVAL;
+    }
+    return rc;
+}
+
+/* `error` {code, message, temporary} or `disconnect` {code, reason}: read into out. */
+static int read_status(const cJSON *obj, bool is_error, lc_proxy_reply_t *out)
+{
+    int64_t code = 0;
+    int rc;
+
+    out->type = is_error ? LC_PROXY_ERROR : LC_PROXY_DISCONNECT;
+    if ((rc = get_int(obj, "code", 0, 4294967295.0, &code)) != 0 ||
+        (rc = get_str(obj, is_error ? "message" : "reason", "", &out->message)) != 0)
+        return rc;
+    if (is_error && (rc = get_bool(obj, "temporary", &out->temporary)) != 0)
+        return rc;
+    out->code = (uint32_t)code;
+    return 0;
+}
+
+int lc_proxy_parse(lc_proxy_kind kind, const char *body, size_t len, lc_proxy_reply_t *out)
+{
+    const cJSON *res, *err, *disc;
+    lc_proxy_reply_t other;
+    cJSON *root;
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    memset(&other, 0, sizeof(other));
+    if (body == NULL || (root = parse_whole(body, len)) == NULL)
+        return LC_EPARSE;
+    if (!cJSON_IsObject(root)) {
+        rc = LC_EPARSE;
+        goto done;
+    }
+    res = member(root, "result");
+    err = member(root, "error");
+    disc = member(root, "disconnect");
+    if ((res != NULL && !cJSON_IsObject(res)) || (err != NULL && !cJSON_IsObject(err)) ||
+        (disc != NULL && !cJSON_IsObject(disc))) {
+        rc = LC_EPARSE;
+        goto done;
+    }
+    out->type = LC_PROXY_RESULT;
+    if (res != NULL) {
+        src_t s = {body, len, res};
+        if ((rc = read_result(kind, &s, out)) != 0)
+            goto done;
+    }
+    /* Every part present is checked; the one used is disconnect, else error, else result. */
+    if (err != NULL && (rc = read_status(err, true, &other)) != 0)
+        goto done;
+    if (disc != NULL) {
+        lc_proxy_reply_free(&other);
+        if ((rc = read_status(disc, false, &other)) != 0)
+            goto done;
+    }
+    if (err != NULL || disc != NULL) {
+        lc_proxy_reply_free(out);
+        *out = other;
+        memset(&other, 0, sizeof(other));
+    }
+done:
+    cJSON_Delete(root);
+    lc_proxy_reply_free(&other);
+    if (rc != 0)
+        lc_proxy_reply_free(out);
+    return rc;
+}
+
+void lc_proxy_reply_free(lc_proxy_reply_t *r)
+{
+    if (r == NULL)
+        return;
+    free(r->message);
+    free(r->user);
+    free(r->info);
+    free(r->data);
+    for (size_t i = 0; i < r->n_channels; i++)
+        free(r->channels[i]);
+    free(r->channels);
+    /* Entries past n_subs were never filled (the array is calloc'd), so the count bounds. */
+    for (size_t i = 0; i < r->n_subs; i++) {
+        free(r->subs[i].channel);
+        sub_opts_clear(&r->subs[i].opts);
+    }
+    free(r->subs);
+    free(r->meta);
+    memset(r, 0, sizeof(*r));
+}
