@@ -56,6 +56,7 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
     c->w = t->worker;
     c->cfg = lc_worker_config(c->w);
     c->native_ping = opts && opts->native_ping;
+    c->mode = opts ? (uint8_t)opts->mode : LC_CLIENT_BIDI;
     c->state = LC_CLIENT_CONNECTING;
     lc_buf_init(&c->replies);
     lc_list_init(&c->user_node);
@@ -81,6 +82,8 @@ static void client_detach(lc_client_t *c)
     lc__worker_unsched(c->w, &c->sub_expire);
     if (c->registered) {
         lc__worker_remove_client(c->w, c->id, c->user, &c->user_node);
+        if (c->mode == LC_CLIENT_EMULATION && c->session)
+            lc__worker_remove_session(c->w, c->session);
         c->registered = false;
     }
     /* A decision still being asked of the backend is abandoned: its answer never arrives. */
@@ -168,6 +171,7 @@ void lc_client_on_close(lc_client_t *c)
     free(c->user);
     free(c->conn_info);
     free(c->meta);
+    free(c->session);
     free_headers(c->headers, c->n_headers);
     free_headers(c->emulated, c->n_emulated);
     free(c);
@@ -182,8 +186,29 @@ static int reply_begin(lc_client_t *c)
     return 0;
 }
 
+/* Unidirectional clients cannot receive error replies: a connect error becomes a disconnect
+ * (spec §5.3 default mapping). */
+static uint32_t uni_disconnect_code(uint32_t code)
+{
+    switch (code) {
+    case LC_ERROR_TOKEN_EXPIRED:
+    case LC_ERROR_EXPIRED:
+        return LC_DISCONNECT_EXPIRED;
+    case LC_ERROR_TOO_MANY_REQUESTS:
+        return LC_DISCONNECT_TOO_MANY_REQUESTS;
+    case LC_ERROR_PERMISSION_DENIED:
+        return LC_DISCONNECT_PERMISSION_DENIED;
+    default:
+        return LC_DISCONNECT_INTERNAL;
+    }
+}
+
 void lc__client_reply_error(lc_client_t *c, uint32_t id, uint32_t code)
 {
+    if (c->mode == LC_CLIENT_UNI) {
+        lc__client_disconnect(c, uni_disconnect_code(code), NULL);
+        return;
+    }
     reply_begin(c);
     lc_proto_reply_error(&c->replies, id, code, lc_error_message(code), lc_error_temporary(code));
 }
@@ -224,7 +249,7 @@ static void send_ping(lc_client_t *c)
         lc__client_disconnect(c, LC_DISCONNECT_SLOW, NULL);
         return;
     }
-    if (c->cfg->pong_timeout_ms > 0 && !c->ping_outstanding) {
+    if (c->mode != LC_CLIENT_UNI && c->cfg->pong_timeout_ms > 0 && !c->ping_outstanding) {
         c->ping_outstanding = true;
         lc__worker_sched(c->w, &c->pong, LC_SCHED_PONG, c->cfg->pong_timeout_ms);
     }
@@ -501,4 +526,9 @@ void lc__client_deliver(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void
                     c->id, c->user);
         lc__client_disconnect(c, LC_DISCONNECT_SLOW, NULL);
     }
+}
+
+const char *lc_client_session(const lc_client_t *c)
+{
+    return c->session ? c->session : "";
 }

@@ -17,7 +17,20 @@ typedef struct lc_client_header {
     const char *value;
 } lc_client_header_t;
 
+/* How a transport carries the protocol (spec §8). */
+enum lc_client_mode {
+    LC_CLIENT_BIDI = 0,  /* WebSocket: commands in, replies and pushes out */
+    LC_CLIENT_EMULATION, /* SSE / HTTP-stream: replies and pushes on the stream, later commands
+                            through POST /emulation; the connect result carries session, node */
+    LC_CLIENT_UNI,       /* unidirectional: one connect request in (the transport hands it over
+                            as `{"id":1,"connect":<ConnectRequest>}`), then only pushes: the
+                            connect result as a `connect` push, connect errors as disconnects,
+                            pings without pongs, subscriptions only server-side (and the
+                            request's `subs` where a client-side subscribe would be allowed) */
+};
+
 typedef struct lc_client_opts {
+    int mode;         /* enum lc_client_mode */
     bool native_ping; /* transport pings with its own frames (?cf_ws_frame_ping_pong=true) */
     /* The headers of the connection's HTTP request: the session keeps copies of those a proxy
      * forwards (the proxies' http_headers allow-lists), nothing else. Borrowed for the call. */
@@ -32,6 +45,9 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts);
 void lc_client_on_message(lc_client_t *c, const char *data, size_t len);
 /* A native pong frame arrived. */
 void lc_client_on_pong(lc_client_t *c);
+/* The session id of an emulation or unidirectional session ("" otherwise). */
+const char *lc_client_session(const lc_client_t *c);
+
 /* The transport is gone. Core drops the session's subscriptions and frees it; the transport
  * must not call the client again and core never touches t afterwards. */
 void lc_client_on_close(lc_client_t *c);

@@ -67,11 +67,21 @@ static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, cons
         return LC_CMD_STOP;
     }
     c->exp = exp;
+    if (c->mode != LC_CLIENT_BIDI) {
+        c->session = malloc(37);
+        if (c->session)
+            lc_uuid4(c->session);
+    }
     if (lc__worker_add_client(c->w, c->id, c->user, c, &c->user_node) != 0) {
         lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
         return LC_CMD_STOP;
     }
     c->registered = true;
+    if (c->mode == LC_CLIENT_EMULATION &&
+        (!c->session || lc__worker_add_session(c->w, c->session, c) != 0)) {
+        lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
+        return LC_CMD_STOP;
+    }
     c->state = LC_CLIENT_CONNECTED;
     lc__worker_unsched(c->w, &c->sched);
     lc__client_schedule_ping(c);
@@ -82,6 +92,14 @@ static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, cons
     lc_buf_t subs = LC_BUF_INIT;
     uint32_t code =
         lc__client_server_subs(c, g->channels, g->n_channels, g->subs, g->n_subs, cmd, &subs);
+    if (!code && c->mode == LC_CLIENT_UNI) {
+        uint32_t dc = lc__client_uni_subs(c, cmd, &subs);
+        if (dc) {
+            lc_buf_free(&subs);
+            lc__client_disconnect(c, dc, NULL);
+            return LC_CMD_STOP;
+        }
+    }
     if (code) {
         lc_buf_free(&subs);
         lc__client_reply_error(c, id, code);
@@ -101,15 +119,22 @@ static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, cons
     r.data = g->data;
     if (!c->native_ping && cfg->ping_interval_ms > 0) {
         r.ping = (uint32_t)(cfg->ping_interval_ms / 1000);
-        r.pong = cfg->pong_timeout_ms > 0;
+        r.pong = cfg->pong_timeout_ms > 0 && c->mode != LC_CLIENT_UNI;
     }
+    if (c->mode != LC_CLIENT_BIDI)
+        r.session = c->session;
+    if (c->mode == LC_CLIENT_EMULATION)
+        r.node = lc_node_uid(lc_worker_node(c->w));
     if (cfg->connect_include_server_time)
         r.time_ms = lc_now_ms();
     if (subs.len > 2)
         r.subs = (lc_raw_t){subs.data, subs.len};
     if (c->replies.len > 0)
         lc_buf_putc(&c->replies, '\n');
-    lc_proto_reply_connect(&c->replies, id, &r);
+    if (c->mode == LC_CLIENT_UNI)
+        lc_proto_push_connect(&c->replies, &r); /* unidirectional: a push, not a reply */
+    else
+        lc_proto_reply_connect(&c->replies, id, &r);
     lc_buf_free(&subs);
     lc_log_debug("client %s connected (user \"%s\")", c->id, c->user);
     return LC_CMD_DONE;
@@ -391,6 +416,10 @@ void lc__client_reply_proxy_error(lc_client_t *c, uint32_t id, const lc_proxy_re
 {
     if (rep->type == LC_PROXY_DISCONNECT) {
         lc__client_disconnect(c, rep->code, rep->message);
+        return;
+    }
+    if (c->mode == LC_CLIENT_UNI) {
+        lc__client_reply_error(c, id, rep->code);
         return;
     }
     if (c->replies.len > 0)

@@ -53,6 +53,8 @@ struct lc_client {
     bool native_ping;      /* transport-level pings (?cf_ws_frame_ping_pong=true) */
     bool ping_outstanding; /* a ping was sent and its pong has not arrived */
     bool registered;       /* in the worker's id → client map */
+    uint8_t mode;          /* enum lc_client_mode */
+    char *session;         /* emulation / unidirectional session id, NULL otherwise */
     char id[37];           /* client id (UUID v4), "" before connect */
     char *user;            /* "" = anonymous */
     char *conn_info;       /* raw JSON from the token's info / b64info, NULL when none */
@@ -118,6 +120,10 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i);
 lc_csub_t *lc__client_find_sub(lc_client_t *c, const char *ch, size_t len);
 /* Make the token's / personal server-side subscriptions at connect: writes the connect
  * result's `subs` object into out. 0 or a reply error code. */
+/* Unidirectional connect: the request's `subs` where a client-side subscribe would be
+ * allowed, added to the connect result's subs object in out (open, without its closing brace
+ * handled by the caller). 0 or a disconnect code. */
+uint32_t lc__client_uni_subs(lc_client_t *c, const lc_cmd_t *cmd, lc_buf_t *out);
 uint32_t lc__client_server_subs(lc_client_t *c, const char *const *channels, size_t n_channels,
                                 const lc_conn_sub_t *subs, size_t n_subs, const lc_cmd_t *cmd,
                                 lc_buf_t *out);

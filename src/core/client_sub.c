@@ -744,3 +744,54 @@ void lc__client_check_sub_expiry(lc_client_t *c)
     if (!c->sub_refresh_call)
         lc__client_arm_sub_expiry(c);
 }
+
+/* A unidirectional client cannot subscribe, but its connect request may name channels
+ * (`subs`): each is subscribed when a client-side subscribe without token or proxy would be
+ * allowed (public, regex ok, user-limited naming the user, allow_subscribe_for_client), and
+ * skipped otherwise; an undefined namespace ends the connection (3501). out holds the connect
+ * result's subs object, closing brace included; entries are added inside it. */
+uint32_t lc__client_uni_subs(lc_client_t *c, const lc_cmd_t *cmd, lc_buf_t *out)
+{
+    const lc_config_t *cfg = c->cfg;
+    for (size_t i = 0; i < cmd->n_subs; i++) {
+        const lc_cmd_sub_t *want = &cmd->subs[i];
+        const char *ch = want->channel;
+        size_t len = strlen(ch);
+        if (len == 0 || (int64_t)len > cfg->channel_max_length)
+            return LC_DISCONNECT_BAD_REQUEST;
+        if (lc__client_find_sub(c, ch, len))
+            continue;
+        lc_ns_opts_t scratch;
+        const lc_ns_opts_t *o = lc_config_resolve_channel(cfg, ch, len, c->user, &scratch);
+        if (!o)
+            return LC_DISCONNECT_BAD_REQUEST;
+        bool limited = is_user_limited(c, o, ch, len);
+        bool allowed = !has_prefix(ch, len, cfg->private_prefix) && !o->subscribe_proxy &&
+                       lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch)) &&
+                       ((limited && user_listed(c, ch, len)) ||
+                        (!limited && o->allow_subscribe_for_client &&
+                         anon_ok(c, o->allow_subscribe_for_anonymous)) ||
+                        cfg->client_insecure);
+        if (!allowed)
+            continue;
+        lc_sub_spec_t sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.o = o;
+        sp.server_side = true;
+        sp.recover = want->recover;
+        sp.want_recoverable = want->recover;
+        sp.offset = want->offset;
+        sp.epoch = want->epoch;
+        /* reopen the object: drop its closing brace, add the entry, close again */
+        if (out->len > 0 && out->data[out->len - 1] == '}')
+            out->len--;
+        if (out->len > 1)
+            lc_buf_putc(out, ',');
+        lc_buf_append_json_str(out, ch, len);
+        lc_buf_putc(out, ':');
+        if (lc__client_subscribe_core(c, ch, len, &sp, out) != 0)
+            return LC_DISCONNECT_INTERNAL;
+        lc_buf_putc(out, '}');
+    }
+    return 0;
+}

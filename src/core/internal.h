@@ -44,6 +44,9 @@ int lc__worker_add_client(lc_worker_t *w, const char *id, const char *user, lc_c
                           lc_list_t *user_node);
 void lc__worker_remove_client(lc_worker_t *w, const char *id, const char *user,
                               lc_list_t *user_node);
+/* Emulation sessions by session id (POST /emulation finds its session through these). */
+int lc__worker_add_session(lc_worker_t *w, const char *session, lc_client_t *c);
+void lc__worker_remove_session(lc_worker_t *w, const char *session);
 /* The list of a user's connections on this worker (lc_client_t.user_node), or NULL. */
 lc_list_t *lc__worker_user_clients(lc_worker_t *w, const char *user);
 lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id);

@@ -57,6 +57,10 @@ size_t lc_worker_disconnect(lc_worker_t *w, const lc_target_t *t, const char *co
 size_t lc_worker_refresh(lc_worker_t *w, const lc_target_t *t, bool expired, int64_t expire_at,
                          lc_raw_t info);
 
+/* Hand one POST /emulation body's commands (`data`, the newline-joined command JSON) to the
+ * emulation session `session` if it lives on this worker. Returns true when it did. */
+bool lc_worker_emulate(lc_worker_t *w, const char *session, const char *data, size_t len);
+
 /* Channels with at least one subscriber in this worker whose name matches pattern (glob: `*`
  * any run, `?` one character, `[...]` classes; "" = all): calls fn for each with this
  * worker's subscriber count. */

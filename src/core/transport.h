@@ -17,7 +17,15 @@ typedef struct lc_transport lc_transport_t;
 
 /* Framing kinds: a publication is framed once per kind and the frame shared by every
  * subscriber using that kind. */
-enum lc_framing { LC_FRAMING_WS_TEXT = 0, LC_FRAMING_MAX = 4 };
+enum lc_framing {
+    LC_FRAMING_WS_TEXT = 0,
+    LC_FRAMING_SSE,         /* bidirectional emulation over SSE: `data: <reply>\n\n` per line */
+    LC_FRAMING_HTTP_STREAM, /* bidirectional emulation over chunked HTTP: `<reply>\n` per line */
+    LC_FRAMING_UNI_WS,      /* unidirectional: bare pushes (the `{"push":…}` wrapper removed) */
+    LC_FRAMING_UNI_SSE,
+    LC_FRAMING_UNI_HTTP_STREAM,
+    LC_FRAMING_MAX
+};
 
 typedef struct lc_transport_vt {
     const char *name; /* "websocket" */
@@ -33,8 +41,9 @@ typedef struct lc_transport_vt {
      * after lc_worker_want_flush. */
     void (*flush)(lc_transport_t *t);
     /* Disconnect with a protocol code and reason (WebSocket: close frame after the queued
-     * data, then the socket is closed). Idempotent. lc_client_on_close follows later, never
-     * from inside this call. */
+     * data, then the socket is closed; emulation: a disconnect push, then the response ends;
+     * unidirectional: a bare disconnect push, then the end). Idempotent. lc_client_on_close follows
+     * later, never from inside this call. */
     void (*close)(lc_transport_t *t, uint32_t code, const char *reason);
     /* Send a native ping frame (only used when the transport asked for native pings). */
     void (*ping)(lc_transport_t *t);

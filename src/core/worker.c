@@ -34,7 +34,8 @@ struct lc_worker {
     lc_hub_t *hub;
     lc_map_t clients;   /* id → lc_client_t, connected sessions */
     uint64_t nsessions; /* every session, connected or not */
-    lc_map_t users;     /* user id → number of this worker's connections of that user */
+    lc_map_t users;     /* user id → this worker's connections of that user */
+    lc_map_t sessions;  /* emulation session id → lc_client_t */
     /* Written by the worker, read by any thread for statistics (the maps are not). */
     atomic_uint_fast64_t stat_clients, stat_users, stat_subs, stat_channels;
 
@@ -262,6 +263,25 @@ void lc__worker_remove_client(lc_worker_t *w, const char *id, const char *user,
     }
     atomic_store(&w->stat_clients, lc_map_count(&w->clients));
     atomic_store(&w->stat_users, lc_map_count(&w->users));
+}
+
+int lc__worker_add_session(lc_worker_t *w, const char *session, lc_client_t *c)
+{
+    return lc_map_put(&w->sessions, session, strlen(session), c, NULL);
+}
+
+void lc__worker_remove_session(lc_worker_t *w, const char *session)
+{
+    lc_map_del(&w->sessions, session, strlen(session));
+}
+
+bool lc_worker_emulate(lc_worker_t *w, const char *session, const char *data, size_t len)
+{
+    lc_client_t *c = lc_map_get(&w->sessions, session, strlen(session));
+    if (!c)
+        return false;
+    lc_client_on_message(c, data, len);
+    return true;
 }
 
 lc_list_t *lc__worker_user_clients(lc_worker_t *w, const char *user)
@@ -505,6 +525,7 @@ lc_worker_t *lc__worker_new(lc_node_t *node, int index)
     w->cfg = lc_node_config(node);
     lc_map_init(&w->clients);
     lc_map_init(&w->users);
+    lc_map_init(&w->sessions);
     lc_list_init(&w->flush_list);
     lc_list_init(&w->inbox);
     for (int k = 0; k < LC_SCHED_MAX; k++)
@@ -527,6 +548,7 @@ fail:
     free(w->readbuf);
     lc_map_free(&w->clients);
     lc_map_free(&w->users);
+    lc_map_free(&w->sessions);
     free(w);
     return NULL;
 }
@@ -566,6 +588,7 @@ void lc__worker_free(lc_worker_t *w)
     while (lc_map_next(&w->users, &it, &k, &kl, &v))
         free(v);
     lc_map_free(&w->users);
+    lc_map_free(&w->sessions);
     free(w->readbuf);
     free(w);
 }

@@ -126,8 +126,10 @@ typedef struct lc_connect_result {
     lc_raw_t data;
     uint32_t ping; /* 0 = omitted */
     bool pong;
-    int64_t time_ms; /* 0 = omitted */
-    lc_raw_t subs;   /* pre-encoded object channel → SubscribeResult (server-side subs) */
+    int64_t time_ms;     /* 0 = omitted */
+    lc_raw_t subs;       /* pre-encoded object channel → SubscribeResult (server-side subs) */
+    const char *session; /* emulation and unidirectional transports */
+    const char *node;    /* emulation: the node that owns the session */
 } lc_connect_result_t;
 
 typedef struct lc_subscribe_result {
@@ -149,6 +151,10 @@ typedef struct lc_subscribe_result {
 int lc_proto_reply_error(lc_buf_t *b, uint32_t id, uint32_t code, const char *message,
                          bool temporary);
 int lc_proto_reply_connect(lc_buf_t *b, uint32_t id, const lc_connect_result_t *r);
+/* The ConnectResult object alone, and the connect push of unidirectional transports
+ * ({"push":{"connect":{...}}}: the transport drops the push wrapper). */
+int lc_proto_encode_connect_result(lc_buf_t *b, const lc_connect_result_t *r);
+int lc_proto_push_connect(lc_buf_t *b, const lc_connect_result_t *r);
 int lc_proto_reply_subscribe(lc_buf_t *b, uint32_t id, const lc_subscribe_result_t *r);
 /* The SubscribeResult object alone (used in the reply, the subscribe push and connect subs). */
 int lc_proto_encode_subscribe_result(lc_buf_t *b, const lc_subscribe_result_t *r);

@@ -150,13 +150,13 @@ fail:
     return rollback(b, start, rc);
 }
 
-int lc_proto_reply_connect(lc_buf_t *b, uint32_t id, const lc_connect_result_t *r)
+int lc_proto_encode_connect_result(lc_buf_t *b, const lc_connect_result_t *r)
 {
     size_t start = b->len;
     bool first = true;
     int rc;
 
-    TRY(reply_open(b, id, "\"connect\":{", 11));
+    TRY(LIT(b, "{"));
     if (str_set(r->client)) {
         TRY(FIELD(b, &first, "\"client\":"));
         TRY(append_str(b, r->client));
@@ -185,10 +185,42 @@ int lc_proto_reply_connect(lc_buf_t *b, uint32_t id, const lc_connect_result_t *
     }
     if (r->pong)
         TRY(FIELD(b, &first, "\"pong\":true"));
+    if (str_set(r->session)) {
+        TRY(FIELD(b, &first, "\"session\":"));
+        TRY(append_str(b, r->session));
+    }
+    if (str_set(r->node)) {
+        TRY(FIELD(b, &first, "\"node\":"));
+        TRY(append_str(b, r->node));
+    }
     if (r->time_ms) {
         TRY(FIELD(b, &first, "\"time\":"));
         TRY(append_i64(b, r->time_ms));
     }
+    TRY(LIT(b, "}"));
+    return 0;
+fail:
+    return rollback(b, start, rc);
+}
+
+int lc_proto_reply_connect(lc_buf_t *b, uint32_t id, const lc_connect_result_t *r)
+{
+    size_t start = b->len;
+    int rc;
+    TRY(reply_open(b, id, "\"connect\":", 10));
+    TRY(lc_proto_encode_connect_result(b, r));
+    TRY(LIT(b, "}"));
+    return 0;
+fail:
+    return rollback(b, start, rc);
+}
+
+int lc_proto_push_connect(lc_buf_t *b, const lc_connect_result_t *r)
+{
+    size_t start = b->len;
+    int rc;
+    TRY(LIT(b, "{\"push\":{\"connect\":"));
+    TRY(lc_proto_encode_connect_result(b, r));
     TRY(LIT(b, "}}"));
     return 0;
 fail:
