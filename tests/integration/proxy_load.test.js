@@ -195,3 +195,34 @@ test(`backend down: ${DOWN_CLIENTS} connecting clients all get error 100 within 
   });
   await assertCleanExit(down);
 });
+
+// The connect rate through a connect proxy that answers at once: what the server itself costs
+// per proxied connect (one HTTP round trip to the backend each). Printed, not asserted: the
+// figure depends on the machine; the assertions only check that every client connected.
+test('connect rate through a connect proxy answering instantly', async () => {
+  const fast = await startBackend({ '/connect': (r) => ({ json: { result: { user: `u${r.json?.data?.n ?? 'x'}` } } }) });
+  const srv = await startServer(loadConfig(fast.url('/connect'), '5s'));
+  try {
+    await withLogsOnFailure(srv, async () => {
+      const started = Date.now();
+      const results = await Promise.all(
+        Array.from({ length: CLIENTS }, (_, n) => lightConnect(srv.wsUrl, n, CONNECT_BUDGET_MS)),
+      );
+      const elapsed = Date.now() - started;
+      const failed = results.filter((r) => !r.reply?.connect);
+      console.log(
+        `# proxy_load: instant backend: ${CLIENTS - failed.length}/${CLIENTS} connected in ${elapsed} ms ` +
+          `(${Math.round((CLIENTS * 1000) / elapsed)} connects/s)`,
+      );
+      try {
+        assert.equal(failed.length, 0, `${failed.length} clients did not connect: ${failed[0]?.err}`);
+        assert.equal(fast.calls('/connect').length, CLIENTS);
+      } finally {
+        await closeAll(results);
+      }
+    });
+  } finally {
+    await assertCleanExit(srv, 15000);
+    await fast.close();
+  }
+});
