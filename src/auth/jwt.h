@@ -132,6 +132,15 @@ void lc_sub_claims_free(lc_sub_claims_t *c);
  * known key is not {"value":bool}; unknown keys are ignored. */
 int lc_jwt_parse_override(const char *json, size_t len, lc_sub_override_t *out);
 
+/* Parse a `subs` map given as JSON text (a connect proxy result's, spec §5.2), read exactly as a
+ * connection token's: channel → options object or null, a channel named twice keeps its last
+ * entry. Returns 0 with *subs and *n filled (NULL/0 for an empty object; free with
+ * lc_conn_subs_free), LC_EPARSE when the text is not an object of that shape, or LC_ENOMEM.
+ * On failure *subs is NULL and *n is 0. */
+int lc_jwt_parse_subs(const char *json, size_t len, lc_conn_sub_t **subs, size_t *n);
+/* Free the n entries of subs and the array itself (NULL with n == 0 is fine). */
+void lc_conn_subs_free(lc_conn_sub_t *subs, size_t n);
+
 /* Sign claims_json with HS256. Returns a malloc'd token or NULL. */
 char *lc_jwt_sign_hs256(const char *secret, const char *claims_json);
 /* Connection token {"sub":user,"iat":now,"exp":now+ttl} (no exp when ttl <= 0). Returns a

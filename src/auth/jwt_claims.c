@@ -12,6 +12,7 @@
 #include "auth/jwt_internal.h"
 #include "util/base64.h"
 #include "util/err.h"
+#include "util/map.h"
 
 /* Claims are looked up case-sensitively; null is absent. */
 static const cJSON *claim(const cJSON *obj, const char *name)
@@ -125,22 +126,37 @@ static int read_override(const cJSON *ov, lc_sub_override_t *out)
     return 0;
 }
 
-int lc_jwt_parse_override(const char *json, size_t len, lc_sub_override_t *out)
+/* One complete JSON text of len bytes. cJSON's own end check wants a NUL inside len, so
+ * trailing bytes (whitespace allowed) are checked here. NULL when the text is not one value. */
+static cJSON *parse_text(const char *json, size_t len)
 {
     const char *end = NULL;
+    cJSON *root;
+
+    if (json == NULL || len == 0)
+        return NULL;
+    root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    if (root == NULL)
+        return NULL;
+    while (end < json + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (end != json + len) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+int lc_jwt_parse_override(const char *json, size_t len, lc_sub_override_t *out)
+{
     cJSON *ov;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (json == NULL || len == 0)
-        return LC_EPARSE;
-    /* cJSON's own end check wants a NUL inside len, so trailing bytes are checked here. */
-    ov = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    ov = parse_text(json, len);
     if (ov == NULL)
         return LC_EPARSE;
-    while (end < json + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
-        end++;
-    rc = end == json + len ? read_override(ov, out) : LC_EPARSE;
+    rc = read_override(ov, out);
     cJSON_Delete(ov);
     if (rc != 0)
         memset(out, 0, sizeof(*out));
@@ -208,49 +224,92 @@ static int read_channels(const cJSON *item, lc_conn_claims_t *out)
     return 0;
 }
 
-/* The `subs` map: channel → options object (null = default options). A channel named twice
- * keeps its last entry, like the reference's map decoding. The duplicate scan is quadratic,
- * but the entries come from a payload whose signature has already been checked and that is
- * bounded by the token size limit. */
-static int read_subs(const cJSON *item, lc_conn_claims_t *out, const char **why)
+/* The `subs` map: channel → options object (null = default options), in the order given. A
+ * channel named twice keeps its last entry, like the reference's map decoding; the index of
+ * each channel's entry (plus one) is kept in a map so that stays linear. On failure nothing is
+ * left allocated and *subs is NULL and *nsubs 0. */
+static int read_subs(const cJSON *item, lc_conn_sub_t **subs, size_t *nsubs, const char **why)
 {
+    lc_conn_sub_t *arr;
     const cJSON *el;
-    int n, rc;
+    lc_map_t seen;
+    size_t n = 0;
+    int count, rc = 0;
 
+    *subs = NULL;
+    *nsubs = 0;
     if (!cJSON_IsObject(item))
         return LC_EPARSE;
-    n = cJSON_GetArraySize(item);
-    if (n == 0)
+    count = cJSON_GetArraySize(item);
+    if (count == 0)
         return 0;
-    out->subs = calloc((size_t)n, sizeof(*out->subs));
-    if (out->subs == NULL)
+    arr = calloc((size_t)count, sizeof(*arr));
+    if (arr == NULL)
         return LC_ENOMEM;
+    lc_map_init(&seen);
     cJSON_ArrayForEach(el, item)
     {
-        lc_conn_sub_t *s = NULL;
+        lc_conn_sub_t *s;
+        size_t klen, idx;
 
-        if (el->string == NULL)
-            return LC_EPARSE;
-        if (!cJSON_IsNull(el) && !cJSON_IsObject(el))
-            return LC_EPARSE;
-        for (size_t i = 0; i < out->n_subs; i++) {
-            if (strcmp(out->subs[i].channel, el->string) == 0) {
-                s = &out->subs[i];
-                sub_options_free(&s->opts);
-                break;
-            }
+        if (el->string == NULL || (!cJSON_IsNull(el) && !cJSON_IsObject(el))) {
+            rc = LC_EPARSE;
+            goto fail;
         }
-        if (s == NULL) {
-            s = &out->subs[out->n_subs];
+        klen = strlen(el->string);
+        idx = (size_t)(uintptr_t)lc_map_get(&seen, el->string, klen);
+        if (idx != 0) {
+            s = &arr[idx - 1];
+            sub_options_free(&s->opts);
+        } else {
+            s = &arr[n];
             s->channel = strdup(el->string);
-            if (s->channel == NULL)
-                return LC_ENOMEM;
-            out->n_subs++;
+            if (s->channel == NULL) {
+                rc = LC_ENOMEM;
+                goto fail;
+            }
+            n++;
+            if ((rc = lc_map_put(&seen, el->string, klen, (void *)(uintptr_t)n, NULL)) != 0)
+                goto fail;
         }
+        /* counted before its options are read, so a partial entry is freed below */
         if (cJSON_IsObject(el) && (rc = read_sub_options(el, &s->opts, why)) != 0)
-            return rc;
+            goto fail;
     }
+    lc_map_free(&seen);
+    *subs = arr;
+    *nsubs = n;
     return 0;
+
+fail:
+    lc_map_free(&seen);
+    lc_conn_subs_free(arr, n);
+    return rc;
+}
+
+int lc_jwt_parse_subs(const char *json, size_t len, lc_conn_sub_t **subs, size_t *n)
+{
+    const char *why = NULL; /* the reason only matters to token verification */
+    cJSON *map;
+    int rc;
+
+    *subs = NULL;
+    *n = 0;
+    map = parse_text(json, len);
+    if (map == NULL)
+        return LC_EPARSE;
+    rc = read_subs(map, subs, n, &why);
+    cJSON_Delete(map);
+    return rc;
+}
+
+void lc_conn_subs_free(lc_conn_sub_t *subs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(subs[i].channel);
+        sub_options_free(&subs[i].opts);
+    }
+    free(subs);
 }
 
 /* Map a reader's lc_err to the token status, keeping the specific reason when one was set. */
@@ -303,7 +362,7 @@ static lc_jwt_status read_conn_claims(const cJSON *payload, lc_conn_claims_t *ou
     if (item != NULL && (rc = read_channels(item, out)) != 0)
         return claim_error(rc, why, "malformed channels");
     item = claim(payload, "subs");
-    if (item != NULL && (rc = read_subs(item, out, why)) != 0)
+    if (item != NULL && (rc = read_subs(item, &out->subs, &out->n_subs, why)) != 0)
         return claim_error(rc, why, "malformed subs");
     if ((rc = claim_raw_json(payload, "meta", &out->meta, NULL)) != 0)
         return claim_error(rc, why, "malformed meta");
@@ -396,11 +455,7 @@ void lc_conn_claims_free(lc_conn_claims_t *c)
     for (size_t i = 0; i < c->n_channels; i++)
         free(c->channels[i]);
     free(c->channels);
-    for (size_t i = 0; i < c->n_subs; i++) {
-        free(c->subs[i].channel);
-        sub_options_free(&c->subs[i].opts);
-    }
-    free(c->subs);
+    lc_conn_subs_free(c->subs, c->n_subs);
     free(c->meta);
     memset(c, 0, sizeof(*c));
 }

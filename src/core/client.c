@@ -532,3 +532,8 @@ const char *lc_client_session(const lc_client_t *c)
 {
     return c->session ? c->session : "";
 }
+
+lc_client_t *lc__client_of_user_node(lc_list_t *node)
+{
+    return lc_container_of(node, lc_client_t, user_node);
+}

@@ -58,7 +58,7 @@ void lc__worker_sched(lc_worker_t *w, lc_sched_t *s, int kind, int64_t delay_ms)
 void lc__worker_unsched(lc_worker_t *w, lc_sched_t *s);
 /* A publication for this worker's subscribers: fan out now (called in the worker's thread). */
 void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, uint64_t offset,
-                        lc_rcbuf_t *push, const char *const *exclude, size_t n_exclude);
+                        lc_rcbuf_t *push, const lc_exclude_t *ex);
 /* Queue a delivery for another worker (any thread). The delivery is shared and refcounted. */
 typedef struct lc_delivery lc_delivery_t;
 void lc__worker_post(lc_worker_t *w, lc_delivery_t *d, int slot);
@@ -82,6 +82,8 @@ void lc__worker_drain(lc_worker_t *w);
 void lc__client_on_sched(lc_sched_t *s); /* s is due: its kind says which */
 void lc__client_deliver(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void *ctx);
 void lc__client_shutdown(lc_client_t *c);
+/* The session a worker's user list node belongs to. */
+lc_client_t *lc__client_of_user_node(lc_list_t *node);
 
 /* Node side. */
 bool lc__node_forwards_header(const lc_node_t *n, const char *name);

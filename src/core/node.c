@@ -24,6 +24,8 @@ struct lc_delivery {
     char *channel;
     size_t n_exclude;
     char **exclude;
+    size_t n_exclude_users;
+    char **exclude_users;
     /* channel and exclusion strings follow in the same allocation */
 };
 
@@ -102,10 +104,12 @@ bool lc__node_forwards_emulated(const lc_node_t *n, const char *name)
 static lc_delivery_t *delivery_new(const char *ch, size_t chlen, int kind, uint64_t offset,
                                    lc_rcbuf_t *push, const lc_exclude_t *ex, unsigned refs)
 {
-    size_t n = ex ? ex->n_clients : 0;
-    size_t size = sizeof(lc_delivery_t) + n * sizeof(char *) + chlen + 1;
+    size_t n = ex ? ex->n_clients : 0, nu = ex ? ex->n_users : 0;
+    size_t size = sizeof(lc_delivery_t) + (n + nu) * sizeof(char *) + chlen + 1;
     for (size_t i = 0; i < n; i++)
         size += strlen(ex->clients[i]) + 1;
+    for (size_t i = 0; i < nu; i++)
+        size += strlen(ex->users[i]) + 1;
     lc_delivery_t *d = malloc(size);
     if (!d)
         return NULL;
@@ -116,7 +120,9 @@ static lc_delivery_t *delivery_new(const char *ch, size_t chlen, int kind, uint6
     d->chlen = chlen;
     d->n_exclude = n;
     d->exclude = (char **)(d + 1);
-    char *p = (char *)(d->exclude + n);
+    d->n_exclude_users = nu;
+    d->exclude_users = d->exclude + n;
+    char *p = (char *)(d->exclude_users + nu);
     d->channel = p;
     memcpy(p, ch, chlen);
     p[chlen] = '\0';
@@ -125,6 +131,12 @@ static lc_delivery_t *delivery_new(const char *ch, size_t chlen, int kind, uint6
         size_t l = strlen(ex->clients[i]);
         memcpy(p, ex->clients[i], l + 1);
         d->exclude[i] = p;
+        p += l + 1;
+    }
+    for (size_t i = 0; i < nu; i++) {
+        size_t l = strlen(ex->users[i]);
+        memcpy(p, ex->users[i], l + 1);
+        d->exclude_users[i] = p;
         p += l + 1;
     }
     return d;
@@ -140,8 +152,9 @@ void lc__delivery_unref(lc_delivery_t *d)
 
 void lc__delivery_run(lc_worker_t *w, lc_delivery_t *d)
 {
-    lc__worker_deliver(w, d->channel, d->chlen, d->kind, d->offset, d->push,
-                       (const char *const *)d->exclude, d->n_exclude);
+    lc_exclude_t ex = {(const char *const *)d->exclude, d->n_exclude,
+                       (const char *const *)d->exclude_users, d->n_exclude_users};
+    lc__worker_deliver(w, d->channel, d->chlen, d->kind, d->offset, d->push, &ex);
 }
 
 /* Engine sink: every publication and join/leave event of the node passes here once. The engine

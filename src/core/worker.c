@@ -319,24 +319,36 @@ void lc__worker_stats(lc_worker_t *w, lc_worker_stats_t *out)
 #define LC_MAX_EXCLUDE_STACK 16
 
 void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, uint64_t offset,
-                        lc_rcbuf_t *push, const char *const *exclude, size_t n_exclude)
+                        lc_rcbuf_t *push, const lc_exclude_t *ex)
 {
     /* Exclusions are resolved to this worker's sessions once, so the per-subscriber check is a
      * pointer comparison over a handful of entries. */
     void *stack[LC_MAX_EXCLUDE_STACK] = {0};
     void **owners = stack;
-    size_t n = 0;
-    if (n_exclude > LC_MAX_EXCLUDE_STACK) {
-        owners = malloc(n_exclude * sizeof(*owners));
+    size_t n = 0, cap = LC_MAX_EXCLUDE_STACK;
+    size_t want = ex->n_clients;
+    for (size_t i = 0; i < ex->n_users; i++) {
+        lc_user_conns_t *u = lc_map_get(&w->users, ex->users[i], strlen(ex->users[i]));
+        want += u ? u->n : 0;
+    }
+    if (want > cap) {
+        owners = malloc(want * sizeof(*owners));
         if (!owners) {
             lc_log_error("fan-out to %.*s dropped: out of memory", (int)chlen, ch);
             return;
         }
+        cap = want;
     }
-    for (size_t i = 0; i < n_exclude; i++) {
-        lc_client_t *c = lc__worker_find_client(w, exclude[i]);
+    for (size_t i = 0; i < ex->n_clients; i++) {
+        lc_client_t *c = lc__worker_find_client(w, ex->clients[i]);
         if (c)
             owners[n++] = c;
+    }
+    for (size_t i = 0; i < ex->n_users; i++) {
+        lc_user_conns_t *u = lc_map_get(&w->users, ex->users[i], strlen(ex->users[i]));
+        lc_list_t *pos;
+        if (u)
+            lc_list_foreach(pos, &u->clients) owners[n++] = lc__client_of_user_node(pos);
     }
     lc_hub_fanout(w->hub, ch, chlen, push, kind, offset, owners, n);
     if (owners != stack)

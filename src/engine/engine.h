@@ -37,10 +37,13 @@ typedef struct lc_chan_opts {
 } lc_chan_opts_t;
 
 /* Clients that must not receive a publication (the publisher's own connection, the server
- * API's exclude_client). Ids are client ids (UUID strings). */
+ * API's exclude_client / exclude_user, a hook's decision). Ids are client ids (UUID strings)
+ * and user ids. */
 typedef struct lc_exclude {
     const char *const *clients;
     size_t n_clients;
+    const char *const *users; /* every connection of these users */
+    size_t n_users;
 } lc_exclude_t;
 
 /* --- publish ------------------------------------------------------------------------------ */

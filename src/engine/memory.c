@@ -124,7 +124,7 @@ static int memory_publish_join_leave(lc_engine_t *e, const char *ch, size_t chle
     lc__memory_t *m = lc_container_of(e, lc__memory_t, base);
     lc__maybe_sweep(m, m->now_ms());
     lc__shard_t *sh = lc__shard_of(m, ch, chlen);
-    static const lc_exclude_t none = {NULL, 0};
+    static const lc_exclude_t none = {0};
 
     /* Under the shard lock: a join/leave keeps its place among the channel's publications. */
     uv_mutex_lock(&sh->mu);

@@ -14,7 +14,6 @@
 
 #include "util/base64.h"
 #include "util/err.h"
-#include "util/map.h"
 
 /* null is absent */
 static const cJSON *member(const cJSON *obj, const char *key)
@@ -117,24 +116,6 @@ static int get_b64(const cJSON *obj, const char *key, unsigned char **out, size_
     return *out != NULL ? 0 : LC_EPARSE;
 }
 
-/* Compact JSON text of a value (for values nested where the text cannot be cut out cheaply). */
-static int get_printed(const cJSON *obj, const char *key, char **out, size_t *outlen)
-{
-    const cJSON *it = member(obj, key);
-    char *printed;
-    int rc;
-
-    if (it == NULL)
-        return 0;
-    printed = cJSON_PrintUnformatted(it);
-    if (printed == NULL)
-        return LC_ENOMEM;
-    /* Copied so the reply never depends on which allocator cJSON was set up with. */
-    rc = dup_mem(printed, strlen(printed), out, outlen);
-    cJSON_free(printed);
-    return rc;
-}
-
 /* What result fields are read from. */
 typedef struct src {
     const char *body;
@@ -208,87 +189,22 @@ static int get_channels(const cJSON *obj, lc_proxy_reply_t *out)
     return 0;
 }
 
-static void sub_opts_clear(lc_sub_options_t *o)
-{
-    free(o->info);
-    free(o->b64info);
-    free(o->data);
-    free(o->b64data);
-    memset(o, 0, sizeof(*o));
-}
-
-/* One `subs` entry: the shape of a connection token's (lc_sub_options_t), with `override`
- * read by the token code's own parser. */
-static int get_sub_opts(const cJSON *obj, lc_sub_options_t *o)
-{
-    const cJSON *ov;
-    int rc;
-
-    if ((rc = get_printed(obj, "info", &o->info, &o->info_len)) != 0 ||
-        (rc = get_printed(obj, "data", &o->data, &o->data_len)) != 0 ||
-        (rc = get_b64(obj, "b64info", &o->b64info, &o->b64info_len)) != 0 ||
-        (rc = get_b64(obj, "b64data", &o->b64data, &o->b64data_len)) != 0)
-        return rc;
-    ov = member(obj, "override");
-    if (ov != NULL) {
-        char *text = cJSON_PrintUnformatted(ov);
-        if (text == NULL)
-            return LC_ENOMEM;
-        rc = lc_jwt_parse_override(text, strlen(text), &o->override);
-        cJSON_free(text);
-    }
-    return rc;
-}
-
-/* The `subs` map, channel → options (null = defaults), in answer order; a channel named twice
- * keeps its last options, as a map decoding does. The index map keeps that linear. */
+/* The `subs` map (channel → options or null), read by the connection token's own parser so
+ * both sources give the same entries. The object is handed over as compact text; nested
+ * values are re-printed by that parser anyway, so nothing is lost in the round trip. */
 static int get_subs(const cJSON *obj, lc_proxy_reply_t *out)
 {
-    const cJSON *map = member(obj, "subs"), *el;
-    lc_map_t seen;
-    int n, rc = 0;
+    const cJSON *map = member(obj, "subs");
+    char *text;
+    int rc;
 
     if (map == NULL)
         return 0;
-    if (!cJSON_IsObject(map))
-        return LC_EPARSE;
-    n = cJSON_GetArraySize(map);
-    if (n == 0)
-        return 0;
-    out->subs = calloc((size_t)n, sizeof(*out->subs));
-    if (out->subs == NULL)
+    text = cJSON_PrintUnformatted(map);
+    if (text == NULL)
         return LC_ENOMEM;
-    lc_map_init(&seen);
-    cJSON_ArrayForEach(el, map)
-    {
-        lc_conn_sub_t *s;
-        size_t klen, idx;
-
-        if (el->string == NULL || (!cJSON_IsNull(el) && !cJSON_IsObject(el))) {
-            rc = LC_EPARSE;
-            break;
-        }
-        klen = strlen(el->string);
-        idx = (size_t)(uintptr_t)lc_map_get(&seen, el->string, klen);
-        if (idx != 0) {
-            s = &out->subs[idx - 1];
-            sub_opts_clear(&s->opts);
-        } else {
-            s = &out->subs[out->n_subs];
-            s->channel = strdup(el->string);
-            if (s->channel == NULL) {
-                rc = LC_ENOMEM;
-                break;
-            }
-            out->n_subs++;
-            if ((rc = lc_map_put(&seen, el->string, klen, (void *)(uintptr_t)out->n_subs, NULL)) !=
-                0)
-                break;
-        }
-        if (cJSON_IsObject(el) && (rc = get_sub_opts(el, &s->opts)) != 0)
-            break;
-    }
-    lc_map_free(&seen);
+    rc = lc_jwt_parse_subs(text, strlen(text), &out->subs, &out->n_subs);
+    cJSON_free(text);
     return rc;
 }
 
@@ -428,12 +344,7 @@ void lc_proxy_reply_free(lc_proxy_reply_t *r)
     for (size_t i = 0; i < r->n_channels; i++)
         free(r->channels[i]);
     free(r->channels);
-    /* Entries past n_subs were never filled (the array is calloc'd), so the count bounds. */
-    for (size_t i = 0; i < r->n_subs; i++) {
-        free(r->subs[i].channel);
-        sub_opts_clear(&r->subs[i].opts);
-    }
-    free(r->subs);
+    lc_conn_subs_free(r->subs, r->n_subs);
     free(r->meta);
     memset(r, 0, sizeof(*r));
 }
