@@ -10,7 +10,10 @@
 #include "config/config.h"
 #include "core/node.h"
 #include "engine/memory.h"
+#include "hooks/script.h"
 #include "transport/http.h"
+#include "transport/sse.h"
+#include "transport/uni.h"
 #include "transport/ws.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -89,6 +92,18 @@ static int cmd_checkconfig(int argc, char **argv)
     lc_config_t cfg;
     if (load_config(&cfg, path) != 0)
         return 1;
+    /* A Lua script that does not load fails the check as it would fail start-up. */
+    if (cfg.lua_script) {
+        char err[512] = "";
+        lc_lua_host_t host = {0};
+        lc_lua_t *vm = lc_lua_new(&cfg, &host, err, sizeof(err));
+        if (!vm) {
+            fprintf(stderr, "lucent: lua: %s\n", err);
+            lc_config_free(&cfg);
+            return 1;
+        }
+        lc_lua_free(vm);
+    }
     lc_config_free(&cfg);
     printf("%s: ok\n", path);
     return 0;
@@ -184,13 +199,12 @@ static int serve(lc_config_t *cfg, bool dev)
     lc_engine_t *engine = lc_engine_memory_new(cfg);
     if (!engine)
         goto done;
-    node = lc_node_new(cfg, engine);
-    if (!node) {
-        engine->vt->destroy(engine);
+    node = lc_node_new(cfg, engine); /* takes the engine, also when it fails */
+    if (!node)
         goto done;
-    }
     router = lc_router_new();
-    if (!router || lc_ws_register(router, cfg) != 0 || lc_api_register(router, node) != 0) {
+    if (!router || lc_ws_register(router, cfg) != 0 || lc_sse_register(router, cfg) != 0 ||
+        lc_uni_register(router, cfg) != 0 || lc_api_register(router, node) != 0) {
         lc_log_error("cannot set up HTTP routes: out of memory");
         goto done;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "core/ops.h"
 #include "proto/codes.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -17,6 +18,8 @@ typedef struct pub_params {
     bool skip_history;
     const char **exclude;
     size_t n_exclude;
+    const char **exclude_users;
+    size_t n_exclude_users;
 } pub_params_t;
 
 typedef struct pub_op pub_op_t;
@@ -34,6 +37,39 @@ struct pub_op {
     size_t pending; /* channels not answered yet, plus one while starting */
     pub_slot_t slots[];
 };
+
+/* A string or a list of strings; the strings stay in the parse tree. 0 or the error code. */
+static uint32_t read_id_list(const cJSON *p, const char *key, const char ***out, size_t *n)
+{
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(p, key);
+    if (cJSON_IsString(ex)) {
+        if (ex->valuestring[0]) {
+            if (!(*out = malloc(sizeof(**out))))
+                return LC_ERROR_INTERNAL;
+            (*out)[(*n)++] = ex->valuestring;
+        }
+    } else if (cJSON_IsArray(ex)) {
+        int cnt = cJSON_GetArraySize(ex);
+        if (cnt > 0 && !(*out = calloc((size_t)cnt, sizeof(**out))))
+            return LC_ERROR_INTERNAL;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, ex)
+        {
+            if (!cJSON_IsString(e))
+                return LC_ERROR_BAD_REQUEST;
+            (*out)[(*n)++] = e->valuestring;
+        }
+    } else if (ex && !cJSON_IsNull(ex)) {
+        return LC_ERROR_BAD_REQUEST;
+    }
+    return 0;
+}
+
+static void pub_params_free(pub_params_t *pp)
+{
+    free(pp->exclude);
+    free(pp->exclude_users);
+}
 
 /* Read the fields other than the channel(s). 0 or the error code. */
 static uint32_t read_pub_params(const char *params, size_t len, const cJSON *p, pub_params_t *pp)
@@ -70,30 +106,11 @@ static uint32_t read_pub_params(const char *params, size_t len, const cJSON *p, 
         (code = lc__api_get_str(p, "version_epoch", &s)))
         return code;
 
-    /* exclude_client (Lucent): one client id or a list of them, e.g. the sender of a
-     * toOthers() broadcast as X-Socket-ID gave it to the backend. */
-    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(p, "exclude_client");
-    if (cJSON_IsString(ex)) {
-        if (ex->valuestring[0]) {
-            pp->exclude = malloc(sizeof(*pp->exclude));
-            if (!pp->exclude)
-                return LC_ERROR_INTERNAL;
-            pp->exclude[pp->n_exclude++] = ex->valuestring;
-        }
-    } else if (cJSON_IsArray(ex)) {
-        int n = cJSON_GetArraySize(ex);
-        if (n > 0 && !(pp->exclude = calloc((size_t)n, sizeof(*pp->exclude))))
-            return LC_ERROR_INTERNAL;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, ex)
-        {
-            if (!cJSON_IsString(e))
-                return LC_ERROR_BAD_REQUEST;
-            pp->exclude[pp->n_exclude++] = e->valuestring;
-        }
-    } else if (ex && !cJSON_IsNull(ex)) {
-        return LC_ERROR_BAD_REQUEST;
-    }
+    /* exclude_client and exclude_user (Lucent): one id or a list of them, e.g. the sender of
+     * a toOthers() broadcast as X-Socket-ID gave it to the backend. */
+    if ((code = read_id_list(p, "exclude_client", &pp->exclude, &pp->n_exclude)) ||
+        (code = read_id_list(p, "exclude_user", &pp->exclude_users, &pp->n_exclude_users)))
+        return code;
     return 0;
 }
 
@@ -156,15 +173,13 @@ static void pub_answered(pub_op_t *op)
         pub_finish(op);
 }
 
-static void on_published(void *arg, int err, const lc_publish_res_t *res)
+static void on_published(void *arg, uint32_t code, const lc_publish_res_t *res)
 {
     pub_slot_t *s = arg;
-    if (err) {
-        lc_log_error("api publish failed: %s", lc_strerror(err));
-        s->error = LC_ERROR_INTERNAL;
-    } else if (res) {
+    if (code)
+        s->error = code;
+    else if (res)
         s->res = *res;
-    }
     pub_answered(s->op);
 }
 
@@ -192,10 +207,14 @@ static void pub_start(pub_op_t *op, size_t i, const char *ch, const pub_params_t
         .chlen = strlen(ch),
         .pub = {.data = pp->data, .tags = pp->tags},
         .skip_history = pp->skip_history,
-        .exclude = {.clients = pp->exclude, .n_clients = pp->n_exclude},
+        .exclude = {.clients = pp->exclude,
+                    .n_clients = pp->n_exclude,
+                    .users = pp->exclude_users,
+                    .n_users = pp->n_exclude_users},
     };
     lc_node_chan_opts(a->node, ns, &req.opts);
-    int rc = lc_node_publish(a->node, &req, on_published, s);
+    /* The sender field of Laravel apps and the Lua broadcast hook apply on the way. */
+    int rc = lc_node_api_publish(a->node, &req, on_published, s);
     if (rc != 0) {
         lc_log_error("api publish to %s failed: %s", ch, lc_strerror(rc));
         s->error = LC_ERROR_INTERNAL;
@@ -230,12 +249,12 @@ void lc__api_publish(lc__api_cmd_t *c, const char *params, size_t len, const cJS
     if (!code && !(op = pub_op_new(c, false, 1)))
         code = LC_ERROR_INTERNAL;
     if (code) {
-        free(pp.exclude);
+        pub_params_free(&pp);
         lc__api_fail(c, code);
         return;
     }
     pub_start(op, 0, ch, &pp);
-    free(pp.exclude);
+    pub_params_free(&pp);
     pub_answered(op);
 }
 
@@ -257,12 +276,12 @@ void lc__api_broadcast(lc__api_cmd_t *c, const char *params, size_t len, const c
     if (!code && !(op = pub_op_new(c, true, (size_t)cJSON_GetArraySize(chs))))
         code = LC_ERROR_INTERNAL;
     if (code) {
-        free(pp.exclude);
+        pub_params_free(&pp);
         lc__api_fail(c, code);
         return;
     }
     size_t i = 0;
     cJSON_ArrayForEach(e, chs) pub_start(op, i++, e->valuestring, &pp);
-    free(pp.exclude);
+    pub_params_free(&pp);
     pub_answered(op);
 }

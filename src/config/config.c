@@ -22,12 +22,32 @@ static const char s_user_separator[] = ",";
 static const char s_api_prefix[] = "/api";
 static const char s_ws_prefix[] = "/connection/websocket";
 static const char s_health_prefix[] = "/health";
+static const char s_sse_prefix[] = "/connection/sse";
+static const char s_http_stream_prefix[] = "/connection/http_stream";
+static const char s_emulation_prefix[] = "/emulation";
+static const char s_uni_ws_prefix[] = "/connection/uni_websocket";
+static const char s_uni_sse_prefix[] = "/connection/uni_sse";
+static const char s_uni_http_stream_prefix[] = "/connection/uni_http_stream";
 static const char s_default[] = "default";
 static const char s_ping[] = "ping";
 
 static const char *const s_static[] = {
-    s_empty,      s_private_prefix, s_namespace_boundary, s_user_boundary, s_user_separator,
-    s_api_prefix, s_ws_prefix,      s_health_prefix,      s_default,       s_ping,
+    s_empty,
+    s_private_prefix,
+    s_namespace_boundary,
+    s_user_boundary,
+    s_user_separator,
+    s_api_prefix,
+    s_ws_prefix,
+    s_health_prefix,
+    s_default,
+    s_ping,
+    s_sse_prefix,
+    s_http_stream_prefix,
+    s_emulation_prefix,
+    s_uni_ws_prefix,
+    s_uni_sse_prefix,
+    s_uni_http_stream_prefix,
 };
 
 #define MS_S 1000LL
@@ -136,6 +156,19 @@ void lc_config_defaults(lc_config_t *c)
     c->websocket_prefix = (char *)s_ws_prefix;
     c->websocket_message_size_limit = 65536;
 
+    c->sse_prefix = (char *)s_sse_prefix;
+    c->sse_max_request_body_size = 65536;
+    c->http_stream_prefix = (char *)s_http_stream_prefix;
+    c->http_stream_max_request_body_size = 65536;
+    c->emulation_prefix = (char *)s_emulation_prefix;
+    c->emulation_max_request_body_size = 65536;
+    c->uni_websocket_prefix = (char *)s_uni_ws_prefix;
+    c->uni_websocket_message_size_limit = 65536;
+    c->uni_sse_prefix = (char *)s_uni_sse_prefix;
+    c->uni_sse_max_request_body_size = 65536;
+    c->uni_http_stream_prefix = (char *)s_uni_http_stream_prefix;
+    c->uni_http_stream_max_request_body_size = 65536;
+
     c->health_prefix = (char *)s_health_prefix;
     c->node_name = (char *)s_empty;
 
@@ -146,6 +179,9 @@ void lc_config_defaults(lc_config_t *c)
         lc__config_proxy_init(section_proxy(c, s));
     c->rpc_namespace_boundary = (char *)s_namespace_boundary;
     c->rpc_ping_method = (char *)s_ping;
+    c->http_api_exclude_client_field = (char *)s_empty;
+    c->lua_instruction_budget = 10000000;
+    c->lua_memory_limit = 64 * 1024 * 1024;
 }
 
 void lc_config_free(lc_config_t *c)
@@ -159,12 +195,20 @@ void lc_config_free(lc_config_t *c)
                      &c->http_api_key,
                      &c->http_api_prefix,
                      &c->websocket_prefix,
+                     &c->sse_prefix,
+                     &c->http_stream_prefix,
+                     &c->emulation_prefix,
+                     &c->uni_websocket_prefix,
+                     &c->uni_sse_prefix,
+                     &c->uni_http_stream_prefix,
                      &c->health_prefix,
                      &c->node_name,
                      &c->sub_token_hmac_secret_key,
                      &c->personal_channel_namespace,
                      &c->rpc_namespace_boundary,
-                     &c->rpc_ping_method};
+                     &c->rpc_ping_method,
+                     &c->http_api_exclude_client_field,
+                     &c->lua_script};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         lc__config_free_str(*strs[i]);
         *strs[i] = NULL;
@@ -172,6 +216,9 @@ void lc_config_free(lc_config_t *c)
     lc__config_free_strs(c->allowed_origins, c->n_allowed_origins);
     c->allowed_origins = NULL;
     c->n_allowed_origins = 0;
+    lc__config_free_strs(c->lua_path, c->n_lua_path);
+    c->lua_path = NULL;
+    c->n_lua_path = 0;
     lc__config_free_ns(&c->without_namespace);
     for (size_t i = 0; i < c->n_namespaces; i++)
         lc__config_free_ns(&c->namespaces[i]);

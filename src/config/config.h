@@ -179,11 +179,49 @@ typedef struct lc_config {
     bool http_api_disabled;
     bool http_api_insecure;
     char *http_api_prefix; /* "/api" */
+    /* http_api.exclude_client_field (Lucent's own, "" = off): API publish / broadcast take the
+     * sender's client id from this top-level field of the data (Laravel's toOthers() puts the
+     * X-Socket-ID value in `socket`), leave that client out and remove the field before
+     * history and delivery. */
+    char *http_api_exclude_client_field;
+
+    /* lua (Lucent's own): the hooks script, resolved against the config file's folder; NULL =
+     * no Lua. lua.path: extra module folders (the shipped lua/ is always searched). */
+    char *lua_script;
+    char **lua_path;
+    size_t n_lua_path;
+    bool lua_jit;                   /* lua.jit, default false: the budget needs the JIT off */
+    int64_t lua_instruction_budget; /* lua.instruction_budget per hook call, default 10000000 */
+    int64_t lua_memory_limit;       /* lua.memory_limit bytes per VM, default 64 MiB */
 
     /* websocket */
     bool websocket_disabled;
     char *websocket_prefix;               /* "/connection/websocket" */
     int64_t websocket_message_size_limit; /* 65536 */
+
+    /* bidirectional emulation (spec §8.1): sse, http_stream and the emulation endpoint (on
+     * when either stream is); max_request_body_size 0 = the default 65536 */
+    bool sse_enabled;
+    char *sse_prefix; /* "/connection/sse" */
+    int64_t sse_max_request_body_size;
+    bool http_stream_enabled;
+    char *http_stream_prefix; /* "/connection/http_stream" */
+    int64_t http_stream_max_request_body_size;
+    char *emulation_prefix; /* "/emulation" */
+    int64_t emulation_max_request_body_size;
+
+    /* unidirectional transports (spec §8.2) */
+    bool uni_websocket_enabled;
+    char *uni_websocket_prefix;                 /* "/connection/uni_websocket" */
+    int64_t uni_websocket_message_size_limit;   /* 65536 */
+    bool uni_websocket_join_push_messages;      /* pushes of one write '\n'-joined in one message */
+    bool uni_websocket_disable_disconnect_push; /* only the close frame carries the code */
+    bool uni_sse_enabled;
+    char *uni_sse_prefix; /* "/connection/uni_sse" */
+    int64_t uni_sse_max_request_body_size;
+    bool uni_http_stream_enabled;
+    char *uni_http_stream_prefix; /* "/connection/uni_http_stream" */
+    int64_t uni_http_stream_max_request_body_size;
 
     /* health */
     bool health_enabled;

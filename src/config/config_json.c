@@ -123,6 +123,36 @@ out:
     return rc;
 }
 
+/* lua.script and lua.path are relative to the config file's folder, as users expect when
+ * they keep rules.lua next to config.json. */
+static int resolve_one(char **field, const char *dir, size_t dirlen)
+{
+    if (!*field || !**field || **field == '/' || dirlen == 0)
+        return 0;
+    size_t n = dirlen + 1 + strlen(*field) + 1;
+    char *p = malloc(n);
+    if (!p)
+        return LC_ENOMEM;
+    snprintf(p, n, "%.*s/%s", (int)dirlen, dir, *field);
+    int rc = lc_config_set_string(field, p);
+    free(p);
+    return rc;
+}
+
+static int resolve_lua_paths(lc_config_t *c, const char *path, char *err, size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) : 0;
+    if (slash && dirlen == 0)
+        dirlen = 1; /* "/config.json" */
+    int rc = resolve_one(&c->lua_script, path, dirlen);
+    for (size_t i = 0; rc == 0 && i < c->n_lua_path; i++)
+        rc = resolve_one(&c->lua_path[i], path, dirlen);
+    if (rc != 0)
+        parse_fail(err, errlen, "out of memory");
+    return rc;
+}
+
 int lc_config_load_file(lc_config_t *c, const char *path, char *err, size_t errlen)
 {
     char *data = NULL;
@@ -161,6 +191,8 @@ int lc_config_load_file(lc_config_t *c, const char *path, char *err, size_t errl
         goto out;
     }
     rc = lc_config_load_string(c, data ? data : "", len, err, errlen);
+    if (rc == 0)
+        rc = resolve_lua_paths(c, path, err, errlen);
 out:
     fclose(f);
     free(data);

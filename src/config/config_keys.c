@@ -348,6 +348,17 @@ static const struct lc__key http_api_keys[] = {
     ENUM("error_mode", "|transport"),
     BOOL("external", U),
     BOOL("insecure", CF(http_api_insecure)),
+    STR("exclude_client_field", CF(http_api_exclude_client_field)),
+    END,
+};
+
+/* Lucent's own: the Lua hooks script and its VM's limits. */
+static const struct lc__key lua_keys[] = {
+    STR("script", CF(lua_script)),
+    STRS("path", CF(lua_path), CF(n_lua_path)),
+    BOOL("jit", CF(lua_jit)),
+    I64("instruction_budget", CF(lua_instruction_budget), 1000, NOMAX),
+    I64("memory_limit", CF(lua_memory_limit), 1048576, NOMAX),
     END,
 };
 
@@ -379,9 +390,9 @@ static const struct lc__key websocket_keys[] = {
 };
 
 static const struct lc__key uni_websocket_keys[] = {
-    BOOL("enabled", U),
-    STR("handler_prefix", U),
-    I64("message_size_limit", U, 0, NOMAX),
+    BOOL("enabled", CF(uni_websocket_enabled)),
+    STR("handler_prefix", CF(uni_websocket_prefix)),
+    I64("message_size_limit", CF(uni_websocket_message_size_limit), 0, NOMAX),
     DUR("write_timeout", U),
     BOOL("compression", U),
     INT("compression_level", U, -2, 9),
@@ -389,22 +400,33 @@ static const struct lc__key uni_websocket_keys[] = {
     INT("read_buffer_size", U, 0, INT_MAX),
     INT("write_buffer_size", U, 0, INT_MAX),
     BOOL("use_write_buffer_pool", U),
-    BOOL("join_push_messages", U),
+    BOOL("join_push_messages", CF(uni_websocket_join_push_messages)),
+    BOOL("disable_disconnect_push", CF(uni_websocket_disable_disconnect_push)),
     END,
 };
 
-/* sse, http_stream, uni_sse, uni_http_stream */
-static const struct lc__key stream_keys[] = {
-    BOOL("enabled", U),
-    STR("handler_prefix", U),
-    I64("max_request_body_size", U, 0, NOMAX),
-    BOOL("join_push_messages", U),
+/* The stream sections differ only in where their values go. */
+#define STREAM_KEYS(sec)                                                                           \
+    BOOL("enabled", CF(sec##_enabled)), STR("handler_prefix", CF(sec##_prefix)),                   \
+        I64("max_request_body_size", CF(sec##_max_request_body_size), 0, NOMAX),                   \
+        BOOL("join_push_messages", U)
+
+static const struct lc__key sse_keys[] = {STREAM_KEYS(sse), END};
+static const struct lc__key http_stream_keys[] = {STREAM_KEYS(http_stream), END};
+static const struct lc__key uni_sse_keys[] = {
+    STREAM_KEYS(uni_sse),
+    ANYOBJ("connect_code_to_http_response"),
+    END,
+};
+static const struct lc__key uni_http_stream_keys[] = {
+    STREAM_KEYS(uni_http_stream),
+    ANYOBJ("connect_code_to_http_response"),
     END,
 };
 
 static const struct lc__key emulation_keys[] = {
-    STR("handler_prefix", U),
-    I64("max_request_body_size", U, 0, NOMAX),
+    STR("handler_prefix", CF(emulation_prefix)),
+    I64("max_request_body_size", CF(emulation_max_request_body_size), 0, NOMAX),
     END,
 };
 
@@ -472,12 +494,12 @@ const struct lc__key lc__config_root_keys[] = {
     OBJ("http_api", http_api_keys),
     OBJ("grpc_api", grpc_api_keys),
     OBJ("websocket", websocket_keys),
-    OBJ("sse", stream_keys),
-    OBJ("http_stream", stream_keys),
+    OBJ("sse", sse_keys),
+    OBJ("http_stream", http_stream_keys),
     OBJ("emulation", emulation_keys),
     OBJ("uni_websocket", uni_websocket_keys),
-    OBJ("uni_sse", stream_keys),
-    OBJ("uni_http_stream", stream_keys),
+    OBJ("uni_sse", uni_sse_keys),
+    OBJ("uni_http_stream", uni_http_stream_keys),
     OBJ("uni_grpc", uni_grpc_keys),
     OBJ("webtransport", webtransport_keys),
     OBJ("admin", admin_keys),
@@ -493,6 +515,7 @@ const struct lc__key lc__config_root_keys[] = {
     ANYOBJ("opentelemetry"),
     INT("workers", CF(workers), 0, 1024),
     RULES("channels"),
+    OBJ("lua", lua_keys),
     END,
 };
 

@@ -74,6 +74,12 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
 /* Leave every channel and every worker list: after this no publication reaches the client. */
 static void client_detach(lc_client_t *c)
 {
+    if (c->registered)
+        lc__client_notify(c, LC_HOOK_DISCONNECT, NULL, 0);
+    if (c->lua_call) {
+        lc_lua_cancel(c->lua_call);
+        c->lua_call = NULL;
+    }
     while (c->nsubs > 0)
         lc__client_remove_sub(c, c->nsubs - 1);
     lc__worker_unsched(c->w, &c->sched);
@@ -235,7 +241,8 @@ static void send_ping(lc_client_t *c)
         if (!c->pong.armed)
             lc__worker_sched(c->w, &c->pong, LC_SCHED_PONG, c->cfg->ping_interval_ms * 10 / 9);
         c->ping_outstanding = true;
-        return;
+        if (c->mode != LC_CLIENT_UNI)
+            return; /* uni_websocket pings both ways (spec §8.2) */
     }
     lc_buf_t b = LC_BUF_INIT;
     lc_proto_ping(&b);
@@ -327,28 +334,11 @@ void lc__client_arm_expiry(lc_client_t *c)
 
 /* One command: LC_CMD_DONE, LC_CMD_STOP (drop the rest of the queue) or LC_CMD_WAIT (the
  * handler took the command and answers later). */
-static int dispatch(lc_client_t *c, lc_cmd_t *cmd)
+/* The command's handler; a Lua hook's decision, when one was asked, is in c->hook. */
+int lc__client_handle(lc_client_t *c, lc_cmd_t *cmd)
 {
-    if (c->unusable) {
-        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "connection unusable");
-        return LC_CMD_STOP;
-    }
     if (cmd->type == LC_CMD_CONNECT)
         return lc__client_connect(c, cmd);
-    if (c->state != LC_CLIENT_CONNECTED) {
-        lc_log_info("command before connect: disconnect");
-        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, NULL);
-        return LC_CMD_STOP;
-    }
-    if (cmd->id == 0 && cmd->type != LC_CMD_SEND) {
-        /* An empty command with id 0 is a pong, whatever else it holds. */
-        if (!c->ping_outstanding) {
-            lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "unexpected pong");
-            return LC_CMD_STOP;
-        }
-        got_pong(c);
-        return LC_CMD_DONE;
-    }
     int r = LC_CMD_DONE;
     switch (cmd->type) {
     case LC_CMD_SUBSCRIBE:
@@ -384,6 +374,38 @@ static int dispatch(lc_client_t *c, lc_cmd_t *cmd)
     if (r == LC_CMD_WAIT)
         return r;
     return c->state == LC_CLIENT_CLOSING ? LC_CMD_STOP : r;
+}
+
+static int dispatch(lc_client_t *c, lc_cmd_t *cmd)
+{
+    if (c->unusable) {
+        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "connection unusable");
+        return LC_CMD_STOP;
+    }
+    if (cmd->type == LC_CMD_CONNECT) {
+        if (c->state == LC_CLIENT_CONNECTED || c->id[0]) {
+            lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "second connect");
+            return LC_CMD_STOP;
+        }
+        /* The id exists from now on: hooks and the connect proxy are told it. */
+        lc_uuid4(c->id);
+        return lc__client_hooked(c, cmd);
+    }
+    if (c->state != LC_CLIENT_CONNECTED) {
+        lc_log_info("command before connect: disconnect");
+        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, NULL);
+        return LC_CMD_STOP;
+    }
+    if (cmd->id == 0 && cmd->type != LC_CMD_SEND) {
+        /* An empty command with id 0 is a pong, whatever else it holds. */
+        if (!c->ping_outstanding) {
+            lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "unexpected pong");
+            return LC_CMD_STOP;
+        }
+        got_pong(c);
+        return LC_CMD_DONE;
+    }
+    return lc__client_hooked(c, cmd);
 }
 
 void lc__client_drop_queue(lc_client_t *c)
@@ -422,8 +444,10 @@ static void process_queue(lc_client_t *c)
 
 int lc__client_wait(lc_client_t *c, lc_cmd_t *cmd, struct lc_proxy_call *call)
 {
-    c->cur = *cmd;
-    memset(cmd, 0, sizeof(*cmd));
+    if (cmd != &c->cur) { /* a command decided by a hook is already parked there */
+        c->cur = *cmd;
+        memset(cmd, 0, sizeof(*cmd));
+    }
     c->call = call;
     c->waiting = true;
     return LC_CMD_WAIT;

@@ -51,7 +51,7 @@ static const lc_ns_opts_t *channel_checks(lc_client_t *c, const lc_cmd_t *cmd,
 /* --- publish --------------------------------------------------------------------------- */
 
 static void do_publish(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o, lc_raw_t data,
-                       bool skip_history)
+                       bool skip_history, const lc_exclude_t *ex)
 {
     size_t len = strlen(cmd->channel);
     lc_client_info_t info;
@@ -63,6 +63,8 @@ static void do_publish(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *
     req.pub.data = data;
     req.pub.info = &info;
     req.skip_history = skip_history;
+    if (ex)
+        req.exclude = *ex;
     lc_node_chan_opts(lc_worker_node(c->w), o, &req.opts);
     int rc = lc_node_publish(lc_worker_node(c->w), &req, NULL, NULL);
     if (c->state == LC_CLIENT_CLOSING)
@@ -90,7 +92,7 @@ static void on_publish_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
     } else {
         /* The backend may replace what is published. */
         lc_raw_t data = rep->data_set ? (lc_raw_t){rep->data, rep->data_len} : cmd->data;
-        do_publish(c, cmd, o, data, rep->skip_history);
+        do_publish(c, cmd, o, data, rep->skip_history, NULL);
     }
     lc__client_resume(c);
 }
@@ -105,6 +107,23 @@ int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
     const lc_ns_opts_t *o = channel_checks(c, cmd, &scratch);
     if (!o)
         return LC_CMD_DONE;
+    const lc_decision_t *d = c->hook;
+    if (d && d->type != LC_DECIDE_NONE) {
+        /* A Lua publish hook decides first; it may change the data and leave clients or
+         * users out of the fan-out. */
+        if (d->type == LC_DECIDE_DENY) {
+            lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
+        } else if (d->type != LC_DECIDE_ALLOW) {
+            lc__client_reply_proxy_error(c, cmd->id, &d->reply);
+        } else {
+            lc_raw_t data =
+                d->reply.data_set ? (lc_raw_t){d->reply.data, d->reply.data_len} : cmd->data;
+            lc_exclude_t ex = {(const char *const *)d->exclude_clients, d->n_exclude_clients,
+                               (const char *const *)d->exclude_users, d->n_exclude_users};
+            do_publish(c, cmd, o, data, d->reply.skip_history, &ex);
+        }
+        return c->state == LC_CLIENT_CLOSING ? LC_CMD_STOP : LC_CMD_DONE;
+    }
     if (o->publish_proxy) {
         /* The publish proxy decides before any namespace permission (spec §6.3). */
         lc_proxy_req_t r;
@@ -133,11 +152,23 @@ int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
         lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
         return LC_CMD_DONE;
     }
-    do_publish(c, cmd, o, cmd->data, false);
+    do_publish(c, cmd, o, cmd->data, false, NULL);
     return LC_CMD_DONE;
 }
 
 /* --- rpc ------------------------------------------------------------------------------- */
+
+static void reply_rpc(lc_client_t *c, uint32_t id, const char *data, size_t len)
+{
+    if (c->replies.len > 0)
+        lc_buf_putc(&c->replies, '\n');
+    lc_buf_printf(&c->replies, "{\"id\":%u,\"rpc\":{", id);
+    if (data && len) {
+        lc_buf_append_str(&c->replies, "\"data\":");
+        lc_proto_append_raw(&c->replies, data, len);
+    }
+    lc_buf_append_str(&c->replies, "}}");
+}
 
 static void on_rpc_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
 {
@@ -149,14 +180,7 @@ static void on_rpc_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
     } else if (rep->type != LC_PROXY_RESULT) {
         lc__client_reply_proxy_error(c, cmd->id, rep);
     } else {
-        if (c->replies.len > 0)
-            lc_buf_putc(&c->replies, '\n');
-        lc_buf_printf(&c->replies, "{\"id\":%u,\"rpc\":{", cmd->id);
-        if (rep->data && rep->data_len) {
-            lc_buf_append_str(&c->replies, "\"data\":");
-            lc_proto_append_raw(&c->replies, rep->data, rep->data_len);
-        }
-        lc_buf_append_str(&c->replies, "}}");
+        reply_rpc(c, cmd->id, rep->data, rep->data_len);
     }
     lc__client_resume(c);
 }
@@ -167,6 +191,17 @@ int lc__client_rpc(lc_client_t *c, lc_cmd_t *cmd)
 {
     const lc_config_t *cfg = c->cfg;
     const char *method = cmd->method ? cmd->method : "";
+    const lc_decision_t *d = c->hook;
+    if (d && d->type != LC_DECIDE_NONE) {
+        /* an RPC method answered in Lua */
+        if (d->type == LC_DECIDE_DENY)
+            lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
+        else if (d->type != LC_DECIDE_ALLOW)
+            lc__client_reply_proxy_error(c, cmd->id, &d->reply);
+        else
+            reply_rpc(c, cmd->id, d->reply.data, d->reply.data_len);
+        return c->state == LC_CLIENT_CLOSING ? LC_CMD_STOP : LC_CMD_DONE;
+    }
     if (cfg->rpc_ping_enabled && cfg->rpc_ping_method &&
         strcmp(method, cfg->rpc_ping_method) == 0) {
         lc__client_reply_empty(c, cmd->id, "rpc");
@@ -381,6 +416,23 @@ void lc__client_sub_refresh(lc_client_t *c, const lc_cmd_t *cmd)
     lc_csub_t *cs = lc__client_find_sub(c, cmd->channel, strlen(cmd->channel));
     if (!cs) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
+        return;
+    }
+    if (c->hook && c->hook->type != LC_DECIDE_NONE) {
+        int64_t exp = lc__client_refresh_decision(c, cmd->id, c->hook);
+        if (exp < 0)
+            return;
+        cs->exp = exp;
+        lc__client_arm_sub_expiry(c);
+        if (c->replies.len > 0)
+            lc_buf_putc(&c->replies, '\n');
+        int64_t now = lc_now_s();
+        if (exp > 0)
+            lc_buf_printf(&c->replies,
+                          "{\"id\":%u,\"sub_refresh\":{\"expires\":true,\"ttl\":%lld}}", cmd->id,
+                          (long long)(exp > now ? exp - now : 0));
+        else
+            lc_buf_printf(&c->replies, "{\"id\":%u,\"sub_refresh\":{}}", cmd->id);
         return;
     }
     lc_jwt_keys_t keys = {.hmac_secret = lc_config_sub_token_secret(c->cfg)};

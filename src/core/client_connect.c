@@ -117,7 +117,7 @@ static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, cons
         r.ttl = exp > now ? (uint32_t)(exp - now) : 0;
     }
     r.data = g->data;
-    if (!c->native_ping && cfg->ping_interval_ms > 0) {
+    if ((!c->native_ping || c->mode == LC_CLIENT_UNI) && cfg->ping_interval_ms > 0) {
         r.ping = (uint32_t)(cfg->ping_interval_ms / 1000);
         r.pong = cfg->pong_timeout_ms > 0 && c->mode != LC_CLIENT_UNI;
     }
@@ -198,6 +198,37 @@ static int connect_token(lc_client_t *c, const lc_cmd_t *cmd)
 
 /* --- the connect proxy ----------------------------------------------------------------- */
 
+/* A decision about a connect from the connect proxy or a Lua hook. Returns LC_CMD_DONE or
+ * LC_CMD_STOP (the connection is unusable or closing). */
+static int connect_with_reply(lc_client_t *c, const lc_cmd_t *cmd, const lc_proxy_reply_t *rep)
+{
+    if (rep->type == LC_PROXY_DISCONNECT) {
+        lc__client_disconnect(c, rep->code, rep->message);
+        return LC_CMD_STOP;
+    }
+    if (rep->type == LC_PROXY_ERROR) {
+        lc__client_reply_proxy_error(c, cmd->id, rep);
+        c->unusable = true;
+        return LC_CMD_STOP;
+    }
+    if (!rep->has_result)
+        return connect_anonymous(c, cmd->id, cmd);
+    c->server_refresh = c->cfg->refresh_proxy_enabled && rep->expire_at > 0;
+    conn_grant_t g = {
+        .user = rep->user ? rep->user : "",
+        .info = {rep->info, rep->info_len},
+        .exp = rep->expire_at,
+        .expire_at_claim = true,
+        .channels = (const char *const *)rep->channels,
+        .n_channels = rep->n_channels,
+        .subs = rep->subs,
+        .n_subs = rep->n_subs,
+        .data = {rep->data, rep->data_len},
+        .meta = {rep->meta, rep->meta ? strlen(rep->meta) : 0},
+    };
+    return finish_connect(c, cmd->id, cmd, &g);
+}
+
 static void drop_waiting_connect(lc_client_t *c)
 {
     /* A refused connect makes the connection unusable: the SDK closes it; nothing queued
@@ -214,30 +245,8 @@ static void on_connect_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
     if (err != 0) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
         drop_waiting_connect(c);
-    } else if (rep->type == LC_PROXY_DISCONNECT) {
-        lc__client_disconnect(c, rep->code, rep->message);
-    } else if (rep->type == LC_PROXY_ERROR) {
-        lc__client_reply_proxy_error(c, cmd->id, rep);
+    } else if (connect_with_reply(c, cmd, rep) == LC_CMD_STOP) {
         drop_waiting_connect(c);
-    } else if (!rep->has_result) {
-        if (connect_anonymous(c, cmd->id, cmd) == LC_CMD_STOP)
-            drop_waiting_connect(c);
-    } else {
-        c->server_refresh = c->cfg->refresh_proxy_enabled && rep->expire_at > 0;
-        conn_grant_t g = {
-            .user = rep->user ? rep->user : "",
-            .info = {rep->info, rep->info_len},
-            .exp = rep->expire_at,
-            .expire_at_claim = true,
-            .channels = (const char *const *)rep->channels,
-            .n_channels = rep->n_channels,
-            .subs = rep->subs,
-            .n_subs = rep->n_subs,
-            .data = {rep->data, rep->data_len},
-            .meta = {rep->meta, rep->meta ? strlen(rep->meta) : 0},
-        };
-        if (finish_connect(c, cmd->id, cmd, &g) == LC_CMD_STOP)
-            drop_waiting_connect(c);
     }
     lc__client_resume(c);
 }
@@ -269,13 +278,16 @@ static void keep_emulated(lc_client_t *c, const lc_cmd_t *cmd)
 
 int lc__client_connect(lc_client_t *c, lc_cmd_t *cmd)
 {
-    if (c->state == LC_CLIENT_CONNECTED || c->id[0]) {
-        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "second connect");
-        return LC_CMD_STOP;
-    }
-    /* The id exists from now on: the connect proxy is told it. */
-    lc_uuid4(c->id);
     keep_emulated(c, cmd);
+    /* A Lua connect hook with an opinion decides before anything else. */
+    if (c->hook && c->hook->type != LC_DECIDE_NONE) {
+        if (c->hook->type == LC_DECIDE_DENY) {
+            /* false: a refusal the SDK does not retry */
+            lc__client_disconnect(c, LC_DISCONNECT_PERMISSION_DENIED, NULL);
+            return LC_CMD_STOP;
+        }
+        return connect_with_reply(c, cmd, &c->hook->reply);
+    }
     /* Precedence (spec §3.4): a token, else the connect proxy, else anonymous options. */
     if (cmd->token && cmd->token[0])
         return connect_token(c, cmd);
@@ -308,8 +320,48 @@ int lc__client_connect(lc_client_t *c, lc_cmd_t *cmd)
 
 /* --- refresh ------------------------------------------------------------------------------ */
 
+static void reply_refresh(lc_client_t *c, uint32_t id, const char *kind, int64_t exp)
+{
+    int64_t now = lc_now_s();
+    if (c->replies.len > 0)
+        lc_buf_putc(&c->replies, '\n');
+    if (exp > 0)
+        lc_buf_printf(&c->replies, "{\"id\":%u,\"%s\":{\"expires\":true,\"ttl\":%lld}}", id, kind,
+                      (long long)(exp > now ? exp - now : 0));
+    else
+        lc_buf_printf(&c->replies, "{\"id\":%u,\"%s\":{}}", id, kind);
+}
+
+/* A Lua refresh / sub_refresh hook's decision: prolong (expire_at), end (expired), refuse.
+ * Returns the new expiry (0 = none), or -1 when the decision was answered otherwise. */
+int64_t lc__client_refresh_decision(lc_client_t *c, uint32_t id, const lc_decision_t *d)
+{
+    if (d->type == LC_DECIDE_DENY) {
+        lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
+        return -1;
+    }
+    if (d->type != LC_DECIDE_ALLOW) {
+        lc__client_reply_proxy_error(c, id, &d->reply);
+        return -1;
+    }
+    if (d->reply.expired || (d->reply.expire_at > 0 && d->reply.expire_at <= lc_now_s())) {
+        lc__client_disconnect(c, LC_DISCONNECT_EXPIRED, NULL);
+        return -1;
+    }
+    return d->reply.expire_at;
+}
+
 void lc__client_refresh(lc_client_t *c, const lc_cmd_t *cmd)
 {
+    if (c->hook && c->hook->type != LC_DECIDE_NONE) {
+        int64_t exp = lc__client_refresh_decision(c, cmd->id, c->hook);
+        if (exp < 0)
+            return;
+        c->exp = exp;
+        lc__client_arm_expiry(c);
+        reply_refresh(c, cmd->id, "refresh", exp);
+        return;
+    }
     if (!cmd->token || !cmd->token[0] || c->server_refresh) {
         /* An empty token, or a client refresh while the refresh proxy owns expiry. */
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, NULL);
@@ -336,13 +388,7 @@ void lc__client_refresh(lc_client_t *c, const lc_cmd_t *cmd)
     c->exp = c->cfg->client_insecure ? 0 : cl.has_expire_at ? cl.expire_at : cl.exp;
     lc_conn_claims_free(&cl);
     lc__client_arm_expiry(c);
-    if (c->replies.len > 0)
-        lc_buf_putc(&c->replies, '\n');
-    if (c->exp > 0)
-        lc_buf_printf(&c->replies, "{\"id\":%u,\"refresh\":{\"expires\":true,\"ttl\":%lld}}",
-                      cmd->id, (long long)(c->exp > now ? c->exp - now : 0));
-    else
-        lc_buf_printf(&c->replies, "{\"id\":%u,\"refresh\":{}}", cmd->id);
+    reply_refresh(c, cmd->id, "refresh", c->exp);
 }
 
 /* The refresh proxy at expiry: prolong, update info, or close with 3005. A backend that cannot

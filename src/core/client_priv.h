@@ -9,6 +9,7 @@
 
 #include "core/internal.h"
 #include "hooks/proxy.h"
+#include "hooks/script.h"
 #include "proto/codec.h"
 #include "util/buf.h"
 
@@ -82,13 +83,23 @@ struct lc_client {
     struct lc_proxy_call *refresh_call;     /* the refresh proxy, asked at expiry */
     struct lc_proxy_call *sub_refresh_call; /* the sub_refresh proxy, for sub_refresh_ch */
     char *sub_refresh_ch;
-    char *meta; /* raw JSON from a token or the connect proxy */
+    struct lc_lua_call *lua_call;   /* a pending Lua hook call, cancelled if the session ends */
+    const struct lc_decision *hook; /* the hook's decision while the handler runs */
+    bool in_hook_call;              /* inside lc_lua_call (the decision may come at once) */
+    char *meta;                     /* raw JSON from a token or the connect proxy */
     size_t meta_len;
     lc_http_header_t *headers; /* forwarded request headers (owned copies), lc_client_opts */
     size_t n_headers;
     lc_http_header_t *emulated; /* connect `headers` some proxy forwards (owned copies) */
     size_t n_emulated;
 };
+
+/* Run cmd through the Lua hook of its kind when the script has one (the handler then sees the
+ * decision in c->hook), else straight to its handler. Returns like a handler. */
+int lc__client_hooked(lc_client_t *c, lc_cmd_t *cmd);
+int lc__client_handle(lc_client_t *c, lc_cmd_t *cmd);
+/* Notifications for the script (disconnect, unsubscribe): fire and forget. */
+void lc__client_notify(lc_client_t *c, int kind, const char *channel, uint32_t code);
 
 /* dispatch results */
 enum { LC_CMD_DONE = 0, LC_CMD_STOP = 1, LC_CMD_WAIT = 2 };
@@ -145,6 +156,7 @@ int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd);
 int lc__client_rpc(lc_client_t *c, lc_cmd_t *cmd);
 int lc__client_connect(lc_client_t *c, lc_cmd_t *cmd);
 void lc__client_refresh(lc_client_t *c, const lc_cmd_t *cmd);
+int64_t lc__client_refresh_decision(lc_client_t *c, uint32_t id, const lc_decision_t *d);
 /* The refresh proxy's turn at expiry (server-side refresh). */
 void lc__client_proxy_refresh(lc_client_t *c);
 void lc__client_channel_feature(lc_client_t *c, const lc_cmd_t *cmd);

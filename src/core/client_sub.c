@@ -288,6 +288,7 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i)
     lc_sub_t *s = cs->s;
     size_t len;
     const char *ch = lc_hub_sub_channel(s, &len);
+    lc__client_notify(c, LC_HOOK_UNSUBSCRIBE, ch, 0);
     if (s->flags & (LC_SUB_PRESENCE | LC_SUB_EMIT_JOIN_LEAVE)) {
         lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
         if (s->flags & LC_SUB_PRESENCE)
@@ -469,6 +470,22 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
 
     lc_sub_spec_t sp;
     client_spec(cmd, o, &sp);
+    /* A Lua subscribe hook with an opinion decides before tokens and proxies. */
+    const lc_decision_t *d = c->hook;
+    if (d && d->type != LC_DECIDE_NONE) {
+        if (d->type == LC_DECIDE_DENY) {
+            lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
+        } else if (d->type != LC_DECIDE_ALLOW) {
+            lc__client_reply_proxy_error(c, cmd->id, &d->reply);
+        } else {
+            sp.chan_info = (lc_raw_t){d->reply.info, d->reply.info_len};
+            sp.data = (lc_raw_t){d->reply.data, d->reply.data_len};
+            sp.override = &d->reply.override;
+            sp.exp = d->reply.expire_at;
+            finish_subscribe(c, cmd, &sp);
+        }
+        return c->state == LC_CLIENT_CLOSING ? LC_CMD_STOP : LC_CMD_DONE;
+    }
     bool have_token = cmd->token && cmd->token[0];
     bool allowed = false;
     bool laravel = o->subscribe_proxy && o->subscribe_proxy->protocol == LC_PROXY_LARAVEL_AUTH;

@@ -88,6 +88,10 @@ lc_client_t *lc__client_of_user_node(lc_list_t *node);
 /* Node side. */
 bool lc__node_forwards_header(const lc_node_t *n, const char *name);
 bool lc__node_forwards_emulated(const lc_node_t *n, const char *name);
+/* The worker's Lua VM (hooks/script.h), NULL when no lua.script is configured. */
+struct lc_lua *lc__worker_lua(lc_worker_t *w);
+/* Load lua.script into a VM for this worker. 0, or LC_EINVAL with file:line in err. */
+int lc__worker_start_lua(lc_worker_t *w, char *err, size_t errlen);
 /* The worker's HTTP client for proxies (hooks/httpc.h). */
 struct lc_httpc *lc__worker_httpc(lc_worker_t *w);
 /* Node side, called by workers. */

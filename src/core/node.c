@@ -3,6 +3,7 @@
  * worker fans out at once, the others get a reference through their inbox. */
 #include "core/internal.h"
 #include "hooks/httpc.h"
+#include "hooks/script.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ struct lc_node {
     lc_worker_t **workers;
     char uid[37];
     int64_t started_ms;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     bool signals;
     /* Every name in some proxy's http_headers allow-list: what a session keeps of its
      * connection request's headers. Borrowed from the config. */
@@ -176,8 +177,10 @@ static void sink_deliver(void *ctx, const char *ch, size_t chlen, int kind, uint
 lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine)
 {
     lc_node_t *n = calloc(1, sizeof(*n));
-    if (!n)
+    if (!n) {
+        engine->vt->destroy(engine);
         return NULL;
+    }
     n->cfg = cfg;
     n->engine = engine;
     n->nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -193,6 +196,11 @@ lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine)
         n->workers[i] = lc__worker_new(n, i);
         if (!n->workers[i]) {
             lc_log_error("cannot create worker %d", i);
+            goto fail;
+        }
+        char err[512] = "";
+        if (lc__worker_start_lua(n->workers[i], err, sizeof(err)) != 0) {
+            lc_log_error("lua: %s", err);
             goto fail;
         }
     }
@@ -314,6 +322,37 @@ static void close_signals(lc_worker_t *w, void *arg)
     n->signals = false;
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->sigterm, NULL);
+    uv_close((uv_handle_t *)&n->sighup, NULL);
+}
+
+/* SIGHUP: every worker reloads its Lua script; a script that fails to load leaves the old
+ * hooks in place. */
+static void reload_worker(lc_worker_t *w, void *arg)
+{
+    lc_lua_t *vm = lc__worker_lua(w);
+    if (!vm)
+        return;
+    char err[512] = "";
+    if (lc_lua_reload(vm, err, sizeof(err)) != 0)
+        lc_log_error("worker %d: lua reload failed, keeping the previous hooks: %s",
+                     lc_worker_index(w), err);
+}
+
+static void reload_done(lc_worker_t *w, void *arg)
+{
+    lc_log_info("lua: reload finished");
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    lc_node_t *n = h->data;
+    if (!n->cfg->lua_script) {
+        lc_log_info("SIGHUP: no lua.script configured, nothing to reload");
+        return;
+    }
+    lc_log_info("SIGHUP: reloading %s", n->cfg->lua_script);
+    if (lc_node_each_worker(n, reload_worker, reload_done, NULL) != 0)
+        lc_log_error("SIGHUP: reload not started: out of memory");
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -336,7 +375,9 @@ int lc_node_run(lc_node_t *n)
     uv_loop_t *loop0 = lc_worker_loop(n->workers[0]);
     uv_signal_init(loop0, &n->sigint);
     uv_signal_init(loop0, &n->sigterm);
-    n->sigint.data = n->sigterm.data = n;
+    uv_signal_init(loop0, &n->sighup);
+    n->sigint.data = n->sigterm.data = n->sighup.data = n;
+    uv_signal_start(&n->sighup, on_sighup, SIGHUP);
     uv_signal_start(&n->sigint, on_signal, SIGINT);
     uv_signal_start(&n->sigterm, on_signal, SIGTERM);
     n->signals = true;

@@ -13,8 +13,8 @@
 typedef struct lc_node lc_node_t;
 
 /* Create the node and its workers (loops created, threads not started). The node takes the
- * engine (destroyed with the node) and becomes its sink. cfg must outlive the node.
- * NULL on failure (logged). */
+ * engine (destroyed with the node, or right away when creation fails) and becomes its sink. cfg
+ * must outlive the node. NULL on failure (logged). */
 lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine);
 void lc_node_free(lc_node_t *n);
 

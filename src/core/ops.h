@@ -24,6 +24,15 @@ typedef void (*lc_node_each_fn)(lc_worker_t *w, void *arg);
  * valid until done. Workers run concurrently: each must only write its own part of arg. */
 int lc_node_each_worker(lc_node_t *n, lc_node_each_fn each, lc_node_each_fn done, void *arg);
 
+/* A publication from the server API (publish, broadcast, batch): Laravel's sender field
+ * (http_api.exclude_client_field) is taken out of the data and its client left out, the Lua
+ * broadcast hook may change or refuse it, then the engine publishes. req is copied. cb runs
+ * exactly once — possibly before this returns — with 0 and the engine's result, or a reply
+ * error code (103 refused by the hook, 100 engine failure, a hook's own code); never when this
+ * returns an error. Must be called from a worker thread. */
+typedef void (*lc_api_publish_cb)(void *arg, uint32_t code, const lc_publish_res_t *res);
+int lc_node_api_publish(lc_node_t *n, const lc_publish_req_t *req, lc_api_publish_cb cb, void *arg);
+
 /* Target of a session operation: every connection of `user`, or only the connection `client`
  * (client non-empty wins; both given: the client must belong to the user). */
 typedef struct lc_target {

@@ -3,6 +3,7 @@
  * publications from other threads. */
 #include "core/internal.h"
 #include "hooks/httpc.h"
+#include "hooks/script.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ struct lc_worker {
 
     char *readbuf;
     lc_httpc_t *httpc; /* proxies' HTTP client, created on first use */
+    lc_lua_t *lua;     /* the hook VM when lua.script is set */
 
     uv_prepare_t flush_prep;
     lc_list_t flush_list;
@@ -94,6 +96,56 @@ const lc_config_t *lc_worker_config(const lc_worker_t *w)
 lc_hub_t *lc__worker_hub(lc_worker_t *w)
 {
     return w->hub;
+}
+
+lc_lua_t *lc__worker_lua(lc_worker_t *w)
+{
+    return w->lua;
+}
+
+/* lucent.publish from a hook: published as the server API would, broadcast hook included
+ * (the VM bounds how deep hooks may nest). */
+static void on_lua_published(void *arg, uint32_t code, const lc_publish_res_t *res)
+{
+    if (code)
+        lc_log_info("lua: lucent.publish failed with error %u", code);
+}
+
+static int lua_host_publish(void *ctx, const char *channel, const char *data, size_t len,
+                            bool skip_history)
+{
+    lc_worker_t *w = ctx;
+    size_t chlen = strlen(channel);
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o = lc_config_resolve_channel(w->cfg, channel, chlen, NULL, &scratch);
+    if (!o)
+        return LC_ENOENT;
+    lc_publish_req_t req;
+    memset(&req, 0, sizeof(req));
+    req.channel = channel;
+    req.chlen = chlen;
+    req.pub.data = (lc_raw_t){data, len};
+    req.skip_history = skip_history;
+    lc_node_chan_opts(w->node, o, &req.opts);
+    return lc_node_api_publish(w->node, &req, on_lua_published, NULL);
+}
+
+static lc_httpc_t *lua_host_httpc(void *ctx)
+{
+    return lc__worker_httpc(ctx);
+}
+
+int lc__worker_start_lua(lc_worker_t *w, char *err, size_t errlen)
+{
+    if (!w->cfg->lua_script)
+        return 0;
+    lc_lua_host_t host = {.ctx = w, .publish = lua_host_publish, .httpc = lua_host_httpc};
+    w->lua = lc_lua_new(w->cfg, &host, err, errlen);
+    if (!w->lua)
+        return LC_EINVAL;
+    lc_log_info("lua: worker %d loaded %s (VM memory %.1f KiB)", w->index, w->cfg->lua_script,
+                (double)lc_lua_memory(w->lua) / 1024.0);
+    return 0;
 }
 
 lc_httpc_t *lc__worker_httpc(lc_worker_t *w)
@@ -515,7 +567,12 @@ static void close_own_handles(lc_worker_t *w)
     if (w->closed)
         return;
     w->closed = true;
-    /* Every session is gone, so no proxy call can still be cancelled by one. */
+    /* Every session is gone, so no proxy call can still be cancelled by one. The VM goes
+     * first: its pending calls hold HTTP requests. */
+    if (w->lua) {
+        lc_lua_free(w->lua);
+        w->lua = NULL;
+    }
     if (w->httpc) {
         lc_httpc_close(w->httpc, NULL, NULL);
         w->httpc = NULL;

@@ -41,9 +41,13 @@ typedef enum lc_hook_kind {
 } lc_hook_kind;
 
 /* What a hook sees (its context table). Borrowed for the duration of lc_lua_call; the VM
- * copies what it keeps. */
+ * copies what it keeps. In Lua: ctx.client, user, transport, channel, method, token (absent
+ * when NULL), data / info / meta (the JSON decoded), headers = {name = value} (a repeated name
+ * joined with ", "), exclude_client = {ids...} and, for disconnect / unsubscribe, code. Hooks
+ * are called hook(ctx); publish and broadcast hook(ctx, pub) with pub = {channel, data}
+ * (pub.data is ctx.data): returning pub, changed or not, allows it with pub's fields. */
 typedef struct lc_hook_ctx {
-    const char *client;    /* "" for broadcast */
+    const char *client; /* "" for broadcast */
     const char *user;
     const char *transport; /* "websocket", ... */
     const char *channel;   /* subscribe, sub_refresh, publish, broadcast, unsubscribe */
@@ -51,7 +55,7 @@ typedef struct lc_hook_ctx {
     lc_raw_t data;         /* raw JSON: decoded into a Lua value for the hook */
     lc_raw_t info;         /* connection info */
     lc_raw_t meta;
-    const char *token;     /* connect: the raw token, if any */
+    const char *token;               /* connect: the raw token, if any */
     const lc_http_header_t *headers; /* forwarded request headers */
     size_t n_headers;
     const char *const *exclude_clients; /* broadcast: exclude_client given to the API */
@@ -71,8 +75,27 @@ typedef enum lc_decision_type {
  * expire_at, expired, info, data + data_set, channels, subs, meta, override, skip_history),
  * so core applies Lua and proxy answers with the same code. reply.type mirrors: ALLOW →
  * LC_PROXY_RESULT with has_result, ERROR → LC_PROXY_ERROR (code, message, temporary),
- * DISCONNECT → LC_PROXY_DISCONNECT (code, message = reason). Publish / broadcast may also set
- * clients and users to leave out of the fan-out. */
+ * DISCONNECT → LC_PROXY_DISCONNECT (code, message = reason), DENY → LC_PROXY_ERROR 103
+ * "permission denied" (core may answer a denied connect otherwise). Publish / broadcast may
+ * also set clients and users to leave out of the fan-out (added to those the request named).
+ *
+ * From Lua: nil → NONE; `nil, reason` → ERROR 100 (logged); true → ALLOW; false → DENY;
+ * lucent.error(code [, message [, temporary]]) → ERROR, also when raised with error();
+ * lucent.disconnect(code [, reason]) → DISCONNECT; what lucent.proxy returned, as it is → that
+ * answer (its result, error or disconnect; a result-less answer is ALLOW without has_result);
+ * any other table → ALLOW with the kind's fields read from it:
+ *   connect      user (string or number), expire_at, info, data, channels (list), subs
+ *                (channel → {info, data, override}), meta
+ *   refresh      expire_at, expired, info, meta;   sub_refresh: expire_at, expired, info
+ *   subscribe    info, data, override ({presence = true} or {presence = {value = true}}),
+ *                expire_at
+ *   publish,     data (re-encoded: data_set), skip_history, exclude_client and exclude_user
+ *   broadcast    (a string or a list)
+ *   rpc          data
+ * info, data and meta are any JSON-able Lua value, encoded back to compact JSON (numbers are
+ * doubles: integers past 2^53 lose precision). A field of the wrong type is ERROR 100. Hooks
+ * of notifications (disconnect, unsubscribe) always give NONE unless they fail. Strings in a
+ * decision are never NULL except reply.message after an allocation failure. */
 typedef struct lc_decision {
     int type; /* enum lc_decision_type */
     lc_proxy_reply_t reply;
@@ -93,12 +116,18 @@ typedef struct lc_lua_host {
 } lc_lua_host_t;
 
 /* A VM for one worker with cfg's lua settings (script, path, jit, budget, memory). Loads and
- * runs the script. NULL on failure, with a message naming file:line in err. */
+ * runs the script. NULL on failure, with a message naming file:line in err. cfg and host are
+ * used for the VM's whole life (cfg is read by lucent.proxy, lucent.jwt and require). The
+ * script must return a table whose keys are hook names (connect, refresh, subscribe,
+ * sub_refresh, publish, broadcast, rpc, disconnect, unsubscribe) and values functions;
+ * another key or value is a load error. */
 lc_lua_t *lc_lua_new(const lc_config_t *cfg, const lc_lua_host_t *host, char *err, size_t errlen);
 /* Cancel pending calls (their callbacks never run) and close the VM. */
 void lc_lua_free(lc_lua_t *L);
 /* Load the script again (SIGHUP): the new hooks replace the old ones only when the new script
- * loads and returns a table; otherwise the old ones stay and err says why. 0 or LC_EINVAL. */
+ * loads and returns a table; otherwise the old ones stay and err says why. 0 or LC_EINVAL.
+ * The new script gets a fresh environment and module cache (modules are read again);
+ * lucent.cache survives; calls in flight finish with the hooks they started with. */
 int lc_lua_reload(lc_lua_t *L, char *err, size_t errlen);
 /* Whether the script defines this hook (cheap; core skips the call otherwise). */
 bool lc_lua_has_hook(const lc_lua_t *L, lc_hook_kind kind);
@@ -112,10 +141,13 @@ typedef void (*lc_lua_cb)(void *arg, const lc_decision_t *d);
 lc_lua_call_t *lc_lua_call(lc_lua_t *L, lc_hook_kind kind, const lc_hook_ctx_t *ctx, lc_lua_cb cb,
                            void *arg);
 /* Abandon a pending call: its callback never runs; a proxy or HTTP request it waits for is
- * cancelled. Must not be called from inside the call's callback. */
+ * cancelled. Must not be called from inside the call's callback. NULL is ignored.
+ *
+ * Calls may nest: a hook's lucent.publish may run core's publish path, whose broadcast hook
+ * runs on the same VM (up to 8 deep; deeper calls get ERROR 100). */
 void lc_lua_cancel(lc_lua_call_t *call);
 
-/* Statistics for tests and the cost benchmark. */
+/* Statistics for tests and the cost benchmark: bytes the VM holds now. */
 size_t lc_lua_memory(const lc_lua_t *L);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "core/client.h"
 #include "core/transport.h"
 #include "core/worker.h"
 #include "transport/http.h"
@@ -122,8 +123,51 @@ extern const lc_transport_vt_t lc__http_vt;
 lc__conn_t *lc__http_upgrade(lc_http_req_t *req, const char *head, size_t len,
                              const lc__conn_proto_t *proto, void *pdata);
 
-/* WebSocket side (ws.c), for tests: whether the WebSocket connection behind t holds a wslay session
- * right now (it exists only while a frame, a fragmented message or a close is in progress). */
+/* A streaming response (SSE, HTTP-streaming): queue a 200 head with content_type, chunked
+ * transfer encoding and extra_headers ("Name: value\r\n"..., may be NULL), then hand the
+ * connection to proto as lc__http_upgrade does; the body that follows is written by proto in
+ * chunks. HTTP/1.0 requests are answered 505 (no chunked encoding). NULL when the request was
+ * answered instead or on OOM (the connection is then closing); req is invalid either way. */
+lc__conn_t *lc__http_stream_start(lc_http_req_t *req, const char *content_type,
+                                  const char *extra_headers, const lc__conn_proto_t *proto,
+                                  void *pdata);
+/* Whether a request's Origin passes client.allowed_origins (spec §1.1): no Origin always
+ * passes; patterns may use '*'. */
+bool lc__http_origin_allowed(const lc_config_t *cfg, const char *origin);
+/* The request's headers in one block (one allocation, free() it) for lc_client_opts_t: the
+ * session keeps copies of the few a proxy forwards. NULL when there are none (or no memory:
+ * then nothing is forwarded). */
+lc_client_header_t *lc__http_copy_headers(const lc_http_req_t *req, size_t *n);
+
+/* WebSocket side (ws.c). The bidirectional endpoint and uni_websocket share the handshake and
+ * the wslay session; a kind says what differs. */
+typedef struct lc__ws_kind {
+    const lc_transport_vt_t *vt; /* send, flush and ping may be the lc__ws_* below */
+    uint8_t framing;             /* enum lc_framing */
+    int mode;                    /* enum lc_client_mode */
+    bool native_ping; /* always ping with frames (else only with ?cf_ws_frame_ping_pong=true) */
+    /* When set, the first message goes here instead of lc_client_on_message and later ones are
+     * dropped (unidirectional: the connect request). Runs where lc_client_on_message would. */
+    void (*on_first)(lc_transport_t *t, lc_client_t *c, const char *p, size_t n);
+} lc__ws_kind_t;
+
+/* Check req's WebSocket handshake (refusals are answered 4xx), switch the connection to a
+ * wslay session of kind and create its client. max_msg: incoming message size limit (0 =
+ * none). first[0..first_len) (NULL = none): a first message already known from the request,
+ * handed to kind->on_first as soon as the client exists. */
+void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_msg,
+                   const char *first, size_t first_len);
+int lc__ws_send(lc_transport_t *t, lc_rcbuf_t *frame);
+void lc__ws_flush(lc_transport_t *t);
+void lc__ws_ping(lc_transport_t *t);
+/* vt->close of a WebSocket: `last` (NULL = none), queued regardless of the write-queue bound,
+ * then the close frame. Idempotent. */
+void lc__ws_close(lc_transport_t *t, uint32_t code, const char *reason, lc_rcbuf_t *last);
+/* Header of an unmasked, final text frame carrying len bytes (2, 4 or 10 bytes); returns its
+ * length. */
+size_t lc__ws_text_header(uint8_t hdr[10], size_t len);
+/* For tests: whether the WebSocket connection behind t holds a wslay session right now (it
+ * exists only while a frame, a fragmented message or a close is in progress). */
 bool lc__ws_has_session(lc_transport_t *t);
 
 /* Router lookup (router.c): exact routes first, then the longest prefix. false when none. */

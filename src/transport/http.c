@@ -3,6 +3,7 @@
  * even parsed before request N has its response; whatever follows stays in the connection's
  * input tail. The parser state exists only while a connection has something in progress: it
  * is allocated when bytes arrive and freed once the connection is idle or upgraded. */
+#include <ctype.h>
 #include <llhttp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,12 +11,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/client.h"
 #include "transport/conn.h"
 #include "util/err.h"
 #include "util/log.h"
 
 #define NO_VALUE UINT32_MAX
-#define RESPONSE_HEAD "HTTP/1.1 %d %s\r\n%sContent-Length: %zu\r\n%s%s\r\n"
+#define RESPONSE_HEAD "HTTP/1.1 %d %s\r\n%s%s%s%s\r\n"
+#define STREAM_HEAD                                                                                \
+    "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n"                        \
+    "Connection: keep-alive\r\n%s\r\n"
 
 typedef struct hdr {
     uint32_t name, value; /* offsets into head; value NO_VALUE when the header was empty */
@@ -118,6 +123,8 @@ static const char *reason_phrase(int status)
         return "Service Unavailable";
     case 504:
         return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
     }
@@ -327,16 +334,22 @@ static lc_rcbuf_t *build_response(const lc_http_req_t *req, int status, const ch
     char ct[256] = "";
     if (ctype != NULL)
         snprintf(ct, sizeof(ct), "Content-Type: %s\r\n", ctype);
+    /* a 1xx, 204 or 304 response has no body and must not announce one (RFC 9110 8.6) */
+    char cl[48] = "";
+    if (status >= 200 && status != 204 && status != 304)
+        snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", len);
+    else
+        len = 0;
     const char *reason = reason_phrase(status);
     if (extra == NULL)
         extra = "";
-    int hl = snprintf(NULL, 0, RESPONSE_HEAD, status, reason, ct, len, conn_hdr, extra);
+    int hl = snprintf(NULL, 0, RESPONSE_HEAD, status, reason, ct, cl, conn_hdr, extra);
     if (hl < 0)
         return NULL;
     lc_rcbuf_t *b = lc_rcbuf_new((size_t)hl + 1 + len);
     if (b == NULL)
         return NULL;
-    snprintf(b->data, (size_t)hl + 1, RESPONSE_HEAD, status, reason, ct, len, conn_hdr, extra);
+    snprintf(b->data, (size_t)hl + 1, RESPONSE_HEAD, status, reason, ct, cl, conn_hdr, extra);
     if (len > 0)
         memcpy(b->data + hl, body, len);
     b->len = (size_t)hl + len; /* the NUL snprintf needed is not sent */
@@ -538,6 +551,96 @@ lc__conn_t *lc__http_upgrade(lc_http_req_t *req, const char *head, size_t len,
     c->proto = proto;
     c->pdata = pdata;
     return c;
+}
+
+lc__conn_t *lc__http_stream_start(lc_http_req_t *req, const char *content_type,
+                                  const char *extra_headers, const lc__conn_proto_t *proto,
+                                  void *pdata)
+{
+    if (req->http10) {
+        /* chunked framing is shared by every connection of a stream kind: no HTTP/1.0 */
+        static const char msg[] = "HTTP/1.1 required\n";
+        lc_http_respond(req, 505, "text/plain; charset=utf-8", msg, sizeof(msg) - 1, NULL);
+        return NULL;
+    }
+    if (extra_headers == NULL)
+        extra_headers = "";
+    int hl = snprintf(NULL, 0, STREAM_HEAD, content_type, extra_headers);
+    char *head = hl >= 0 ? malloc((size_t)hl + 1) : NULL;
+    if (head == NULL) {
+        static const char msg[] = "Internal Server Error\n";
+        lc_http_respond(req, 500, "text/plain; charset=utf-8", msg, sizeof(msg) - 1, NULL);
+        return NULL;
+    }
+    snprintf(head, (size_t)hl + 1, STREAM_HEAD, content_type, extra_headers);
+    lc__conn_t *c = lc__http_upgrade(req, head, (size_t)hl, proto, pdata);
+    free(head);
+    return c;
+}
+
+/* ---- helpers of the connection endpoints ---- */
+
+/* Case-insensitive match where '*' stands for any run of characters. */
+static bool glob_match(const char *pat, const char *s)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*s != '\0') {
+        if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (*pat != '\0' && tolower((unsigned char)*pat) == tolower((unsigned char)*s)) {
+            pat++;
+            s++;
+        } else if (star != NULL) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
+}
+
+bool lc__http_origin_allowed(const lc_config_t *cfg, const char *origin)
+{
+    if (origin == NULL || origin[0] == '\0')
+        return true; /* not a browser: nothing to check */
+    for (size_t i = 0; i < cfg->n_allowed_origins; i++) {
+        if (glob_match(cfg->allowed_origins[i], origin))
+            return true;
+    }
+    return false;
+}
+
+lc_client_header_t *lc__http_copy_headers(const lc_http_req_t *req, size_t *n)
+{
+    size_t cnt = lc_http_req_header_count(req), bytes = 0;
+    const char *name, *value;
+    for (size_t i = 0; i < cnt; i++) {
+        lc_http_req_header_at(req, i, &name, &value);
+        bytes += strlen(name) + strlen(value) + 2;
+    }
+    *n = 0;
+    if (cnt == 0)
+        return NULL;
+    lc_client_header_t *h = malloc(cnt * sizeof(*h) + bytes);
+    if (h == NULL)
+        return NULL;
+    char *p = (char *)(h + cnt);
+    for (size_t i = 0; i < cnt; i++) {
+        lc_http_req_header_at(req, i, &name, &value);
+        size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
+        memcpy(p, name, nl);
+        h[i].name = p;
+        p += nl;
+        memcpy(p, value, vl);
+        h[i].value = p;
+        p += vl;
+    }
+    *n = cnt;
+    return h;
 }
 
 /* ---- request accessors ---- */

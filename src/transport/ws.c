@@ -1,11 +1,11 @@
 /* WebSocket transport (RFC 6455) for the client protocol: the upgrade handshake on the HTTP
- * server, then a wslay session per connection.
+ * server, then a wslay session per connection. uni_websocket (uni.c) is a kind of the same
+ * connection with its own vtable and framing.
  *
  * Outgoing data frames never go through wslay: vt->frame builds one unmasked frame (header and
  * payload in one shared buffer) that any number of connections queue as is. wslay only
  * produces control frames (pong replies, close), and its send callback appends them to the
  * same ordered write queue, so every byte leaves in the order it was queued. */
-#include <ctype.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,31 +46,38 @@ typedef struct ws_conn {
     ws_session_t *s; /* NULL while idle */
     lc__conn_t *conn;
     lc_client_t *client;
-    size_t limit; /* write queue bound (client.queue_max_size) */
-    bool closing; /* the session asked to close (or the worker stops) */
+    const lc__ws_kind_t *kind;
+    size_t limit;     /* write queue bound (client.queue_max_size) */
+    uint64_t max_msg; /* incoming message size limit, 0 = none */
+    bool closing;     /* the session asked to close (or the worker stops) */
+    bool first_done;  /* kind->on_first has had its message */
 } ws_conn_t;
 
 /* ---- frames ---- */
 
-static lc_rcbuf_t *ws_frame(const char *payload, size_t len)
+size_t lc__ws_text_header(uint8_t hdr[10], size_t len)
 {
-    uint8_t hdr[10];
-    size_t hl;
     hdr[0] = 0x81; /* FIN, text */
     if (len < 126) {
         hdr[1] = (uint8_t)len;
-        hl = 2;
-    } else if (len <= 0xffff) {
+        return 2;
+    }
+    if (len <= 0xffff) {
         hdr[1] = 126;
         hdr[2] = (uint8_t)(len >> 8);
         hdr[3] = (uint8_t)len;
-        hl = 4;
-    } else {
-        hdr[1] = 127;
-        for (int i = 0; i < 8; i++)
-            hdr[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
-        hl = 10;
+        return 4;
     }
+    hdr[1] = 127;
+    for (int i = 0; i < 8; i++)
+        hdr[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+static lc_rcbuf_t *ws_frame(const char *payload, size_t len)
+{
+    uint8_t hdr[10];
+    size_t hl = lc__ws_text_header(hdr, len);
     lc_rcbuf_t *b = lc_rcbuf_new(hl + len);
     if (b == NULL)
         return NULL;
@@ -173,11 +180,16 @@ static void ws_on_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_o
     ws_conn_t *ws = user;
     if (ws->closing || ws->client == NULL)
         return;
+    const char *msg = arg->msg != NULL ? (const char *)arg->msg : "";
     switch (arg->opcode) {
     case WSLAY_TEXT_FRAME:
     case WSLAY_BINARY_FRAME:
-        lc_client_on_message(ws->client, arg->msg != NULL ? (const char *)arg->msg : "",
-                             arg->msg_length);
+        if (ws->kind->on_first == NULL) {
+            lc_client_on_message(ws->client, msg, arg->msg_length);
+        } else if (!ws->first_done) {
+            ws->first_done = true;
+            ws->kind->on_first(&ws->conn->t, ws->client, msg, arg->msg_length);
+        }
         break;
     case WSLAY_PONG:
         lc_client_on_pong(ws->client);
@@ -209,9 +221,8 @@ static ws_session_t *ws_session(ws_conn_t *ws)
         free(s);
         return NULL;
     }
-    int64_t max = lc_worker_config(ws->conn->t.worker)->websocket_message_size_limit;
-    if (max > 0)
-        wslay_event_config_set_max_recv_msg_length(s->ctx, (uint64_t)max);
+    if (ws->max_msg > 0)
+        wslay_event_config_set_max_recv_msg_length(s->ctx, ws->max_msg);
     ws->s = s;
     return s;
 }
@@ -314,7 +325,7 @@ static void ws_on_close(lc__conn_t *c)
 
 /* ---- the transport vtable ---- */
 
-static int ws_send(lc_transport_t *t, lc_rcbuf_t *frame)
+int lc__ws_send(lc_transport_t *t, lc_rcbuf_t *frame)
 {
     lc__conn_t *c = lc__conn_of(t);
     ws_conn_t *ws = c->pdata;
@@ -327,7 +338,7 @@ static int ws_send(lc_transport_t *t, lc_rcbuf_t *frame)
     return lc__conn_write(c, frame, ws->limit);
 }
 
-static void ws_flush(lc_transport_t *t)
+void lc__ws_flush(lc_transport_t *t)
 {
     lc__conn_flush(lc__conn_of(t));
 }
@@ -344,13 +355,20 @@ static size_t reason_len(const char *s)
     return n;
 }
 
-static void ws_close(lc_transport_t *t, uint32_t code, const char *reason)
+void lc__ws_close(lc_transport_t *t, uint32_t code, const char *reason, lc_rcbuf_t *last)
 {
     lc__conn_t *c = lc__conn_of(t);
     ws_conn_t *ws = c->pdata;
     if ((c->flags & LC__CONN_CLOSED) || ws == NULL || ws->closing)
         return;
     ws->closing = true; /* keeps the session until the connection goes */
+    /* no data frame may follow a close frame, the peer's answered one included */
+    bool open = ws->s == NULL || (!wslay_event_get_close_received(ws->s->ctx) &&
+                                  !wslay_event_get_close_sent(ws->s->ctx));
+    if (last != NULL && open && lc__conn_write(c, last, 0) < 0) {
+        lc__conn_fail(c);
+        return;
+    }
     ws_session_t *s = ws_session(ws);
     if (s == NULL) {
         lc__conn_fail(c);
@@ -365,7 +383,12 @@ static void ws_close(lc_transport_t *t, uint32_t code, const char *reason)
     ws_pump(c, ws);
 }
 
-static void ws_ping(lc_transport_t *t)
+static void ws_close(lc_transport_t *t, uint32_t code, const char *reason)
+{
+    lc__ws_close(t, code, reason, NULL);
+}
+
+void lc__ws_ping(lc_transport_t *t)
 {
     lc__conn_t *c = lc__conn_of(t);
     ws_conn_t *ws = c->pdata;
@@ -384,15 +407,15 @@ static void ws_ping(lc_transport_t *t)
 static const lc_transport_vt_t ws_vt = {
     .name = "websocket",
     .frame = ws_frame,
-    .send = ws_send,
-    .flush = ws_flush,
+    .send = lc__ws_send,
+    .flush = lc__ws_flush,
     .close = ws_close,
-    .ping = ws_ping,
+    .ping = lc__ws_ping,
 };
 
 static void ws_on_stop(lc__conn_t *c)
 {
-    ws_close(&c->t, 3001, "shutdown");
+    c->t.vt->close(&c->t, 3001, "shutdown");
 }
 
 static const lc__conn_proto_t ws_proto = {
@@ -419,40 +442,6 @@ static bool has_token(const char *value, const char *token)
         if (trimmed == tl && strncasecmp(p, token, tl) == 0)
             return true;
         p = end;
-    }
-    return false;
-}
-
-/* Case-insensitive match where '*' stands for any run of characters. */
-static bool glob_match(const char *pat, const char *s)
-{
-    const char *star = NULL, *resume = NULL;
-    while (*s != '\0') {
-        if (*pat == '*') {
-            star = pat++;
-            resume = s;
-        } else if (*pat != '\0' && tolower((unsigned char)*pat) == tolower((unsigned char)*s)) {
-            pat++;
-            s++;
-        } else if (star != NULL) {
-            pat = star + 1;
-            s = ++resume;
-        } else {
-            return false;
-        }
-    }
-    while (*pat == '*')
-        pat++;
-    return *pat == '\0';
-}
-
-static bool origin_allowed(const lc_config_t *cfg, const char *origin)
-{
-    if (origin == NULL || origin[0] == '\0')
-        return true; /* not a browser: nothing to check */
-    for (size_t i = 0; i < cfg->n_allowed_origins; i++) {
-        if (glob_match(cfg->allowed_origins[i], origin))
-            return true;
     }
     return false;
 }
@@ -498,41 +487,10 @@ static bool wants_protobuf(lc_http_req_t *req, const char *protocols)
     return q != NULL && strcmp(q, "protobuf") == 0;
 }
 
-/* The request's headers in one block (one allocation): the session keeps copies of the few a
- * proxy forwards and the block is freed right after. NULL when there are none (or no memory:
- * then nothing is forwarded). */
-static lc_client_header_t *copy_headers(const lc_http_req_t *req, size_t *n)
+void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_msg,
+                   const char *first, size_t first_len)
 {
-    size_t cnt = lc_http_req_header_count(req), bytes = 0;
-    const char *name, *value;
-    for (size_t i = 0; i < cnt; i++) {
-        lc_http_req_header_at(req, i, &name, &value);
-        bytes += strlen(name) + strlen(value) + 2;
-    }
-    *n = 0;
-    if (cnt == 0)
-        return NULL;
-    lc_client_header_t *h = malloc(cnt * sizeof(*h) + bytes);
-    if (h == NULL)
-        return NULL;
-    char *p = (char *)(h + cnt);
-    for (size_t i = 0; i < cnt; i++) {
-        lc_http_req_header_at(req, i, &name, &value);
-        size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
-        memcpy(p, name, nl);
-        h[i].name = p;
-        p += nl;
-        memcpy(p, value, vl);
-        h[i].value = p;
-        p += vl;
-    }
-    *n = cnt;
-    return h;
-}
-
-static void on_upgrade_request(lc_http_req_t *req, void *arg)
-{
-    const lc_config_t *cfg = arg;
+    const lc_config_t *cfg = lc_worker_config(lc_http_req_worker(req));
     if (strcmp(lc_http_req_method(req), "GET") != 0) {
         respond_text(req, 405, "Method Not Allowed\n", "Allow: GET\r\n");
         return;
@@ -556,27 +514,30 @@ static void on_upgrade_request(lc_http_req_t *req, void *arg)
         return;
     }
     const char *origin = lc_http_req_header(req, "Origin");
-    if (!origin_allowed(cfg, origin)) {
-        lc_log_info("websocket upgrade from %s refused: origin %s not allowed",
+    if (!lc__http_origin_allowed(cfg, origin)) {
+        lc_log_info("%s upgrade from %s refused: origin %s not allowed", kind->vt->name,
                     lc_http_req_remote(req), origin);
         respond_text(req, 403, "Forbidden\n", NULL);
         return;
     }
     const char *protocols = lc_http_req_header(req, "Sec-WebSocket-Protocol");
     if (wants_protobuf(req, protocols)) {
-        lc_log_info("websocket upgrade from %s refused: protobuf encoding is not supported",
-                    lc_http_req_remote(req));
+        lc_log_info("%s upgrade from %s refused: protobuf encoding is not supported",
+                    kind->vt->name, lc_http_req_remote(req));
         respond_text(req, 400, "Bad Request: protobuf encoding is not supported\n", NULL);
         return;
     }
     bool json_proto = protocols != NULL && has_token(protocols, "centrifuge-json");
     char v[16];
     const char *ping = lc_http_req_query_param(req, "cf_ws_frame_ping_pong", v, sizeof(v));
-    lc_client_opts_t opts = {.native_ping = ping != NULL && strcmp(ping, "true") == 0};
+    lc_client_opts_t opts = {
+        .mode = kind->mode,
+        .native_ping = kind->native_ping || (ping != NULL && strcmp(ping, "true") == 0),
+    };
 
     /* The request is gone after the upgrade: the session gets the headers from a copy. */
     size_t n_hdrs = 0;
-    lc_client_header_t *hdrs = copy_headers(req, &n_hdrs);
+    lc_client_header_t *hdrs = lc__http_copy_headers(req, &n_hdrs);
     char *acc = accept_value(key);
     ws_conn_t *ws = calloc(1, sizeof(*ws));
     if (acc == NULL || ws == NULL) {
@@ -586,7 +547,9 @@ static void on_upgrade_request(lc_http_req_t *req, void *arg)
         respond_text(req, 500, "Internal Server Error\n", NULL);
         return;
     }
+    ws->kind = kind;
     ws->limit = cfg->queue_max_size > 0 ? (size_t)cfg->queue_max_size : 0;
+    ws->max_msg = max_msg > 0 ? (uint64_t)max_msg : 0;
 
     char head[256];
     int hl = snprintf(head, sizeof(head),
@@ -601,14 +564,32 @@ static void on_upgrade_request(lc_http_req_t *req, void *arg)
         return;
     }
     ws->conn = c;
-    c->t.vt = &ws_vt;
-    c->t.framing = LC_FRAMING_WS_TEXT;
+    c->t.vt = kind->vt;
+    c->t.framing = kind->framing;
     opts.headers = hdrs;
     opts.n_headers = n_hdrs;
     ws->client = lc_client_new(&c->t, &opts);
     free(hdrs);
-    if (ws->client == NULL)
+    if (ws->client == NULL) {
         lc__conn_close(c);
+        return;
+    }
+    if (first != NULL && kind->on_first != NULL) {
+        ws->first_done = true;
+        kind->on_first(&c->t, ws->client, first, first_len);
+    }
+}
+
+static const lc__ws_kind_t ws_kind = {
+    .vt = &ws_vt,
+    .framing = LC_FRAMING_WS_TEXT,
+    .mode = LC_CLIENT_BIDI,
+};
+
+static void on_upgrade_request(lc_http_req_t *req, void *arg)
+{
+    const lc_config_t *cfg = arg;
+    lc__ws_accept(req, &ws_kind, cfg->websocket_message_size_limit, NULL, 0);
 }
 
 int lc_ws_register(lc_router_t *r, const lc_config_t *cfg)

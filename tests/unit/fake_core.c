@@ -19,9 +19,13 @@
 
 #include "config/config.h"
 #include "core/client.h"
+#include "core/node.h"
+#include "core/ops.h"
 #include "core/worker.h"
 #include "transport/conn.h"
 #include "transport/http.h"
+#include "transport/sse.h"
+#include "transport/uni.h"
 #include "transport/ws.h"
 #include "util/err.h"
 #include "util/list.h"
@@ -96,11 +100,79 @@ static void on_prepare(uv_prepare_t *p)
     }
 }
 
+/* ---- fake node: one worker, the test's ---- */
+
+static lc_worker_t *the_worker;
+
+const char *lc_node_uid(const lc_node_t *n)
+{
+    return "fake-node";
+}
+
+typedef struct each_op {
+    uv_timer_t timer;
+    lc_node_each_fn each, done;
+    void *arg;
+} each_op_t;
+
+static void on_each_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void on_each_timer(uv_timer_t *timer)
+{
+    each_op_t *op = timer->data;
+    op->each(the_worker, op->arg);
+    op->done(the_worker, op->arg);
+    uv_close((uv_handle_t *)&op->timer, on_each_closed);
+}
+
+/* never synchronous, like the real one: the next loop iteration */
+int lc_node_each_worker(lc_node_t *n, lc_node_each_fn each, lc_node_each_fn done, void *arg)
+{
+    each_op_t *op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        return LC_ENOMEM;
+    op->each = each;
+    op->done = done;
+    op->arg = arg;
+    uv_timer_init(&the_worker->loop, &op->timer);
+    op->timer.data = op;
+    uv_timer_start(&op->timer, on_each_timer, 0, 0);
+    return 0;
+}
+
 /* ---- fake session: echoes messages, a few words are commands ---- */
 
 struct lc_client {
     lc_transport_t *t;
+    int mode;
+    char session[16];
+    lc_list_t node; /* in sessions */
 };
+
+static lc_list_t sessions;
+
+const char *lc_client_session(const lc_client_t *c)
+{
+    return c->session;
+}
+
+bool lc_worker_emulate(lc_worker_t *w, const char *session, const char *data, size_t len)
+{
+    lc_list_t *pos;
+    lc_list_foreach(pos, &sessions)
+    {
+        lc_client_t *c = lc_container_of(pos, lc_client_t, node);
+        if (strcmp(c->session, session) == 0) {
+            g.emulated++;
+            lc_client_on_message(c, data, len);
+            return true;
+        }
+    }
+    return false;
+}
 
 fake_state_t g;
 
@@ -131,17 +203,23 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
 {
     lc_client_t *c = calloc(1, sizeof(*c));
     c->t = t;
+    c->mode = opts->mode;
     g.t = t;
     g.alive = false;
-    if (g.created < 4)
+    if (g.created < 4) {
         g.native_ping[g.created] = opts->native_ping;
+        g.mode[g.created] = opts->mode;
+    }
     g.created++;
+    snprintf(c->session, sizeof(c->session), "s%d", g.created);
+    lc_list_insert_tail(&sessions, &c->node);
     return c;
 }
 
 void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
 {
     g.messages++;
+    snprintf(g.msg, sizeof(g.msg), "%.*s", (int)len, data);
     if (len == 5 && memcmp(data, "close", 5) == 0) {
         c->t->vt->close(c->t, 3501, "bad request");
         return;
@@ -168,6 +246,12 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
         c->t->vt->close(c->t, 3008, "slow");
         return;
     }
+    if (c->mode == LC_CLIENT_UNI) {
+        /* a unidirectional session answers its connect request with pushes only */
+        static const char pushes[] = "{\"push\":{\"connect\":{\"client\":\"c1\"}}}\n{}";
+        data = pushes;
+        len = sizeof(pushes) - 1;
+    }
     lc_rcbuf_t *f = c->t->vt->frame(data, len);
     assert_int_equal(c->t->vt->send(c->t, f), 0);
     lc_rcbuf_unref(f);
@@ -181,6 +265,7 @@ void lc_client_on_pong(lc_client_t *c)
 void lc_client_on_close(lc_client_t *c)
 {
     g.closed++;
+    lc_list_remove(&c->node);
     if (g.t == c->t)
         g.t = NULL;
     free(c);
@@ -482,7 +567,9 @@ void run(scen_t *s, scen_fn fn, cfg_fn tweak)
 {
     memset(&g, 0, sizeof(g));
     cancels = 0;
+    lc_list_init(&sessions);
     lc_worker_t *w = calloc(1, sizeof(*w));
+    the_worker = w;
     s->w = w;
     s->fn = fn;
     assert_int_equal(uv_loop_init(&w->loop), 0);
@@ -522,6 +609,8 @@ void run(scen_t *s, scen_fn fn, cfg_fn tweak)
     assert_int_equal(lc_router_add(r, "/p/longer/", true, h_prefix, "long"), 0);
     assert_int_equal(lc_router_add(r, "/p/exact", false, h_prefix, "exact"), 0);
     assert_int_equal(lc_ws_register(r, &w->cfg), 0);
+    assert_int_equal(lc_sse_register(r, &w->cfg), 0);
+    assert_int_equal(lc_uni_register(r, &w->cfg), 0);
     assert_int_equal(lc_http_listen(w, r), 0);
 
     pthread_t th;

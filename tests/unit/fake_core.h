@@ -42,6 +42,10 @@ typedef struct fake_state {
     lc_transport_t *t;
     bool alive;
     char trace[32];
+    /* the modes sessions were created with, and the newest message (NUL-terminated) */
+    int mode[4];
+    char msg[512];
+    int emulated; /* lc_worker_emulate calls that found their session */
 } fake_state_t;
 
 extern fake_state_t g;

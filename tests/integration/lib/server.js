@@ -121,6 +121,8 @@ function makeTempDir() {
  *   opts.configText(port): write this text as the config instead (comments, odd layouts)
  *   opts.args(file): argv instead of ['-c', file]
  *   opts.env: extra environment variables
+ *   opts.files: {relative path: text} written into the server's directory (next to the config)
+ *     before it starts, e.g. a Lua script named by a relative lua.script
  *   opts.readyTimeoutMs: how long to wait for GET /health (default 10 s)
  * Returns {port, url, wsUrl, apiKey, secret, pid, config, configFile, dir, logs(), stop()}.
  */
@@ -151,6 +153,11 @@ async function startOnce(bin, config, opts) {
   merged.http_server = { ...merged.http_server, port };
   const text = opts.configText ? opts.configText(port) : JSON.stringify(merged, null, 2);
   fs.writeFileSync(configFile, text);
+  for (const [name, body] of Object.entries(opts.files || {})) {
+    const file = path.join(dir, name);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, body);
+  }
 
   const args = opts.args ? opts.args(configFile) : ['-c', configFile];
   const child = spawn(bin, args, {

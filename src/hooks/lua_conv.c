@@ -1,0 +1,831 @@
+/* Values between the hook VM and the server: JSON text ↔ Lua values (cJSON), a hook's return
+ * value → lc_decision_t, and proxy answers → Lua.
+ *
+ * JSON mapping: objects and arrays are tables; arrays carry a private metatable so an empty
+ * array stays `[]` when encoded again; null inside a value is lucent.json.null (a light
+ * userdata NULL), null at the top is nil. Numbers are Lua numbers (doubles): integers beyond
+ * 2^53 lose precision. Encoding: a table is an array when it carries the array metatable or
+ * its keys are exactly 1..n (n > 0); otherwise an object, whose keys must be strings or
+ * numbers. Integral numbers are written without exponent.
+ *
+ * Everything here may raise Lua errors (memory, wrong types): callers run it protected. Tables
+ * are read with raw access, so a script's metamethods never run from C. */
+#include "hooks/lua_int.h"
+
+#include <cjson/cJSON.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/jwt.h"
+#include "proto/codes.h"
+#include "util/base64.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#define JSON_DEPTH_MAX CJSON_NESTING_LIMIT
+#define EXACT_INT_MAX 9007199254740992.0 /* 2^53 */
+
+/* Whether d is an integer that a double holds exactly (no libm needed). */
+static bool exact_int(double d)
+{
+    return d > -EXACT_INT_MAX && d < EXACT_INT_MAX && d == (double)(int64_t)d;
+}
+
+/* ---- guards ---- */
+
+static int guard_gc(lua_State *L)
+{
+    lc__lua_guard_release(lua_touserdata(L, 1));
+    return 0;
+}
+
+lc_lua_guard_t *lc__lua_guard(lua_State *L)
+{
+    lc_lua_guard_t *g = lua_newuserdata(L, sizeof(*g));
+
+    g->p = NULL;
+    g->release = NULL;
+    lua_pushlightuserdata(L, (void *)&lc__lua_key_guard_mt);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_setmetatable(L, -2);
+    return g;
+}
+
+void lc__lua_guard_release(lc_lua_guard_t *g)
+{
+    if (g != NULL && g->p != NULL && g->release != NULL)
+        g->release(g->p);
+    if (g != NULL)
+        g->p = NULL;
+}
+
+static void release_tree(void *p)
+{
+    cJSON_Delete(p);
+}
+
+static void release_mem(void *p)
+{
+    free(p);
+}
+
+static void new_mt(lua_State *L, const char *key)
+{
+    lua_pushlightuserdata(L, (void *)key);
+    lua_newtable(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+void lc__lua_conv_init(lua_State *L)
+{
+    new_mt(L, &lc__lua_key_array_mt);
+    lua_pushlightuserdata(L, (void *)&lc__lua_key_guard_mt);
+    lua_newtable(L);
+    lua_pushcfunction(L, guard_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+bool lc__lua_tagged(lua_State *L, int idx, const char *key)
+{
+    bool same;
+
+    if (!lua_getmetatable(L, idx))
+        return false;
+    lua_pushlightuserdata(L, (void *)key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same;
+}
+
+static void set_mt(lua_State *L, const char *key)
+{
+    lua_pushlightuserdata(L, (void *)key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_setmetatable(L, -2);
+}
+
+/* ---- JSON → Lua ---- */
+
+static void push_item(lua_State *L, const cJSON *it)
+{
+    int i = 1;
+
+    luaL_checkstack(L, 4, "JSON nested too deeply");
+    if (cJSON_IsFalse(it) || cJSON_IsTrue(it)) {
+        lua_pushboolean(L, cJSON_IsTrue(it));
+    } else if (cJSON_IsNumber(it)) {
+        lua_pushnumber(L, it->valuedouble);
+    } else if (cJSON_IsString(it)) {
+        lua_pushstring(L, it->valuestring);
+    } else if (cJSON_IsArray(it)) {
+        lua_createtable(L, cJSON_GetArraySize(it), 0);
+        for (const cJSON *c = it->child; c != NULL; c = c->next) {
+            push_item(L, c);
+            lua_rawseti(L, -2, i++);
+        }
+        set_mt(L, &lc__lua_key_array_mt);
+    } else if (cJSON_IsObject(it)) {
+        lua_createtable(L, 0, cJSON_GetArraySize(it));
+        for (const cJSON *c = it->child; c != NULL; c = c->next) {
+            lua_pushstring(L, c->string);
+            push_item(L, c);
+            lua_rawset(L, -3);
+        }
+    } else {
+        lua_pushlightuserdata(L, NULL); /* null */
+    }
+}
+
+int lc__lua_push_json(lua_State *L, const char *json, size_t len)
+{
+    lc_lua_guard_t *g = lc__lua_guard(L);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+
+    if (root != NULL) {
+        g->p = root;
+        g->release = release_tree;
+        while (end < json + len && (unsigned char)*end <= 32)
+            end++;
+    }
+    if (root == NULL || end != json + len) {
+        lc__lua_guard_release(g);
+        lua_pop(L, 1);
+        lua_pushliteral(L, "invalid JSON");
+        return -1;
+    }
+    if (cJSON_IsNull(root))
+        lua_pushnil(L);
+    else
+        push_item(L, root);
+    lc__lua_guard_release(g);
+    lua_remove(L, -2);
+    return 0;
+}
+
+void lc__lua_push_json_or_string(lua_State *L, const char *p, size_t len)
+{
+    if (lc__lua_push_json(L, p, len) != 0) {
+        lua_pop(L, 1);
+        lua_pushlstring(L, p, len);
+    }
+}
+
+/* ---- Lua → JSON ---- */
+
+static bool is_array(lua_State *L, int idx, size_t *n)
+{
+    size_t count = 0;
+    bool ok = true;
+
+    *n = lua_objlen(L, idx);
+    if (lc__lua_tagged(L, idx, &lc__lua_key_array_mt))
+        return true;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_Number k;
+        lua_pop(L, 1);
+        count++;
+        if (!ok || lua_type(L, -1) != LUA_TNUMBER)
+            ok = false;
+        else if ((k = lua_tonumber(L, -1)) < 1 || k > (lua_Number)*n || !exact_int(k))
+            ok = false;
+    }
+    return ok && count > 0 && count == *n;
+}
+
+/* A scalar's node, or an empty container for a table. NULL reason on success. */
+static const char *make_node(lua_State *L, int idx, bool *array, size_t *n, cJSON **out)
+{
+    lc_buf_t b = LC_BUF_INIT;
+    const char *s;
+    size_t len;
+    double d;
+
+    *out = NULL;
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        *out = cJSON_CreateNull();
+        break;
+    case LUA_TBOOLEAN:
+        *out = cJSON_CreateBool(lua_toboolean(L, idx));
+        break;
+    case LUA_TNUMBER:
+        d = lua_tonumber(L, idx);
+        if (d != d || d - d != 0)
+            return "cannot encode NaN or infinity";
+        if (exact_int(d)) {
+            char num[32];
+            snprintf(num, sizeof(num), "%.0f", d);
+            *out = cJSON_CreateRaw(num);
+        } else {
+            *out = cJSON_CreateNumber(d);
+        }
+        break;
+    case LUA_TSTRING:
+        /* Escaped by us so that bytes after a NUL survive (cJSON strings stop at NUL). */
+        s = lua_tolstring(L, idx, &len);
+        if (lc_buf_append_json_str(&b, s, len) == 0)
+            *out = cJSON_CreateRaw(b.data);
+        lc_buf_free(&b);
+        break;
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) != NULL)
+            return "cannot encode a userdata";
+        *out = cJSON_CreateNull();
+        break;
+    case LUA_TTABLE:
+        *array = is_array(L, idx, n);
+        *out = *array ? cJSON_CreateArray() : cJSON_CreateObject();
+        break;
+    default:
+        return lua_typename(L, lua_type(L, idx)); /* reported as "cannot encode a <type>" */
+    }
+    return *out != NULL ? NULL : "out of memory";
+}
+
+static const char *encode_value(lua_State *L, int idx, cJSON *parent, const char *key, int depth,
+                                cJSON **root);
+
+static const char *fill(lua_State *L, int idx, cJSON *node, bool array, size_t n, int depth)
+{
+    const char *why = NULL;
+    char numkey[32];
+
+    if (depth > JSON_DEPTH_MAX)
+        return "nested too deeply (a cycle?)";
+    luaL_checkstack(L, 4, "JSON nested too deeply");
+    if (array) {
+        for (size_t i = 1; i <= n && why == NULL; i++) {
+            lua_rawgeti(L, idx, (int)i);
+            why = encode_value(L, lua_gettop(L), node, NULL, depth, NULL);
+            lua_pop(L, 1);
+        }
+        return why;
+    }
+    lua_pushnil(L);
+    while (why == NULL && lua_next(L, idx) != 0) {
+        const char *k;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            k = lua_tostring(L, -2);
+        } else if (lua_type(L, -2) == LUA_TNUMBER) {
+            snprintf(numkey, sizeof(numkey), "%.14g", lua_tonumber(L, -2));
+            k = numkey;
+        } else {
+            lua_pop(L, 2);
+            return "object keys must be strings or numbers";
+        }
+        why = encode_value(L, lua_gettop(L), node, k, depth, NULL);
+        lua_pop(L, 1);
+    }
+    if (why != NULL)
+        lua_pop(L, 1); /* the key left by the interrupted traversal */
+    return why;
+}
+
+static const char *encode_value(lua_State *L, int idx, cJSON *parent, const char *key, int depth,
+                                cJSON **root)
+{
+    cJSON *node;
+    bool array = false;
+    size_t n = 0;
+    const char *why = make_node(L, idx, &array, &n, &node);
+
+    if (why != NULL)
+        return why;
+    if (parent == NULL) {
+        *root = node;
+    } else if (key != NULL ? !cJSON_AddItemToObject(parent, key, node)
+                           : !cJSON_AddItemToArray(parent, node)) {
+        cJSON_Delete(node);
+        return "out of memory";
+    }
+    if (lua_type(L, idx) == LUA_TTABLE)
+        return fill(L, idx, node, array, n, depth + 1);
+    return NULL;
+}
+
+int lc__lua_to_json(lua_State *L, int idx)
+{
+    lc_lua_guard_t *g;
+    const char *why;
+    cJSON *root = NULL;
+    char *text;
+
+    idx = idx < 0 && idx > LUA_REGISTRYINDEX ? lua_gettop(L) + idx + 1 : idx;
+    g = lc__lua_guard(L);
+    g->release = release_tree;
+    /* The root is held by the guard from the moment it exists: a raise while children are
+     * added (memory, stack) leaves it to the guard's __gc. */
+    why = encode_value(L, idx, NULL, NULL, 0, (cJSON **)&g->p);
+    root = g->p;
+    if (why != NULL) {
+        lc__lua_guard_release(g);
+        lua_pop(L, 1);
+        if (strcmp(why, "out of memory") == 0 || strchr(why, ' ') != NULL)
+            lua_pushstring(L, why);
+        else
+            lua_pushfstring(L, "cannot encode a %s", why);
+        return -1;
+    }
+    text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    g->p = text;
+    g->release = release_mem;
+    if (text == NULL)
+        return luaL_error(L, "not enough memory");
+    lua_pushstring(L, text);
+    lc__lua_guard_release(g);
+    lua_remove(L, -2);
+    return 0;
+}
+
+/* ---- decisions ---- */
+
+void lc__lua_decision_free(lc_decision_t *d)
+{
+    lc_proxy_reply_free(&d->reply);
+    for (size_t i = 0; i < d->n_exclude_clients; i++)
+        free(d->exclude_clients[i]);
+    free(d->exclude_clients);
+    for (size_t i = 0; i < d->n_exclude_users; i++)
+        free(d->exclude_users[i]);
+    free(d->exclude_users);
+    memset(d, 0, sizeof(*d));
+}
+
+void lc__lua_decision_internal(lc_decision_t *d)
+{
+    lc__lua_decision_free(d);
+    d->type = LC_DECIDE_ERROR;
+    d->reply.type = LC_PROXY_ERROR;
+    d->reply.code = LC_ERROR_INTERNAL;
+    d->reply.message = strdup(lc_error_message(LC_ERROR_INTERNAL));
+    d->reply.temporary = true;
+}
+
+static char *dup_or_raise(lua_State *L, const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+
+    if (p == NULL)
+        luaL_error(L, "not enough memory");
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+/* Push t[k] (raw) and return its type. */
+static int field(lua_State *L, int t, const char *k)
+{
+    lua_pushstring(L, k);
+    lua_rawget(L, t);
+    return lua_type(L, -1);
+}
+
+static char *str_field(lua_State *L, int t, const char *k)
+{
+    int type = field(L, t, k);
+    size_t n;
+    const char *s;
+    char *out = NULL;
+
+    if (type == LUA_TSTRING || type == LUA_TNUMBER) {
+        s = lua_tolstring(L, -1, &n);
+        out = dup_or_raise(L, s, n);
+    } else if (type != LUA_TNIL) {
+        luaL_error(L, "field '%s' must be a string", k);
+    }
+    lua_pop(L, 1);
+    return out;
+}
+
+static void int_field(lua_State *L, int t, const char *k, int64_t *out)
+{
+    int type = field(L, t, k);
+    lua_Number v;
+
+    if (type == LUA_TNUMBER) {
+        v = lua_tonumber(L, -1);
+        if (!(v >= 0 && v < EXACT_INT_MAX) || !exact_int(v))
+            luaL_error(L, "field '%s' must be a non-negative integer", k);
+        *out = (int64_t)v;
+    } else if (type != LUA_TNIL) {
+        luaL_error(L, "field '%s' must be a number", k);
+    }
+    lua_pop(L, 1);
+}
+
+static void bool_field(lua_State *L, int t, const char *k, bool *out)
+{
+    int type = field(L, t, k);
+
+    if (type == LUA_TBOOLEAN)
+        *out = lua_toboolean(L, -1);
+    else if (type != LUA_TNIL)
+        luaL_error(L, "field '%s' must be a boolean", k);
+    lua_pop(L, 1);
+}
+
+/* A JSON field: the value's compact JSON text. Returns whether the field was present. */
+static bool json_field(lua_State *L, int t, const char *k, char **out, size_t *len)
+{
+    size_t n;
+    const char *s;
+
+    if (field(L, t, k) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return false;
+    }
+    if (lc__lua_to_json(L, -1) != 0)
+        luaL_error(L, "field '%s': %s", k, lua_tostring(L, -1));
+    s = lua_tolstring(L, -1, &n);
+    free(*out);
+    *out = NULL;
+    *out = dup_or_raise(L, s, n);
+    if (len != NULL)
+        *len = n;
+    lua_pop(L, 2);
+    return true;
+}
+
+/* A list of strings; a single string too when single_ok. */
+static void list_field(lua_State *L, int t, const char *k, bool single_ok, char ***out, size_t *n)
+{
+    int type = field(L, t, k);
+    int v = lua_gettop(L);
+    size_t count;
+
+    if (type == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (single_ok && (type == LUA_TSTRING || type == LUA_TNUMBER)) {
+        *out = calloc(1, sizeof(**out));
+        if (*out == NULL)
+            luaL_error(L, "not enough memory");
+        *n = 1;
+        (*out)[0] = NULL;
+        const char *s = lua_tolstring(L, v, &count);
+        (*out)[0] = dup_or_raise(L, s, count);
+        lua_pop(L, 1);
+        return;
+    }
+    if (type != LUA_TTABLE)
+        luaL_error(L, "field '%s' must be a list of strings", k);
+    count = lua_objlen(L, v);
+    *out = calloc(count > 0 ? count : 1, sizeof(**out));
+    if (*out == NULL)
+        luaL_error(L, "not enough memory");
+    for (size_t i = 1; i <= count; i++) {
+        size_t len;
+        const char *s;
+        lua_rawgeti(L, v, (int)i);
+        if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "field '%s' must be a list of strings", k);
+        s = lua_tolstring(L, -1, &len);
+        (*out)[i - 1] = dup_or_raise(L, s, len);
+        *n = i;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* override = {presence = true, join_leave = {value = false}, ...} */
+static void override_field(lua_State *L, int t, lc_sub_override_t *o)
+{
+    static const char *const names[] = {"presence", "join_leave", "force_recovery",
+                                        "force_positioning", "force_push_join_leave"};
+    lc_jwt_opt_bool_t *slots[] = {&o->presence, &o->join_leave, &o->force_recovery,
+                                  &o->force_positioning, &o->force_push_join_leave};
+    int type = field(L, t, "override");
+    int v = lua_gettop(L);
+
+    if (type == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (type != LUA_TTABLE)
+        luaL_error(L, "field 'override' must be a table");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        type = field(L, v, names[i]);
+        if (type == LUA_TTABLE) {
+            lua_getfield(L, -1, "value");
+            lua_remove(L, -2);
+            type = lua_type(L, -1);
+        }
+        if (type == LUA_TBOOLEAN) {
+            slots[i]->set = true;
+            slots[i]->value = lua_toboolean(L, -1);
+        } else if (type != LUA_TNIL) {
+            luaL_error(L, "override.%s must be a boolean or {value = boolean}", names[i]);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+static void subs_field(lua_State *L, int t, lc_proxy_reply_t *r)
+{
+    const char *json;
+    size_t len = 0;
+    int rc;
+
+    if (field(L, t, "subs") == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (lc__lua_to_json(L, -1) != 0)
+        luaL_error(L, "field 'subs': %s", lua_tostring(L, -1));
+    json = lua_tolstring(L, -1, &len);
+    rc = lc_jwt_parse_subs(json, len, &r->subs, &r->n_subs);
+    if (rc != 0)
+        luaL_error(L, "field 'subs': %s",
+                   rc == LC_EPARSE ? "not a map of channel options" : "not enough memory");
+    lua_pop(L, 2);
+}
+
+/* The result fields of kind from the table at t. */
+static void result_fields(lua_State *L, int t, lc_hook_kind kind, lc_decision_t *d)
+{
+    lc_proxy_reply_t *r = &d->reply;
+
+    switch (kind) {
+    case LC_HOOK_CONNECT:
+        r->user = str_field(L, t, "user");
+        int_field(L, t, "expire_at", &r->expire_at);
+        json_field(L, t, "info", &r->info, &r->info_len);
+        json_field(L, t, "data", &r->data, &r->data_len);
+        list_field(L, t, "channels", false, &r->channels, &r->n_channels);
+        subs_field(L, t, r);
+        json_field(L, t, "meta", &r->meta, NULL);
+        break;
+    case LC_HOOK_REFRESH:
+    case LC_HOOK_SUB_REFRESH:
+        int_field(L, t, "expire_at", &r->expire_at);
+        bool_field(L, t, "expired", &r->expired);
+        json_field(L, t, "info", &r->info, &r->info_len);
+        if (kind == LC_HOOK_REFRESH)
+            json_field(L, t, "meta", &r->meta, NULL);
+        break;
+    case LC_HOOK_SUBSCRIBE:
+        json_field(L, t, "info", &r->info, &r->info_len);
+        json_field(L, t, "data", &r->data, &r->data_len);
+        override_field(L, t, &r->override);
+        int_field(L, t, "expire_at", &r->expire_at);
+        break;
+    case LC_HOOK_PUBLISH:
+    case LC_HOOK_BROADCAST:
+        r->data_set = json_field(L, t, "data", &r->data, &r->data_len);
+        bool_field(L, t, "skip_history", &r->skip_history);
+        list_field(L, t, "exclude_client", true, &d->exclude_clients, &d->n_exclude_clients);
+        list_field(L, t, "exclude_user", true, &d->exclude_users, &d->n_exclude_users);
+        break;
+    case LC_HOOK_RPC:
+        json_field(L, t, "data", &r->data, &r->data_len);
+        break;
+    default:
+        break;
+    }
+}
+
+/* A lucent.error value at v. */
+static void error_value(lua_State *L, int v, lc_decision_t *d)
+{
+    int64_t code = 0;
+
+    int_field(L, v, "code", &code);
+    d->type = LC_DECIDE_ERROR;
+    d->reply.type = LC_PROXY_ERROR;
+    d->reply.code = (uint32_t)code;
+    d->reply.message = str_field(L, v, "message");
+    if (d->reply.message == NULL)
+        d->reply.message = dup_or_raise(L, "", 0);
+    bool_field(L, v, "temporary", &d->reply.temporary);
+}
+
+static void disconnect_value(lua_State *L, int v, lc_decision_t *d)
+{
+    int64_t code = 0;
+
+    int_field(L, v, "code", &code);
+    d->type = LC_DECIDE_DISCONNECT;
+    d->reply.type = LC_PROXY_DISCONNECT;
+    d->reply.code = (uint32_t)code;
+    d->reply.message = str_field(L, v, "reason");
+    if (d->reply.message == NULL)
+        d->reply.message = dup_or_raise(L, "", 0);
+}
+
+/* A lucent.proxy answer at v returned as it is. */
+static void reply_value(lua_State *L, int v, lc_hook_kind kind, lc_decision_t *d)
+{
+    int top = lua_gettop(L);
+
+    if (field(L, v, "disconnect") == LUA_TTABLE) {
+        disconnect_value(L, top + 1, d);
+    } else if (field(L, v, "error") == LUA_TTABLE) {
+        error_value(L, top + 2, d);
+    } else {
+        d->type = LC_DECIDE_ALLOW;
+        d->reply.type = LC_PROXY_RESULT;
+        if (field(L, v, "result") == LUA_TTABLE) {
+            d->reply.has_result = true;
+            result_fields(L, top + 3, kind, d);
+        }
+    }
+    lua_settop(L, top);
+}
+
+void lc__lua_decision(lua_State *L, int nres, lc_hook_kind kind, lc_decision_t *d)
+{
+    int v = lua_gettop(L) - nres + 1;
+
+    memset(d, 0, sizeof(*d));
+    if (kind == LC_HOOK_DISCONNECT || kind == LC_HOOK_UNSUBSCRIBE)
+        return; /* notifications: what they return means nothing */
+    if (nres == 0 || lua_isnil(L, v)) {
+        /* `return nil, err` is Lua's way of failing */
+        if (nres >= 2 && !lua_isnil(L, v + 1)) {
+            if (lua_type(L, v + 1) == LUA_TSTRING)
+                luaL_error(L, "hook returned nil, %s", lua_tostring(L, v + 1));
+            luaL_error(L, "hook returned nil and a %s", luaL_typename(L, v + 1));
+        }
+        return;
+    }
+    switch (lua_type(L, v)) {
+    case LUA_TBOOLEAN:
+        if (lua_toboolean(L, v)) {
+            d->type = LC_DECIDE_ALLOW;
+            d->reply.type = LC_PROXY_RESULT;
+            d->reply.has_result = true;
+        } else {
+            d->type = LC_DECIDE_DENY;
+            d->reply.type = LC_PROXY_ERROR;
+            d->reply.code = LC_ERROR_PERMISSION_DENIED;
+            d->reply.message = dup_or_raise(L, "permission denied", 17);
+        }
+        return;
+    case LUA_TTABLE:
+        if (lc__lua_tagged(L, v, &lc__lua_key_error_mt)) {
+            error_value(L, v, d);
+        } else if (lc__lua_tagged(L, v, &lc__lua_key_disc_mt)) {
+            disconnect_value(L, v, d);
+        } else if (lc__lua_tagged(L, v, &lc__lua_key_reply_mt)) {
+            reply_value(L, v, kind, d);
+        } else {
+            d->type = LC_DECIDE_ALLOW;
+            d->reply.type = LC_PROXY_RESULT;
+            d->reply.has_result = true;
+            result_fields(L, v, kind, d);
+        }
+        return;
+    default:
+        luaL_error(L, "hook returned a %s, not a decision", luaL_typename(L, v));
+    }
+}
+
+/* ---- values pushed to scripts ---- */
+
+void lc__lua_push_error(lua_State *L, uint32_t code, const char *message, bool temporary)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushnumber(L, code);
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, message != NULL ? message : "");
+    lua_setfield(L, -2, "message");
+    lua_pushboolean(L, temporary);
+    lua_setfield(L, -2, "temporary");
+    set_mt(L, &lc__lua_key_error_mt);
+}
+
+void lc__lua_push_disconnect(lua_State *L, uint32_t code, const char *reason)
+{
+    lua_createtable(L, 0, 2);
+    lua_pushnumber(L, code);
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, reason != NULL ? reason : "");
+    lua_setfield(L, -2, "reason");
+    set_mt(L, &lc__lua_key_disc_mt);
+}
+
+static void set_b64(lua_State *L, const char *key, const unsigned char *p, size_t n)
+{
+    size_t len;
+    lc_lua_guard_t *g;
+
+    if (p == NULL)
+        return;
+    g = lc__lua_guard(L);
+    g->release = release_mem;
+    g->p = lc_base64_encode(p, n, &len);
+    if (g->p == NULL)
+        luaL_error(L, "not enough memory");
+    lua_pushlstring(L, g->p, len);
+    lc__lua_guard_release(g);
+    lua_remove(L, -2);
+    lua_setfield(L, -2, key);
+}
+
+static void push_override(lua_State *L, const lc_sub_override_t *o)
+{
+    static const char *const names[] = {"presence", "join_leave", "force_recovery",
+                                        "force_positioning", "force_push_join_leave"};
+    const lc_jwt_opt_bool_t *slots[] = {&o->presence, &o->join_leave, &o->force_recovery,
+                                        &o->force_positioning, &o->force_push_join_leave};
+    bool any = false;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        any = any || slots[i]->set;
+    if (!any)
+        return;
+    lua_newtable(L);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!slots[i]->set)
+            continue;
+        lua_createtable(L, 0, 1);
+        lua_pushboolean(L, slots[i]->value);
+        lua_setfield(L, -2, "value");
+        lua_setfield(L, -2, names[i]);
+    }
+    lua_setfield(L, -2, "override");
+}
+
+static void set_json(lua_State *L, const char *key, const char *p, size_t len)
+{
+    if (p == NULL)
+        return;
+    lc__lua_push_json_or_string(L, p, len);
+    lua_setfield(L, -2, key);
+}
+
+void lc__lua_push_subs(lua_State *L, const lc_conn_sub_t *subs, size_t n)
+{
+    luaL_checkstack(L, 6, NULL);
+    lua_createtable(L, 0, (int)n);
+    for (size_t i = 0; i < n; i++) {
+        const lc_sub_options_t *o = &subs[i].opts;
+        lua_newtable(L);
+        set_json(L, "info", o->info, o->info_len);
+        set_json(L, "data", o->data, o->data_len);
+        set_b64(L, "b64info", o->b64info, o->b64info_len);
+        set_b64(L, "b64data", o->b64data, o->b64data_len);
+        push_override(L, &o->override);
+        lua_setfield(L, -2, subs[i].channel);
+    }
+}
+
+void lc__lua_push_reply(lua_State *L, const lc_proxy_reply_t *r)
+{
+    luaL_checkstack(L, 6, NULL);
+    lua_newtable(L);
+    if (r->type == LC_PROXY_ERROR) {
+        lc__lua_push_error(L, r->code, r->message, r->temporary);
+        lua_setfield(L, -2, "error");
+    } else if (r->type == LC_PROXY_DISCONNECT) {
+        lc__lua_push_disconnect(L, r->code, r->message);
+        lua_setfield(L, -2, "disconnect");
+    } else if (r->has_result) {
+        lua_newtable(L);
+        if (r->user != NULL) {
+            lua_pushstring(L, r->user);
+            lua_setfield(L, -2, "user");
+        }
+        if (r->expire_at != 0) {
+            lua_pushnumber(L, (lua_Number)r->expire_at);
+            lua_setfield(L, -2, "expire_at");
+        }
+        if (r->expired) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "expired");
+        }
+        set_json(L, "info", r->info, r->info_len);
+        set_json(L, "data", r->data, r->data_len);
+        set_json(L, "meta", r->meta, r->meta != NULL ? strlen(r->meta) : 0);
+        if (r->channels != NULL) {
+            lua_createtable(L, (int)r->n_channels, 0);
+            for (size_t i = 0; i < r->n_channels; i++) {
+                lua_pushstring(L, r->channels[i]);
+                lua_rawseti(L, -2, (int)i + 1);
+            }
+            lua_setfield(L, -2, "channels");
+        }
+        if (r->n_subs > 0) {
+            lc__lua_push_subs(L, r->subs, r->n_subs);
+            lua_setfield(L, -2, "subs");
+        }
+        push_override(L, &r->override);
+        if (r->skip_history) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "skip_history");
+        }
+        lua_setfield(L, -2, "result");
+    }
+    set_mt(L, &lc__lua_key_reply_mt);
+}
