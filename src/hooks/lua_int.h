@@ -141,4 +141,10 @@ void lc__lua_push_json_or_string(lua_State *L, const char *p, size_t len);
 /* Whether the value at idx has the metatable stored at key. */
 bool lc__lua_tagged(lua_State *L, int idx, const char *key);
 
+/* shared by lua_json.c and lua_conv.c */
+#define LC__LUA_EXACT_INT_MAX 9007199254740992.0 /* 2^53: doubles hold integers below it */
+bool lc__lua_exact_int(double d);
+void lc__lua_release_mem(void *p); /* guard release for a malloc'd block */
+void lc__lua_set_mt(lua_State *L, const char *key);
+
 #endif

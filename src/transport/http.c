@@ -115,8 +115,6 @@ static const char *reason_phrase(int status)
         return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
     case 502:
         return "Bad Gateway";
     case 503:

@@ -1,0 +1,140 @@
+/* Subscription expiry: subscriptions from tokens (or a proxy) with an expiry end when it
+ * passes unrefreshed, or are prolonged by the sub_refresh proxy. One scheduled check per
+ * session, armed for the earliest expiry. */
+#include "core/client_priv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/codes.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+/* --- subscription expiry --------------------------------------------------------------- */
+
+static int64_t sub_deadline(const lc_client_t *c, const lc_csub_t *cs)
+{
+    /* A client-side refresh gets client.expired_sub_close_delay of grace; the sub_refresh
+     * proxy is asked at the expiry itself. */
+    return cs->exp * 1000 + (cs->proxy_refresh ? 0 : c->cfg->expired_sub_close_delay_ms);
+}
+
+void lc__client_arm_sub_expiry(lc_client_t *c)
+{
+    int64_t first = 0;
+    for (uint32_t i = 0; i < c->nsubs; i++) {
+        if (c->subs[i].exp <= 0)
+            continue;
+        int64_t d = sub_deadline(c, &c->subs[i]);
+        if (first == 0 || d < first)
+            first = d;
+    }
+    if (first == 0) {
+        lc__worker_unsched(c->w, &c->sub_expire);
+        return;
+    }
+    int64_t delay = first - lc_now_ms();
+    lc__worker_sched(c->w, &c->sub_expire, LC_SCHED_SUB_EXPIRE, delay > 0 ? delay : 0);
+}
+
+/* End subscription i because its expiry passed unrefreshed: a client-side one with the
+ * unsubscribe push 2501 (the SDK fetches a new token and resubscribes), a server-side one by
+ * disconnecting with 3006. Returns false when the session was closed. */
+static bool expire_sub(lc_client_t *c, uint32_t i)
+{
+    if (c->subs[i].s->flags & LC_SUB_SERVER_SIDE) {
+        lc__client_disconnect(c, LC_DISCONNECT_SUB_EXPIRED, NULL);
+        return false;
+    }
+    size_t len;
+    const char *ch = lc_hub_sub_channel(c->subs[i].s, &len);
+    char *name = strndup(ch, len);
+    lc__client_remove_sub(c, i);
+    lc_buf_t b = LC_BUF_INIT;
+    if (name && lc_proto_push_unsubscribe(&b, name, LC_UNSUBSCRIBE_EXPIRED, NULL) == 0)
+        lc__client_send_push(c, b.data, b.len);
+    free(name);
+    lc_buf_free(&b);
+    return c->state != LC_CLIENT_CLOSING;
+}
+
+/* The sub_refresh proxy answered for the channel in c->sub_refresh_ch. */
+static void on_sub_refresh_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
+{
+    lc_client_t *c = arg;
+    c->sub_refresh_call = NULL;
+    char *ch = c->sub_refresh_ch;
+    c->sub_refresh_ch = NULL;
+    lc_csub_t *cs = ch ? lc__client_find_sub(c, ch, strlen(ch)) : NULL;
+    free(ch);
+    if (!cs) {
+        lc__client_arm_sub_expiry(c);
+        return;
+    }
+    int64_t now = lc_now_s();
+    if (err != 0) {
+        cs->exp = now + 60; /* the backend is asked again in a minute (spec §5.3) */
+    } else if (rep->type != LC_PROXY_RESULT || !rep->has_result || rep->expired ||
+               rep->expire_at <= now) {
+        if (!expire_sub(c, (uint32_t)(cs - c->subs)))
+            return;
+    } else {
+        cs->exp = rep->expire_at;
+        if (rep->info && rep->info_len) {
+            char *ni = strndup(rep->info, rep->info_len);
+            if (ni) {
+                free(cs->chan_info);
+                cs->chan_info = ni;
+                cs->chan_info_len = rep->info_len;
+            }
+        }
+    }
+    lc__client_arm_sub_expiry(c);
+}
+
+static bool ask_sub_refresh_proxy(lc_client_t *c, lc_csub_t *cs)
+{
+    size_t len;
+    const char *ch = lc_hub_sub_channel(cs->s, &len);
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, ch, len, c->user, &scratch);
+    if (!o || !o->sub_refresh_proxy)
+        return false;
+    c->sub_refresh_ch = strndup(ch, len);
+    if (!c->sub_refresh_ch)
+        return false;
+    lc_proxy_req_t r;
+    lc__client_proxy_req(c, LC_PROXY_SUB_REFRESH, &r);
+    r.channel = c->sub_refresh_ch;
+    c->sub_refresh_call =
+        lc_proxy_call(lc__client_httpc(c), o->sub_refresh_proxy, &r, on_sub_refresh_proxy, c);
+    if (!c->sub_refresh_call) {
+        free(c->sub_refresh_ch);
+        c->sub_refresh_ch = NULL;
+        return false;
+    }
+    return true;
+}
+
+void lc__client_check_sub_expiry(lc_client_t *c)
+{
+    int64_t now_ms = lc_now_ms();
+    for (uint32_t i = 0; i < c->nsubs;) {
+        lc_csub_t *cs = &c->subs[i];
+        if (cs->exp == 0 || sub_deadline(c, cs) > now_ms) {
+            i++;
+            continue;
+        }
+        if (cs->proxy_refresh) {
+            /* one sub_refresh call at a time; the others wait for the next check */
+            if (!c->sub_refresh_call && !ask_sub_refresh_proxy(c, cs))
+                cs->exp = now_ms / 1000 + 60;
+            i++;
+            continue;
+        }
+        if (!expire_sub(c, i))
+            return;
+    }
+    if (!c->sub_refresh_call)
+        lc__client_arm_sub_expiry(c);
+}
