@@ -558,7 +558,7 @@ static void set_int(lua_State *L, const char *k, int64_t v)
     lua_setfield(L, -2, k);
 }
 
-static int l_jwt_decode(lua_State *L)
+int lc__lua_jwt_decode(lua_State *L)
 {
     lc_lua_t *vm = lc__lua_vm(L);
     size_t len;
@@ -679,7 +679,7 @@ void lc__lua_push_api(lua_State *L)
                                     {"decode", l_json_decode},
                                     {"array", l_json_array},
                                     {NULL, NULL}};
-    static const luaL_Reg jwt[] = {{"decode", l_jwt_decode}, {NULL, NULL}};
+    static const luaL_Reg jwt[] = {{"decode", lc__lua_jwt_decode}, {NULL, NULL}};
 
     lua_newtable(L);
     luaL_setfuncs(L, top, 0);

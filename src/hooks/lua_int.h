@@ -147,4 +147,8 @@ bool lc__lua_exact_int(double d);
 void lc__lua_release_mem(void *p); /* guard release for a malloc'd block */
 void lc__lua_set_mt(lua_State *L, const char *key);
 
+/* lucent.jwt.decode(token): the claims of a connection token verified with the configured
+ * key, or nil and the reason. Also fills ctx.claims for a connect with a token. */
+int lc__lua_jwt_decode(lua_State *L);
+
 #endif

@@ -360,6 +360,15 @@ static void push_ctx(lua_State *L, lc_hook_kind kind, const lc_hook_ctx_t *x)
     set_str(L, "channel", x->channel);
     set_str(L, "method", x->method);
     set_str(L, "token", x->token);
+    if (x->token && x->token[0]) {
+        /* ctx.claims: the token's claims when it verifies, absent otherwise */
+        lua_pushcfunction(L, lc__lua_jwt_decode);
+        lua_pushstring(L, x->token);
+        if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1))
+            lua_setfield(L, -2, "claims");
+        else
+            lua_pop(L, 1);
+    }
     set_json(L, "data", x->data);
     set_json(L, "info", x->info);
     set_json(L, "meta", x->meta);

@@ -199,6 +199,12 @@ t('connect hook nil: the token decides (user from the token)', async () => {
   assert.equal(who.user, '77');
 });
 
+t('connect hook sees the verified token claims in ctx.claims', async () => {
+  const raw = await rawSession(ctx.server, { token: jwt.connToken(ctx.server.secret, 'claims-check') });
+  const who = rpcData(await rpc(raw, 'whoami'));
+  assert.equal(who.user, 'claims:claims-check');
+});
+
 // ---------------------------------------------------------------------------------------------
 // refresh
 

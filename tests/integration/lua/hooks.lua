@@ -19,6 +19,10 @@ end
 -- decide (nil).
 r:connect(function(ctx)
     if type(ctx.token) == "string" and ctx.token ~= "" then
+        -- ctx.claims holds a verified token's claims: a hook may decide from them
+        if ctx.claims and ctx.claims.sub == "claims-check" then
+            return {user = "claims:" .. ctx.claims.sub}
+        end
         return nil
     end
     local d = ctx.data
