@@ -23,13 +23,16 @@ static int copy_forwarded_headers(lc_client_t *c, const lc_client_opts_t *opts)
             keep++;
     if (keep == 0)
         return 0;
-    c->headers = calloc(keep, sizeof(*c->headers));
-    if (!c->headers)
+    lc_client_x_t *x = lc__client_x(c);
+    if (!x)
+        return LC_ENOMEM;
+    x->headers = calloc(keep, sizeof(*x->headers));
+    if (!x->headers)
         return LC_ENOMEM;
     for (size_t i = 0; i < opts->n_headers; i++) {
         if (!lc__node_forwards_header(lc_worker_node(c->w), opts->headers[i].name))
             continue;
-        lc_http_header_t *h = &c->headers[c->n_headers++];
+        lc_http_header_t *h = &x->headers[x->n_headers++];
         h->name = strdup(opts->headers[i].name);
         h->value = strdup(opts->headers[i].value);
         if (!h->name || !h->value)
@@ -47,6 +50,30 @@ static void free_headers(lc_http_header_t *h, size_t n)
     free(h);
 }
 
+lc_client_x_t *lc__client_x(lc_client_t *c)
+{
+    if (!c->x) {
+        c->x = calloc(1, sizeof(*c->x));
+        if (c->x)
+            c->x->c = c;
+    }
+    return c->x;
+}
+
+/* The side struct's memory; its scheds and calls are already gone (client_detach). */
+static void free_x(lc_client_x_t *x)
+{
+    if (!x)
+        return;
+    lc_cmd_free(&x->cur);
+    free(x->sub_refresh_ch);
+    free(x->session);
+    free(x->meta);
+    free_headers(x->headers, x->n_headers);
+    free_headers(x->emulated, x->n_emulated);
+    free(x);
+}
+
 lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
 {
     lc_client_t *c = calloc(1, sizeof(*c));
@@ -61,6 +88,7 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
     lc_buf_init(&c->replies);
     lc_list_init(&c->user_node);
     if (opts && copy_forwarded_headers(c, opts) != 0) {
+        free_x(c->x);
         free(c);
         return NULL;
     }
@@ -76,37 +104,42 @@ static void client_detach(lc_client_t *c)
 {
     if (c->registered)
         lc__client_notify(c, LC_HOOK_DISCONNECT, NULL, 0);
-    if (c->lua_call) {
-        lc_lua_cancel(c->lua_call);
-        c->lua_call = NULL;
+    lc_client_x_t *x = c->x;
+    if (x && x->lua_call) {
+        lc_lua_cancel(x->lua_call);
+        x->lua_call = NULL;
     }
     while (c->nsubs > 0)
         lc__client_remove_sub(c, c->nsubs - 1);
     lc__worker_unsched(c->w, &c->sched);
     lc__worker_unsched(c->w, &c->pong);
-    lc__worker_unsched(c->w, &c->expire);
-    lc__worker_unsched(c->w, &c->sub_expire);
+    if (x) {
+        lc__worker_unsched(c->w, &x->expire);
+        lc__worker_unsched(c->w, &x->sub_expire);
+    }
     if (c->registered) {
         lc__worker_remove_client(c->w, c->id, c->user, &c->user_node);
-        if (c->mode == LC_CLIENT_EMULATION && c->session)
-            lc__worker_remove_session(c->w, c->session);
+        if (c->mode == LC_CLIENT_EMULATION && x && x->session)
+            lc__worker_remove_session(c->w, x->session);
         c->registered = false;
     }
+    if (!x)
+        return;
     /* A decision still being asked of the backend is abandoned: its answer never arrives. */
-    if (c->call) {
-        lc_proxy_cancel(c->call);
-        c->call = NULL;
+    if (x->call) {
+        lc_proxy_cancel(x->call);
+        x->call = NULL;
     }
-    if (c->refresh_call) {
-        lc_proxy_cancel(c->refresh_call);
-        c->refresh_call = NULL;
+    if (x->refresh_call) {
+        lc_proxy_cancel(x->refresh_call);
+        x->refresh_call = NULL;
     }
-    if (c->sub_refresh_call) {
-        lc_proxy_cancel(c->sub_refresh_call);
-        c->sub_refresh_call = NULL;
+    if (x->sub_refresh_call) {
+        lc_proxy_cancel(x->sub_refresh_call);
+        x->sub_refresh_call = NULL;
     }
-    free(c->sub_refresh_ch);
-    c->sub_refresh_ch = NULL;
+    free(x->sub_refresh_ch);
+    x->sub_refresh_ch = NULL;
 }
 
 void lc__client_send_push(lc_client_t *c, const char *p, size_t n)
@@ -172,14 +205,10 @@ void lc_client_on_close(lc_client_t *c)
     for (uint32_t i = c->qhead; i < c->qlen; i++)
         lc_cmd_free(&c->queue[i]);
     free(c->queue);
-    lc_cmd_free(&c->cur);
     free(c->subs);
     free(c->user);
     free(c->conn_info);
-    free(c->meta);
-    free(c->session);
-    free_headers(c->headers, c->n_headers);
-    free_headers(c->emulated, c->n_emulated);
+    free_x(c->x);
     free(c);
 }
 
@@ -282,7 +311,7 @@ void lc__client_on_sched(lc_sched_t *s)
             lc__client_disconnect(c, LC_DISCONNECT_NO_PONG, NULL);
         break;
     case LC_SCHED_EXPIRE:
-        c = lc_container_of(s, lc_client_t, expire);
+        c = lc_container_of(s, lc_client_x_t, expire)->c;
         if (c->server_refresh) {
             /* The refresh proxy decides whether the connection goes on. */
             lc__client_proxy_refresh(c);
@@ -294,7 +323,7 @@ void lc__client_on_sched(lc_sched_t *s)
         }
         break;
     case LC_SCHED_SUB_EXPIRE:
-        c = lc_container_of(s, lc_client_t, sub_expire);
+        c = lc_container_of(s, lc_client_x_t, sub_expire)->c;
         lc__client_check_sub_expiry(c);
         break;
     }
@@ -317,7 +346,13 @@ void lc_client_on_pong(lc_client_t *c)
 void lc__client_arm_expiry(lc_client_t *c)
 {
     if (c->exp <= 0) {
-        lc__worker_unsched(c->w, &c->expire);
+        if (c->x)
+            lc__worker_unsched(c->w, &c->x->expire);
+        return;
+    }
+    if (!lc__client_x(c)) {
+        /* An expiry nobody would enforce: end the connection instead. */
+        lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
         return;
     }
     int64_t delay_s = c->exp - lc_now_s();
@@ -325,7 +360,7 @@ void lc__client_arm_expiry(lc_client_t *c)
      * at the expiry itself. */
     int64_t grace = c->server_refresh ? 0 : c->cfg->expired_close_delay_ms;
     int64_t delay = (delay_s > 0 ? delay_s * 1000 : 0) + grace;
-    lc__worker_sched(c->w, &c->expire, LC_SCHED_EXPIRE, delay);
+    lc__worker_sched(c->w, &c->x->expire, LC_SCHED_EXPIRE, delay);
 }
 
 /* --- connect --------------------------------------------------------------------------- */
@@ -444,20 +479,23 @@ static void process_queue(lc_client_t *c)
 
 int lc__client_wait(lc_client_t *c, lc_cmd_t *cmd, struct lc_proxy_call *call)
 {
-    if (cmd != &c->cur) { /* a command decided by a hook is already parked there */
-        c->cur = *cmd;
+    lc_client_x_t *x = c->x;
+    if (cmd != &x->cur) { /* a command decided by a hook is already parked there */
+        x->cur = *cmd;
         memset(cmd, 0, sizeof(*cmd));
     }
-    c->call = call;
+    x->call = call;
     c->waiting = true;
     return LC_CMD_WAIT;
 }
 
 void lc__client_resume(lc_client_t *c)
 {
-    c->call = NULL;
+    if (c->x) {
+        c->x->call = NULL;
+        lc_cmd_free(&c->x->cur);
+    }
     c->waiting = false;
-    lc_cmd_free(&c->cur);
     process_queue(c);
     lc__client_send_replies(c);
 }
@@ -554,10 +592,15 @@ void lc__client_deliver(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void
 
 const char *lc_client_session(const lc_client_t *c)
 {
-    return c->session ? c->session : "";
+    return c->x && c->x->session ? c->x->session : "";
 }
 
 lc_client_t *lc__client_of_user_node(lc_list_t *node)
 {
     return lc_container_of(node, lc_client_t, user_node);
+}
+
+bool lc_client_keeps_headers(lc_worker_t *w)
+{
+    return lc__node_keeps_headers(lc_worker_node(w));
 }

@@ -38,6 +38,10 @@ typedef struct lc_client_opts {
     size_t n_headers;
 } lc_client_opts_t;
 
+/* Whether sessions of this worker keep any request header (some proxy forwards headers):
+ * when not, transports need not hand them over. */
+bool lc_client_keeps_headers(struct lc_worker *w);
+
 /* A new session on transport t (t->vt and t->worker set). NULL on OOM. */
 lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts);
 /* One complete incoming protocol message (all the '\n'-separated commands of one frame). May

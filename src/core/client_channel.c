@@ -80,8 +80,8 @@ static void do_publish(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *
 static void on_publish_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
 {
     lc_client_t *c = arg;
-    c->call = NULL;
-    const lc_cmd_t *cmd = &c->cur;
+    c->x->call = NULL;
+    const lc_cmd_t *cmd = &c->x->cur;
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o =
         lc_config_resolve_channel(c->cfg, cmd->channel, strlen(cmd->channel), c->user, &scratch);
@@ -130,8 +130,11 @@ int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
         lc__client_proxy_req(c, LC_PROXY_PUBLISH, &r);
         r.channel = cmd->channel;
         r.data = cmd->data;
+        /* The command waits in the side struct: without it the call is not made. */
         lc_proxy_call_t *call =
-            lc_proxy_call(lc__client_httpc(c), o->publish_proxy, &r, on_publish_proxy, c);
+            lc__client_x(c)
+                ? lc_proxy_call(lc__client_httpc(c), o->publish_proxy, &r, on_publish_proxy, c)
+                : NULL;
         if (!call) {
             lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
             return LC_CMD_DONE;
@@ -173,8 +176,8 @@ static void reply_rpc(lc_client_t *c, uint32_t id, const char *data, size_t len)
 static void on_rpc_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
 {
     lc_client_t *c = arg;
-    c->call = NULL;
-    const lc_cmd_t *cmd = &c->cur;
+    c->x->call = NULL;
+    const lc_cmd_t *cmd = &c->x->cur;
     if (err != 0) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
     } else if (rep->type != LC_PROXY_RESULT) {
@@ -227,7 +230,8 @@ int lc__client_rpc(lc_client_t *c, lc_cmd_t *cmd)
     lc__client_proxy_req(c, LC_PROXY_RPC, &r);
     r.method = method;
     r.data = cmd->data;
-    lc_proxy_call_t *call = lc_proxy_call(lc__client_httpc(c), ns->proxy, &r, on_rpc_proxy, c);
+    lc_proxy_call_t *call =
+        lc__client_x(c) ? lc_proxy_call(lc__client_httpc(c), ns->proxy, &r, on_rpc_proxy, c) : NULL;
     if (!call) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
         return LC_CMD_DONE;

@@ -61,16 +61,21 @@ static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, cons
     }
     c->user = strdup(g->user ? g->user : "");
     c->conn_info = dup_raw(g->info, &c->conn_info_len);
-    c->meta = dup_raw(g->meta, &c->meta_len);
-    if (!c->user) {
+    /* Meta, a session id and an expiry check live in the side struct; a connection with
+     * none of them goes without it. */
+    bool want_meta = g->meta.p && g->meta.len > 0;
+    lc_client_x_t *x = want_meta || exp > 0 || c->mode != LC_CLIENT_BIDI ? lc__client_x(c) : c->x;
+    if (!c->user || (exp > 0 && !x)) {
         lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
         return LC_CMD_STOP;
     }
+    if (x && want_meta)
+        x->meta = dup_raw(g->meta, &x->meta_len);
     c->exp = exp;
-    if (c->mode != LC_CLIENT_BIDI) {
-        c->session = malloc(37);
-        if (c->session)
-            lc_uuid4(c->session);
+    if (x && c->mode != LC_CLIENT_BIDI) {
+        x->session = malloc(37);
+        if (x->session)
+            lc_uuid4(x->session);
     }
     if (lc__worker_add_client(c->w, c->id, c->user, c, &c->user_node) != 0) {
         lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
@@ -78,7 +83,7 @@ static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, cons
     }
     c->registered = true;
     if (c->mode == LC_CLIENT_EMULATION &&
-        (!c->session || lc__worker_add_session(c->w, c->session, c) != 0)) {
+        (!x || !x->session || lc__worker_add_session(c->w, x->session, c) != 0)) {
         lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
         return LC_CMD_STOP;
     }
@@ -121,8 +126,8 @@ static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, cons
         r.ping = (uint32_t)(cfg->ping_interval_ms / 1000);
         r.pong = cfg->pong_timeout_ms > 0 && c->mode != LC_CLIENT_UNI;
     }
-    if (c->mode != LC_CLIENT_BIDI)
-        r.session = c->session;
+    if (c->mode != LC_CLIENT_BIDI && x)
+        r.session = x->session;
     if (c->mode == LC_CLIENT_EMULATION)
         r.node = lc_node_uid(lc_worker_node(c->w));
     if (cfg->connect_include_server_time)
@@ -240,8 +245,8 @@ static void drop_waiting_connect(lc_client_t *c)
 static void on_connect_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
 {
     lc_client_t *c = arg;
-    c->call = NULL;
-    const lc_cmd_t *cmd = &c->cur;
+    c->x->call = NULL;
+    const lc_cmd_t *cmd = &c->x->cur;
     if (err != 0) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
         drop_waiting_connect(c);
@@ -260,8 +265,11 @@ static void keep_emulated(lc_client_t *c, const lc_cmd_t *cmd)
             keep++;
     if (keep == 0)
         return;
-    c->emulated = calloc(keep, sizeof(*c->emulated));
-    if (!c->emulated)
+    lc_client_x_t *x = lc__client_x(c);
+    if (!x)
+        return;
+    x->emulated = calloc(keep, sizeof(*x->emulated));
+    if (!x->emulated)
         return;
     for (size_t i = 0; i < cmd->n_headers; i++) {
         if (!lc__node_forwards_emulated(lc_worker_node(c->w), cmd->headers[i].key))
@@ -272,7 +280,7 @@ static void keep_emulated(lc_client_t *c, const lc_cmd_t *cmd)
             free(v);
             continue;
         }
-        c->emulated[c->n_emulated++] = (lc_http_header_t){n, v};
+        x->emulated[x->n_emulated++] = (lc_http_header_t){n, v};
     }
 }
 
@@ -307,8 +315,11 @@ int lc__client_connect(lc_client_t *c, lc_cmd_t *cmd)
         r.channels = chans;
         r.n_channels = chans ? cmd->n_subs : 0;
     }
+    /* The command waits in the side struct: without it the call is not made. */
     lc_proxy_call_t *call =
-        lc_proxy_call(lc__client_httpc(c), &c->cfg->connect_proxy, &r, on_connect_proxy, c);
+        lc__client_x(c)
+            ? lc_proxy_call(lc__client_httpc(c), &c->cfg->connect_proxy, &r, on_connect_proxy, c)
+            : NULL;
     free(chans);
     if (!call) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
@@ -396,7 +407,7 @@ void lc__client_refresh(lc_client_t *c, const lc_cmd_t *cmd)
 static void on_refresh_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
 {
     lc_client_t *c = arg;
-    c->refresh_call = NULL;
+    c->x->refresh_call = NULL;
     if (err != 0) {
         c->exp = lc_now_s() + 60;
         lc__client_arm_expiry(c);
@@ -425,13 +436,15 @@ static void on_refresh_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
 
 void lc__client_proxy_refresh(lc_client_t *c)
 {
-    if (c->refresh_call || c->state != LC_CLIENT_CONNECTED)
+    /* Called from the expiry check, which lives in the side struct. */
+    lc_client_x_t *x = c->x;
+    if (x->refresh_call || c->state != LC_CLIENT_CONNECTED)
         return;
     lc_proxy_req_t r;
     lc__client_proxy_req(c, LC_PROXY_REFRESH, &r);
-    c->refresh_call =
+    x->refresh_call =
         lc_proxy_call(lc__client_httpc(c), &c->cfg->refresh_proxy, &r, on_refresh_proxy, c);
-    if (!c->refresh_call) {
+    if (!x->refresh_call) {
         c->exp = lc_now_s() + 60;
         lc__client_arm_expiry(c);
     }
@@ -451,11 +464,14 @@ void lc__client_proxy_req(const lc_client_t *c, lc_proxy_kind kind, lc_proxy_req
     r->client = c->id;
     r->transport = c->t->vt->name;
     r->user = c->user ? c->user : "";
-    r->meta = (lc_raw_t){c->meta, c->meta_len};
-    r->conn_headers = c->headers;
-    r->n_conn_headers = c->n_headers;
-    r->emulated_headers = c->emulated;
-    r->n_emulated_headers = c->n_emulated;
+    const lc_client_x_t *x = c->x;
+    if (!x)
+        return; /* no meta, no forwarded headers */
+    r->meta = (lc_raw_t){x->meta, x->meta_len};
+    r->conn_headers = x->headers;
+    r->n_conn_headers = x->n_headers;
+    r->emulated_headers = x->emulated;
+    r->n_emulated_headers = x->n_emulated;
 }
 
 void lc__client_reply_proxy_error(lc_client_t *c, uint32_t id, const lc_proxy_reply_t *rep)

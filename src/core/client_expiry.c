@@ -30,11 +30,17 @@ void lc__client_arm_sub_expiry(lc_client_t *c)
             first = d;
     }
     if (first == 0) {
-        lc__worker_unsched(c->w, &c->sub_expire);
+        if (c->x)
+            lc__worker_unsched(c->w, &c->x->sub_expire);
+        return;
+    }
+    if (!lc__client_x(c)) {
+        /* An expiry nobody would enforce: end the connection instead. */
+        lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
         return;
     }
     int64_t delay = first - lc_now_ms();
-    lc__worker_sched(c->w, &c->sub_expire, LC_SCHED_SUB_EXPIRE, delay > 0 ? delay : 0);
+    lc__worker_sched(c->w, &c->x->sub_expire, LC_SCHED_SUB_EXPIRE, delay > 0 ? delay : 0);
 }
 
 /* End subscription i because its expiry passed unrefreshed: a client-side one with the
@@ -58,13 +64,13 @@ static bool expire_sub(lc_client_t *c, uint32_t i)
     return c->state != LC_CLIENT_CLOSING;
 }
 
-/* The sub_refresh proxy answered for the channel in c->sub_refresh_ch. */
+/* The sub_refresh proxy answered for the channel in c->x->sub_refresh_ch. */
 static void on_sub_refresh_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
 {
     lc_client_t *c = arg;
-    c->sub_refresh_call = NULL;
-    char *ch = c->sub_refresh_ch;
-    c->sub_refresh_ch = NULL;
+    c->x->sub_refresh_call = NULL;
+    char *ch = c->x->sub_refresh_ch;
+    c->x->sub_refresh_ch = NULL;
     lc_csub_t *cs = ch ? lc__client_find_sub(c, ch, strlen(ch)) : NULL;
     free(ch);
     if (!cs) {
@@ -92,25 +98,27 @@ static void on_sub_refresh_proxy(void *arg, int err, const lc_proxy_reply_t *rep
     lc__client_arm_sub_expiry(c);
 }
 
+/* Called from the subscription expiry check, which lives in the side struct (c->x). */
 static bool ask_sub_refresh_proxy(lc_client_t *c, lc_csub_t *cs)
 {
+    lc_client_x_t *x = c->x;
     size_t len;
     const char *ch = lc_hub_sub_channel(cs->s, &len);
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, ch, len, c->user, &scratch);
     if (!o || !o->sub_refresh_proxy)
         return false;
-    c->sub_refresh_ch = strndup(ch, len);
-    if (!c->sub_refresh_ch)
+    x->sub_refresh_ch = strndup(ch, len);
+    if (!x->sub_refresh_ch)
         return false;
     lc_proxy_req_t r;
     lc__client_proxy_req(c, LC_PROXY_SUB_REFRESH, &r);
-    r.channel = c->sub_refresh_ch;
-    c->sub_refresh_call =
+    r.channel = x->sub_refresh_ch;
+    x->sub_refresh_call =
         lc_proxy_call(lc__client_httpc(c), o->sub_refresh_proxy, &r, on_sub_refresh_proxy, c);
-    if (!c->sub_refresh_call) {
-        free(c->sub_refresh_ch);
-        c->sub_refresh_ch = NULL;
+    if (!x->sub_refresh_call) {
+        free(x->sub_refresh_ch);
+        x->sub_refresh_ch = NULL;
         return false;
     }
     return true;
@@ -127,7 +135,7 @@ void lc__client_check_sub_expiry(lc_client_t *c)
         }
         if (cs->proxy_refresh) {
             /* one sub_refresh call at a time; the others wait for the next check */
-            if (!c->sub_refresh_call && !ask_sub_refresh_proxy(c, cs))
+            if (!c->x->sub_refresh_call && !ask_sub_refresh_proxy(c, cs))
                 cs->exp = now_ms / 1000 + 60;
             i++;
             continue;
@@ -135,6 +143,6 @@ void lc__client_check_sub_expiry(lc_client_t *c)
         if (!expire_sub(c, i))
             return;
     }
-    if (!c->sub_refresh_call)
+    if (!c->x->sub_refresh_call)
         lc__client_arm_sub_expiry(c);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/codes.h"
 #include "util/log.h"
 
 static int hook_kind(const lc_cmd_t *cmd)
@@ -40,19 +41,21 @@ static void fill_ctx(const lc_client_t *c, const lc_cmd_t *cmd, lc_hook_ctx_t *c
     if (cmd)
         ctx->data = cmd->data;
     ctx->info = (lc_raw_t){c->conn_info, c->conn_info_len};
-    ctx->meta = (lc_raw_t){c->meta, c->meta_len};
     ctx->token = cmd ? cmd->token : NULL;
-    ctx->headers = c->headers;
-    ctx->n_headers = c->n_headers;
+    if (c->x) {
+        ctx->meta = (lc_raw_t){c->x->meta, c->x->meta_len};
+        ctx->headers = c->x->headers;
+        ctx->n_headers = c->x->n_headers;
+    }
 }
 
 /* The hook answered: run the command's handler with the decision in view. */
 static void on_hook(void *arg, const lc_decision_t *d)
 {
     lc_client_t *c = arg;
-    c->lua_call = NULL;
+    c->x->lua_call = NULL;
     c->hook = d;
-    int r = lc__client_handle(c, &c->cur);
+    int r = lc__client_handle(c, &c->x->cur);
     c->hook = NULL;
     if (r == LC_CMD_WAIT)
         return; /* the handler now waits for a proxy: its callback resumes */
@@ -60,7 +63,7 @@ static void on_hook(void *arg, const lc_decision_t *d)
         lc__client_drop_queue(c);
     if (c->in_hook_call) {
         /* answered at once: the dispatcher goes on with the queue itself */
-        lc_cmd_free(&c->cur);
+        lc_cmd_free(&c->x->cur);
         c->waiting = false;
         return;
     }
@@ -73,17 +76,22 @@ int lc__client_hooked(lc_client_t *c, lc_cmd_t *cmd)
     int kind = hook_kind(cmd);
     if (!vm || kind < 0 || !lc_lua_has_hook(vm, (lc_hook_kind)kind))
         return lc__client_handle(c, cmd);
-    /* The command waits in c->cur, as it would behind a proxy call. */
-    c->cur = *cmd;
+    /* The command waits in c->x->cur, as it would behind a proxy call. */
+    lc_client_x_t *x = lc__client_x(c);
+    if (!x) {
+        lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
+        return LC_CMD_STOP;
+    }
+    x->cur = *cmd;
     memset(cmd, 0, sizeof(*cmd));
     c->waiting = true;
     lc_hook_ctx_t ctx;
-    fill_ctx(c, &c->cur, &ctx);
+    fill_ctx(c, &x->cur, &ctx);
     c->in_hook_call = true;
     lc_lua_call_t *call = lc_lua_call(vm, (lc_hook_kind)kind, &ctx, on_hook, c);
     c->in_hook_call = false;
     if (call) {
-        c->lua_call = call;
+        x->lua_call = call;
         return LC_CMD_WAIT;
     }
     /* decided at once: on_hook has run the handler (which may itself wait for a proxy) */

@@ -45,6 +45,30 @@ typedef struct lc_sub_spec {
     bool proxy_refresh; /* the sub_refresh proxy prolongs it (no client-side refresh) */
 } lc_sub_spec_t;
 
+/* What only some sessions need: a command parked behind a proxy or a Lua hook, the pending
+ * calls, connect meta, forwarded headers, the emulation session id, and the expiry checks of
+ * expiring tokens. A plain token-authenticated connection never allocates it (lc__client_x
+ * makes it when a path first writes one of these; readers take c->x == NULL as "none"). Freed
+ * with the session. */
+typedef struct lc_client_x {
+    lc_client_t *c;                         /* back pointer for the scheds below */
+    lc_sched_t expire;                      /* connection expiry check (exp + grace) */
+    lc_sched_t sub_expire;                  /* the earliest subscription expiry check */
+    lc_cmd_t cur;                           /* the command being decided asynchronously */
+    struct lc_proxy_call *call;             /* its proxy call, cancelled if the session ends */
+    struct lc_proxy_call *refresh_call;     /* the refresh proxy, asked at expiry */
+    struct lc_proxy_call *sub_refresh_call; /* the sub_refresh proxy, for sub_refresh_ch */
+    char *sub_refresh_ch;
+    struct lc_lua_call *lua_call; /* a pending Lua hook call, cancelled if the session ends */
+    char *session;                /* emulation / unidirectional session id, NULL otherwise */
+    char *meta;                   /* raw JSON from a token or the connect proxy */
+    size_t meta_len;
+    lc_http_header_t *headers; /* forwarded request headers (owned copies), lc_client_opts */
+    size_t n_headers;
+    lc_http_header_t *emulated; /* connect `headers` some proxy forwards (owned copies) */
+    size_t n_emulated;
+} lc_client_x_t;
+
 struct lc_client {
     lc_transport_t *t;
     lc_worker_t *w;
@@ -55,7 +79,10 @@ struct lc_client {
     bool ping_outstanding; /* a ping was sent and its pong has not arrived */
     bool registered;       /* in the worker's id → client map */
     uint8_t mode;          /* enum lc_client_mode */
-    char *session;         /* emulation / unidirectional session id, NULL otherwise */
+    bool bad_tail;         /* a malformed command followed: disconnect there */
+    bool waiting;          /* `x->cur` waits for `x->call` or `x->lua_call` */
+    bool server_refresh;   /* the refresh proxy prolongs this connection */
+    bool in_hook_call;     /* inside lc_lua_call (the decision may come at once) */
     char id[37];           /* client id (UUID v4), "" before connect */
     char *user;            /* "" = anonymous */
     char *conn_info;       /* raw JSON from the token's info / b64info, NULL when none */
@@ -68,31 +95,18 @@ struct lc_client {
     lc_list_t user_node; /* in the worker's list of this user's connections */
     lc_sched_t sched;    /* stale before connect, ping after */
     lc_sched_t pong;
-    lc_sched_t expire;     /* connection expiry check (exp + client.expired_close_delay) */
-    lc_sched_t sub_expire; /* the earliest subscription expiry check */
-    lc_buf_t replies;      /* replies to the message being processed, sent as one frame */
+    lc_buf_t replies; /* replies to the message being processed, sent as one frame */
     /* Commands wait here while an asynchronous decision (a proxy call) is in flight: a
      * connection's commands are answered in order. */
     lc_cmd_t *queue;
     uint32_t qhead, qlen, qcap;
-    bool bad_tail;                          /* a malformed command followed: disconnect there */
-    bool waiting;                           /* `cur` waits for `call` */
-    bool server_refresh;                    /* the refresh proxy prolongs this connection */
-    lc_cmd_t cur;                           /* the command being decided asynchronously */
-    struct lc_proxy_call *call;             /* its proxy call, cancelled if the session ends */
-    struct lc_proxy_call *refresh_call;     /* the refresh proxy, asked at expiry */
-    struct lc_proxy_call *sub_refresh_call; /* the sub_refresh proxy, for sub_refresh_ch */
-    char *sub_refresh_ch;
-    struct lc_lua_call *lua_call;   /* a pending Lua hook call, cancelled if the session ends */
     const struct lc_decision *hook; /* the hook's decision while the handler runs */
-    bool in_hook_call;              /* inside lc_lua_call (the decision may come at once) */
-    char *meta;                     /* raw JSON from a token or the connect proxy */
-    size_t meta_len;
-    lc_http_header_t *headers; /* forwarded request headers (owned copies), lc_client_opts */
-    size_t n_headers;
-    lc_http_header_t *emulated; /* connect `headers` some proxy forwards (owned copies) */
-    size_t n_emulated;
+    lc_client_x_t *x;               /* NULL until a path needs it */
 };
+
+/* The session's side struct, made on first use. NULL when out of memory: the caller answers
+ * as for any other allocation failure on its path. */
+lc_client_x_t *lc__client_x(lc_client_t *c);
 
 /* Run cmd through the Lua hook of its kind when the script has one (the handler then sees the
  * decision in c->hook), else straight to its handler. Returns like a handler. */
@@ -104,8 +118,9 @@ void lc__client_notify(lc_client_t *c, int kind, const char *channel, uint32_t c
 /* dispatch results */
 enum { LC_CMD_DONE = 0, LC_CMD_STOP = 1, LC_CMD_WAIT = 2 };
 
-/* Park cmd (moved into c->cur) until call answers; the callback finishes the command and calls
- * lc__client_resume. Returns LC_CMD_WAIT. */
+/* Park cmd (moved into c->x->cur) until call answers; the callback finishes the command and
+ * calls lc__client_resume. c->x must exist: the caller makes it before starting call.
+ * Returns LC_CMD_WAIT. */
 int lc__client_wait(lc_client_t *c, lc_cmd_t *cmd, struct lc_proxy_call *call);
 void lc__client_resume(lc_client_t *c);
 /* Forget the commands waiting in the queue (a refused connect, a closing session). */
@@ -140,6 +155,7 @@ uint32_t lc__client_server_subs(lc_client_t *c, const char *const *channels, siz
                                 lc_buf_t *out);
 void lc__client_arm_sub_expiry(lc_client_t *c);
 void lc__client_arm_expiry(lc_client_t *c);
+/* The subscription expiry check is due (it runs from the sched in c->x). */
 void lc__client_check_sub_expiry(lc_client_t *c);
 /* Send one pre-encoded message (a push) to this client now. */
 void lc__client_send_push(lc_client_t *c, const char *p, size_t n);
@@ -157,7 +173,7 @@ int lc__client_rpc(lc_client_t *c, lc_cmd_t *cmd);
 int lc__client_connect(lc_client_t *c, lc_cmd_t *cmd);
 void lc__client_refresh(lc_client_t *c, const lc_cmd_t *cmd);
 int64_t lc__client_refresh_decision(lc_client_t *c, uint32_t id, const lc_decision_t *d);
-/* The refresh proxy's turn at expiry (server-side refresh). */
+/* The refresh proxy's turn at expiry (server-side refresh; from the sched in c->x). */
 void lc__client_proxy_refresh(lc_client_t *c);
 void lc__client_channel_feature(lc_client_t *c, const lc_cmd_t *cmd);
 void lc__client_sub_refresh(lc_client_t *c, const lc_cmd_t *cmd);

@@ -143,7 +143,7 @@ static int grow_subs(lc_client_t *c)
 {
     if (c->nsubs < c->capsubs)
         return 0;
-    uint32_t ncap = c->capsubs ? c->capsubs * 2 : 4;
+    uint32_t ncap = c->capsubs ? c->capsubs * 2 : 1; /* most sessions hold one or two */
     lc_csub_t *ns = realloc(c->subs, ncap * sizeof(*ns));
     if (!ns)
         return LC_ENOMEM;
@@ -181,7 +181,8 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
         join_leave &&
         (force_push_jl || (sp->want_join_leave && lc__client_can_presence(c, o, true)));
 
-    if (grow_subs(c) != 0)
+    /* An expiring subscription needs the expiry check of the side struct. */
+    if (grow_subs(c) != 0 || (sp->exp > 0 && !lc__client_x(c)))
         return LC_ERROR_INTERNAL;
 
     lc_subscribe_result_t r;
@@ -392,8 +393,8 @@ static void finish_subscribe(lc_client_t *c, const lc_cmd_t *cmd, const lc_sub_s
 static void on_subscribe_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
 {
     lc_client_t *c = arg;
-    c->call = NULL;
-    const lc_cmd_t *cmd = &c->cur;
+    c->x->call = NULL;
+    const lc_cmd_t *cmd = &c->x->cur;
     size_t len = strlen(cmd->channel);
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, cmd->channel, len, c->user, &scratch);
@@ -423,10 +424,12 @@ static int ask_subscribe_proxy(lc_client_t *c, lc_cmd_t *cmd, const lc_proxy_con
     lc__client_proxy_req(c, LC_PROXY_SUBSCRIBE, &r);
     r.channel = cmd->channel;
     r.data = cmd->data;
-    lc_proxy_call_t *call =
-        conf->protocol == LC_PROXY_LARAVEL_AUTH
-            ? lc_proxy_laravel_auth(lc__client_httpc(c), conf, &r, on_subscribe_proxy, c)
-            : lc_proxy_call(lc__client_httpc(c), conf, &r, on_subscribe_proxy, c);
+    /* The command waits in the side struct: without it the call is not made. */
+    lc_proxy_call_t *call = NULL;
+    if (lc__client_x(c))
+        call = conf->protocol == LC_PROXY_LARAVEL_AUTH
+                   ? lc_proxy_laravel_auth(lc__client_httpc(c), conf, &r, on_subscribe_proxy, c)
+                   : lc_proxy_call(lc__client_httpc(c), conf, &r, on_subscribe_proxy, c);
     if (!call) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
         return LC_CMD_DONE;

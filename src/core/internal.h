@@ -87,6 +87,7 @@ lc_client_t *lc__client_of_user_node(lc_list_t *node);
 
 /* Node side. */
 bool lc__node_forwards_header(const lc_node_t *n, const char *name);
+bool lc__node_keeps_headers(const lc_node_t *n);
 bool lc__node_forwards_emulated(const lc_node_t *n, const char *name);
 /* The worker's Lua VM (hooks/script.h), NULL when no lua.script is configured. */
 struct lc_lua *lc__worker_lua(lc_worker_t *w);

@@ -92,6 +92,11 @@ static void collect_forwarded_headers(lc_node_t *n)
     }
 }
 
+bool lc__node_keeps_headers(const lc_node_t *n)
+{
+    return n->n_fwd_headers > 0;
+}
+
 bool lc__node_forwards_header(const lc_node_t *n, const char *name)
 {
     return in_names(n->fwd_headers, n->n_fwd_headers, name);

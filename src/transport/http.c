@@ -614,6 +614,12 @@ bool lc__http_origin_allowed(const lc_config_t *cfg, const char *origin)
 
 lc_client_header_t *lc__http_copy_headers(const lc_http_req_t *req, size_t *n)
 {
+    /* Only proxies forward request headers: without them the session keeps none, and the
+     * copy (one allocation per connection) is not worth making. */
+    if (!lc_client_keeps_headers(req->conn->t.worker)) {
+        *n = 0;
+        return NULL;
+    }
     size_t cnt = lc_http_req_header_count(req), bytes = 0;
     const char *name, *value;
     for (size_t i = 0; i < cnt; i++) {
