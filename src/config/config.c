@@ -244,10 +244,7 @@ void lc_config_free(lc_config_t *c)
     c->rpc_without_namespace.proxy = NULL;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int lc__config_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -264,21 +261,23 @@ static int validate_ns(const lc_config_t *c, const lc_ns_opts_t *ns, const char 
 {
     bool has_size = ns->history_size > 0, has_ttl = ns->history_ttl_ms > 0;
     if (has_size != has_ttl)
-        return fail(err, errlen, "%s: history_size and history_ttl must be set together", where);
+        return lc__config_fail(err, errlen, "%s: history_size and history_ttl must be set together",
+                               where);
     bool history = has_size && has_ttl;
     if (!history && (ns->force_positioning || ns->allow_positioning))
-        return fail(err, errlen, "%s: positioning needs history (history_size and history_ttl)",
-                    where);
+        return lc__config_fail(
+            err, errlen, "%s: positioning needs history (history_size and history_ttl)", where);
     if (!history && (ns->force_recovery || ns->allow_recovery))
-        return fail(err, errlen, "%s: recovery needs history (history_size and history_ttl)",
-                    where);
+        return lc__config_fail(err, errlen,
+                               "%s: recovery needs history (history_size and history_ttl)", where);
     int64_t meta = ns->history_meta_ttl_ms > 0 ? ns->history_meta_ttl_ms : c->history_meta_ttl_ms;
     if (history && meta > 0 && ns->history_ttl_ms > meta)
-        return fail(err, errlen, "%s: history_ttl must not exceed history_meta_ttl", where);
+        return lc__config_fail(err, errlen, "%s: history_ttl must not exceed history_meta_ttl",
+                               where);
     if (ns->channel_regex && !ns->channel_re)
-        return fail(err, errlen,
-                    "%s.channel_regex: not compiled (set it with lc_config_set_channel_regex)",
-                    where);
+        return lc__config_fail(
+            err, errlen, "%s.channel_regex: not compiled (set it with lc_config_set_channel_regex)",
+            where);
     return lc__config_validate_ns_proxies(ns, where, err, errlen);
 }
 
@@ -328,52 +327,56 @@ static int validate_rule(const lc_config_t *c, const struct lc_channel_rule *r, 
     }
     bool size = rule_sets(r, "history_size"), ttl = rule_sets(r, "history_ttl");
     if (size != ttl)
-        return fail(err, errlen,
-                    "%s: history_size and history_ttl must be set together (the pattern "
-                    "does not fix the namespace)",
-                    where);
+        return lc__config_fail(err, errlen,
+                               "%s: history_size and history_ttl must be set together (the pattern "
+                               "does not fix the namespace)",
+                               where);
     int64_t meta =
         r->opts.history_meta_ttl_ms > 0 ? r->opts.history_meta_ttl_ms : c->history_meta_ttl_ms;
     if (ttl && meta > 0 && r->opts.history_ttl_ms > meta)
-        return fail(err, errlen, "%s: history_ttl must not exceed history_meta_ttl", where);
+        return lc__config_fail(err, errlen, "%s: history_ttl must not exceed history_meta_ttl",
+                               where);
     return 0;
 }
 
 int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
 {
     if (c->ping_interval_ms == 0)
-        return fail(err, errlen,
-                    "client.ping_interval: must be positive (a negative value "
-                    "disables pings)");
+        return lc__config_fail(err, errlen,
+                               "client.ping_interval: must be positive (a negative value "
+                               "disables pings)");
     if (c->ping_interval_ms > 0 && c->pong_timeout_ms > 0 &&
         c->ping_interval_ms <= c->pong_timeout_ms)
-        return fail(err, errlen, "client.ping_interval: must be greater than client.pong_timeout");
+        return lc__config_fail(err, errlen,
+                               "client.ping_interval: must be greater than client.pong_timeout");
     if (c->websocket_message_size_limit <= 0)
-        return fail(err, errlen, "websocket.message_size_limit: must be greater than 0");
+        return lc__config_fail(err, errlen, "websocket.message_size_limit: must be greater than 0");
     if (c->queue_max_size <= 0)
-        return fail(err, errlen, "client.queue_max_size: must be greater than 0");
+        return lc__config_fail(err, errlen, "client.queue_max_size: must be greater than 0");
     if (c->http_max_header_size <= 0)
-        return fail(err, errlen, "http_server.max_header_size: must be greater than 0");
+        return lc__config_fail(err, errlen, "http_server.max_header_size: must be greater than 0");
     if (c->http_max_body_size <= 0)
-        return fail(err, errlen, "http_server.max_body_size: must be greater than 0");
+        return lc__config_fail(err, errlen, "http_server.max_body_size: must be greater than 0");
     if (!c->namespace_boundary || !c->namespace_boundary[0])
-        return fail(err, errlen, "channel.namespace_boundary: must not be empty");
+        return lc__config_fail(err, errlen, "channel.namespace_boundary: must not be empty");
     if (!c->user_boundary || !c->user_boundary[0])
-        return fail(err, errlen, "channel.user_boundary: must not be empty");
+        return lc__config_fail(err, errlen, "channel.user_boundary: must not be empty");
     if (!c->user_separator || !c->user_separator[0])
-        return fail(err, errlen, "channel.user_separator: must not be empty");
+        return lc__config_fail(err, errlen, "channel.user_separator: must not be empty");
     if (c->presence_update_interval_ms <= 0)
-        return fail(err, errlen, "client.presence_update_interval: must be greater than 0");
+        return lc__config_fail(err, errlen,
+                               "client.presence_update_interval: must be greater than 0");
     const char *pns = c->personal_channel_namespace;
     if (c->personal_channel_enabled && pns && pns[0]) {
         bool found = false;
         for (size_t i = 0; i < c->n_namespaces && !found; i++)
             found = strcmp(c->namespaces[i].name, pns) == 0;
         if (!found)
-            return fail(err, errlen,
-                        "client.subscribe_to_user_personal_channel.personal_channel_namespace: "
-                        "namespace \"%s\" is not defined in channel.namespaces",
-                        pns);
+            return lc__config_fail(
+                err, errlen,
+                "client.subscribe_to_user_personal_channel.personal_channel_namespace: "
+                "namespace \"%s\" is not defined in channel.namespaces",
+                pns);
     }
 
     int rc = lc__config_validate_proxies(c, err, errlen);

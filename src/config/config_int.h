@@ -183,6 +183,9 @@ const struct lc__key *lc__config_resolve(lc_config_t *c, const char *path, void 
 
 /* Frees a string field unless it is one of the static defaults (see lc_config_set_string). */
 void lc__config_free_str(char *p);
+/* Write a message into err (when given) and return LC_EINVAL. */
+int lc__config_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 void lc__config_free_ns(lc_ns_opts_t *ns);
 /* Frees channel_regex and channel_re of ns and sets them NULL. */

@@ -68,20 +68,6 @@ static void line_col(const char *s, size_t off, int *line, int *col)
     }
 }
 
-static int parse_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int parse_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return LC_EINVAL;
-}
-
 int lc__config_parse(const char *json, size_t len, cJSON **out, char *err, size_t errlen)
 {
     char *buf = NULL;
@@ -90,18 +76,18 @@ int lc__config_parse(const char *json, size_t len, cJSON **out, char *err, size_
 
     *out = NULL;
     if (memchr(json, '\0', len))
-        return parse_fail(err, errlen, "invalid JSON: the text contains a NUL byte");
+        return lc__config_fail(err, errlen, "invalid JSON: the text contains a NUL byte");
     buf = malloc(len + 1);
     if (!buf) {
-        parse_fail(err, errlen, "out of memory");
+        lc__config_fail(err, errlen, "out of memory");
         return LC_ENOMEM;
     }
     memcpy(buf, json, len);
     buf[len] = '\0';
     if (blank_comments(buf, len, &bad_at) != 0) {
         line_col(json, bad_at, &line, &col);
-        rc = parse_fail(err, errlen, "invalid JSON: unterminated /* comment at line %d, column %d",
-                        line, col);
+        rc = lc__config_fail(
+            err, errlen, "invalid JSON: unterminated /* comment at line %d, column %d", line, col);
         goto out;
     }
     const char *end = NULL;
@@ -109,12 +95,12 @@ int lc__config_parse(const char *json, size_t len, cJSON **out, char *err, size_
     if (!root) {
         size_t off = end && end >= buf && end <= buf + len ? (size_t)(end - buf) : len;
         line_col(buf, off, &line, &col);
-        rc = parse_fail(err, errlen, "invalid JSON at line %d, column %d", line, col);
+        rc = lc__config_fail(err, errlen, "invalid JSON at line %d, column %d", line, col);
         goto out;
     }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        rc = parse_fail(err, errlen, "invalid config: the top level must be a JSON object");
+        rc = lc__config_fail(err, errlen, "invalid config: the top level must be a JSON object");
         goto out;
     }
     *out = root;
@@ -149,7 +135,7 @@ static int resolve_lua_paths(lc_config_t *c, const char *path, char *err, size_t
     for (size_t i = 0; rc == 0 && i < c->n_lua_path; i++)
         rc = resolve_one(&c->lua_path[i], path, dirlen);
     if (rc != 0)
-        parse_fail(err, errlen, "out of memory");
+        lc__config_fail(err, errlen, "out of memory");
     return rc;
 }
 
@@ -161,20 +147,20 @@ int lc_config_load_file(lc_config_t *c, const char *path, char *err, size_t errl
     FILE *f = fopen(path, "rbe");
     if (!f) {
         int e = errno;
-        parse_fail(err, errlen, "cannot open %s: %s", path, strerror(e));
+        lc__config_fail(err, errlen, "cannot open %s: %s", path, strerror(e));
         return e == ENOENT ? LC_ENOENT : LC_EIO;
     }
     for (;;) {
         if (len == cap) {
             if (cap >= MAX_FILE_SIZE) {
-                parse_fail(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_SIZE);
+                lc__config_fail(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_SIZE);
                 rc = LC_ETOOBIG;
                 goto out;
             }
             cap = cap ? cap * 2 : 8192;
             char *n = realloc(data, cap);
             if (!n) {
-                parse_fail(err, errlen, "out of memory");
+                lc__config_fail(err, errlen, "out of memory");
                 rc = LC_ENOMEM;
                 goto out;
             }
@@ -186,7 +172,7 @@ int lc_config_load_file(lc_config_t *c, const char *path, char *err, size_t errl
             break;
     }
     if (ferror(f)) {
-        parse_fail(err, errlen, "cannot read %s", path);
+        lc__config_fail(err, errlen, "cannot read %s", path);
         rc = LC_EIO;
         goto out;
     }

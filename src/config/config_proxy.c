@@ -61,20 +61,6 @@ bool lc__config_name_ok(const char *s)
     return n >= 2;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return LC_EINVAL;
-}
-
 /* ---- references ---- */
 
 static struct lc__proxy_ref *ref_find(struct lc__proxy_refs *r, const lc_proxy_conf_t **slot)
@@ -212,9 +198,9 @@ static int resolve_one(lc_config_t *c, const struct lc__proxy_ref *f, char *err,
     /* A rule's options replace the namespace's, so a name alone would silently turn the
      * proxy off for the rule's channels. */
     if (f->in_rule && f->name && !f->has_enabled)
-        return fail(err, errlen,
-                    "%s: a rule that sets %s_proxy_name must also set %s_proxy_enabled",
-                    f->name_path, opt, opt);
+        return lc__config_fail(err, errlen,
+                               "%s: a rule that sets %s_proxy_name must also set %s_proxy_enabled",
+                               f->name_path, opt, opt);
     const struct lc__proxy_section *s = default_section(f->use);
     if (strcmp(name, "default") == 0) {
         p = section_of(c, s);
@@ -227,8 +213,8 @@ static int resolve_one(lc_config_t *c, const struct lc__proxy_ref *f, char *err,
         }
     }
     if (!p)
-        return fail(err, errlen, "%s: %s proxy \"%s\" is not defined in proxies", f->name_path, opt,
-                    name);
+        return lc__config_fail(err, errlen, "%s: %s proxy \"%s\" is not defined in proxies",
+                               f->name_path, opt, name);
     /* the previous state when this load does not say (an option loaded earlier) */
     bool on = f->has_enabled ? f->enabled : *f->slot != NULL;
     if (!on) {
@@ -237,13 +223,15 @@ static int resolve_one(lc_config_t *c, const struct lc__proxy_ref *f, char *err,
     }
     const char *path = f->enabled_path ? f->enabled_path : f->name_path;
     if (!p->endpoint[0])
-        return fail(err, errlen, "%s: the %s proxy \"%s\" has no endpoint (set %s.endpoint)", path,
-                    opt, name, where);
+        return lc__config_fail(err, errlen,
+                               "%s: the %s proxy \"%s\" has no endpoint (set %s.endpoint)", path,
+                               opt, name, where);
     if (p->protocol == LC_PROXY_LARAVEL_AUTH && f->use != LC__USE_SUBSCRIBE)
-        return fail(err, errlen,
-                    "%s: proxy \"%s\" uses protocol \"laravel_auth\", which only answers "
-                    "subscribe requests",
-                    f->name_path ? f->name_path : path, name);
+        return lc__config_fail(
+            err, errlen,
+            "%s: proxy \"%s\" uses protocol \"laravel_auth\", which only answers "
+            "subscribe requests",
+            f->name_path ? f->name_path : path, name);
     *f->slot = p;
     return 0;
 }
@@ -294,26 +282,30 @@ static int validate_proxy(const lc_proxy_conf_t *p, const char *where, bool name
 {
     const char *e = p->endpoint ? p->endpoint : "";
     if (named && !e[0])
-        return fail(err, errlen, "%s.endpoint: required for a named proxy", where);
+        return lc__config_fail(err, errlen, "%s.endpoint: required for a named proxy", where);
     if (e[0]) {
         size_t scheme = strncasecmp(e, "http://", 7) == 0    ? 7
                         : strncasecmp(e, "https://", 8) == 0 ? 8
                                                              : 0;
         if (strncasecmp(e, "grpc://", 7) == 0)
-            return fail(err, errlen,
-                        "%s.endpoint: gRPC proxies are not supported (use an http:// or https:// "
-                        "endpoint)",
-                        where);
+            return lc__config_fail(
+                err, errlen,
+                "%s.endpoint: gRPC proxies are not supported (use an http:// or https:// "
+                "endpoint)",
+                where);
         if (!scheme || !e[scheme] || e[scheme] == '/')
-            return fail(err, errlen, "%s.endpoint: expected an http:// or https:// URL", where);
+            return lc__config_fail(err, errlen, "%s.endpoint: expected an http:// or https:// URL",
+                                   where);
     }
     if (p->timeout_ms <= 0)
-        return fail(err, errlen, "%s.timeout: must be greater than 0", where);
+        return lc__config_fail(err, errlen, "%s.timeout: must be greater than 0", where);
     if (p->protocol == LC_PROXY_LARAVEL_AUTH && !named && use != LC__USE_SUBSCRIBE)
-        return fail(err, errlen,
-                    "%s.protocol: \"laravel_auth\" is only supported for subscribe proxies", where);
+        return lc__config_fail(
+            err, errlen, "%s.protocol: \"laravel_auth\" is only supported for subscribe proxies",
+            where);
     if (p->protocol != LC_PROXY_CENTRIFUGO && p->protocol != LC_PROXY_LARAVEL_AUTH)
-        return fail(err, errlen, "%s.protocol: expected one of centrifugo, laravel_auth", where);
+        return lc__config_fail(err, errlen, "%s.protocol: expected one of centrifugo, laravel_auth",
+                               where);
     return 0;
 }
 
@@ -326,54 +318,57 @@ int lc__config_validate_proxies(const lc_config_t *c, char *err, size_t errlen)
             return rc;
     }
     if (c->connect_proxy_enabled && !c->connect_proxy.endpoint[0])
-        return fail(err, errlen, "client.proxy.connect: enabled without an endpoint");
+        return lc__config_fail(err, errlen, "client.proxy.connect: enabled without an endpoint");
     if (c->refresh_proxy_enabled && !c->refresh_proxy.endpoint[0])
-        return fail(err, errlen, "client.proxy.refresh: enabled without an endpoint");
+        return lc__config_fail(err, errlen, "client.proxy.refresh: enabled without an endpoint");
     for (size_t i = 0; i < c->n_proxies; i++) {
         char where[64];
         const char *name = c->proxies[i].name;
         snprintf(where, sizeof(where), "proxies[%zu]", i);
         if (!name || !lc__config_name_ok(name) || strcmp(name, "default") == 0)
-            return fail(err, errlen,
-                        "%s.name: expected a name matching ^[-a-zA-Z0-9_.]{2,}$ "
-                        "other than \"default\"",
-                        where);
+            return lc__config_fail(err, errlen,
+                                   "%s.name: expected a name matching ^[-a-zA-Z0-9_.]{2,}$ "
+                                   "other than \"default\"",
+                                   where);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(c->proxies[j].name, name) == 0)
-                return fail(err, errlen, "%s.name: duplicate proxy name \"%s\"", where, name);
+                return lc__config_fail(err, errlen, "%s.name: duplicate proxy name \"%s\"", where,
+                                       name);
         }
         rc = validate_proxy(&c->proxies[i], where, true, -1, err, errlen);
         if (rc)
             return rc;
     }
     if (!c->rpc_namespace_boundary || !c->rpc_namespace_boundary[0])
-        return fail(err, errlen, "rpc.namespace_boundary: must not be empty");
+        return lc__config_fail(err, errlen, "rpc.namespace_boundary: must not be empty");
     if (c->rpc_ping_enabled && (!c->rpc_ping_method || !c->rpc_ping_method[0]))
-        return fail(err, errlen, "rpc.ping.method: must not be empty when rpc.ping is enabled");
+        return lc__config_fail(err, errlen,
+                               "rpc.ping.method: must not be empty when rpc.ping is enabled");
     const lc_proxy_conf_t *rp = c->rpc_without_namespace.proxy;
     if (rp && (!rp->endpoint[0] || rp->protocol != LC_PROXY_CENTRIFUGO))
-        return fail(err, errlen,
-                    "rpc.without_namespace: the rpc proxy needs an endpoint and the "
-                    "centrifugo protocol");
+        return lc__config_fail(err, errlen,
+                               "rpc.without_namespace: the rpc proxy needs an endpoint and the "
+                               "centrifugo protocol");
     for (size_t i = 0; i < c->n_rpc_namespaces; i++) {
         const lc_rpc_ns_t *ns = &c->rpc_namespaces[i];
         if (!ns->name || !lc__config_name_ok(ns->name))
-            return fail(err, errlen,
-                        "rpc.namespaces[%zu].name: expected a string matching "
-                        "^[-a-zA-Z0-9_.]{2,}$",
-                        i);
+            return lc__config_fail(err, errlen,
+                                   "rpc.namespaces[%zu].name: expected a string matching "
+                                   "^[-a-zA-Z0-9_.]{2,}$",
+                                   i);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(c->rpc_namespaces[j].name, ns->name) == 0)
-                return fail(err, errlen,
-                            "rpc.namespaces[%zu].name: duplicate rpc namespace "
-                            "\"%s\"",
-                            i, ns->name);
+                return lc__config_fail(err, errlen,
+                                       "rpc.namespaces[%zu].name: duplicate rpc namespace "
+                                       "\"%s\"",
+                                       i, ns->name);
         }
         if (ns->proxy && (!ns->proxy->endpoint[0] || ns->proxy->protocol != LC_PROXY_CENTRIFUGO))
-            return fail(err, errlen,
-                        "rpc.namespaces[%zu]: the rpc proxy needs an endpoint and the centrifugo "
-                        "protocol",
-                        i);
+            return lc__config_fail(
+                err, errlen,
+                "rpc.namespaces[%zu]: the rpc proxy needs an endpoint and the centrifugo "
+                "protocol",
+                i);
     }
     return 0;
 }
@@ -387,13 +382,15 @@ int lc__config_validate_ns_proxies(const lc_ns_opts_t *ns, const char *where, ch
         if (!p[use])
             continue;
         if (!p[use]->endpoint || !p[use]->endpoint[0])
-            return fail(err, errlen, "%s.%s_proxy_enabled: the proxy \"%s\" has no endpoint", where,
-                        use_option[use], p[use]->name);
+            return lc__config_fail(err, errlen,
+                                   "%s.%s_proxy_enabled: the proxy \"%s\" has no endpoint", where,
+                                   use_option[use], p[use]->name);
         if (p[use]->protocol == LC_PROXY_LARAVEL_AUTH && use != LC__USE_SUBSCRIBE)
-            return fail(err, errlen,
-                        "%s.%s_proxy_name: proxy \"%s\" uses protocol \"laravel_auth\", which "
-                        "only answers subscribe requests",
-                        where, use_option[use], p[use]->name);
+            return lc__config_fail(
+                err, errlen,
+                "%s.%s_proxy_name: proxy \"%s\" uses protocol \"laravel_auth\", which "
+                "only answers subscribe requests",
+                where, use_option[use], p[use]->name);
     }
     return 0;
 }

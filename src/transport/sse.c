@@ -53,25 +53,10 @@ static void on_sse(lc_http_req_t *req, void *arg)
     char *query = NULL;
     if (!lc__endpoint_enter(req, "GET, POST", 0, NULL, &cors))
         goto done;
-    const char *msg;
-    size_t len;
-    if (strcmp(lc_http_req_method(req), "GET") == 0) {
-        /* decoding never makes the value longer than the query */
-        size_t cap = strlen(lc_http_req_query(req)) + 1;
-        query = malloc(cap);
-        if (query == NULL) {
-            lc__respond_text(req, 500, "Internal Server Error\n", cors.data);
-            goto done;
-        }
-        msg = lc_http_req_query_param(req, "cf_connect", query, cap);
-        if (msg == NULL) {
-            lc__respond_text(req, 400, "Bad Request: cf_connect required\n", cors.data);
-            goto done;
-        }
-        len = strlen(msg);
-    } else {
-        msg = lc_http_req_body(req, &len);
-    }
+    size_t len = 0;
+    const char *msg = lc__connect_request(req, NULL, &query, &len, cors.data);
+    if (msg == NULL)
+        goto done;
     if (len > limit)
         lc__respond_text(req, 413, "Request Entity Too Large\n", cors.data);
     else

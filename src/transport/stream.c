@@ -346,3 +346,28 @@ bool lc__endpoint_enter(lc_http_req_t *req, const char *methods, int preflight_s
     }
     return true;
 }
+
+const char *lc__connect_request(lc_http_req_t *req, const char *empty, char **query, size_t *len,
+                                const char *cors)
+{
+    *query = NULL;
+    if (strcmp(lc_http_req_method(req), "GET") != 0)
+        return lc_http_req_body(req, len);
+    /* decoding never makes the value longer than the query */
+    size_t cap = strlen(lc_http_req_query(req)) + 1;
+    *query = malloc(cap);
+    if (*query == NULL) {
+        lc__respond_text(req, 500, "Internal Server Error\n", cors);
+        return NULL;
+    }
+    const char *v = lc_http_req_query_param(req, "cf_connect", *query, cap);
+    if (v == NULL || v[0] == '\0') {
+        if (empty == NULL) {
+            lc__respond_text(req, 400, "Bad Request: cf_connect required\n", cors);
+            return NULL;
+        }
+        v = empty;
+    }
+    *len = strlen(v);
+    return v;
+}

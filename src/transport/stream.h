@@ -62,4 +62,10 @@ size_t lc__stream_lines(char *out, const char *p, size_t n, const char *pre, con
  * framings drop the wrapper). NULL on OOM. */
 lc_rcbuf_t *lc__disconnect_frame(lc_transport_t *t, uint32_t code, const char *reason);
 
+/* The connect command (or request) of an SSE-style endpoint: the `cf_connect` query parameter
+ * of a GET (absent or empty: `empty`, or 400 when empty is NULL), else the POST body. NULL when
+ * already answered (400, 500). *query holds the decoded parameter: free it after use. */
+const char *lc__connect_request(lc_http_req_t *req, const char *empty, char **query, size_t *len,
+                                const char *cors);
+
 #endif

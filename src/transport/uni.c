@@ -70,22 +70,10 @@ static void on_uni_sse(lc_http_req_t *req, void *arg)
     char *query = NULL;
     if (!lc__endpoint_enter(req, "GET, POST", 0, NULL, &cors))
         goto done;
-    const char *request;
-    size_t len;
-    if (strcmp(lc_http_req_method(req), "GET") == 0) {
-        size_t cap = strlen(lc_http_req_query(req)) + 1;
-        query = malloc(cap);
-        if (query == NULL) {
-            lc__respond_text(req, 500, "Internal Server Error\n", cors.data);
-            goto done;
-        }
-        request = lc_http_req_query_param(req, "cf_connect", query, cap);
-        if (request == NULL || request[0] == '\0')
-            request = "{}";
-        len = strlen(request);
-    } else {
-        request = lc_http_req_body(req, &len);
-    }
+    size_t len = 0;
+    const char *request = lc__connect_request(req, "{}", &query, &len, cors.data);
+    if (request == NULL)
+        goto done;
     if (len > limit)
         lc__respond_text(req, 413, "Request Entity Too Large\n", cors.data);
     else
