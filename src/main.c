@@ -1,6 +1,7 @@
 /* lucent: the command line. Serving is the default; helper commands generate a config or a
  * connection token, check a config, and print the version. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+extern char **environ;
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -32,8 +35,16 @@ static void usage(FILE *f)
             "                                  print a connection JWT signed with the\n"
             "                                  config's client.token.hmac_secret_key\n"
             "                                  (--secret KEY instead of -c; default ttl 7 days)\n"
+            "  lucent gensubtoken -c FILE -u USER -s CHANNEL [--ttl SECONDS]\n"
+            "                                  print a subscription JWT for CHANNEL (key:\n"
+            "                                  client.subscription_token.hmac_secret_key when\n"
+            "                                  enabled, else client.token.hmac_secret_key)\n"
             "  lucent version                  print the version\n"
-            "  lucent --help                   this help\n",
+            "  lucent --help                   this help\n"
+            "\n"
+            "Environment: CENTRIFUGO_<KEY_PATH> (or LUCENT_<KEY_PATH>, which wins) overrides a\n"
+            "config key, e.g. CENTRIFUGO_HTTP_SERVER_PORT=9000, CENTRIFUGO_HTTP_API_KEY=...,\n"
+            "CENTRIFUGO_CLIENT_ALLOWED_ORIGINS=\"https://a https://b\".\n",
             LUCENT_VERSION);
 }
 
@@ -53,12 +64,22 @@ static const char *config_arg(int argc, char **argv, int *i)
     return NULL;
 }
 
+/* The config file (path NULL: the defaults) with the environment's CENTRIFUGO_ / LUCENT_
+ * variables over it. */
 static int load_config(lc_config_t *cfg, const char *path)
 {
     char err[512] = "";
+    int rc;
     lc_config_defaults(cfg);
-    if (lc_config_load_file(cfg, path, err, sizeof(err)) != 0) {
-        fprintf(stderr, "lucent: config %s: %s\n", path, err);
+    if (path)
+        rc = lc_config_load_file_env(cfg, path, environ, err, sizeof(err));
+    else
+        rc = lc_config_apply_env(cfg, environ, err, sizeof(err));
+    if (rc != 0) {
+        if (path)
+            fprintf(stderr, "lucent: config %s: %s\n", path, err);
+        else
+            fprintf(stderr, "lucent: config: %s\n", err);
         lc_config_free(cfg);
         return -1;
     }
@@ -109,9 +130,12 @@ static int cmd_checkconfig(int argc, char **argv)
     return 0;
 }
 
-static int cmd_gentoken(int argc, char **argv)
+/* gentoken and gensubtoken: the key comes from --secret, or from the config (-c FILE, or the
+ * environment alone when neither is given). */
+static int cmd_token(int argc, char **argv, bool sub)
 {
-    const char *path = NULL, *user = NULL, *secret = NULL;
+    const char *cmd = sub ? "gensubtoken" : "gentoken";
+    const char *path = NULL, *user = NULL, *secret = NULL, *channel = NULL;
     long long ttl = 7 * 24 * 3600;
     for (int i = 2; i < argc; i++) {
         const char *c = config_arg(argc, argv, &i);
@@ -119,6 +143,9 @@ static int cmd_gentoken(int argc, char **argv)
             path = c;
         } else if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--user") == 0) && i + 1 < argc) {
             user = argv[++i];
+        } else if (sub && (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--channel") == 0) &&
+                   i + 1 < argc) {
+            channel = argv[++i];
         } else if (strcmp(argv[i], "--secret") == 0 && i + 1 < argc) {
             secret = argv[++i];
         } else if ((strcmp(argv[i], "--ttl") == 0 || strcmp(argv[i], "-t") == 0) && i + 1 < argc) {
@@ -126,16 +153,17 @@ static int cmd_gentoken(int argc, char **argv)
             errno = 0;
             ttl = strtoll(argv[++i], &end, 10);
             if (errno || *end || ttl < 0) {
-                fprintf(stderr, "lucent gentoken: --ttl expects a number of seconds\n");
+                fprintf(stderr, "lucent %s: --ttl expects a number of seconds\n", cmd);
                 return 2;
             }
         } else {
-            fprintf(stderr, "lucent gentoken: unexpected argument %s\n", argv[i]);
+            fprintf(stderr, "lucent %s: unexpected argument %s\n", cmd, argv[i]);
             return 2;
         }
     }
-    if (!user || (!path && !secret)) {
-        fprintf(stderr, "usage: lucent gentoken -c FILE -u USER [--ttl SECONDS]\n");
+    if (!user || (sub && (!channel || !*channel))) {
+        fprintf(stderr, "usage: lucent %s -c FILE -u USER%s [--ttl SECONDS]\n", cmd,
+                sub ? " -s CHANNEL" : "");
         return 2;
     }
     lc_config_t cfg;
@@ -144,18 +172,24 @@ static int cmd_gentoken(int argc, char **argv)
         if (load_config(&cfg, path) != 0)
             return 1;
         have_cfg = true;
-        secret = cfg.token_hmac_secret_key;
+        secret = sub ? lc_config_sub_token_secret(&cfg) : cfg.token_hmac_secret_key;
         if (!secret || !*secret) {
-            fprintf(stderr, "lucent gentoken: %s has no client.token.hmac_secret_key\n", path);
+            const char *key = sub && cfg.sub_token_enabled
+                                  ? "client.subscription_token.hmac_secret_key"
+                                  : "client.token.hmac_secret_key";
+            fprintf(stderr,
+                    "lucent %s: no %s (give -c FILE, --secret KEY or set it in the environment)\n",
+                    cmd, key);
             lc_config_free(&cfg);
             return 1;
         }
     }
-    char *tok = lc_jwt_make_connect_token(secret, user, lc_now_s(), ttl);
+    char *tok = sub ? lc_jwt_make_subscribe_token(secret, user, channel, lc_now_s(), ttl)
+                    : lc_jwt_make_connect_token(secret, user, lc_now_s(), ttl);
     if (have_cfg)
         lc_config_free(&cfg);
     if (!tok) {
-        fprintf(stderr, "lucent gentoken: cannot sign the token\n");
+        fprintf(stderr, "lucent %s: cannot sign the token\n", cmd);
         return 1;
     }
     printf("%s\n", tok);
@@ -169,9 +203,10 @@ static void print_dev_banner(const lc_config_t *cfg)
     const char *host = cfg->address && *cfg->address ? cfg->address : "127.0.0.1";
     fprintf(stderr,
             "\n"
-            "  WARNING: development mode. The secret and API key below are random and live only\n"
-            "  as long as this process; allowed_origins is \"*\". Use `lucent genconfig` and\n"
-            "  `lucent -c config.json` for anything else.\n"
+            "  WARNING: development mode. The secret and API key below are random (unless set\n"
+            "  through CENTRIFUGO_ variables) and live only as long as this process;\n"
+            "  allowed_origins is \"*\". Use `lucent genconfig` and `lucent -c config.json` for\n"
+            "  anything else.\n"
             "\n"
             "  client.token.hmac_secret_key: %s\n"
             "  http_api.key:                 %s\n"
@@ -244,7 +279,9 @@ int main(int argc, char **argv)
         if (strcmp(cmd, "genconfig") == 0)
             return cmd_genconfig(argc, argv);
         if (strcmp(cmd, "gentoken") == 0)
-            return cmd_gentoken(argc, argv);
+            return cmd_token(argc, argv, false);
+        if (strcmp(cmd, "gensubtoken") == 0)
+            return cmd_token(argc, argv, true);
         if (strcmp(cmd, "checkconfig") == 0)
             return cmd_checkconfig(argc, argv);
     }
@@ -264,8 +301,14 @@ int main(int argc, char **argv)
     lc_config_t cfg;
     bool dev = path == NULL;
     if (dev) {
+        char err[512] = "";
         if (lc_config_dev(&cfg) != 0) {
             fprintf(stderr, "lucent: cannot build the development config\n");
+            return 1;
+        }
+        if (lc_config_apply_env(&cfg, environ, err, sizeof(err)) != 0) {
+            fprintf(stderr, "lucent: config: %s\n", err);
+            lc_config_free(&cfg);
             return 1;
         }
     } else if (load_config(&cfg, path) != 0) {

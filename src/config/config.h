@@ -245,8 +245,29 @@ void lc_config_defaults(lc_config_t *c);
  * failure c may hold part of the file's values and still needs lc_config_free.
  * On success also validates (lc_config_validate). */
 int lc_config_load_file(lc_config_t *c, const char *path, char *err, size_t errlen);
-/* Same from a string in memory (used by tests). */
+/* Same from a string in memory (used by tests). Loading again into the same config applies
+ * the keys of the new text over the values already there; keys it does not name keep them. */
 int lc_config_load_string(lc_config_t *c, const char *json, size_t len, char *err, size_t errlen);
+
+/* Environment overrides (spec §9.1). A variable is CENTRIFUGO_ or LUCENT_ followed by a key
+ * path upper-cased with '.' → '_' (CENTRIFUGO_HTTP_SERVER_PORT = http_server.port). Values:
+ * booleans as Go's strconv.ParseBool (1 t T TRUE true True, 0 f F FALSE false False), decimal
+ * integers, durations and strings as written, string arrays space-separated
+ * ("https://a https://b"), arrays of objects (channel.namespaces, proxies, channels, ...) and
+ * maps as JSON. An empty value is unset. LUCENT_X wins over CENTRIFUGO_X. Pre-v6 flat names
+ * (CENTRIFUGO_API_KEY) are mapped with a warning where the file loader maps them; unknown
+ * CENTRIFUGO_ names are warned about and ignored (LUCENT_ ones silently: other tools share the
+ * prefix). lua.script and lua.path from the environment are relative to the working directory.
+ *
+ * lc_config_apply_env applies the variables of envp (NULL-terminated "NAME=value" strings, e.g.
+ * environ) over c as it is, then validates. lc_config_load_file_env loads a file with envp's
+ * variables over it in one pass (the environment wins over the file, the file over defaults),
+ * so that validation and proxy references see the final values; envp NULL = the file alone.
+ * Errors as for lc_config_load_file, naming the variable when one set the value:
+ * `CENTRIFUGO_HTTP_SERVER_PORT: expected an integer from 0 to 65535`. */
+int lc_config_apply_env(lc_config_t *c, char *const *envp, char *err, size_t errlen);
+int lc_config_load_file_env(lc_config_t *c, const char *path, char *const *envp, char *err,
+                            size_t errlen);
 
 /* Cross-key validation (ping_interval > pong_timeout, history_size with history_ttl, the
  * personal channel namespace defined, channel rules, ...). A channel_regex string without its

@@ -181,6 +181,43 @@ void lc__config_legacy_each(void (*fn)(const struct lc__legacy *l, void *arg), v
  * c->without_namespace). NULL when the path is not in the tables. */
 const struct lc__key *lc__config_resolve(lc_config_t *c, const char *path, void **base);
 
+/* ---- config_env.c: environment overrides ---- */
+
+#define LC__ENV_PATH_MAX 256
+
+/* One variable that sets a key. */
+struct lc__env_var {
+    char *name;                /* the variable's name, for messages */
+    char *path;                /* the v6 key path it sets */
+    const struct lc__key *key; /* its description */
+    const char *value;         /* borrowed from envp */
+    int rank;                  /* which of two variables for one path wins */
+};
+
+struct lc__env {
+    struct cJSON *doc; /* the values as a config document */
+    struct lc__env_var *v;
+    size_t n, cap;
+};
+
+/* Read the CENTRIFUGO_ and LUCENT_ variables of envp (NULL-terminated "NAME=value" strings;
+ * NULL = none) into e, warning about unknown CENTRIFUGO_ names. 0, or LC_EINVAL (a value
+ * that cannot have its key's type, the variable named in err) / LC_ENOMEM; e is then empty. */
+int lc__config_env_read(char *const *envp, struct lc__env *e, char *err, size_t errlen);
+/* Move the members of src into dst: objects are merged, anything else replaces. */
+void lc__config_env_merge(struct cJSON *dst, struct cJSON *src);
+/* A loader message about a path a variable set ("http_server.port: ..." or below it) is
+ * rewritten to name the variable. */
+void lc__config_env_blame(const struct lc__env *e, char *err, size_t errlen);
+void lc__config_env_free(struct lc__env *e);
+/* Calls fn for every key path that a variable can set (the leaves of the tables). */
+void lc__config_env_paths(void (*fn)(const char *path, const struct lc__key *k, void *arg),
+                          void *arg);
+
+/* Apply a parsed config document to c (as lc_config_load_string does after parsing): walk,
+ * resolve proxy references, validate. */
+int lc__config_load_tree(lc_config_t *c, const struct cJSON *root, char *err, size_t errlen);
+
 /* Frees a string field unless it is one of the static defaults (see lc_config_set_string). */
 void lc__config_free_str(char *p);
 /* Write a message into err (when given) and return LC_EINVAL. */

@@ -139,11 +139,13 @@ static int resolve_lua_paths(lc_config_t *c, const char *path, char *err, size_t
     return rc;
 }
 
-int lc_config_load_file(lc_config_t *c, const char *path, char *err, size_t errlen)
+/* The whole file into *data (malloc'd, *len bytes, not terminated). */
+static int read_file(const char *path, char **data, size_t *len, char *err, size_t errlen)
 {
-    char *data = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
+    size_t cap = 0;
+    int rc = 0;
+    *data = NULL;
+    *len = 0;
     FILE *f = fopen(path, "rbe");
     if (!f) {
         int e = errno;
@@ -151,36 +153,72 @@ int lc_config_load_file(lc_config_t *c, const char *path, char *err, size_t errl
         return e == ENOENT ? LC_ENOENT : LC_EIO;
     }
     for (;;) {
-        if (len == cap) {
+        if (*len == cap) {
             if (cap >= MAX_FILE_SIZE) {
                 lc__config_fail(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_SIZE);
                 rc = LC_ETOOBIG;
                 goto out;
             }
             cap = cap ? cap * 2 : 8192;
-            char *n = realloc(data, cap);
+            char *n = realloc(*data, cap);
             if (!n) {
                 lc__config_fail(err, errlen, "out of memory");
                 rc = LC_ENOMEM;
                 goto out;
             }
-            data = n;
+            *data = n;
         }
-        size_t got = fread(data + len, 1, cap - len, f);
-        len += got;
+        size_t got = fread(*data + *len, 1, cap - *len, f);
+        *len += got;
         if (got == 0)
             break;
     }
     if (ferror(f)) {
         lc__config_fail(err, errlen, "cannot read %s", path);
         rc = LC_EIO;
-        goto out;
     }
-    rc = lc_config_load_string(c, data ? data : "", len, err, errlen);
-    if (rc == 0)
-        rc = resolve_lua_paths(c, path, err, errlen);
 out:
     fclose(f);
+    if (rc) {
+        free(*data);
+        *data = NULL;
+    }
+    return rc;
+}
+
+int lc_config_load_file_env(lc_config_t *c, const char *path, char *const *envp, char *err,
+                            size_t errlen)
+{
+    char *data = NULL;
+    size_t len = 0;
+    cJSON *root = NULL;
+    struct lc__env env = {0};
+
+    if (err && errlen)
+        err[0] = '\0';
+    int rc = read_file(path, &data, &len, err, errlen);
+    if (rc == 0)
+        rc = lc__config_parse(data ? data : "", len, &root, err, errlen);
+    if (rc == 0 && envp)
+        rc = lc__config_env_read(envp, &env, err, errlen);
+    if (rc == 0 && env.doc)
+        lc__config_env_merge(root, env.doc);
+    /* One walk over the merged document: proxy references and validation see the values of
+     * both (an endpoint from the environment for a proxy the file enables). */
+    if (rc == 0) {
+        rc = lc__config_load_tree(c, root, err, errlen);
+        if (rc)
+            lc__config_env_blame(&env, err, errlen);
+    }
+    if (rc == 0)
+        rc = resolve_lua_paths(c, path, err, errlen);
+    lc__config_env_free(&env);
+    cJSON_Delete(root);
     free(data);
     return rc;
+}
+
+int lc_config_load_file(lc_config_t *c, const char *path, char *err, size_t errlen)
+{
+    return lc_config_load_file_env(c, path, NULL, err, errlen);
 }

@@ -629,17 +629,10 @@ static int walk_root(struct lc__walk *x, const cJSON *root)
     return 0;
 }
 
-int lc_config_load_string(lc_config_t *c, const char *json, size_t len, char *err, size_t errlen)
+int lc__config_load_tree(lc_config_t *c, const cJSON *root, char *err, size_t errlen)
 {
     struct lc__walk x = {.c = c, .err = err, .errlen = errlen};
-    cJSON *root = NULL;
-    int rc;
-
-    if (err && errlen)
-        err[0] = '\0';
-    rc = lc__config_parse(json, len, &root, err, errlen);
-    if (rc == 0)
-        rc = walk_root(&x, root);
+    int rc = walk_root(&x, root);
     if (rc == 0)
         rc = lc__config_refs_resolve(c, &x.refs, err, errlen);
     if (rc == 0)
@@ -648,6 +641,17 @@ int lc_config_load_string(lc_config_t *c, const char *json, size_t len, char *er
         free(x.set[i]);
     free(x.set);
     lc__config_refs_free(&x.refs);
+    return rc;
+}
+
+int lc_config_load_string(lc_config_t *c, const char *json, size_t len, char *err, size_t errlen)
+{
+    cJSON *root = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    int rc = lc__config_parse(json, len, &root, err, errlen);
+    if (rc == 0)
+        rc = lc__config_load_tree(c, root, err, errlen);
     cJSON_Delete(root);
     return rc;
 }

@@ -120,7 +120,8 @@ function makeTempDir() {
  *   config: object merged over {http_server:{address,port}, health:{enabled:true}, log:{level:"debug"}}
  *   opts.configText(port): write this text as the config instead (comments, odd layouts)
  *   opts.args(file): argv instead of ['-c', file]
- *   opts.env: extra environment variables
+ *   opts.env: extra environment variables, or a function (port) => variables (e.g. to give the
+ *     port through CENTRIFUGO_HTTP_SERVER_PORT when opts.args leaves out the config)
  *   opts.files: {relative path: text} written into the server's directory (next to the config)
  *     before it starts, e.g. a Lua script named by a relative lua.script
  *   opts.readyTimeoutMs: how long to wait for GET /health (default 10 s)
@@ -162,7 +163,7 @@ async function startOnce(bin, config, opts) {
   const args = opts.args ? opts.args(configFile) : ['-c', configFile];
   const child = spawn(bin, args, {
     cwd: dir,
-    env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1', ...(opts.env || {}) },
+    env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1', ...(typeof opts.env === 'function' ? opts.env(port) : opts.env || {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 
