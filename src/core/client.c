@@ -443,11 +443,21 @@ static int dispatch(lc_client_t *c, lc_cmd_t *cmd)
     return lc__client_hooked(c, cmd);
 }
 
+/* An empty queue keeps no array: an idle session holds no command slots (each is as large as
+ * a decoded command), and commands are rare next to the pushes a session receives. */
+static void release_queue(lc_client_t *c)
+{
+    c->qhead = c->qlen = 0;
+    free(c->queue);
+    c->queue = NULL;
+    c->qcap = 0;
+}
+
 void lc__client_drop_queue(lc_client_t *c)
 {
     for (uint32_t i = c->qhead; i < c->qlen; i++)
         lc_cmd_free(&c->queue[i]);
-    c->qhead = c->qlen = 0;
+    release_queue(c);
     c->bad_tail = false;
 }
 
@@ -456,7 +466,7 @@ static void process_queue(lc_client_t *c)
 {
     while (!c->waiting && c->state != LC_CLIENT_CLOSING) {
         if (c->qhead == c->qlen) {
-            c->qhead = c->qlen = 0;
+            release_queue(c);
             if (c->bad_tail) {
                 c->bad_tail = false;
                 lc_log_info("client %s: malformed command: disconnect", c->id[0] ? c->id : "-");
