@@ -434,8 +434,11 @@ int lc_config_dev(lc_config_t *c)
     lc_config_defaults(c);
     lc_random_hex(secret, 32);
     lc_random_hex(key, 32);
+    /* Loopback only: a development server with "*" origins and printed secrets must not be
+     * reachable from the network (CENTRIFUGO_HTTP_SERVER_ADDRESS overrides it). */
     if (lc_config_set_string(&c->token_hmac_secret_key, secret) ||
-        lc_config_set_string(&c->http_api_key, key))
+        lc_config_set_string(&c->http_api_key, key) ||
+        lc_config_set_string(&c->address, "127.0.0.1"))
         goto fail;
     /* Dev only: any page may connect, so a demo opened from any local port works. */
     c->allowed_origins = calloc(1, sizeof(char *));

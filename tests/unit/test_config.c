@@ -545,6 +545,7 @@ static void test_config_dev_has_secrets_and_open_origins(void **state)
     assert_int_equal(strlen(c.http_api_key), 64);
     assert_int_equal(c.n_allowed_origins, 1);
     assert_string_equal(c.allowed_origins[0], "*");
+    assert_string_equal(c.address, "127.0.0.1"); /* never reachable from the network */
     assert_true(c.health_enabled);
     assert_true(c.without_namespace.allow_subscribe_for_client);
     assert_true(c.without_namespace.allow_publish_for_client);
