@@ -4,7 +4,7 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
 
-.PHONY: all deps build run test test-unit test-integration bench format clean
+.PHONY: all deps build run test test-unit test-integration bench format format-check clean
 
 all: build
 
@@ -23,7 +23,7 @@ $(TEST_BUILD)/lucent: FORCE
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLUCENT_SANITIZE=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 
-test: deps $(TEST_BUILD)/lucent
+test: deps format-check $(TEST_BUILD)/lucent
 	@$(MAKE) --no-print-directory test-unit test-integration
 
 test-unit:
@@ -38,7 +38,11 @@ bench: deps build
 	@scripts/bench.sh $(ARGS)
 
 format:
-	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'bench/*.[ch]')
+	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]')
+
+# The repository's .clang-format is the style: a file that differs fails the test run.
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]')
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)
