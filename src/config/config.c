@@ -182,6 +182,7 @@ void lc_config_defaults(lc_config_t *c)
     c->http_api_exclude_client_field = (char *)s_empty;
     c->lua_instruction_budget = 10000000;
     c->lua_memory_limit = 64 * 1024 * 1024;
+    c->lua_time_limit_ms = 1000;
 }
 
 void lc_config_free(lc_config_t *c)
