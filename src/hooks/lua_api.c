@@ -60,10 +60,19 @@ static int l_error(lua_State *L)
     return 1;
 }
 
+/* A close frame's code and reason (hooks/proxy.h): anything else would be cut on the wire. */
 static int l_disconnect(lua_State *L)
 {
-    uint32_t code = check_code(L, 1);
-    const char *reason = luaL_optstring(L, 2, lc_disconnect_reason(code));
+    lua_Number n = luaL_checknumber(L, 1);
+    uint32_t code;
+    size_t len;
+    const char *reason;
+
+    if (!(n >= LC_DISCONNECT_CODE_MIN && n <= LC_DISCONNECT_CODE_MAX) || n != (lua_Number)(int)n)
+        luaL_argerror(L, 1, "code must be an integer 3000..4999");
+    code = (uint32_t)n;
+    reason = luaL_optlstring(L, 2, lc_disconnect_reason(code), &len);
+    luaL_argcheck(L, len <= LC_DISCONNECT_REASON_MAX, 2, "reason longer than 123 bytes");
 
     lc__lua_push_disconnect(L, code, reason);
     return 1;

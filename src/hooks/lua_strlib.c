@@ -22,8 +22,8 @@
 #define L_ESC '%'
 #define SPECIALS "^$*+?.([%-"
 #define MAXCAPTURES 32
-#define MAXDEPTH 200     /* nested match() calls: LuaJIT's LJ_MAX_XLEVEL */
-#define STEP_CHUNK 1024  /* matching steps charged at once */
+#define MAXDEPTH 200    /* nested match() calls: LuaJIT's LJ_MAX_XLEVEL */
+#define STEP_CHUNK 1024 /* matching steps charged at once */
 #define CAP_UNFINISHED (-1)
 #define CAP_POSITION (-2)
 
@@ -102,17 +102,38 @@ static int match_class(int c, int cl)
     int res;
 
     switch (tolower(cl)) {
-    case 'a': res = isalpha(c); break;
-    case 'c': res = iscntrl(c); break;
-    case 'd': res = isdigit(c); break;
-    case 'l': res = islower(c); break;
-    case 'p': res = ispunct(c); break;
-    case 's': res = isspace(c); break;
-    case 'u': res = isupper(c); break;
-    case 'w': res = isalnum(c); break;
-    case 'x': res = isxdigit(c); break;
-    case 'z': res = (c == 0); break;
-    default: return cl == c;
+    case 'a':
+        res = isalpha(c);
+        break;
+    case 'c':
+        res = iscntrl(c);
+        break;
+    case 'd':
+        res = isdigit(c);
+        break;
+    case 'l':
+        res = islower(c);
+        break;
+    case 'p':
+        res = ispunct(c);
+        break;
+    case 's':
+        res = isspace(c);
+        break;
+    case 'u':
+        res = isupper(c);
+        break;
+    case 'w':
+        res = isalnum(c);
+        break;
+    case 'x':
+        res = isxdigit(c);
+        break;
+    case 'z':
+        res = (c == 0);
+        break;
+    default:
+        return cl == c;
     }
     if (isupper(cl))
         res = !res;
@@ -146,10 +167,14 @@ static int match_bracket_class(int c, const char *p, const char *ec)
 static int single_match(int c, const char *p, const char *ep)
 {
     switch (*p) {
-    case '.': return 1;
-    case L_ESC: return match_class(c, (unsigned char)*(p + 1));
-    case '[': return match_bracket_class(c, p, ep - 1);
-    default: return (unsigned char)*p == c;
+    case '.':
+        return 1;
+    case L_ESC:
+        return match_class(c, (unsigned char)*(p + 1));
+    case '[':
+        return match_bracket_class(c, p, ep - 1);
+    default:
+        return (unsigned char)*p == c;
     }
 }
 
@@ -251,8 +276,10 @@ init: /* goto instead of tail calls */
         if (*(p + 1) == ')')
             return start_capture(ms, s, p + 2, CAP_POSITION);
         return start_capture(ms, s, p + 1, CAP_UNFINISHED);
-    case ')': return end_capture(ms, s, p + 1);
-    case '\0': return s; /* end of pattern: a match */
+    case ')':
+        return end_capture(ms, s, p + 1);
+    case '\0':
+        return s; /* end of pattern: a match */
     case L_ESC:
         if (*(p + 1) == 'b') {
             s = match_balance(ms, s, p + 2);
@@ -288,7 +315,7 @@ init: /* goto instead of tail calls */
             return s == ms->src_end ? s : NULL;
         goto dflt;
     default:
-    dflt: {
+    dflt : {
         const char *ep = class_end(ms, p);
         int m = s < ms->src_end && single_match((unsigned char)*s, p, ep);
         switch (*ep) {
@@ -299,9 +326,12 @@ init: /* goto instead of tail calls */
             p = ep + 1;
             goto init;
         }
-        case '*': return max_expand(ms, s, p, ep);
-        case '+': return m ? max_expand(ms, s + 1, p, ep) : NULL;
-        case '-': return min_expand(ms, s, p, ep);
+        case '*':
+            return max_expand(ms, s, p, ep);
+        case '+':
+            return m ? max_expand(ms, s + 1, p, ep) : NULL;
+        case '-':
+            return min_expand(ms, s, p, ep);
         default:
             if (!m)
                 return NULL;
@@ -509,7 +539,9 @@ static void add_value(match_state_t *ms, luaL_Buffer *b, const char *s, const ch
 
     switch (lua_type(L, 3)) {
     case LUA_TNUMBER:
-    case LUA_TSTRING: add_s(ms, b, s, e); return;
+    case LUA_TSTRING:
+        add_s(ms, b, s, e);
+        return;
     case LUA_TFUNCTION: {
         int n;
         lua_pushvalue(L, 3);
@@ -544,8 +576,7 @@ static int str_gsub(lua_State *L)
     luaL_Buffer b;
 
     luaL_argcheck(L,
-                  tr == LUA_TNUMBER || tr == LUA_TSTRING || tr == LUA_TFUNCTION ||
-                      tr == LUA_TTABLE,
+                  tr == LUA_TNUMBER || tr == LUA_TSTRING || tr == LUA_TFUNCTION || tr == LUA_TTABLE,
                   3, "string/function/table expected");
     if (anchor)
         p++;
@@ -602,8 +633,7 @@ static int str_rep(lua_State *L)
     n = luaL_checknumber(L, 2);
     luaL_optlstring(L, 3, "", &lsep);
     total = n > 0 ? (double)l * n + (double)lsep * (n - 1) : 0;
-    if (total > 2147483647.0 ||
-        (vm != NULL && vm->mem_limit > 0 && total > (double)vm->mem_limit))
+    if (total > 2147483647.0 || (vm != NULL && vm->mem_limit > 0 && total > (double)vm->mem_limit))
         return luaL_error(L, "resulting string too large");
     lc__lua_charge(L, (int64_t)(total / 16));
     return call_orig(L, &key_orig_rep, false);

@@ -29,7 +29,8 @@
 static const char *const diff_script =
     "assert(S.find ~= N.find and S.gsub ~= N.gsub and S.gmatch ~= N.gmatch)\n"
     "local cases = {\n"
-    "  {'find', 'hello world', 'o w'}, {'find', 'hello world', 'o', 6}, {'find', 'hello', 'l', -2},\n"
+    "  {'find', 'hello world', 'o w'}, {'find', 'hello world', 'o', 6}, {'find', 'hello', 'l', "
+    "-2},\n"
     "  {'find', 'hello', 'l', -100}, {'find', 'hello', 'x', 100}, {'find', 'hello', '', 10},\n"
     "  {'find', 'a.b', '.', 1, true}, {'find', 'a+b', '+', 1, true}, {'find', 'hello', ''},\n"
     "  {'find', 'hello', 'l+'}, {'find', 'hello', '(l)(l)'}, {'find', 'hello', '()ll()'},\n"
@@ -44,7 +45,8 @@ static const char *const diff_script =
     "  {'find', 'x', '%1'}, {'find', 'x', '%b'}, {'find', 'x', '%fx'}, {'find', 'aXb', '%u?b'},\n"
     "  {'find', 12345, 3}, {'find', 'abc', 'b', '2'},\n"
     "  {'match', 'key=val', '(%w+)=(%w+)'}, {'match', 'hello', '.-'}, {'match', 'hello', '.*'},\n"
-    "  {'match', '  trim  ', '^%s*(.-)%s*$'}, {'match', 'hello', '()'}, {'match', 'hello', 'l', 4},\n"
+    "  {'match', '  trim  ', '^%s*(.-)%s*$'}, {'match', 'hello', '()'}, {'match', 'hello', 'l', "
+    "4},\n"
     "  {'match', 'date: 2024-01-02', '(%d+)-(%d+)-(%d+)'}, {'match', 'abc', '((a)(b))'},\n"
     "  {'match', 'THE (quick) fox', '%f[%a]%a+%f[%A]'}, {'match', '[[x]]', '%[(%b[])%]'},\n"
     "  {'gsub', 'hello world', 'o', '0'}, {'gsub', 'hello world', '(o)', '[%1]'},\n"
@@ -60,16 +62,19 @@ static const char *const diff_script =
     "local function show(ok, ...)\n"
     "  if not ok then return 'error' end\n"
     "  local t = {}\n"
-    "  for i = 1, select('#', ...) do local v = select(i, ...); t[i] = type(v) .. ':' .. tostring(v) end\n"
+    "  for i = 1, select('#', ...) do local v = select(i, ...); t[i] = type(v) .. ':' .. "
+    "tostring(v) end\n"
     "  return table.concat(t, ',')\n"
     "end\n"
     "for i, c in ipairs(cases) do\n"
     "  local f = c[1]\n"
     "  local a = show(pcall(S[f], unpack(c, 2, 6)))\n"
     "  local b = show(pcall(N[f], unpack(c, 2, 6)))\n"
-    "  if a ~= b then error(('case %d (%s %q %q): %s ~= %s'):format(i, f, tostring(c[2]), tostring(c[3]), a, b)) end\n"
+    "  if a ~= b then error(('case %d (%s %q %q): %s ~= %s'):format(i, f, tostring(c[2]), "
+    "tostring(c[3]), a, b)) end\n"
     "end\n"
-    "local function gm(lib, s, p) local t = {} for a, b in lib.gmatch(s, p) do t[#t + 1] = tostring(a) .. '/' .. tostring(b) end return table.concat(t, ' ') end\n"
+    "local function gm(lib, s, p) local t = {} for a, b in lib.gmatch(s, p) do t[#t + 1] = "
+    "tostring(a) .. '/' .. tostring(b) end return table.concat(t, ' ') end\n"
     "for _, c in ipairs({{'one two  three', '%a+'}, {'k=v, a=b', '(%w+)=(%w+)'}, {'abc', ''},\n"
     "                    {'abc', '()'}, {'^a^a', '^a'}, {'aaa', 'a*'}}) do\n"
     "  local a, b = gm(S, c[1], c[2]), gm(N, c[1], c[2])\n"
@@ -217,6 +222,11 @@ static const char *const script =
     "end\n"
     "M.rep = function() return {data = {#string.rep('ab', 1e9)}} end\n"
     "M.loop = function() while true do end end\n"
+    "M.disc_big = function() return lucent.disconnect(4294967295) end\n"
+    "M.disc_low = function() return lucent.disconnect(1000, 'x') end\n"
+    "M.disc_frac = function() return lucent.disconnect(4000.5) end\n"
+    "M.disc_long = function() return lucent.disconnect(4000, string.rep('r', 124)) end\n"
+    "M.disc_ok = function() return lucent.disconnect(4999, string.rep('r', 123)) end\n"
     /* nesting that is fine: 40 coroutines deep, each resumed once; a sort with a comparator;
      * a gsub callback; each many times in a row (the count must come back down) */
     "M.nest_ok = function()\n"
@@ -283,6 +293,22 @@ static void test_lua_time_limit_ends_calls(void **state)
     }
 }
 
+/* lucent.disconnect takes what a close frame can carry: 3000-4999, a reason of 123 bytes. */
+static void test_lua_disconnect_code_range(void **state)
+{
+    fx_t *f = *state;
+    const char *bad[] = {"disc_big", "disc_low", "disc_frac", "disc_long"};
+
+    load(f, script);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        rpc(f, bad[i]);
+        assert_error_100(f);
+    }
+    rpc(f, "disc_ok");
+    assert_int_equal(f->type, LC_DECIDE_DISCONNECT);
+    assert_int_equal(f->code, 4999);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +317,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lua_pathological_patterns_end_at_budget, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lua_time_limit_ends_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lua_disconnect_code_range, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
