@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
+#include "hooks/token.h"
 #include "proto/codes.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -439,7 +440,9 @@ void lc__client_sub_refresh(lc_client_t *c, const lc_cmd_t *cmd)
             lc_buf_printf(&c->replies, "{\"id\":%u,\"sub_refresh\":{}}", cmd->id);
         return;
     }
-    lc_jwt_keys_t keys = {.hmac_secret = lc_config_sub_token_secret(c->cfg)};
+    lc_token_keys_t tk;
+    lc_token_keys(c->cfg, true, lc__client_httpc(c), &tk);
+    const lc_jwt_keys_t keys = tk.keys;
     lc_sub_claims_t cl;
     int64_t now = lc_now_s();
     lc_jwt_status st =

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
+#include "hooks/token.h"
 #include "proto/codes.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -160,7 +161,9 @@ static int connect_anonymous(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd)
 
 static int connect_token(lc_client_t *c, const lc_cmd_t *cmd)
 {
-    lc_jwt_keys_t keys = {.hmac_secret = c->cfg->token_hmac_secret_key};
+    lc_token_keys_t tk;
+    lc_token_keys(c->cfg, false, lc__client_httpc(c), &tk);
+    const lc_jwt_keys_t keys = tk.keys;
     const char *why = NULL;
     lc_conn_claims_t cl;
     lc_jwt_status st =
@@ -378,7 +381,9 @@ void lc__client_refresh(lc_client_t *c, const lc_cmd_t *cmd)
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, NULL);
         return;
     }
-    lc_jwt_keys_t keys = {.hmac_secret = c->cfg->token_hmac_secret_key};
+    lc_token_keys_t tk;
+    lc_token_keys(c->cfg, false, lc__client_httpc(c), &tk);
+    const lc_jwt_keys_t keys = tk.keys;
     lc_conn_claims_t cl;
     int64_t now = lc_now_s();
     lc_jwt_status st = lc_jwt_verify_connect(cmd->token, strlen(cmd->token), &keys, now, &cl, NULL);

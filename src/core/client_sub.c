@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
+#include "hooks/token.h"
 #include "proto/codes.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -500,7 +501,9 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     }
     if (have_token) {
         /* 3: a subscription token decides, and brings the subscription's options */
-        lc_jwt_keys_t keys = {.hmac_secret = lc_config_sub_token_secret(cfg)};
+        lc_token_keys_t tk;
+        lc_token_keys(cfg, true, lc__client_httpc(c), &tk);
+        const lc_jwt_keys_t keys = tk.keys;
         const char *why = NULL;
         lc_sub_claims_t cl;
         lc_jwt_status st =

@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "auth/jwt.h"
+#include "hooks/token.h"
 #include "proto/codes.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -572,7 +573,7 @@ int lc__lua_jwt_decode(lua_State *L)
     lc_lua_t *vm = lc__lua_vm(L);
     size_t len;
     const char *token = luaL_checklstring(L, 1, &len);
-    lc_jwt_keys_t keys = {vm->cfg->token_hmac_secret_key};
+    lc_token_keys_t tk;
     const char *reason = NULL;
     lc_lua_guard_t *g = lc__lua_guard(L);
     lc_conn_claims_t *cl;
@@ -582,7 +583,9 @@ int lc__lua_jwt_decode(lua_State *L)
     g->p = cl = calloc(1, sizeof(*cl));
     if (cl == NULL)
         return luaL_error(L, "not enough memory");
-    st = lc_jwt_verify_connect(token, len, &keys, lc_now_s(), cl, &reason);
+    lc_token_keys(vm->cfg, false, vm->host.httpc != NULL ? vm->host.httpc(vm->host.ctx) : NULL,
+                  &tk);
+    st = lc_jwt_verify_connect(token, len, &tk.keys, lc_now_s(), cl, &reason);
     if (st != LC_JWT_OK)
         return fail(L, st == LC_JWT_EXPIRED ? "token expired"
                                             : (reason != NULL ? reason : "invalid token"));
