@@ -12,7 +12,7 @@ deps:
 	@scripts/deps.sh
 
 build:
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUCENT_TESTS=OFF >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUCENT_TESTS=OFF -DLUCENT_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # With no ARGS the server runs the development config (printed at start-up).
@@ -20,7 +20,7 @@ run: deps build
 	./$(BUILD)/lucent $(ARGS)
 
 $(TEST_BUILD)/lucent: FORCE
-	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLUCENT_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLUCENT_SANITIZE=ON -DLUCENT_WERROR=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 
 test: deps format-check $(TEST_BUILD)/lucent
