@@ -4,7 +4,7 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
 
-.PHONY: all deps build run test test-unit test-integration bench format format-check clean
+.PHONY: all deps build run test test-unit test-integration bench format format-check check-layers clean
 
 all: build
 
@@ -23,7 +23,7 @@ $(TEST_BUILD)/lucent: FORCE
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLUCENT_SANITIZE=ON -DLUCENT_WERROR=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 
-test: deps format-check $(TEST_BUILD)/lucent
+test: deps format-check check-layers $(TEST_BUILD)/lucent
 	@$(MAKE) --no-print-directory test-unit test-integration
 
 test-unit:
@@ -43,6 +43,11 @@ format:
 # The repository's .clang-format is the style: a file that differs fails the test run.
 format-check:
 	@clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]')
+
+# Includes follow the one-way layers (main -> api, transport -> core -> hooks, engine -> proto,
+# auth, config -> util): a header of a higher layer fails the test run.
+check-layers:
+	@scripts/check_layers.sh
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)
