@@ -54,6 +54,8 @@ static const char *const s_static[] = {
 
 void lc__config_free_str(char *p)
 {
+    if (lc__config_ops_static(p))
+        return;
     for (size_t i = 0; i < sizeof(s_static) / sizeof(s_static[0]); i++) {
         if (p == s_static[i])
             return;
@@ -182,6 +184,7 @@ void lc_config_defaults(lc_config_t *c)
     c->http_api_exclude_client_field = (char *)s_empty;
     c->lua_instruction_budget = 10000000;
     c->lua_memory_limit = 64 * 1024 * 1024;
+    lc__config_ops_defaults(c);
 }
 
 void lc_config_free(lc_config_t *c)
@@ -242,6 +245,7 @@ void lc_config_free(lc_config_t *c)
     c->rpc_namespaces = NULL;
     c->n_rpc_namespaces = 0;
     c->rpc_without_namespace.proxy = NULL;
+    lc__config_ops_free(c);
 }
 
 int lc__config_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -379,7 +383,10 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
                 pns);
     }
 
-    int rc = lc__config_validate_proxies(c, err, errlen);
+    int rc = lc__config_ops_validate(c, err, errlen);
+    if (rc)
+        return rc;
+    rc = lc__config_validate_proxies(c, err, errlen);
     if (rc)
         return rc;
     rc = validate_ns(c, &c->without_namespace, "channel.without_namespace", err, errlen);
