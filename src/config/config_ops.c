@@ -266,8 +266,8 @@ static cJSON *dump(const lc_config_t *c, const struct lc__key *t, const void *ba
         cJSON *v = dump_key(c, k, base, show);
         if (!v)
             continue;
-        if ((cJSON_IsObject(v) || cJSON_IsArray(v)) && !v->child &&
-            k->kind != LC__K_STRS && k->kind != LC__K_NSARR) {
+        if ((cJSON_IsObject(v) || cJSON_IsArray(v)) && !v->child && k->kind != LC__K_STRS &&
+            k->kind != LC__K_NSARR) {
             cJSON_Delete(v);
             continue;
         }

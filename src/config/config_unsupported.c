@@ -29,9 +29,18 @@ struct unsupported {
     const char *why;
 };
 
-#define NO(p, w, why) {p, w, NULL, true, why}
-#define NO_VALUE(p, v, why) {p, ON_VALUE, v, true, why}
-#define TUNE(p, why) {p, ON_SET, NULL, false, why}
+#define NO(p, w, why)                                                                              \
+    {                                                                                              \
+        p, w, NULL, true, why                                                                      \
+    }
+#define NO_VALUE(p, v, why)                                                                        \
+    {                                                                                              \
+        p, ON_VALUE, v, true, why                                                                  \
+    }
+#define TUNE(p, why)                                                                               \
+    {                                                                                              \
+        p, ON_SET, NULL, false, why                                                                \
+    }
 
 static const struct unsupported unsupported[] = {
     /* engine, brokers */
