@@ -318,6 +318,7 @@ done:
 
 int main(int argc, char **argv)
 {
+    lc_config_refuse_unsupported(true);
     if (argc > 1) {
         const char *cmd = argv[1];
         if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

@@ -367,6 +367,12 @@ const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *cha
 const lc_ns_opts_t *lc_config_resolve_channel(const lc_config_t *c, const char *channel, size_t len,
                                               const char *user, lc_ns_opts_t *scratch);
 
+/* Whether loads refuse the keys Lucent recognises but does not implement when they are switched
+ * on ("engine.type: not supported: ..."; config_unsupported.c has the list) and warn about those
+ * that only tune something. The server and checkconfig turn it on before loading; off (the
+ * default) the values are only type-checked and stored, which tests of the loader rely on. */
+void lc_config_refuse_unsupported(bool on);
+
 /* checkconfig --strict: the secrets that are placeholders ("change-me…") or too short to be
  * keys (under 32 bytes), one "key.path: why" per line into out. Returns how many. */
 int lc_config_lint_secrets(const lc_config_t *c, char *out, size_t outlen);

@@ -134,6 +134,13 @@ static const struct unsupported unsupported[] = {
     NO("opentelemetry", ON_ENABLED, "OpenTelemetry is not supported"),
 };
 
+static bool enforce;
+
+void lc_config_refuse_unsupported(bool on)
+{
+    enforce = on;
+}
+
 static bool switched_on(const struct unsupported *u, const cJSON *v)
 {
     switch (u->when) {
@@ -170,6 +177,8 @@ static bool is_channel_option(const struct lc__key *k)
 int lc__config_unsupported(struct lc__walk *x, const char *path, const struct lc__key *k,
                            const cJSON *v)
 {
+    if (!enforce)
+        return 0;
     bool opt = k && is_channel_option(k);
     for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
         const struct unsupported *u = &unsupported[i];
