@@ -15,6 +15,7 @@
 #include "util/ct.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #define JSON_TYPE "application/json"
 
@@ -380,6 +381,7 @@ void lc__api_call_run(lc__api_call_t *call, bool parallel)
 static void cmd_answered(lc__api_cmd_t *c)
 {
     lc__api_call_t *call = c->call;
+    lc_metrics_api(c->method ? c->method->name : NULL, c->error == 0);
     if (c->error && c->error != LC_ERROR_INTERNAL) {
         /* internal errors were logged with their cause where they happened */
         lc_log_info("api %s from %s: error %u %s%s%s", c->method ? c->method->name : "command",
@@ -527,22 +529,30 @@ static void on_legacy(lc_http_req_t *req, void *arg)
         lc__api_legacy(a, req);
 }
 
+/* 503 once the node is shutting down, so that a load balancer stops sending new clients. */
 static void on_health(lc_http_req_t *req, void *arg)
 {
+    if (lc_worker_stopping(lc_http_req_worker(req))) {
+        static const char body[] = "{\"status\":\"shutting down\"}";
+        lc_http_respond(req, 503, JSON_TYPE, body, sizeof(body) - 1, NULL);
+        return;
+    }
     lc_http_respond(req, 200, JSON_TYPE, "{}", 2, NULL);
 }
 
 int lc_api_register(lc_router_t *r, lc_node_t *node)
 {
     const lc_config_t *cfg = lc_node_config(node);
-    if (cfg->health_enabled && lc_router_add(r, cfg->health_prefix, false, on_health, NULL) != 0)
-        return LC_ENOMEM;
-    if (cfg->http_api_disabled)
-        return 0;
     /* One context for the router's lifetime: the process's. */
     static lc__api_t ctx;
     ctx.node = node;
     ctx.cfg = cfg;
+    if (cfg->health_enabled && lc_router_add(r, cfg->health_prefix, false, on_health, NULL) != 0)
+        return LC_ENOMEM;
+    if (lc__api_metrics_register(r, &ctx) != 0 || lc__api_admin_register(r, &ctx) != 0)
+        return LC_ENOMEM;
+    if (cfg->http_api_disabled)
+        return 0;
     char prefix[256];
     snprintf(prefix, sizeof(prefix), "%s/", cfg->http_api_prefix);
     if (lc_router_add(r, prefix, true, on_api, &ctx) != 0)

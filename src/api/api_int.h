@@ -131,6 +131,11 @@ void lc__api_channels(lc__api_cmd_t *c, const char *params, size_t len, const cJ
 void lc__api_info(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
 void lc__api_rpc(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
 
+/* GET /metrics when prometheus.enabled (api_metrics.c); the admin UI when admin.enabled
+ * (api_admin.c). 0 or LC_ENOMEM. */
+int lc__api_metrics_register(lc_router_t *r, lc__api_t *a);
+int lc__api_admin_register(lc_router_t *r, lc__api_t *a);
+
 /* POST /api/batch (api_legacy.c): root is the parsed body, given to the call. */
 void lc__api_batch(lc__api_t *a, lc_http_req_t *req, const char *body, size_t len, cJSON *root);
 /* POST {prefix} exactly: the legacy single-endpoint API. */
