@@ -20,11 +20,11 @@ _Static_assert(LC_FRAMING_MAX <= LC_M_TRANSPORTS, "metric blocks have a slot per
 
 /* By framing kind (core/transport.h), as Centrifugo names its transports. */
 static const char *const transport_names[LC_FRAMING_MAX] = {
-    [LC_FRAMING_WS_TEXT] = "websocket",      [LC_FRAMING_SSE] = "sse",
+    [LC_FRAMING_WS_TEXT] = "websocket",       [LC_FRAMING_SSE] = "sse",
     [LC_FRAMING_HTTP_STREAM] = "http_stream", [LC_FRAMING_UNI_WS] = "uni_websocket",
     [LC_FRAMING_UNI_SSE] = "uni_sse",         [LC_FRAMING_UNI_HTTP_STREAM] = "uni_http_stream",
 };
-static const char *const kind_names[LC_M_KINDS] = {"connect", "refresh",     "subscribe",
+static const char *const kind_names[LC_M_KINDS] = {"connect",     "refresh", "subscribe",
                                                    "sub_refresh", "publish", "rpc"};
 static const char *const step_names[LC_M_STEPS] = {"token", "lua", "proxy", "rules"};
 static const char *const result_names[LC_M_RESULTS] = {"allowed", "refused", "error"};
@@ -95,8 +95,9 @@ static int process_metrics(lc_buf_t *b)
         const char *pre = std ? "process" : "lucent_process";
         rc |= lc_buf_printf(b, "# TYPE %s_cpu_seconds_total counter\n%s_cpu_seconds_total %.2f\n",
                             pre, pre, cpu);
-        rc |= lc_buf_printf(b, "# TYPE %s_resident_memory_bytes gauge\n%s_resident_memory_bytes %.0f\n",
-                            pre, pre, rss);
+        rc |= lc_buf_printf(
+            b, "# TYPE %s_resident_memory_bytes gauge\n%s_resident_memory_bytes %.0f\n", pre, pre,
+            rss);
         rc |= lc_buf_printf(b, "# TYPE %s_open_fds gauge\n%s_open_fds %ld\n", pre, pre, fds);
         rc |= lc_buf_printf(b, "# TYPE %s_max_fds gauge\n%s_max_fds %llu\n", pre, pre,
                             (unsigned long long)rl.rlim_cur);
@@ -135,8 +136,8 @@ static int render(lc_buf_t *b, lc_node_t *node, const lc_metrics_sum_t *s)
                             transport_names[t], (unsigned long long)s->accepted[t]);
     rc |= head(b, "lucent_subscriptions", "gauge", "Channel subscriptions by transport.");
     for (int t = 0; t < LC_FRAMING_MAX; t++)
-        rc |= lc_buf_printf(b, "lucent_subscriptions{transport=\"%s\"} %lld\n",
-                            transport_names[t], (long long)s->subs[t]);
+        rc |= lc_buf_printf(b, "lucent_subscriptions{transport=\"%s\"} %lld\n", transport_names[t],
+                            (long long)s->subs[t]);
 
     rc |= head(b, "lucent_publications_in_total", "counter",
                "Publications accepted for publishing (server API and clients).");
@@ -159,9 +160,9 @@ static int render(lc_buf_t *b, lc_node_t *node, const lc_metrics_sum_t *s)
     for (int m = 0; lc_metrics_api_method(m); m++)
         for (int r = 0; r < 2; r++)
             if (s->api[m][r] || r == 0)
-                rc |= lc_buf_printf(b, "lucent_api_requests_total{method=\"%s\",result=\"%s\"} %llu\n",
-                                    lc_metrics_api_method(m), r ? "error" : "ok",
-                                    (unsigned long long)s->api[m][r]);
+                rc |= lc_buf_printf(
+                    b, "lucent_api_requests_total{method=\"%s\",result=\"%s\"} %llu\n",
+                    lc_metrics_api_method(m), r ? "error" : "ok", (unsigned long long)s->api[m][r]);
 
     rc |= head(b, "lucent_decisions_total", "counter",
                "Connect, subscribe, publish, RPC and refresh decisions by step and result.");
@@ -190,9 +191,10 @@ static int render(lc_buf_t *b, lc_node_t *node, const lc_metrics_sum_t *s)
     for (int k = 0; k < LC_M_KINDS; k++)
         for (int st2 = 0; st2 < LC_M_STEPS; st2++)
             if (s->decisions[k][st2][LC_M_FAILED])
-                rc |= lc_buf_printf(b, "lucent_decision_errors_total{kind=\"%s\",step=\"%s\"} %llu\n",
-                                    kind_names[k], step_names[st2],
-                                    (unsigned long long)s->decisions[k][st2][LC_M_FAILED]);
+                rc |=
+                    lc_buf_printf(b, "lucent_decision_errors_total{kind=\"%s\",step=\"%s\"} %llu\n",
+                                  kind_names[k], step_names[st2],
+                                  (unsigned long long)s->decisions[k][st2][LC_M_FAILED]);
 
     rc |= head(b, "lucent_disconnects_total", "counter", "Server-initiated disconnects by code.");
     for (int d = 0; d < LC_M_DISCONNECT_SLOTS; d++) {

@@ -174,3 +174,20 @@ void lc_log_fields(int level, const char *msg, const char *const *kv, size_t nkv
         return;
     emit(level, msg, strlen(msg), kv, nkv);
 }
+
+void lc_log_refused(const char *what, const char *client, const char *user, const char *channel,
+                    const char *step, unsigned code, const char *reason)
+{
+    if (!enabled(LC_LOG_INFO))
+        return;
+    char msg[64], num[16];
+    snprintf(msg, sizeof(msg), "refused %s:", what);
+    snprintf(num, sizeof(num), "%u", code);
+    const char *kv[] = {"client",  client && *client ? client : NULL,
+                        "user",    user && *user ? user : NULL,
+                        "channel", channel && *channel ? channel : NULL,
+                        "step",    step,
+                        "code",    num,
+                        "reason",  reason && *reason ? reason : NULL};
+    emit(LC_LOG_INFO, msg, strlen(msg), kv, sizeof(kv) / sizeof(kv[0]));
+}

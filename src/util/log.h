@@ -24,6 +24,11 @@ void lc_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* A message with named values: kv holds nkv strings, name then value (a NULL value is left
  * out). Text: `msg name=value name="two words"`; JSON: members of the line's object. */
 void lc_log_fields(int level, const char *msg, const char *const *kv, size_t nkv);
+/* The one info line of a refused connect, subscribe, publish or RPC (or refresh):
+ * `refused subscribe: client=… user=… channel=… step=proxy code=103 reason="…"`. NULL or ""
+ * values are left out. Never pass a token, key or cookie in any of them. */
+void lc_log_refused(const char *what, const char *client, const char *user, const char *channel,
+                    const char *step, unsigned code, const char *reason);
 
 #define lc_log_debug(...) lc_log(LC_LOG_DEBUG, __VA_ARGS__)
 #define lc_log_info(...) lc_log(LC_LOG_INFO, __VA_ARGS__)

@@ -86,9 +86,9 @@ void lc_metrics_disconnect_code(int slot, char *out, size_t outlen)
 }
 
 static const char *const api_methods[] = {
-    "publish",        "broadcast", "subscribe",      "unsubscribe", "disconnect", "refresh",
-    "presence",       "presence_stats", "history",   "history_remove", "channels", "info",
-    "rpc",            "batch",     "other",
+    "publish",  "broadcast",      "subscribe", "unsubscribe",    "disconnect", "refresh",
+    "presence", "presence_stats", "history",   "history_remove", "channels",   "info",
+    "rpc",      "batch",          "other",
 };
 #define N_API (sizeof(api_methods) / sizeof(api_methods[0]))
 _Static_assert(N_API <= LC_M_API_METHODS, "too many API methods for the metric block");
