@@ -54,6 +54,8 @@ static const char *const s_static[] = {
 
 void lc__config_free_str(char *p)
 {
+    if (lc__config_ops_static(p))
+        return;
     for (size_t i = 0; i < sizeof(s_static) / sizeof(s_static[0]); i++) {
         if (p == s_static[i])
             return;
@@ -183,6 +185,7 @@ void lc_config_defaults(lc_config_t *c)
     c->lua_instruction_budget = 10000000;
     c->lua_memory_limit = 64 * 1024 * 1024;
     c->lua_time_limit_ms = 1000;
+    lc__config_ops_defaults(c);
 }
 
 static void free_token_conf(lc_token_conf_t *t)
@@ -265,6 +268,7 @@ void lc_config_free(lc_config_t *c)
     c->rpc_namespaces = NULL;
     c->n_rpc_namespaces = 0;
     c->rpc_without_namespace.proxy = NULL;
+    lc__config_ops_free(c);
 }
 
 int lc__config_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -402,7 +406,10 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
                 pns);
     }
 
-    int rc = lc__config_validate_proxies(c, err, errlen);
+    int rc = lc__config_ops_validate(c, err, errlen);
+    if (rc)
+        return rc;
+    rc = lc__config_validate_proxies(c, err, errlen);
     if (rc)
         return rc;
     rc = validate_ns(c, &c->without_namespace, "channel.without_namespace", err, errlen);

@@ -84,7 +84,8 @@ static const struct lc__key http_server_keys[] = {
 
 static const struct lc__key log_keys[] = {
     LOGLEVEL("level", CF(log_level)),
-    STR("file", U),
+    STR("file", CF(ops.log_file)),
+    ENUMF("format", CF(ops.log_format), "text|json"), /* Lucent's own */
     END,
 };
 
@@ -445,14 +446,20 @@ static const struct lc__key uni_grpc_keys[] = {
 };
 
 static const struct lc__key admin_keys[] = {
-    BOOL("enabled", U), STR("handler_prefix", U),    STR("password", U),
-    STR("secret", U),   BOOL("insecure", U),         BOOL("external", U),
-    STR("web_path", U), STR("web_proxy_address", U), END,
+    BOOL("enabled", CF(ops.admin_enabled)),
+    STR("handler_prefix", CF(ops.admin_prefix)),
+    STR("password", CF(ops.admin_password)),
+    STR("secret", CF(ops.admin_secret)),
+    BOOL("insecure", CF(ops.admin_insecure)),
+    BOOL("external", U),
+    STR("web_path", U),
+    STR("web_proxy_address", U),
+    END,
 };
 
 static const struct lc__key prometheus_keys[] = {
-    BOOL("enabled", U),
-    STR("handler_prefix", U),
+    BOOL("enabled", CF(ops.prometheus_enabled)),
+    STR("handler_prefix", CF(ops.prometheus_prefix)),
     BOOL("instrument_http_handlers", U),
     BOOL("recovered_publications_histogram", U),
     END,
