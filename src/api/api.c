@@ -478,6 +478,20 @@ static bool admit(const lc__api_t *a, lc_http_req_t *req)
     return true;
 }
 
+/* admit() on the headers alone, before the body is read (lc_http_check_fn). */
+static int api_check(lc_http_req_t *req, void *arg)
+{
+    const lc__api_t *a = arg;
+    if (strcmp(lc_http_req_method(req), "POST") != 0)
+        return 405;
+    if (!authorized(a, req)) {
+        lc_log_info("api: unauthorized request to %s from %s", lc_http_req_path(req),
+                    lc_http_req_remote(req));
+        return 401;
+    }
+    return 0;
+}
+
 static void on_api(lc_http_req_t *req, void *arg)
 {
     lc__api_t *a = arg;
@@ -555,10 +569,11 @@ int lc_api_register(lc_router_t *r, lc_node_t *node)
         return 0;
     char prefix[256];
     snprintf(prefix, sizeof(prefix), "%s/", cfg->http_api_prefix);
-    if (lc_router_add(r, prefix, true, on_api, &ctx) != 0)
+    if (lc_router_add_checked(r, prefix, true, on_api, api_check, &ctx) != 0)
         return LC_ENOMEM;
     /* The pre-v5 single endpoint lives at exactly the prefix (still mounted by Centrifugo v6). */
-    if (cfg->http_api_prefix[0] && lc_router_add(r, cfg->http_api_prefix, false, on_legacy, &ctx))
+    if (cfg->http_api_prefix[0] &&
+        lc_router_add_checked(r, cfg->http_api_prefix, false, on_legacy, api_check, &ctx))
         return LC_ENOMEM;
     return 0;
 }

@@ -273,6 +273,24 @@ typedef struct lc_config {
     /* limits of the HTTP server (Lucent's own keys under http_server) */
     int64_t http_max_header_size; /* http_server.max_header_size, default 16384 */
     int64_t http_max_body_size;   /* http_server.max_body_size, default 1048576 (API bodies) */
+
+    /* Transport hardening (Lucent's own keys; README "Limits and timeouts"). A timeout of 0
+     * switches that check off. */
+    int64_t http_read_header_timeout_ms; /* http_server.read_header_timeout, default 10s */
+    int64_t http_read_body_timeout_ms;   /* http_server.read_body_timeout, default 30s */
+    int64_t http_idle_timeout_ms;        /* http_server.idle_timeout, default 60s */
+    int64_t http_max_output_buffer;      /* http_server.max_output_buffer, default 262144 */
+    int http_max_connections;            /* http_server.max_connections, 0 = from RLIMIT_NOFILE */
+    int64_t websocket_handshake_timeout_ms; /* websocket.handshake_timeout, default 10s */
+    int websocket_max_fragments;            /* websocket.max_fragments, default 128 */
+    /* http_server.tls: cert_pem / key_pem hold PEM text or a file path (Centrifugo's PEMData;
+     * cert_pem_file / key_pem_file are paths); min_version "1.2" (default) or "1.3" */
+    bool http_tls_enabled;
+    char *http_tls_cert; /* "" = none */
+    char *http_tls_key;
+    int http_tls_min_version; /* 0 = TLS 1.2, 1 = TLS 1.3 */
+    char *http_tls_client_ca; /* client_ca_pem: client certificates are refused when set */
+    bool http_tls_autocert;   /* http_server.tls_autocert.enabled: refused */
 } lc_config_t;
 
 /* Defaults for everything; no secrets. */
