@@ -63,8 +63,8 @@ static const char *skip_value(const char *p, const char *end)
                 return p; /* the end of a scalar that closes its container */
             if (--depth == 0)
                 return p + 1;
-        } else if (depth == 0 && (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\r' ||
-                                  c == '\n')) {
+        } else if (depth == 0 &&
+                   (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
             return p;
         }
         p++;
