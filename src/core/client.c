@@ -85,6 +85,7 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
     c->w = t->worker;
     c->cfg = lc_worker_config(c->w);
     c->native_ping = opts && opts->native_ping;
+    c->protobuf = opts && opts->protobuf;
     c->mode = opts ? (uint8_t)opts->mode : LC_CLIENT_BIDI;
     c->state = LC_CLIENT_CONNECTING;
     lc_buf_init(&c->replies);
@@ -512,7 +513,10 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
     if (c->state == LC_CLIENT_CLOSING)
         return;
     lc_cmd_reader_t r;
-    lc_cmd_reader_init(&r, data, len);
+    if (c->protobuf)
+        lc_cmd_reader_init_pb(&r, data, len);
+    else
+        lc_cmd_reader_init(&r, data, len);
     int n = 0;
     for (;;) {
         lc_cmd_t cmd;
