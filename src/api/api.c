@@ -480,15 +480,23 @@ static void on_legacy(lc_http_req_t *req, void *arg)
         lc__api_legacy(a, req);
 }
 
+/* 503 while the engine cannot serve (Redis unreachable): a load balancer stops sending new
+ * connections to this node. */
 static void on_health(lc_http_req_t *req, void *arg)
 {
+    lc_engine_t *e = lc_node_engine(arg);
+    if (e->vt->healthy && !e->vt->healthy(e)) {
+        static const char body[] = "{\"error\":\"engine unavailable\"}";
+        lc_http_respond(req, 503, JSON_TYPE, body, sizeof(body) - 1, NULL);
+        return;
+    }
     lc_http_respond(req, 200, JSON_TYPE, "{}", 2, NULL);
 }
 
 int lc_api_register(lc_router_t *r, lc_node_t *node)
 {
     const lc_config_t *cfg = lc_node_config(node);
-    if (cfg->health_enabled && lc_router_add(r, cfg->health_prefix, false, on_health, NULL) != 0)
+    if (cfg->health_enabled && lc_router_add(r, cfg->health_prefix, false, on_health, node) != 0)
         return LC_ENOMEM;
     if (cfg->http_api_disabled)
         return 0;
@@ -496,6 +504,7 @@ int lc_api_register(lc_router_t *r, lc_node_t *node)
     static lc__api_t ctx;
     ctx.node = node;
     ctx.cfg = cfg;
+    lc_node_on_control(node, lc__api_on_control, &ctx);
     char prefix[256];
     snprintf(prefix, sizeof(prefix), "%s/", cfg->http_api_prefix);
     if (lc_router_add(r, prefix, true, on_api, &ctx) != 0)
