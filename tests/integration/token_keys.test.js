@@ -213,6 +213,12 @@ describe('client.token.jwks_public_endpoint', () => {
     await expectUser(box.server, await sign(claims('j2'), box.e1.privateKey, 'ES256', { kid: 'e1' }), 'j2');
     await expectUser(box.server, await sign(claims('j3'), box.r1.privateKey, 'RS256', { kid: 'r1' }), 'j3');
     assert.equal(box.backend.calls('/jwks').length, 1, 'one fetch for three tokens');
+    // subscription tokens use the same set (no client.subscription_token section)
+    const r = await connectWith(box.server, await sign(claims('j4'), box.r1.privateKey, 'RS256', { kid: 'r1' }));
+    assert.ok(r.ok, JSON.stringify(r));
+    const st = await sign({ sub: 'j4', channel: '$jw', aud: 'lucent-tests' }, box.e1.privateKey, 'ES256', { kid: 'e1' });
+    assert.ok((await rawCall(r.raw, { subscribe: { channel: '$jw', token: st } })).subscribe);
+    r.raw.ws.close();
   });
 
   t('a kid of the wrong type, no kid, a foreign signature or a wrong aud → 3500', async () => {
