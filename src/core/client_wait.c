@@ -161,7 +161,7 @@ static void on_verdict(void *arg, const lc_verdict_t *v)
 static int started(lc_client_t *c, lc_decide_t *d, enum lc_wait_kind kind)
 {
     if (!d) /* decided at once: applied already */
-        return c->wait != LC_WAIT_NONE          ? LC_CMD_WAIT
+        return c->wait != LC_WAIT_NONE         ? LC_CMD_WAIT
                : c->state == LC_CLIENT_CLOSING ? LC_CMD_STOP
                                                : LC_CMD_DONE;
     if (kind == LC_WAIT_DECISION && lc__client_park(c) != 0) {
@@ -230,7 +230,7 @@ int lc__client_engine_started(lc_client_t *c, lc_engine_wait_t *w, int rc)
         engine_wait_free(w);
         if (rc != 0)
             return LC_CMD_DONE;
-        return c->wait != LC_WAIT_NONE          ? LC_CMD_WAIT
+        return c->wait != LC_WAIT_NONE         ? LC_CMD_WAIT
                : c->state == LC_CLIENT_CLOSING ? LC_CMD_STOP
                                                : LC_CMD_DONE;
     }
@@ -272,7 +272,8 @@ void lc__client_engine_end(lc_engine_wait_t *w, int r, bool async)
     lc__client_step_done(c, r, async);
 }
 
-/* --- notifications ----------------------------------------------------------------------------- */
+/* --- notifications -----------------------------------------------------------------------------
+ */
 
 static void on_notified(void *arg, const lc_decision_t *d)
 {

@@ -306,7 +306,8 @@ static void connect_steps(lc_decide_t *d)
     lc_jwt_keys_t keys = {.hmac_secret = q->cfg->token_hmac_secret_key};
     const char *why = NULL;
     lc_conn_claims_t *cl = &d->conn_claims;
-    lc_jwt_status st = lc_jwt_verify_connect(q->token, strlen(q->token), &keys, lc_now_s(), cl, &why);
+    lc_jwt_status st =
+        lc_jwt_verify_connect(q->token, strlen(q->token), &keys, lc_now_s(), cl, &why);
     if (st == LC_JWT_EXPIRED) {
         lc_log_info("connect refused: token expired");
         set_error(&v, LC_STEP_TOKEN, LC_ERROR_TOKEN_EXPIRED);
@@ -444,7 +445,8 @@ static void rpc_steps(lc_decide_t *d)
     const lc_config_t *cfg = d->req.cfg;
     const char *method = d->req.method ? d->req.method : "";
     lc_verdict_t v;
-    if (cfg->rpc_ping_enabled && cfg->rpc_ping_method && strcmp(method, cfg->rpc_ping_method) == 0) {
+    if (cfg->rpc_ping_enabled && cfg->rpc_ping_method &&
+        strcmp(method, cfg->rpc_ping_method) == 0) {
         set_allow(&v, LC_STEP_RULES);
         finish(d, &v);
         return;

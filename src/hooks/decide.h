@@ -76,8 +76,8 @@ typedef enum lc_decide_step {
 /* The one answer. Everything it points to is valid during the callback only. */
 typedef struct lc_verdict {
     lc_verdict_type type;
-    lc_decide_step by; /* the step that decided */
-    uint32_t code;     /* ERROR / DISCONNECT */
+    lc_decide_step by;   /* the step that decided */
+    uint32_t code;       /* ERROR / DISCONNECT */
     const char *message; /* "" = the code's own text (ERROR) or reason (DISCONNECT) */
     bool temporary;
     /* The step could not be asked or answered (backend down, timeout, nonsense, no memory):
@@ -86,12 +86,12 @@ typedef struct lc_verdict {
     /* ALLOW: a result came with fields (a token's claims, a proxy or Lua result table).
      * connect without it is an anonymous connection; refresh at expiry without it ends. */
     bool granted;
-    const char *user; /* connect; "" = anonymous, never NULL on ALLOW */
-    lc_raw_t info;    /* connection info (connect, refresh) or channel info (subscribe, ...) */
-    lc_raw_t data;    /* connect / subscribe result data, rpc answer, publish replacement */
-    bool data_set;    /* publish: data replaces the client's */
-    lc_raw_t meta;    /* connect */
-    int64_t expire_at; /* Unix s, 0 = none */
+    const char *user;     /* connect; "" = anonymous, never NULL on ALLOW */
+    lc_raw_t info;        /* connection info (connect, refresh) or channel info (subscribe, ...) */
+    lc_raw_t data;        /* connect / subscribe result data, rpc answer, publish replacement */
+    bool data_set;        /* publish: data replaces the client's */
+    lc_raw_t meta;        /* connect */
+    int64_t expire_at;    /* Unix s, 0 = none */
     bool expire_at_claim; /* connect: from an explicit expire_at (past → 110, not 109) */
     bool expired;         /* refresh / sub_refresh at expiry: the backend ends it */
     /* connect: the refresh proxy prolongs the connection; subscribe: the sub_refresh proxy
@@ -101,8 +101,8 @@ typedef struct lc_verdict {
     size_t n_channels;
     const lc_conn_sub_t *subs; /* connect: server-side subscriptions with options */
     size_t n_subs;
-    const lc_sub_override_t *override; /* subscribe; NULL = none */
-    bool skip_history;                 /* publish */
+    const lc_sub_override_t *override;  /* subscribe; NULL = none */
+    bool skip_history;                  /* publish */
     const char *const *exclude_clients; /* publish (Lua): left out of the fan-out */
     size_t n_exclude_clients;
     const char *const *exclude_users;
