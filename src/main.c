@@ -64,6 +64,39 @@ static const char *config_arg(int argc, char **argv, int *i)
     return NULL;
 }
 
+/* Public keys and the JWKS address are checked when the config loads, so a key that cannot be
+ * read stops start-up naming it rather than turning every token away. */
+static int check_token_keys(const lc_config_t *cfg, char *err, size_t errlen)
+{
+    const struct {
+        const char *name;
+        const lc_token_conf_t *t;
+    } kinds[] = {{"client.token", &cfg->token}, {"client.subscription_token", &cfg->sub_token}};
+
+    for (size_t i = 0; i < 2; i++) {
+        const lc_token_conf_t *t = kinds[i].t;
+        char why[160];
+        if (t->rsa_public_key && t->rsa_public_key[0] &&
+            lc_jwt_check_public_key(t->rsa_public_key, false, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s.rsa_public_key: %s", kinds[i].name, why);
+            return -1;
+        }
+        if (t->ecdsa_public_key && t->ecdsa_public_key[0] &&
+            lc_jwt_check_public_key(t->ecdsa_public_key, true, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s.ecdsa_public_key: %s", kinds[i].name, why);
+            return -1;
+        }
+        if (t->jwks_public_endpoint && t->jwks_public_endpoint[0] &&
+            strncmp(t->jwks_public_endpoint, "http://", 7) != 0 &&
+            strncmp(t->jwks_public_endpoint, "https://", 8) != 0) {
+            snprintf(err, errlen, "%s.jwks_public_endpoint: not an http:// or https:// URL",
+                     kinds[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The config file (path NULL: the defaults) with the environment's CENTRIFUGO_ / LUCENT_
  * variables over it. */
 static int load_config(lc_config_t *cfg, const char *path)
@@ -75,6 +108,8 @@ static int load_config(lc_config_t *cfg, const char *path)
         rc = lc_config_load_file_env(cfg, path, environ, err, sizeof(err));
     else
         rc = lc_config_apply_env(cfg, environ, err, sizeof(err));
+    if (rc == 0)
+        rc = check_token_keys(cfg, err, sizeof(err));
     if (rc != 0) {
         if (path)
             fprintf(stderr, "lucent: config %s: %s\n", path, err);

@@ -182,6 +182,27 @@ void lc_config_defaults(lc_config_t *c)
     c->http_api_exclude_client_field = (char *)s_empty;
     c->lua_instruction_budget = 10000000;
     c->lua_memory_limit = 64 * 1024 * 1024;
+    c->lua_time_limit_ms = 1000;
+}
+
+static void free_token_conf(lc_token_conf_t *t)
+{
+    char **strs[] = {&t->rsa_public_key, &t->ecdsa_public_key, &t->jwks_public_endpoint,
+                     &t->audience,       &t->audience_regex,   &t->issuer,
+                     &t->issuer_regex};
+    regex_t **res[] = {&t->audience_re, &t->issuer_re};
+
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        lc__config_free_str(*strs[i]);
+        *strs[i] = NULL;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (*res[i] != NULL) {
+            regfree(*res[i]);
+            free(*res[i]);
+            *res[i] = NULL;
+        }
+    }
 }
 
 void lc_config_free(lc_config_t *c)
@@ -213,6 +234,8 @@ void lc_config_free(lc_config_t *c)
         lc__config_free_str(*strs[i]);
         *strs[i] = NULL;
     }
+    free_token_conf(&c->token);
+    free_token_conf(&c->sub_token);
     lc__config_free_strs(c->allowed_origins, c->n_allowed_origins);
     c->allowed_origins = NULL;
     c->n_allowed_origins = 0;
@@ -403,6 +426,11 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
 const char *lc_config_sub_token_secret(const lc_config_t *c)
 {
     return c->sub_token_enabled ? c->sub_token_hmac_secret_key : c->token_hmac_secret_key;
+}
+
+const lc_token_conf_t *lc_config_sub_token(const lc_config_t *c)
+{
+    return c->sub_token_enabled ? &c->sub_token : &c->token;
 }
 
 const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *channel, size_t len)

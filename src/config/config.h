@@ -98,6 +98,19 @@ typedef struct lc_rpc_ns {
 /* One rule of the top-level "channels" list; defined in config/config_int.h. */
 struct lc_channel_rule;
 
+/* Public keys and claim checks of one token kind. Strings NULL or "" = not set. */
+typedef struct lc_token_conf {
+    char *rsa_public_key;   /* PEM: RS256/384/512 tokens */
+    char *ecdsa_public_key; /* PEM: ES256/384/512 tokens */
+    char *jwks_public_endpoint;
+    char *audience; /* the `aud` claim must hold it */
+    char *audience_regex;
+    char *issuer; /* the `iss` claim must equal it */
+    char *issuer_regex;
+    regex_t *audience_re; /* compiled when the config loads (RE2 → POSIX as channel_regex) */
+    regex_t *issuer_re;
+} lc_token_conf_t;
+
 typedef struct lc_config {
     /* http_server */
     char *address; /* "" = all interfaces */
@@ -133,6 +146,10 @@ typedef struct lc_config {
      * key (see lc_config_sub_token_secret) */
     bool sub_token_enabled;
     char *sub_token_hmac_secret_key; /* "" = none */
+    /* client.token.* and client.subscription_token.* besides the HMAC key (spec §3.3):
+     * lc_config_sub_token picks which one subscription tokens use. */
+    lc_token_conf_t token;
+    lc_token_conf_t sub_token;
     /* client.subscribe_to_user_personal_channel; the namespace, when set, must be defined */
     bool personal_channel_enabled;
     char *personal_channel_namespace; /* "" = channels without namespace */
@@ -193,6 +210,7 @@ typedef struct lc_config {
     bool lua_jit;                   /* lua.jit, default false: the budget needs the JIT off */
     int64_t lua_instruction_budget; /* lua.instruction_budget per hook call, default 10000000 */
     int64_t lua_memory_limit;       /* lua.memory_limit bytes per VM, default 64 MiB */
+    int64_t lua_time_limit_ms;      /* lua.time_limit: running time per hook call, default 1s */
 
     /* websocket */
     bool websocket_disabled;
@@ -308,6 +326,12 @@ bool lc_config_channel_regex_ok(const lc_ns_opts_t *o, const char *name_after_ns
  * client.subscription_token.enabled, else the connection key client.token.hmac_secret_key.
  * "" = no HMAC key. */
 const char *lc_config_sub_token_secret(const lc_config_t *c);
+/* The key settings subscription tokens use: client.subscription_token's when enabled, else
+ * client.token's (as lc_config_sub_token_secret). */
+const lc_token_conf_t *lc_config_sub_token(const lc_config_t *c);
+/* Compile a Go RE2 expression as lc_config_set_channel_regex does into *out (malloc'd; NULL
+ * for ""). 0, LC_EINVAL (message in err) or LC_ENOMEM. */
+int lc_config_compile_regex(const char *re, regex_t **out, char *err, size_t errlen);
 
 /* The RPC namespace of a method (spec §1.6 rpc): the part before rpc.namespace_boundary, or
  * rpc.without_namespace; NULL when that namespace is undefined (→ 104). */

@@ -141,13 +141,13 @@ static const struct lc__key presence_manager_keys[] = {
 
 static const struct lc__key token_keys[] = {
     STR("hmac_secret_key", CF(token_hmac_secret_key)),
-    STR("rsa_public_key", U),
-    STR("ecdsa_public_key", U),
-    STR("jwks_public_endpoint", U),
-    STR("audience", U),
-    STR("audience_regex", U),
-    STR("issuer", U),
-    STR("issuer_regex", U),
+    STR("rsa_public_key", CF(token.rsa_public_key)),
+    STR("ecdsa_public_key", CF(token.ecdsa_public_key)),
+    STR("jwks_public_endpoint", CF(token.jwks_public_endpoint)),
+    STR("audience", CF(token.audience)),
+    STR("audience_regex", CF(token.audience_regex)),
+    STR("issuer", CF(token.issuer)),
+    STR("issuer_regex", CF(token.issuer_regex)),
     STR("user_id_claim", U),
     END,
 };
@@ -155,13 +155,13 @@ static const struct lc__key token_keys[] = {
 static const struct lc__key subscription_token_keys[] = {
     BOOL("enabled", CF(sub_token_enabled)),
     STR("hmac_secret_key", CF(sub_token_hmac_secret_key)),
-    STR("rsa_public_key", U),
-    STR("ecdsa_public_key", U),
-    STR("jwks_public_endpoint", U),
-    STR("audience", U),
-    STR("audience_regex", U),
-    STR("issuer", U),
-    STR("issuer_regex", U),
+    STR("rsa_public_key", CF(sub_token.rsa_public_key)),
+    STR("ecdsa_public_key", CF(sub_token.ecdsa_public_key)),
+    STR("jwks_public_endpoint", CF(sub_token.jwks_public_endpoint)),
+    STR("audience", CF(sub_token.audience)),
+    STR("audience_regex", CF(sub_token.audience_regex)),
+    STR("issuer", CF(sub_token.issuer)),
+    STR("issuer_regex", CF(sub_token.issuer_regex)),
     STR("user_id_claim", U),
     END,
 };
@@ -359,6 +359,7 @@ static const struct lc__key lua_keys[] = {
     BOOL("jit", CF(lua_jit)),
     I64("instruction_budget", CF(lua_instruction_budget), 1000, NOMAX),
     I64("memory_limit", CF(lua_memory_limit), 1048576, NOMAX),
+    DUR("time_limit", CF(lua_time_limit_ms)),
     END,
 };
 

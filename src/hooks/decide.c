@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hooks/token.h"
 #include "proto/codes.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -303,7 +304,9 @@ static void connect_steps(lc_decide_t *d)
         finish(d, &v);
         return;
     }
-    lc_jwt_keys_t keys = {.hmac_secret = q->cfg->token_hmac_secret_key};
+    lc_token_keys_t tk;
+    lc_token_keys(q->cfg, false, q->httpc, &tk);
+    const lc_jwt_keys_t keys = tk.keys;
     const char *why = NULL;
     lc_conn_claims_t *cl = &d->conn_claims;
     lc_jwt_status st =
@@ -349,7 +352,9 @@ static void refresh_steps(lc_decide_t *d)
         finish(d, &v);
         return;
     }
-    lc_jwt_keys_t keys = {.hmac_secret = q->cfg->token_hmac_secret_key};
+    lc_token_keys_t tk;
+    lc_token_keys(q->cfg, false, q->httpc, &tk);
+    const lc_jwt_keys_t keys = tk.keys;
     lc_conn_claims_t *cl = &d->conn_claims;
     lc_jwt_status st =
         lc_jwt_verify_connect(q->token, strlen(q->token), &keys, lc_now_s(), cl, NULL);
@@ -373,7 +378,9 @@ static void refresh_steps(lc_decide_t *d)
 static bool sub_token(lc_decide_t *d, lc_verdict_t *v, bool subscribe)
 {
     const lc_decide_req_t *q = &d->req;
-    lc_jwt_keys_t keys = {.hmac_secret = lc_config_sub_token_secret(q->cfg)};
+    lc_token_keys_t tk;
+    lc_token_keys(q->cfg, true, q->httpc, &tk);
+    const lc_jwt_keys_t keys = tk.keys;
     const char *why = NULL;
     lc_sub_claims_t *cl = &d->sub_claims;
     lc_jwt_status st =
