@@ -95,6 +95,26 @@ typedef struct lc_rpc_ns {
     const lc_proxy_conf_t *proxy; /* proxy_enabled + proxy_name resolved; NULL = off */
 } lc_rpc_ns_t;
 
+/* log.format */
+enum lc_log_format {
+    LC_LOG_FORMAT_TEXT = 0,
+    LC_LOG_FORMAT_JSON,
+};
+
+/* Operations: log output, the admin UI, metrics (defaults and strings owned by config_ops.c). */
+typedef struct lc_ops_conf {
+    int log_format; /* log.format: "text" (default) or "json", enum lc_log_format */
+    char *log_file; /* log.file: "" = stderr */
+    bool admin_enabled;
+    char *admin_prefix;   /* admin.handler_prefix, default "/admin" */
+    char *admin_password; /* admin.password: "" = no login possible (unless insecure) */
+    char *admin_secret;   /* admin.secret: HMAC key of the admin session cookie */
+    bool admin_insecure;  /* admin.insecure: no login at all (local use only) */
+    bool prometheus_enabled;
+    char *prometheus_prefix; /* prometheus.handler_prefix, default "/metrics" */
+    unsigned unknown_keys;   /* unknown keys and CENTRIFUGO_ variables met while loading */
+} lc_ops_conf_t;
+
 /* One rule of the top-level "channels" list; defined in config/config_int.h. */
 struct lc_channel_rule;
 
@@ -248,9 +268,29 @@ typedef struct lc_config {
     /* node */
     char *node_name; /* "" = hostname */
 
+    lc_ops_conf_t ops;
+
     /* limits of the HTTP server (Lucent's own keys under http_server) */
     int64_t http_max_header_size; /* http_server.max_header_size, default 16384 */
     int64_t http_max_body_size;   /* http_server.max_body_size, default 1048576 (API bodies) */
+
+    /* Transport hardening (Lucent's own keys; README "Limits and timeouts"). A timeout of 0
+     * switches that check off. */
+    int64_t http_read_header_timeout_ms; /* http_server.read_header_timeout, default 10s */
+    int64_t http_read_body_timeout_ms;   /* http_server.read_body_timeout, default 30s */
+    int64_t http_idle_timeout_ms;        /* http_server.idle_timeout, default 60s */
+    int64_t http_max_output_buffer;      /* http_server.max_output_buffer, default 262144 */
+    int http_max_connections;            /* http_server.max_connections, 0 = from RLIMIT_NOFILE */
+    int64_t websocket_handshake_timeout_ms; /* websocket.handshake_timeout, default 10s */
+    int websocket_max_fragments;            /* websocket.max_fragments, default 128 */
+    /* http_server.tls: cert_pem / key_pem hold PEM text or a file path (Centrifugo's PEMData;
+     * cert_pem_file / key_pem_file are paths); min_version "1.2" (default) or "1.3" */
+    bool http_tls_enabled;
+    char *http_tls_cert; /* "" = none */
+    char *http_tls_key;
+    int http_tls_min_version; /* 0 = TLS 1.2, 1 = TLS 1.3 */
+    char *http_tls_client_ca; /* client_ca_pem: client certificates are refused when set */
+    bool http_tls_autocert;   /* http_server.tls_autocert.enabled: refused */
 } lc_config_t;
 
 /* Defaults for everything; no secrets. */
@@ -368,5 +408,20 @@ const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *cha
  * only while the config lives. No allocation; safe from any thread. */
 const lc_ns_opts_t *lc_config_resolve_channel(const lc_config_t *c, const char *channel, size_t len,
                                               const char *user, lc_ns_opts_t *scratch);
+
+/* Whether loads refuse the keys Lucent recognises but does not implement when they are switched
+ * on ("engine.type: not supported: ..."; config_unsupported.c has the list) and warn about those
+ * that only tune something. The server and checkconfig turn it on before loading; off (the
+ * default) the values are only type-checked and stored, which tests of the loader rely on. */
+void lc_config_refuse_unsupported(bool on);
+
+/* checkconfig --strict: the secrets that are placeholders ("change-me…") or too short to be
+ * keys (under 32 bytes), one "key.path: why" per line into out. Returns how many. */
+int lc_config_lint_secrets(const lc_config_t *c, char *out, size_t outlen);
+
+/* The effective config as JSON text (every key Lucent uses, with its value after defaults, the
+ * file and the environment), secrets replaced by "***" unless show_secrets. Caller frees;
+ * NULL on OOM. */
+char *lc_config_effective_json(const lc_config_t *c, bool show_secrets);
 
 #endif

@@ -67,24 +67,61 @@ static const struct lc__key tls_keys[] = {
     END,
 };
 
+/* http_server.tls: served by Lucent itself (transport/tls.c). */
+static const struct lc__key http_tls_keys[] = {
+    BOOL("enabled", CF(http_tls_enabled)),
+    STR("cert_pem", CF(http_tls_cert)),
+    STR("cert_pem_file", CF(http_tls_cert)),
+    STR("key_pem", CF(http_tls_key)),
+    STR("key_pem_file", CF(http_tls_key)),
+    ENUMF("min_version", CF(http_tls_min_version), "1.2|1.3"),
+    STR("server_ca_pem", U),
+    STR("server_ca_pem_file", U),
+    STR("client_ca_pem", CF(http_tls_client_ca)),
+    STR("client_ca_pem_file", CF(http_tls_client_ca)),
+    STR("root_ca_pem", U),
+    STR("root_ca_pem_file", U),
+    STR("server_name", U),
+    BOOL("insecure_skip_verify", U),
+    DUR("reload_interval", U),
+    END,
+};
+
+static const struct lc__key tls_autocert_keys[] = {
+    BOOL("enabled", CF(http_tls_autocert)),
+    ANY("host_whitelist"),
+    STR("cache_dir", U),
+    STR("email", U),
+    STR("server_name", U),
+    BOOL("http", U),
+    STR("http_addr", U),
+    END,
+};
+
 static const struct lc__key http_server_keys[] = {
     STR("address", CF(address)),
     INT("port", CF(port), 0, 65535),
     STR("internal_address", U),
     ANY("internal_port"), /* a string in Centrifugo ("" = unset), a number in many configs */
-    OBJ("tls", tls_keys),
-    ANYOBJ("tls_autocert"),
+    OBJ("tls", http_tls_keys),
+    OBJ("tls_autocert", tls_autocert_keys),
     BOOL("tls_external", U),
     OBJ("internal_tls", tls_keys),
     ANYOBJ("http3"),
     I64("max_header_size", CF(http_max_header_size), 1, NOMAX),
     I64("max_body_size", CF(http_max_body_size), 1, NOMAX),
+    DUR("read_header_timeout", CF(http_read_header_timeout_ms)),
+    DUR("read_body_timeout", CF(http_read_body_timeout_ms)),
+    DUR("idle_timeout", CF(http_idle_timeout_ms)),
+    I64("max_output_buffer", CF(http_max_output_buffer), 1, NOMAX),
+    INT("max_connections", CF(http_max_connections), 0, INT_MAX),
     END,
 };
 
 static const struct lc__key log_keys[] = {
     LOGLEVEL("level", CF(log_level)),
-    STR("file", U),
+    STR("file", CF(ops.log_file)),
+    ENUMF("format", CF(ops.log_format), "text|json"), /* Lucent's own */
     END,
 };
 
@@ -387,6 +424,8 @@ static const struct lc__key websocket_keys[] = {
     INT("write_buffer_size", U, 0, INT_MAX),
     BOOL("use_write_buffer_pool", U),
     BOOL("join_push_messages", U),
+    DUR("handshake_timeout", CF(websocket_handshake_timeout_ms)),
+    INT("max_fragments", CF(websocket_max_fragments), 1, INT_MAX),
     END,
 };
 
@@ -445,14 +484,20 @@ static const struct lc__key uni_grpc_keys[] = {
 };
 
 static const struct lc__key admin_keys[] = {
-    BOOL("enabled", U), STR("handler_prefix", U),    STR("password", U),
-    STR("secret", U),   BOOL("insecure", U),         BOOL("external", U),
-    STR("web_path", U), STR("web_proxy_address", U), END,
+    BOOL("enabled", CF(ops.admin_enabled)),
+    STR("handler_prefix", CF(ops.admin_prefix)),
+    STR("password", CF(ops.admin_password)),
+    STR("secret", CF(ops.admin_secret)),
+    BOOL("insecure", CF(ops.admin_insecure)),
+    BOOL("external", U),
+    STR("web_path", U),
+    STR("web_proxy_address", U),
+    END,
 };
 
 static const struct lc__key prometheus_keys[] = {
-    BOOL("enabled", U),
-    STR("handler_prefix", U),
+    BOOL("enabled", CF(ops.prometheus_enabled)),
+    STR("handler_prefix", CF(ops.prometheus_prefix)),
     BOOL("instrument_http_handlers", U),
     BOOL("recovered_publications_histogram", U),
     END,

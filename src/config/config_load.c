@@ -179,6 +179,9 @@ static int apply(struct lc__walk *x, const struct lc__key *k, void *base, const 
 {
     bool store = k->off != LC__NOFIELD;
     int64_t n;
+    int urc = lc__config_unsupported(x, x->path, k, v);
+    if (urc)
+        return urc;
     switch (k->kind) {
     case LC__K_BOOL:
         if (!cJSON_IsBool(v))
@@ -373,7 +376,7 @@ int lc__walk_object(struct lc__walk *x, const struct lc__key *table, void *base,
             rc = apply_ns_legacy(x, base, obj, v6, it);
         else if ((mode != LC__WALK_NS_ENTRY && mode != LC__WALK_ENTRY) ||
                  strcmp(it->string, "name") != 0)
-            lc_log_warn("config: unknown key \"%s\" (ignored)", x->path);
+            lc__config_unknown(x, table);
         if (rc)
             return rc;
         lc__walk_restore(x, mark);
@@ -448,7 +451,7 @@ static int walk_rule(struct lc__walk *x, struct lc_channel_rule *r, const cJSON 
         }
         const struct lc__key *k = lc__config_key_find(lc__config_ns_keys, name);
         if (!k) {
-            lc_log_warn("config: unknown key \"%s\" (ignored)", x->path);
+            lc__config_unknown(x, lc__config_ns_keys);
         } else {
             uint64_t bit = (uint64_t)1 << (k - lc__config_ns_keys);
             if (k->off != LC__NOFIELD && (r->set & bit))
@@ -514,7 +517,8 @@ static int apply_v6(struct lc__walk *x, const char *v6, const cJSON *v)
     const struct lc__key *k = lc__config_resolve(x->c, v6, &base);
     if (!k)
         return lc__walk_bad(x, "internal error: no v6 key \"%s\"", v6);
-    return apply(x, k, base, v);
+    int rc = lc__config_unsupported(x, v6, k, v);
+    return rc ? rc : apply(x, k, base, v);
 }
 
 /* A flat key with a single v6 home; enable (may be NULL) is a switch that a non-empty value
@@ -597,7 +601,7 @@ static int walk_root(struct lc__walk *x, const cJSON *root)
         if (cls == ROOT_V6)
             rc = apply(x, k, x->c, it);
         else if (cls == ROOT_UNKNOWN)
-            lc_log_warn("config: unknown key \"%s\" (ignored)", x->path);
+            lc__config_unknown(x, lc__config_root_keys);
         if (rc)
             return rc;
         lc__walk_restore(x, mark);

@@ -13,6 +13,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/rand.h"
 
 /* Keep the request headers some proxy forwards (its http_headers allow-list); only those. */
@@ -84,6 +85,7 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
     c->w = t->worker;
     c->cfg = lc_worker_config(c->w);
     c->native_ping = opts && opts->native_ping;
+    c->protobuf = opts && opts->protobuf;
     c->mode = opts ? (uint8_t)opts->mode : LC_CLIENT_BIDI;
     c->state = LC_CLIENT_CONNECTING;
     lc_buf_init(&c->replies);
@@ -94,6 +96,7 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
         return NULL;
     }
     lc__worker_count_session(c->w, 1);
+    lc_metrics_conn(c->t->framing, 1);
     /* A connection that never authenticates is closed as stale. */
     if (c->cfg->stale_close_delay_ms > 0)
         lc__worker_sched(c->w, &c->sched, LC_SCHED_STALE, c->cfg->stale_close_delay_ms);
@@ -171,6 +174,7 @@ void lc__client_disconnect(lc_client_t *c, uint32_t code, const char *reason)
     lc_log_debug("client %s (user \"%s\"): disconnect %u %s", c->id[0] ? c->id : "-",
                  c->user ? c->user : "", code, reason);
     c->state = LC_CLIENT_CLOSING;
+    lc_metrics_disconnect(code);
     client_detach(c);
     c->t->vt->close(c->t, code, reason);
 }
@@ -187,6 +191,7 @@ void lc_client_on_close(lc_client_t *c)
         client_detach(c);
     }
     lc__worker_count_session(c->w, -1);
+    lc_metrics_conn(c->t->framing, -1);
     lc_buf_free(&c->replies);
     for (uint32_t i = c->qhead; i < c->qlen; i++)
         lc_cmd_free(&c->queue[i]);
@@ -508,7 +513,10 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
     if (c->state == LC_CLIENT_CLOSING)
         return;
     lc_cmd_reader_t r;
-    lc_cmd_reader_init(&r, data, len);
+    if (c->protobuf)
+        lc_cmd_reader_init_pb(&r, data, len);
+    else
+        lc_cmd_reader_init(&r, data, len);
     int n = 0;
     for (;;) {
         lc_cmd_t cmd;
@@ -568,7 +576,11 @@ void lc__client_deliver(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void
         if (!frames[k])
             return;
     }
-    if (c->t->vt->send(c->t, frames[k]) == LC_ESLOW) {
+    int sent = c->t->vt->send(c->t, frames[k]);
+    if (sent == 0)
+        lc_metrics_pub_out(k);
+    if (sent == LC_ESLOW) {
+        lc_metrics_pub_dropped();
         lc_log_info("client %s (user \"%s\"): write queue over client.queue_max_size: "
                     "disconnect slow consumer",
                     c->id, c->user);

@@ -95,6 +95,7 @@ struct lc_client {
     uint8_t state;         /* enum lc_client_state */
     bool unusable;         /* a connect error was answered: nothing else is accepted */
     bool native_ping;      /* transport-level pings (?cf_ws_frame_ping_pong=true) */
+    bool protobuf;         /* commands arrive as Protobuf messages */
     bool ping_outstanding; /* a ping was sent and its pong has not arrived */
     bool registered;       /* in the worker's id → client map */
     uint8_t mode;          /* enum lc_client_mode */

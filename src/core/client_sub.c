@@ -11,6 +11,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 lc_csub_t *lc__client_find_sub(lc_client_t *c, const char *ch, size_t len)
 {
@@ -247,6 +248,7 @@ uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const l
         }
     }
     lc__worker_count_subs(c->w, 1);
+    lc_metrics_sub(c->t->framing, 1);
 
     if (sp->exp > 0) {
         int64_t now = lc_now_s();
@@ -315,6 +317,7 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i)
     free(cs->chan_info);
     c->subs[i] = c->subs[--c->nsubs];
     lc__worker_count_subs(c->w, -1);
+    lc_metrics_sub(c->t->framing, -1);
 }
 
 /* --- client subscribe ------------------------------------------------------------------ */

@@ -109,6 +109,8 @@ void lc__lua_open_libs(lua_State *L);
 void lc__lua_push_env(lua_State *L);
 /* Read a whole file into a malloc'd buffer (at most 16 MiB). 0, LC_ENOENT, LC_EIO,
  * LC_ETOOBIG or LC_ENOMEM; err says why. */
+/* The folders of the shipped Lua library, in search order (lua_libdir.c). */
+const char *const *lc__lua_lib_dirs(size_t *n);
 int lc__lua_read_source(const char *path, char **out, size_t *len, char *err, size_t errlen);
 /* Load Lua text (never bytecode) as a function whose environment is the table at env. Raises
  * on syntax errors ("file:line: ..."). */
