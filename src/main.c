@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "core/node.h"
 #include "engine/memory.h"
+#include "engine/redis.h"
 #include "hooks/script.h"
 #include "transport/http.h"
 #include "transport/sse.h"
@@ -318,7 +319,8 @@ static int serve(lc_config_t *cfg, bool dev)
     int rc = 1;
     lc_node_t *node = NULL;
     lc_router_t *router = NULL;
-    lc_engine_t *engine = lc_engine_memory_new(cfg);
+    lc_engine_t *engine =
+        cfg->engine_type == LC_ENGINE_REDIS ? lc_engine_redis_new(cfg) : lc_engine_memory_new(cfg);
     if (!engine)
         goto done;
     node = lc_node_new(cfg, engine); /* takes the engine, also when it fails */
@@ -335,9 +337,9 @@ static int serve(lc_config_t *cfg, bool dev)
             goto done;
     if (dev)
         print_dev_banner(cfg);
-    lc_log_info("lucent %s listening on %s:%d (%d workers, memory engine)", LUCENT_VERSION,
+    lc_log_info("lucent %s listening on %s:%d (%d workers, %s engine)", LUCENT_VERSION,
                 cfg->address && *cfg->address ? cfg->address : "*", cfg->port,
-                lc_node_num_workers(node));
+                lc_node_num_workers(node), engine->vt->name);
     rc = lc_node_run(node) == 0 ? 0 : 1;
     lc_log_info("stopped");
 done:

@@ -543,11 +543,18 @@ static void on_legacy(lc_http_req_t *req, void *arg)
         lc__api_legacy(a, req);
 }
 
-/* 503 once the node is shutting down, so that a load balancer stops sending new clients. */
+/* 503 once the node is shutting down, or while the engine cannot serve (Redis unreachable), so
+ * that a load balancer stops sending new clients. */
 static void on_health(lc_http_req_t *req, void *arg)
 {
     if (lc_worker_stopping(lc_http_req_worker(req))) {
         static const char body[] = "{\"status\":\"shutting down\"}";
+        lc_http_respond(req, 503, JSON_TYPE, body, sizeof(body) - 1, NULL);
+        return;
+    }
+    lc_engine_t *e = lc_node_engine(arg);
+    if (e->vt->healthy && !e->vt->healthy(e)) {
+        static const char body[] = "{\"error\":\"engine unavailable\"}";
         lc_http_respond(req, 503, JSON_TYPE, body, sizeof(body) - 1, NULL);
         return;
     }
@@ -561,12 +568,13 @@ int lc_api_register(lc_router_t *r, lc_node_t *node)
     static lc__api_t ctx;
     ctx.node = node;
     ctx.cfg = cfg;
-    if (cfg->health_enabled && lc_router_add(r, cfg->health_prefix, false, on_health, NULL) != 0)
+    if (cfg->health_enabled && lc_router_add(r, cfg->health_prefix, false, on_health, node) != 0)
         return LC_ENOMEM;
     if (lc__api_metrics_register(r, &ctx) != 0 || lc__api_admin_register(r, &ctx) != 0)
         return LC_ENOMEM;
     if (cfg->http_api_disabled)
         return 0;
+    lc_node_on_control(node, lc__api_on_control, &ctx);
     char prefix[256];
     snprintf(prefix, sizeof(prefix), "%s/", cfg->http_api_prefix);
     if (lc_router_add_checked(r, prefix, true, on_api, api_check, &ctx) != 0)

@@ -123,7 +123,8 @@ static char *ec_pem(const cJSON *k)
         const char *crv;
         const char *group;
         size_t size;
-    } curves[] = {{"P-256", "prime256v1", 32}, {"P-384", "secp384r1", 48}, {"P-521", "secp521r1", 66}};
+    } curves[] = {
+        {"P-256", "prime256v1", 32}, {"P-384", "secp384r1", 48}, {"P-521", "secp521r1", 66}};
     const cJSON *crv = cJSON_GetObjectItemCaseSensitive(k, "crv");
     size_t xlen = 0, ylen = 0, c;
     unsigned char *x = member_b64(k, "x", &xlen), *y = member_b64(k, "y", &ylen);
@@ -137,8 +138,7 @@ static char *ec_pem(const cJSON *k)
     for (c = 0; c < sizeof(curves) / sizeof(curves[0]); c++)
         if (strcmp(crv->valuestring, curves[c].crv) == 0)
             break;
-    if (c == sizeof(curves) / sizeof(curves[0]) || xlen != curves[c].size ||
-        ylen != curves[c].size)
+    if (c == sizeof(curves) / sizeof(curves[0]) || xlen != curves[c].size || ylen != curves[c].size)
         goto done;
     /* the uncompressed point: 0x04 || x || y */
     point[0] = 0x04;
@@ -146,8 +146,7 @@ static char *ec_pem(const cJSON *k)
     memcpy(point + 1 + xlen, y, ylen);
     bld = OSSL_PARAM_BLD_new();
     if (bld == NULL ||
-        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curves[c].group, 0) !=
-            1 ||
+        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curves[c].group, 0) != 1 ||
         OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + xlen + ylen) != 1)
         goto done;
     if ((key = from_params("EC", bld)) != NULL)

@@ -31,6 +31,7 @@ static const char s_uni_sse_prefix[] = "/connection/uni_sse";
 static const char s_uni_http_stream_prefix[] = "/connection/uni_http_stream";
 static const char s_default[] = "default";
 static const char s_ping[] = "ping";
+static const char s_redis_prefix[] = "centrifugo";
 
 static const char *const s_static[] = {
     s_empty,
@@ -49,6 +50,7 @@ static const char *const s_static[] = {
     s_uni_ws_prefix,
     s_uni_sse_prefix,
     s_uni_http_stream_prefix,
+    s_redis_prefix,
 };
 
 #define MS_S 1000LL
@@ -196,6 +198,16 @@ void lc_config_defaults(lc_config_t *c)
     c->lua_memory_limit = 64 * 1024 * 1024;
     c->lua_time_limit_ms = 1000;
     lc__config_ops_defaults(c);
+
+    c->redis.prefix = (char *)s_redis_prefix;
+    c->redis.user = (char *)s_empty;
+    c->redis.password = (char *)s_empty;
+    c->redis.sentinel_master_name = (char *)s_empty;
+    c->redis.sentinel_user = (char *)s_empty;
+    c->redis.sentinel_password = (char *)s_empty;
+    c->redis.connect_timeout_ms = 1 * MS_S;
+    c->redis.io_timeout_ms = 4 * MS_S;
+    c->redis.presence_ttl_ms = 60 * MS_S;
 }
 
 static void free_token_conf(lc_token_conf_t *t)
@@ -245,7 +257,14 @@ void lc_config_free(lc_config_t *c)
                      &c->lua_script,
                      &c->http_tls_cert,
                      &c->http_tls_key,
-                     &c->http_tls_client_ca};
+                     &c->http_tls_client_ca,
+
+                     &c->redis.prefix,
+                     &c->redis.user,
+                     &c->redis.password,
+                     &c->redis.sentinel_master_name,
+                     &c->redis.sentinel_user,
+                     &c->redis.sentinel_password};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         lc__config_free_str(*strs[i]);
         *strs[i] = NULL;
@@ -255,6 +274,11 @@ void lc_config_free(lc_config_t *c)
     lc__config_free_strs(c->allowed_origins, c->n_allowed_origins);
     c->allowed_origins = NULL;
     c->n_allowed_origins = 0;
+    lc__config_free_strs(c->redis.addresses, c->redis.n_addresses);
+    lc__config_free_strs(c->redis.sentinel_addresses, c->redis.n_sentinel_addresses);
+    lc__config_free_strs(c->redis.cluster_addresses, c->redis.n_cluster_addresses);
+    c->redis.addresses = c->redis.sentinel_addresses = c->redis.cluster_addresses = NULL;
+    c->redis.n_addresses = c->redis.n_sentinel_addresses = c->redis.n_cluster_addresses = 0;
     lc__config_free_strs(c->lua_path, c->n_lua_path);
     c->lua_path = NULL;
     c->n_lua_path = 0;
@@ -454,6 +478,30 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
                 "client.subscribe_to_user_personal_channel.personal_channel_namespace: "
                 "namespace \"%s\" is not defined in channel.namespaces",
                 pns);
+    }
+
+    if (c->engine_type == LC_ENGINE_REDIS) {
+        const lc_redis_conf_t *r = &c->redis;
+        if (r->n_cluster_addresses > 0)
+            return lc__config_fail(err, errlen,
+                                   "engine.redis.cluster_address: Redis Cluster is not supported "
+                                   "yet (use several engine.redis.address shards or Sentinel)");
+        if (r->history_use_lists)
+            return lc__config_fail(err, errlen,
+                                   "engine.redis.history_use_lists: not supported yet (history is "
+                                   "kept in Redis streams)");
+        if (r->n_sentinel_addresses > 0 && !r->sentinel_master_name[0])
+            return lc__config_fail(err, errlen,
+                                   "engine.redis.sentinel_master_name: required with "
+                                   "engine.redis.sentinel_address");
+        if (r->n_sentinel_addresses > 0 && r->n_addresses > 0)
+            return lc__config_fail(
+                err, errlen, "engine.redis: give either address or sentinel_address, not both");
+        if (r->presence_ttl_ms < 1000)
+            return lc__config_fail(err, errlen, "engine.redis.presence_ttl: at least 1s");
+        if (r->connect_timeout_ms <= 0 || r->io_timeout_ms <= 0)
+            return lc__config_fail(err, errlen,
+                                   "engine.redis: connect_timeout and io_timeout must be positive");
     }
 
     int rc = lc__config_ops_validate(c, err, errlen);

@@ -39,6 +39,35 @@ enum lc_proxy_protocol {
                                 socket_id; 2xx allowed, 403 denied), subscribe only */
 };
 
+/* engine.type */
+enum lc_engine_type {
+    LC_ENGINE_MEMORY = 0,
+    LC_ENGINE_REDIS = 1,
+};
+
+/* engine.redis (spec §9): Redis shards (channels spread by consistent hashing over them) or a
+ * Sentinel-managed primary. */
+typedef struct lc_redis_conf {
+    char *
+        *addresses; /* "host:port", "redis://[user:pass@]host:port[/db]"; default 127.0.0.1:6379 */
+    size_t n_addresses;
+    char *prefix; /* "centrifugo" */
+    int db;
+    char *user;
+    char *password;
+    char **sentinel_addresses;
+    size_t n_sentinel_addresses;
+    char *sentinel_master_name;
+    char *sentinel_user;
+    char *sentinel_password;
+    int64_t connect_timeout_ms; /* 1s */
+    int64_t io_timeout_ms;      /* 4s */
+    int64_t presence_ttl_ms;    /* 60s */
+    bool history_use_lists;     /* refused: streams only */
+    char **cluster_addresses;   /* refused: Redis Cluster is not supported yet */
+    size_t n_cluster_addresses;
+} lc_redis_conf_t;
+
 /* One HTTP proxy (spec §5.4 Proxy object). */
 typedef struct lc_proxy_conf {
     char *name;          /* "default" for the section proxies, else the `proxies[]` name */
@@ -269,6 +298,9 @@ typedef struct lc_config {
     char *node_name; /* "" = hostname */
 
     lc_ops_conf_t ops;
+    /* engine */
+    int engine_type; /* enum lc_engine_type */
+    lc_redis_conf_t redis;
 
     /* limits of the HTTP server (Lucent's own keys under http_server) */
     int64_t http_max_header_size; /* http_server.max_header_size, default 16384 */

@@ -243,6 +243,21 @@ static int apply(struct lc__walk *x, const struct lc__key *k, void *base, const 
     case LC__K_STR_STRS:
         if (!cJSON_IsString(v) && !is_string_array(v))
             return lc__walk_bad(x, "expected a string or an array of strings");
+        if (store) {
+            size_t *count = (size_t *)(void *)((char *)base + k->off2);
+            cJSON *arr = cJSON_IsString(v) ? cJSON_CreateArray() : NULL;
+            if (arr && v->valuestring[0] &&
+                !cJSON_AddItemToArray(arr, cJSON_CreateString(v->valuestring))) {
+                cJSON_Delete(arr);
+                return lc__walk_nomem(x);
+            }
+            if (cJSON_IsString(v) && !arr)
+                return lc__walk_nomem(x);
+            int rc = set_strings(x, LC__FIELD(char **, base, k), count, arr ? arr : v);
+            cJSON_Delete(arr);
+            if (rc)
+                return rc;
+        }
         break;
     case LC__K_ENUM: {
         int idx = cJSON_IsString(v) ? enum_index(k->values, v->valuestring) : -1;

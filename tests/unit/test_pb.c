@@ -194,8 +194,7 @@ static void test_commands_decode_like_json(void **state)
 
     assert_int_equal(cmds[1].type, LC_CMD_SUBSCRIBE);
     assert_string_equal(cmds[1].channel, "chat:1");
-    assert_true(cmds[1].recover && cmds[1].positioned && cmds[1].recoverable &&
-                cmds[1].join_leave);
+    assert_true(cmds[1].recover && cmds[1].positioned && cmds[1].recoverable && cmds[1].join_leave);
     assert_true(cmds[1].offset == UINT64_MAX);
     assert_string_equal(cmds[1].epoch, "E");
     assert_null(cmds[1].data.p);
@@ -356,8 +355,8 @@ static void test_pushes_and_results(void **state)
     lcpb__reply__free_unpacked(r, NULL);
     lc_buf_free(&b);
 
-    r = convert_one("{\"push\":{\"channel\":\"x\",\"unsubscribe\":{\"code\":2000,\"reason\":\"s\"}}}",
-                    &b);
+    r = convert_one(
+        "{\"push\":{\"channel\":\"x\",\"unsubscribe\":{\"code\":2000,\"reason\":\"s\"}}}", &b);
     assert_int_equal(r->push->unsubscribe->code, 2000);
     lcpb__reply__free_unpacked(r, NULL);
     lc_buf_free(&b);
@@ -378,7 +377,8 @@ static void test_pushes_and_results(void **state)
     lcpb__reply__free_unpacked(r, NULL);
     lc_buf_free(&b);
 
-    r = convert_one("{\"id\":6,\"history\":{\"publications\":[],\"epoch\":\"E\",\"offset\":0}}", &b);
+    r = convert_one("{\"id\":6,\"history\":{\"publications\":[],\"epoch\":\"E\",\"offset\":0}}",
+                    &b);
     assert_non_null(r->history);
     assert_string_equal(r->history->epoch, "E");
     lcpb__reply__free_unpacked(r, NULL);
