@@ -27,22 +27,21 @@ static const char *config_json =
 
 /* Lua has an opinion only about names holding lua_yes / lua_no (and a connect whose data
  * says so). */
-static const char *script =
-    "local function pick(ctx)\n"
-    "  local s = ctx.channel or ctx.method or ''\n"
-    "  if s:find('lua_yes') then return true end\n"
-    "  if s:find('lua_no') then return false end\n"
-    "  return nil\n"
-    "end\n"
-    "return {\n"
-    "  connect = function(ctx)\n"
-    "    if ctx.data and ctx.data.lua then return {user = 'lua-user'} end\n"
-    "    return nil\n"
-    "  end,\n"
-    "  subscribe = pick, publish = pick, rpc = pick,\n"
-    "  refresh = function(ctx) return nil end,\n"
-    "  sub_refresh = function(ctx) return nil end,\n"
-    "}\n";
+static const char *script = "local function pick(ctx)\n"
+                            "  local s = ctx.channel or ctx.method or ''\n"
+                            "  if s:find('lua_yes') then return true end\n"
+                            "  if s:find('lua_no') then return false end\n"
+                            "  return nil\n"
+                            "end\n"
+                            "return {\n"
+                            "  connect = function(ctx)\n"
+                            "    if ctx.data and ctx.data.lua then return {user = 'lua-user'} end\n"
+                            "    return nil\n"
+                            "  end,\n"
+                            "  subscribe = pick, publish = pick, rpc = pick,\n"
+                            "  refresh = function(ctx) return nil end,\n"
+                            "  sub_refresh = function(ctx) return nil end,\n"
+                            "}\n";
 
 typedef struct fx {
     lc_config_t cfg;

@@ -32,7 +32,7 @@ struct lc_decide {
 };
 
 static struct {
-    bool at_once;           /* answer ALLOW inside lc_decide_start */
+    bool at_once;             /* answer ALLOW inside lc_decide_start */
     lc_decide_t *started[16]; /* pending ones, in start order */
     int n_started, n_cancelled, n_answered_at_once;
 } stub;
@@ -218,7 +218,7 @@ static void release(int i)
 typedef struct fake_t {
     lc_transport_t t;
     lc_buf_t out; /* every frame sent, one per line */
-    int sends; /* frames sent */
+    int sends;    /* frames sent */
     bool closed;
     uint32_t close_code;
 } fake_t;
@@ -239,9 +239,7 @@ static int ft_send(lc_transport_t *t, lc_rcbuf_t *f)
     return 0;
 }
 
-static void ft_flush(lc_transport_t *t)
-{
-}
+static void ft_flush(lc_transport_t *t) {}
 
 static void ft_close(lc_transport_t *t, uint32_t code, const char *reason)
 {
@@ -250,9 +248,7 @@ static void ft_close(lc_transport_t *t, uint32_t code, const char *reason)
     ft->close_code = code;
 }
 
-static void ft_ping(lc_transport_t *t)
-{
-}
+static void ft_ping(lc_transport_t *t) {}
 
 static const lc_transport_vt_t fake_vt = {
     .name = "fake",
@@ -283,9 +279,8 @@ static int setup(void **state)
     assert_non_null(f);
     lc_config_defaults(&f->cfg);
     char err[256] = "";
-    assert_int_equal(lc_config_load_string(&f->cfg, config_json, strlen(config_json), err,
-                                           sizeof(err)),
-                     0);
+    assert_int_equal(
+        lc_config_load_string(&f->cfg, config_json, strlen(config_json), err, sizeof(err)), 0);
     slow = calloc(1, sizeof(*slow));
     assert_non_null(slow);
     slow->base.vt = &slow_vt;
@@ -340,7 +335,8 @@ static void connect_now(fx_t *f)
     stub.n_answered_at_once = 0;
 }
 
-/* --- tests ------------------------------------------------------------------------------------- */
+/* --- tests -------------------------------------------------------------------------------------
+ */
 
 static void test_commands_wait_in_order_behind_a_pending_decision(void **state)
 {
@@ -429,7 +425,8 @@ static void test_engine_read_answered_later_keeps_order(void **state)
     assert_string_equal(out(f), "");
     release(0);
     assert_int_equal(slow->n_held, 2);
-    assert_non_null(strstr(out(f), "{\"id\":2,\"presence_stats\":{\"num_clients\":3,\"num_users\":2}}"));
+    assert_non_null(
+        strstr(out(f), "{\"id\":2,\"presence_stats\":{\"num_clients\":3,\"num_users\":2}}"));
     assert_null(strstr(out(f), "\"id\":4"));
     release(1);
     const char *o = out(f);
@@ -506,8 +503,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_positioned_subscribe_waits_for_the_stream, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_positioned_subscribe_closed_before_the_stream,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_positioned_subscribe_closed_before_the_stream, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
