@@ -80,8 +80,7 @@ typedef struct span {
     size_t from, to; /* bytes to drop */
 } span_t;
 
-int lc_json_remove_member(const char *p, size_t n, const char *key, lc_buf_t *out,
-                          lc_raw_t *value)
+int lc_json_remove_member(const char *p, size_t n, const char *key, lc_buf_t *out, lc_raw_t *value)
 {
     if (value)
         *value = (lc_raw_t){NULL, 0};

@@ -16,7 +16,6 @@
  * the first removed member's value, pointing into p ({NULL, 0} when none). Returns 1 when a
  * member was removed, 0 when there is none (out untouched), LC_EPARSE when p is not a JSON
  * object, LC_ENOMEM. */
-int lc_json_remove_member(const char *p, size_t n, const char *key, lc_buf_t *out,
-                          lc_raw_t *value);
+int lc_json_remove_member(const char *p, size_t n, const char *key, lc_buf_t *out, lc_raw_t *value);
 
 #endif

@@ -71,8 +71,8 @@ static void test_nothing_to_remove_or_not_an_object(void **state)
     check("{\"a\":1,\"n\":{\"socket\":1}}", "socket", NULL, NULL);
     check("{}", "socket", NULL, NULL);
     lc_buf_t out = LC_BUF_INIT;
-    const char *bad[] = {"[\"socket\"]", "\"socket\"", "{\"socket\":}", "{\"socket\":1",
-                         "{\"a\":1}x", ""};
+    const char *bad[] = {"[\"socket\"]",  "\"socket\"", "{\"socket\":}",
+                         "{\"socket\":1", "{\"a\":1}x", ""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(lc_json_remove_member(bad[i], strlen(bad[i]), "socket", &out, NULL),
                          LC_EPARSE);
