@@ -3,7 +3,7 @@
  * delivery of publications to this connection. Connect and refresh are in client_connect.c,
  * subscriptions in client_sub.c, the other channel commands in client_channel.c and
  * client_read.c. */
-#include "core/client_priv.h"
+#include "core/client_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Connect and refresh: credentials from a connection JWT or from the connect proxy (spec §3,
  * §5), anonymous access, the connect result with server-side subscriptions, and connection
  * expiry refreshed by the client (refresh command) or by the refresh proxy. */
-#include "core/client_priv.h"
+#include "core/client_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Subscriptions of a session: the permission decision of spec §6.3 for a client subscribe,
  * private channels with subscription tokens, positioning and recovery (§7.3), presence and
  * join/leave, server-side subscriptions from the connection token, and leaving. */
-#include "core/client_priv.h"
+#include "core/client_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * them in order — one for a client subscribe, the server-side ones of a connect (the grant's
  * subs and channels, the personal channel, a unidirectional request's channels) — waiting as
  * the session's one pending step whenever the engine answers later. */
-#include "core/client_priv.h"
+#include "core/client_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -78,8 +78,8 @@ void lc__worker_stats(lc_worker_t *w, lc_worker_stats_t *out);
 /* Node-wide operations (core/ops.h): an op runs `each` in every worker, then `done` in the
  * origin worker. */
 typedef struct lc_each_op lc_each_op_t;
-lc_each_op_t *lc__each_op_new(lc_worker_t *origin, int nworkers, lc_node_each_fn each,
-                              lc_node_each_fn done, void *arg);
+lc_each_op_t *lc__each_op_new(lc_worker_t *origin, int nworkers, lc_ops_each_fn each,
+                              lc_ops_each_fn done, void *arg);
 int lc__worker_post_each(lc_worker_t *w, lc_each_op_t *op);
 /* Count a worker the op could not be posted to as done. */
 void lc__each_op_skip(lc_each_op_t *op);

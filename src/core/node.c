@@ -213,7 +213,7 @@ static void resync_done(lc_worker_t *w, void *arg)
 static void sink_resync(void *ctx)
 {
     lc_node_t *n = ctx;
-    if (lc_node_each_worker(n, resync_worker, resync_done, NULL) != 0)
+    if (lc_ops_each_worker(n, resync_worker, resync_done, NULL) != 0)
         lc_log_error("resync after an engine reconnect not started: out of memory");
 }
 
@@ -249,7 +249,7 @@ static void sink_control(void *ctx, const char *data, size_t len)
     m->len = len;
     memcpy(m->data, data, len);
     m->data[len] = '\0';
-    if (lc_node_each_worker(n, control_run, control_done, m) != 0)
+    if (lc_ops_each_worker(n, control_run, control_done, m) != 0)
         free(m);
 }
 
@@ -437,32 +437,6 @@ void lc_node_stats(lc_node_t *n, lc_node_stats_t *out)
     out->uptime_s = (lc_now_ms() - n->started_ms) / 1000;
 }
 
-int lc_node_each_worker(lc_node_t *n, lc_node_each_fn each, lc_node_each_fn done, void *arg)
-{
-    lc_worker_t *self = lc__worker_current();
-    if (!self)
-        return LC_EINVAL;
-    lc_each_op_t *op = lc__each_op_new(self, n->nworkers, each, done, arg);
-    if (!op)
-        return LC_ENOMEM;
-    /* Once posted to one worker the op is live; a failure to post to the others must still
-     * count them down, so it is posted first and accounted for afterwards. */
-    int posted = 0;
-    for (int i = 0; i < n->nworkers; i++) {
-        if (lc__worker_post_each(n->workers[i], op) != 0) {
-            lc_log_error("node operation: worker %d not reached: out of memory", i);
-            if (posted == 0 && i == 0) {
-                free(op);
-                return LC_ENOMEM;
-            }
-            lc__each_op_skip(op);
-            continue;
-        }
-        posted++;
-    }
-    return 0;
-}
-
 void lc_node_stop(lc_node_t *n)
 {
     for (int i = 0; i < n->nworkers; i++)
@@ -514,7 +488,7 @@ static void on_sighup(uv_signal_t *h, int signum)
         return;
     }
     lc_log_info("SIGHUP: reloading %s", n->cfg->lua_script);
-    if (lc_node_each_worker(n, reload_worker, reload_done, NULL) != 0)
+    if (lc_ops_each_worker(n, reload_worker, reload_done, NULL) != 0)
         lc_log_error("SIGHUP: reload not started: out of memory");
 }
 
