@@ -29,9 +29,9 @@
 #define ACCEPT_BATCH 128
 #define RETRY_MS 100
 
-static atomic_int g_conns;   /* open TCP connections of the process */
-static int g_cap;            /* above this many, new connections are answered 503 */
-static int g_hard;           /* at this many, accepting pauses */
+static atomic_int g_conns;    /* open TCP connections of the process */
+static int g_cap;             /* above this many, new connections are answered 503 */
+static int g_hard;            /* at this many, accepting pauses */
 static atomic_llong g_log_ms; /* the last rate-limited log line */
 static uv_once_t g_limits_once = UV_ONCE_INIT;
 static const lc_config_t *g_limits_cfg;
@@ -118,8 +118,7 @@ static void pause_accepting(lc__server_t *srv, const char *why)
         uv_poll_stop(&srv->poll);
         srv->paused = true;
     }
-    warn_limited("not accepting new connections for now: %s (%d open)", why,
-                 atomic_load(&g_conns));
+    warn_limited("not accepting new connections for now: %s (%d open)", why, atomic_load(&g_conns));
     lc__server_arm(srv, (int64_t)uv_now(lc_worker_loop(srv->w)) + RETRY_MS);
 }
 

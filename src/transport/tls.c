@@ -104,8 +104,8 @@ void *lc__tls_server_ctx(const lc_config_t *cfg, char *err, size_t errlen)
                  cert_name);
         goto fail;
     }
-    SSL_CTX_set_min_proto_version(ctx, cfg->http_tls_min_version == 1 ? TLS1_3_VERSION
-                                                                      : TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(ctx,
+                                  cfg->http_tls_min_version == 1 ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

@@ -650,7 +650,10 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
         c->t.vt->close(&c->t, LC_DISCONNECT_CONNECTION_LIMIT, "connection limit");
         return;
     }
-    lc__conn_timeout(c, LC__T_HANDSHAKE);
+    /* the first message may have come with the request (uni_websocket's cf_connect) */
+    if (first == NULL)
+        lc__conn_timeout(c, LC__T_HANDSHAKE);
+    ws->got_message = first != NULL;
     opts.headers = hdrs;
     opts.n_headers = n_hdrs;
     ws->client = lc_client_new(&c->t, &opts);

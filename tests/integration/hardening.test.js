@@ -172,6 +172,28 @@ test('client.connection_limit: a connection over the limit is disconnected with 
   await assertCleanExit(server);
 });
 
+test('client.connection_limit bounds emulation sessions (SSE, HTTP-streaming) too', async () => {
+  const { newStreamClient } = require('./lib/stream');
+  const cfg = defaultConfig();
+  cfg.client.connection_limit = 1;
+  cfg.sse = { enabled: true };
+  cfg.http_stream = { enabled: true };
+  const server = await startServer(cfg);
+  await withLogsOnFailure(server, async () => {
+    const token = connToken(server.secret, 'u1');
+    const a = newStreamClient(server, 'sse', { token });
+    await connected(a);
+    for (const transport of ['sse', 'http_stream']) {
+      const b = newStreamClient(server, transport, { token });
+      const d = await disconnected(b);
+      assert.equal(d.code, 3504, `${transport}: ${JSON.stringify(d)}`);
+      b.disconnect();
+    }
+    a.disconnect();
+  });
+  await assertCleanExit(server);
+});
+
 test('pipelined requests whose answers are never read: reading pauses, memory stays bounded', async () => {
   const server = await startServer(defaultConfig(), MEASURED);
   await withLogsOnFailure(server, async () => {
