@@ -31,6 +31,7 @@ static const char s_uni_sse_prefix[] = "/connection/uni_sse";
 static const char s_uni_http_stream_prefix[] = "/connection/uni_http_stream";
 static const char s_default[] = "default";
 static const char s_ping[] = "ping";
+static const char s_redis_prefix[] = "centrifugo";
 
 static const char *const s_static[] = {
     s_empty,
@@ -49,12 +50,15 @@ static const char *const s_static[] = {
     s_uni_ws_prefix,
     s_uni_sse_prefix,
     s_uni_http_stream_prefix,
+    s_redis_prefix,
 };
 
 #define MS_S 1000LL
 
 void lc__config_free_str(char *p)
 {
+    if (lc__config_ops_static(p))
+        return;
     for (size_t i = 0; i < sizeof(s_static) / sizeof(s_static[0]); i++) {
         if (p == s_static[i])
             return;
@@ -192,6 +196,38 @@ void lc_config_defaults(lc_config_t *c)
     c->http_api_exclude_client_field = (char *)s_empty;
     c->lua_instruction_budget = 10000000;
     c->lua_memory_limit = 64 * 1024 * 1024;
+    c->lua_time_limit_ms = 1000;
+    lc__config_ops_defaults(c);
+
+    c->redis.prefix = (char *)s_redis_prefix;
+    c->redis.user = (char *)s_empty;
+    c->redis.password = (char *)s_empty;
+    c->redis.sentinel_master_name = (char *)s_empty;
+    c->redis.sentinel_user = (char *)s_empty;
+    c->redis.sentinel_password = (char *)s_empty;
+    c->redis.connect_timeout_ms = 1 * MS_S;
+    c->redis.io_timeout_ms = 4 * MS_S;
+    c->redis.presence_ttl_ms = 60 * MS_S;
+}
+
+static void free_token_conf(lc_token_conf_t *t)
+{
+    char **strs[] = {&t->rsa_public_key, &t->ecdsa_public_key, &t->jwks_public_endpoint,
+                     &t->audience,       &t->audience_regex,   &t->issuer,
+                     &t->issuer_regex};
+    regex_t **res[] = {&t->audience_re, &t->issuer_re};
+
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        lc__config_free_str(*strs[i]);
+        *strs[i] = NULL;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (*res[i] != NULL) {
+            regfree(*res[i]);
+            free(*res[i]);
+            *res[i] = NULL;
+        }
+    }
 }
 
 void lc_config_free(lc_config_t *c)
@@ -221,14 +257,28 @@ void lc_config_free(lc_config_t *c)
                      &c->lua_script,
                      &c->http_tls_cert,
                      &c->http_tls_key,
-                     &c->http_tls_client_ca};
+                     &c->http_tls_client_ca,
+
+                     &c->redis.prefix,
+                     &c->redis.user,
+                     &c->redis.password,
+                     &c->redis.sentinel_master_name,
+                     &c->redis.sentinel_user,
+                     &c->redis.sentinel_password};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         lc__config_free_str(*strs[i]);
         *strs[i] = NULL;
     }
+    free_token_conf(&c->token);
+    free_token_conf(&c->sub_token);
     lc__config_free_strs(c->allowed_origins, c->n_allowed_origins);
     c->allowed_origins = NULL;
     c->n_allowed_origins = 0;
+    lc__config_free_strs(c->redis.addresses, c->redis.n_addresses);
+    lc__config_free_strs(c->redis.sentinel_addresses, c->redis.n_sentinel_addresses);
+    lc__config_free_strs(c->redis.cluster_addresses, c->redis.n_cluster_addresses);
+    c->redis.addresses = c->redis.sentinel_addresses = c->redis.cluster_addresses = NULL;
+    c->redis.n_addresses = c->redis.n_sentinel_addresses = c->redis.n_cluster_addresses = 0;
     lc__config_free_strs(c->lua_path, c->n_lua_path);
     c->lua_path = NULL;
     c->n_lua_path = 0;
@@ -255,6 +305,7 @@ void lc_config_free(lc_config_t *c)
     c->rpc_namespaces = NULL;
     c->n_rpc_namespaces = 0;
     c->rpc_without_namespace.proxy = NULL;
+    lc__config_ops_free(c);
 }
 
 int lc__config_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -429,7 +480,34 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
                 pns);
     }
 
-    int rc = lc__config_validate_proxies(c, err, errlen);
+    if (c->engine_type == LC_ENGINE_REDIS) {
+        const lc_redis_conf_t *r = &c->redis;
+        if (r->n_cluster_addresses > 0)
+            return lc__config_fail(err, errlen,
+                                   "engine.redis.cluster_address: Redis Cluster is not supported "
+                                   "yet (use several engine.redis.address shards or Sentinel)");
+        if (r->history_use_lists)
+            return lc__config_fail(err, errlen,
+                                   "engine.redis.history_use_lists: not supported yet (history is "
+                                   "kept in Redis streams)");
+        if (r->n_sentinel_addresses > 0 && !r->sentinel_master_name[0])
+            return lc__config_fail(err, errlen,
+                                   "engine.redis.sentinel_master_name: required with "
+                                   "engine.redis.sentinel_address");
+        if (r->n_sentinel_addresses > 0 && r->n_addresses > 0)
+            return lc__config_fail(
+                err, errlen, "engine.redis: give either address or sentinel_address, not both");
+        if (r->presence_ttl_ms < 1000)
+            return lc__config_fail(err, errlen, "engine.redis.presence_ttl: at least 1s");
+        if (r->connect_timeout_ms <= 0 || r->io_timeout_ms <= 0)
+            return lc__config_fail(err, errlen,
+                                   "engine.redis: connect_timeout and io_timeout must be positive");
+    }
+
+    int rc = lc__config_ops_validate(c, err, errlen);
+    if (rc)
+        return rc;
+    rc = lc__config_validate_proxies(c, err, errlen);
     if (rc)
         return rc;
     rc = validate_ns(c, &c->without_namespace, "channel.without_namespace", err, errlen);
@@ -453,6 +531,11 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
 const char *lc_config_sub_token_secret(const lc_config_t *c)
 {
     return c->sub_token_enabled ? c->sub_token_hmac_secret_key : c->token_hmac_secret_key;
+}
+
+const lc_token_conf_t *lc_config_sub_token(const lc_config_t *c)
+{
+    return c->sub_token_enabled ? &c->sub_token : &c->token;
 }
 
 const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *channel, size_t len)

@@ -16,6 +16,7 @@
 #include "proto/codes.h"
 #include "transport/conn.h"
 #include "transport/ws.h"
+#include "proto/pb.h"
 #include "util/base64.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -96,6 +97,30 @@ static lc_rcbuf_t *ws_frame(const char *payload, size_t len)
     memcpy(b->data, hdr, hl);
     if (len > 0)
         memcpy(b->data + hl, payload, len);
+    return b;
+}
+
+/* The Protobuf protocol: the session's JSON replies and pushes become varint-delimited
+ * Protobuf Replies in one binary message (once per publication for every such subscriber). */
+static lc_rcbuf_t *ws_pb_frame(const char *payload, size_t len)
+{
+    lc_buf_t pb = LC_BUF_INIT;
+    lc_rcbuf_t *b = NULL;
+    int rc = lc_pb_replies_from_json(&pb, payload, len);
+    if (rc == 0) {
+        uint8_t hdr[10];
+        size_t hl = lc__ws_text_header(hdr, pb.len);
+        hdr[0] = 0x82; /* FIN, binary */
+        b = lc_rcbuf_new(hl + pb.len);
+        if (b != NULL) {
+            memcpy(b->data, hdr, hl);
+            if (pb.len > 0)
+                memcpy(b->data + hl, pb.data, pb.len);
+        }
+    } else {
+        lc_log_error("protobuf encoding failed: %s", lc_strerror(rc));
+    }
+    lc_buf_free(&pb);
     return b;
 }
 
@@ -481,6 +506,15 @@ static const lc_transport_vt_t ws_vt = {
     .ping = lc__ws_ping,
 };
 
+static const lc_transport_vt_t ws_pb_vt = {
+    .name = "websocket",
+    .frame = ws_pb_frame,
+    .send = lc__ws_send,
+    .flush = lc__ws_flush,
+    .close = ws_close,
+    .ping = lc__ws_ping,
+};
+
 static void ws_on_stop(lc__conn_t *c)
 {
     c->t.vt->close(&c->t, 3001, "shutdown");
@@ -551,6 +585,18 @@ static bool key_valid(const char *key)
     return raw != NULL && n == 16;
 }
 
+static const lc__ws_kind_t ws_kind = {
+    .vt = &ws_vt,
+    .framing = LC_FRAMING_WS_TEXT,
+    .mode = LC_CLIENT_BIDI,
+};
+
+static const lc__ws_kind_t ws_pb_kind = {
+    .vt = &ws_pb_vt,
+    .framing = LC_FRAMING_WS_PB,
+    .mode = LC_CLIENT_BIDI,
+};
+
 static bool wants_protobuf(lc_http_req_t *req, const char *protocols)
 {
     char v[32];
@@ -597,18 +643,27 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
         return;
     }
     const char *protocols = lc_http_req_header(req, "Sec-WebSocket-Protocol");
-    if (wants_protobuf(req, protocols)) {
-        lc_log_info("%s upgrade from %s refused: protobuf encoding is not supported",
+    bool pb = wants_protobuf(req, protocols);
+    if (pb && kind != &ws_kind) {
+        /* uni_websocket speaks JSON only, as in Centrifugo */
+        lc_log_info("%s upgrade from %s refused: protobuf encoding is not supported there",
                     kind->vt->name, lc_http_req_remote(req));
         respond_text(req, 400, "Bad Request: protobuf encoding is not supported\n", NULL);
         return;
     }
-    bool json_proto = protocols != NULL && has_token(protocols, "centrifuge-json");
+    if (pb)
+        kind = &ws_pb_kind;
+    const char *answer = NULL; /* the subprotocol answered, as the client listed it */
+    if (protocols != NULL && pb && has_token(protocols, "centrifuge-protobuf"))
+        answer = "Sec-WebSocket-Protocol: centrifuge-protobuf\r\n";
+    else if (protocols != NULL && !pb && has_token(protocols, "centrifuge-json"))
+        answer = "Sec-WebSocket-Protocol: centrifuge-json\r\n";
     char v[16];
     const char *ping = lc_http_req_query_param(req, "cf_ws_frame_ping_pong", v, sizeof(v));
     lc_client_opts_t opts = {
         .mode = kind->mode,
         .native_ping = kind->native_ping || (ping != NULL && strcmp(ping, "true") == 0),
+        .protobuf = pb,
     };
 
     /* The request is gone after the upgrade: the session gets the headers from a copy. */
@@ -632,7 +687,7 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
     int hl = snprintf(head, sizeof(head),
                       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                       "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
-                      acc, json_proto ? "Sec-WebSocket-Protocol: centrifuge-json\r\n" : "");
+                      acc, answer != NULL ? answer : "");
     free(acc);
     lc__conn_t *c = lc__http_upgrade(req, head, (size_t)hl, &ws_proto, ws);
     if (c == NULL) {
@@ -667,12 +722,6 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
         kind->on_first(&c->t, ws->client, first, first_len);
     }
 }
-
-static const lc__ws_kind_t ws_kind = {
-    .vt = &ws_vt,
-    .framing = LC_FRAMING_WS_TEXT,
-    .mode = LC_CLIENT_BIDI,
-};
 
 static void on_upgrade_request(lc_http_req_t *req, void *arg)
 {
