@@ -371,6 +371,7 @@ static size_t ws_on_data(lc__conn_t *c, const char *p, size_t n)
     s->in_len = n;
     /* input is taken while its answers can be queued: a peer that does not read what it asks
      * for (pings) waits once its output is over http_server.max_output_buffer */
+    int stalled = 0;
     while (s->in_len > 0 && !lc__conn_out_full(c)) {
         size_t before = s->in_len;
         s->in_recv = true;
@@ -393,8 +394,11 @@ static size_t ws_on_data(lc__conn_t *c, const char *p, size_t n)
             s->in_len = 0;
             break;
         }
-        if (s->in_len == before && wslay_event_get_queued_msg_count(s->ctx) == 0)
-            break; /* nothing taken, nothing to move out */
+        /* nothing taken twice in a row (the pump could not make room): wait for more */
+        if (s->in_len != before)
+            stalled = 0;
+        else if (++stalled >= 2)
+            break;
     }
     size_t used = n - s->in_len;
     s->in = NULL;

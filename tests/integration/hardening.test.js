@@ -186,6 +186,34 @@ test('client.connection_limit: a connection over the limit is disconnected with 
   await assertCleanExit(server);
 });
 
+test('client.user_connection_limit: a user over the limit on the node is disconnected with 3504', async () => {
+  const cfg = defaultConfig();
+  cfg.workers = 2;
+  cfg.client.user_connection_limit = 2;
+  const server = await startServer(cfg);
+  await withLogsOnFailure(server, async () => {
+    const u1 = connToken(server.secret, 'u1');
+    const a = newClient(server, { token: u1 });
+    const b = newClient(server, { token: u1 });
+    await connected(a);
+    await connected(b);
+    const c = newClient(server, { token: u1 });
+    const d = await disconnected(c);
+    assert.equal(d.code, 3504);
+    assert.match(server.logs(), /refused connect: .*user=u1.*code=3504/);
+    // other users are not affected
+    const other = newClient(server, { token: connToken(server.secret, 'u2') });
+    await connected(other);
+    // a place of u1 frees up
+    a.disconnect();
+    await sleep(300);
+    const e = newClient(server, { token: u1 });
+    await connected(e);
+    for (const x of [b, c, e, other]) x.disconnect();
+  });
+  await assertCleanExit(server);
+});
+
 test('client.connection_limit bounds emulation sessions (SSE, HTTP-streaming) too', async () => {
   const { newStreamClient } = require('./lib/stream');
   const cfg = defaultConfig();
