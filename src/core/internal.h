@@ -94,6 +94,10 @@ void lc__client_shutdown(lc_client_t *c);
 lc_client_t *lc__client_of_user_node(lc_list_t *node);
 
 /* Node side. */
+/* client.user_connection_limit: take one of user's places on this node (false when all
+ * `limit` are taken); lc__node_user_release gives it back. Any thread. */
+bool lc__node_user_acquire(lc_node_t *n, const char *user, int limit);
+void lc__node_user_release(lc_node_t *n, const char *user);
 bool lc__node_forwards_header(const lc_node_t *n, const char *name);
 bool lc__node_keeps_headers(const lc_node_t *n);
 bool lc__node_forwards_emulated(const lc_node_t *n, const char *name);
