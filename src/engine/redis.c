@@ -224,7 +224,14 @@ typedef struct pub_call {
     lc_publish_cb cb;
     void *arg;
     bool history;
+    bool wait;       /* a WAIT follows the script: answer after it */
+    int err;         /* the script's outcome while the WAIT is pending */
+    lc_publish_res_t res;
 } pub_call_t;
+
+/* With Sentinel a publication kept in history is acknowledged only once a replica has it
+ * (WAIT 1): a failover then cannot lose what a publisher was told is stored. */
+#define WAIT_REPLICA_MS "1000"
 
 static bool is_noscript(const redisReply *reply)
 {
@@ -254,8 +261,26 @@ static void on_published(lc__rconn_t *c, redisReply *reply, void *arg)
             err = LC_EIO;
         }
     }
+    if (p->wait) {
+        p->err = err;
+        p->res = res;
+        return; /* on_replicated answers */
+    }
     if (p->cb)
         p->cb(p->arg, err, &res);
+    free(p);
+}
+
+static void on_replicated(lc__rconn_t *c, redisReply *reply, void *arg)
+{
+    pub_call_t *p = arg;
+    int err = p->err;
+    if (!err && (!reply || reply->type != REDIS_REPLY_INTEGER || reply->integer < 1)) {
+        lc_log_error("redis publish: no replica confirmed the publication");
+        err = LC_EIO;
+    }
+    if (p->cb)
+        p->cb(p->arg, err, &p->res);
     free(p);
 }
 
@@ -298,6 +323,7 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
     pub_call_t *p = malloc(sizeof(*p));
     if (!p)
         return LC_ENOMEM;
+    memset(p, 0, sizeof(*p));
     p->cb = cb;
     p->arg = arg;
     p->history = keep;
@@ -353,7 +379,19 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
         size_t lens[13] = {stream.len, meta.len,     head.len,     tail.len,    env.len,
                            mid.len,    2,            strlen(size), strlen(ttl), strlen(mttl),
                            strlen(epoch), strlen(now), chan.len};
+        p->wait = r->rc->n_sentinel_addresses > 0;
         rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 2, 13, argv, lens);
+        if (!rc && p->wait) {
+            const char *wv[3] = {"WAIT", "1", WAIT_REPLICA_MS};
+            size_t wl[3] = {4, 1, strlen(WAIT_REPLICA_MS)};
+            if (lc__rconn_cmd(c, on_replicated, p, 3, wv, wl) != 0) {
+                /* the script is on its way: answer from its reply, unconfirmed = error */
+                p->wait = false;
+                p->cb = NULL;
+                if (cb)
+                    cb(arg, LC_EIO, &p->res);
+            }
+        }
     }
     lc_buf_free(&mid);
 done:

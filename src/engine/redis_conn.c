@@ -177,8 +177,14 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     lc__rcmd_cb cb = cmd->cb;
     void *arg = cmd->arg;
     free(cmd);
+    redisReply *rp = reply;
+    /* A primary demoted by a failover answers writes with READONLY: find the new one. */
+    bool demoted = rp && rp->type == REDIS_REPLY_ERROR && rp->len >= 8 &&
+                   memcmp(rp->str, "READONLY", 8) == 0;
     if (cb)
         cb(c, reply, arg);
+    if (demoted && c && ac == c->ac)
+        fail(c, "the primary was demoted (READONLY)");
 }
 
 static int send_cmd(lc__rconn_t *c, lc__rcmd_cb cb, void *arg, int argc, const char **argv,
