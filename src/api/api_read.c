@@ -149,7 +149,7 @@ static uint32_t get_since(const cJSON *p, lc_history_req_t *req)
     if (!since || cJSON_IsNull(since))
         return 0;
     if (!cJSON_IsObject(since))
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad("since", "expected an object {offset, epoch}");
     int64_t offset = 0;
     const char *epoch = NULL;
     uint32_t code = lc__api_get_int(since, "offset", 0, INT64_MAX, &offset);

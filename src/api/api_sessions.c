@@ -113,7 +113,7 @@ static uint32_t get_json_field(const char *params, size_t len, const cJSON *p, c
     if (!code)
         code = lc__api_get_str(p, b64key, &b64);
     if (!code && !out->p && b64 && *b64)
-        code = LC_ERROR_BAD_REQUEST;
+        code = lc__api_bad(b64key, "binary data is not supported");
     return code;
 }
 
@@ -124,7 +124,7 @@ static uint32_t get_recover_since(sess_op_t *op, const cJSON *p)
     if (!rs || cJSON_IsNull(rs))
         return 0;
     if (!cJSON_IsObject(rs))
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad("recover_since", "expected an object {offset, epoch}");
     int64_t offset = 0;
     const char *epoch = NULL;
     uint32_t code = lc__api_get_int(rs, "offset", 0, INT64_MAX, &offset);
@@ -144,7 +144,7 @@ static uint32_t get_disconnect(sess_op_t *op, const cJSON *p)
     const cJSON *wl = cJSON_GetObjectItemCaseSensitive(p, "whitelist");
     if (wl && !cJSON_IsNull(wl)) {
         if (!cJSON_IsArray(wl))
-            return LC_ERROR_BAD_REQUEST;
+            return lc__api_bad("whitelist", "expected an array of strings");
         int n = cJSON_GetArraySize(wl);
         if (n > 0 && !(op->whitelist = calloc((size_t)n, sizeof(*op->whitelist))))
             return LC_ERROR_INTERNAL;
@@ -152,7 +152,7 @@ static uint32_t get_disconnect(sess_op_t *op, const cJSON *p)
         cJSON_ArrayForEach(e, wl)
         {
             if (!cJSON_IsString(e))
-                return LC_ERROR_BAD_REQUEST;
+                return lc__api_bad("whitelist", "expected an array of strings");
             op->whitelist[op->n_whitelist++] = keep_str(op, e->valuestring);
         }
     }
@@ -161,15 +161,17 @@ static uint32_t get_disconnect(sess_op_t *op, const cJSON *p)
     if (!d || cJSON_IsNull(d))
         return 0;
     if (!cJSON_IsObject(d))
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad("disconnect", "expected an object {code, reason}");
     int64_t code = 0;
     const char *reason = NULL;
     uint32_t err = lc__api_get_int(d, "code", 0, 4999, &code);
     if (!err)
         err = lc__api_get_str(d, "reason", &reason);
     /* A close frame carries application codes 3000-4999 and a short reason. */
-    if (!err && ((code != 0 && code < 3000) || (reason && strlen(reason) > REASON_MAX)))
-        err = LC_ERROR_BAD_REQUEST;
+    if (!err && code != 0 && code < 3000)
+        err = lc__api_bad("disconnect.code", "expected 3000 to 4999");
+    if (!err && reason && strlen(reason) > REASON_MAX)
+        err = lc__api_bad("disconnect.reason", "too long");
     if (err)
         return err;
     op->code = (uint32_t)code;
@@ -197,7 +199,7 @@ static uint32_t read_params(sess_op_t *op, const char *params, size_t len, const
         return code;
     /* Nobody to act on. */
     if ((!user || !*user) && (!client || !*client))
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad("user", "required (or client)");
     op->target.user = keep_str(op, user);
     op->target.client = keep_str(op, client);
     op->channel = keep_str(op, channel);
@@ -209,7 +211,7 @@ static uint32_t read_params(sess_op_t *op, const char *params, size_t len, const
             return code;
         if (ov.p) {
             if (lc_jwt_parse_override(ov.p, ov.len, &op->override) != 0)
-                return LC_ERROR_BAD_REQUEST;
+                return lc__api_bad("override", "expected an object of {value} options");
             op->sub.override = &op->override;
         }
         if ((code = lc__api_get_int(p, "expire_at", 0, INT64_MAX, &op->sub.expire_at)) ||

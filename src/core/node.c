@@ -6,6 +6,7 @@
 #include "hooks/script.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +16,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/rand.h"
 
 struct lc_delivery {
@@ -414,7 +416,11 @@ void lc_node_chan_opts(const lc_node_t *n, const lc_ns_opts_t *o, lc_chan_opts_t
 
 int lc_node_publish(lc_node_t *n, const lc_publish_req_t *req, lc_publish_cb cb, void *arg)
 {
-    return lc_engine_publish(n->engine, req, cb, arg);
+    uint64_t t0 = uv_hrtime();
+    int rc = lc_engine_publish(n->engine, req, cb, arg);
+    lc_metrics_engine(uv_hrtime() - t0, rc == 0);
+    lc_metrics_pub_in();
+    return rc;
 }
 
 void lc_node_stats(lc_node_t *n, lc_node_stats_t *out)
@@ -475,21 +481,29 @@ static void close_signals(lc_worker_t *w, void *arg)
 }
 
 /* SIGHUP: every worker reloads its Lua script; a script that fails to load leaves the old
- * hooks in place. */
+ * hooks in place, and the reload is reported as failed, never as finished. */
+static atomic_int reload_failures;
+
 static void reload_worker(lc_worker_t *w, void *arg)
 {
     lc_lua_t *vm = lc__worker_lua(w);
     if (!vm)
         return;
     char err[512] = "";
-    if (lc_lua_reload(vm, err, sizeof(err)) != 0)
+    if (lc_lua_reload(vm, err, sizeof(err)) != 0) {
+        atomic_fetch_add(&reload_failures, 1);
         lc_log_error("worker %d: lua reload failed, keeping the previous hooks: %s",
                      lc_worker_index(w), err);
+    }
 }
 
 static void reload_done(lc_worker_t *w, void *arg)
 {
-    lc_log_info("lua: reload finished");
+    int failed = atomic_exchange(&reload_failures, 0);
+    if (failed)
+        lc_log_error("lua: reload failed on %d worker(s); the previous hooks stay", failed);
+    else
+        lc_log_info("lua: reload finished");
 }
 
 static void on_sighup(uv_signal_t *h, int signum)

@@ -10,6 +10,7 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/map.h"
 
 #define LC_READ_BUF_SIZE 65536
@@ -645,9 +646,15 @@ fail:
 int lc__worker_run(lc_worker_t *w)
 {
     current_worker = w;
+    lc_metrics_attach(w->index);
     int rc = uv_run(&w->loop, UV_RUN_DEFAULT);
     current_worker = NULL;
     return rc;
+}
+
+bool lc_worker_stopping(const lc_worker_t *w)
+{
+    return atomic_load(&w->stop_requested);
 }
 
 void lc__worker_stop(lc_worker_t *w)

@@ -18,7 +18,8 @@
 
 static _Thread_local lc__rslot_t *current_slot;
 
-/* --- shards -------------------------------------------------------------------------------------- */
+/* --- shards --------------------------------------------------------------------------------------
+ */
 
 /* Channel → shard as Centrifugo picks it: jump consistent hash (Lamping, Veach) of the FNV-1a
  * 64 hash of the channel, so that nodes agree and adding a shard moves few channels. */
@@ -89,7 +90,8 @@ void lc__redis_random_epoch(char out[LC__R_EPOCH_LEN + 1])
     out[LC__R_EPOCH_LEN] = '\0';
 }
 
-/* --- scripts ---------------------------------------------------------------------------------------- */
+/* --- scripts
+ * ---------------------------------------------------------------------------------------- */
 
 const char *const lc__redis_scripts[LC__SCRIPTS] = {
     /* PUBLISH. KEYS: stream, meta. ARGV: pub head (ends with "offset":), pub tail, delivery
@@ -218,7 +220,8 @@ int lc__redis_script(lc__rconn_t *c, int which, lc__rcmd_cb cb, void *arg, int n
     return lc__rconn_cmd(c, cb, arg, argc + 3, av, al);
 }
 
-/* --- publish ------------------------------------------------------------------------------------------ */
+/* --- publish
+ * ------------------------------------------------------------------------------------------ */
 
 typedef struct pub_call {
     lc_publish_cb cb;
@@ -373,11 +376,11 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
         snprintf(mttl, sizeof(mttl), "%lld", (long long)req->opts.history_meta_ttl_ms);
         snprintf(now, sizeof(now), "%lld", (long long)lc_now_ms());
         lc__redis_random_epoch(epoch);
-        const char *argv[13] = {stream.data, meta.data, head.data, tail.data, env.data, mid.data,
-                                "}}",        size,      ttl,       mttl,      epoch,    now,
-                                chan.data};
-        size_t lens[13] = {stream.len, meta.len,     head.len,     tail.len,    env.len,
-                           mid.len,    2,            strlen(size), strlen(ttl), strlen(mttl),
+        const char *argv[13] = {stream.data, meta.data, head.data, tail.data, env.data,
+                                mid.data,    "}}",      size,      ttl,       mttl,
+                                epoch,       now,       chan.data};
+        size_t lens[13] = {stream.len,    meta.len,    head.len,     tail.len,    env.len,
+                           mid.len,       2,           strlen(size), strlen(ttl), strlen(mttl),
                            strlen(epoch), strlen(now), chan.len};
         p->wait = r->rc->n_sentinel_addresses > 0;
         rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 2, 13, argv, lens);
@@ -452,7 +455,8 @@ static int redis_publish_join_leave(lc_engine_t *e, const char *ch, size_t chlen
     return rc;
 }
 
-/* --- workers -------------------------------------------------------------------------------------------- */
+/* --- workers
+ * -------------------------------------------------------------------------------------------- */
 
 static void broker_start(lc__redis_t *r, uv_loop_t *loop)
 {
@@ -557,7 +561,8 @@ static void redis_channel_unsubscribe(lc_engine_t *e, const char *ch, size_t chl
     lc__broker_channel(lc_container_of(e, lc__redis_t, base), ch, chlen, -1);
 }
 
-/* --- lifecycle -------------------------------------------------------------------------------------------- */
+/* --- lifecycle
+ * -------------------------------------------------------------------------------------------- */
 
 static void redis_destroy(lc_engine_t *e)
 {

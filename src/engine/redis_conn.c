@@ -110,8 +110,7 @@ static void fail(lc__rconn_t *c, const char *why)
     /* Log the first failure and then every 20th, not every retry of a long outage. */
     if (was_ready || c->attempt % 20 == 0)
         lc_log_warn("redis %s connection to shard %d (%s:%d): %s%s", conn_kind(c), c->shard,
-                    c->host[0] ? c->host : "?", c->port, why,
-                    was_ready ? "" : " (retrying)");
+                    c->host[0] ? c->host : "?", c->port, why, was_ready ? "" : " (retrying)");
     c->state = LC__RC_BACKOFF;
     uv_timer_stop(&c->tick);
     drop_context(c);
@@ -164,7 +163,8 @@ static void set_ready(lc__rconn_t *c)
         c->on_ready(c);
 }
 
-/* --- commands ---------------------------------------------------------------------------------- */
+/* --- commands ----------------------------------------------------------------------------------
+ */
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -233,7 +233,8 @@ int lc__rconn_sub(lc__rconn_t *c, bool subscribe, int argc, const char **argv, s
     return 0;
 }
 
-/* --- liveness ----------------------------------------------------------------------------------- */
+/* --- liveness -----------------------------------------------------------------------------------
+ */
 
 static void on_ping(lc__rconn_t *c, redisReply *reply, void *arg)
 {
@@ -282,7 +283,8 @@ void lc__rconn_pong(lc__rconn_t *c)
     c->ping_sent_ms = 0;
 }
 
-/* --- handshake ---------------------------------------------------------------------------------- */
+/* --- handshake ----------------------------------------------------------------------------------
+ */
 
 static void hs_step(lc__rconn_t *c, redisReply *reply, void *arg)
 {
@@ -396,7 +398,8 @@ static void connect_to(lc__rconn_t *c)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
 }
 
-/* --- Sentinel ------------------------------------------------------------------------------------ */
+/* --- Sentinel ------------------------------------------------------------------------------------
+ */
 
 /* "host:port" → host, port (port 0 when absent or bad). */
 static void split_hostport(const char *s, char *host, size_t hostlen, int *port)
@@ -479,7 +482,8 @@ static void resolve(lc__rconn_t *c)
                       rc->sentinel_master_name);
 }
 
-/* --- lifecycle ------------------------------------------------------------------------------------ */
+/* --- lifecycle
+ * ------------------------------------------------------------------------------------ */
 
 static void start_attempt(lc__rconn_t *c)
 {

@@ -106,8 +106,16 @@ int lc__redis_history(lc_engine_t *e, const lc_history_req_t *req, lc_history_cb
         snprintf(since, sizeof(since), "%llu", (unsigned long long)req->since.offset);
         snprintf(limit, sizeof(limit), "%d", req->limit < 0 ? -1 : req->limit);
         const char *sep = req->has_since ? req->since.epoch : "";
-        const char *argv[11] = {stream.data, meta.data, epoch, mttl, now, ttl, sep,
-                                req->has_since ? "1" : "0", since, limit,
+        const char *argv[11] = {stream.data,
+                                meta.data,
+                                epoch,
+                                mttl,
+                                now,
+                                ttl,
+                                sep,
+                                req->has_since ? "1" : "0",
+                                since,
+                                limit,
                                 req->reverse ? "1" : "0"};
         size_t lens[11];
         lens[0] = stream.len;
@@ -136,8 +144,7 @@ static void on_removed(lc__rconn_t *c, redisReply *reply, void *arg)
     free(d);
 }
 
-int lc__redis_history_remove(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb cb,
-                             void *arg)
+int lc__redis_history_remove(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb cb, void *arg)
 {
     lc__redis_t *r = lc_container_of(e, lc__redis_t, base);
     int err = 0;

@@ -149,7 +149,7 @@ struct lc__redis {
     uv_timer_t info_timer;
     bool broker_on;
     atomic_bool broker_live; /* broker_async may be signalled */
-    lc_map_t nodes; /* uid → lc__rnode_t, under mu */
+    lc_map_t nodes;          /* uid → lc__rnode_t, under mu */
 };
 
 /* The slot of the calling worker thread, NULL outside workers. */
@@ -164,7 +164,13 @@ void lc__redis_random_epoch(char out[LC__R_EPOCH_LEN + 1]);
 /* Run a loaded script (EVALSHA, EVAL again on NOSCRIPT). argv[0..] are keys then args. */
 int lc__redis_script(lc__rconn_t *c, int which, lc__rcmd_cb cb, void *arg, int nkeys, int argc,
                      const char **argv, const size_t *argvlen);
-enum { LC__SCRIPT_PUBLISH, LC__SCRIPT_HISTORY, LC__SCRIPT_PRES_ADD, LC__SCRIPT_PRES_GET, LC__SCRIPTS };
+enum {
+    LC__SCRIPT_PUBLISH,
+    LC__SCRIPT_HISTORY,
+    LC__SCRIPT_PRES_ADD,
+    LC__SCRIPT_PRES_GET,
+    LC__SCRIPTS
+};
 extern const char *const lc__redis_scripts[LC__SCRIPTS];
 /* A script's SHA1 as SCRIPT LOAD answered it (the handshake loads every script). */
 void lc__redis_set_sha(lc__redis_t *r, int which, const char *sha, size_t len);
@@ -183,7 +189,8 @@ void lc__broker_nodes(lc_engine_t *e, void (*fn)(void *arg, const char *info, si
 /* The envelope header of a message to other nodes: "L1 <kind> " ... (see redis_pubsub.c). */
 int lc__broker_envelope(lc_buf_t *b, char kind, const lc_exclude_t *ex);
 
-/* --- vtable entries in their own files --------------------------------------------------------- */
+/* --- vtable entries in their own files ---------------------------------------------------------
+ */
 
 int lc__redis_history(lc_engine_t *e, const lc_history_req_t *req, lc_history_cb cb, void *arg);
 int lc__redis_history_remove(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb cb,

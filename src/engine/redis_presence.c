@@ -34,8 +34,7 @@ static void on_done(lc__rconn_t *c, redisReply *reply, void *arg)
 }
 
 static int send_add(lc__redis_t *r, lc__rconn_t *c, const char *ch, size_t chlen,
-                    const char *client, size_t clen, const char *value, size_t vlen,
-                    done_call_t *d)
+                    const char *client, size_t clen, const char *value, size_t vlen, done_call_t *d)
 {
     lc_buf_t zkey = LC_BUF_INIT, hkey = LC_BUF_INIT;
     int rc = lc__redis_key(r, &zkey, "presence.expire", ch, chlen);

@@ -28,7 +28,8 @@
 /* Other nodes' descriptions are dropped after this long without news (they send every 2 s). */
 #define NODE_TTL_MS 6000
 
-/* --- envelopes ----------------------------------------------------------------------------------- */
+/* --- envelopes -----------------------------------------------------------------------------------
+ */
 
 int lc__broker_envelope(lc_buf_t *b, char kind, const lc_exclude_t *ex)
 {
@@ -111,7 +112,8 @@ out:
     free(copy);
 }
 
-/* --- control ------------------------------------------------------------------------------------- */
+/* --- control -------------------------------------------------------------------------------------
+ */
 
 static void on_control(lc__redis_t *r, const char *msg, size_t len)
 {
@@ -185,7 +187,7 @@ int lc__broker_control(lc_engine_t *e, const char *data, size_t len)
 }
 
 void lc__broker_nodes(lc_engine_t *e, void (*fn)(void *arg, const char *info, size_t len),
-                     void *arg)
+                      void *arg)
 {
     lc__redis_t *r = lc_container_of(e, lc__redis_t, base);
     int64_t now = lc_mono_ms();
@@ -206,8 +208,8 @@ void lc__broker_info_tick(uv_timer_t *t)
 {
     lc__redis_t *r = t->data;
     char info[1024];
-    size_t n = r->base.sink.node_info ? r->base.sink.node_info(r->base.sink.ctx, info, sizeof(info))
-                                      : 0;
+    size_t n =
+        r->base.sink.node_info ? r->base.sink.node_info(r->base.sink.ctx, info, sizeof(info)) : 0;
     if (n > 0)
         send_control(r, 'N', info, n);
     /* Forget nodes gone quiet: collect first, the map is not changed while walked. */
@@ -236,7 +238,8 @@ void lc__broker_info_tick(uv_timer_t *t)
     uv_mutex_unlock(&r->mu);
 }
 
-/* --- channel subscriptions --------------------------------------------------------------------- */
+/* --- channel subscriptions ---------------------------------------------------------------------
+ */
 
 static int mark_dirty(lc__rshard_t *sh, lc__rchan_t *c)
 {
