@@ -484,7 +484,7 @@ static int api_check(lc_http_req_t *req, void *arg)
     const lc__api_t *a = arg;
     if (strcmp(lc_http_req_method(req), "POST") != 0)
         return 405;
-    if (!authorized(a, req)) {
+    if (unauthorized(a, req)) {
         lc_log_info("api: unauthorized request to %s from %s", lc_http_req_path(req),
                     lc_http_req_remote(req));
         return 401;

@@ -465,7 +465,9 @@ static void broker_start(lc__redis_t *r, uv_loop_t *loop)
     uv_timer_init(loop, &r->info_timer);
     r->info_timer.data = r;
     r->broker_on = true;
-    atomic_store(&r->broker_live, true);
+    uv_mutex_lock(&r->mu);
+    r->broker_live = true;
+    uv_mutex_unlock(&r->mu);
     for (int i = 0; i < r->nshards; i++) {
         lc__rshard_t *sh = &r->shards[i];
         lc__rconn_init(&sh->ps, r, loop, i, true);
@@ -530,7 +532,9 @@ static void redis_detach(lc_engine_t *e, int index)
     uv_close((uv_handle_t *)&s->presence_timer, NULL);
     if (index == 0 && r->broker_on) {
         r->broker_on = false;
-        atomic_store(&r->broker_live, false);
+        uv_mutex_lock(&r->mu);
+        r->broker_live = false;
+        uv_mutex_unlock(&r->mu);
         for (int i = 0; i < r->nshards; i++)
             lc__rconn_close(&r->shards[i].ps);
         uv_close((uv_handle_t *)&r->broker_async, NULL);

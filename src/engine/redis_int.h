@@ -148,7 +148,7 @@ struct lc__redis {
     uv_async_t broker_async;
     uv_timer_t info_timer;
     bool broker_on;
-    atomic_bool broker_live; /* broker_async may be signalled */
+    bool broker_live; /* broker_async may be signalled (under mu) */
     lc_map_t nodes;          /* uid → lc__rnode_t, under mu */
 };
 
@@ -179,6 +179,8 @@ void lc__redis_set_sha(lc__redis_t *r, int which, const char *sha, size_t len);
 
 void lc__broker_channel(lc__redis_t *r, const char *ch, size_t chlen, int delta);
 void lc__broker_on_async(uv_async_t *h);
+/* Any thread: have worker 0 reconcile the channel tables. */
+void lc__broker_wake(lc__redis_t *r);
 void lc__broker_ready(lc__rconn_t *c);
 void lc__broker_down(lc__rconn_t *c);
 void lc__broker_message(lc__rconn_t *c, redisReply *reply);

@@ -288,8 +288,17 @@ void lc__broker_channel(lc__redis_t *r, const char *ch, size_t chlen, int delta)
         lc_log_error("redis: %.*s not subscribed on other nodes: out of memory", (int)chlen, ch);
     }
     uv_mutex_unlock(&sh->mu);
-    if (wake && atomic_load(&r->broker_live))
+    if (wake)
+        lc__broker_wake(r);
+}
+
+void lc__broker_wake(lc__redis_t *r)
+{
+    /* Under the engine's lock: worker 0 closes the handle under it too (detach). */
+    uv_mutex_lock(&r->mu);
+    if (r->broker_live)
         uv_async_send(&r->broker_async);
+    uv_mutex_unlock(&r->mu);
 }
 
 /* Worker 0: send what the dirty channels of one shard need. */
@@ -347,8 +356,8 @@ static void reconcile(lc__redis_t *r, lc__rshard_t *sh)
     if (nu)
         lc__rconn_sub(&sh->ps, false, nu + 1, unsub, unsublen);
     lc_buf_free(&names);
-    if (more && atomic_load(&r->broker_live))
-        uv_async_send(&r->broker_async);
+    if (more)
+        lc__broker_wake(r);
 }
 
 void lc__broker_on_async(uv_async_t *h)

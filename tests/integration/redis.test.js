@@ -8,7 +8,7 @@
 
 const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
-const { startServer, defaultConfig, merge, withLogsOnFailure, assertCleanExit, httpGet, binaryPath, makeTempDir } = require('./lib/server');
+const { startServer, defaultConfig, merge, assertCleanExit, httpGet, binaryPath, makeTempDir, readJsonConfig, REPO_ROOT } = require('./lib/server');
 const { startRedis, startSentinel } = require('./lib/redis');
 const jwt = require('./lib/jwt');
 const { api, publish } = require('./lib/api');
@@ -371,6 +371,32 @@ test('Sentinel failover under a publish loop: no acknowledged publication is los
     await sentinel.stop();
     await primary.stop();
     await replica.stop();
+  }
+});
+
+test('examples/two-nodes.json as shipped: two nodes share deliveries and history', async () => {
+  const r = await startRedis();
+  const cfg = readJsonConfig(path.join(REPO_ROOT, 'examples', 'two-nodes.json'));
+  cfg.engine.redis.address = `redis://${r.address}`;
+  cfg.client.token.hmac_secret_key = secret;
+  cfg.client.allowed_origins = [];
+  cfg.http_api.key = apiKey;
+  const a = await startServer(cfg);
+  const b = await startServer(cfg);
+  try {
+    const onA = await rawSession(a, { token: token('ann'), channels: ['news'] });
+    await waitUntil(async () => Number((await r.cmd(['PUBSUB', 'NUMSUB', 'lucent.client.news']))[1]) === 1, { what: 'node A subscribed' });
+    await api(b, 'publish', { channel: 'news', data: { hi: 1 } });
+    assert.deepEqual((await onA.next()).push.pub, { data: { hi: 1 } });
+    const res = (await api(a, 'publish', { channel: 'chat:lobby', data: { m: 1 } })).body.result;
+    assert.equal(res.offset, 1);
+    const h = (await api(b, 'history', { channel: 'chat:lobby', limit: 10 })).body.result;
+    assert.equal(h.epoch, res.epoch);
+    assert.deepEqual(h.publications, [{ data: { m: 1 }, offset: 1 }]);
+  } finally {
+    await assertCleanExit(a);
+    await assertCleanExit(b);
+    await r.stop();
   }
 });
 
