@@ -227,8 +227,8 @@ typedef struct pub_call {
     lc_publish_cb cb;
     void *arg;
     bool history;
-    bool wait;       /* a WAIT follows the script: answer after it */
-    int err;         /* the script's outcome while the WAIT is pending */
+    bool wait; /* a WAIT follows the script: answer after it */
+    int err;   /* the script's outcome while the WAIT is pending */
     lc_publish_res_t res;
 } pub_call_t;
 

@@ -179,8 +179,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     free(cmd);
     redisReply *rp = reply;
     /* A primary demoted by a failover answers writes with READONLY: find the new one. */
-    bool demoted = rp && rp->type == REDIS_REPLY_ERROR && rp->len >= 8 &&
-                   memcmp(rp->str, "READONLY", 8) == 0;
+    bool demoted =
+        rp && rp->type == REDIS_REPLY_ERROR && rp->len >= 8 && memcmp(rp->str, "READONLY", 8) == 0;
     if (cb)
         cb(c, reply, arg);
     if (demoted && c && ac == c->ac)

@@ -149,7 +149,7 @@ struct lc__redis {
     uv_timer_t info_timer;
     bool broker_on;
     bool broker_live; /* broker_async may be signalled (under mu) */
-    lc_map_t nodes;          /* uid → lc__rnode_t, under mu */
+    lc_map_t nodes;   /* uid → lc__rnode_t, under mu */
 };
 
 /* The slot of the calling worker thread, NULL outside workers. */

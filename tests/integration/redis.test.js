@@ -407,7 +407,7 @@ test('config: cluster_address, history_use_lists and Redis TLS stop start-up wit
     [{ engine: { type: 'redis', redis: { history_use_lists: true } } }, /history_use_lists: not supported yet/],
     [{ engine: { type: 'redis', redis: { tls: { enabled: true } } } }, /TLS to Redis is not supported yet/],
     [{ redis_cluster_address: '127.0.0.1:7000', engine: 'redis' }, /not supported yet/],
-    [{ broker: { enabled: true, type: 'redis' } }, /separate broker is not supported yet/],
+    [{ broker: { enabled: true, type: 'redis' } }, /separate broker is not supported/],
   ];
   for (const [cfg, re] of cases) {
     const file = path.join(dir, 'c.json');
