@@ -506,6 +506,10 @@ static int redis_attach(lc_engine_t *e, int index, int n, uv_loop_t *loop)
     lc_buf_init(&s->scratch);
     uv_timer_init(loop, &s->presence_timer);
     s->presence_timer.data = s;
+    uv_mutex_init(&s->done_mu);
+    uv_async_init(loop, &s->done_async, lc__broker_on_done);
+    s->done_async.data = s;
+    s->done_live = true;
     uint64_t every = (uint64_t)r->rc->presence_ttl_ms / 3;
     uv_timer_start(&s->presence_timer, lc__redis_presence_refresh, every, every);
     for (int i = 0; i < r->nshards; i++) {
@@ -530,6 +534,10 @@ static void redis_detach(lc_engine_t *e, int index)
     for (int i = 0; i < r->nshards; i++)
         lc__rconn_close(&s->conns[i]);
     uv_close((uv_handle_t *)&s->presence_timer, NULL);
+    uv_mutex_lock(&s->done_mu);
+    s->done_live = false;
+    uv_mutex_unlock(&s->done_mu);
+    uv_close((uv_handle_t *)&s->done_async, NULL);
     if (index == 0 && r->broker_on) {
         r->broker_on = false;
         uv_mutex_lock(&r->mu);
@@ -580,6 +588,8 @@ static void redis_destroy(lc_engine_t *e)
         free(s->conns);
         lc__redis_presence_free(s);
         lc_buf_free(&s->scratch);
+        lc__broker_free_done(s);
+        uv_mutex_destroy(&s->done_mu);
     }
     free(r->slots);
     for (int i = 0; r->shards && i < r->nshards; i++) {
@@ -589,8 +599,15 @@ static void redis_destroy(lc_engine_t *e)
         const char *k;
         size_t kl;
         void *v;
-        while (lc_map_next(&sh->chans, &it, &k, &kl, &v))
-            free(v);
+        while (lc_map_next(&sh->chans, &it, &k, &kl, &v)) {
+            lc__rchan_t *c = v;
+            while (c->waiters) {
+                lc__rwait_t *next = c->waiters->next;
+                free(c->waiters);
+                c->waiters = next;
+            }
+            free(c);
+        }
         lc_map_free(&sh->chans);
         free(sh->dirty);
         uv_mutex_destroy(&sh->mu);
@@ -628,6 +645,7 @@ static const lc_engine_vt_t redis_vt = {
     .detach = redis_detach,
     .channel_subscribe = redis_channel_subscribe,
     .channel_unsubscribe = redis_channel_unsubscribe,
+    .channel_ready = lc__broker_channel_ready,
     .control = lc__broker_control,
     .healthy = redis_healthy,
     .nodes = lc__broker_nodes,

@@ -330,6 +330,7 @@ static void reconcile(lc__redis_t *r, lc__rshard_t *sh)
             c->state = LC__CH_UNSUBSCRIBING;
         } else if (!want && c->state == LC__CH_NONE) {
             lc_map_del(&sh->chans, c->name, c->len);
+            finish_waiters(r, c->waiters, LC_EIO);
             free(c);
             continue;
         } else {
@@ -368,7 +369,7 @@ void lc__broker_on_async(uv_async_t *h)
 }
 
 /* Every channel back to "not asked" (connection lost) and, when ready, queued again. */
-static void reset_all(lc__rshard_t *sh, bool requeue)
+static void reset_all(lc__redis_t *r, lc__rshard_t *sh, bool requeue)
 {
     uv_mutex_lock(&sh->mu);
     lc_map_iter_t it = {0};
@@ -378,8 +379,12 @@ static void reset_all(lc__rshard_t *sh, bool requeue)
     while (lc_map_next(&sh->chans, &it, &k, &kl, &v)) {
         lc__rchan_t *c = v;
         c->state = LC__CH_NONE;
-        if (requeue)
+        if (requeue) {
             mark_dirty(sh, c);
+        } else {
+            finish_waiters(r, c->waiters, LC_EIO);
+            c->waiters = NULL;
+        }
     }
     uv_mutex_unlock(&sh->mu);
 }
@@ -397,7 +402,7 @@ void lc__broker_ready(lc__rconn_t *c)
         }
         lc_buf_free(&chan);
     }
-    reset_all(sh, true);
+    reset_all(r, sh, true);
     atomic_store(&sh->ps_ready, true);
     reconcile(r, sh);
     if (sh->was_ready && r->base.sink.resync) {
@@ -411,7 +416,7 @@ void lc__broker_down(lc__rconn_t *c)
 {
     lc__rshard_t *sh = c->owner;
     atomic_store(&sh->ps_ready, false);
-    reset_all(sh, false);
+    reset_all(c->r, sh, false);
 }
 
 void lc__broker_message(lc__rconn_t *c, redisReply *reply)
@@ -455,6 +460,10 @@ void lc__broker_message(lc__rconn_t *c, redisReply *reply)
     bool again = false;
     if (ch) {
         ch->state = subscribed ? LC__CH_SUBSCRIBED : LC__CH_NONE;
+        if (subscribed) {
+            finish_waiters(r, ch->waiters, 0);
+            ch->waiters = NULL;
+        }
         /* Wanted changed while Redis was answering, or the entry can go: another round. */
         if ((ch->refs > 0) != subscribed || ch->refs == 0) {
             mark_dirty(sh, ch);
