@@ -18,8 +18,7 @@
 
 static _Thread_local lc__rslot_t *current_slot;
 
-/* --- shards --------------------------------------------------------------------------------------
- */
+/* --- shards ---------------------------------------------------------------------------------- */
 
 /* Channel → shard as Centrifugo picks it: jump consistent hash (Lamping, Veach) of the FNV-1a
  * 64 hash of the channel, so that nodes agree and adding a shard moves few channels. */
@@ -90,8 +89,7 @@ void lc__redis_random_epoch(char out[LC__R_EPOCH_LEN + 1])
     out[LC__R_EPOCH_LEN] = '\0';
 }
 
-/* --- scripts
- * ---------------------------------------------------------------------------------------- */
+/* --- scripts --------------------------------------------------------------------------------- */
 
 const char *const lc__redis_scripts[LC__SCRIPTS] = {
     /* PUBLISH. KEYS: stream, meta. ARGV: pub head (ends with "offset":), pub tail, delivery
@@ -220,8 +218,7 @@ int lc__redis_script(lc__rconn_t *c, int which, lc__rcmd_cb cb, void *arg, int n
     return lc__rconn_cmd(c, cb, arg, argc + 3, av, al);
 }
 
-/* --- publish
- * ------------------------------------------------------------------------------------------ */
+/* --- publish --------------------------------------------------------------------------------- */
 
 typedef struct pub_call {
     lc_publish_cb cb;
@@ -455,8 +452,7 @@ static int redis_publish_join_leave(lc_engine_t *e, const char *ch, size_t chlen
     return rc;
 }
 
-/* --- workers
- * -------------------------------------------------------------------------------------------- */
+/* --- workers --------------------------------------------------------------------------------- */
 
 static void broker_start(lc__redis_t *r, uv_loop_t *loop)
 {
@@ -573,8 +569,7 @@ static void redis_channel_unsubscribe(lc_engine_t *e, const char *ch, size_t chl
     lc__broker_channel(lc_container_of(e, lc__redis_t, base), ch, chlen, -1);
 }
 
-/* --- lifecycle
- * -------------------------------------------------------------------------------------------- */
+/* --- lifecycle ------------------------------------------------------------------------------- */
 
 static void redis_destroy(lc_engine_t *e)
 {

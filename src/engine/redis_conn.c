@@ -163,8 +163,7 @@ static void set_ready(lc__rconn_t *c)
         c->on_ready(c);
 }
 
-/* --- commands ----------------------------------------------------------------------------------
- */
+/* --- commands -------------------------------------------------------------------------------- */
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -233,8 +232,7 @@ int lc__rconn_sub(lc__rconn_t *c, bool subscribe, int argc, const char **argv, s
     return 0;
 }
 
-/* --- liveness -----------------------------------------------------------------------------------
- */
+/* --- liveness -------------------------------------------------------------------------------- */
 
 static void on_ping(lc__rconn_t *c, redisReply *reply, void *arg)
 {
@@ -283,8 +281,7 @@ void lc__rconn_pong(lc__rconn_t *c)
     c->ping_sent_ms = 0;
 }
 
-/* --- handshake ----------------------------------------------------------------------------------
- */
+/* --- handshake ------------------------------------------------------------------------------- */
 
 static void hs_step(lc__rconn_t *c, redisReply *reply, void *arg)
 {
@@ -398,8 +395,7 @@ static void connect_to(lc__rconn_t *c)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
 }
 
-/* --- Sentinel ------------------------------------------------------------------------------------
- */
+/* --- Sentinel -------------------------------------------------------------------------------- */
 
 /* "host:port" → host, port (port 0 when absent or bad). */
 static void split_hostport(const char *s, char *host, size_t hostlen, int *port)
@@ -482,8 +478,7 @@ static void resolve(lc__rconn_t *c)
                       rc->sentinel_master_name);
 }
 
-/* --- lifecycle
- * ------------------------------------------------------------------------------------ */
+/* --- lifecycle ------------------------------------------------------------------------------- */
 
 static void start_attempt(lc__rconn_t *c)
 {
