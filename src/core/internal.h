@@ -58,6 +58,8 @@ void lc__node_watch_channel(void *ctx, const char *ch, size_t len, int delta);
  * unsubscribe push 2500 (the SDK resubscribes and recovers), a server-side one disconnects
  * the session with 3010. */
 void lc__client_resync(lc_client_t *c, void *arg);
+/* The hub's gap callback: the same for the one channel ch of the session `owner`. */
+void lc__client_gap(void *owner, const char *ch, size_t len, void *ctx);
 void lc__worker_count_session(lc_worker_t *w, int delta);
 /* A subscription was added (+1) or removed (-1): keeps the statistics current. */
 void lc__worker_count_subs(lc_worker_t *w, int delta);
