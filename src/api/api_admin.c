@@ -1,5 +1,5 @@
 /* The admin web UI (filled in below). */
-#include "api/api_int.h"
+#include "api/internal.h"
 
 int lc__api_admin_register(lc_router_t *r, lc__api_t *a)
 {

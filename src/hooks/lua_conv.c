@@ -1,7 +1,7 @@
 /* A hook's return value -> lc_decision_t, and proxy answers -> Lua values, for the hook VM.
  * JSON conversion is in lua_json.c. Everything here may raise Lua errors: callers run it
  * protected. */
-#include "hooks/lua_int.h"
+#include "hooks/lua_internal.h"
 #include <cjson/cJSON.h>
 #include <lauxlib.h>
 #include <stdio.h>

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "hooks/lua_int.h"
+#include "hooks/lua_internal.h"
 #include "util/err.h"
 #include "util/log.h"
 

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "hooks/lua_int.h"
+#include "hooks/lua_internal.h"
 #include "hooks/script.h"
 
 /* ---- the bounded functions against LuaJIT's own, in a plain state ---- */
