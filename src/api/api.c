@@ -487,6 +487,11 @@ static void on_api(lc_http_req_t *req, void *arg)
         name++;
     if (!admit(a, req))
         return;
+    lc__api_run_request(a, req, name);
+}
+
+void lc__api_run_request(lc__api_t *a, lc_http_req_t *req, const char *name)
+{
     bool batch = strcmp(name, "batch") == 0;
     const lc__api_method_t *m = batch ? NULL : lc__api_method_find(name, false);
     if (!batch && !m) {
