@@ -9,7 +9,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 
 .PHONY: all deps deps-build build run install test test-unit test-integration bench format \
-	format-check clean
+	format-check check-layers clean
 
 all: build
 
@@ -20,7 +20,7 @@ deps-build:
 	@scripts/deps.sh --build-only
 
 build:
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUCENT_TESTS=OFF \
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUCENT_TESTS=OFF -DLUCENT_WERROR=ON \
 		-DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
@@ -33,10 +33,10 @@ install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 $(TEST_BUILD)/lucent: FORCE
-	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLUCENT_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLUCENT_SANITIZE=ON -DLUCENT_WERROR=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 
-test: deps format-check $(TEST_BUILD)/lucent
+test: deps format-check check-layers $(TEST_BUILD)/lucent
 	@$(MAKE) --no-print-directory test-unit test-integration
 
 test-unit:
@@ -56,6 +56,11 @@ format:
 # The repository's .clang-format is the style: a file that differs fails the test run.
 format-check:
 	@clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]')
+
+# Includes follow the one-way layers (main -> api, transport -> core -> hooks, engine -> proto,
+# auth, config -> util): a header of a higher layer fails the test run.
+check-layers:
+	@scripts/check_layers.sh
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

@@ -14,10 +14,12 @@ build_only=false
 [[ "${1:-}" == "--build-only" ]] && build_only=true
 
 debs=(node-llhttp libluajit2-5.1-dev libuv1-dev libwslay-dev libcjson-dev libjwt-dev
-      libcurl4-openssl-dev libhiredis-dev cmake pkg-config gcc make libssl-dev)
+      libcurl4-openssl-dev libhiredis-dev cmake pkg-config gcc make libssl-dev
+      protobuf-c-compiler libprotobuf-c-dev)
 if ! $build_only; then
-    # chromium: the admin UI and chat example tests drive a headless browser (playwright-core)
-    debs+=(libcmocka-dev redis-server clang-format luajit2 chromium)
+    # chromium: the admin UI and chat example tests drive a headless browser (playwright-core);
+    # curl and openssl: the TLS tests make a certificate and fetch with --cacert
+    debs+=(libcmocka-dev redis-server clang-format luajit2 chromium curl openssl)
 fi
 
 # Node and npm may come from outside dpkg (nodesource, nvm, a tarball): only fall back to

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "core/node.h"
 #include "engine/memory.h"
+#include "engine/redis.h"
 #include "hooks/script.h"
 #include "transport/http.h"
 #include "transport/sse.h"
@@ -70,6 +71,39 @@ static const char *config_arg(int argc, char **argv, int *i)
     return NULL;
 }
 
+/* Public keys and the JWKS address are checked when the config loads, so a key that cannot be
+ * read stops start-up naming it rather than turning every token away. */
+static int check_token_keys(const lc_config_t *cfg, char *err, size_t errlen)
+{
+    const struct {
+        const char *name;
+        const lc_token_conf_t *t;
+    } kinds[] = {{"client.token", &cfg->token}, {"client.subscription_token", &cfg->sub_token}};
+
+    for (size_t i = 0; i < 2; i++) {
+        const lc_token_conf_t *t = kinds[i].t;
+        char why[160];
+        if (t->rsa_public_key && t->rsa_public_key[0] &&
+            lc_jwt_check_public_key(t->rsa_public_key, false, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s.rsa_public_key: %s", kinds[i].name, why);
+            return -1;
+        }
+        if (t->ecdsa_public_key && t->ecdsa_public_key[0] &&
+            lc_jwt_check_public_key(t->ecdsa_public_key, true, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s.ecdsa_public_key: %s", kinds[i].name, why);
+            return -1;
+        }
+        if (t->jwks_public_endpoint && t->jwks_public_endpoint[0] &&
+            strncmp(t->jwks_public_endpoint, "http://", 7) != 0 &&
+            strncmp(t->jwks_public_endpoint, "https://", 8) != 0) {
+            snprintf(err, errlen, "%s.jwks_public_endpoint: not an http:// or https:// URL",
+                     kinds[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The config file (path NULL: the defaults) with the environment's CENTRIFUGO_ / LUCENT_
  * variables over it. */
 static int load_config(lc_config_t *cfg, const char *path)
@@ -81,6 +115,8 @@ static int load_config(lc_config_t *cfg, const char *path)
         rc = lc_config_load_file_env(cfg, path, environ, err, sizeof(err));
     else
         rc = lc_config_apply_env(cfg, environ, err, sizeof(err));
+    if (rc == 0)
+        rc = check_token_keys(cfg, err, sizeof(err));
     if (rc != 0) {
         if (path)
             fprintf(stderr, "lucent: config %s: %s\n", path, err);
@@ -283,7 +319,8 @@ static int serve(lc_config_t *cfg, bool dev)
     int rc = 1;
     lc_node_t *node = NULL;
     lc_router_t *router = NULL;
-    lc_engine_t *engine = lc_engine_memory_new(cfg);
+    lc_engine_t *engine =
+        cfg->engine_type == LC_ENGINE_REDIS ? lc_engine_redis_new(cfg) : lc_engine_memory_new(cfg);
     if (!engine)
         goto done;
     node = lc_node_new(cfg, engine); /* takes the engine, also when it fails */
@@ -300,9 +337,9 @@ static int serve(lc_config_t *cfg, bool dev)
             goto done;
     if (dev)
         print_dev_banner(cfg);
-    lc_log_info("lucent %s listening on %s:%d (%d workers, memory engine)", LUCENT_VERSION,
+    lc_log_info("lucent %s listening on %s:%d (%d workers, %s engine)", LUCENT_VERSION,
                 cfg->address && *cfg->address ? cfg->address : "*", cfg->port,
-                lc_node_num_workers(node));
+                lc_node_num_workers(node), engine->vt->name);
     rc = lc_node_run(node) == 0 ? 0 : 1;
     lc_log_info("stopped");
 done:

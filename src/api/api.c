@@ -478,6 +478,20 @@ static bool admit(const lc__api_t *a, lc_http_req_t *req)
     return true;
 }
 
+/* admit() on the headers alone, before the body is read (lc_http_check_fn). */
+static int api_check(lc_http_req_t *req, void *arg)
+{
+    const lc__api_t *a = arg;
+    if (strcmp(lc_http_req_method(req), "POST") != 0)
+        return 405;
+    if (!authorized(a, req)) {
+        lc_log_info("api: unauthorized request to %s from %s", lc_http_req_path(req),
+                    lc_http_req_remote(req));
+        return 401;
+    }
+    return 0;
+}
+
 static void on_api(lc_http_req_t *req, void *arg)
 {
     lc__api_t *a = arg;
@@ -534,11 +548,18 @@ static void on_legacy(lc_http_req_t *req, void *arg)
         lc__api_legacy(a, req);
 }
 
-/* 503 once the node is shutting down, so that a load balancer stops sending new clients. */
+/* 503 once the node is shutting down, or while the engine cannot serve (Redis unreachable), so
+ * that a load balancer stops sending new clients. */
 static void on_health(lc_http_req_t *req, void *arg)
 {
     if (lc_worker_stopping(lc_http_req_worker(req))) {
         static const char body[] = "{\"status\":\"shutting down\"}";
+        lc_http_respond(req, 503, JSON_TYPE, body, sizeof(body) - 1, NULL);
+        return;
+    }
+    lc_engine_t *e = lc_node_engine(arg);
+    if (e->vt->healthy && !e->vt->healthy(e)) {
+        static const char body[] = "{\"error\":\"engine unavailable\"}";
         lc_http_respond(req, 503, JSON_TYPE, body, sizeof(body) - 1, NULL);
         return;
     }
@@ -552,18 +573,20 @@ int lc_api_register(lc_router_t *r, lc_node_t *node)
     static lc__api_t ctx;
     ctx.node = node;
     ctx.cfg = cfg;
-    if (cfg->health_enabled && lc_router_add(r, cfg->health_prefix, false, on_health, NULL) != 0)
+    if (cfg->health_enabled && lc_router_add(r, cfg->health_prefix, false, on_health, node) != 0)
         return LC_ENOMEM;
     if (lc__api_metrics_register(r, &ctx) != 0 || lc__api_admin_register(r, &ctx) != 0)
         return LC_ENOMEM;
     if (cfg->http_api_disabled)
         return 0;
+    lc_node_on_control(node, lc__api_on_control, &ctx);
     char prefix[256];
     snprintf(prefix, sizeof(prefix), "%s/", cfg->http_api_prefix);
-    if (lc_router_add(r, prefix, true, on_api, &ctx) != 0)
+    if (lc_router_add_checked(r, prefix, true, on_api, api_check, &ctx) != 0)
         return LC_ENOMEM;
     /* The pre-v5 single endpoint lives at exactly the prefix (still mounted by Centrifugo v6). */
-    if (cfg->http_api_prefix[0] && lc_router_add(r, cfg->http_api_prefix, false, on_legacy, &ctx))
+    if (cfg->http_api_prefix[0] &&
+        lc_router_add_checked(r, cfg->http_api_prefix, false, on_legacy, api_check, &ctx))
         return LC_ENOMEM;
     return 0;
 }

@@ -2,6 +2,7 @@
  * disconnect and refresh. Connections belong to their worker's thread, so each method becomes
  * one node-wide operation (core/ops.h): the same request runs in every worker, and the command
  * answers {} from the operation's completion in this worker. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,8 @@ enum sess_kind { SESS_SUBSCRIBE, SESS_UNSUBSCRIBE, SESS_DISCONNECT, SESS_REFRESH
 /* One operation, read-only while the workers run it. The strings and raw values live in
  * `arena` (copies: the request body may go away before the workers are done). */
 typedef struct sess_op {
-    lc__api_cmd_t *cmd;
+    lc__api_cmd_t *cmd; /* NULL: the request came from another node, nobody to answer */
+    lc__api_t *api;
     int kind;
     lc_target_t target;
     const char *channel;
@@ -97,7 +99,8 @@ static void on_done(lc_worker_t *w, void *arg)
     sess_op_t *op = arg;
     lc__api_cmd_t *c = op->cmd;
     sess_op_free(op);
-    lc__api_ok(c);
+    if (c)
+        lc__api_ok(c);
 }
 
 /* A raw JSON field with its base64 twin: only the JSON form can reach JSON clients, so the
@@ -192,7 +195,7 @@ static uint32_t read_params(sess_op_t *op, const char *params, size_t len, const
     const lc_ns_opts_t *ns;
     const char *channel = NULL;
     if ((op->kind == SESS_SUBSCRIBE || op->kind == SESS_UNSUBSCRIBE) &&
-        (code = lc__api_get_channel(op->cmd->api, p, &channel, &scratch, &ns)))
+        (code = lc__api_get_channel(op->api, p, &channel, &scratch, &ns)))
         return code;
     /* Nobody to act on. */
     if ((!user || !*user) && (!client || !*client))
@@ -237,21 +240,43 @@ static uint32_t read_params(sess_op_t *op, const char *params, size_t len, const
     return op->overflow ? LC_ERROR_INTERNAL : 0;
 }
 
-static void run_op(lc__api_cmd_t *c, int kind, const char *params, size_t len, const cJSON *p)
+/* A new operation with room for params (see keep(): the params text plus a NUL per string,
+ * the fixed fields and each whitelist element). */
+static sess_op_t *op_new(lc__api_t *a, lc__api_cmd_t *c, int kind, size_t len, const cJSON *p)
 {
-    /* see keep(): the params text plus a NUL per string (the fixed fields, each whitelist
-     * element) */
     const cJSON *wl = cJSON_GetObjectItemCaseSensitive(p, "whitelist");
     size_t cap = len + 16 + (cJSON_IsArray(wl) ? (size_t)cJSON_GetArraySize(wl) : 0);
     sess_op_t *op = calloc(1, sizeof(*op) + cap);
+    if (!op)
+        return NULL;
+    op->cmd = c;
+    op->api = a;
+    op->kind = kind;
+    op->cap = cap;
+    return op;
+}
+
+/* The same operation on every other node's connections: "<kind>\n<params>" as control data
+ * (the nodes share nothing else about sessions). */
+static void forward(lc__api_t *a, int kind, const char *params, size_t len)
+{
+    lc_buf_t b = LC_BUF_INIT;
+    if (lc_buf_printf(&b, "sess %d\n", kind) == 0 && lc_buf_append(&b, params, len) == 0) {
+        int rc = lc_node_send_control(a->node, b.data, b.len);
+        if (rc != 0)
+            lc_log_error("api: operation not sent to other nodes: %s", lc_strerror(rc));
+    }
+    lc_buf_free(&b);
+}
+
+static void run_op(lc__api_cmd_t *c, int kind, const char *params, size_t len, const cJSON *p)
+{
+    sess_op_t *op = op_new(c->api, c, kind, len, p);
     if (!op) {
         lc_log_error("api %s: out of memory", c->method->name);
         lc__api_fail(c, LC_ERROR_INTERNAL);
         return;
     }
-    op->cmd = c;
-    op->kind = kind;
-    op->cap = cap;
     uint32_t code = read_params(op, params, len, p);
     if (code) {
         if (code == LC_ERROR_INTERNAL)
@@ -260,12 +285,33 @@ static void run_op(lc__api_cmd_t *c, int kind, const char *params, size_t len, c
         lc__api_fail(c, code);
         return;
     }
+    forward(c->api, kind, params, len);
     int rc = lc_node_each_worker(c->api->node, on_each, on_done, op);
     if (rc != 0) {
         lc_log_error("api %s: %s", c->method->name, lc_strerror(rc));
         sess_op_free(op);
         lc__api_fail(c, LC_ERROR_INTERNAL);
     }
+}
+
+void lc__api_on_control(void *arg, const char *data, size_t len)
+{
+    lc__api_t *a = arg;
+    int kind = -1;
+    const char *nl = memchr(data, '\n', len);
+    if (!nl || sscanf(data, "sess %d", &kind) != 1 || kind < SESS_SUBSCRIBE || kind > SESS_REFRESH)
+        return;
+    const char *params = nl + 1;
+    size_t plen = len - (size_t)(params - data);
+    cJSON *p = cJSON_ParseWithLength(params, plen);
+    sess_op_t *op = p ? op_new(a, NULL, kind, plen, p) : NULL;
+    if (!op || read_params(op, params, plen, p) != 0 ||
+        lc_node_each_worker(a->node, on_each, on_done, op) != 0) {
+        lc_log_error("api operation from another node not run");
+        if (op)
+            sess_op_free(op);
+    }
+    cJSON_Delete(p);
 }
 
 void lc__api_subscribe(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)

@@ -243,6 +243,21 @@ static int apply(struct lc__walk *x, const struct lc__key *k, void *base, const 
     case LC__K_STR_STRS:
         if (!cJSON_IsString(v) && !is_string_array(v))
             return lc__walk_bad(x, "expected a string or an array of strings");
+        if (store) {
+            size_t *count = (size_t *)(void *)((char *)base + k->off2);
+            cJSON *arr = cJSON_IsString(v) ? cJSON_CreateArray() : NULL;
+            if (arr && v->valuestring[0] &&
+                !cJSON_AddItemToArray(arr, cJSON_CreateString(v->valuestring))) {
+                cJSON_Delete(arr);
+                return lc__walk_nomem(x);
+            }
+            if (cJSON_IsString(v) && !arr)
+                return lc__walk_nomem(x);
+            int rc = set_strings(x, LC__FIELD(char **, base, k), count, arr ? arr : v);
+            cJSON_Delete(arr);
+            if (rc)
+                return rc;
+        }
         break;
     case LC__K_ENUM: {
         int idx = cJSON_IsString(v) ? enum_index(k->values, v->valuestring) : -1;
@@ -633,12 +648,45 @@ static int walk_root(struct lc__walk *x, const cJSON *root)
     return 0;
 }
 
+/* audience_regex and issuer_regex of both token kinds, compiled once here (a bad expression
+ * stops the load naming the key). */
+static int compile_token_regexes(lc_config_t *c, char *err, size_t errlen)
+{
+    struct {
+        const char *key;
+        const char *src;
+        regex_t **out;
+    } res[] = {
+        {"client.token.audience_regex", c->token.audience_regex, &c->token.audience_re},
+        {"client.token.issuer_regex", c->token.issuer_regex, &c->token.issuer_re},
+        {"client.subscription_token.audience_regex", c->sub_token.audience_regex,
+         &c->sub_token.audience_re},
+        {"client.subscription_token.issuer_regex", c->sub_token.issuer_regex,
+         &c->sub_token.issuer_re},
+    };
+
+    for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
+        char msg[160] = "";
+        int rc;
+        if (*res[i].out != NULL) {
+            regfree(*res[i].out);
+            free(*res[i].out);
+            *res[i].out = NULL;
+        }
+        if ((rc = lc_config_compile_regex(res[i].src, res[i].out, msg, sizeof(msg))) != 0)
+            return rc == LC_EINVAL ? lc__config_fail(err, errlen, "%s: %s", res[i].key, msg) : rc;
+    }
+    return 0;
+}
+
 int lc__config_load_tree(lc_config_t *c, const cJSON *root, char *err, size_t errlen)
 {
     struct lc__walk x = {.c = c, .err = err, .errlen = errlen};
     int rc = walk_root(&x, root);
     if (rc == 0)
         rc = lc__config_refs_resolve(c, &x.refs, err, errlen);
+    if (rc == 0)
+        rc = compile_token_regexes(c, err, errlen);
     if (rc == 0)
         rc = lc_config_validate(c, err, errlen);
     for (size_t i = 0; i < x.nset; i++)

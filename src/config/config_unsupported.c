@@ -44,11 +44,9 @@ struct unsupported {
 
 static const struct unsupported unsupported[] = {
     /* engine, brokers */
-    NO_VALUE("engine.type", "redis", "the Redis engine is not supported yet (use \"memory\")"),
     NO("broker.enabled", ON_TRUE, "a separate broker is not supported"),
     NO("presence_manager.enabled", ON_TRUE, "a separate presence manager is not supported"),
     /* TLS and other listeners */
-    NO("http_server.tls.enabled", ON_TRUE, "TLS is not supported yet (terminate TLS in front)"),
     NO("http_server.tls_autocert", ON_ENABLED, "automatic certificates are not supported"),
     NO("http_server.internal_tls.enabled", ON_TRUE, "the internal port is not supported"),
     NO("http_server.internal_address", ON_SET, "the internal port is not supported"),
@@ -67,21 +65,7 @@ static const struct unsupported unsupported[] = {
     NO("swagger.enabled", ON_TRUE, "the Swagger UI is not supported"),
     NO("debug.enabled", ON_TRUE, "the pprof debug endpoints are not supported"),
     /* tokens: checks that would be skipped */
-    NO("client.token.rsa_public_key", ON_SET, "only HMAC tokens are supported"),
-    NO("client.token.ecdsa_public_key", ON_SET, "only HMAC tokens are supported"),
-    NO("client.token.jwks_public_endpoint", ON_SET, "only HMAC tokens are supported"),
-    NO("client.token.audience", ON_SET, "audience checks are not supported"),
-    NO("client.token.audience_regex", ON_SET, "audience checks are not supported"),
-    NO("client.token.issuer", ON_SET, "issuer checks are not supported"),
-    NO("client.token.issuer_regex", ON_SET, "issuer checks are not supported"),
     NO("client.token.user_id_claim", ON_SET, "the user id is always the sub claim"),
-    NO("client.subscription_token.rsa_public_key", ON_SET, "only HMAC tokens are supported"),
-    NO("client.subscription_token.ecdsa_public_key", ON_SET, "only HMAC tokens are supported"),
-    NO("client.subscription_token.jwks_public_endpoint", ON_SET, "only HMAC tokens are supported"),
-    NO("client.subscription_token.audience", ON_SET, "audience checks are not supported"),
-    NO("client.subscription_token.audience_regex", ON_SET, "audience checks are not supported"),
-    NO("client.subscription_token.issuer", ON_SET, "issuer checks are not supported"),
-    NO("client.subscription_token.issuer_regex", ON_SET, "issuer checks are not supported"),
     NO("client.subscription_token.user_id_claim", ON_SET, "the user id is always the sub claim"),
     NO("client.insecure_skip_token_signature_verify", ON_TRUE, "is not supported"),
     NO("client.user_id_http_header", ON_SET, "authentication by header is not supported"),

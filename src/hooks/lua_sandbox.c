@@ -52,6 +52,7 @@ void lc__lua_open_libs(lua_State *L)
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 2);
+    lc__lua_bound_libs(L);
 }
 
 int lc__lua_read_source(const char *path, char **out, size_t *len, char *err, size_t errlen)

@@ -295,7 +295,10 @@ static void on_response(void *arg, const lc_httpc_resp_t *resp)
     } else {
         err = lc_proxy_parse(c->kind, body, resp->body_len, &reply);
         if (err != 0)
-            lc_log_error("proxy %s %s: unusable answer: %s", kind, c->endpoint, lc_strerror(err));
+            lc_log_error("proxy %s %s: unusable answer: %s", kind, c->endpoint,
+                         err == LC_EINVAL ? "disconnect code outside 3000..4999 or reason "
+                                            "longer than 123 bytes"
+                                          : lc_strerror(err));
     }
     c->cb(c->arg, err, err == 0 ? &reply : NULL);
     lc_proxy_reply_free(&reply);

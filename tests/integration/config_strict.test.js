@@ -38,9 +38,9 @@ function writeConfig(over) {
 }
 
 const unsupported = [
-  [{ engine: { type: 'redis' } }, 'engine.type'],
-  [{ http_server: { tls: { enabled: true } } }, 'http_server.tls.enabled'],
-  [{ client: { token: { audience: 'x' } } }, 'client.token.audience'],
+  [{ broker: { enabled: true } }, 'broker.enabled'],
+  [{ http_server: { http3: { enabled: true } } }, 'http_server.http3'],
+  [{ client: { token: { user_id_claim: 'x' } } }, 'client.token.user_id_claim'],
   [{ channel: { namespaces: [{ name: 'dd', delta_publish: true }] } }, 'channel.namespaces[0].delta_publish'],
   [{ grpc_api: { enabled: true } }, 'grpc_api.enabled'],
   [{ opentelemetry: { enabled: true } }, 'opentelemetry'],
@@ -56,7 +56,7 @@ test('a recognised but unimplemented key switched on stops start-up and checkcon
     }
   }
   // from the environment as well
-  const r = await run(['checkconfig', '-c', writeConfig({})], { env: { CENTRIFUGO_ENGINE_TYPE: 'redis' } });
+  const r = await run(['checkconfig', '-c', writeConfig({})], { env: { CENTRIFUGO_GRPC_API_ENABLED: 'true' } });
   assert.notEqual(r.code, 0, show(r));
   assert.match(r.stderr, /not supported/, show(r));
 });

@@ -43,11 +43,11 @@ static void expect_loads(const char *json)
 static void test_unsupported_keys_refused_when_on(void **state)
 {
     lc_config_refuse_unsupported(true);
-    expect_refused("{\"engine\": {\"type\": \"redis\"}}", "engine.type: not supported");
-    expect_refused("{\"http_server\": {\"tls\": {\"enabled\": true}}}",
-                   "http_server.tls.enabled: not supported");
-    expect_refused("{\"client\": {\"token\": {\"issuer\": \"me\"}}}",
-                   "client.token.issuer: not supported");
+    expect_refused("{\"broker\": {\"enabled\": true}}", "broker.enabled: not supported");
+    expect_refused("{\"http_server\": {\"http3\": {\"enabled\": true}}}",
+                   "http_server.http3: not supported");
+    expect_refused("{\"client\": {\"token\": {\"user_id_claim\": \"uid\"}}}",
+                   "client.token.user_id_claim: not supported");
     /* channel options wherever they are set: namespaces, rules, flat keys */
     expect_refused("{\"channel\": {\"namespaces\": [{\"name\": \"ab\", \"allowed_delta_types\":"
                    " [\"fossil\"]}]}}",
@@ -64,7 +64,7 @@ static void test_unsupported_keys_refused_when_on(void **state)
                  " [{\"name\": \"ab\", \"allowed_delta_types\": []}]}, \"websocket\":"
                  " {\"compression\": true}, \"shutdown\": {\"timeout\": \"5s\"}}");
     lc_config_refuse_unsupported(false);
-    expect_loads("{\"engine\": {\"type\": \"redis\"}}");
+    expect_loads("{\"broker\": {\"enabled\": true}}");
 }
 
 static void test_suggestions(void **state)
