@@ -47,8 +47,9 @@ struct lc_http_req {
 typedef struct http_conn {
     llhttp_t parser;
     lc_http_req_t req;
-    size_t raw_head;  /* bytes fed while the current request head was incomplete */
-    int error_status; /* status chosen by a callback that rejected the request */
+    size_t raw_head;        /* bytes fed while the current request head was incomplete */
+    int error_status;       /* status chosen by a callback that rejected the request */
+    const char *error_body; /* static JSON body for that answer, or NULL (a check's choice) */
     bool in_message;
     bool headers_done;
     bool field_open;  /* a header name is being read */
@@ -388,8 +389,12 @@ static void http_reject(lc__conn_t *c, http_conn_t *h, int status)
                           : snprintf(body, sizeof(body), "%d %s\n", status, reason_phrase(status));
     lc_log_debug("http request rejected with %d (%s)", status,
                  llhttp_errno_name(llhttp_get_errno(&h->parser)));
+    const char *json = h->error_status == status ? h->error_body : NULL;
+    h->error_body = NULL;
     lc_rcbuf_t *b =
-        build_response(NULL, status, "text/plain; charset=utf-8", body, (size_t)n, NULL, true);
+        json ? build_response(NULL, status, "application/json", json, strlen(json), NULL, true)
+             : build_response(NULL, status, "text/plain; charset=utf-8", body, (size_t)n, NULL,
+                              true);
     h->closing = true;
     if (b == NULL) {
         lc__conn_close(c);
@@ -398,6 +403,11 @@ static void http_reject(lc__conn_t *c, http_conn_t *h, int status)
     lc__conn_write(c, b, 0);
     lc_rcbuf_unref(b);
     lc__conn_finish(c);
+}
+
+void lc_http_req_reject_body(lc_http_req_t *req, const char *json)
+{
+    lc_container_of(req, http_conn_t, req)->error_body = json;
 }
 
 void lc_http_respond(lc_http_req_t *req, int status, const char *content_type, const char *body,
