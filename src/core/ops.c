@@ -314,3 +314,33 @@ void lc_ops_channels(lc_worker_t *w, const char *pattern,
     chan_arg_t a = {pattern, fn, arg};
     lc_hub_foreach(lc__worker_hub(w), each_channel, &a);
 }
+
+/* --- listing (admin UI) ---------------------------------------------------------------- */
+
+typedef struct conn_arg {
+    lc_conn_fn fn;
+    void *arg;
+} conn_arg_t;
+
+static void do_list(lc_client_t *c, void *arg)
+{
+    conn_arg_t *a = arg;
+    const char *small[16] = {0};
+    const char **chs = c->nsubs <= 16 ? small : malloc(c->nsubs * sizeof(*chs));
+    size_t n = 0;
+    if (chs) {
+        for (uint32_t i = 0; i < c->nsubs; i++) {
+            size_t len;
+            chs[n++] = lc_hub_sub_channel(c->subs[i].s, &len);
+        }
+    }
+    a->fn(a->arg, c->id, c->user, c->t->vt->name, chs ? chs : small, n);
+    if (chs != small)
+        free(chs);
+}
+
+size_t lc_worker_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg)
+{
+    conn_arg_t a = {fn, arg};
+    return for_target(w, t, do_list, &a);
+}

@@ -11,6 +11,7 @@
 #include "util/assert.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 struct lc_decide {
     lc_decide_req_t req;
@@ -28,6 +29,7 @@ struct lc_decide {
     bool has_conn_claims, has_sub_claims;
     bool starting; /* inside lc_decide_start: the starter frees after a quick answer */
     bool done;
+    uint64_t t0; /* uv_hrtime() at the start, for the latency metric */
 };
 
 static void decide_free(lc_decide_t *d)
@@ -40,6 +42,54 @@ static void decide_free(lc_decide_t *d)
     free(d);
 }
 
+/* Metrics of every verdict, and the one info line of a refusal (never the token). */
+static void account(const lc_decide_t *d, const lc_verdict_t *v)
+{
+    static const int kinds[LC_HOOK_MAX] = {
+        [LC_HOOK_CONNECT] = LC_M_CONNECT,
+        [LC_HOOK_REFRESH] = LC_M_REFRESH,
+        [LC_HOOK_SUBSCRIBE] = LC_M_SUBSCRIBE,
+        [LC_HOOK_SUB_REFRESH] = LC_M_SUB_REFRESH,
+        [LC_HOOK_PUBLISH] = LC_M_PUBLISH,
+        [LC_HOOK_BROADCAST] = -1,
+        [LC_HOOK_RPC] = LC_M_RPC,
+        [LC_HOOK_DISCONNECT] = -1,
+        [LC_HOOK_UNSUBSCRIBE] = -1,
+    };
+    static const char *const step_names[] = {"?", "lua", "token", "proxy", "rules"};
+    static const char *const kind_names[LC_HOOK_MAX] = {
+        [LC_HOOK_CONNECT] = "connect",
+        [LC_HOOK_REFRESH] = "refresh",
+        [LC_HOOK_SUBSCRIBE] = "subscribe",
+        [LC_HOOK_SUB_REFRESH] = "sub_refresh",
+        [LC_HOOK_PUBLISH] = "publish",
+        [LC_HOOK_BROADCAST] = "broadcast",
+        [LC_HOOK_RPC] = "rpc",
+        [LC_HOOK_DISCONNECT] = "disconnect",
+        [LC_HOOK_UNSUBSCRIBE] = "unsubscribe",
+    };
+    int step = v->by == LC_STEP_LUA     ? LC_M_LUA
+               : v->by == LC_STEP_TOKEN ? LC_M_TOKEN
+               : v->by == LC_STEP_PROXY ? LC_M_PROXY
+                                        : LC_M_RULES;
+    int result = v->type == LC_VERDICT_ALLOW ? LC_M_ALLOWED
+                 : v->unavailable            ? LC_M_FAILED
+                                             : LC_M_REFUSED;
+    const lc_decide_req_t *r = &d->req;
+    int kind = r->kind < LC_HOOK_MAX ? kinds[r->kind] : -1;
+    if (kind >= 0)
+        lc_metrics_decision(kind, step, result, uv_hrtime() - d->t0);
+    if (v->type == LC_VERDICT_ALLOW)
+        return;
+    const char *why = v->message && v->message[0]   ? v->message
+                      : v->type == LC_VERDICT_ERROR ? lc_error_message(v->code)
+                                                    : lc_disconnect_reason(v->code);
+    lc_log_refused(r->kind < LC_HOOK_MAX ? kind_names[r->kind] : "?", r->session.client,
+                   r->session.user, r->channel,
+                   v->by >= LC_STEP_LUA && v->by <= LC_STEP_RULES ? step_names[v->by] : "?",
+                   v->code, why);
+}
+
 static void finish(lc_decide_t *d, lc_verdict_t *v)
 {
     LC_ASSERT(!d->done && !d->lua && !d->proxy && !d->jwks);
@@ -47,6 +97,7 @@ static void finish(lc_decide_t *d, lc_verdict_t *v)
         v->message = "";
     if (v->type == LC_VERDICT_ALLOW && v->user == NULL)
         v->user = "";
+    account(d, v);
     d->done = true;
     d->cb(d->arg, v);
     if (!d->starting)
@@ -610,6 +661,7 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
     d->cb = cb;
     d->arg = arg;
     d->starting = true;
+    d->t0 = uv_hrtime();
     lc_lua_t *vm = req->lua;
     if (vm && !req->at_expiry && lc_lua_has_hook(vm, req->kind)) {
         lc_hook_ctx_t ctx;
