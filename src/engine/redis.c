@@ -92,9 +92,22 @@ void lc__redis_random_epoch(char out[LC__R_EPOCH_LEN + 1])
 /* --- scripts --------------------------------------------------------------------------------- */
 
 const char *const lc__redis_scripts[LC__SCRIPTS] = {
-    /* PUBLISH. KEYS: stream, meta. ARGV: pub head (ends with "offset":), pub tail, delivery
-     * head, delivery middle, delivery tail, history size, history ttl ms, meta ttl ms (0 =
-     * forever), new epoch, now ms, PUB/SUB channel. */
+    /* PUBLISH. KEYS: stream, meta, idempotent result. ARGV: pub head (ends with "offset":),
+     * pub tail, delivery head, delivery middle, delivery tail, history size, history ttl ms,
+     * meta ttl ms (0 = forever), new epoch, now ms, PUB/SUB channel, result ttl ms ("" = no
+     * idempotency key), history (1) or the whole delivery in ARGV[3] (0). */
+    "if ARGV[12] ~= '' then\n"
+    "  local prev = redis.call('get', KEYS[3])\n"
+    "  if prev then\n"
+    "    local sep = string.find(prev, ':', 1, true)\n"
+    "    return {tonumber(string.sub(prev, 1, sep - 1)), string.sub(prev, sep + 1)}\n"
+    "  end\n"
+    "end\n"
+    "if ARGV[13] == '0' then\n"
+    "  redis.call('publish', ARGV[11], ARGV[3])\n"
+    "  if ARGV[12] ~= '' then redis.call('set', KEYS[3], '0:', 'PX', ARGV[12]) end\n"
+    "  return {0, ''}\n"
+    "end\n"
     "local created = redis.call('hsetnx', KEYS[2], 'e', ARGV[9])\n"
     "if created == 1 then redis.call('del', KEYS[1]) end\n"
     "local off = redis.call('hincrby', KEYS[2], 's', 1)\n"
@@ -104,6 +117,7 @@ const char *const lc__redis_scripts[LC__SCRIPTS] = {
     "redis.call('xadd', KEYS[1], 'MAXLEN', ARGV[6], off .. '-0', 'd', pub, 't', ARGV[10])\n"
     "redis.call('pexpire', KEYS[1], ARGV[7])\n"
     "redis.call('publish', ARGV[11], ARGV[3] .. off .. ARGV[4] .. pub .. ARGV[5])\n"
+    "if ARGV[12] ~= '' then redis.call('set', KEYS[3], off .. ':' .. epoch, 'PX', ARGV[12]) end\n"
     "return {off, epoch}\n",
     /* HISTORY. KEYS: stream, meta. ARGV: new epoch, meta ttl ms, now ms, pub ttl ms, since
      * epoch, has since (0/1), since offset, limit (-1 all), reverse (0/1). Returns {top,
@@ -284,6 +298,18 @@ static void on_replicated(lc__rconn_t *c, redisReply *reply, void *arg)
     free(p);
 }
 
+/* How long a publish result is kept for its idempotency key (Centrifugo's default). */
+#define IDEM_TTL_MS "300000"
+
+/* <prefix>.result.<channel>.<idempotency key> */
+static int result_key(lc__redis_t *r, lc_buf_t *b, const lc_publish_req_t *req)
+{
+    int rc = lc__redis_key(r, b, "result", req->channel, req->chlen);
+    if (!rc && (lc_buf_putc(b, '.') || lc_buf_append_str(b, req->idempotency_key)))
+        rc = LC_ENOMEM;
+    return rc;
+}
+
 /* The Publication object in two halves around its offset: head ends with `"offset":`. */
 static int split_publication(const lc_publication_t *pub, lc_buf_t *head, lc_buf_t *tail)
 {
@@ -329,7 +355,8 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
     p->history = keep;
 
     lc_buf_t chan = LC_BUF_INIT, head = LC_BUF_INIT, tail = LC_BUF_INIT, env = LC_BUF_INIT;
-    lc_buf_t stream = LC_BUF_INIT, meta = LC_BUF_INIT;
+    lc_buf_t stream = LC_BUF_INIT, meta = LC_BUF_INIT, result = LC_BUF_INIT;
+    bool idem = req->idempotency_key && req->idempotency_key[0];
     int rc = lc__redis_key(r, &chan, "client", req->channel, req->chlen);
     if (rc)
         goto done;
@@ -343,9 +370,23 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
             rc = lc_proto_push_pub(&env, req->channel, req->chlen, &pub);
         if (rc)
             goto done;
-        const char *argv[3] = {"PUBLISH", chan.data, env.data};
-        size_t lens[3] = {7, chan.len, env.len};
-        rc = lc__rconn_cmd(c, on_published, p, 3, argv, lens);
+        if (!idem) {
+            const char *argv[3] = {"PUBLISH", chan.data, env.data};
+            size_t lens[3] = {7, chan.len, env.len};
+            rc = lc__rconn_cmd(c, on_published, p, 3, argv, lens);
+            goto done;
+        }
+        rc = lc__redis_key(r, &meta, "meta", req->channel, req->chlen);
+        if (!rc)
+            rc = result_key(r, &result, req);
+        if (rc)
+            goto done;
+        const char *argv[16] = {meta.data, meta.data, result.data, "", "", env.data,
+                                "",        "",        "",          "", "", "",
+                                "",        chan.data, IDEM_TTL_MS, "0"};
+        size_t lens[16] = {meta.len, meta.len, result.len,          0, 0, env.len, 0, 0, 0, 0, 0, 0,
+                           0,        chan.len, strlen(IDEM_TTL_MS), 1};
+        rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 3, 16, argv, lens);
         goto done;
     }
     rc = split_publication(&req->pub, &head, &tail);
@@ -373,14 +414,33 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
         snprintf(mttl, sizeof(mttl), "%lld", (long long)req->opts.history_meta_ttl_ms);
         snprintf(now, sizeof(now), "%lld", (long long)lc_now_ms());
         lc__redis_random_epoch(epoch);
-        const char *argv[13] = {stream.data, meta.data, head.data, tail.data, env.data,
-                                mid.data,    "}}",      size,      ttl,       mttl,
-                                epoch,       now,       chan.data};
-        size_t lens[13] = {stream.len,    meta.len,    head.len,     tail.len,    env.len,
-                           mid.len,       2,           strlen(size), strlen(ttl), strlen(mttl),
-                           strlen(epoch), strlen(now), chan.len};
+        if (idem)
+            rc = result_key(r, &result, req);
+        const char *argv[16] = {stream.data, meta.data, idem ? result.data : meta.data,
+                                head.data,   tail.data, env.data,
+                                mid.data,    "}}",      size,
+                                ttl,         mttl,      epoch,
+                                now,         chan.data, idem ? IDEM_TTL_MS : "",
+                                "1"};
+        size_t lens[16] = {stream.len,
+                           meta.len,
+                           idem ? result.len : meta.len,
+                           head.len,
+                           tail.len,
+                           env.len,
+                           mid.len,
+                           2,
+                           strlen(size),
+                           strlen(ttl),
+                           strlen(mttl),
+                           strlen(epoch),
+                           strlen(now),
+                           chan.len,
+                           strlen(argv[14]),
+                           1};
         p->wait = r->rc->n_sentinel_addresses > 0;
-        rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 2, 13, argv, lens);
+        if (!rc)
+            rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 3, 16, argv, lens);
         if (!rc && p->wait) {
             const char *wv[3] = {"WAIT", "1", WAIT_REPLICA_MS};
             size_t wl[3] = {4, 1, strlen(WAIT_REPLICA_MS)};
@@ -401,6 +461,7 @@ done:
     lc_buf_free(&env);
     lc_buf_free(&stream);
     lc_buf_free(&meta);
+    lc_buf_free(&result);
     if (rc)
         free(p);
     return rc;

@@ -157,6 +157,27 @@ t('history read through another node: same publications, offsets and epoch', asy
   assert.equal((after.publications || []).length, 0);
 });
 
+t('idempotency_key: a repeat through any node answers the first result and publishes nothing', async () => {
+  const [a, b] = nodes;
+  const s = await rawSession(a, { token: token('idem'), channels: ['idem1', 'chat:idem'] });
+  await subscribedEverywhere('idem1', 1);
+  await subscribedEverywhere('chat:idem', 1);
+  const first = (await api(a, 'publish', { channel: 'idem1', data: { n: 1 }, idempotency_key: 'k1' })).body.result;
+  const again = (await api(b, 'publish', { channel: 'idem1', data: { n: 2 }, idempotency_key: 'k1' })).body.result;
+  assert.deepEqual(again, first);
+  const other = (await api(b, 'publish', { channel: 'idem1', data: { n: 3 }, idempotency_key: 'k2' })).body.result;
+  assert.equal(other.offset, first.offset + 1);
+  // without history: the first is delivered, the repeat is not
+  await api(b, 'publish', { channel: 'chat:idem', data: { n: 4 }, idempotency_key: 'k3' });
+  await api(a, 'publish', { channel: 'chat:idem', data: { n: 5 }, idempotency_key: 'k3' });
+  await api(a, 'publish', { channel: 'chat:idem', data: { n: 6 } });
+  const got = [];
+  for (let i = 0; i < 4; i++) got.push((await s.next()).push.pub.data.n);
+  assert.deepEqual(got.sort(), [1, 3, 4, 6]);
+  const h = (await api(a, 'history', { channel: 'idem1', limit: -1 })).body.result;
+  assert.deepEqual(h.publications.map((p) => p.data.n), [1, 3]);
+});
+
 t('presence and presence_stats are the same through every node; join and leave cross nodes', async () => {
   const [a, b, c] = nodes;
   const watcher = await rawSession(c, { token: token('w'), channels: ['pr:p1'] });
@@ -218,12 +239,14 @@ t('exclusion travels with the publication: exclude_client and exclude_user on an
 });
 
 t('info lists every node', async () => {
-  await waitUntil(async () => (await api(nodes[0], 'info', {})).body.result.nodes.length === 3, {
-    timeoutMs: 6000,
-    what: 'three nodes in info',
-  });
-  const info = (await api(nodes[1], 'info', {})).body.result.nodes;
-  assert.equal(new Set(info.map((n) => n.uid)).size, 3);
+  for (const n of nodes) {
+    await waitUntil(async () => (await api(n, 'info', {})).body.result.nodes.length === 3, {
+      timeoutMs: 6000,
+      what: `three nodes in the info of ${n.port}`,
+    });
+    const info = (await api(n, 'info', {})).body.result.nodes;
+    assert.equal(new Set(info.map((x) => x.uid)).size, 3);
+  }
 });
 
 t('presence entries of a SIGKILLed node expire within presence_ttl', async () => {
