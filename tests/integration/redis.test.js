@@ -385,6 +385,8 @@ test('Sentinel failover under a publish loop: no acknowledged publication is los
     const byN = new Map(h.publications.map((p) => [p.data.n, p.offset]));
     for (const x of acked) assert.equal(byN.get(x.n), x.offset);
     assert.equal(new Set(acked.map((x) => x.epoch)).size, 1, 'the epoch survived the failover');
+    // the node heard Sentinel's +switch-master itself
+    assert.match(a.logs(), /Sentinel switched the primary \(mymaster /);
   } catch (err) {
     err.message += `\n--- node ---\n${a.logs().slice(-6000)}\n--- sentinel ---\n${sentinel.logs().slice(-3000)}`;
     throw err;
