@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "config/config_int.h"
+#include "config/internal.h"
 
 #define CF(f) offsetof(lc_config_t, f)
 #define NF(f) offsetof(lc_ns_opts_t, f)

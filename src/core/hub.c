@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "util/assert.h"
 #include "util/err.h"
 #include "util/map.h"
 
@@ -125,6 +126,7 @@ static void chan_drop_if_empty(lc_hub_t *h, lc_hub_chan_t *c)
 void lc_hub_unsubscribe(lc_hub_t *h, lc_sub_t *s)
 {
     lc_hub_chan_t *c = s->chan;
+    LC_ASSERT(c->nsubs > 0);
     lc_list_remove(&s->node);
     c->nsubs--;
     free(s);
@@ -154,6 +156,7 @@ size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, 
         return 0;
     lc_rcbuf_t *frames[LC_FRAMING_MAX] = {0};
     size_t n = 0;
+    size_t before = c->nsubs;
     c->fanning++;
     /* A delivery may unsubscribe its own owner (slow consumer cut off), which removes the
      * current node: the safe walk has already saved the next one. */
@@ -178,6 +181,8 @@ size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, 
         h->deliver(s->owner, push, frames, h->ctx);
         n++;
     }
+    /* deliveries only ever remove subscribers (a slow consumer cut off), never add any */
+    LC_ASSERT(c->fanning > 0 && n <= before && c->nsubs <= before);
     c->fanning--;
     for (int i = 0; i < LC_FRAMING_MAX; i++)
         lc_rcbuf_unref(frames[i]);

@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/redis_int.h"
+#include "engine/redis_internal.h"
+#include "util/metrics.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/rand.h"
@@ -112,6 +113,7 @@ static void fail(lc__rconn_t *c, const char *why)
         lc_log_warn("redis %s connection to shard %d (%s:%d): %s%s", conn_kind(c), c->shard,
                     c->host[0] ? c->host : "?", c->port, why, was_ready ? "" : " (retrying)");
     c->state = LC__RC_BACKOFF;
+    lc_metrics_engine_up(false);
     uv_timer_stop(&c->tick);
     drop_context(c);
     if (was_ready && c->on_down)
@@ -153,6 +155,7 @@ static void set_ready(lc__rconn_t *c)
 {
     uv_timer_stop(&c->timer);
     c->state = LC__RC_READY;
+    lc_metrics_engine_up(true);
     if (c->attempt > 0)
         lc_log_info("redis %s connection to shard %d (%s:%d) ready", conn_kind(c), c->shard,
                     c->host, c->port);

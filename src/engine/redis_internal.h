@@ -6,8 +6,8 @@
  * callback runs on the loop that made it). Worker 0 also holds one PUB/SUB connection per
  * shard and a control timer; other workers reach it only through the shards' channel tables
  * (mutex) and an async handle. hiredis is used only in these files. */
-#ifndef LC_ENGINE_REDIS_INT_H
-#define LC_ENGINE_REDIS_INT_H
+#ifndef LC_ENGINE_REDIS_INTERNAL_H
+#define LC_ENGINE_REDIS_INTERNAL_H
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
