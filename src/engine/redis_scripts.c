@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/redis_int.h"
+#include "engine/redis_internal.h"
 #include "util/err.h"
 
 /* --- scripts --------------------------------------------------------------------------------- */
