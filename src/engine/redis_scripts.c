@@ -150,4 +150,3 @@ int lc__redis_script(lc__rconn_t *c, int which, lc__rcmd_cb cb, void *arg, int n
     }
     return lc__rconn_cmd(c, cb, arg, argc + 3, av, al);
 }
-

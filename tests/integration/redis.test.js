@@ -178,14 +178,35 @@ t('idempotency_key: a repeat through any node answers the first result and publi
   assert.deepEqual(h.publications.map((p) => p.data.n), [1, 3]);
 });
 
+t('a client that reconnects to another node recovers what it missed', async () => {
+  const [a, b] = nodes;
+  const first = await rawSession(a, { token: token('r1'), channels: [] });
+  const sub = await rawCall(first, { subscribe: { channel: 'rec:one', recover: true } });
+  assert.ok(sub.subscribe.recoverable);
+  await subscribedEverywhere('rec:one', 1);
+  await publish(b, 'rec:one', { n: 1 });
+  const got = await first.next();
+  const { offset } = got.push.pub;
+  const epoch = sub.subscribe.epoch;
+  first.close();
+  await publish(a, 'rec:one', { n: 2 });
+  await publish(b, 'rec:one', { n: 3 });
+  const second = await rawSession(b, { token: token('r1'), channels: [] });
+  const rec = await rawCall(second, { subscribe: { channel: 'rec:one', recover: true, offset, epoch } });
+  assert.equal(rec.subscribe.recovered, true, JSON.stringify(rec));
+  assert.equal(rec.subscribe.epoch, epoch);
+  assert.deepEqual(rec.subscribe.publications.map((p) => p.data.n), [2, 3]);
+});
+
 t('presence and presence_stats are the same through every node; join and leave cross nodes', async () => {
   const [a, b, c] = nodes;
   const watcher = await rawSession(c, { token: token('w'), channels: ['pr:p1'] });
   const u1 = await rawSession(a, { token: token('pa'), channels: ['pr:p1'] });
-  const join = await watcher.next();
-  assert.equal(join.push.join.info.user, 'pa');
+  // (the watcher's own join comes first: join/leave is forced in this namespace)
+  const join = await watcher.push((p) => p.join && p.join.info.user === 'pa');
+  assert.equal(join.push.join.info.client, u1.client);
   const u2 = await rawSession(b, { token: token('pb'), channels: ['pr:p1'] });
-  const join2 = await watcher.next();
+  const join2 = await watcher.push((p) => p.join && p.join.info.user === 'pb');
   assert.equal(join2.push.join.info.client, u2.client);
   for (const n of nodes) {
     const p = (await api(n, 'presence', { channel: 'pr:p1' })).body.result.presence;
@@ -195,7 +216,7 @@ t('presence and presence_stats are the same through every node; join and leave c
     assert.deepEqual(st, { num_clients: 3, num_users: 3 });
   }
   u1.close();
-  const leave = await watcher.next();
+  const leave = await watcher.push((p) => p.leave);
   assert.equal(leave.push.leave.info.user, 'pa');
   const p = (await api(b, 'presence', { channel: 'pr:p1' })).body.result.presence;
   assert.deepEqual(Object.keys(p).sort(), [watcher.client, u2.client].sort());
