@@ -291,6 +291,8 @@ t('Redis restart: clients stay, /health 503 and API publish errors while down, p
   const [a, b] = nodes;
   const s = await rawSession(a, { token: token('rs'), channels: ['rst'] });
   await subscribedEverywhere('rst', 1);
+  // a positioned subscription too: it is told to recover once Redis is back
+  const pos = await rawSession(a, { token: token('rs2'), channels: ['rec:rst'] });
   await publish(b, 'rst', { n: 1 });
   assert.equal((await s.next()).push.pub.data.n, 1);
   await redis.kill();
@@ -307,6 +309,10 @@ t('Redis restart: clients stay, /health 503 and API publish errors while down, p
   await waitUntil(async () => !(await api(b, 'publish', { channel: 'rst', data: { n: 3 } })).body.error, { timeoutMs: 5000, what: 'publish ok' });
   const elapsed = Date.now() - t0;
   assert.ok(elapsed < 5000, `publishing resumed after ${elapsed} ms`);
+  const un = await pos.push((p) => p.unsubscribe);
+  assert.equal(un.push.unsubscribe.code, 2500, JSON.stringify(un));
+  const again = await rawCall(pos, { subscribe: { channel: 'rec:rst', recover: true, offset: 0, epoch: 'gone' } });
+  assert.ok(again.subscribe.was_recovering && !again.subscribe.recovered, JSON.stringify(again));
   // the node subscribed again by itself: the same connection gets publications again
   await subscribedEverywhere('rst', 1);
   await publish(b, 'rst', { n: 4 });
