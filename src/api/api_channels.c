@@ -47,8 +47,8 @@ typedef struct chan_slot {
 
 typedef struct chan_op {
     lc__api_t *api;
-    lc__api_cmd_t *cmd; /* the command to answer, or NULL: a survey from another node */
-    char *reply;        /* a survey's answer header ("chan! ...\n"), owned */
+    lc__api_cmd_t *cmd;  /* the command to answer, or NULL: a survey from another node */
+    char *reply;         /* a survey's answer header ("chan! ...\n"), owned */
     const char *pattern; /* copy, after the slots */
     int nslots;
     chan_slot_t slots[];
@@ -416,8 +416,7 @@ static void chan_done(lc_worker_t *w, void *arg)
         if (mrc == 0)
             mrc = lc_node_send_control(op->api->node, msg.data, msg.len);
         if (mrc != 0)
-            lc_log_error("api channels: survey of another node not answered: %s",
-                         lc_strerror(mrc));
+            lc_log_error("api channels: survey of another node not answered: %s", lc_strerror(mrc));
         lc_buf_free(&msg);
         chan_op_free(op);
         return;
@@ -510,8 +509,7 @@ bool lc__api_channels_control(lc__api_t *a, const char *data, size_t len)
                  lc_node_uid(a->node));
         int rc = chan_start(a, NULL, body, blen, reply);
         if (rc != 0)
-            lc_log_error("api channels: survey of another node not answered: %s",
-                         lc_strerror(rc));
+            lc_log_error("api channels: survey of another node not answered: %s", lc_strerror(rc));
         return true;
     }
     if (sscanf(head, "chan! %63s %d.%llu %63s", origin, &worker, &id, uid) != 4 ||
