@@ -183,7 +183,12 @@ typedef struct lc_config {
     int64_t stale_close_delay_ms;   /* default 10s */
     int64_t expired_close_delay_ms; /* default 25s */
     int channel_limit;              /* default 128 */
-    int64_t queue_max_size;         /* client.queue_max_size, default 1048576 */
+    /* client.command_rate_limit: commands a connection may send per second (pongs do not
+     * count), 0 = no limit (the default); over it each command is answered with error 111,
+     * or with client.command_rate_limit_disconnect the connection closes with 3013. */
+    int command_rate_limit;
+    bool command_rate_limit_disconnect;
+    int64_t queue_max_size; /* client.queue_max_size, default 1048576 */
     bool connect_include_server_time;
     int64_t expired_sub_close_delay_ms;  /* default 25s */
     int64_t presence_update_interval_ms; /* default 27s, > 0 */

@@ -290,6 +290,8 @@ static const struct lc__key client_keys[] = {
     DUR("expired_sub_close_delay", CF(expired_sub_close_delay_ms)),
     DUR("stale_close_delay", CF(stale_close_delay_ms)),
     INT("channel_limit", CF(channel_limit), 0, INT_MAX),
+    INT("command_rate_limit", CF(command_rate_limit), 0, INT_MAX),
+    BOOL("command_rate_limit_disconnect", CF(command_rate_limit_disconnect)),
     I64("queue_max_size", CF(queue_max_size), 0, NOMAX),
     DUR("presence_update_interval", CF(presence_update_interval_ms)),
     INT("concurrency", U, 0, INT_MAX),

@@ -120,8 +120,10 @@ struct lc_client {
      * are answered in order. */
     lc_cmd_t *queue;
     uint32_t qhead, qlen, qcap;
-    lc_cmd_t *cmd;    /* the command being handled (the dispatcher's, or x->cur once parked) */
-    lc_client_x_t *x; /* NULL until a path needs it */
+    uint32_t rate_second; /* client.command_rate_limit: the second being counted (mono s) */
+    uint32_t rate_count;  /* commands dispatched in it */
+    lc_cmd_t *cmd;        /* the command being handled (the dispatcher's, or x->cur once parked) */
+    lc_client_x_t *x;     /* NULL until a path needs it */
 };
 
 /* The session's side struct, made on first use. NULL when out of memory: the caller answers

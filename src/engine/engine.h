@@ -1,6 +1,6 @@
 /* The engine seam: who owns the truth about publications (stream positions, history) and
  * presence, and who delivers every publication and join/leave event to every node. Memory:
- * in-process. Redis (later): PUB/SUB and streams in a real Redis. Core talks to an engine only
+ * in-process. Redis: PUB/SUB and streams in a real Redis. Core talks to an engine only
  * through this vtable, and the engine talks back only through the sink core gave it.
  *
  * Callback contract for every asynchronous call below: when the call returns 0 its callback
@@ -12,7 +12,12 @@
  * An engine that talks to a server (Redis) does its I/O on the loop of the worker that made
  * the call, and runs the callback later from that same worker's thread. Such an engine needs
  * `attach` to have run in the calling worker's thread; a call from anywhere else returns
- * LC_EINVAL. */
+ * LC_EINVAL.
+ *
+ * The session takes both forms through the same callback path (core/client_wait.c): history,
+ * presence, presence_stats, publish and the stream read of a positioned subscription make it
+ * wait as its one pending step, with later commands queued behind; an answer that comes after
+ * the connection closed finds no session and is dropped. An engine never needs to cancel. */
 #ifndef LC_ENGINE_ENGINE_H
 #define LC_ENGINE_ENGINE_H
 
