@@ -134,6 +134,10 @@ void lc__api_channels(lc__api_cmd_t *c, const char *params, size_t len, const cJ
 void lc__api_info(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
 void lc__api_rpc(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
 
+/* Run the method `name` (or "batch") of an admitted POST request with a JSON body; answers
+ * 404 for unknown names. Shared by the server API and the admin UI's API. */
+void lc__api_run_request(lc__api_t *a, lc_http_req_t *req, const char *name);
+
 /* GET /metrics when prometheus.enabled (api_metrics.c); the admin UI when admin.enabled
  * (api_admin.c). 0 or LC_ENOMEM. */
 int lc__api_metrics_register(lc_router_t *r, lc__api_t *a);

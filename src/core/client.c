@@ -119,6 +119,10 @@ static void client_detach(lc_client_t *c)
         lc__worker_unsched(c->w, &x->expire);
         lc__worker_unsched(c->w, &x->sub_expire);
     }
+    if (c->user_counted) {
+        lc__node_user_release(lc_worker_node(c->w), c->user);
+        c->user_counted = false;
+    }
     if (c->registered) {
         lc__worker_remove_client(c->w, c->id, c->user, &c->user_node);
         if (c->mode == LC_CLIENT_EMULATION && x && x->session)

@@ -68,6 +68,17 @@ static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, cons
         if (x->session)
             lc_uuid4(x->session);
     }
+    /* client.user_connection_limit, counted on this node as Centrifugo does (anonymous
+     * connections are not limited) */
+    if (cfg->user_connection_limit > 0 && c->user[0]) {
+        if (!lc__node_user_acquire(lc_worker_node(c->w), c->user, cfg->user_connection_limit)) {
+            lc_log_refused("connect", c->id, c->user, NULL, "user_connection_limit",
+                           LC_DISCONNECT_CONNECTION_LIMIT, "connection limit");
+            lc__client_disconnect(c, LC_DISCONNECT_CONNECTION_LIMIT, NULL);
+            return LC_CMD_STOP;
+        }
+        c->user_counted = true;
+    }
     if (lc__worker_add_client(c->w, c->id, c->user, c, &c->user_node) != 0) {
         lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
         return LC_CMD_STOP;

@@ -98,6 +98,7 @@ struct lc_client {
     bool protobuf;         /* commands arrive as Protobuf messages */
     bool ping_outstanding; /* a ping was sent and its pong has not arrived */
     bool registered;       /* in the worker's id → client map */
+    bool user_counted;     /* holds a place of client.user_connection_limit */
     uint8_t mode;          /* enum lc_client_mode */
     bool bad_tail;         /* a malformed command followed: disconnect there */
     uint8_t wait;          /* enum lc_wait_kind: the pending step, its handle in x */

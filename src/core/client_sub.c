@@ -359,6 +359,7 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     else if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch)))
         code = LC_ERROR_BAD_REQUEST;
     if (code) {
+        lc_log_refused("subscribe", c->id, c->user, ch, "rules", code, lc_error_message(code));
         lc__client_reply_error(c, cmd->id, code);
         return LC_CMD_DONE;
     }

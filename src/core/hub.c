@@ -1,5 +1,6 @@
 #include "core/hub.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,13 @@ struct lc_hub {
     lc_hub_deliver_fn deliver;
     void *ctx;
     void (*watch)(void *ctx, const char *ch, size_t len, int delta);
+    void (*gap)(void *owner, const char *ch, size_t len, void *ctx);
 };
+
+void lc_hub_set_gap(lc_hub_t *h, void (*gap)(void *owner, const char *ch, size_t len, void *ctx))
+{
+    h->gap = gap;
+}
 
 void lc_hub_set_watch(lc_hub_t *h, void (*watch)(void *ctx, const char *ch, size_t len, int delta))
 {
@@ -162,7 +169,12 @@ size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, 
         if (offset) {
             if (offset <= s->offset)
                 continue; /* already covered by its subscribe reply (recovery) */
+            bool gap = (s->flags & LC_SUB_POSITIONED) && offset != s->offset + 1;
             s->offset = offset;
+            if (gap && h->gap) {
+                h->gap(s->owner, c->name, c->len, h->ctx);
+                continue;
+            }
         }
         if (n_exclude && excluded(s->owner, exclude, n_exclude))
             continue;

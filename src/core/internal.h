@@ -58,6 +58,8 @@ void lc__node_watch_channel(void *ctx, const char *ch, size_t len, int delta);
  * unsubscribe push 2500 (the SDK resubscribes and recovers), a server-side one disconnects
  * the session with 3010. */
 void lc__client_resync(lc_client_t *c, void *arg);
+/* The hub's gap callback: the same for the one channel ch of the session `owner`. */
+void lc__client_gap(void *owner, const char *ch, size_t len, void *ctx);
 void lc__worker_count_session(lc_worker_t *w, int delta);
 /* A subscription was added (+1) or removed (-1): keeps the statistics current. */
 void lc__worker_count_subs(lc_worker_t *w, int delta);
@@ -94,6 +96,10 @@ void lc__client_shutdown(lc_client_t *c);
 lc_client_t *lc__client_of_user_node(lc_list_t *node);
 
 /* Node side. */
+/* client.user_connection_limit: take one of user's places on this node (false when all
+ * `limit` are taken); lc__node_user_release gives it back. Any thread. */
+bool lc__node_user_acquire(lc_node_t *n, const char *user, int limit);
+void lc__node_user_release(lc_node_t *n, const char *user);
 bool lc__node_forwards_header(const lc_node_t *n, const char *name);
 bool lc__node_keeps_headers(const lc_node_t *n);
 bool lc__node_forwards_emulated(const lc_node_t *n, const char *name);

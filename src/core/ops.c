@@ -175,31 +175,51 @@ size_t lc_ops_unsubscribe(lc_worker_t *w, const lc_target_t *t, const char *chan
 
 /* --- resync (the engine may have lost deliveries) ------------------------------------------ */
 
+/* Leave subscription i because deliveries were missed: 2500 for a client-side one (the SDK
+ * resubscribes and recovers), 3010 for the session when it is server-side. Returns false when
+ * the session was disconnected. */
+static bool resync_sub(lc_client_t *c, uint32_t i)
+{
+    lc_sub_t *s = c->subs[i].s;
+    if (s->flags & LC_SUB_SERVER_SIDE) {
+        lc__client_disconnect(c, LC_DISCONNECT_INSUFFICIENT_STATE, NULL);
+        return false;
+    }
+    size_t len;
+    const char *ch = lc_hub_sub_channel(s, &len);
+    char *name = strndup(ch, len);
+    lc__client_remove_sub(c, i); /* the last one moves into slot i */
+    lc_buf_t b = LC_BUF_INIT;
+    if (name && lc_proto_push_unsubscribe(&b, name, LC_UNSUBSCRIBE_INSUFFICIENT_STATE, NULL) == 0)
+        lc__client_send_push(c, b.data, b.len);
+    free(name);
+    lc_buf_free(&b);
+    return true;
+}
+
 void lc__client_resync(lc_client_t *c, void *arg)
 {
     (void)arg;
     uint32_t i = 0;
     while (i < c->nsubs && c->state == LC_CLIENT_CONNECTED) {
-        lc_sub_t *s = c->subs[i].s;
-        if (!(s->flags & LC_SUB_POSITIONED)) {
+        if (!(c->subs[i].s->flags & LC_SUB_POSITIONED)) {
             i++;
             continue;
         }
-        if (s->flags & LC_SUB_SERVER_SIDE) {
-            lc__client_disconnect(c, LC_DISCONNECT_INSUFFICIENT_STATE, NULL);
+        if (!resync_sub(c, i))
             return;
-        }
-        size_t len;
-        const char *ch = lc_hub_sub_channel(s, &len);
-        char *name = strndup(ch, len);
-        lc__client_remove_sub(c, i); /* the last one moves into slot i */
-        lc_buf_t b = LC_BUF_INIT;
-        if (name &&
-            lc_proto_push_unsubscribe(&b, name, LC_UNSUBSCRIBE_INSUFFICIENT_STATE, NULL) == 0)
-            lc__client_send_push(c, b.data, b.len);
-        free(name);
-        lc_buf_free(&b);
     }
+}
+
+void lc__client_gap(void *owner, const char *ch, size_t len, void *ctx)
+{
+    (void)ctx;
+    lc_client_t *c = owner;
+    if (c->state != LC_CLIENT_CONNECTED)
+        return;
+    lc_csub_t *cs = lc__client_find_sub(c, ch, len);
+    if (cs)
+        resync_sub(c, (uint32_t)(cs - c->subs));
 }
 
 /* --- disconnect ------------------------------------------------------------------------ */
@@ -293,4 +313,34 @@ void lc_ops_channels(lc_worker_t *w, const char *pattern,
 {
     chan_arg_t a = {pattern, fn, arg};
     lc_hub_foreach(lc__worker_hub(w), each_channel, &a);
+}
+
+/* --- listing (admin UI) ---------------------------------------------------------------- */
+
+typedef struct conn_arg {
+    lc_conn_fn fn;
+    void *arg;
+} conn_arg_t;
+
+static void do_list(lc_client_t *c, void *arg)
+{
+    conn_arg_t *a = arg;
+    const char *small[16] = {0};
+    const char **chs = c->nsubs <= 16 ? small : malloc(c->nsubs * sizeof(*chs));
+    size_t n = 0;
+    if (chs) {
+        for (uint32_t i = 0; i < c->nsubs; i++) {
+            size_t len;
+            chs[n++] = lc_hub_sub_channel(c->subs[i].s, &len);
+        }
+    }
+    a->fn(a->arg, c->id, c->user, c->t->vt->name, chs ? chs : small, n);
+    if (chs != small)
+        free(chs);
+}
+
+size_t lc_worker_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg)
+{
+    conn_arg_t a = {fn, arg};
+    return for_target(w, t, do_list, &a);
 }

@@ -57,6 +57,12 @@ size_t lc_ops_disconnect(lc_worker_t *w, const lc_target_t *t, const char *const
 size_t lc_ops_refresh(lc_worker_t *w, const lc_target_t *t, bool expired, int64_t expire_at,
                       lc_raw_t info);
 
+/* The live connections of a target in this worker (the admin UI's user page): fn gets each
+ * one's client id, user, transport name and channels (n of them). */
+typedef void (*lc_conn_fn)(void *arg, const char *client, const char *user, const char *transport,
+                           const char *const *channels, size_t n);
+size_t lc_worker_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg);
+
 /* Hand one POST /emulation body's commands (`data`, the newline-joined command JSON) to the
  * emulation session `session` if it lives on this worker. Returns true when it did. */
 bool lc_ops_emulate(lc_worker_t *w, const char *session, const char *data, size_t len);

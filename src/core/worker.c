@@ -624,6 +624,7 @@ lc_worker_t *lc__worker_new(lc_node_t *node, int index)
     if (!w->readbuf || !w->hub)
         goto fail;
     lc_hub_set_watch(w->hub, lc__node_watch_channel);
+    lc_hub_set_gap(w->hub, lc__client_gap);
     if (uv_loop_init(&w->loop) != 0)
         goto fail;
     uv_mutex_init(&w->inbox_mu);

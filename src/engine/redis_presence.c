@@ -177,7 +177,7 @@ int lc__redis_presence_remove(lc_engine_t *e, const char *ch, size_t chlen, cons
     return 0;
 }
 
-/* --- reads ------------------------------------------------------------------------------------ */
+/* --- reads ----------------------------------------------------------------------------------- */
 
 typedef struct get_call {
     lc_presence_cb cb;
@@ -301,7 +301,7 @@ int lc__redis_presence_stats(lc_engine_t *e, const char *ch, size_t chlen, lc_pr
     return rc;
 }
 
-/* --- refresh ---------------------------------------------------------------------------------- */
+/* --- refresh --------------------------------------------------------------------------------- */
 
 void lc__redis_presence_refresh(uv_timer_t *t)
 {

@@ -65,6 +65,7 @@ struct lc_lua_call {
     lua_State *co;
     int co_ref; /* registry ref keeping the coroutine alive */
     lc_hook_kind kind;
+    char who[256]; /* " client <id> user \"u\" channel \"c\"" for log lines */
     lc_lua_cb cb;
     void *arg;
     int64_t insns;
