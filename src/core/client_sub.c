@@ -161,9 +161,21 @@ void lc__stream_free(lc_stream_t *h)
     memset(h, 0, sizeof(*h));
 }
 
+/* A stream read that only counts when the engine answers inside the call; a later answer
+ * finds it abandoned and frees it. */
+typedef struct quick_read {
+    lc_stream_t h;
+    bool abandoned;
+} quick_read_t;
+
 static void on_stream_now(void *arg, int err, const lc_history_res_t *res)
 {
-    lc__stream_keep(arg, err, res);
+    quick_read_t *q = arg;
+    if (q->abandoned) {
+        free(q);
+        return;
+    }
+    lc__stream_keep(&q->h, err, res);
 }
 
 uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
@@ -179,9 +191,15 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
         lc_history_req_t req;
         lc__client_stream_req(c, ch, len, sp, &p, &req);
         lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
-        int rc = e->vt->history(e, &req, on_stream_now, &h);
-        if (rc == 0 && !h.read)
-            rc = LC_EINVAL; /* answered later: too late for this caller */
+        quick_read_t *q = calloc(1, sizeof(*q));
+        int rc = q ? e->vt->history(e, &req, on_stream_now, q) : LC_ENOMEM;
+        if (rc == 0 && !q->h.read) {
+            q->abandoned = true; /* its answer comes later and frees it */
+            rc = LC_EINVAL;
+        } else if (q) {
+            h = q->h;
+            free(q);
+        }
         if (rc != 0)
             h.err = rc;
     }
