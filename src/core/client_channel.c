@@ -2,7 +2,6 @@
  * history and sub_refresh. Permission decisions follow spec §6.2-§6.3. */
 #include "core/client_priv.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,15 +10,6 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
-
-bool lc__json_valid(const char *p, size_t n)
-{
-    cJSON *j = cJSON_ParseWithLength(p, n);
-    if (!j)
-        return false;
-    cJSON_Delete(j);
-    return true;
-}
 
 /* Common checks of every channel command: returns the channel's options (in *scratch when a
  * channel rule applies), or NULL after answering the error (or disconnecting, for an empty

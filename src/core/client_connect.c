@@ -8,6 +8,7 @@
 
 #include "auth/jwt.h"
 #include "proto/codes.h"
+#include "proto/json_check.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -44,7 +45,7 @@ static char *dup_raw(lc_raw_t r, size_t *len)
 static lc_raw_t pick_info(const char *json, size_t json_len, const unsigned char *bin,
                           size_t bin_len)
 {
-    if (bin && lc__json_valid((const char *)bin, bin_len))
+    if (bin && lc_json_check((const char *)bin, bin_len, NULL))
         return (lc_raw_t){(const char *)bin, bin_len};
     return (lc_raw_t){json, json_len};
 }

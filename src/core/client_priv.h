@@ -178,7 +178,6 @@ void lc__client_proxy_refresh(lc_client_t *c);
 void lc__client_channel_feature(lc_client_t *c, const lc_cmd_t *cmd);
 void lc__client_sub_refresh(lc_client_t *c, const lc_cmd_t *cmd);
 
-bool lc__json_valid(const char *p, size_t n);
 /* The part of a channel name channel_regex applies to: after the private prefix and the
  * namespace boundary. */
 const char *lc__channel_name_after_ns(const lc_config_t *cfg, const char *ch);

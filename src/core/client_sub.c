@@ -8,6 +8,7 @@
 
 #include "auth/jwt.h"
 #include "proto/codes.h"
+#include "proto/json_check.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -525,7 +526,8 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
             return LC_CMD_STOP;
         }
         sp.exp = cl.has_expire_at ? cl.expire_at : cl.exp;
-        if (cl.opts.b64info && lc__json_valid((const char *)cl.opts.b64info, cl.opts.b64info_len))
+        if (cl.opts.b64info &&
+            lc_json_check((const char *)cl.opts.b64info, cl.opts.b64info_len, NULL))
             sp.chan_info = (lc_raw_t){(const char *)cl.opts.b64info, cl.opts.b64info_len};
         else if (cl.opts.info)
             sp.chan_info = (lc_raw_t){cl.opts.info, cl.opts.info_len};
@@ -589,7 +591,7 @@ static uint32_t server_sub(lc_client_t *c, const char *ch, const lc_sub_options_
     sp.o = o;
     sp.server_side = true;
     if (so) {
-        if (so->b64info && lc__json_valid((const char *)so->b64info, so->b64info_len))
+        if (so->b64info && lc_json_check((const char *)so->b64info, so->b64info_len, NULL))
             sp.chan_info = (lc_raw_t){(const char *)so->b64info, so->b64info_len};
         else if (so->info)
             sp.chan_info = (lc_raw_t){so->info, so->info_len};

@@ -4,12 +4,12 @@
  * the session, and every worker is asked whether it holds it. */
 #include "transport/sse.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/node.h"
 #include "core/ops.h"
+#include "proto/request.h"
 #include "transport/conn.h"
 #include "transport/stream.h"
 #include "util/err.h"
@@ -122,21 +122,13 @@ static emu_op_t *emu_op_new(const char *session, const char *data, const lc_buf_
     return op;
 }
 
-/* A string member of o: its value, "" when absent, NULL when present but not a string. */
-static const char *member_str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (v == NULL)
-        return "";
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* Body: {"session":"…","node":"…","data":"<commands as a JSON string>"}. */
+/* Body: {"session":"…","node":"…","data":"<commands as a JSON string>"}, read by
+ * lc_proto_emulation_parse (strict JSON; 400 when it fails). */
 static void on_emulation(lc_http_req_t *req, void *arg)
 {
     const lc_config_t *cfg = arg;
     lc_buf_t cors = LC_BUF_INIT;
-    cJSON *root = NULL;
+    lc_emulation_req_t er = {0};
     if (!lc__endpoint_enter(req, "POST", 200, NULL, &cors))
         goto done;
     size_t len;
@@ -149,25 +141,25 @@ static void on_emulation(lc_http_req_t *req, void *arg)
         lc__respond_text(req, 400, "Bad Request: protobuf encoding is not supported\n", cors.data);
         goto done;
     }
-    root = cJSON_ParseWithLength(body, len);
-    const char *session = cJSON_IsObject(root) ? member_str(root, "session") : NULL;
-    const char *node = cJSON_IsObject(root) ? member_str(root, "node") : NULL;
-    if (session == NULL || node == NULL) {
-        lc__respond_text(req, 400, "Bad Request\n", cors.data);
+    int rc = lc_proto_emulation_parse(body, len, &er);
+    if (rc < 0) {
+        if (rc == LC_EPARSE)
+            lc__respond_text(req, 400, "Bad Request\n", cors.data);
+        else
+            lc__respond_text(req, 500, "Internal Server Error\n", cors.data);
         goto done;
     }
     lc_worker_t *w = lc_http_req_worker(req);
-    if (strcmp(node, lc_node_uid(lc_worker_node(w))) != 0) {
+    if (strcmp(er.node, lc_node_uid(lc_worker_node(w))) != 0) {
         lc__respond_text(req, 404, "Not Found: unknown node\n", cors.data);
         goto done;
     }
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    if (!cJSON_IsString(data)) {
+    if (er.data == NULL) {
         /* what the owning node does with commands it cannot read: drop them */
         lc_http_respond(req, 204, NULL, NULL, 0, cors.data);
         goto done;
     }
-    emu_op_t *op = emu_op_new(session, data->valuestring, &cors);
+    emu_op_t *op = emu_op_new(er.session, er.data, &cors);
     if (op == NULL) {
         lc__respond_text(req, 500, "Internal Server Error\n", cors.data);
         goto done;
@@ -181,7 +173,7 @@ static void on_emulation(lc_http_req_t *req, void *arg)
         lc__respond_text(req, 500, "Internal Server Error\n", cors.data);
     }
 done:
-    cJSON_Delete(root);
+    lc_proto_emulation_free(&er);
     lc_buf_free(&cors);
 }
 
