@@ -4,7 +4,7 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
 
-.PHONY: all deps build run test test-unit test-integration bench format format-check clean
+.PHONY: all deps build run test test-unit test-integration bench format format-check check fuzz clean
 
 all: build
 
@@ -38,11 +38,19 @@ bench: deps build
 	@scripts/bench.sh $(ARGS)
 
 format:
-	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]')
+	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'tests/fuzz/*.[ch]')
 
 # The repository's .clang-format is the style: a file that differs fails the test run.
 format-check:
-	@clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]')
+	@clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'tests/fuzz/*.[ch]')
+
+# clang-format and clang-tidy (.clang-tidy); see CONTRIBUTING.md.
+check: deps
+	@scripts/check.sh
+
+# libFuzzer targets for SECONDS each (ARGS=600); see tests/fuzz/README.md.
+fuzz: deps
+	@scripts/fuzz.sh $(or $(ARGS),60)
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

@@ -11,7 +11,9 @@ itest="$repo/tests/integration"
 
 debs=(node-llhttp libluajit2-5.1-dev libuv1-dev libwslay-dev libcjson-dev libjwt-dev
       libcurl4-openssl-dev libhiredis-dev libcmocka-dev redis-server cmake pkg-config gcc make
-      libssl-dev clang-format luajit2)
+      libssl-dev clang-format luajit2
+      # scripts/check.sh (clang-tidy) and scripts/fuzz.sh (clang with libFuzzer's runtime)
+      clang-tidy clang-14 libclang-rt-14-dev)
 
 # Node and npm may come from outside dpkg (nodesource, nvm, a tarball): only fall back to
 # Debian's packages when the commands are missing, so a newer npm is never replaced.
