@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "proto/json_check.h"
+#include "proto/pb_int.h"
 #include "util/err.h"
 
 /* ---- scanner over text that has passed the strict check ---- */
@@ -137,6 +138,13 @@ static int raw_find(const char *json, size_t len, const char *const *path, size_
     out->p = p;
     out->len = (size_t)(ve - p);
     return 1;
+}
+
+/* Strict JSON (proto/json_check.h): what the JSON protocol relays must be valid JSON and
+ * valid UTF-8. */
+bool lc_json_valid(const char *p, size_t len)
+{
+    return lc_json_check(p, len, NULL);
 }
 
 int lc_json_raw_get(const char *json, size_t len, const char *const *path, size_t depth,
@@ -496,10 +504,19 @@ void lc_cmd_reader_init(lc_cmd_reader_t *r, const char *data, size_t len)
 {
     r->p = data;
     r->end = data ? data + len : data;
+    r->pb = false;
+}
+
+void lc_cmd_reader_init_pb(lc_cmd_reader_t *r, const char *data, size_t len)
+{
+    lc_cmd_reader_init(r, data, len);
+    r->pb = true;
 }
 
 int lc_cmd_reader_next(lc_cmd_reader_t *r, lc_cmd_t *cmd)
 {
+    if (r->pb)
+        return lc__pb_cmd_next(r, cmd);
     memset(cmd, 0, sizeof(*cmd));
     if (r->p >= r->end)
         return 0;
