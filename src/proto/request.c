@@ -33,7 +33,7 @@ int lc_proto_uni_connect(const char *p, size_t n, lc_buf_t *out)
     if (rc < 0)
         return rc;
     for (size_t k = 0; !null && k < n; k++)
-        out->data[out->len++] = p[k] == '\n' || p[k] == '\r' ? ' ' : p[k];
+        out->data[out->len++] = p[k] == '\n' || p[k] == '\r' ? (char)' ' : p[k];
     return lc_buf_putc(out, '}');
 }
 
