@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "proto/json_check.h"
-#include "proto/pb_int.h"
+#include "proto/pb_internal.h"
 #include "util/err.h"
 
 /* ---- scanner over text that has passed the strict check ---- */
