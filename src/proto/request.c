@@ -32,8 +32,12 @@ int lc_proto_uni_connect(const char *p, size_t n, lc_buf_t *out)
         rc = lc_buf_reserve(out, n);
     if (rc < 0)
         return rc;
-    for (size_t k = 0; !null && k < n; k++)
-        out->data[out->len++] = p[k] == '\n' || p[k] == '\r' ? (char)' ' : p[k];
+    for (size_t k = 0; !null && k < n; k++) {
+        char ch = p[k];
+        if (ch == '\n' || ch == '\r')
+            ch = ' ';
+        out->data[out->len++] = ch;
+    }
     return lc_buf_putc(out, '}');
 }
 
