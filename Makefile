@@ -9,7 +9,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 
 .PHONY: all deps deps-build build run install test test-unit test-integration bench format \
-	format-check check-layers clean
+	format-check check check-layers fuzz clean
 
 all: build
 
@@ -59,11 +59,19 @@ bench: deps build
 	@scripts/bench.sh $(ARGS)
 
 format:
-	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]')
+	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'tests/fuzz/*.[ch]')
 
 # The repository's .clang-format is the style: a file that differs fails the test run.
 format-check:
-	@clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]')
+	@clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'tests/fuzz/*.[ch]')
+
+# clang-format and clang-tidy (.clang-tidy); see CONTRIBUTING.md.
+check: deps
+	@scripts/check.sh
+
+# libFuzzer targets for SECONDS each (ARGS=600); see tests/fuzz/README.md.
+fuzz: deps
+	@scripts/fuzz.sh $(or $(ARGS),60)
 
 # Includes follow the one-way layers (main -> api, transport -> core -> hooks, engine -> proto,
 # auth, config -> util): a header of a higher layer fails the test run.

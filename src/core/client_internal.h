@@ -286,7 +286,6 @@ void lc__client_sub_refresh_at_expiry_apply(lc_client_t *c, const lc_verdict_t *
  * after answering the error (or disconnecting, for an empty channel). */
 const lc_ns_opts_t *lc__client_channel_checks(lc_client_t *c, const lc_cmd_t *cmd,
                                               lc_ns_opts_t *scratch);
-bool lc__json_valid(const char *p, size_t n);
 /* The part of a channel name channel_regex applies to: after the private prefix and the
  * namespace boundary. */
 const char *lc__channel_name_after_ns(const lc_config_t *cfg, const char *ch);

@@ -6,8 +6,9 @@
  *
  * Outgoing: each lc_proto_* encoder appends exactly one JSON object (no newline) to a
  * buffer; callers join several with '\n'. Zero values are omitted exactly as spec §1.3 says.
- * Raw JSON payloads (`data`, `info`, ...) are embedded as they are, with literal '\n' bytes
- * stripped so the newline framing stays intact. */
+ * Raw JSON payloads (`data`, `info`, ...) are strict JSON (proto/json_check.h), checked where
+ * they enter, and embedded byte for byte except for raw '\n' bytes (whitespace between tokens
+ * in valid JSON), which are dropped so the newline framing stays intact. */
 #ifndef LC_PROTO_CODEC_H
 #define LC_PROTO_CODEC_H
 
@@ -180,16 +181,17 @@ int lc_proto_push_unsubscribe(lc_buf_t *b, const char *channel, uint32_t code, c
 /* Pieces used by the server API as well. */
 int lc_proto_encode_publication(lc_buf_t *b, const lc_publication_t *p);
 int lc_proto_encode_client_info(lc_buf_t *b, const lc_client_info_t *ci);
-/* Append raw JSON with literal '\n' (and '\r') bytes removed. */
+/* Append raw JSON with raw '\n' bytes removed (everything else, '\r' included, kept). */
 int lc_proto_append_raw(lc_buf_t *b, const char *p, size_t len);
+
+/* Whether p[0..len) is exactly one strictly valid JSON value (lc_json_check). */
+bool lc_json_valid(const char *p, size_t len);
 
 /* Find the raw text of a value inside valid JSON `json` by a path of object keys (e.g.
  * {"publish","data"}). Returns 1 and sets *out when found (JSON null counts as absent:
- * returns 0), 0 when absent, LC_EPARSE when json is not valid. Used to carry `data` byte for
- * byte (big integers and number formatting survive, as in Centrifugo). */
-/* Whether p[0..len) is exactly one JSON value (surrounding whitespace allowed). */
-bool lc_json_valid(const char *p, size_t len);
-
+ * returns 0), 0 when absent, LC_EPARSE when json is not strictly valid (lc_json_check). Used
+ * to carry `data` byte for byte (big integers and number formatting survive, as in
+ * Centrifugo). */
 int lc_json_raw_get(const char *json, size_t len, const char *const *path, size_t depth,
                     lc_raw_t *out);
 

@@ -96,16 +96,20 @@ int lc_proto_append_raw(lc_buf_t *b, const char *p, size_t len)
 {
     if (len == 0)
         return 0;
-    if (!memchr(p, '\n', len) && !memchr(p, '\r', len))
+    if (memchr(p, '\n', len) == NULL)
         return lc_buf_append(b, p, len);
-    /* Valid JSON can hold these bytes only as whitespace, so dropping them keeps the value
-     * and keeps the '\n' framing intact. */
+    /* Payloads are strict JSON (proto/json_check.h), where a raw LF can only be whitespace
+     * between tokens: it is dropped so that the newline framing stays intact, as Centrifugo
+     * does, and the value is unchanged. Every other byte, CR included, is kept. */
     if (lc_buf_reserve(b, len) < 0)
         return LC_ENOMEM;
     char *out = b->data + b->len;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] != '\n' && p[i] != '\r')
-            *out++ = p[i];
+    for (const char *end = p + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t run = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+        memcpy(out, p, run);
+        out += run;
+        p += run + (nl != NULL ? 1 : 0);
     }
     b->len = (size_t)(out - b->data);
     b->data[b->len] = '\0';

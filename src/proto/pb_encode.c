@@ -254,6 +254,7 @@ static int fill_map(walk_t *w, const ProtobufCFieldDescriptor *f, void **arr, si
     int rc;
     for (bool first = true; (rc = next_member(&p, end, first, &m)) == 1; first = false) {
         ProtobufCMessage *entry = lc__pb_arena_alloc(&w->a, ed->sizeof_message);
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         ProtobufCMessage **slot = grow(w, arr, *n, sizeof(*slot));
         if (!entry || !slot)
             return LC_ENOMEM;
@@ -281,6 +282,7 @@ static int fill_array(walk_t *w, const ProtobufCFieldDescriptor *f, void **arr, 
         const char *ve = skip_value(p, end);
         if (!ve || ve == p)
             return LC_EPARSE;
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         ProtobufCMessage **slot = grow(w, arr, *n, sizeof(*slot));
         if (!slot)
             return LC_ENOMEM;

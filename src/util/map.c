@@ -74,6 +74,7 @@ static int map_grow(lc_map_t *m)
     size_t n = m->nbuckets ? m->nbuckets * 2 : MAP_MIN_BUCKETS;
     if (n < m->nbuckets)
         return LC_ENOMEM;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized by its element
     lc_map_entry_t **nb = calloc(n, sizeof(*nb));
     if (nb == NULL)
         return LC_ENOMEM;

@@ -34,8 +34,10 @@ void lc_wqueue_free(lc_wqueue_t *q)
 static int wqueue_grow(lc_wqueue_t *q)
 {
     size_t ncap = q->cap ? q->cap * 2 : WQ_MIN_CAP;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     if (ncap < q->cap || ncap > SIZE_MAX / sizeof(*q->items))
         return LC_ENOMEM;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     lc_rcbuf_t **items = malloc(ncap * sizeof(*items));
     if (items == NULL)
         return LC_ENOMEM;
