@@ -44,6 +44,7 @@
 #define PROXY_NAME(n, off, use) K_(n, LC__K_PROXY_NAME, off, 0, use, 0, NULL, NULL)
 #define RPCNSARR(n, sub) K_(n, LC__K_RPCNSARR, U, 0, 0, 0, sub, NULL)
 #define FALSE_ONLY(n, why) K_(n, LC__K_FALSE, U, 0, 0, 0, NULL, why)
+#define EMPTY_ONLY(n, why) K_(n, LC__K_EMPTY, U, 0, 0, 0, NULL, why)
 #define ANYOBJ(n) K_(n, LC__K_ANYOBJ, U, 0, 0, 0, NULL, NULL)
 #define ANYARR(n) K_(n, LC__K_ANYARR, U, 0, 0, 0, NULL, NULL)
 #define ANY(n) K_(n, LC__K_ANY, U, 0, 0, 0, NULL, NULL)
@@ -278,7 +279,7 @@ const struct lc__key lc__config_ns_keys[] = {
     BOOL("allow_user_limited_channels", NF(allow_user_limited_channels)),
     REGEX("channel_regex"),
     ENUMF("publication_data_format", NF(publication_data_format), "|json|json_object|binary"),
-    BOOL("allow_tags_filter", U),
+    BOOL("allow_tags_filter", NF(allow_tags_filter)),
     PROXY_ON("subscribe_proxy_enabled", NF(subscribe_proxy), LC__USE_SUBSCRIBE),
     PROXY_NAME("subscribe_proxy_name", NF(subscribe_proxy), LC__USE_SUBSCRIBE),
     PROXY_ON("publish_proxy_enabled", NF(publish_proxy), LC__USE_PUBLISH),
@@ -289,9 +290,16 @@ const struct lc__key lc__config_ns_keys[] = {
                "subscribe stream proxies are not supported (they need gRPC)"),
     STR("subscribe_stream_proxy_name", U),
     BOOL("subscribe_stream_proxy_bidirectional", U),
-    STR("subscription_type", U),
+    /* v6.8: only streams are served; the other types are refused at start-up (validate_ns) */
+    ENUMF("subscription_type", NF(subscription_type),
+          "|stream|map|map_clients|map_users|shared_poll"),
     ANYOBJ("map"),
     ANYOBJ("shared_poll"),
+    EMPTY_ONLY("map_clients_presence_channel_prefix",
+               "presence in map channels is not supported (map subscriptions are not served)"),
+    EMPTY_ONLY("map_users_presence_channel_prefix",
+               "presence in map channels is not supported (map subscriptions are not served)"),
+    DUR("client_publish_debounce_interval", NF(client_publish_debounce_ms)),
     END,
 };
 
@@ -481,6 +489,16 @@ static const struct lc__key shutdown_keys[] = {
     END,
 };
 
+static const struct lc__key dev_keys[] = {
+    FALSE_ONLY("enabled", "the development page is not served"),
+    END,
+};
+
+static const struct lc__key init_keys[] = {
+    FALSE_ONLY("enabled", "the connection init endpoint is not served"),
+    END,
+};
+
 const struct lc__key lc__config_root_keys[] = {
     OBJ("http_server", http_server_keys),
     OBJ("log", log_keys),
@@ -513,6 +531,15 @@ const struct lc__key lc__config_root_keys[] = {
     ANYOBJ("graphite"),
     ANYOBJ("usage_stats"),
     ANYOBJ("opentelemetry"),
+    /* v6.8 sections for map and shared-poll subscriptions: known, used only by namespaces of
+     * those subscription types, which are refused */
+    ANYOBJ("map_broker"),
+    ANYOBJ("shared_poll"),
+    ANYOBJ("controller"),
+    OBJ("dev", dev_keys),
+    OBJ("init", init_keys),
+    EMPTY_ONLY("pid_file", "a PID file is not written (the service manager tracks the process)"),
+    BOOL("enable_unreleased_features", U),
     INT("workers", CF(workers), 0, 1024),
     RULES("channels"),
     OBJ("lua", lua_keys),

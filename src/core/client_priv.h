@@ -37,6 +37,7 @@ typedef struct lc_sub_spec {
     bool recover;
     uint64_t offset;
     const char *epoch;
+    bool reject_unrecovered; /* subscribe flag: a failed recovery is error 112 */
     /* from a subscription token, a connection token's subs entry, or the server API */
     lc_raw_t chan_info;
     lc_raw_t data;

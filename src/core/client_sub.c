@@ -215,6 +215,10 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
                 r.offset = sp->offset; /* the client advances through the publications */
                 r.publications = h.pubs;
                 r.n_publications = h.n;
+            } else if (sp->reject_unrecovered) {
+                /* the SDK reloads its state (getState) and subscribes afresh */
+                hist_ctx_free(&h);
+                return LC_ERROR_UNRECOVERABLE_POSITION;
             }
         }
     }
@@ -376,6 +380,7 @@ static void client_spec(const lc_cmd_t *cmd, const lc_ns_opts_t *o, lc_sub_spec_
     sp->recover = cmd->recover;
     sp->offset = cmd->offset;
     sp->epoch = cmd->epoch;
+    sp->reject_unrecovered = (cmd->flag & LC_SUB_FLAG_REJECT_UNRECOVERED) != 0;
 }
 
 static void finish_subscribe(lc_client_t *c, const lc_cmd_t *cmd, const lc_sub_spec_t *sp)
@@ -444,8 +449,20 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel required");
         return LC_CMD_STOP;
     }
+    if (cmd->delta && strcmp(cmd->delta, "fossil") != 0) {
+        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "unknown delta type");
+        return LC_CMD_STOP;
+    }
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
+    if (cmd->sub_type != 0) {
+        /* map, map_clients, map_users, shared_poll: not served, and never as a plain stream */
+        lc_log_info("client %s: subscribe to %s with subscription type %d refused: only "
+                    "streams are served",
+                    c->id, ch, (int)cmd->sub_type);
+        lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
+        return LC_CMD_DONE;
+    }
     /* §6.3 step 0: name length, duplicates, the per-connection limit */
     if ((int64_t)len > cfg->channel_max_length) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);

@@ -73,6 +73,12 @@ typedef struct lc_cmd {
     lc_raw_t data;
     uint64_t offset;
     bool recover, positioned, recoverable, join_leave;
+    /* subscribe (v6.x+): flag bits (LC_SUB_FLAG_*), delta type wanted ("fossil"), subscription
+     * type (0 = stream), tag filter as JSON text of a FilterNode (NULL = none) */
+    int64_t flag;
+    char *delta;
+    int32_t sub_type;
+    char *tf;
     int32_t limit;
     bool has_limit;
     bool reverse;
@@ -87,6 +93,12 @@ typedef struct lc_cmd {
     /* private storage: a copy of the command text the raw values point into */
     char *storage_;
 } lc_cmd_t;
+
+/* Subscribe request flag bits (centrifuge-js sends channel compaction on every subscribe). */
+enum {
+    LC_SUB_FLAG_COMPACTION = 1 << 0,         /* numeric channel ids in pushes: not offered */
+    LC_SUB_FLAG_REJECT_UNRECOVERED = 1 << 1, /* a recovery that fails is error 112 */
+};
 
 typedef struct lc_cmd_reader {
     const char *p;
