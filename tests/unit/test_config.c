@@ -755,7 +755,7 @@ static void test_config_every_channel_option_wired_everywhere(void **state)
         }
         checked++;
     }
-    assert_int_equal(checked, 26); /* every stored option but history_size and history_ttl */
+    assert_int_equal(checked, 29); /* every stored option but history_size and history_ttl */
 }
 
 static bool re_ok(const char *re, const char *name)
