@@ -38,6 +38,8 @@ typedef struct lc_sub_spec {
     uint64_t offset;
     const char *epoch;
     bool reject_unrecovered; /* subscribe flag: a failed recovery is error 112 */
+    bool want_delta;         /* subscribe delta "fossil" */
+    const char *tf;          /* subscribe tag filter (JSON text), NULL = none */
     /* from a subscription token, a connection token's subs entry, or the server API */
     lc_raw_t chan_info;
     lc_raw_t data;

@@ -180,6 +180,10 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
     bool gets_join_leave =
         join_leave &&
         (force_push_jl || (sp->want_join_leave && lc__client_can_presence(c, o, true)));
+    /* Fossil deltas need the previous publication of a stream the subscriber follows, and
+     * every publication: no tag filter (Centrifugo's conditions). */
+    bool delta = sp->want_delta && (o->allowed_delta_types & LC_DELTA_FOSSIL) && positioned &&
+                 !sp->tf && lc_node_engine(lc_worker_node(c->w))->supports_delta;
 
     /* An expiring subscription needs the expiry check of the side struct. */
     if (grow_subs(c) != 0 || (sp->exp > 0 && !lc__client_x(c)))
@@ -231,7 +235,8 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
     s->offset = position;
     s->flags = (gets_join_leave ? LC_SUB_JOIN_LEAVE : 0) | (positioned ? LC_SUB_POSITIONED : 0) |
                (recoverable ? LC_SUB_RECOVERABLE : 0) | (sp->server_side ? LC_SUB_SERVER_SIDE : 0) |
-               (presence ? LC_SUB_PRESENCE : 0) | (join_leave ? LC_SUB_EMIT_JOIN_LEAVE : 0);
+               (presence ? LC_SUB_PRESENCE : 0) | (join_leave ? LC_SUB_EMIT_JOIN_LEAVE : 0) |
+               (delta ? LC_SUB_DELTA : 0);
     lc_csub_t *cs = &c->subs[c->nsubs++];
     memset(cs, 0, sizeof(*cs));
     cs->s = s;
@@ -257,6 +262,11 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
         lc__client_arm_sub_expiry(c);
     }
     r.data = sp->data;
+    r.delta = delta;
+    if (o->client_publish_debounce_ms > 0)
+        r.publish_debounce = o->client_publish_debounce_ms > UINT32_MAX
+                                 ? UINT32_MAX
+                                 : (uint32_t)o->client_publish_debounce_ms;
     int erc = lc_proto_encode_subscribe_result(out, &r);
     hist_ctx_free(&h);
     if (erc != 0)
@@ -381,6 +391,8 @@ static void client_spec(const lc_cmd_t *cmd, const lc_ns_opts_t *o, lc_sub_spec_
     sp->offset = cmd->offset;
     sp->epoch = cmd->epoch;
     sp->reject_unrecovered = (cmd->flag & LC_SUB_FLAG_REJECT_UNRECOVERED) != 0;
+    sp->want_delta = cmd->delta != NULL;
+    sp->tf = cmd->tf;
 }
 
 static void finish_subscribe(lc_client_t *c, const lc_cmd_t *cmd, const lc_sub_spec_t *sp)
