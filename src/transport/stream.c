@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/client.h"
+#include "proto/codes.h"
 #include "proto/pb.h"
 #include "transport/conn.h"
 #include "util/err.h"
@@ -284,6 +285,13 @@ void lc__stream_start(lc_http_req_t *req, const lc__stream_kind_t *kind, const c
     st->conn = c;
     c->t.vt = kind->vt;
     c->t.framing = kind->framing;
+    if (!lc__conn_session_admit(c)) {
+        lc_log_info("%s connection refused: client.connection_limit %d reached", kind->vt->name,
+                    cfg->connection_limit);
+        st = NULL; /* the connection's */
+        c->t.vt->close(&c->t, LC_DISCONNECT_CONNECTION_LIMIT, "connection limit");
+        goto done;
+    }
     lc_client_opts_t opts = {
         .mode = kind->mode, .protobuf = kind->protobuf, .headers = hdrs, .n_headers = n_hdrs};
     int rc = 0;
