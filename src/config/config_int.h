@@ -39,10 +39,9 @@ enum lc__key_kind {
     LC__K_PROXY_NAME,    /* *_proxy_name: string; same off and min */
     LC__K_RPCNSARR,      /* rpc.namespaces: entries walked with sub */
     LC__K_FALSE,         /* a bool that must be false: what Lucent does not support; values = why */
-    LC__K_EMPTY,  /* a string that must be empty: what Lucent does not support; values = why */
-    LC__K_ANYOBJ, /* any object, contents not checked (maps, PRO sections) */
-    LC__K_ANYARR, /* any array, contents not checked */
-    LC__K_ANY,    /* any JSON value */
+    LC__K_ANYOBJ,        /* any object, contents not checked (maps, PRO sections) */
+    LC__K_ANYARR,        /* any array, contents not checked */
+    LC__K_ANY,           /* any JSON value */
 };
 
 #define LC__NOFIELD ((size_t)-1)

@@ -44,7 +44,6 @@
 #define PROXY_NAME(n, off, use) K_(n, LC__K_PROXY_NAME, off, 0, use, 0, NULL, NULL)
 #define RPCNSARR(n, sub) K_(n, LC__K_RPCNSARR, U, 0, 0, 0, sub, NULL)
 #define FALSE_ONLY(n, why) K_(n, LC__K_FALSE, U, 0, 0, 0, NULL, why)
-#define EMPTY_ONLY(n, why) K_(n, LC__K_EMPTY, U, 0, 0, 0, NULL, why)
 #define ANYOBJ(n) K_(n, LC__K_ANYOBJ, U, 0, 0, 0, NULL, NULL)
 #define ANYARR(n) K_(n, LC__K_ANYARR, U, 0, 0, 0, NULL, NULL)
 #define ANY(n) K_(n, LC__K_ANY, U, 0, 0, 0, NULL, NULL)
@@ -353,10 +352,8 @@ const struct lc__key lc__config_ns_keys[] = {
           "|stream|map|map_clients|map_users|shared_poll"),
     ANYOBJ("map"),
     ANYOBJ("shared_poll"),
-    EMPTY_ONLY("map_clients_presence_channel_prefix",
-               "presence in map channels is not supported (map subscriptions are not served)"),
-    EMPTY_ONLY("map_users_presence_channel_prefix",
-               "presence in map channels is not supported (map subscriptions are not served)"),
+    STR("map_clients_presence_channel_prefix", U),
+    STR("map_users_presence_channel_prefix", U),
     DUR("client_publish_debounce_interval", NF(client_publish_debounce_ms)),
     END,
 };
@@ -557,12 +554,12 @@ static const struct lc__key shutdown_keys[] = {
 };
 
 static const struct lc__key dev_keys[] = {
-    FALSE_ONLY("enabled", "the development page is not served"),
+    BOOL("enabled", U),
     END,
 };
 
 static const struct lc__key init_keys[] = {
-    FALSE_ONLY("enabled", "the connection init endpoint is not served"),
+    BOOL("enabled", U),
     END,
 };
 
@@ -605,7 +602,7 @@ const struct lc__key lc__config_root_keys[] = {
     ANYOBJ("controller"),
     OBJ("dev", dev_keys),
     OBJ("init", init_keys),
-    EMPTY_ONLY("pid_file", "a PID file is not written (the service manager tracks the process)"),
+    STR("pid_file", U),
     BOOL("enable_unreleased_features", U),
     INT("workers", CF(workers), 0, 1024),
     RULES("channels"),

@@ -345,12 +345,6 @@ static int apply(struct lc__walk *x, const struct lc__key *k, void *base, const 
         if (cJSON_IsTrue(v))
             return lc__walk_bad(x, "%s", k->values);
         break;
-    case LC__K_EMPTY:
-        if (!cJSON_IsString(v))
-            return lc__walk_bad(x, "expected a string");
-        if (v->valuestring[0] != '\0')
-            return lc__walk_bad(x, "%s", k->values);
-        break;
     case LC__K_ANYOBJ:
         if (!cJSON_IsObject(v))
             return lc__walk_bad(x, "expected an object");

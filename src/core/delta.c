@@ -18,8 +18,8 @@ static lc_rcbuf_t *variant(lc_rcbuf_t *push, const char *repl, size_t repl_len, 
     lc_buf_t b = LC_BUF_INIT;
     lc_rcbuf_t *r = NULL;
     /* the memory engine's push ends with the Publication and the push's closing braces */
-    if (lc_proto_pub_as_string(&b, push->data, push->len, push_data, 3, 2, repl, repl_len,
-                               delta) == 0)
+    if (lc_proto_pub_as_string(&b, push->data, push->len, push_data, 3, 2, repl, repl_len, delta) ==
+        0)
         r = lc_rcbuf_from(b.data, b.len);
     lc_buf_free(&b);
     return r;

@@ -205,8 +205,6 @@ int lc_proto_encode_client_info(lc_buf_t *b, const lc_client_info_t *ci);
 int lc_proto_pub_as_string(lc_buf_t *out, const char *json, size_t len, const char *const *path,
                            size_t depth, size_t tail, const char *repl, size_t repl_len,
                            bool delta);
-/* Whether p[0..n) is valid UTF-8. */
-bool lc_utf8_valid(const char *p, size_t n);
 
 /* Append raw JSON with literal '\n' (and '\r') bytes removed. */
 int lc_proto_append_raw(lc_buf_t *b, const char *p, size_t len);
@@ -215,9 +213,6 @@ int lc_proto_append_raw(lc_buf_t *b, const char *p, size_t len);
  * {"publish","data"}). Returns 1 and sets *out when found (JSON null counts as absent:
  * returns 0), 0 when absent, LC_EPARSE when json is not valid. Used to carry `data` byte for
  * byte (big integers and number formatting survive, as in Centrifugo). */
-/* Whether p[0..len) is exactly one JSON value (surrounding whitespace allowed). */
-bool lc_json_valid(const char *p, size_t len);
-
 int lc_json_raw_get(const char *json, size_t len, const char *const *path, size_t depth,
                     lc_raw_t *out);
 

@@ -154,13 +154,6 @@ static cJSON *parse_whole(const char *json, size_t len)
     return root;
 }
 
-bool lc_json_valid(const char *p, size_t len)
-{
-    cJSON *root = parse_whole(p, len);
-    cJSON_Delete(root);
-    return root != NULL;
-}
-
 int lc_json_raw_get(const char *json, size_t len, const char *const *path, size_t depth,
                     lc_raw_t *out)
 {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proto/codes.h"
+#include "proto/json_check.h"
 #include "util/err.h"
 
 #define TRY(expr)                                                                                  \
@@ -110,45 +111,6 @@ int lc_proto_append_raw(lc_buf_t *b, const char *p, size_t len)
     b->len = (size_t)(out - b->data);
     b->data[b->len] = '\0';
     return 0;
-}
-
-bool lc_utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    while (p < end) {
-        unsigned c = *p;
-        size_t k;
-        unsigned min;
-        if (c < 0x80) {
-            p++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            k = 1;
-            min = 0x80;
-            c &= 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2;
-            min = 0x800;
-            c &= 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            k = 3;
-            min = 0x10000;
-            c &= 0x07;
-        } else {
-            return false;
-        }
-        if ((size_t)(end - p) <= k)
-            return false;
-        for (size_t i = 1; i <= k; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false;
-            c = (c << 6) | (p[i] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return false;
-        p += k + 1;
-    }
-    return true;
 }
 
 int lc_proto_pub_as_string(lc_buf_t *out, const char *json, size_t len, const char *const *path,

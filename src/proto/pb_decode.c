@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proto/codec.h"
+#include "proto/json_check.h"
 #include "proto/pb.h"
 #include "proto/pb_int.h"
 #include "util/err.h"
@@ -108,6 +109,8 @@ static int dup_str(const char *s, char **out)
     *out = NULL;
     if (!s || !*s)
         return 0;
+    if (!lc_utf8_valid(s, strlen(s)))
+        return LC_EPARSE; /* names, tokens and ids are text */
     *out = strdup(s);
     return *out ? 0 : LC_ENOMEM;
 }
@@ -118,7 +121,7 @@ static int take_data(const ProtobufCBinaryData *d, lc_cmd_t *cmd)
 {
     if (d->len == 0)
         return 0;
-    if (!lc_json_valid((const char *)d->data, d->len))
+    if (!lc_json_check((const char *)d->data, d->len, NULL))
         return LC_EPARSE;
     cmd->storage_ = malloc(d->len + 1);
     if (!cmd->storage_)
