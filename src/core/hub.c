@@ -1,9 +1,11 @@
 #include "core/hub.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
+#include "util/assert.h"
 #include "util/err.h"
 #include "util/map.h"
 
@@ -20,7 +22,13 @@ struct lc_hub {
     lc_hub_deliver_fn deliver;
     void *ctx;
     void (*watch)(void *ctx, const char *ch, size_t len, int delta);
+    void (*gap)(void *owner, const char *ch, size_t len, void *ctx);
 };
+
+void lc_hub_set_gap(lc_hub_t *h, void (*gap)(void *owner, const char *ch, size_t len, void *ctx))
+{
+    h->gap = gap;
+}
 
 void lc_hub_set_watch(lc_hub_t *h, void (*watch)(void *ctx, const char *ch, size_t len, int delta))
 {
@@ -118,6 +126,7 @@ static void chan_drop_if_empty(lc_hub_t *h, lc_hub_chan_t *c)
 void lc_hub_unsubscribe(lc_hub_t *h, lc_sub_t *s)
 {
     lc_hub_chan_t *c = s->chan;
+    LC_ASSERT(c->nsubs > 0);
     lc_list_remove(&s->node);
     c->nsubs--;
     free(s);
@@ -165,6 +174,7 @@ size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *cons
         return 0;
     lc_rcbuf_t *frames[LC_HUB_VARIANTS][LC_FRAMING_MAX] = {{0}};
     size_t n = 0;
+    size_t before = c->nsubs;
     c->fanning++;
     /* A delivery may unsubscribe its own owner (slow consumer cut off), which removes the
      * current node: the safe walk has already saved the next one. */
@@ -177,7 +187,12 @@ size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *cons
         if (offset) {
             if (offset <= s->offset)
                 continue; /* already covered by its subscribe reply (recovery) */
+            bool gap = (s->flags & LC_SUB_POSITIONED) && offset != s->offset + 1;
             s->offset = offset;
+            if (gap && h->gap) {
+                h->gap(s->owner, c->name, c->len, h->ctx);
+                continue;
+            }
         }
         if (n_exclude && excluded(s->owner, exclude, n_exclude)) {
             /* it misses this publication: a delta against it would not apply */
@@ -189,6 +204,8 @@ size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *cons
         h->deliver(s->owner, pushes[v], frames[v], h->ctx);
         n++;
     }
+    /* deliveries only ever remove subscribers (a slow consumer cut off), never add any */
+    LC_ASSERT(c->fanning > 0 && n <= before && c->nsubs <= before);
     c->fanning--;
     for (int v = 0; v < LC_HUB_VARIANTS; v++)
         for (int i = 0; i < LC_FRAMING_MAX; i++)

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "config/config_int.h"
+#include "config/internal.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -73,7 +73,7 @@ static void test_unsupported_keys_refused_when_on(void **state)
                  " \"stream\", \"client_publish_debounce_interval\": \"50ms\"}]}, \"websocket\":"
                  " {\"compression\": true}, \"shutdown\": {\"timeout\": \"5s\"}}");
     lc_config_refuse_unsupported(false);
-    expect_loads("{\"broker\": {\"enabled\": true}}");
+    expect_loads("{\"grpc_api\": {\"enabled\": true}}");
 }
 
 static void test_suggestions(void **state)
