@@ -323,7 +323,7 @@ static void admin_connections(lc__api_t *a, lc_http_req_t *req, const cJSON *p)
     op->nworkers = n;
     snprintf(op->user, sizeof(op->user), "%s", user->valuestring);
     lc_http_req_set_cancel(req, conns_cancel, op);
-    if (lc_node_each_worker(a->node, conns_each, conns_done, op) != 0) {
+    if (lc_ops_each_worker(a->node, conns_each, conns_done, op) != 0) {
         lc_http_req_set_cancel(req, NULL, NULL);
         free(op->parts);
         free(op);
