@@ -385,6 +385,9 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
         code = LC_ERROR_UNKNOWN_CHANNEL;
     else if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch)))
         code = LC_ERROR_BAD_REQUEST;
+    /* a tag filter where the namespace does not allow one (Centrifugo: bad request) */
+    else if (cmd->tf && !o->allow_tags_filter)
+        code = LC_ERROR_BAD_REQUEST;
     if (code) {
         lc_log_refused("subscribe", c->id, c->user, ch, "rules", code, lc_error_message(code));
         lc__client_reply_error(c, cmd->id, code);
