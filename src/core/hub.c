@@ -156,13 +156,18 @@ size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, 
 }
 
 /* Which push a subscriber gets. */
-static int variant_of(lc_sub_t *s, lc_rcbuf_t *const *pushes, int kind)
+static int variant_of(lc_sub_t *s, lc_rcbuf_t *const *pushes, int kind, uint64_t offset)
 {
     if (!(s->flags & LC_SUB_DELTA) || kind != LC_PUSH_PUB || !pushes[LC_HUB_DELTA_FULL])
         return LC_HUB_PLAIN;
     if ((s->flags & LC_SUB_DELTA_READY) && pushes[LC_HUB_DELTA_PATCH])
         return LC_HUB_DELTA_PATCH;
-    s->flags |= LC_SUB_DELTA_READY; /* it holds this publication whole from now on */
+    /* It holds this publication whole from now on, which the next delta is made against —
+     * unless it was not kept in the stream (skip_history): the next one goes whole too. */
+    if (offset)
+        s->flags |= LC_SUB_DELTA_READY;
+    else
+        s->flags &= ~(uint32_t)LC_SUB_DELTA_READY;
     return LC_HUB_DELTA_FULL;
 }
 
@@ -200,7 +205,7 @@ size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *cons
                 s->flags &= ~(uint32_t)LC_SUB_DELTA_READY;
             continue;
         }
-        int v = variant_of(s, pushes, kind);
+        int v = variant_of(s, pushes, kind, offset);
         h->deliver(s->owner, pushes[v], frames[v], h->ctx);
         n++;
     }

@@ -106,6 +106,20 @@ for (const encoding of ['json', 'protobuf']) {
       assert.ok(sb._deltaNumDelta >= 9, `b got ${sb._deltaNumDelta} deltas`);
     });
 
+    t('skip_history in between and a publication without delta: every one still decodes', async () => {
+      const ch = uniq('doc:');
+      const c = newClient(ctx.server, { token: token(), encoding });
+      await connected(c);
+      const sub = newSubscription(c, ch, { delta: 'fossil' });
+      await subscribed(sub);
+      const plan = [{ delta: true }, { delta: true }, { delta: true, skip_history: true }, { delta: true }, {}, { delta: true }, { delta: true }];
+      for (let step = 0; step < plan.length; step++) {
+        await api(ctx.server, 'publish', { channel: ch, data: documentAt(step), ...plan[step] });
+        assert.deepEqual(valueOf((await nextPublication(sub)).data), documentAt(step), `step ${step}`);
+      }
+      assert.ok(sub._deltaNumDelta >= 2, `${sub._deltaNumDelta} deltas`);
+    });
+
     t('a namespace without allowed_delta_types: delta not negotiated, publications whole', async () => {
       const ch = uniq('plain:');
       const c = newClient(ctx.server, { token: token(), encoding });
