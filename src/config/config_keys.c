@@ -320,6 +320,7 @@ const struct lc__key lc__config_ns_keys[] = {
     BOOL("allow_recovery", NF(allow_recovery)),
     ENUMF("force_recovery_mode", NF(force_recovery_mode), "stream|cache|"),
     BOOL("auto_cache_recover", NF(auto_cache_recover)),
+    BOOL("auto_cache_recovery", U), /* its name in later v6 releases */
     ENUMSF("allowed_delta_types", NF(allowed_delta_types), "fossil"),
     BOOL("delta_publish", NF(delta_publish)),
     BOOL("allow_subscribe_for_client", NF(allow_subscribe_for_client)),
