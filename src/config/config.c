@@ -338,6 +338,15 @@ static int validate_ns(const lc_config_t *c, const lc_ns_opts_t *ns, const char 
     if (history && meta > 0 && ns->history_ttl_ms > meta)
         return lc__config_fail(err, errlen, "%s: history_ttl must not exceed history_meta_ttl",
                                where);
+    if (ns->subscription_type > LC_SUB_TYPE_STREAM) {
+        static const char *const types[] = {"",          "stream",     "map", "map_clients",
+                                            "map_users", "shared_poll"};
+        return lc__config_fail(err, errlen,
+                               "%s%s%s%s: subscription_type \"%s\" is not served by Lucent (only "
+                               "\"stream\" subscriptions are)",
+                               where, ns->name ? " (namespace \"" : "", ns->name ? ns->name : "",
+                               ns->name ? "\")" : "", types[ns->subscription_type]);
+    }
     if (ns->channel_regex && !ns->channel_re)
         return lc__config_fail(
             err, errlen, "%s.channel_regex: not compiled (set it with lc_config_set_channel_regex)",

@@ -29,6 +29,16 @@ enum lc_pub_format {
     LC_PUB_FORMAT_BINARY,
 };
 
+/* subscription_type (v6.8): "" and "stream" are streams, the others are refused at start. */
+enum lc_sub_type {
+    LC_SUB_TYPE_DEFAULT = 0,
+    LC_SUB_TYPE_STREAM,
+    LC_SUB_TYPE_MAP,
+    LC_SUB_TYPE_MAP_CLIENTS,
+    LC_SUB_TYPE_MAP_USERS,
+    LC_SUB_TYPE_SHARED_POLL,
+};
+
 /* bits of allowed_delta_types */
 #define LC_DELTA_FOSSIL (1u << 0)
 
@@ -105,7 +115,10 @@ typedef struct lc_ns_opts {
     bool auto_cache_recover;
     unsigned allowed_delta_types; /* LC_DELTA_* bits */
     bool delta_publish;
-    int publication_data_format; /* enum lc_pub_format */
+    bool allow_tags_filter;             /* subscribe `tf` accepted */
+    int subscription_type;              /* enum lc_sub_type; only streams are served */
+    int64_t client_publish_debounce_ms; /* told to the SDK in the subscribe result */
+    int publication_data_format;        /* enum lc_pub_format */
     /* channel_regex as written (NULL when unset) and its compiled form, made together by
      * lc_config_set_channel_regex (the loader uses it); test names with
      * lc_config_channel_regex_ok. */

@@ -53,6 +53,9 @@ typedef struct lc_sub_spec {
     bool recover;
     uint64_t offset;
     const char *epoch;
+    bool reject_unrecovered; /* subscribe flag: a failed recovery is error 112 */
+    bool want_delta;         /* subscribe delta "fossil" */
+    const char *tf;          /* subscribe tag filter (JSON text), NULL = none */
     /* from a subscription token, a connection token's subs entry, or the server API */
     lc_raw_t chan_info;
     lc_raw_t data;
@@ -195,6 +198,7 @@ void lc__client_reply_empty(lc_client_t *c, uint32_t id, const char *kind);
 /* What a subscription gets, from the namespace, the override and the client's wishes. */
 typedef struct lc_sub_plan {
     bool presence, join_leave, gets_join_leave, positioned, recoverable;
+    bool delta; /* fossil deltas negotiated */
 } lc_sub_plan_t;
 
 /* A stream read for a positioned subscription: the engine's answer, kept. */

@@ -391,7 +391,7 @@ void lc__worker_stats(lc_worker_t *w, lc_worker_stats_t *out)
 #define LC_MAX_EXCLUDE_STACK 16
 
 void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, uint64_t offset,
-                        lc_rcbuf_t *push, const lc_exclude_t *ex)
+                        lc_rcbuf_t *push, lc_rcbuf_t *const *variants, const lc_exclude_t *ex)
 {
     /* Exclusions are resolved to this worker's sessions once, so the per-subscriber check is a
      * pointer comparison over a handful of entries. */
@@ -422,7 +422,9 @@ void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, 
         if (u)
             lc_list_foreach(pos, &u->clients) owners[n++] = lc__client_of_user_node(pos);
     }
-    lc_hub_fanout(w->hub, ch, chlen, push, kind, offset, owners, n);
+    lc_rcbuf_t *pushes[LC_HUB_VARIANTS] = {push, variants ? variants[0] : NULL,
+                                           variants ? variants[1] : NULL};
+    lc_hub_fanout_v(w->hub, ch, chlen, pushes, kind, offset, owners, n);
     if (owners != stack)
         free(owners);
 }

@@ -242,6 +242,11 @@ void lc__stream_append(lc__shard_t *sh, lc__stream_t *s, lc_rcbuf_t *pub, int hi
     update_deadline(sh, s);
 }
 
+lc_rcbuf_t *lc__stream_last(const lc__stream_t *s)
+{
+    return s->n > 0 ? ring_at(s, s->n - 1)->pub : NULL;
+}
+
 void lc__stream_clear(lc__shard_t *sh, lc__stream_t *s)
 {
     while (s->n > 0)

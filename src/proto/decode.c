@@ -364,6 +364,46 @@ const lc_cmd_sub_t *lc_cmd_find_sub(const lc_cmd_t *cmd, const char *channel)
     return NULL;
 }
 
+/* A small integer member (flag bits, subscription type). */
+static int get_small_int(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int64_t *out)
+{
+    const cJSON *it = member(obj, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int64_t)it->valuedouble ||
+        it->valuedouble < (double)lo || it->valuedouble > (double)hi)
+        return LC_EPARSE;
+    *out = (int64_t)it->valuedouble;
+    return 0;
+}
+
+/* subscribe `flag`, `delta`, `type` and `tf` (the tag filter kept as compact JSON text). */
+static int decode_sub_extras(const cJSON *req, lc_cmd_t *cmd)
+{
+    int64_t v = 0;
+    int rc;
+    if ((rc = get_small_int(req, "flag", 0, (int64_t)1 << 52, &v)) < 0)
+        return rc;
+    cmd->flag = v;
+    v = 0;
+    if ((rc = get_small_int(req, "type", INT32_MIN, INT32_MAX, &v)) < 0)
+        return rc;
+    cmd->sub_type = (int32_t)v;
+    if ((rc = get_str(req, "delta", &cmd->delta)) < 0)
+        return rc;
+    const cJSON *tf = member(req, "tf");
+    if (tf) {
+        if (!cJSON_IsObject(tf))
+            return LC_EPARSE;
+        char *s = cJSON_PrintUnformatted(tf);
+        cmd->tf = s ? strdup(s) : NULL;
+        cJSON_free(s);
+        if (!cmd->tf)
+            return LC_ENOMEM;
+    }
+    return 0;
+}
+
 static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
 {
     int rc;
@@ -387,6 +427,7 @@ static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
         TRY(get_bool(req, "positioned", &cmd->positioned));
         TRY(get_bool(req, "recoverable", &cmd->recoverable));
         TRY(get_bool(req, "join_leave", &cmd->join_leave));
+        TRY(decode_sub_extras(req, cmd));
         break;
     case LC_CMD_UNSUBSCRIBE:
     case LC_CMD_PRESENCE:
@@ -548,6 +589,8 @@ void lc_cmd_free(lc_cmd_t *cmd)
     free(cmd->version);
     free(cmd->epoch);
     free(cmd->since_epoch);
+    free(cmd->delta);
+    free(cmd->tf);
     for (size_t i = 0; i < cmd->n_subs; i++) {
         free(cmd->subs[i].channel);
         free(cmd->subs[i].epoch);
