@@ -47,6 +47,14 @@ test-integration:
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		node --test --test-concurrency=1
 
+# Existing integration test files again with every server on the Redis engine (one shared
+# redis-server, a key prefix per server). FILES narrows the list.
+REDIS_ENGINE_FILES ?= api.test.js exclusion.test.js pubsub.test.js channels.test.js
+test-redis-engine: $(TEST_BUILD)/lucent
+	cd tests/integration && LUCENT_TEST_ENGINE=redis LUCENT_BIN=$(CURDIR)/$(TEST_BUILD)/lucent \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		node --test --test-concurrency=1 $(REDIS_ENGINE_FILES)
+
 bench: deps build
 	@scripts/bench.sh $(ARGS)
 

@@ -3,7 +3,7 @@
  * {"result":...} or {"error":{"code":N,"message":...}} (or, in the transport error mode, an
  * HTTP status and a bare error object); a body that is not a JSON object gets 400 with error
  * 107 in the body. */
-#include "api/api_int.h"
+#include "api/internal.h"
 
 #include <math.h>
 #include <stdio.h>

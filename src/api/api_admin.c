@@ -7,7 +7,7 @@
  *
  * admin.insecure skips the login (local use only). API calls must carry X-Lucent-Admin: 1,
  * which no cross-site form can send. */
-#include "api/api_int.h"
+#include "api/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,7 +323,7 @@ static void admin_connections(lc__api_t *a, lc_http_req_t *req, const cJSON *p)
     op->nworkers = n;
     snprintf(op->user, sizeof(op->user), "%s", user->valuestring);
     lc_http_req_set_cancel(req, conns_cancel, op);
-    if (lc_node_each_worker(a->node, conns_each, conns_done, op) != 0) {
+    if (lc_ops_each_worker(a->node, conns_each, conns_done, op) != 0) {
         lc_http_req_set_cancel(req, NULL, NULL);
         free(op->parts);
         free(op);

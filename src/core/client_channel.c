@@ -1,7 +1,7 @@
 /* Channel commands of a session other than subscribing and reading: publish, rpc and
  * sub_refresh. Each checks the command's shape, asks the decision pipeline (hooks/decide.h)
  * and applies its verdict. */
-#include "core/client_priv.h"
+#include "core/client_internal.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

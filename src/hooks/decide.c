@@ -20,6 +20,8 @@ struct lc_decide {
     void *arg;
     lc_lua_call_t *lua;     /* the pending Lua call */
     lc_proxy_call_t *proxy; /* the pending proxy request */
+    lc_jwks_wait_t *jwks;   /* the pending JWKS refresh (a token named an unknown kid) */
+    bool jwks_asked;        /* once per pipeline: a kid still unknown after it is invalid */
     const char **chans;     /* connect proxy: the channels of the command's subs */
     /* token claims the verdict points into, freed with the pipeline */
     lc_conn_claims_t conn_claims;
@@ -90,7 +92,7 @@ static void account(const lc_decide_t *d, const lc_verdict_t *v)
 
 static void finish(lc_decide_t *d, lc_verdict_t *v)
 {
-    LC_ASSERT(!d->done && !d->lua && !d->proxy);
+    LC_ASSERT(!d->done && !d->lua && !d->proxy && !d->jwks);
     if (v->message == NULL)
         v->message = "";
     if (v->type == LC_VERDICT_ALLOW && v->user == NULL)
@@ -342,6 +344,27 @@ static void ask_proxy(lc_decide_t *d, lc_proxy_kind kind, const lc_proxy_conf_t 
     }
 }
 
+static void later_steps(lc_decide_t *d);
+
+static void on_jwks(void *arg)
+{
+    lc_decide_t *d = arg;
+
+    d->jwks = NULL;
+    later_steps(d); /* the token step again, with the set as it is now */
+}
+
+/* A token signed with a kid the worker's JWKS lacks: fetch the set again (once per pipeline)
+ * and run the token step again when it is in. True while waiting. */
+static bool await_jwks(lc_decide_t *d, lc_jwt_status st, const lc_token_keys_t *tk)
+{
+    if (st != LC_JWT_UNKNOWN_KEY || tk->jwks_url == NULL || d->jwks_asked)
+        return false;
+    d->jwks_asked = true;
+    d->jwks = lc_token_jwks_refresh(d->req.httpc, tk->jwks_url, on_jwks, d);
+    return d->jwks != NULL;
+}
+
 static void connect_steps(lc_decide_t *d)
 {
     const lc_decide_req_t *q = &d->req;
@@ -362,6 +385,8 @@ static void connect_steps(lc_decide_t *d)
     lc_conn_claims_t *cl = &d->conn_claims;
     lc_jwt_status st =
         lc_jwt_verify_connect(q->token, strlen(q->token), &keys, lc_now_s(), cl, &why);
+    if (await_jwks(d, st, &tk))
+        return;
     if (st == LC_JWT_EXPIRED) {
         lc_log_info("connect refused: token expired");
         set_error(&v, LC_STEP_TOKEN, LC_ERROR_TOKEN_EXPIRED);
@@ -409,6 +434,8 @@ static void refresh_steps(lc_decide_t *d)
     lc_conn_claims_t *cl = &d->conn_claims;
     lc_jwt_status st =
         lc_jwt_verify_connect(q->token, strlen(q->token), &keys, lc_now_s(), cl, NULL);
+    if (await_jwks(d, st, &tk))
+        return;
     d->has_conn_claims = st == LC_JWT_OK;
     if (st == LC_JWT_EXPIRED) {
         set_disconnect(&v, LC_STEP_TOKEN, LC_DISCONNECT_EXPIRED);
@@ -425,8 +452,9 @@ static void refresh_steps(lc_decide_t *d)
     finish(d, &v);
 }
 
-/* A subscription token for q->channel: 0 with the claims in d, or the verdict written. */
-static bool sub_token(lc_decide_t *d, lc_verdict_t *v, bool subscribe)
+/* A subscription token for q->channel: 1 with the claims in d, 0 with the verdict written, -1
+ * while the JWKS is fetched again (the step runs again then). */
+static int sub_token(lc_decide_t *d, lc_verdict_t *v, bool subscribe)
 {
     const lc_decide_req_t *q = &d->req;
     lc_token_keys_t tk;
@@ -436,16 +464,18 @@ static bool sub_token(lc_decide_t *d, lc_verdict_t *v, bool subscribe)
     lc_sub_claims_t *cl = &d->sub_claims;
     lc_jwt_status st =
         lc_jwt_verify_subscribe(q->token, strlen(q->token), &keys, lc_now_s(), cl, &why);
+    if (await_jwks(d, st, &tk))
+        return -1;
     d->has_sub_claims = st == LC_JWT_OK;
     if (st == LC_JWT_EXPIRED) {
         set_error(v, LC_STEP_TOKEN, LC_ERROR_TOKEN_EXPIRED);
-        return false;
+        return 0;
     }
     if (st != LC_JWT_OK && subscribe) {
         lc_log_info("client %s: subscription token for %s refused (%s)", q->session.client,
                     q->channel, why ? why : "invalid");
         set_error(v, LC_STEP_TOKEN, LC_ERROR_PERMISSION_DENIED);
-        return false;
+        return 0;
     }
     if (st != LC_JWT_OK || strcmp(cl->channel, q->channel) != 0 ||
         strcmp(cl->sub, q->session.user) != 0 ||
@@ -455,12 +485,12 @@ static bool sub_token(lc_decide_t *d, lc_verdict_t *v, bool subscribe)
                         "user \"%s\")",
                         q->session.client, q->channel, cl->channel, cl->sub);
         set_disconnect(v, LC_STEP_TOKEN, LC_DISCONNECT_INVALID_TOKEN);
-        return false;
+        return 0;
     }
     set_allow(v, LC_STEP_TOKEN);
     v->granted = true;
     v->expire_at = cl->has_expire_at ? cl->expire_at : cl->exp;
-    return true;
+    return 1;
 }
 
 static void subscribe_steps(lc_decide_t *d)
@@ -478,7 +508,10 @@ static void subscribe_steps(lc_decide_t *d)
          * decides for the namespace: `$orders.1` is Laravel's `private-orders.1`. */
         set_error(&v, LC_STEP_TOKEN, LC_ERROR_PERMISSION_DENIED);
     } else if (have_token) {
-        if (sub_token(d, &v, true)) {
+        int r = sub_token(d, &v, true);
+        if (r < 0)
+            return;
+        if (r > 0) {
             const lc_sub_options_t *so = &d->sub_claims.opts;
             v.info = pick_info(so->info, so->info_len, so->b64info, so->b64info_len);
             if (so->data)
@@ -544,7 +577,8 @@ static void later_steps(lc_decide_t *d)
         subscribe_steps(d);
         return;
     case LC_HOOK_SUB_REFRESH:
-        sub_token(d, &v, false);
+        if (sub_token(d, &v, false) < 0)
+            return;
         finish(d, &v);
         return;
     case LC_HOOK_PUBLISH:
@@ -666,5 +700,6 @@ void lc_decide_cancel(lc_decide_t *d)
         lc_lua_cancel(d->lua);
     if (d->proxy)
         lc_proxy_cancel(d->proxy);
+    lc_token_jwks_cancel(d->jwks);
     decide_free(d);
 }

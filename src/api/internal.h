@@ -10,9 +10,9 @@
  * cancelled, starts nothing more, and frees itself once the commands in flight have answered.
  *
  * Everything runs in the worker thread that received the request: engine callbacks and the
- * `done` of lc_node_each_worker come back to that thread. */
-#ifndef LC_API_API_INT_H
-#define LC_API_API_INT_H
+ * `done` of lc_ops_each_worker come back to that thread. */
+#ifndef LC_API_INTERNAL_H
+#define LC_API_INTERNAL_H
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
