@@ -181,7 +181,8 @@ void lc__lua_charge(lua_State *L, int64_t n)
 static void arm_hook(lc_lua_t *vm)
 {
     /* Re-arming restarts the count, so a run is charged from its own first instruction. */
-    if (vm->budget_on || vm->time_limit_ns > 0 || (!vm->counting && vm->mem_limit > 0))
+    if (vm->budget_on || (vm->time_limit_ns > 0 && !vm->cfg->lua_jit) ||
+        (!vm->counting && vm->mem_limit > 0))
         lua_sethook(vm->L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
 }
 
@@ -358,7 +359,8 @@ lc_lua_t *lc_lua_new(const lc_config_t *cfg, const lc_lua_host_t *host, char *er
     if (cfg->lua_jit) {
         luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_ON);
         if (!atomic_exchange(&jit_logged, true))
-            lc_log_warn("lua: JIT on (lua.jit): hook calls run without an instruction budget");
+            lc_log_warn("lua: JIT on (lua.jit): hook calls run without an instruction budget "
+                        "or time limit (both are checked inside the string functions only)");
     } else {
         luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
     }
