@@ -233,6 +233,8 @@ static const struct lc__key client_keys[] = {
     DUR("stale_close_delay", CF(stale_close_delay_ms)),
     INT("channel_limit", CF(channel_limit), 0, INT_MAX),
     I64("queue_max_size", CF(queue_max_size), 0, NOMAX),
+    DUR("write_delay", CF(write_delay_ms)),
+    INT("max_messages_in_frame", CF(max_messages_in_frame), -1, INT_MAX),
     DUR("presence_update_interval", CF(presence_update_interval_ms)),
     INT("concurrency", U, 0, INT_MAX),
     DUR("channel_position_check_delay", U),

@@ -51,6 +51,7 @@ enum {
     LC__CONN_IN_DATA = 1 << 5,   /* inside proto->on_data */
     LC__CONN_FAILED = 1 << 6,    /* close at the next flush (error seen inside a vt call) */
     LC__CONN_EOF = 1 << 7,       /* the peer sent FIN: close once the queue is written */
+    LC__CONN_DELAYED = 1 << 8,   /* client.write_delay: queued frames wait for a delayed flush */
 };
 
 /* What only a connection with unconsumed input or a close in progress needs: most WebSocket
