@@ -343,7 +343,7 @@ static void on_upgraded(conn_t *c, const uint8_t *rest, size_t n)
         if (o->token_secret) {
             char user[32];
             snprintf(user, sizeof(user), "bench%d", c->idx);
-            tok = lc_jwt_make_connect_token(o->token_secret, user, time(NULL), 3600);
+            tok = lc_jwt_make_connect_token(o->token_secret, user, time(NULL), o->token_ttl);
         }
         const char *token = tok ? tok : o->token;
         if (token)

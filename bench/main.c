@@ -125,7 +125,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: lucent-bench [--proto=centrifugo|nchan] [--ws=URL] [--pub=URL] [--apikey=K]\n"
-            "  [--token=JWT | --token-secret=S] [--n=1000] [--channels=1] [--subs=1] [--m=1000]\n"
+            "  [--token=JWT | --token-secret=S [--token-ttl=0]] [--n=1000] [--channels=1] "
+            "[--subs=1] [--m=1000]\n"
             "  [--rate=0] [--size=64] [--pub-conns=1] [--pipeline=16] [--threads=1] [--procs=0]\n"
             "  [--src-ips=0] [--connconc=256] [--settle=500] [--drain=15] [--idle=0]\n"
             "  [--after-close=0] [--pid=PID,..] [--json] | --selftest [--batch=64]\n");
@@ -157,6 +158,8 @@ static int parse_opts(int argc, char **argv, bench_opts_t *o)
             o->token = v;
         else if ((v = opt(a, "--token-secret")))
             o->token_secret = v;
+        else if ((v = opt(a, "--token-ttl")))
+            o->token_ttl = atoi(v);
         else if ((v = opt(a, "--chan-prefix")))
             o->chan_prefix = v;
         else if ((v = opt(a, "--n")))
