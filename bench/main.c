@@ -450,7 +450,7 @@ int main(int argc, char **argv)
                "\"server_cpu_pct\":%.1f,\"server_us_per_delivery\":%s,\"rss0_kb\":%ld,"
                "\"rss_subscribed_kb\":%ld,\"rss_after_kb\":%ld,\"rss_closed_kb\":%ld,"
                "\"rss_per_conn_kb\":%s,\"gen_sub_cpu_s\":%.3f,\"gen_busy_max\":%.3f,"
-               "\"gen_pub_cpu_s\":%.3f,\"behind\":\"%s\"}\n",
+               "\"gen_pub_cpu_s\":%.3f,\"gen_msgs_per_cpu_s\":%.0f,\"behind\":\"%s\"}\n",
                proto, o.n, o.channels, o.subs, o.m, o.rate, o.size, P, o.threads, ready,
                conn_errors, connect_s, ready / (connect_s > 0 ? connect_s : 1), pr.ok, pr.errors,
                pub_rate, (unsigned long long)expected, (unsigned long long)d,
@@ -459,7 +459,7 @@ int main(int argc, char **argv)
                (unsigned long long)all.bad_frames, srv_cpu,
                srv_wall > 0 ? srv_cpu / srv_wall * 100 : 0, jnum(b5, sizeof(b5), us_per), s0.rss_kb,
                s1.rss_kb, s2.rss_kb, s3.rss_kb, jnum(b6, sizeof(b6), rss_conn), sub_cpu, busy,
-               pub_cpu, behind);
+               pub_cpu, sub_cpu > 0 ? d / sub_cpu : 0, behind);
     } else {
         printf("%s N=%d channels=%d subs/conn=%d M=%ld rate=%s size=%dB procs=%d threads=%d\n",
                proto, o.n, o.channels, o.subs, o.m, o.rate > 0 ? "" : "max", o.size, P, o.threads);
@@ -480,8 +480,8 @@ int main(int argc, char **argv)
                    s1.rss_kb, rss_conn, s2.rss_kb, o.after_close_ms > 0 ? ", closed: " : " ",
                    o.after_close_ms > 0 ? s3.rss_kb : 0);
         printf("generator: subscribers CPU %.2fs (busiest receiver thread %.0f%% of the "
-               "delivery span), publisher CPU %.2fs\n",
-               sub_cpu, busy * 100, pub_cpu);
+               "delivery span; %.2f M msgs per CPU second), publisher CPU %.2fs\n",
+               sub_cpu, busy * 100, sub_cpu > 0 ? d / sub_cpu / 1e6 : 0, pub_cpu);
         printf("%s%s\n", *behind ? "GENERATOR LIMITED OR INCOMPLETE: " : "generator kept up",
                behind);
     }
