@@ -113,8 +113,21 @@ run() {
   done
 }
 
+# The kernel floor: one single-threaded writer, one write() per 66-byte frame to 1,000 loopback
+# sockets (../shared/peers/tools/loopback-fanout.c), measured in the same run as (b).
+floor() {
+  [ -x "$work/loopback-fanout" ] || cc -O2 -o "$work/loopback-fanout" "$peers/tools/loopback-fanout.c"
+  for r in $(seq "$runs"); do
+    local us
+    us=$("$work/loopback-fanout" 1000 200 64 1 | sed -n 's/.*, \([0-9.]*\) us CPU\/write().*/\1/p')
+    echo "{\"scenario\":\"floor\",\"server\":\"kernel\",\"run\":$r,\"r\":{\"us_per_write\":$us}}" >> "$out.jsonl"
+    echo "  kernel floor run $r: $us us CPU per write()" >&2
+  done
+}
+
 flat=(--pub-conns=4 --pipeline=16)
 echo "bench-compare: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); results in $out.jsonl" >&2
+want b && floor
 for srv in lucent nchan; do
   if [ "$srv" = lucent ]; then start_lucent 1; else start_nchan 1; fi
   want a && run a "$srv" --n=1000 --m=1000 "${flat[@]}"

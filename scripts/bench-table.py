@@ -70,6 +70,17 @@ for sc in ["a", "b50", "b200", "c", "e", "d"]:
               f"| {ratio(p99, n_p99) if is_l and sc != 'd' else '-'} |")
         if behind(sc, srv):
             notes.append(f"{names[sc]} / {label}: {behind(sc, srv)}")
+fl = [r["us_per_write"] for r in rows.get(("floor", "kernel"), [])]
+if fl:
+    f = statistics.median(fl)
+    print(f"\nKernel floor (one write() of a 66-byte frame, 1,000 loopback sockets): "
+          f"{'/'.join(f'{x:.2f}' for x in fl)} us CPU per write")
+    for sc in ("b50", "b200"):
+        for srv in ("lucent", "lucent-wd"):
+            v = med(sc, srv, "server_us_per_delivery")
+            if v is not None:
+                print(f"- {names[sc]}, {srv if srv == 'lucent' else 'write_delay ' + wd}: "
+                      f"{v:.2f} us/delivery = {v / f:.2f} x the floor")
 if ("d", "lucent") in rows and ("d", "nchan") in rows:
     print(f"\nRSS per idle connection (d): Lucent/Nchan = "
           f"{ratio(med('d', 'lucent', 'rss_per_conn_kb'), med('d', 'nchan', 'rss_per_conn_kb'))}; "
