@@ -38,7 +38,8 @@ test-integration:
 
 # ThreadSanitizer build of the server, and the integration tests that run several workers, each
 # with 4 workers (LUCENT_TEST_WORKERS); a race report aborts the server, which fails the test.
-TSAN_TESTS ?= pubsub.test.js fanout.test.js exclusion.test.js presence.test.js api_full.test.js \
+# (fanout.test.js is left out: 1,000 connections under TSan's slowdown outlast its timeouts.)
+TSAN_TESTS ?= pubsub.test.js exclusion.test.js presence.test.js api_full.test.js \
 	write_delay.test.js recovery.test.js session.test.js
 test-tsan: deps
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLUCENT_TSAN=ON -DLUCENT_TESTS=OFF \
