@@ -1,31 +1,43 @@
-# Lucent: thin wrappers around CMake. `make run` and `make test` install what is missing first.
+# Lucent: thin wrappers around CMake. `make run` and `make test` install what is missing first
+# (`make run` only what building needs; the test suite's npm packages and browser only for
+# `make test`).
 BUILD      ?= build
 TEST_BUILD ?= build-test
 TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
+PREFIX     ?= /usr/local
+DESTDIR    ?=
 
-.PHONY: all deps build run test test-unit test-integration test-tsan test-variants bench \
-	bench-one format format-check clean
+.PHONY: all deps deps-build build run install test test-unit test-integration test-tsan \
+	test-variants bench bench-one format format-check check-layers clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
+deps-build:
+	@scripts/deps.sh --build-only
+
 build:
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUCENT_TESTS=OFF >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUCENT_TESTS=OFF -DLUCENT_WERROR=ON \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # With no ARGS the server runs the development config (printed at start-up).
-run: deps build
+run: deps-build build
 	./$(BUILD)/lucent $(ARGS)
 
+# $(DESTDIR)$(PREFIX)/bin/lucent and $(DESTDIR)$(PREFIX)/share/lucent/lua/lucent/*.lua
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
 $(TEST_BUILD)/lucent: FORCE
-	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLUCENT_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLUCENT_SANITIZE=ON -DLUCENT_WERROR=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 
-test: deps format-check $(TEST_BUILD)/lucent
+test: deps format-check check-layers $(TEST_BUILD)/lucent
 	@$(MAKE) --no-print-directory test-unit test-integration
 
 test-unit:
@@ -57,10 +69,10 @@ test-variants: $(TEST_BUILD)/lucent
 
 # `make bench` compares Lucent with Nchan (docs/BENCHMARKS.md); `make bench-one` is the single
 # fan-out run of scripts/bench.sh.
-bench: deps build
+bench: deps-build build
 	@scripts/bench-compare.sh $(ARGS)
 
-bench-one: deps build
+bench-one: deps-build build
 	@scripts/bench.sh $(ARGS)
 
 format:
@@ -69,6 +81,11 @@ format:
 # The repository's .clang-format is the style: a file that differs fails the test run.
 format-check:
 	@clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]')
+
+# Includes follow the one-way layers (main -> api, transport -> core -> hooks, engine -> proto,
+# auth, config -> util): a header of a higher layer fails the test run.
+check-layers:
+	@scripts/check_layers.sh
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

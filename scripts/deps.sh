@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
 # Install what Lucent needs to build and test on Debian 12: the build toolchain and C
-# libraries (Debian packages), Redis for the redis engine tests, and the npm packages of the
-# integration tests. Idempotent: when everything is present it only checks and returns.
+# libraries (Debian packages), Redis for the redis engine tests, Chromium for the browser tests,
+# and the npm packages of the integration tests. Idempotent: when everything is present it only
+# checks and returns.
 #
-#   sudo scripts/deps.sh
+#   sudo scripts/deps.sh               everything (make test)
+#   sudo scripts/deps.sh --build-only  what building and running need (make run, make install)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 itest="$repo/tests/integration"
+build_only=false
+[[ "${1:-}" == "--build-only" ]] && build_only=true
 
 debs=(node-llhttp libluajit2-5.1-dev libuv1-dev libwslay-dev libcjson-dev libjwt-dev
-      libcurl4-openssl-dev libhiredis-dev libcmocka-dev redis-server cmake pkg-config gcc make
-      libssl-dev clang-format luajit2)
+      libcurl4-openssl-dev libhiredis-dev cmake pkg-config gcc make libssl-dev
+      protobuf-c-compiler libprotobuf-c-dev)
+if ! $build_only; then
+    # chromium: the admin UI and chat example tests drive a headless browser (playwright-core);
+    # curl and openssl: the TLS tests make a certificate and fetch with --cacert
+    debs+=(libcmocka-dev redis-server clang-format luajit2 chromium curl openssl)
+fi
 
 # Node and npm may come from outside dpkg (nodesource, nvm, a tarball): only fall back to
 # Debian's packages when the commands are missing, so a newer npm is never replaced.
-command -v node >/dev/null 2>&1 || debs+=(nodejs)
-command -v npm >/dev/null 2>&1 || debs+=(npm)
+if ! $build_only; then
+    command -v node >/dev/null 2>&1 || debs+=(nodejs)
+    command -v npm >/dev/null 2>&1 || debs+=(npm)
+fi
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
@@ -39,6 +50,8 @@ if ((${#missing[@]})); then
 else
     echo "deps: Debian packages present"
 fi
+
+$build_only && exit 0
 
 # npm ci only when node_modules is absent or older than the lock file. npm writes
 # node_modules/.package-lock.json on every install; our own stamp records the lock file we

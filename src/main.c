@@ -1,6 +1,8 @@
 /* lucent: the command line. Serving is the default; helper commands generate a config or a
  * connection token, check a config, and print the version. */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "config/config.h"
 #include "core/node.h"
 #include "engine/memory.h"
+#include "engine/redis.h"
 #include "hooks/script.h"
 #include "transport/http.h"
 #include "transport/sse.h"
@@ -30,7 +33,11 @@ static void usage(FILE *f)
             "  lucent                          serve a development config on 127.0.0.1:8000\n"
             "  lucent -c FILE | --config FILE  serve with a JSON config (Centrifugo v6 keys)\n"
             "  lucent genconfig [FILE]         write a config with fresh random secrets\n"
-            "  lucent checkconfig -c FILE      load and validate a config, then exit\n"
+            "  lucent checkconfig -c FILE [--strict] [--print [--show-secrets]]\n"
+            "                                  load and validate a config, then exit;\n"
+            "                                  --strict: also fail on unknown keys and on\n"
+            "                                  placeholder or short secrets (< 32 bytes);\n"
+            "                                  --print: the effective config, secrets masked\n"
             "  lucent gentoken -c FILE -u USER [--ttl SECONDS]\n"
             "                                  print a connection JWT signed with the\n"
             "                                  config's client.token.hmac_secret_key\n"
@@ -64,6 +71,39 @@ static const char *config_arg(int argc, char **argv, int *i)
     return NULL;
 }
 
+/* Public keys and the JWKS address are checked when the config loads, so a key that cannot be
+ * read stops start-up naming it rather than turning every token away. */
+static int check_token_keys(const lc_config_t *cfg, char *err, size_t errlen)
+{
+    const struct {
+        const char *name;
+        const lc_token_conf_t *t;
+    } kinds[] = {{"client.token", &cfg->token}, {"client.subscription_token", &cfg->sub_token}};
+
+    for (size_t i = 0; i < 2; i++) {
+        const lc_token_conf_t *t = kinds[i].t;
+        char why[160];
+        if (t->rsa_public_key && t->rsa_public_key[0] &&
+            lc_jwt_check_public_key(t->rsa_public_key, false, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s.rsa_public_key: %s", kinds[i].name, why);
+            return -1;
+        }
+        if (t->ecdsa_public_key && t->ecdsa_public_key[0] &&
+            lc_jwt_check_public_key(t->ecdsa_public_key, true, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s.ecdsa_public_key: %s", kinds[i].name, why);
+            return -1;
+        }
+        if (t->jwks_public_endpoint && t->jwks_public_endpoint[0] &&
+            strncmp(t->jwks_public_endpoint, "http://", 7) != 0 &&
+            strncmp(t->jwks_public_endpoint, "https://", 8) != 0) {
+            snprintf(err, errlen, "%s.jwks_public_endpoint: not an http:// or https:// URL",
+                     kinds[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The config file (path NULL: the defaults) with the environment's CENTRIFUGO_ / LUCENT_
  * variables over it. */
 static int load_config(lc_config_t *cfg, const char *path)
@@ -75,6 +115,8 @@ static int load_config(lc_config_t *cfg, const char *path)
         rc = lc_config_load_file_env(cfg, path, environ, err, sizeof(err));
     else
         rc = lc_config_apply_env(cfg, environ, err, sizeof(err));
+    if (rc == 0)
+        rc = check_token_keys(cfg, err, sizeof(err));
     if (rc != 0) {
         if (path)
             fprintf(stderr, "lucent: config %s: %s\n", path, err);
@@ -102,9 +144,22 @@ static int cmd_genconfig(int argc, char **argv)
 static int cmd_checkconfig(int argc, char **argv)
 {
     const char *path = NULL;
+    bool strict = false, print = false, show_secrets = false;
     for (int i = 2; i < argc; i++) {
         const char *c = config_arg(argc, argv, &i);
-        path = c ? c : argv[i];
+        if (c)
+            path = c;
+        else if (strcmp(argv[i], "--strict") == 0)
+            strict = true;
+        else if (strcmp(argv[i], "--print") == 0)
+            print = true;
+        else if (strcmp(argv[i], "--show-secrets") == 0)
+            print = show_secrets = true;
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "lucent checkconfig: unknown option %s\n", argv[i]);
+            return 2;
+        } else
+            path = argv[i];
     }
     if (!path) {
         fprintf(stderr, "lucent checkconfig: -c FILE required\n");
@@ -125,9 +180,29 @@ static int cmd_checkconfig(int argc, char **argv)
         }
         lc_lua_free(vm);
     }
+    int rc = 0;
+    if (strict) {
+        char msg[1024];
+        int bad = lc_config_lint_secrets(&cfg, msg, sizeof(msg));
+        if (bad)
+            fprintf(stderr, "%s", msg);
+        if (cfg.ops.unknown_keys)
+            fprintf(stderr, "%u unknown key%s (see the warnings above)\n", cfg.ops.unknown_keys,
+                    cfg.ops.unknown_keys == 1 ? "" : "s");
+        rc = bad || cfg.ops.unknown_keys ? 1 : 0;
+    }
+    if (print) {
+        char *text = lc_config_effective_json(&cfg, show_secrets);
+        if (text)
+            printf("%s\n", text);
+        free(text);
+    }
     lc_config_free(&cfg);
-    printf("%s: ok\n", path);
-    return 0;
+    if (rc)
+        fprintf(stderr, "%s: failed the strict check\n", path);
+    else
+        fprintf(print ? stderr : stdout, "%s: ok\n", path);
+    return rc;
 }
 
 /* gentoken and gensubtoken: the key comes from --secret, or from the config (-c FILE, or the
@@ -197,6 +272,19 @@ static int cmd_token(int argc, char **argv, bool sub)
     return 0;
 }
 
+/* log.file: stderr becomes the file (appended), so every line goes there. */
+static int log_to_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        fprintf(stderr, "lucent: log.file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    return 0;
+}
+
 static void print_dev_banner(const lc_config_t *cfg)
 {
     char *tok = lc_jwt_make_connect_token(cfg->token_hmac_secret_key, "1", lc_now_s(), 86400);
@@ -231,7 +319,8 @@ static int serve(lc_config_t *cfg, bool dev)
     int rc = 1;
     lc_node_t *node = NULL;
     lc_router_t *router = NULL;
-    lc_engine_t *engine = lc_engine_memory_new(cfg);
+    lc_engine_t *engine =
+        cfg->engine_type == LC_ENGINE_REDIS ? lc_engine_redis_new(cfg) : lc_engine_memory_new(cfg);
     if (!engine)
         goto done;
     node = lc_node_new(cfg, engine); /* takes the engine, also when it fails */
@@ -248,9 +337,9 @@ static int serve(lc_config_t *cfg, bool dev)
             goto done;
     if (dev)
         print_dev_banner(cfg);
-    lc_log_info("lucent %s listening on %s:%d (%d workers, memory engine)", LUCENT_VERSION,
+    lc_log_info("lucent %s listening on %s:%d (%d workers, %s engine)", LUCENT_VERSION,
                 cfg->address && *cfg->address ? cfg->address : "*", cfg->port,
-                lc_node_num_workers(node));
+                lc_node_num_workers(node), engine->vt->name);
     rc = lc_node_run(node) == 0 ? 0 : 1;
     lc_log_info("stopped");
 done:
@@ -266,6 +355,7 @@ done:
 
 int main(int argc, char **argv)
 {
+    lc_config_refuse_unsupported(true);
     if (argc > 1) {
         const char *cmd = argv[1];
         if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
@@ -315,6 +405,11 @@ int main(int argc, char **argv)
         return 1;
     }
     lc_log_set_level(cfg.log_level);
+    lc_log_set_json(cfg.ops.log_format == LC_LOG_FORMAT_JSON);
+    if (cfg.ops.log_file[0] && log_to_file(cfg.ops.log_file) != 0) {
+        lc_config_free(&cfg);
+        return 1;
+    }
     int rc = serve(&cfg, dev);
     lc_config_free(&cfg);
     return rc;

@@ -6,6 +6,7 @@
 #include "api/api_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,6 +15,7 @@
 #include "util/ct.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #define JSON_TYPE "application/json"
 
@@ -70,12 +72,33 @@ const char *lc__api_error_message(uint32_t code)
     return code == LC_ERROR_METHOD_NOT_FOUND ? "not found" : lc_error_message(code);
 }
 
-int lc__api_append_error(lc_buf_t *b, uint32_t code, bool wrapped)
+/* The detail of the 107 being answered by this thread's current command. */
+static _Thread_local char bad_why[160];
+
+uint32_t lc__api_bad(const char *field, const char *what)
+{
+    snprintf(bad_why, sizeof(bad_why), "%s: %s", field, what);
+    return LC_ERROR_BAD_REQUEST;
+}
+
+int lc__api_append_error_why(lc_buf_t *b, uint32_t code, const char *why, bool wrapped)
 {
     const char *msg = lc__api_error_message(code);
     int rc = lc_buf_printf(b, "%s{\"code\":%u,\"message\":", wrapped ? "{\"error\":" : "", code);
-    rc |= lc_buf_append_json_str(b, msg, strlen(msg));
+    if (why && *why) {
+        lc_buf_t m = LC_BUF_INIT;
+        rc |= lc_buf_printf(&m, "%s: %s", msg, why);
+        rc |= lc_buf_append_json_str(b, m.data ? m.data : msg, m.data ? m.len : strlen(msg));
+        lc_buf_free(&m);
+    } else {
+        rc |= lc_buf_append_json_str(b, msg, strlen(msg));
+    }
     return rc | lc_buf_append_str(b, wrapped ? "}}" : "}");
+}
+
+int lc__api_append_error(lc_buf_t *b, uint32_t code, bool wrapped)
+{
+    return lc__api_append_error_why(b, code, NULL, wrapped);
 }
 
 /* HTTP status of an error in the transport error mode (spec §4.1). */
@@ -108,9 +131,14 @@ static void respond_buf(lc_http_req_t *req, int status, const lc_buf_t *b)
 
 void lc__api_respond_error(lc_http_req_t *req, int status, uint32_t code)
 {
+    lc__api_respond_error_why(req, status, code, NULL);
+}
+
+void lc__api_respond_error_why(lc_http_req_t *req, int status, uint32_t code, const char *why)
+{
     bool transport = lc__api_transport_mode(req);
     lc_buf_t b = LC_BUF_INIT;
-    lc__api_append_error(&b, code, !transport);
+    lc__api_append_error_why(&b, code, why, !transport);
     respond_buf(req, transport ? transport_status(code) : status, &b);
     lc_buf_free(&b);
 }
@@ -129,7 +157,7 @@ uint32_t lc__api_get_str(const cJSON *p, const char *key, const char **out)
     if (!it)
         return 0;
     if (!cJSON_IsString(it))
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad(key, "expected a string");
     *out = it->valuestring;
     return 0;
 }
@@ -140,7 +168,7 @@ uint32_t lc__api_get_bool(const cJSON *p, const char *key, bool *out)
     if (!it)
         return 0;
     if (!cJSON_IsBool(it))
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad(key, "expected true or false");
     *out = cJSON_IsTrue(it);
     return 0;
 }
@@ -151,11 +179,11 @@ uint32_t lc__api_get_int(const cJSON *p, const char *key, int64_t min, int64_t m
     if (!it)
         return 0;
     if (!cJSON_IsNumber(it))
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad(key, "expected an integer");
     double v = it->valuedouble;
     /* 2^53: the largest magnitude a double holds exactly */
     if (v != floor(v) || fabs(v) > 9007199254740992.0 || v < (double)min || v > (double)max)
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad(key, "integer out of range");
     *out = (int64_t)v;
     return 0;
 }
@@ -169,7 +197,7 @@ uint32_t lc__api_get_raw(const char *params, size_t len, const char *key, lc_raw
     const char *path[] = {key};
     int rc = lc_json_raw_get(params, len, path, 1, out);
     if (rc < 0)
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad(key, "not valid JSON");
     if (rc == 0) {
         out->p = NULL;
         out->len = 0;
@@ -181,8 +209,10 @@ uint32_t lc__api_channel_opts(const lc__api_t *a, const char *ch, lc_ns_opts_t *
                               const lc_ns_opts_t **opts)
 {
     size_t len = strlen(ch);
-    if (len == 0 || (int64_t)len > a->cfg->channel_max_length)
-        return LC_ERROR_BAD_REQUEST;
+    if (len == 0)
+        return lc__api_bad("channel", "required");
+    if ((int64_t)len > a->cfg->channel_max_length)
+        return lc__api_bad("channel", "longer than channel.max_length");
     *opts = lc_config_resolve_channel(a->cfg, ch, len, NULL, scratch);
     return *opts ? 0 : LC_ERROR_UNKNOWN_CHANNEL;
 }
@@ -195,7 +225,7 @@ uint32_t lc__api_get_channel(const lc__api_t *a, const cJSON *p, const char **ch
     if (code)
         return code;
     if (!s || !*s)
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad("channel", "required");
     *ch = s;
     return lc__api_channel_opts(a, s, scratch, opts);
 }
@@ -244,6 +274,7 @@ static void call_free(lc__api_call_t *call)
 {
     for (size_t i = 0; i < call->n; i++) {
         lc_buf_free(&call->cmds[i].result);
+        free(call->cmds[i].why);
         cJSON_Delete(call->cmds[i].own);
     }
     cJSON_Delete(call->own);
@@ -259,7 +290,7 @@ static int append_reply(lc_buf_t *b, const lc__api_cmd_t *c, int kind)
             rc |= lc_buf_printf(b, "\"id\":%u,", c->id);
         if (c->error) {
             rc |= lc_buf_append_str(b, "\"error\":");
-            rc |= lc__api_append_error(b, c->error, false);
+            rc |= lc__api_append_error_why(b, c->error, c->why, false);
         } else {
             rc |= lc_buf_append_str(b, "\"result\":");
             rc |= lc_buf_append(b, c->result.data, c->result.len);
@@ -267,7 +298,7 @@ static int append_reply(lc_buf_t *b, const lc__api_cmd_t *c, int kind)
         return rc | lc_buf_putc(b, '}');
     }
     if (c->error)
-        return lc__api_append_error(b, c->error, true);
+        return lc__api_append_error_why(b, c->error, c->why, true);
     /* a batch reply is keyed by its method; a single one is the result envelope */
     const char *key = kind == LC__API_BATCH ? c->method->name : "result";
     rc |= lc_buf_printf(b, "{\"%s\":", key);
@@ -283,7 +314,7 @@ static void call_respond(lc__api_call_t *call)
         const lc__api_cmd_t *c = &call->cmds[0];
         if (c->error && call->transport) {
             status = transport_status(c->error);
-            rc = lc__api_append_error(&b, c->error, false);
+            rc = lc__api_append_error_why(&b, c->error, c->why, false);
         } else {
             rc = append_reply(&b, c, LC__API_SINGLE);
         }
@@ -314,6 +345,7 @@ static void cmd_start(lc__api_cmd_t *c)
         return;
     }
     c->error = 0;
+    bad_why[0] = '\0';
     c->method->run(c, c->params, c->len, c->p);
 }
 
@@ -349,11 +381,12 @@ void lc__api_call_run(lc__api_call_t *call, bool parallel)
 static void cmd_answered(lc__api_cmd_t *c)
 {
     lc__api_call_t *call = c->call;
+    lc_metrics_api(c->method ? c->method->name : NULL, c->error == 0);
     if (c->error && c->error != LC_ERROR_INTERNAL) {
         /* internal errors were logged with their cause where they happened */
-        lc_log_info("api %s from %s: error %u %s", c->method ? c->method->name : "command",
+        lc_log_info("api %s from %s: error %u %s%s%s", c->method ? c->method->name : "command",
                     call->req ? lc_http_req_remote(call->req) : "(gone)", c->error,
-                    lc__api_error_message(c->error));
+                    lc__api_error_message(c->error), c->why ? ": " : "", c->why ? c->why : "");
     }
     call->answered++;
     call_advance(call);
@@ -370,6 +403,9 @@ void lc__api_ok(lc__api_cmd_t *c)
 void lc__api_fail(lc__api_cmd_t *c, uint32_t code)
 {
     c->error = code ? code : LC_ERROR_INTERNAL;
+    if (code == LC_ERROR_BAD_REQUEST && bad_why[0] && !c->why)
+        c->why = strdup(bad_why);
+    bad_why[0] = '\0';
     lc_buf_reset(&c->result);
     cmd_answered(c);
 }
@@ -382,20 +418,22 @@ void lc__api_rpc(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *
     const char *method = NULL;
     uint32_t code = lc__api_get_str(p, "method", &method);
     if (!code && (!method || !*method))
-        code = LC_ERROR_BAD_REQUEST;
+        code = lc__api_bad("method", "required");
     lc__api_fail(c, code ? code : LC_ERROR_METHOD_NOT_FOUND);
 }
 
 /* --- routing --------------------------------------------------------------------------------- */
 
-/* X-API-Key, else `Authorization: apikey KEY` (scheme case-insensitive), else ?api_key=. */
-static bool authorized(const lc__api_t *a, lc_http_req_t *req)
+/* X-API-Key, else `Authorization: apikey KEY` (scheme case-insensitive), else ?api_key=.
+ * NULL when admitted, else why not (for the 401 body). */
+static const char *unauthorized(const lc__api_t *a, lc_http_req_t *req)
 {
     if (a->cfg->http_api_insecure)
-        return true;
+        return NULL;
     const char *want = a->cfg->http_api_key;
     if (!want || !*want)
-        return false;
+        return "no API key is configured (set http_api.key, or http_api.insecure for local "
+               "use)";
     const char *got = lc_http_req_header(req, "X-API-Key");
     char qbuf[256];
     if (!got) {
@@ -409,25 +447,49 @@ static bool authorized(const lc__api_t *a, lc_http_req_t *req)
     if (!got)
         got = lc_http_req_query_param(req, "api_key", qbuf, sizeof(qbuf));
     if (!got)
-        return false;
-    return lc_ct_equal(got, strlen(got), want, strlen(want));
+        return "missing API key: send it in the X-API-Key header (or Authorization: apikey "
+               "KEY)";
+    if (!lc_ct_equal(got, strlen(got), want, strlen(want)))
+        return "wrong API key: it does not match http_api.key";
+    return NULL;
 }
 
 /* The checks every API route makes first: POST only (405 before anything else), then the key
- * (401). True when the request may go on. */
+ * (401 with a JSON body saying what is wrong, never the key). True when the request may go
+ * on. */
 static bool admit(const lc__api_t *a, lc_http_req_t *req)
 {
     if (strcmp(lc_http_req_method(req), "POST") != 0) {
         lc_http_respond(req, 405, "text/plain", "Method Not Allowed", 18, "Allow: POST\r\n");
         return false;
     }
-    if (!authorized(a, req)) {
-        lc_log_info("api: unauthorized request to %s from %s", lc_http_req_path(req),
-                    lc_http_req_remote(req));
-        lc_http_respond(req, 401, "text/plain", "", 0, NULL);
+    const char *why = unauthorized(a, req);
+    if (why) {
+        lc_log_info("api: unauthorized request to %s from %s: %s", lc_http_req_path(req),
+                    lc_http_req_remote(req), why);
+        lc_buf_t b = LC_BUF_INIT;
+        if (lc__api_append_error_why(&b, LC_ERROR_UNAUTHORIZED, why, true) != 0)
+            lc_http_respond(req, 401, "text/plain", "", 0, NULL);
+        else
+            respond_buf(req, 401, &b);
+        lc_buf_free(&b);
         return false;
     }
     return true;
+}
+
+/* admit() on the headers alone, before the body is read (lc_http_check_fn). */
+static int api_check(lc_http_req_t *req, void *arg)
+{
+    const lc__api_t *a = arg;
+    if (strcmp(lc_http_req_method(req), "POST") != 0)
+        return 405;
+    if (!authorized(a, req)) {
+        lc_log_info("api: unauthorized request to %s from %s", lc_http_req_path(req),
+                    lc_http_req_remote(req));
+        return 401;
+    }
+    return 0;
 }
 
 static void on_api(lc_http_req_t *req, void *arg)
@@ -451,7 +513,8 @@ static void on_api(lc_http_req_t *req, void *arg)
     if (!root || !cJSON_IsObject(root)) {
         lc_log_info("api %s: malformed JSON body from %s", name, lc_http_req_remote(req));
         cJSON_Delete(root);
-        lc__api_respond_error(req, 400, LC_ERROR_BAD_REQUEST);
+        lc__api_respond_error_why(req, 400, LC_ERROR_BAD_REQUEST,
+                                  len ? "body: expected a JSON object" : "body: empty");
         return;
     }
     if (batch) {
@@ -480,28 +543,45 @@ static void on_legacy(lc_http_req_t *req, void *arg)
         lc__api_legacy(a, req);
 }
 
+/* 503 once the node is shutting down, or while the engine cannot serve (Redis unreachable), so
+ * that a load balancer stops sending new clients. */
 static void on_health(lc_http_req_t *req, void *arg)
 {
+    if (lc_worker_stopping(lc_http_req_worker(req))) {
+        static const char body[] = "{\"status\":\"shutting down\"}";
+        lc_http_respond(req, 503, JSON_TYPE, body, sizeof(body) - 1, NULL);
+        return;
+    }
+    lc_engine_t *e = lc_node_engine(arg);
+    if (e->vt->healthy && !e->vt->healthy(e)) {
+        static const char body[] = "{\"error\":\"engine unavailable\"}";
+        lc_http_respond(req, 503, JSON_TYPE, body, sizeof(body) - 1, NULL);
+        return;
+    }
     lc_http_respond(req, 200, JSON_TYPE, "{}", 2, NULL);
 }
 
 int lc_api_register(lc_router_t *r, lc_node_t *node)
 {
     const lc_config_t *cfg = lc_node_config(node);
-    if (cfg->health_enabled && lc_router_add(r, cfg->health_prefix, false, on_health, NULL) != 0)
-        return LC_ENOMEM;
-    if (cfg->http_api_disabled)
-        return 0;
     /* One context for the router's lifetime: the process's. */
     static lc__api_t ctx;
     ctx.node = node;
     ctx.cfg = cfg;
+    if (cfg->health_enabled && lc_router_add(r, cfg->health_prefix, false, on_health, node) != 0)
+        return LC_ENOMEM;
+    if (lc__api_metrics_register(r, &ctx) != 0 || lc__api_admin_register(r, &ctx) != 0)
+        return LC_ENOMEM;
+    if (cfg->http_api_disabled)
+        return 0;
+    lc_node_on_control(node, lc__api_on_control, &ctx);
     char prefix[256];
     snprintf(prefix, sizeof(prefix), "%s/", cfg->http_api_prefix);
-    if (lc_router_add(r, prefix, true, on_api, &ctx) != 0)
+    if (lc_router_add_checked(r, prefix, true, on_api, api_check, &ctx) != 0)
         return LC_ENOMEM;
     /* The pre-v5 single endpoint lives at exactly the prefix (still mounted by Centrifugo v6). */
-    if (cfg->http_api_prefix[0] && lc_router_add(r, cfg->http_api_prefix, false, on_legacy, &ctx))
+    if (cfg->http_api_prefix[0] &&
+        lc_router_add_checked(r, cfg->http_api_prefix, false, on_legacy, api_check, &ctx))
         return LC_ENOMEM;
     return 0;
 }

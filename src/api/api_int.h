@@ -53,6 +53,7 @@ struct lc__api_cmd {
     cJSON *own;      /* parse tree this command owns (legacy bodies), or NULL */
     uint32_t id;     /* legacy command id, 0 = none */
     uint32_t error;  /* 0 = success */
+    char *why;       /* for 107: which field and what is wrong with it (owned), or NULL */
     lc_buf_t result; /* the result object's JSON text, "{}" when left empty */
 };
 
@@ -76,20 +77,30 @@ void lc__api_call_run(lc__api_call_t *call, bool parallel);
 void lc__api_ok(lc__api_cmd_t *c);
 void lc__api_fail(lc__api_cmd_t *c, uint32_t code);
 
+/* Control data from another node (lc_node_on_control): a session operation to run here. */
+void lc__api_on_control(void *arg, const char *data, size_t len);
+
 /* Method lookup by name (exact, or ignoring case for legacy bodies) and by legacy number. */
 const lc__api_method_t *lc__api_method_find(const char *name, bool ignore_case);
 const lc__api_method_t *lc__api_method_legacy(long num);
+
+/* A bad request that names its field: records "field: what" for the message of the command
+ * being run (this thread's), returns 107. */
+uint32_t lc__api_bad(const char *field, const char *what);
 
 /* Error code → message as the server API words it ("not found" for 104). */
 const char *lc__api_error_message(uint32_t code);
 /* {"error":{"code":N,"message":".."}} or, inner only, {"code":N,"message":".."} */
 int lc__api_append_error(lc_buf_t *b, uint32_t code, bool wrapped);
+/* The same with a detail after the message ("bad request: channel: required"); why may be NULL. */
+int lc__api_append_error_why(lc_buf_t *b, uint32_t code, const char *why, bool wrapped);
 /* Whether the request asked for the "transport" error mode (X-Centrifugo-Error-Mode): errors
  * then get an HTTP status from their code and a bare {"code","message"} body. */
 bool lc__api_transport_mode(lc_http_req_t *req);
 /* Respond to a request that never became a call (malformed body, ...): HTTP `status` with
  * {"error":{..}}, or in transport mode the code's status with the bare error. */
 void lc__api_respond_error(lc_http_req_t *req, int status, uint32_t code);
+void lc__api_respond_error_why(lc_http_req_t *req, int status, uint32_t code, const char *why);
 
 /* --- parameters: each returns 0 or the error code to answer (107) --------------------------
  * JSON null counts as absent, as in Centrifugo. Outputs are untouched when absent. */
@@ -122,6 +133,11 @@ void lc__api_history_remove(lc__api_cmd_t *c, const char *params, size_t len, co
 void lc__api_channels(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
 void lc__api_info(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
 void lc__api_rpc(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
+
+/* GET /metrics when prometheus.enabled (api_metrics.c); the admin UI when admin.enabled
+ * (api_admin.c). 0 or LC_ENOMEM. */
+int lc__api_metrics_register(lc_router_t *r, lc__api_t *a);
+int lc__api_admin_register(lc_router_t *r, lc__api_t *a);
 
 /* POST /api/batch (api_legacy.c): root is the parsed body, given to the call. */
 void lc__api_batch(lc__api_t *a, lc_http_req_t *req, const char *body, size_t len, cJSON *root);

@@ -162,8 +162,10 @@ static bool legacy_cmd(lc__api_cmd_t *c, const char *text, size_t len)
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(root, "params");
     lc_raw_t raw = {0};
     if (strcmp(method->name, "info") != 0) {
-        if (!cJSON_IsObject(params) || lc__api_get_raw(text, len, "params", &raw) != 0 || !raw.p)
-            return true; /* 107 */
+        if (!cJSON_IsObject(params) || lc__api_get_raw(text, len, "params", &raw) != 0 || !raw.p) {
+            c->why = strdup("params: expected an object"); /* 107 */
+            return true;
+        }
     }
     c->method = method;
     c->params = raw.p;

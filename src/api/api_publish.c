@@ -56,11 +56,11 @@ static uint32_t read_id_list(const cJSON *p, const char *key, const char ***out,
         cJSON_ArrayForEach(e, ex)
         {
             if (!cJSON_IsString(e))
-                return LC_ERROR_BAD_REQUEST;
+                return lc__api_bad(key, "expected a string or an array of strings");
             (*out)[(*n)++] = e->valuestring;
         }
     } else if (ex && !cJSON_IsNull(ex)) {
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad(key, "expected a string or an array of strings");
     }
     return 0;
 }
@@ -80,14 +80,15 @@ static uint32_t read_pub_params(const char *params, size_t len, const cJSON *p, 
         return code;
     /* Binary payloads (b64data) cannot reach JSON clients, the only kind Lucent serves. */
     if (!pp->data.p || pp->data.len == 0)
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad("data", "required (any JSON value; b64data is not supported)");
 
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(p, "tags");
     if (tags && !cJSON_IsNull(tags)) {
         if (!cJSON_IsObject(tags))
-            return LC_ERROR_BAD_REQUEST;
+            return lc__api_bad("tags", "expected an object of strings");
         const cJSON *t;
-        cJSON_ArrayForEach(t, tags) if (!cJSON_IsString(t)) return LC_ERROR_BAD_REQUEST;
+        cJSON_ArrayForEach(t, tags) if (!cJSON_IsString(t)) return lc__api_bad(
+            "tags", "expected an object of strings");
         if (cJSON_GetArraySize(tags) > 0 &&
             (code = lc__api_get_raw(params, len, "tags", &pp->tags)))
             return code;
@@ -194,7 +195,7 @@ static void pub_start(pub_op_t *op, size_t i, const char *ch, const pub_params_t
     s->op = op;
     s->error = lc__api_channel_opts(a, ch, &scratch, &ns);
     if (!s->error && !data_format_ok(a, ns, pp->data))
-        s->error = LC_ERROR_BAD_REQUEST;
+        s->error = lc__api_bad("data", "does not match the channel's publication_data_format");
     if (s->error) {
         if (op->broadcast) /* a single publish is logged with its answer */
             lc_log_info("api broadcast to \"%s\": error %u %s", ch, s->error,
@@ -239,7 +240,7 @@ void lc__api_publish(lc__api_cmd_t *c, const char *params, size_t len, const cJS
     const char *ch = NULL;
     uint32_t code = lc__api_get_str(p, "channel", &ch);
     if (!code && (!ch || !*ch))
-        code = LC_ERROR_BAD_REQUEST;
+        code = lc__api_bad("channel", "required");
     pub_params_t pp;
     if (!code)
         code = read_pub_params(params, len, p, &pp);
@@ -263,10 +264,11 @@ void lc__api_broadcast(lc__api_cmd_t *c, const char *params, size_t len, const c
     const cJSON *chs = cJSON_GetObjectItemCaseSensitive(p, "channels");
     uint32_t code = 0;
     if (!cJSON_IsArray(chs) || cJSON_GetArraySize(chs) == 0)
-        code = LC_ERROR_BAD_REQUEST;
+        code = lc__api_bad("channels", "required (a non-empty array of strings)");
     const cJSON *e;
     if (!code)
-        cJSON_ArrayForEach(e, chs) if (!cJSON_IsString(e)) code = LC_ERROR_BAD_REQUEST;
+        cJSON_ArrayForEach(e, chs) if (!cJSON_IsString(e)) code =
+            lc__api_bad("channels", "expected an array of strings");
     pub_params_t pp;
     if (!code)
         code = read_pub_params(params, len, p, &pp);

@@ -149,7 +149,7 @@ static uint32_t get_since(const cJSON *p, lc_history_req_t *req)
     if (!since || cJSON_IsNull(since))
         return 0;
     if (!cJSON_IsObject(since))
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad("since", "expected an object {offset, epoch}");
     int64_t offset = 0;
     const char *epoch = NULL;
     uint32_t code = lc__api_get_int(since, "offset", 0, INT64_MAX, &offset);
@@ -371,28 +371,26 @@ void lc__api_channels(lc__api_cmd_t *c, const char *params, size_t len, const cJ
 
 /* --- info ---------------------------------------------------------------------------------- */
 
+static void add_node(void *arg, const char *info, size_t len)
+{
+    lc_buf_t *b = arg;
+    lc_buf_putc(b, ',');
+    lc_buf_append(b, info, len);
+}
+
+/* This node, then every other node the engine has heard of (Redis engine). */
 void lc__api_info(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
 {
     lc__api_t *a = c->api;
-    lc_node_stats_t st;
-    lc_node_stats(a->node, &st);
-    char host[256] = "";
-    const char *name = a->cfg->node_name;
-    if (!name || !*name) {
-        if (gethostname(host, sizeof(host) - 1) != 0)
-            strcpy(host, "lucent");
-        name = host;
-    }
+    char self[1024];
+    size_t n = lc_node_info_json(a->node, self, sizeof(self));
     lc_buf_t *b = &c->result;
-    int rc = lc_buf_append_str(b, "{\"nodes\":[{\"uid\":");
-    rc |= lc_buf_append_json_str(b, lc_node_uid(a->node), strlen(lc_node_uid(a->node)));
-    rc |= lc_buf_append_str(b, ",\"name\":");
-    rc |= lc_buf_append_json_str(b, name, strlen(name));
-    rc |= lc_buf_printf(b,
-                        ",\"version\":\"%s\",\"num_clients\":%llu,\"num_users\":%llu,"
-                        "\"num_channels\":%llu,\"num_subs\":%llu,\"uptime\":%lld}]}",
-                        LUCENT_VERSION, (unsigned long long)st.num_clients,
-                        (unsigned long long)st.num_users, (unsigned long long)st.num_channels,
-                        (unsigned long long)st.num_subs, (long long)st.uptime_s);
+    int rc = n ? 0 : LC_ENOMEM;
+    rc |= lc_buf_append_str(b, "{\"nodes\":[");
+    rc |= lc_buf_append(b, self, n);
+    lc_engine_t *e = engine(c);
+    if (e->vt->nodes)
+        e->vt->nodes(e, add_node, b);
+    rc |= lc_buf_append_str(b, "]}");
     answer(c, rc);
 }

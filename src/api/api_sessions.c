@@ -2,6 +2,7 @@
  * disconnect and refresh. Connections belong to their worker's thread, so each method becomes
  * one node-wide operation (core/ops.h): the same request runs in every worker, and the command
  * answers {} from the operation's completion in this worker. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,8 @@ enum sess_kind { SESS_SUBSCRIBE, SESS_UNSUBSCRIBE, SESS_DISCONNECT, SESS_REFRESH
 /* One operation, read-only while the workers run it. The strings and raw values live in
  * `arena` (copies: the request body may go away before the workers are done). */
 typedef struct sess_op {
-    lc__api_cmd_t *cmd;
+    lc__api_cmd_t *cmd; /* NULL: the request came from another node, nobody to answer */
+    lc__api_t *api;
     int kind;
     lc_target_t target;
     const char *channel;
@@ -97,7 +99,8 @@ static void on_done(lc_worker_t *w, void *arg)
     sess_op_t *op = arg;
     lc__api_cmd_t *c = op->cmd;
     sess_op_free(op);
-    lc__api_ok(c);
+    if (c)
+        lc__api_ok(c);
 }
 
 /* A raw JSON field with its base64 twin: only the JSON form can reach JSON clients, so the
@@ -110,7 +113,7 @@ static uint32_t get_json_field(const char *params, size_t len, const cJSON *p, c
     if (!code)
         code = lc__api_get_str(p, b64key, &b64);
     if (!code && !out->p && b64 && *b64)
-        code = LC_ERROR_BAD_REQUEST;
+        code = lc__api_bad(b64key, "binary data is not supported");
     return code;
 }
 
@@ -121,7 +124,7 @@ static uint32_t get_recover_since(sess_op_t *op, const cJSON *p)
     if (!rs || cJSON_IsNull(rs))
         return 0;
     if (!cJSON_IsObject(rs))
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad("recover_since", "expected an object {offset, epoch}");
     int64_t offset = 0;
     const char *epoch = NULL;
     uint32_t code = lc__api_get_int(rs, "offset", 0, INT64_MAX, &offset);
@@ -141,7 +144,7 @@ static uint32_t get_disconnect(sess_op_t *op, const cJSON *p)
     const cJSON *wl = cJSON_GetObjectItemCaseSensitive(p, "whitelist");
     if (wl && !cJSON_IsNull(wl)) {
         if (!cJSON_IsArray(wl))
-            return LC_ERROR_BAD_REQUEST;
+            return lc__api_bad("whitelist", "expected an array of strings");
         int n = cJSON_GetArraySize(wl);
         if (n > 0 && !(op->whitelist = calloc((size_t)n, sizeof(*op->whitelist))))
             return LC_ERROR_INTERNAL;
@@ -149,7 +152,7 @@ static uint32_t get_disconnect(sess_op_t *op, const cJSON *p)
         cJSON_ArrayForEach(e, wl)
         {
             if (!cJSON_IsString(e))
-                return LC_ERROR_BAD_REQUEST;
+                return lc__api_bad("whitelist", "expected an array of strings");
             op->whitelist[op->n_whitelist++] = keep_str(op, e->valuestring);
         }
     }
@@ -158,15 +161,17 @@ static uint32_t get_disconnect(sess_op_t *op, const cJSON *p)
     if (!d || cJSON_IsNull(d))
         return 0;
     if (!cJSON_IsObject(d))
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad("disconnect", "expected an object {code, reason}");
     int64_t code = 0;
     const char *reason = NULL;
     uint32_t err = lc__api_get_int(d, "code", 0, 4999, &code);
     if (!err)
         err = lc__api_get_str(d, "reason", &reason);
     /* A close frame carries application codes 3000-4999 and a short reason. */
-    if (!err && ((code != 0 && code < 3000) || (reason && strlen(reason) > REASON_MAX)))
-        err = LC_ERROR_BAD_REQUEST;
+    if (!err && code != 0 && code < 3000)
+        err = lc__api_bad("disconnect.code", "expected 3000 to 4999");
+    if (!err && reason && strlen(reason) > REASON_MAX)
+        err = lc__api_bad("disconnect.reason", "too long");
     if (err)
         return err;
     op->code = (uint32_t)code;
@@ -190,11 +195,11 @@ static uint32_t read_params(sess_op_t *op, const char *params, size_t len, const
     const lc_ns_opts_t *ns;
     const char *channel = NULL;
     if ((op->kind == SESS_SUBSCRIBE || op->kind == SESS_UNSUBSCRIBE) &&
-        (code = lc__api_get_channel(op->cmd->api, p, &channel, &scratch, &ns)))
+        (code = lc__api_get_channel(op->api, p, &channel, &scratch, &ns)))
         return code;
     /* Nobody to act on. */
     if ((!user || !*user) && (!client || !*client))
-        return LC_ERROR_BAD_REQUEST;
+        return lc__api_bad("user", "required (or client)");
     op->target.user = keep_str(op, user);
     op->target.client = keep_str(op, client);
     op->channel = keep_str(op, channel);
@@ -206,7 +211,7 @@ static uint32_t read_params(sess_op_t *op, const char *params, size_t len, const
             return code;
         if (ov.p) {
             if (lc_jwt_parse_override(ov.p, ov.len, &op->override) != 0)
-                return LC_ERROR_BAD_REQUEST;
+                return lc__api_bad("override", "expected an object of {value} options");
             op->sub.override = &op->override;
         }
         if ((code = lc__api_get_int(p, "expire_at", 0, INT64_MAX, &op->sub.expire_at)) ||
@@ -235,21 +240,43 @@ static uint32_t read_params(sess_op_t *op, const char *params, size_t len, const
     return op->overflow ? LC_ERROR_INTERNAL : 0;
 }
 
-static void run_op(lc__api_cmd_t *c, int kind, const char *params, size_t len, const cJSON *p)
+/* A new operation with room for params (see keep(): the params text plus a NUL per string,
+ * the fixed fields and each whitelist element). */
+static sess_op_t *op_new(lc__api_t *a, lc__api_cmd_t *c, int kind, size_t len, const cJSON *p)
 {
-    /* see keep(): the params text plus a NUL per string (the fixed fields, each whitelist
-     * element) */
     const cJSON *wl = cJSON_GetObjectItemCaseSensitive(p, "whitelist");
     size_t cap = len + 16 + (cJSON_IsArray(wl) ? (size_t)cJSON_GetArraySize(wl) : 0);
     sess_op_t *op = calloc(1, sizeof(*op) + cap);
+    if (!op)
+        return NULL;
+    op->cmd = c;
+    op->api = a;
+    op->kind = kind;
+    op->cap = cap;
+    return op;
+}
+
+/* The same operation on every other node's connections: "<kind>\n<params>" as control data
+ * (the nodes share nothing else about sessions). */
+static void forward(lc__api_t *a, int kind, const char *params, size_t len)
+{
+    lc_buf_t b = LC_BUF_INIT;
+    if (lc_buf_printf(&b, "sess %d\n", kind) == 0 && lc_buf_append(&b, params, len) == 0) {
+        int rc = lc_node_send_control(a->node, b.data, b.len);
+        if (rc != 0)
+            lc_log_error("api: operation not sent to other nodes: %s", lc_strerror(rc));
+    }
+    lc_buf_free(&b);
+}
+
+static void run_op(lc__api_cmd_t *c, int kind, const char *params, size_t len, const cJSON *p)
+{
+    sess_op_t *op = op_new(c->api, c, kind, len, p);
     if (!op) {
         lc_log_error("api %s: out of memory", c->method->name);
         lc__api_fail(c, LC_ERROR_INTERNAL);
         return;
     }
-    op->cmd = c;
-    op->kind = kind;
-    op->cap = cap;
     uint32_t code = read_params(op, params, len, p);
     if (code) {
         if (code == LC_ERROR_INTERNAL)
@@ -258,12 +285,33 @@ static void run_op(lc__api_cmd_t *c, int kind, const char *params, size_t len, c
         lc__api_fail(c, code);
         return;
     }
+    forward(c->api, kind, params, len);
     int rc = lc_node_each_worker(c->api->node, on_each, on_done, op);
     if (rc != 0) {
         lc_log_error("api %s: %s", c->method->name, lc_strerror(rc));
         sess_op_free(op);
         lc__api_fail(c, LC_ERROR_INTERNAL);
     }
+}
+
+void lc__api_on_control(void *arg, const char *data, size_t len)
+{
+    lc__api_t *a = arg;
+    int kind = -1;
+    const char *nl = memchr(data, '\n', len);
+    if (!nl || sscanf(data, "sess %d", &kind) != 1 || kind < SESS_SUBSCRIBE || kind > SESS_REFRESH)
+        return;
+    const char *params = nl + 1;
+    size_t plen = len - (size_t)(params - data);
+    cJSON *p = cJSON_ParseWithLength(params, plen);
+    sess_op_t *op = p ? op_new(a, NULL, kind, plen, p) : NULL;
+    if (!op || read_params(op, params, plen, p) != 0 ||
+        lc_node_each_worker(a->node, on_each, on_done, op) != 0) {
+        lc_log_error("api operation from another node not run");
+        if (op)
+            sess_op_free(op);
+    }
+    cJSON_Delete(p);
 }
 
 void lc__api_subscribe(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)

@@ -75,12 +75,36 @@ static cJSON *decode_json_part(const char *s, size_t n)
     return json;
 }
 
-/* Map the header's `alg` to the only algorithms an HMAC secret can verify. */
-static lc_jwt_status pin_algorithm(const cJSON *header, const lc_jwt_keys_t *keys, jwt_alg_t *alg,
+/* The algorithm a token may use and the key that verifies it. */
+typedef struct pinned {
+    jwt_alg_t alg;
+    const char *key;
+} pinned_t;
+
+static const struct {
+    const char *name;
+    jwt_alg_t alg;
+    char family; /* 'H' HMAC secret, 'R' RSA key, 'E' EC key */
+} known_algs[] = {
+    {"HS256", JWT_ALG_HS256, 'H'}, {"HS384", JWT_ALG_HS384, 'H'}, {"HS512", JWT_ALG_HS512, 'H'},
+    {"RS256", JWT_ALG_RS256, 'R'}, {"RS384", JWT_ALG_RS384, 'R'}, {"RS512", JWT_ALG_RS512, 'R'},
+    {"ES256", JWT_ALG_ES256, 'E'}, {"ES384", JWT_ALG_ES384, 'E'}, {"ES512", JWT_ALG_ES512, 'E'},
+};
+
+static bool set(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
+/* Map the header's `alg` to the key of its family: an HMAC secret verifies HS* only, an RSA
+ * key RS* only, an EC key ES* only, so a public key is never taken for an HMAC secret. With a
+ * JWKS, RS* and ES* use the set's key named by `kid`, of the matching type. */
+static lc_jwt_status pin_algorithm(const cJSON *header, const lc_jwt_keys_t *keys, pinned_t *p,
                                    const char **reason)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(header, "alg");
     const char *name;
+    size_t i;
 
     if (!cJSON_IsString(item) || item->valuestring == NULL) {
         *reason = "algorithm missing";
@@ -91,27 +115,51 @@ static lc_jwt_status pin_algorithm(const cJSON *header, const lc_jwt_keys_t *key
         *reason = "algorithm none";
         return LC_JWT_INVALID;
     }
-    if (keys == NULL || keys->hmac_secret == NULL || keys->hmac_secret[0] == '\0') {
+    if (keys == NULL || (!set(keys->hmac_secret) && !set(keys->rsa_public_key) &&
+                         !set(keys->ecdsa_public_key) && keys->jwk_find == NULL)) {
         *reason = "no token key configured";
         return LC_JWT_INVALID;
     }
-    if (strcmp(name, "HS256") == 0)
-        *alg = JWT_ALG_HS256;
-    else if (strcmp(name, "HS384") == 0)
-        *alg = JWT_ALG_HS384;
-    else if (strcmp(name, "HS512") == 0)
-        *alg = JWT_ALG_HS512;
-    else {
+    for (i = 0; i < sizeof(known_algs) / sizeof(known_algs[0]); i++)
+        if (strcmp(name, known_algs[i].name) == 0)
+            break;
+    if (i == sizeof(known_algs) / sizeof(known_algs[0])) {
+        *reason = "algorithm not allowed";
+        return LC_JWT_INVALID;
+    }
+    p->alg = known_algs[i].alg;
+    if (known_algs[i].family == 'H') {
+        p->key = keys->hmac_secret;
+    } else if (keys->jwk_find != NULL) {
+        const cJSON *kid = cJSON_GetObjectItemCaseSensitive(header, "kid");
+        lc_jwk_t k = {0};
+        if (!cJSON_IsString(kid) || kid->valuestring == NULL || kid->valuestring[0] == '\0') {
+            *reason = "kid missing (keys come from a JWKS)";
+            return LC_JWT_INVALID;
+        }
+        if (!keys->jwk_find(keys->jwk_ud, kid->valuestring, &k)) {
+            *reason = "kid not in the JWKS";
+            return LC_JWT_UNKNOWN_KEY;
+        }
+        if (k.ec != (known_algs[i].family == 'E')) {
+            *reason = "algorithm does not fit the key type";
+            return LC_JWT_INVALID;
+        }
+        p->key = k.pem;
+    } else {
+        p->key = known_algs[i].family == 'R' ? keys->rsa_public_key : keys->ecdsa_public_key;
+    }
+    if (!set(p->key)) {
         *reason = "algorithm not allowed";
         return LC_JWT_INVALID;
     }
     return LC_JWT_OK;
 }
 
-static lc_jwt_status check_signature(const char *tok, size_t len, const char *secret, jwt_alg_t alg,
+static lc_jwt_status check_signature(const char *tok, size_t len, const char *key, jwt_alg_t alg,
                                      const char **reason)
 {
-    size_t keylen = strlen(secret);
+    size_t keylen = strlen(key);
     char *copy;
     jwt_t *jwt = NULL;
     lc_jwt_status st = LC_JWT_INVALID;
@@ -129,7 +177,7 @@ static lc_jwt_status check_signature(const char *tok, size_t len, const char *se
     memcpy(copy, tok, len);
     copy[len] = '\0';
 
-    rc = jwt_decode(&jwt, copy, (const unsigned char *)secret, (int)keylen);
+    rc = jwt_decode(&jwt, copy, (const unsigned char *)key, (int)keylen);
     if (rc != 0 || jwt == NULL) {
         *reason = "bad signature";
         goto done;
@@ -152,7 +200,7 @@ lc_jwt_status lc__jwt_open(const char *token, size_t len, const lc_jwt_keys_t *k
 {
     token_parts_t tp;
     cJSON *header = NULL;
-    jwt_alg_t alg = JWT_ALG_NONE;
+    pinned_t pin = {JWT_ALG_NONE, NULL};
     lc_jwt_status st = LC_JWT_INVALID;
 
     *payload = NULL;
@@ -164,11 +212,11 @@ lc_jwt_status lc__jwt_open(const char *token, size_t len, const lc_jwt_keys_t *k
         *why = "malformed token header";
         return LC_JWT_INVALID;
     }
-    st = pin_algorithm(header, keys, &alg, why);
+    st = pin_algorithm(header, keys, &pin, why);
     cJSON_Delete(header);
     if (st != LC_JWT_OK)
         return st;
-    st = check_signature(token, len, keys->hmac_secret, alg, why);
+    st = check_signature(token, len, pin.key, pin.alg, why);
     if (st != LC_JWT_OK)
         return st;
 

@@ -1,11 +1,12 @@
 /* Connection and subscription token verification (spec §3.1–§3.3) on libjwt, and HS256 signing
  * for tests and the CLI.
  *
- * Algorithms are pinned to the configured keys: with an HMAC secret only HS256/HS384/HS512
- * are accepted; "none", RS*, ES* and anything unknown are rejected before the signature is
- * looked at. The header is parsed by us first so libjwt never chooses the algorithm. Both
- * token kinds go through the same header, algorithm and signature checks; only the claims
- * differ.
+ * Algorithms are pinned to the configured keys: HS256/384/512 only with an HMAC secret,
+ * RS256/384/512 only with an RSA public key (or an RSA key of the JWKS), ES256/384/512 only
+ * with an ECDSA public key (or an EC key of the JWKS); "none" and anything else are rejected
+ * before the signature is looked at, so a public key is never used as an HMAC secret. The header is
+ * parsed by us first so libjwt never chooses the algorithm. Both token kinds go through the same
+ * header, algorithm and signature checks; only the claims differ.
  *
  * What the caller answers for each status (as the reference server does):
  *
@@ -29,14 +30,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A key of a JWKS (JSON Web Key Set) as PEM, for the verifier to use. */
+typedef struct lc_jwk {
+    const char *pem;
+    bool ec; /* an EC key (ES256/384/512); else RSA (RS256/384/512) */
+} lc_jwk_t;
+
+/* The keys and claim checks of one token kind. Strings NULL or "" = not configured. */
 typedef struct lc_jwt_keys {
-    const char *hmac_secret; /* NULL or "" = no HMAC key configured */
+    const char *hmac_secret;      /* HS256/384/512 */
+    const char *rsa_public_key;   /* PEM: RS256/384/512 */
+    const char *ecdsa_public_key; /* PEM: ES256/384/512 */
+    /* A JWKS: when set, RS* and ES* tokens are verified with the set's key named by the
+     * header's `kid` (the static PEM keys are then not used). find returns false when the set
+     * (as cached now) has no such key: the token is LC_JWT_UNKNOWN_KEY. */
+    bool (*jwk_find)(void *ud, const char *kid, lc_jwk_t *out);
+    void *jwk_ud;
+    /* `aud` (a string or an array of strings) must hold audience / one entry must match
+     * audience_re; `iss` must equal issuer / match issuer_re (regex.h, compiled). */
+    const char *audience;
+    const void *audience_re; /* regex_t * */
+    const char *issuer;
+    const void *issuer_re; /* regex_t * */
 } lc_jwt_keys_t;
 
 typedef enum lc_jwt_status {
     LC_JWT_OK = 0,
     LC_JWT_EXPIRED = 1, /* exp (or nbf) check failed */
     LC_JWT_INVALID = 2, /* malformed, bad signature, wrong/none algorithm, bad claims */
+    /* Signed with a `kid` the JWKS does not hold (yet): invalid unless a fresh copy of the
+     * set has it, so the caller may refresh the set and verify again. */
+    LC_JWT_UNKNOWN_KEY = 3,
 } lc_jwt_status;
 
 /* One optional boolean of an `override` object: {"value":bool}. `set` says the key was
@@ -140,6 +164,16 @@ int lc_jwt_parse_override(const char *json, size_t len, lc_sub_override_t *out);
 int lc_jwt_parse_subs(const char *json, size_t len, lc_conn_sub_t **subs, size_t *n);
 /* Free the n entries of subs and the array itself (NULL with n == 0 is fine). */
 void lc_conn_subs_free(lc_conn_sub_t *subs, size_t n);
+
+/* Check that pem is a public key of the kind (ec: an EC key; else RSA) OpenSSL can read, for
+ * start-up. 0, or LC_EINVAL with the reason in err. */
+int lc_jwt_check_public_key(const char *pem, bool ec, char *err, size_t errlen);
+
+/* Parse a JWKS document ({"keys":[{kty, kid, n, e | crv, x, y, use, alg}...]}) into PEM public
+ * keys: *kids, *pems, *ec get n entries (malloc'd; free with lc_jwks_keys_free). Keys of other
+ * types, or for use other than "sig", are skipped. 0, LC_EPARSE or LC_ENOMEM. */
+int lc_jwks_parse(const char *json, size_t len, char ***kids, char ***pems, bool **ec, size_t *n);
+void lc_jwks_keys_free(char **kids, char **pems, bool *ec, size_t n);
 
 /* Sign claims_json with HS256. Returns a malloc'd token or NULL. */
 char *lc_jwt_sign_hs256(const char *secret, const char *claims_json);

@@ -5,6 +5,8 @@
  * makes the whole token invalid, JSON null counts as absent, unknown claims are ignored.
  * Claim errors are reported before expiry, so a broken token is never mistaken for an old
  * one. */
+#include <math.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -322,13 +324,31 @@ static lc_jwt_status claim_error(int rc, const char **why, const char *fallback)
     return LC_JWT_INVALID;
 }
 
+/* A NumericDate claim (exp, iat, nbf): seconds, a fraction allowed ("exp": 1700000000.5) as
+ * the reference's JWT library reads it; kept as whole seconds (the fraction dropped). */
+static int claim_time(const cJSON *obj, const char *name, int64_t *v)
+{
+    const cJSON *item = claim(obj, name);
+    double d;
+
+    if (item == NULL)
+        return 0;
+    if (!cJSON_IsNumber(item))
+        return LC_EPARSE;
+    d = item->valuedouble;
+    if (!(d >= -9.0e18 && d <= 9.0e18))
+        return LC_EPARSE;
+    *v = (int64_t)floor(d);
+    return 0;
+}
+
 static lc_jwt_status read_times(const cJSON *payload, int64_t *exp, int64_t *iat, int64_t *nbf,
                                 int64_t *expire_at, bool *has_expire_at, const char **why)
 {
-    if (claim_int(payload, "exp", exp, NULL) != 0 || claim_int(payload, "iat", iat, NULL) != 0 ||
-        claim_int(payload, "nbf", nbf, NULL) != 0 ||
+    if (claim_time(payload, "exp", exp) != 0 || claim_time(payload, "iat", iat) != 0 ||
+        claim_time(payload, "nbf", nbf) != 0 ||
         claim_int(payload, "expire_at", expire_at, has_expire_at) != 0) {
-        *why = "time claim is not an integer";
+        *why = "time claim is not a number (expire_at: not an integer)";
         return LC_JWT_INVALID;
     }
     return LC_JWT_OK;
@@ -388,6 +408,55 @@ static lc_jwt_status read_sub_claims(const cJSON *payload, lc_sub_claims_t *out,
     return LC_JWT_OK;
 }
 
+static bool str_matches(const char *s, const char *want, const void *re)
+{
+    if (want != NULL && want[0] != '\0' && strcmp(s, want) != 0)
+        return false;
+    return re == NULL || regexec((const regex_t *)re, s, 0, NULL, 0) == 0;
+}
+
+/* `aud` and `iss` against the configured audience / issuer (exact or regex), when set. aud
+ * is a string or an array of strings, one of which must pass. */
+static lc_jwt_status check_aud_iss(const cJSON *payload, const lc_jwt_keys_t *keys,
+                                   const char **why)
+{
+    bool want_aud =
+        (keys->audience != NULL && keys->audience[0] != '\0') || keys->audience_re != NULL;
+    bool want_iss = (keys->issuer != NULL && keys->issuer[0] != '\0') || keys->issuer_re != NULL;
+
+    if (want_aud) {
+        const cJSON *aud = claim(payload, "aud"), *it;
+        bool ok = false;
+        if (cJSON_IsString(aud)) {
+            ok = str_matches(aud->valuestring, keys->audience, keys->audience_re);
+        } else if (cJSON_IsArray(aud)) {
+            cJSON_ArrayForEach(it, aud)
+            {
+                if (!cJSON_IsString(it)) {
+                    *why = "aud is not a string or a list of strings";
+                    return LC_JWT_INVALID;
+                }
+                ok = ok || str_matches(it->valuestring, keys->audience, keys->audience_re);
+            }
+        } else if (aud != NULL) {
+            *why = "aud is not a string or a list of strings";
+            return LC_JWT_INVALID;
+        }
+        if (!ok) {
+            *why = "invalid audience";
+            return LC_JWT_INVALID;
+        }
+    }
+    if (want_iss) {
+        const cJSON *iss = claim(payload, "iss");
+        if (!cJSON_IsString(iss) || !str_matches(iss->valuestring, keys->issuer, keys->issuer_re)) {
+            *why = "invalid issuer";
+            return LC_JWT_INVALID;
+        }
+    }
+    return LC_JWT_OK;
+}
+
 lc_jwt_status lc_jwt_verify_connect(const char *token, size_t len, const lc_jwt_keys_t *keys,
                                     int64_t now, lc_conn_claims_t *out, const char **reason)
 {
@@ -403,6 +472,8 @@ lc_jwt_status lc_jwt_verify_connect(const char *token, size_t len, const lc_jwt_
     st = lc__jwt_open(token, len, keys, &payload, &why);
     if (st == LC_JWT_OK)
         st = read_conn_claims(payload, out, &why);
+    if (st == LC_JWT_OK)
+        st = check_aud_iss(payload, keys, &why);
     if (st == LC_JWT_OK)
         st = lc__jwt_check_time(out->exp, out->nbf, now, &why);
 
@@ -429,6 +500,8 @@ lc_jwt_status lc_jwt_verify_subscribe(const char *token, size_t len, const lc_jw
     st = lc__jwt_open(token, len, keys, &payload, &why);
     if (st == LC_JWT_OK)
         st = read_sub_claims(payload, out, &why);
+    if (st == LC_JWT_OK)
+        st = check_aud_iss(payload, keys, &why);
     /* Expiry is judged before the channel requirement, in the reference's order. */
     if (st == LC_JWT_OK)
         st = lc__jwt_check_time(out->exp, out->nbf, now, &why);

@@ -1,6 +1,7 @@
 /* Defaults, ownership, cross-key validation, namespace resolution and the dev config. */
 #include "config/config.h"
 
+#include <errno.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ static const char s_uni_sse_prefix[] = "/connection/uni_sse";
 static const char s_uni_http_stream_prefix[] = "/connection/uni_http_stream";
 static const char s_default[] = "default";
 static const char s_ping[] = "ping";
+static const char s_redis_prefix[] = "centrifugo";
 
 static const char *const s_static[] = {
     s_empty,
@@ -48,12 +50,15 @@ static const char *const s_static[] = {
     s_uni_ws_prefix,
     s_uni_sse_prefix,
     s_uni_http_stream_prefix,
+    s_redis_prefix,
 };
 
 #define MS_S 1000LL
 
 void lc__config_free_str(char *p)
 {
+    if (lc__config_ops_static(p))
+        return;
     for (size_t i = 0; i < sizeof(s_static) / sizeof(s_static[0]); i++) {
         if (p == s_static[i])
             return;
@@ -175,6 +180,15 @@ void lc_config_defaults(lc_config_t *c)
 
     c->http_max_header_size = 16384;
     c->http_max_body_size = 1048576;
+    c->http_read_header_timeout_ms = 10 * MS_S;
+    c->http_read_body_timeout_ms = 30 * MS_S;
+    c->http_idle_timeout_ms = 60 * MS_S;
+    c->http_max_output_buffer = 262144;
+    c->websocket_handshake_timeout_ms = 10 * MS_S;
+    c->websocket_max_fragments = 128;
+    c->http_tls_cert = (char *)s_empty;
+    c->http_tls_key = (char *)s_empty;
+    c->http_tls_client_ca = (char *)s_empty;
 
     for (const struct lc__proxy_section *s = lc__config_proxy_sections; s->path; s++)
         lc__config_proxy_init(section_proxy(c, s));
@@ -183,6 +197,38 @@ void lc_config_defaults(lc_config_t *c)
     c->http_api_exclude_client_field = (char *)s_empty;
     c->lua_instruction_budget = 10000000;
     c->lua_memory_limit = 64 * 1024 * 1024;
+    c->lua_time_limit_ms = 1000;
+    lc__config_ops_defaults(c);
+
+    c->redis.prefix = (char *)s_redis_prefix;
+    c->redis.user = (char *)s_empty;
+    c->redis.password = (char *)s_empty;
+    c->redis.sentinel_master_name = (char *)s_empty;
+    c->redis.sentinel_user = (char *)s_empty;
+    c->redis.sentinel_password = (char *)s_empty;
+    c->redis.connect_timeout_ms = 1 * MS_S;
+    c->redis.io_timeout_ms = 4 * MS_S;
+    c->redis.presence_ttl_ms = 60 * MS_S;
+}
+
+static void free_token_conf(lc_token_conf_t *t)
+{
+    char **strs[] = {&t->rsa_public_key, &t->ecdsa_public_key, &t->jwks_public_endpoint,
+                     &t->audience,       &t->audience_regex,   &t->issuer,
+                     &t->issuer_regex};
+    regex_t **res[] = {&t->audience_re, &t->issuer_re};
+
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        lc__config_free_str(*strs[i]);
+        *strs[i] = NULL;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (*res[i] != NULL) {
+            regfree(*res[i]);
+            free(*res[i]);
+            *res[i] = NULL;
+        }
+    }
 }
 
 void lc_config_free(lc_config_t *c)
@@ -209,14 +255,31 @@ void lc_config_free(lc_config_t *c)
                      &c->rpc_namespace_boundary,
                      &c->rpc_ping_method,
                      &c->http_api_exclude_client_field,
-                     &c->lua_script};
+                     &c->lua_script,
+                     &c->http_tls_cert,
+                     &c->http_tls_key,
+                     &c->http_tls_client_ca,
+
+                     &c->redis.prefix,
+                     &c->redis.user,
+                     &c->redis.password,
+                     &c->redis.sentinel_master_name,
+                     &c->redis.sentinel_user,
+                     &c->redis.sentinel_password};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         lc__config_free_str(*strs[i]);
         *strs[i] = NULL;
     }
+    free_token_conf(&c->token);
+    free_token_conf(&c->sub_token);
     lc__config_free_strs(c->allowed_origins, c->n_allowed_origins);
     c->allowed_origins = NULL;
     c->n_allowed_origins = 0;
+    lc__config_free_strs(c->redis.addresses, c->redis.n_addresses);
+    lc__config_free_strs(c->redis.sentinel_addresses, c->redis.n_sentinel_addresses);
+    lc__config_free_strs(c->redis.cluster_addresses, c->redis.n_cluster_addresses);
+    c->redis.addresses = c->redis.sentinel_addresses = c->redis.cluster_addresses = NULL;
+    c->redis.n_addresses = c->redis.n_sentinel_addresses = c->redis.n_cluster_addresses = 0;
     lc__config_free_strs(c->lua_path, c->n_lua_path);
     c->lua_path = NULL;
     c->n_lua_path = 0;
@@ -243,6 +306,7 @@ void lc_config_free(lc_config_t *c)
     c->rpc_namespaces = NULL;
     c->n_rpc_namespaces = 0;
     c->rpc_without_namespace.proxy = NULL;
+    lc__config_ops_free(c);
 }
 
 int lc__config_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -340,6 +404,40 @@ static int validate_rule(const lc_config_t *c, const struct lc_channel_rule *r, 
     return 0;
 }
 
+/* The transport's limits and TLS: what cannot work stops start-up (checkconfig too). */
+static int validate_transport(const lc_config_t *c, char *err, size_t errlen)
+{
+    if (c->http_max_output_buffer <= 0)
+        return lc__config_fail(err, errlen,
+                               "http_server.max_output_buffer: must be greater than 0");
+    if (c->http_tls_autocert)
+        return lc__config_fail(err, errlen,
+                               "http_server.tls_autocert: automatic certificates (ACME) are not "
+                               "supported; set http_server.tls.cert_pem and key_pem, or terminate "
+                               "TLS in a proxy in front");
+    if (!c->http_tls_enabled)
+        return 0;
+    if (c->http_tls_client_ca && c->http_tls_client_ca[0])
+        return lc__config_fail(err, errlen,
+                               "http_server.tls.client_ca_pem: client certificates are not "
+                               "supported");
+    const char *what[2] = {c->http_tls_cert, c->http_tls_key};
+    const char *name[2] = {"cert_pem", "key_pem"};
+    for (int i = 0; i < 2; i++) {
+        if (!what[i] || !what[i][0])
+            return lc__config_fail(err, errlen, "http_server.tls.%s: required when tls is enabled",
+                                   name[i]);
+        if (strncmp(what[i], "-----BEGIN", 10) == 0)
+            continue; /* PEM text */
+        FILE *f = fopen(what[i], "rb");
+        if (!f)
+            return lc__config_fail(err, errlen, "http_server.tls.%s: cannot read %s: %s", name[i],
+                                   what[i], strerror(errno));
+        fclose(f);
+    }
+    return 0;
+}
+
 int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
 {
     if (c->ping_interval_ms == 0)
@@ -361,6 +459,9 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
         return lc__config_fail(err, errlen, "http_server.max_header_size: must be greater than 0");
     if (c->http_max_body_size <= 0)
         return lc__config_fail(err, errlen, "http_server.max_body_size: must be greater than 0");
+    int trc = validate_transport(c, err, errlen);
+    if (trc)
+        return trc;
     if (!c->namespace_boundary || !c->namespace_boundary[0])
         return lc__config_fail(err, errlen, "channel.namespace_boundary: must not be empty");
     if (!c->user_boundary || !c->user_boundary[0])
@@ -383,7 +484,34 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
                 pns);
     }
 
-    int rc = lc__config_validate_proxies(c, err, errlen);
+    if (c->engine_type == LC_ENGINE_REDIS) {
+        const lc_redis_conf_t *r = &c->redis;
+        if (r->n_cluster_addresses > 0)
+            return lc__config_fail(err, errlen,
+                                   "engine.redis.cluster_address: Redis Cluster is not supported "
+                                   "yet (use several engine.redis.address shards or Sentinel)");
+        if (r->history_use_lists)
+            return lc__config_fail(err, errlen,
+                                   "engine.redis.history_use_lists: not supported yet (history is "
+                                   "kept in Redis streams)");
+        if (r->n_sentinel_addresses > 0 && !r->sentinel_master_name[0])
+            return lc__config_fail(err, errlen,
+                                   "engine.redis.sentinel_master_name: required with "
+                                   "engine.redis.sentinel_address");
+        if (r->n_sentinel_addresses > 0 && r->n_addresses > 0)
+            return lc__config_fail(
+                err, errlen, "engine.redis: give either address or sentinel_address, not both");
+        if (r->presence_ttl_ms < 1000)
+            return lc__config_fail(err, errlen, "engine.redis.presence_ttl: at least 1s");
+        if (r->connect_timeout_ms <= 0 || r->io_timeout_ms <= 0)
+            return lc__config_fail(err, errlen,
+                                   "engine.redis: connect_timeout and io_timeout must be positive");
+    }
+
+    int rc = lc__config_ops_validate(c, err, errlen);
+    if (rc)
+        return rc;
+    rc = lc__config_validate_proxies(c, err, errlen);
     if (rc)
         return rc;
     rc = validate_ns(c, &c->without_namespace, "channel.without_namespace", err, errlen);
@@ -407,6 +535,11 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
 const char *lc_config_sub_token_secret(const lc_config_t *c)
 {
     return c->sub_token_enabled ? c->sub_token_hmac_secret_key : c->token_hmac_secret_key;
+}
+
+const lc_token_conf_t *lc_config_sub_token(const lc_config_t *c)
+{
+    return c->sub_token_enabled ? &c->sub_token : &c->token;
 }
 
 const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *channel, size_t len)

@@ -39,6 +39,35 @@ enum lc_proxy_protocol {
                                 socket_id; 2xx allowed, 403 denied), subscribe only */
 };
 
+/* engine.type */
+enum lc_engine_type {
+    LC_ENGINE_MEMORY = 0,
+    LC_ENGINE_REDIS = 1,
+};
+
+/* engine.redis (spec §9): Redis shards (channels spread by consistent hashing over them) or a
+ * Sentinel-managed primary. */
+typedef struct lc_redis_conf {
+    char *
+        *addresses; /* "host:port", "redis://[user:pass@]host:port[/db]"; default 127.0.0.1:6379 */
+    size_t n_addresses;
+    char *prefix; /* "centrifugo" */
+    int db;
+    char *user;
+    char *password;
+    char **sentinel_addresses;
+    size_t n_sentinel_addresses;
+    char *sentinel_master_name;
+    char *sentinel_user;
+    char *sentinel_password;
+    int64_t connect_timeout_ms; /* 1s */
+    int64_t io_timeout_ms;      /* 4s */
+    int64_t presence_ttl_ms;    /* 60s */
+    bool history_use_lists;     /* refused: streams only */
+    char **cluster_addresses;   /* refused: Redis Cluster is not supported yet */
+    size_t n_cluster_addresses;
+} lc_redis_conf_t;
+
 /* One HTTP proxy (spec §5.4 Proxy object). */
 typedef struct lc_proxy_conf {
     char *name;          /* "default" for the section proxies, else the `proxies[]` name */
@@ -95,8 +124,41 @@ typedef struct lc_rpc_ns {
     const lc_proxy_conf_t *proxy; /* proxy_enabled + proxy_name resolved; NULL = off */
 } lc_rpc_ns_t;
 
+/* log.format */
+enum lc_log_format {
+    LC_LOG_FORMAT_TEXT = 0,
+    LC_LOG_FORMAT_JSON,
+};
+
+/* Operations: log output, the admin UI, metrics (defaults and strings owned by config_ops.c). */
+typedef struct lc_ops_conf {
+    int log_format; /* log.format: "text" (default) or "json", enum lc_log_format */
+    char *log_file; /* log.file: "" = stderr */
+    bool admin_enabled;
+    char *admin_prefix;   /* admin.handler_prefix, default "/admin" */
+    char *admin_password; /* admin.password: "" = no login possible (unless insecure) */
+    char *admin_secret;   /* admin.secret: HMAC key of the admin session cookie */
+    bool admin_insecure;  /* admin.insecure: no login at all (local use only) */
+    bool prometheus_enabled;
+    char *prometheus_prefix; /* prometheus.handler_prefix, default "/metrics" */
+    unsigned unknown_keys;   /* unknown keys and CENTRIFUGO_ variables met while loading */
+} lc_ops_conf_t;
+
 /* One rule of the top-level "channels" list; defined in config/config_int.h. */
 struct lc_channel_rule;
+
+/* Public keys and claim checks of one token kind. Strings NULL or "" = not set. */
+typedef struct lc_token_conf {
+    char *rsa_public_key;   /* PEM: RS256/384/512 tokens */
+    char *ecdsa_public_key; /* PEM: ES256/384/512 tokens */
+    char *jwks_public_endpoint;
+    char *audience; /* the `aud` claim must hold it */
+    char *audience_regex;
+    char *issuer; /* the `iss` claim must equal it */
+    char *issuer_regex;
+    regex_t *audience_re; /* compiled when the config loads (RE2 → POSIX as channel_regex) */
+    regex_t *issuer_re;
+} lc_token_conf_t;
 
 typedef struct lc_config {
     /* http_server */
@@ -139,6 +201,10 @@ typedef struct lc_config {
      * key (see lc_config_sub_token_secret) */
     bool sub_token_enabled;
     char *sub_token_hmac_secret_key; /* "" = none */
+    /* client.token.* and client.subscription_token.* besides the HMAC key (spec §3.3):
+     * lc_config_sub_token picks which one subscription tokens use. */
+    lc_token_conf_t token;
+    lc_token_conf_t sub_token;
     /* client.subscribe_to_user_personal_channel; the namespace, when set, must be defined */
     bool personal_channel_enabled;
     char *personal_channel_namespace; /* "" = channels without namespace */
@@ -199,6 +265,7 @@ typedef struct lc_config {
     bool lua_jit;                   /* lua.jit, default false: the budget needs the JIT off */
     int64_t lua_instruction_budget; /* lua.instruction_budget per hook call, default 10000000 */
     int64_t lua_memory_limit;       /* lua.memory_limit bytes per VM, default 64 MiB */
+    int64_t lua_time_limit_ms;      /* lua.time_limit: running time per hook call, default 1s */
 
     /* websocket */
     bool websocket_disabled;
@@ -236,9 +303,32 @@ typedef struct lc_config {
     /* node */
     char *node_name; /* "" = hostname */
 
+    lc_ops_conf_t ops;
+    /* engine */
+    int engine_type; /* enum lc_engine_type */
+    lc_redis_conf_t redis;
+
     /* limits of the HTTP server (Lucent's own keys under http_server) */
     int64_t http_max_header_size; /* http_server.max_header_size, default 16384 */
     int64_t http_max_body_size;   /* http_server.max_body_size, default 1048576 (API bodies) */
+
+    /* Transport hardening (Lucent's own keys; README "Limits and timeouts"). A timeout of 0
+     * switches that check off. */
+    int64_t http_read_header_timeout_ms; /* http_server.read_header_timeout, default 10s */
+    int64_t http_read_body_timeout_ms;   /* http_server.read_body_timeout, default 30s */
+    int64_t http_idle_timeout_ms;        /* http_server.idle_timeout, default 60s */
+    int64_t http_max_output_buffer;      /* http_server.max_output_buffer, default 262144 */
+    int http_max_connections;            /* http_server.max_connections, 0 = from RLIMIT_NOFILE */
+    int64_t websocket_handshake_timeout_ms; /* websocket.handshake_timeout, default 10s */
+    int websocket_max_fragments;            /* websocket.max_fragments, default 128 */
+    /* http_server.tls: cert_pem / key_pem hold PEM text or a file path (Centrifugo's PEMData;
+     * cert_pem_file / key_pem_file are paths); min_version "1.2" (default) or "1.3" */
+    bool http_tls_enabled;
+    char *http_tls_cert; /* "" = none */
+    char *http_tls_key;
+    int http_tls_min_version; /* 0 = TLS 1.2, 1 = TLS 1.3 */
+    char *http_tls_client_ca; /* client_ca_pem: client certificates are refused when set */
+    bool http_tls_autocert;   /* http_server.tls_autocert.enabled: refused */
 } lc_config_t;
 
 /* Defaults for everything; no secrets. */
@@ -314,6 +404,12 @@ bool lc_config_channel_regex_ok(const lc_ns_opts_t *o, const char *name_after_ns
  * client.subscription_token.enabled, else the connection key client.token.hmac_secret_key.
  * "" = no HMAC key. */
 const char *lc_config_sub_token_secret(const lc_config_t *c);
+/* The key settings subscription tokens use: client.subscription_token's when enabled, else
+ * client.token's (as lc_config_sub_token_secret). */
+const lc_token_conf_t *lc_config_sub_token(const lc_config_t *c);
+/* Compile a Go RE2 expression as lc_config_set_channel_regex does into *out (malloc'd; NULL
+ * for ""). 0, LC_EINVAL (message in err) or LC_ENOMEM. */
+int lc_config_compile_regex(const char *re, regex_t **out, char *err, size_t errlen);
 
 /* The RPC namespace of a method (spec §1.6 rpc): the part before rpc.namespace_boundary, or
  * rpc.without_namespace; NULL when that namespace is undefined (→ 104). */
@@ -350,5 +446,20 @@ const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *cha
  * only while the config lives. No allocation; safe from any thread. */
 const lc_ns_opts_t *lc_config_resolve_channel(const lc_config_t *c, const char *channel, size_t len,
                                               const char *user, lc_ns_opts_t *scratch);
+
+/* Whether loads refuse the keys Lucent recognises but does not implement when they are switched
+ * on ("engine.type: not supported: ..."; config_unsupported.c has the list) and warn about those
+ * that only tune something. The server and checkconfig turn it on before loading; off (the
+ * default) the values are only type-checked and stored, which tests of the loader rely on. */
+void lc_config_refuse_unsupported(bool on);
+
+/* checkconfig --strict: the secrets that are placeholders ("change-me…") or too short to be
+ * keys (under 32 bytes), one "key.path: why" per line into out. Returns how many. */
+int lc_config_lint_secrets(const lc_config_t *c, char *out, size_t outlen);
+
+/* The effective config as JSON text (every key Lucent uses, with its value after defaults, the
+ * file and the environment), secrets replaced by "***" unless show_secrets. Caller frees;
+ * NULL on OOM. */
+char *lc_config_effective_json(const lc_config_t *c, bool show_secrets);
 
 #endif

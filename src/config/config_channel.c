@@ -95,43 +95,56 @@ static char *re2_to_posix(const char *re, bool *bracket_escape)
     return out;
 }
 
-int lc_config_set_channel_regex(lc_ns_opts_t *o, const char *re, char *err, size_t errlen)
+int lc_config_compile_regex(const char *re, regex_t **out, char *err, size_t errlen)
 {
-    char *copy = NULL, *posix = NULL;
+    char *posix = NULL;
     regex_t *compiled = NULL;
     bool bracket_escape = false;
-    int rc = LC_ENOMEM;
 
-    if (re[0] != '\0') {
-        copy = strdup(re);
-        posix = re2_to_posix(re, &bracket_escape);
-        compiled = malloc(sizeof(*compiled));
-        if (!copy || !posix || !compiled)
-            goto fail;
-        int rrc = regcomp(compiled, posix, REG_EXTENDED | REG_NOSUB);
-        if (rrc != 0) {
-            char msg[128];
-            regerror(rrc, compiled, msg, sizeof(msg));
-            if (err && errlen)
-                snprintf(err, errlen, "invalid regular expression: %s", msg);
-            rc = LC_EINVAL;
-            goto fail;
-        }
-        if (bracket_escape)
-            lc_log_warn("config: channel_regex \"%s\": a backslash inside [...] is a literal "
-                        "backslash here (\\d, \\w, \\s work outside brackets only)",
-                        re);
+    *out = NULL;
+    if (re == NULL || re[0] == '\0')
+        return 0;
+    posix = re2_to_posix(re, &bracket_escape);
+    compiled = malloc(sizeof(*compiled));
+    if (!posix || !compiled) {
         free(posix);
+        free(compiled);
+        return LC_ENOMEM;
+    }
+    int rrc = regcomp(compiled, posix, REG_EXTENDED | REG_NOSUB);
+    free(posix);
+    if (rrc != 0) {
+        char msg[128];
+        regerror(rrc, compiled, msg, sizeof(msg));
+        if (err && errlen)
+            snprintf(err, errlen, "invalid regular expression: %s", msg);
+        free(compiled);
+        return LC_EINVAL;
+    }
+    if (bracket_escape)
+        lc_log_warn("config: regular expression \"%s\": a backslash inside [...] is a literal "
+                    "backslash here (\\d, \\w, \\s work outside brackets only)",
+                    re);
+    *out = compiled;
+    return 0;
+}
+
+int lc_config_set_channel_regex(lc_ns_opts_t *o, const char *re, char *err, size_t errlen)
+{
+    char *copy = NULL;
+    regex_t *compiled = NULL;
+    int rc;
+
+    if (re[0] != '\0' && (copy = strdup(re)) == NULL)
+        return LC_ENOMEM;
+    if ((rc = lc_config_compile_regex(re, &compiled, err, errlen)) != 0) {
+        free(copy);
+        return rc;
     }
     lc__config_free_ns_regex(o);
     o->channel_regex = copy;
     o->channel_re = compiled;
     return 0;
-fail:
-    free(copy);
-    free(posix);
-    free(compiled);
-    return rc;
 }
 
 bool lc_config_channel_regex_ok(const lc_ns_opts_t *o, const char *name_after_ns)

@@ -218,6 +218,23 @@ void lc__config_env_paths(void (*fn)(const char *path, const struct lc__key *k, 
  * resolve proxy references, validate. */
 int lc__config_load_tree(lc_config_t *c, const struct cJSON *root, char *err, size_t errlen);
 
+/* config_ops.c: defaults and strings of c->ops. */
+void lc__config_ops_defaults(lc_config_t *c);
+void lc__config_ops_free(lc_config_t *c);
+bool lc__config_ops_static(const char *p);
+int lc__config_ops_validate(const lc_config_t *c, char *err, size_t errlen);
+/* config_unsupported.c: refuse (LC_EINVAL, message via the walker) or warn about a key that is
+ * recognised but not implemented, when v switches it on. path is the v6 key path. */
+struct lc__walk;
+int lc__config_unsupported(struct lc__walk *x, const char *path, const struct lc__key *k,
+                           const struct cJSON *v);
+/* A warning for an unknown key at x's path, with a "did you mean" when a known key is near;
+ * table holds the keys valid at that place (NULL: unknown). Counted in c->ops.unknown_keys. */
+void lc__config_unknown(struct lc__walk *x, const struct lc__key *table);
+/* Closest known key path to path (edit distance), or NULL. */
+const char *lc__config_suggest(const char *path, const struct lc__key *table, char *out,
+                               size_t outlen);
+
 /* Frees a string field unless it is one of the static defaults (see lc_config_set_string). */
 void lc__config_free_str(char *p);
 /* Write a message into err (when given) and return LC_EINVAL. */

@@ -25,7 +25,7 @@
 #define DURN(n, off) K_(n, LC__K_DUR_NEG, off, 0, 0, 0, NULL, NULL)
 #define STR(n, off) K_(n, LC__K_STR, off, 0, 0, 0, NULL, NULL)
 #define STRS(n, off, off2) K_(n, LC__K_STRS, off, off2, 0, 0, NULL, NULL)
-#define STR_STRS(n) K_(n, LC__K_STR_STRS, U, 0, 0, 0, NULL, NULL)
+#define STR_STRS(n, off, off2) K_(n, LC__K_STR_STRS, off, off2, 0, 0, NULL, NULL)
 #define ENUM(n, vals) K_(n, LC__K_ENUM, U, 0, 0, 0, NULL, vals)
 #define ENUMF(n, off, vals) K_(n, LC__K_ENUM, off, 0, 0, 0, NULL, vals)
 #define ENUMSF(n, off, vals) K_(n, LC__K_ENUMS, off, 0, 0, 0, NULL, vals)
@@ -67,87 +67,145 @@ static const struct lc__key tls_keys[] = {
     END,
 };
 
+/* http_server.tls: served by Lucent itself (transport/tls.c). */
+static const struct lc__key http_tls_keys[] = {
+    BOOL("enabled", CF(http_tls_enabled)),
+    STR("cert_pem", CF(http_tls_cert)),
+    STR("cert_pem_file", CF(http_tls_cert)),
+    STR("key_pem", CF(http_tls_key)),
+    STR("key_pem_file", CF(http_tls_key)),
+    ENUMF("min_version", CF(http_tls_min_version), "1.2|1.3"),
+    STR("server_ca_pem", U),
+    STR("server_ca_pem_file", U),
+    STR("client_ca_pem", CF(http_tls_client_ca)),
+    STR("client_ca_pem_file", CF(http_tls_client_ca)),
+    STR("root_ca_pem", U),
+    STR("root_ca_pem_file", U),
+    STR("server_name", U),
+    BOOL("insecure_skip_verify", U),
+    DUR("reload_interval", U),
+    END,
+};
+
+static const struct lc__key tls_autocert_keys[] = {
+    BOOL("enabled", CF(http_tls_autocert)),
+    ANY("host_whitelist"),
+    STR("cache_dir", U),
+    STR("email", U),
+    STR("server_name", U),
+    BOOL("http", U),
+    STR("http_addr", U),
+    END,
+};
+
 static const struct lc__key http_server_keys[] = {
     STR("address", CF(address)),
     INT("port", CF(port), 0, 65535),
     STR("internal_address", U),
     ANY("internal_port"), /* a string in Centrifugo ("" = unset), a number in many configs */
-    OBJ("tls", tls_keys),
-    ANYOBJ("tls_autocert"),
+    OBJ("tls", http_tls_keys),
+    OBJ("tls_autocert", tls_autocert_keys),
     BOOL("tls_external", U),
     OBJ("internal_tls", tls_keys),
     ANYOBJ("http3"),
     I64("max_header_size", CF(http_max_header_size), 1, NOMAX),
     I64("max_body_size", CF(http_max_body_size), 1, NOMAX),
+    DUR("read_header_timeout", CF(http_read_header_timeout_ms)),
+    DUR("read_body_timeout", CF(http_read_body_timeout_ms)),
+    DUR("idle_timeout", CF(http_idle_timeout_ms)),
+    I64("max_output_buffer", CF(http_max_output_buffer), 1, NOMAX),
+    INT("max_connections", CF(http_max_connections), 0, INT_MAX),
     END,
 };
 
 static const struct lc__key log_keys[] = {
     LOGLEVEL("level", CF(log_level)),
-    STR("file", U),
+    STR("file", CF(ops.log_file)),
+    ENUMF("format", CF(ops.log_format), "text|json"), /* Lucent's own */
+    END,
+};
+
+/* What Lucent does not do with Redis yet: switched on, start-up stops with the reason. */
+static const struct lc__key redis_tls_keys[] = {
+    FALSE_ONLY("enabled", "TLS to Redis is not supported yet"),
+    STR("cert_pem", U),
+    STR("cert_pem_file", U),
+    STR("key_pem", U),
+    STR("key_pem_file", U),
+    STR("server_ca_pem", U),
+    STR("server_ca_pem_file", U),
+    STR("client_ca_pem", U),
+    STR("client_ca_pem_file", U),
+    STR("root_ca_pem", U),
+    STR("root_ca_pem_file", U),
+    STR("server_name", U),
+    BOOL("insecure_skip_verify", U),
+    DUR("reload_interval", U),
     END,
 };
 
 static const struct lc__key redis_keys[] = {
-    STR_STRS("address"),
-    STR("prefix", U),
-    INT("db", U, 0, INT_MAX),
-    STR("user", U),
-    STR("password", U),
-    STR_STRS("cluster_address"),
-    STR_STRS("sentinel_address"),
-    STR("sentinel_master_name", U),
-    STR("sentinel_user", U),
-    STR("sentinel_password", U),
+    STR_STRS("address", CF(redis.addresses), CF(redis.n_addresses)),
+    STR("prefix", CF(redis.prefix)),
+    INT("db", CF(redis.db), 0, INT_MAX),
+    STR("user", CF(redis.user)),
+    STR("password", CF(redis.password)),
+    STR_STRS("cluster_address", CF(redis.cluster_addresses), CF(redis.n_cluster_addresses)),
+    STR_STRS("sentinel_address", CF(redis.sentinel_addresses), CF(redis.n_sentinel_addresses)),
+    STR("sentinel_master_name", CF(redis.sentinel_master_name)),
+    STR("sentinel_user", CF(redis.sentinel_user)),
+    STR("sentinel_password", CF(redis.sentinel_password)),
     STR("sentinel_client_name", U),
-    OBJ("sentinel_tls", tls_keys),
+    OBJ("sentinel_tls", redis_tls_keys),
     STR("client_name", U),
-    DUR("connect_timeout", U),
-    DUR("io_timeout", U),
-    BOOL("force_resp2", U),
-    OBJ("tls", tls_keys),
-    DUR("presence_ttl", U),
-    BOOL("presence_hash_field_ttl", U),
-    BOOL("presence_user_mapping", U),
-    BOOL("history_use_lists", U),
-    BOOL("use_sharded_pub_sub", U),
+    DUR("connect_timeout", CF(redis.connect_timeout_ms)),
+    DUR("io_timeout", CF(redis.io_timeout_ms)),
+    BOOL("force_resp2", U), /* Lucent always speaks RESP2 */
+    OBJ("tls", redis_tls_keys),
+    DUR("presence_ttl", CF(redis.presence_ttl_ms)),
+    FALSE_ONLY("presence_hash_field_ttl",
+               "engine.redis.presence_hash_field_ttl is not supported yet"),
+    FALSE_ONLY("presence_user_mapping", "engine.redis.presence_user_mapping is not supported yet"),
+    BOOL("history_use_lists", CF(redis.history_use_lists)),
+    FALSE_ONLY("use_sharded_pub_sub", "engine.redis.use_sharded_pub_sub is not supported yet"),
     INT("num_shards", U, 0, INT_MAX),
-    BOOL("load_sharded_pub_sub", U),
+    FALSE_ONLY("load_sharded_pub_sub", "engine.redis.load_sharded_pub_sub is not supported yet"),
     ANYOBJ("replica_client"),
     ANYOBJ("sharded_pub_sub"),
     END,
 };
 
 static const struct lc__key engine_keys[] = {
-    ENUM("type", "memory|redis"),
+    ENUMF("type", CF(engine_type), "memory|redis"),
     OBJ("redis", redis_keys),
     END,
 };
 
+/* A separate broker or presence manager is not supported: the engine does both. */
 static const struct lc__key broker_keys[] = {
-    BOOL("enabled", U),
+    FALSE_ONLY("enabled", "a separate broker is not supported yet; use engine.type"),
     ENUM("type", "memory|redis|nats|redisnats"),
-    OBJ("redis", redis_keys),
+    ANYOBJ("redis"),
     ANYOBJ("nats"),
     END,
 };
 
 static const struct lc__key presence_manager_keys[] = {
-    BOOL("enabled", U),
+    FALSE_ONLY("enabled", "a separate presence manager is not supported yet; use engine.type"),
     ENUM("type", "memory|redis"),
-    OBJ("redis", redis_keys),
+    ANYOBJ("redis"),
     END,
 };
 
 static const struct lc__key token_keys[] = {
     STR("hmac_secret_key", CF(token_hmac_secret_key)),
-    STR("rsa_public_key", U),
-    STR("ecdsa_public_key", U),
-    STR("jwks_public_endpoint", U),
-    STR("audience", U),
-    STR("audience_regex", U),
-    STR("issuer", U),
-    STR("issuer_regex", U),
+    STR("rsa_public_key", CF(token.rsa_public_key)),
+    STR("ecdsa_public_key", CF(token.ecdsa_public_key)),
+    STR("jwks_public_endpoint", CF(token.jwks_public_endpoint)),
+    STR("audience", CF(token.audience)),
+    STR("audience_regex", CF(token.audience_regex)),
+    STR("issuer", CF(token.issuer)),
+    STR("issuer_regex", CF(token.issuer_regex)),
     STR("user_id_claim", U),
     END,
 };
@@ -155,13 +213,13 @@ static const struct lc__key token_keys[] = {
 static const struct lc__key subscription_token_keys[] = {
     BOOL("enabled", CF(sub_token_enabled)),
     STR("hmac_secret_key", CF(sub_token_hmac_secret_key)),
-    STR("rsa_public_key", U),
-    STR("ecdsa_public_key", U),
-    STR("jwks_public_endpoint", U),
-    STR("audience", U),
-    STR("audience_regex", U),
-    STR("issuer", U),
-    STR("issuer_regex", U),
+    STR("rsa_public_key", CF(sub_token.rsa_public_key)),
+    STR("ecdsa_public_key", CF(sub_token.ecdsa_public_key)),
+    STR("jwks_public_endpoint", CF(sub_token.jwks_public_endpoint)),
+    STR("audience", CF(sub_token.audience)),
+    STR("audience_regex", CF(sub_token.audience_regex)),
+    STR("issuer", CF(sub_token.issuer)),
+    STR("issuer_regex", CF(sub_token.issuer_regex)),
     STR("user_id_claim", U),
     END,
 };
@@ -361,6 +419,7 @@ static const struct lc__key lua_keys[] = {
     BOOL("jit", CF(lua_jit)),
     I64("instruction_budget", CF(lua_instruction_budget), 1000, NOMAX),
     I64("memory_limit", CF(lua_memory_limit), 1048576, NOMAX),
+    DUR("time_limit", CF(lua_time_limit_ms)),
     END,
 };
 
@@ -388,6 +447,8 @@ static const struct lc__key websocket_keys[] = {
     INT("write_buffer_size", U, 0, INT_MAX),
     BOOL("use_write_buffer_pool", U),
     BOOL("join_push_messages", U),
+    DUR("handshake_timeout", CF(websocket_handshake_timeout_ms)),
+    INT("max_fragments", CF(websocket_max_fragments), 1, INT_MAX),
     END,
 };
 
@@ -446,14 +507,20 @@ static const struct lc__key uni_grpc_keys[] = {
 };
 
 static const struct lc__key admin_keys[] = {
-    BOOL("enabled", U), STR("handler_prefix", U),    STR("password", U),
-    STR("secret", U),   BOOL("insecure", U),         BOOL("external", U),
-    STR("web_path", U), STR("web_proxy_address", U), END,
+    BOOL("enabled", CF(ops.admin_enabled)),
+    STR("handler_prefix", CF(ops.admin_prefix)),
+    STR("password", CF(ops.admin_password)),
+    STR("secret", CF(ops.admin_secret)),
+    BOOL("insecure", CF(ops.admin_insecure)),
+    BOOL("external", U),
+    STR("web_path", U),
+    STR("web_proxy_address", U),
+    END,
 };
 
 static const struct lc__key prometheus_keys[] = {
-    BOOL("enabled", U),
-    STR("handler_prefix", U),
+    BOOL("enabled", CF(ops.prometheus_enabled)),
+    STR("handler_prefix", CF(ops.prometheus_prefix)),
     BOOL("instrument_http_handlers", U),
     BOOL("recovered_publications_histogram", U),
     END,

@@ -179,6 +179,9 @@ static int apply(struct lc__walk *x, const struct lc__key *k, void *base, const 
 {
     bool store = k->off != LC__NOFIELD;
     int64_t n;
+    int urc = lc__config_unsupported(x, x->path, k, v);
+    if (urc)
+        return urc;
     switch (k->kind) {
     case LC__K_BOOL:
         if (!cJSON_IsBool(v))
@@ -240,6 +243,21 @@ static int apply(struct lc__walk *x, const struct lc__key *k, void *base, const 
     case LC__K_STR_STRS:
         if (!cJSON_IsString(v) && !is_string_array(v))
             return lc__walk_bad(x, "expected a string or an array of strings");
+        if (store) {
+            size_t *count = (size_t *)(void *)((char *)base + k->off2);
+            cJSON *arr = cJSON_IsString(v) ? cJSON_CreateArray() : NULL;
+            if (arr && v->valuestring[0] &&
+                !cJSON_AddItemToArray(arr, cJSON_CreateString(v->valuestring))) {
+                cJSON_Delete(arr);
+                return lc__walk_nomem(x);
+            }
+            if (cJSON_IsString(v) && !arr)
+                return lc__walk_nomem(x);
+            int rc = set_strings(x, LC__FIELD(char **, base, k), count, arr ? arr : v);
+            cJSON_Delete(arr);
+            if (rc)
+                return rc;
+        }
         break;
     case LC__K_ENUM: {
         int idx = cJSON_IsString(v) ? enum_index(k->values, v->valuestring) : -1;
@@ -373,7 +391,7 @@ int lc__walk_object(struct lc__walk *x, const struct lc__key *table, void *base,
             rc = apply_ns_legacy(x, base, obj, v6, it);
         else if ((mode != LC__WALK_NS_ENTRY && mode != LC__WALK_ENTRY) ||
                  strcmp(it->string, "name") != 0)
-            lc_log_warn("config: unknown key \"%s\" (ignored)", x->path);
+            lc__config_unknown(x, table);
         if (rc)
             return rc;
         lc__walk_restore(x, mark);
@@ -448,7 +466,7 @@ static int walk_rule(struct lc__walk *x, struct lc_channel_rule *r, const cJSON 
         }
         const struct lc__key *k = lc__config_key_find(lc__config_ns_keys, name);
         if (!k) {
-            lc_log_warn("config: unknown key \"%s\" (ignored)", x->path);
+            lc__config_unknown(x, lc__config_ns_keys);
         } else {
             uint64_t bit = (uint64_t)1 << (k - lc__config_ns_keys);
             if (k->off != LC__NOFIELD && (r->set & bit))
@@ -514,7 +532,8 @@ static int apply_v6(struct lc__walk *x, const char *v6, const cJSON *v)
     const struct lc__key *k = lc__config_resolve(x->c, v6, &base);
     if (!k)
         return lc__walk_bad(x, "internal error: no v6 key \"%s\"", v6);
-    return apply(x, k, base, v);
+    int rc = lc__config_unsupported(x, v6, k, v);
+    return rc ? rc : apply(x, k, base, v);
 }
 
 /* A flat key with a single v6 home; enable (may be NULL) is a switch that a non-empty value
@@ -597,7 +616,7 @@ static int walk_root(struct lc__walk *x, const cJSON *root)
         if (cls == ROOT_V6)
             rc = apply(x, k, x->c, it);
         else if (cls == ROOT_UNKNOWN)
-            lc_log_warn("config: unknown key \"%s\" (ignored)", x->path);
+            lc__config_unknown(x, lc__config_root_keys);
         if (rc)
             return rc;
         lc__walk_restore(x, mark);
@@ -629,12 +648,45 @@ static int walk_root(struct lc__walk *x, const cJSON *root)
     return 0;
 }
 
+/* audience_regex and issuer_regex of both token kinds, compiled once here (a bad expression
+ * stops the load naming the key). */
+static int compile_token_regexes(lc_config_t *c, char *err, size_t errlen)
+{
+    struct {
+        const char *key;
+        const char *src;
+        regex_t **out;
+    } res[] = {
+        {"client.token.audience_regex", c->token.audience_regex, &c->token.audience_re},
+        {"client.token.issuer_regex", c->token.issuer_regex, &c->token.issuer_re},
+        {"client.subscription_token.audience_regex", c->sub_token.audience_regex,
+         &c->sub_token.audience_re},
+        {"client.subscription_token.issuer_regex", c->sub_token.issuer_regex,
+         &c->sub_token.issuer_re},
+    };
+
+    for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
+        char msg[160] = "";
+        int rc;
+        if (*res[i].out != NULL) {
+            regfree(*res[i].out);
+            free(*res[i].out);
+            *res[i].out = NULL;
+        }
+        if ((rc = lc_config_compile_regex(res[i].src, res[i].out, msg, sizeof(msg))) != 0)
+            return rc == LC_EINVAL ? lc__config_fail(err, errlen, "%s: %s", res[i].key, msg) : rc;
+    }
+    return 0;
+}
+
 int lc__config_load_tree(lc_config_t *c, const cJSON *root, char *err, size_t errlen)
 {
     struct lc__walk x = {.c = c, .err = err, .errlen = errlen};
     int rc = walk_root(&x, root);
     if (rc == 0)
         rc = lc__config_refs_resolve(c, &x.refs, err, errlen);
+    if (rc == 0)
+        rc = compile_token_regexes(c, err, errlen);
     if (rc == 0)
         rc = lc_config_validate(c, err, errlen);
     for (size_t i = 0; i < x.nset; i++)

@@ -1,7 +1,8 @@
-/* The client session: connection state, the command pipeline of spec §1.4 (commands answered
- * in order, later ones waiting while a proxy decides), pings, expiry, and the delivery of
- * publications to this connection. Connect and refresh are in client_connect.c, subscriptions
- * in client_sub.c, the other channel commands in client_channel.c. */
+/* The client session: connection state, the command queue of spec §1.4 (commands answered in
+ * order, later ones waiting behind a pending step: client_wait.c), pings, expiry, and the
+ * delivery of publications to this connection. Connect and refresh are in client_connect.c,
+ * subscriptions in client_sub.c, the other channel commands in client_channel.c and
+ * client_read.c. */
 #include "core/client_priv.h"
 
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/rand.h"
 
 /* Keep the request headers some proxy forwards (its http_headers allow-list); only those. */
@@ -83,6 +85,7 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
     c->w = t->worker;
     c->cfg = lc_worker_config(c->w);
     c->native_ping = opts && opts->native_ping;
+    c->protobuf = opts && opts->protobuf;
     c->mode = opts ? (uint8_t)opts->mode : LC_CLIENT_BIDI;
     c->state = LC_CLIENT_CONNECTING;
     lc_buf_init(&c->replies);
@@ -93,6 +96,7 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
         return NULL;
     }
     lc__worker_count_session(c->w, 1);
+    lc_metrics_conn(c->t->framing, 1);
     /* A connection that never authenticates is closed as stale. */
     if (c->cfg->stale_close_delay_ms > 0)
         lc__worker_sched(c->w, &c->sched, LC_SCHED_STALE, c->cfg->stale_close_delay_ms);
@@ -105,10 +109,8 @@ static void client_detach(lc_client_t *c)
     if (c->registered)
         lc__client_notify(c, LC_HOOK_DISCONNECT, NULL, 0);
     lc_client_x_t *x = c->x;
-    if (x && x->lua_call) {
-        lc_lua_cancel(x->lua_call);
-        x->lua_call = NULL;
-    }
+    /* A step still pending is abandoned: its answer never reaches the session. */
+    lc__client_cancel_wait(c);
     while (c->nsubs > 0)
         lc__client_remove_sub(c, c->nsubs - 1);
     lc__worker_unsched(c->w, &c->sched);
@@ -125,19 +127,6 @@ static void client_detach(lc_client_t *c)
     }
     if (!x)
         return;
-    /* A decision still being asked of the backend is abandoned: its answer never arrives. */
-    if (x->call) {
-        lc_proxy_cancel(x->call);
-        x->call = NULL;
-    }
-    if (x->refresh_call) {
-        lc_proxy_cancel(x->refresh_call);
-        x->refresh_call = NULL;
-    }
-    if (x->sub_refresh_call) {
-        lc_proxy_cancel(x->sub_refresh_call);
-        x->sub_refresh_call = NULL;
-    }
     free(x->sub_refresh_ch);
     x->sub_refresh_ch = NULL;
 }
@@ -185,6 +174,7 @@ void lc__client_disconnect(lc_client_t *c, uint32_t code, const char *reason)
     lc_log_debug("client %s (user \"%s\"): disconnect %u %s", c->id[0] ? c->id : "-",
                  c->user ? c->user : "", code, reason);
     c->state = LC_CLIENT_CLOSING;
+    lc_metrics_disconnect(code);
     client_detach(c);
     c->t->vt->close(c->t, code, reason);
 }
@@ -201,6 +191,7 @@ void lc_client_on_close(lc_client_t *c)
         client_detach(c);
     }
     lc__worker_count_session(c->w, -1);
+    lc_metrics_conn(c->t->framing, -1);
     lc_buf_free(&c->replies);
     for (uint32_t i = c->qhead; i < c->qlen; i++)
         lc_cmd_free(&c->queue[i]);
@@ -314,7 +305,7 @@ void lc__client_on_sched(lc_sched_t *s)
         c = lc_container_of(s, lc_client_x_t, expire)->c;
         if (c->server_refresh) {
             /* The refresh proxy decides whether the connection goes on. */
-            lc__client_proxy_refresh(c);
+            lc__client_refresh_at_expiry(c);
         } else if (c->exp > 0 && c->exp <= lc_now_s()) {
             /* Not refreshed within client.expired_close_delay after the expiry. */
             lc__client_disconnect(c, LC_DISCONNECT_EXPIRED, NULL);
@@ -363,15 +354,11 @@ void lc__client_arm_expiry(lc_client_t *c)
     lc__worker_sched(c->w, &c->x->expire, LC_SCHED_EXPIRE, delay);
 }
 
-/* --- connect --------------------------------------------------------------------------- */
-
 /* --- dispatch ---------------------------------------------------------------------------- */
 
-/* One command: LC_CMD_DONE, LC_CMD_STOP (drop the rest of the queue) or LC_CMD_WAIT (the
- * handler took the command and answers later). */
-/* The command's handler; a Lua hook's decision, when one was asked, is in c->hook. */
 int lc__client_handle(lc_client_t *c, lc_cmd_t *cmd)
 {
+    c->cmd = cmd;
     if (cmd->type == LC_CMD_CONNECT)
         return lc__client_connect(c, cmd);
     int r = LC_CMD_DONE;
@@ -388,7 +375,7 @@ int lc__client_handle(lc_client_t *c, lc_cmd_t *cmd)
     case LC_CMD_PRESENCE:
     case LC_CMD_PRESENCE_STATS:
     case LC_CMD_HISTORY:
-        lc__client_channel_feature(c, cmd);
+        r = lc__client_read(c, cmd);
         break;
     case LC_CMD_RPC:
         r = lc__client_rpc(c, cmd);
@@ -397,10 +384,10 @@ int lc__client_handle(lc_client_t *c, lc_cmd_t *cmd)
         /* Asynchronous message to the server: accepted, nothing handles it yet. */
         break;
     case LC_CMD_REFRESH:
-        lc__client_refresh(c, cmd);
+        r = lc__client_refresh(c, cmd);
         break;
     case LC_CMD_SUB_REFRESH:
-        lc__client_sub_refresh(c, cmd);
+        r = lc__client_sub_refresh(c, cmd);
         break;
     default:
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "unknown command");
@@ -424,7 +411,7 @@ static int dispatch(lc_client_t *c, lc_cmd_t *cmd)
         }
         /* The id exists from now on: hooks and the connect proxy are told it. */
         lc_uuid4(c->id);
-        return lc__client_hooked(c, cmd);
+        return lc__client_handle(c, cmd);
     }
     if (c->state != LC_CLIENT_CONNECTED) {
         lc_log_info("command before connect: disconnect");
@@ -440,7 +427,7 @@ static int dispatch(lc_client_t *c, lc_cmd_t *cmd)
         got_pong(c);
         return LC_CMD_DONE;
     }
-    return lc__client_hooked(c, cmd);
+    return lc__client_handle(c, cmd);
 }
 
 /* An empty queue keeps no array: an idle session holds no command slots (each is as large as
@@ -461,10 +448,26 @@ void lc__client_drop_queue(lc_client_t *c)
     c->bad_tail = false;
 }
 
-/* Work through the queued commands in order until one waits for an answer. */
-static void process_queue(lc_client_t *c)
+/* Expiry work that came while another step was pending takes its turn first. */
+static void run_due(lc_client_t *c)
 {
-    while (!c->waiting && c->state != LC_CLIENT_CLOSING) {
+    lc_client_x_t *x = c->x;
+    if (x->refresh_due) {
+        x->refresh_due = false;
+        lc__client_refresh_at_expiry(c);
+    } else if (x->sub_expiry_due) {
+        x->sub_expiry_due = false;
+        lc__client_check_sub_expiry(c);
+    }
+}
+
+void lc__client_process_queue(lc_client_t *c)
+{
+    while (c->wait == LC_WAIT_NONE && c->state != LC_CLIENT_CLOSING) {
+        if (c->x && (c->x->refresh_due || c->x->sub_expiry_due)) {
+            run_due(c);
+            continue;
+        }
         if (c->qhead == c->qlen) {
             release_queue(c);
             if (c->bad_tail) {
@@ -476,8 +479,9 @@ static void process_queue(lc_client_t *c)
         }
         lc_cmd_t cmd = c->queue[c->qhead++];
         int r = dispatch(c, &cmd);
-        if (r != LC_CMD_WAIT)
-            lc_cmd_free(&cmd);
+        /* parked when it waits: then this copy is empty */
+        lc_cmd_free(&cmd);
+        c->cmd = r == LC_CMD_WAIT && c->x ? &c->x->cur : NULL;
         if (r == LC_CMD_STOP) {
             lc__client_drop_queue(c);
             return;
@@ -485,29 +489,6 @@ static void process_queue(lc_client_t *c)
     }
     if (c->state == LC_CLIENT_CLOSING)
         lc__client_drop_queue(c);
-}
-
-int lc__client_wait(lc_client_t *c, lc_cmd_t *cmd, struct lc_proxy_call *call)
-{
-    lc_client_x_t *x = c->x;
-    if (cmd != &x->cur) { /* a command decided by a hook is already parked there */
-        x->cur = *cmd;
-        memset(cmd, 0, sizeof(*cmd));
-    }
-    x->call = call;
-    c->waiting = true;
-    return LC_CMD_WAIT;
-}
-
-void lc__client_resume(lc_client_t *c)
-{
-    if (c->x) {
-        c->x->call = NULL;
-        lc_cmd_free(&c->x->cur);
-    }
-    c->waiting = false;
-    process_queue(c);
-    lc__client_send_replies(c);
 }
 
 /* Commands a client may have waiting behind an unanswered proxy call: more is a flood. */
@@ -532,7 +513,10 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
     if (c->state == LC_CLIENT_CLOSING)
         return;
     lc_cmd_reader_t r;
-    lc_cmd_reader_init(&r, data, len);
+    if (c->protobuf)
+        lc_cmd_reader_init_pb(&r, data, len);
+    else
+        lc_cmd_reader_init(&r, data, len);
     int n = 0;
     for (;;) {
         lc_cmd_t cmd;
@@ -545,7 +529,7 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
             n++;
             break;
         }
-        if (c->waiting && cmd.id == 0 && cmd.type == LC_CMD_NONE &&
+        if (c->wait != LC_WAIT_NONE && cmd.id == 0 && cmd.type == LC_CMD_NONE &&
             c->state == LC_CLIENT_CONNECTED && c->ping_outstanding) {
             /* A pong is not a command to answer: it must not wait behind a slow proxy. */
             got_pong(c);
@@ -575,7 +559,7 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
         lc__client_drop_queue(c);
         return;
     }
-    process_queue(c);
+    lc__client_process_queue(c);
     lc__client_send_replies(c);
 }
 
@@ -592,7 +576,11 @@ void lc__client_deliver(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void
         if (!frames[k])
             return;
     }
-    if (c->t->vt->send(c->t, frames[k]) == LC_ESLOW) {
+    int sent = c->t->vt->send(c->t, frames[k]);
+    if (sent == 0)
+        lc_metrics_pub_out(k);
+    if (sent == LC_ESLOW) {
+        lc_metrics_pub_dropped();
         lc_log_info("client %s (user \"%s\"): write queue over client.queue_max_size: "
                     "disconnect slow consumer",
                     c->id, c->user);

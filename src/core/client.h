@@ -32,6 +32,9 @@ enum lc_client_mode {
 typedef struct lc_client_opts {
     int mode;         /* enum lc_client_mode */
     bool native_ping; /* transport pings with its own frames (?cf_ws_frame_ping_pong=true) */
+    /* Commands come in the Protobuf form (proto/pb.h); replies and pushes still leave the
+     * session in the JSON form and the transport's frame() converts them. */
+    bool protobuf;
     /* The headers of the connection's HTTP request: the session keeps copies of those a proxy
      * forwards (the proxies' http_headers allow-lists), nothing else. Borrowed for the call. */
     const lc_client_header_t *headers;

@@ -40,15 +40,6 @@ static char *dup_raw(lc_raw_t r, size_t *len)
     return p;
 }
 
-/* Binary info fits the JSON protocol only when it is itself JSON text. */
-static lc_raw_t pick_info(const char *json, size_t json_len, const unsigned char *bin,
-                          size_t bin_len)
-{
-    if (bin && lc__json_valid((const char *)bin, bin_len))
-        return (lc_raw_t){(const char *)bin, bin_len};
-    return (lc_raw_t){json, json_len};
-}
-
 static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, const conn_grant_t *g)
 {
     const lc_config_t *cfg = c->cfg;
@@ -145,117 +136,6 @@ static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, cons
     return LC_CMD_DONE;
 }
 
-/* No credentials: anonymous when the config allows it, else 3501. */
-static int connect_anonymous(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd)
-{
-    if (!c->cfg->client_insecure && !c->cfg->allow_anonymous_connect_without_token) {
-        lc_log_info("connect refused: no credentials (no token, no connect proxy result; "
-                    "client.insecure and client.allow_anonymous_connect_without_token are off)");
-        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, NULL);
-        return LC_CMD_STOP;
-    }
-    conn_grant_t g = {.user = ""};
-    return finish_connect(c, id, cmd, &g);
-}
-
-static int connect_token(lc_client_t *c, const lc_cmd_t *cmd)
-{
-    lc_jwt_keys_t keys = {.hmac_secret = c->cfg->token_hmac_secret_key};
-    const char *why = NULL;
-    lc_conn_claims_t cl;
-    lc_jwt_status st =
-        lc_jwt_verify_connect(cmd->token, strlen(cmd->token), &keys, lc_now_s(), &cl, &why);
-    if (st == LC_JWT_EXPIRED) {
-        lc_log_info("connect refused: token expired");
-        lc__client_reply_error(c, cmd->id, LC_ERROR_TOKEN_EXPIRED);
-        c->unusable = true;
-        return LC_CMD_STOP;
-    }
-    if (st != LC_JWT_OK) {
-        lc_log_info("connect refused: invalid token (%s)", why ? why : "invalid");
-        lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
-        return LC_CMD_STOP;
-    }
-    if (!cl.sub[0] && c->cfg->disallow_anonymous_connection_tokens) {
-        lc_conn_claims_free(&cl);
-        lc__client_disconnect(c, LC_DISCONNECT_PERMISSION_DENIED, NULL);
-        return LC_CMD_STOP;
-    }
-    conn_grant_t g = {
-        .user = cl.sub,
-        .info = pick_info(cl.info, cl.info_len, cl.b64info, cl.b64info_len),
-        .exp = cl.has_expire_at ? cl.expire_at : cl.exp,
-        .expire_at_claim = cl.has_expire_at,
-        .meta = {cl.meta, cl.meta ? strlen(cl.meta) : 0},
-    };
-    /* `subs` replaces `channels` when it names any channel. */
-    if (cl.n_subs > 0) {
-        g.subs = cl.subs;
-        g.n_subs = cl.n_subs;
-    } else {
-        g.channels = (const char *const *)cl.channels;
-        g.n_channels = cl.n_channels;
-    }
-    int r = finish_connect(c, cmd->id, cmd, &g);
-    lc_conn_claims_free(&cl);
-    return r;
-}
-
-/* --- the connect proxy ----------------------------------------------------------------- */
-
-/* A decision about a connect from the connect proxy or a Lua hook. Returns LC_CMD_DONE or
- * LC_CMD_STOP (the connection is unusable or closing). */
-static int connect_with_reply(lc_client_t *c, const lc_cmd_t *cmd, const lc_proxy_reply_t *rep)
-{
-    if (rep->type == LC_PROXY_DISCONNECT) {
-        lc__client_disconnect(c, rep->code, rep->message);
-        return LC_CMD_STOP;
-    }
-    if (rep->type == LC_PROXY_ERROR) {
-        lc__client_reply_proxy_error(c, cmd->id, rep);
-        c->unusable = true;
-        return LC_CMD_STOP;
-    }
-    if (!rep->has_result)
-        return connect_anonymous(c, cmd->id, cmd);
-    c->server_refresh = c->cfg->refresh_proxy_enabled && rep->expire_at > 0;
-    conn_grant_t g = {
-        .user = rep->user ? rep->user : "",
-        .info = {rep->info, rep->info_len},
-        .exp = rep->expire_at,
-        .expire_at_claim = true,
-        .channels = (const char *const *)rep->channels,
-        .n_channels = rep->n_channels,
-        .subs = rep->subs,
-        .n_subs = rep->n_subs,
-        .data = {rep->data, rep->data_len},
-        .meta = {rep->meta, rep->meta ? strlen(rep->meta) : 0},
-    };
-    return finish_connect(c, cmd->id, cmd, &g);
-}
-
-static void drop_waiting_connect(lc_client_t *c)
-{
-    /* A refused connect makes the connection unusable: the SDK closes it; nothing queued
-     * behind the connect is answered. */
-    c->unusable = true;
-    lc__client_drop_queue(c);
-}
-
-static void on_connect_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
-{
-    lc_client_t *c = arg;
-    c->x->call = NULL;
-    const lc_cmd_t *cmd = &c->x->cur;
-    if (err != 0) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
-        drop_waiting_connect(c);
-    } else if (connect_with_reply(c, cmd, rep) == LC_CMD_STOP) {
-        drop_waiting_connect(c);
-    }
-    lc__client_resume(c);
-}
-
 /* Keep the connect command's headers that some proxy forwards (emulated_headers). */
 static void keep_emulated(lc_client_t *c, const lc_cmd_t *cmd)
 {
@@ -287,46 +167,38 @@ static void keep_emulated(lc_client_t *c, const lc_cmd_t *cmd)
 int lc__client_connect(lc_client_t *c, lc_cmd_t *cmd)
 {
     keep_emulated(c, cmd);
-    /* A Lua connect hook with an opinion decides before anything else. */
-    if (c->hook && c->hook->type != LC_DECIDE_NONE) {
-        if (c->hook->type == LC_DECIDE_DENY) {
-            /* false: a refusal the SDK does not retry */
-            lc__client_disconnect(c, LC_DISCONNECT_PERMISSION_DENIED, NULL);
-            return LC_CMD_STOP;
-        }
-        return connect_with_reply(c, cmd, &c->hook->reply);
-    }
-    /* Precedence (spec §3.4): a token, else the connect proxy, else anonymous options. */
-    if (cmd->token && cmd->token[0])
-        return connect_token(c, cmd);
-    if (!c->cfg->connect_proxy_enabled)
-        return connect_anonymous(c, cmd->id, cmd);
+    lc_decide_req_t r;
+    lc__client_decide_req(c, LC_HOOK_CONNECT, &r);
+    return lc__client_decide(c, &r);
+}
 
-    lc_proxy_req_t r;
-    lc__client_proxy_req(c, LC_PROXY_CONNECT, &r);
-    r.name = cmd->name;
-    r.version = cmd->version;
-    r.data = cmd->data;
-    const char **chans = NULL;
-    if (cmd->n_subs > 0) {
-        chans = calloc(cmd->n_subs, sizeof(*chans));
-        for (size_t i = 0; chans && i < cmd->n_subs; i++)
-            chans[i] = cmd->subs[i].channel;
-        r.channels = chans;
-        r.n_channels = chans ? cmd->n_subs : 0;
+int lc__client_connect_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
+{
+    if (v->type == LC_VERDICT_DISCONNECT) {
+        lc__client_disconnect(c, v->code, v->message);
+        return LC_CMD_STOP;
     }
-    /* The command waits in the side struct: without it the call is not made. */
-    lc_proxy_call_t *call =
-        lc__client_x(c)
-            ? lc_proxy_call(lc__client_httpc(c), &c->cfg->connect_proxy, &r, on_connect_proxy, c)
-            : NULL;
-    free(chans);
-    if (!call) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+    if (v->type == LC_VERDICT_ERROR) {
+        /* A refused connect makes the connection unusable: the SDK closes it; nothing queued
+         * behind the connect is answered. */
+        lc__client_reply_verdict(c, cmd->id, v);
         c->unusable = true;
         return LC_CMD_STOP;
     }
-    return lc__client_wait(c, cmd, call);
+    c->server_refresh = v->refresh_by_proxy;
+    conn_grant_t g = {
+        .user = v->user,
+        .info = v->info,
+        .exp = v->expire_at,
+        .expire_at_claim = v->expire_at_claim,
+        .channels = v->channels,
+        .n_channels = v->n_channels,
+        .subs = v->subs,
+        .n_subs = v->n_subs,
+        .data = v->data,
+        .meta = v->meta,
+    };
+    return finish_connect(c, cmd->id, cmd, &g);
 }
 
 /* --- refresh ------------------------------------------------------------------------------ */
@@ -343,149 +215,82 @@ static void reply_refresh(lc_client_t *c, uint32_t id, const char *kind, int64_t
         lc_buf_printf(&c->replies, "{\"id\":%u,\"%s\":{}}", id, kind);
 }
 
-/* A Lua refresh / sub_refresh hook's decision: prolong (expire_at), end (expired), refuse.
- * Returns the new expiry (0 = none), or -1 when the decision was answered otherwise. */
-int64_t lc__client_refresh_decision(lc_client_t *c, uint32_t id, const lc_decision_t *d)
+int lc__client_refresh(lc_client_t *c, lc_cmd_t *cmd)
 {
-    if (d->type == LC_DECIDE_DENY) {
-        lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
-        return -1;
-    }
-    if (d->type != LC_DECIDE_ALLOW) {
-        lc__client_reply_proxy_error(c, id, &d->reply);
-        return -1;
-    }
-    if (d->reply.expired || (d->reply.expire_at > 0 && d->reply.expire_at <= lc_now_s())) {
-        lc__client_disconnect(c, LC_DISCONNECT_EXPIRED, NULL);
-        return -1;
-    }
-    return d->reply.expire_at;
+    lc_decide_req_t r;
+    lc__client_decide_req(c, LC_HOOK_REFRESH, &r);
+    return lc__client_decide(c, &r);
 }
 
-void lc__client_refresh(lc_client_t *c, const lc_cmd_t *cmd)
+int lc__client_refresh_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
 {
-    if (c->hook && c->hook->type != LC_DECIDE_NONE) {
-        int64_t exp = lc__client_refresh_decision(c, cmd->id, c->hook);
-        if (exp < 0)
-            return;
-        c->exp = exp;
-        lc__client_arm_expiry(c);
-        reply_refresh(c, cmd->id, "refresh", exp);
-        return;
+    if (v->type != LC_VERDICT_ALLOW) {
+        lc__client_reply_verdict(c, cmd->id, v);
+        return LC_CMD_DONE;
     }
-    if (!cmd->token || !cmd->token[0] || c->server_refresh) {
-        /* An empty token, or a client refresh while the refresh proxy owns expiry. */
-        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, NULL);
-        return;
-    }
-    lc_jwt_keys_t keys = {.hmac_secret = c->cfg->token_hmac_secret_key};
-    lc_conn_claims_t cl;
-    int64_t now = lc_now_s();
-    lc_jwt_status st = lc_jwt_verify_connect(cmd->token, strlen(cmd->token), &keys, now, &cl, NULL);
-    if (st == LC_JWT_EXPIRED) {
-        lc__client_disconnect(c, LC_DISCONNECT_EXPIRED, NULL);
-        return;
-    }
-    if (st != LC_JWT_OK) {
-        lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
-        return;
-    }
-    if (strcmp(cl.sub, c->user) != 0) {
-        lc_conn_claims_free(&cl);
-        lc_log_info("client %s: refresh token for another user: disconnect", c->id);
-        lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
-        return;
-    }
-    c->exp = c->cfg->client_insecure ? 0 : cl.has_expire_at ? cl.expire_at : cl.exp;
-    lc_conn_claims_free(&cl);
+    c->exp = v->expire_at;
     lc__client_arm_expiry(c);
     reply_refresh(c, cmd->id, "refresh", c->exp);
+    return LC_CMD_DONE;
 }
 
 /* The refresh proxy at expiry: prolong, update info, or close with 3005. A backend that cannot
  * answer gets 60 more seconds before it is asked again (spec §5.3). */
-static void on_refresh_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
+void lc__client_refresh_at_expiry_apply(lc_client_t *c, const lc_verdict_t *v)
 {
-    lc_client_t *c = arg;
-    c->x->refresh_call = NULL;
-    if (err != 0) {
+    if (v->unavailable) {
         c->exp = lc_now_s() + 60;
         lc__client_arm_expiry(c);
         return;
     }
-    if (rep->type != LC_PROXY_RESULT || !rep->has_result || rep->expired) {
+    if (v->type != LC_VERDICT_ALLOW || !v->granted || v->expired) {
         lc__client_disconnect(c, LC_DISCONNECT_EXPIRED, NULL);
         return;
     }
-    if (rep->info && rep->info_len) {
+    if (v->info.p && v->info.len) {
         size_t n = 0;
-        char *ni = dup_raw((lc_raw_t){rep->info, rep->info_len}, &n);
+        char *ni = dup_raw(v->info, &n);
         if (ni) {
             free(c->conn_info);
             c->conn_info = ni;
             c->conn_info_len = n;
         }
     }
-    if (rep->expire_at > lc_now_s()) {
-        c->exp = rep->expire_at;
+    if (v->expire_at > lc_now_s()) {
+        c->exp = v->expire_at;
         lc__client_arm_expiry(c);
     } else {
         lc__client_disconnect(c, LC_DISCONNECT_EXPIRED, NULL);
     }
 }
 
-void lc__client_proxy_refresh(lc_client_t *c)
+void lc__client_refresh_at_expiry(lc_client_t *c)
 {
     /* Called from the expiry check, which lives in the side struct. */
-    lc_client_x_t *x = c->x;
-    if (x->refresh_call || c->state != LC_CLIENT_CONNECTED)
+    if (c->state != LC_CLIENT_CONNECTED || c->wait == LC_WAIT_REFRESH)
         return;
-    lc_proxy_req_t r;
-    lc__client_proxy_req(c, LC_PROXY_REFRESH, &r);
-    x->refresh_call =
-        lc_proxy_call(lc__client_httpc(c), &c->cfg->refresh_proxy, &r, on_refresh_proxy, c);
-    if (!x->refresh_call) {
-        c->exp = lc_now_s() + 60;
-        lc__client_arm_expiry(c);
+    if (c->wait != LC_WAIT_NONE) {
+        c->x->refresh_due = true; /* asked when the pending step is over */
+        return;
     }
+    lc_decide_req_t r;
+    lc__client_decide_req(c, LC_HOOK_REFRESH, &r);
+    r.at_expiry = true;
+    lc__client_decide_at_expiry(c, &r);
 }
 
-/* --- shared proxy plumbing ----------------------------------------------------------------- */
-
-lc_httpc_t *lc__client_httpc(lc_client_t *c)
+void lc__client_reply_verdict(lc_client_t *c, uint32_t id, const lc_verdict_t *v)
 {
-    return lc__worker_httpc(c->w);
-}
-
-void lc__client_proxy_req(const lc_client_t *c, lc_proxy_kind kind, lc_proxy_req_t *r)
-{
-    memset(r, 0, sizeof(*r));
-    r->kind = kind;
-    r->client = c->id;
-    r->transport = c->t->vt->name;
-    r->user = c->user ? c->user : "";
-    const lc_client_x_t *x = c->x;
-    if (!x)
-        return; /* no meta, no forwarded headers */
-    r->meta = (lc_raw_t){x->meta, x->meta_len};
-    r->conn_headers = x->headers;
-    r->n_conn_headers = x->n_headers;
-    r->emulated_headers = x->emulated;
-    r->n_emulated_headers = x->n_emulated;
-}
-
-void lc__client_reply_proxy_error(lc_client_t *c, uint32_t id, const lc_proxy_reply_t *rep)
-{
-    if (rep->type == LC_PROXY_DISCONNECT) {
-        lc__client_disconnect(c, rep->code, rep->message);
+    if (v->type == LC_VERDICT_DISCONNECT) {
+        lc__client_disconnect(c, v->code, v->message);
         return;
     }
     if (c->mode == LC_CLIENT_UNI) {
-        lc__client_reply_error(c, id, rep->code);
+        lc__client_reply_error(c, id, v->code);
         return;
     }
     if (c->replies.len > 0)
         lc_buf_putc(&c->replies, '\n');
-    const char *msg = rep->message && *rep->message ? rep->message : lc_error_message(rep->code);
-    lc_proto_reply_error(&c->replies, id, rep->code, msg, rep->temporary);
+    const char *msg = v->message && *v->message ? v->message : lc_error_message(v->code);
+    lc_proto_reply_error(&c->replies, id, v->code, msg, v->temporary);
 }

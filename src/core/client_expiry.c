@@ -65,10 +65,8 @@ static bool expire_sub(lc_client_t *c, uint32_t i)
 }
 
 /* The sub_refresh proxy answered for the channel in c->x->sub_refresh_ch. */
-static void on_sub_refresh_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
+void lc__client_sub_refresh_at_expiry_apply(lc_client_t *c, const lc_verdict_t *v)
 {
-    lc_client_t *c = arg;
-    c->x->sub_refresh_call = NULL;
     char *ch = c->x->sub_refresh_ch;
     c->x->sub_refresh_ch = NULL;
     lc_csub_t *cs = ch ? lc__client_find_sub(c, ch, strlen(ch)) : NULL;
@@ -78,20 +76,19 @@ static void on_sub_refresh_proxy(void *arg, int err, const lc_proxy_reply_t *rep
         return;
     }
     int64_t now = lc_now_s();
-    if (err != 0) {
+    if (v->unavailable) {
         cs->exp = now + 60; /* the backend is asked again in a minute (spec §5.3) */
-    } else if (rep->type != LC_PROXY_RESULT || !rep->has_result || rep->expired ||
-               rep->expire_at <= now) {
+    } else if (v->type != LC_VERDICT_ALLOW || !v->granted || v->expired || v->expire_at <= now) {
         if (!expire_sub(c, (uint32_t)(cs - c->subs)))
             return;
     } else {
-        cs->exp = rep->expire_at;
-        if (rep->info && rep->info_len) {
-            char *ni = strndup(rep->info, rep->info_len);
+        cs->exp = v->expire_at;
+        if (v->info.p && v->info.len) {
+            char *ni = strndup(v->info.p, v->info.len);
             if (ni) {
                 free(cs->chan_info);
                 cs->chan_info = ni;
-                cs->chan_info_len = rep->info_len;
+                cs->chan_info_len = v->info.len;
             }
         }
     }
@@ -111,22 +108,20 @@ static bool ask_sub_refresh_proxy(lc_client_t *c, lc_csub_t *cs)
     x->sub_refresh_ch = strndup(ch, len);
     if (!x->sub_refresh_ch)
         return false;
-    lc_proxy_req_t r;
-    lc__client_proxy_req(c, LC_PROXY_SUB_REFRESH, &r);
+    lc_decide_req_t r;
+    lc__client_decide_req(c, LC_HOOK_SUB_REFRESH, &r);
+    r.at_expiry = true;
+    r.ns = o;
     r.channel = x->sub_refresh_ch;
-    x->sub_refresh_call =
-        lc_proxy_call(lc__client_httpc(c), o->sub_refresh_proxy, &r, on_sub_refresh_proxy, c);
-    if (!x->sub_refresh_call) {
-        free(x->sub_refresh_ch);
-        x->sub_refresh_ch = NULL;
-        return false;
-    }
+    /* A backend that cannot be asked answers at once as unavailable (+60 s). */
+    lc__client_decide_at_expiry(c, &r);
     return true;
 }
 
 void lc__client_check_sub_expiry(lc_client_t *c)
 {
     int64_t now_ms = lc_now_ms();
+    bool deferred = false;
     for (uint32_t i = 0; i < c->nsubs;) {
         lc_csub_t *cs = &c->subs[i];
         if (cs->exp == 0 || sub_deadline(c, cs) > now_ms) {
@@ -134,15 +129,24 @@ void lc__client_check_sub_expiry(lc_client_t *c)
             continue;
         }
         if (cs->proxy_refresh) {
-            /* one sub_refresh call at a time; the others wait for the next check */
-            if (!c->x->sub_refresh_call && !ask_sub_refresh_proxy(c, cs))
-                cs->exp = now_ms / 1000 + 60;
+            /* One step at a time: the others wait for the next check, or for the step that
+             * is pending to end. */
+            if (c->wait == LC_WAIT_NONE) {
+                if (!ask_sub_refresh_proxy(c, cs))
+                    cs->exp = now_ms / 1000 + 60;
+            } else if (c->wait != LC_WAIT_SUB_REFRESH) {
+                deferred = true;
+            }
             i++;
             continue;
         }
         if (!expire_sub(c, i))
             return;
     }
-    if (!c->x->sub_refresh_call)
+    if (deferred) {
+        c->x->sub_expiry_due = true;
+        return;
+    }
+    if (c->wait != LC_WAIT_SUB_REFRESH)
         lc__client_arm_sub_expiry(c);
 }

@@ -141,6 +141,35 @@ size_t lc_worker_unsubscribe(lc_worker_t *w, const lc_target_t *t, const char *c
     return for_target(w, t, do_unsubscribe, (void *)channel);
 }
 
+/* --- resync (the engine may have lost deliveries) ------------------------------------------ */
+
+void lc__client_resync(lc_client_t *c, void *arg)
+{
+    (void)arg;
+    uint32_t i = 0;
+    while (i < c->nsubs && c->state == LC_CLIENT_CONNECTED) {
+        lc_sub_t *s = c->subs[i].s;
+        if (!(s->flags & LC_SUB_POSITIONED)) {
+            i++;
+            continue;
+        }
+        if (s->flags & LC_SUB_SERVER_SIDE) {
+            lc__client_disconnect(c, LC_DISCONNECT_INSUFFICIENT_STATE, NULL);
+            return;
+        }
+        size_t len;
+        const char *ch = lc_hub_sub_channel(s, &len);
+        char *name = strndup(ch, len);
+        lc__client_remove_sub(c, i); /* the last one moves into slot i */
+        lc_buf_t b = LC_BUF_INIT;
+        if (name &&
+            lc_proto_push_unsubscribe(&b, name, LC_UNSUBSCRIBE_INSUFFICIENT_STATE, NULL) == 0)
+            lc__client_send_push(c, b.data, b.len);
+        free(name);
+        lc_buf_free(&b);
+    }
+}
+
 /* --- disconnect ------------------------------------------------------------------------ */
 
 typedef struct disc_arg {

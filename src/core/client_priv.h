@@ -1,6 +1,9 @@
-/* The session's fields, shared by client.c (state, dispatch, pings, expiry), client_sub.c
- * (subscriptions), client_channel.c (publish, history, presence commands) and client_ops.c
- * (node-wide operations of the server API); not for other modules. */
+/* The session's fields, shared by the files of the session: client.c (state, dispatch, pings,
+ * expiry), client_wait.c (the one pending asynchronous step: decisions, engine calls),
+ * client_connect.c (connect, refresh), client_sub.c (subscriptions), client_expiry.c
+ * (subscription expiry), client_channel.c (publish, rpc, sub_refresh), client_read.c
+ * (history, presence) and client_ops.c (node-wide operations of the server API); not for
+ * other modules. */
 #ifndef LC_CORE_CLIENT_PRIV_H
 #define LC_CORE_CLIENT_PRIV_H
 
@@ -8,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/internal.h"
+#include "hooks/decide.h"
 #include "hooks/proxy.h"
 #include "hooks/script.h"
 #include "proto/codec.h"
@@ -17,6 +21,18 @@ struct lc_conn_claims;
 struct lc_sub_override;
 
 enum lc_client_state { LC_CLIENT_CONNECTING, LC_CLIENT_CONNECTED, LC_CLIENT_CLOSING };
+
+/* What a session waits for: at most one asynchronous step at a time (DESIGN.md, data flow 2).
+ * Commands queue behind it in order; pongs never wait. */
+enum lc_wait_kind {
+    LC_WAIT_NONE = 0,
+    LC_WAIT_DECISION,    /* the decision pipeline (hooks/decide.h) about the parked command */
+    LC_WAIT_ENGINE,      /* an engine call (history, presence, publish, a stream read) */
+    LC_WAIT_REFRESH,     /* the refresh proxy at the connection's expiry */
+    LC_WAIT_SUB_REFRESH, /* the sub_refresh proxy at a subscription's expiry */
+};
+
+struct lc_engine_wait;
 
 /* The session's side of one subscription. */
 typedef struct lc_csub {
@@ -45,23 +61,26 @@ typedef struct lc_sub_spec {
     bool proxy_refresh; /* the sub_refresh proxy prolongs it (no client-side refresh) */
 } lc_sub_spec_t;
 
-/* What only some sessions need: a command parked behind a proxy or a Lua hook, the pending
- * calls, connect meta, forwarded headers, the emulation session id, and the expiry checks of
+/* What only some sessions need: a command parked behind an asynchronous step and the step's
+ * handle, connect meta, forwarded headers, the emulation session id, and the expiry checks of
  * expiring tokens. A plain token-authenticated connection never allocates it (lc__client_x
  * makes it when a path first writes one of these; readers take c->x == NULL as "none"). Freed
  * with the session. */
 typedef struct lc_client_x {
-    lc_client_t *c;                         /* back pointer for the scheds below */
-    lc_sched_t expire;                      /* connection expiry check (exp + grace) */
-    lc_sched_t sub_expire;                  /* the earliest subscription expiry check */
-    lc_cmd_t cur;                           /* the command being decided asynchronously */
-    struct lc_proxy_call *call;             /* its proxy call, cancelled if the session ends */
-    struct lc_proxy_call *refresh_call;     /* the refresh proxy, asked at expiry */
-    struct lc_proxy_call *sub_refresh_call; /* the sub_refresh proxy, for sub_refresh_ch */
-    char *sub_refresh_ch;
-    struct lc_lua_call *lua_call; /* a pending Lua hook call, cancelled if the session ends */
-    char *session;                /* emulation / unidirectional session id, NULL otherwise */
-    char *meta;                   /* raw JSON from a token or the connect proxy */
+    lc_client_t *c;        /* back pointer for the scheds below */
+    lc_sched_t expire;     /* connection expiry check (exp + grace) */
+    lc_sched_t sub_expire; /* the earliest subscription expiry check */
+    lc_cmd_t cur;          /* the command waiting for the pending step (empty at expiry) */
+    /* The pending step's handle (which one: lc_client_t.wait); dropped when the session ends */
+    union {
+        lc_decide_t *decide;           /* DECISION, REFRESH, SUB_REFRESH */
+        struct lc_engine_wait *engine; /* ENGINE */
+    } pending;
+    char *sub_refresh_ch; /* SUB_REFRESH: the channel asked about */
+    bool refresh_due;     /* the connection's expiry passed while another step was pending */
+    bool sub_expiry_due;  /* likewise for a subscription's */
+    char *session;        /* emulation / unidirectional session id, NULL otherwise */
+    char *meta;           /* raw JSON from a token or the connect proxy */
     size_t meta_len;
     lc_http_header_t *headers; /* forwarded request headers (owned copies), lc_client_opts */
     size_t n_headers;
@@ -76,13 +95,14 @@ struct lc_client {
     uint8_t state;         /* enum lc_client_state */
     bool unusable;         /* a connect error was answered: nothing else is accepted */
     bool native_ping;      /* transport-level pings (?cf_ws_frame_ping_pong=true) */
+    bool protobuf;         /* commands arrive as Protobuf messages */
     bool ping_outstanding; /* a ping was sent and its pong has not arrived */
     bool registered;       /* in the worker's id → client map */
     uint8_t mode;          /* enum lc_client_mode */
     bool bad_tail;         /* a malformed command followed: disconnect there */
-    bool waiting;          /* `x->cur` waits for `x->call` or `x->lua_call` */
+    uint8_t wait;          /* enum lc_wait_kind: the pending step, its handle in x */
+    bool starting;         /* inside the call that starts a step (its answer may come at once) */
     bool server_refresh;   /* the refresh proxy prolongs this connection */
-    bool in_hook_call;     /* inside lc_lua_call (the decision may come at once) */
     char id[37];           /* client id (UUID v4), "" before connect */
     char *user;            /* "" = anonymous */
     char *conn_info;       /* raw JSON from the token's info / b64info, NULL when none */
@@ -96,41 +116,73 @@ struct lc_client {
     lc_sched_t sched;    /* stale before connect, ping after */
     lc_sched_t pong;
     lc_buf_t replies; /* replies to the message being processed, sent as one frame */
-    /* Commands wait here while an asynchronous decision (a proxy call) is in flight: a
-     * connection's commands are answered in order. */
+    /* Commands wait here while an asynchronous step is pending: a connection's commands
+     * are answered in order. */
     lc_cmd_t *queue;
     uint32_t qhead, qlen, qcap;
-    const struct lc_decision *hook; /* the hook's decision while the handler runs */
-    lc_client_x_t *x;               /* NULL until a path needs it */
+    lc_cmd_t *cmd;    /* the command being handled (the dispatcher's, or x->cur once parked) */
+    lc_client_x_t *x; /* NULL until a path needs it */
 };
 
 /* The session's side struct, made on first use. NULL when out of memory: the caller answers
  * as for any other allocation failure on its path. */
 lc_client_x_t *lc__client_x(lc_client_t *c);
 
-/* Run cmd through the Lua hook of its kind when the script has one (the handler then sees the
- * decision in c->hook), else straight to its handler. Returns like a handler. */
-int lc__client_hooked(lc_client_t *c, lc_cmd_t *cmd);
+/* The command's handler. Returns LC_CMD_DONE, LC_CMD_STOP (drop the rest of the queue) or
+ * LC_CMD_WAIT (the command is parked behind a pending step). */
 int lc__client_handle(lc_client_t *c, lc_cmd_t *cmd);
 /* Notifications for the script (disconnect, unsubscribe): fire and forget. */
-void lc__client_notify(lc_client_t *c, int kind, const char *channel, uint32_t code);
+void lc__client_notify(lc_client_t *c, lc_hook_kind kind, const char *channel, uint32_t code);
 
 /* dispatch results */
-enum { LC_CMD_DONE = 0, LC_CMD_STOP = 1, LC_CMD_WAIT = 2 };
+enum lc_cmd_result { LC_CMD_DONE = 0, LC_CMD_STOP = 1, LC_CMD_WAIT = 2 };
 
-/* Park cmd (moved into c->x->cur) until call answers; the callback finishes the command and
- * calls lc__client_resume. c->x must exist: the caller makes it before starting call.
- * Returns LC_CMD_WAIT. */
-int lc__client_wait(lc_client_t *c, lc_cmd_t *cmd, struct lc_proxy_call *call);
-void lc__client_resume(lc_client_t *c);
+/* --- the pending step (client_wait.c) ------------------------------------------------------ */
+
+/* A decision request of kind about c->cmd, filled with the session's fields and the command's. */
+void lc__client_decide_req(lc_client_t *c, lc_hook_kind kind, lc_decide_req_t *r);
+/* Run the decision pipeline about c->cmd; its verdict goes to the command's apply function
+ * (lc__client_*_apply). Returns like a handler: LC_CMD_WAIT while the decision is pending. */
+int lc__client_decide(lc_client_t *c, const lc_decide_req_t *r);
+/* Keep c->cmd past the dispatcher (moved into x->cur). 0, or LC_ENOMEM. */
+int lc__client_park(lc_client_t *c);
+/* A step's answer was applied with result r (the callback ran later when async, else inside
+ * the call that started it): drop the queue on STOP, and when async go on with the queue. */
+void lc__client_step_done(lc_client_t *c, int r, bool async);
+/* The pending step is abandoned (the session ends): its answer never reaches the session. */
+void lc__client_cancel_wait(lc_client_t *c);
 /* Forget the commands waiting in the queue (a refused connect, a closing session). */
 void lc__client_drop_queue(lc_client_t *c);
+/* Work through the queued commands in order until one waits. */
+void lc__client_process_queue(lc_client_t *c);
+
+/* An engine call the session waits for. The engine's callback gets it as its argument and
+ * first calls lc__client_engine_answer: NULL means the session ended meanwhile (the answer is
+ * dropped). The answer may come inside the engine call (the memory engine) or later. */
+typedef struct lc_engine_wait {
+    lc_client_t *c; /* NULL once the session ended */
+    bool answered;  /* the callback ran */
+    bool pending;   /* the engine call returned before its answer: the session waits */
+    void *ctx;      /* what the answer is applied with, owned by the caller's path */
+    void (*ctx_free)(void *ctx);
+} lc_engine_wait_t;
+/* A waiter for c, NULL on OOM. */
+lc_engine_wait_t *lc__client_engine_wait(lc_client_t *c);
+/* After the engine call returned rc: LC_CMD_WAIT when the answer is pending (c->cmd parked),
+ * else like a handler (the waiter is freed). rc != 0: the callback never runs; the caller
+ * answers the error itself (LC_CMD_DONE is returned). */
+int lc__client_engine_started(lc_client_t *c, lc_engine_wait_t *w, int rc);
+/* In the engine callback, first: the session to apply the answer to, or NULL when it ended.
+ * *async tells whether the answer came from the loop. Last: lc__client_engine_end with the
+ * result of applying it (frees the waiter when async, and goes on with the queue). */
+lc_client_t *lc__client_engine_answer(lc_engine_wait_t *w, bool *async);
+void lc__client_engine_end(lc_engine_wait_t *w, int r, bool async);
+/* The refresh / sub_refresh proxy at an expiry (r->at_expiry); c->wait must be NONE. */
+void lc__client_decide_at_expiry(lc_client_t *c, const lc_decide_req_t *r);
+
 void lc__client_schedule_ping(lc_client_t *c);
-/* The worker's HTTP client and a proxy request filled with this session's common fields. */
-lc_httpc_t *lc__client_httpc(lc_client_t *c);
-void lc__client_proxy_req(const lc_client_t *c, lc_proxy_kind kind, lc_proxy_req_t *r);
-/* Answer a proxy's error reply (its code, message, temporary) or disconnect. */
-void lc__client_reply_proxy_error(lc_client_t *c, uint32_t id, const lc_proxy_reply_t *rep);
+/* Answer a verdict's error (its code, message, temporary) or disconnect. */
+void lc__client_reply_verdict(lc_client_t *c, uint32_t id, const lc_verdict_t *v);
 
 void lc__client_send_replies(lc_client_t *c);
 void lc__client_disconnect(lc_client_t *c, uint32_t code, const char *reason);
@@ -166,18 +218,34 @@ void lc__client_info(const lc_client_t *c, const lc_csub_t *cs, lc_client_info_t
 bool lc__client_can_presence(const lc_client_t *c, const lc_ns_opts_t *o, bool subscribed);
 bool lc__client_can_history(const lc_client_t *c, const lc_ns_opts_t *o, bool subscribed);
 
+/* Command handlers: check the command's shape, build the decision request; the apply
+ * functions act on the verdict. Both return like lc__client_handle. */
+int lc__client_connect(lc_client_t *c, lc_cmd_t *cmd);
+int lc__client_connect_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v);
+int lc__client_refresh(lc_client_t *c, lc_cmd_t *cmd);
+int lc__client_refresh_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v);
 int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd);
+int lc__client_subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v);
 void lc__client_unsubscribe(lc_client_t *c, const lc_cmd_t *cmd);
 int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd);
+int lc__client_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v);
 int lc__client_rpc(lc_client_t *c, lc_cmd_t *cmd);
-int lc__client_connect(lc_client_t *c, lc_cmd_t *cmd);
-void lc__client_refresh(lc_client_t *c, const lc_cmd_t *cmd);
-int64_t lc__client_refresh_decision(lc_client_t *c, uint32_t id, const lc_decision_t *d);
+int lc__client_rpc_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v);
+int lc__client_sub_refresh(lc_client_t *c, lc_cmd_t *cmd);
+int lc__client_sub_refresh_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v);
+/* presence, presence_stats, history: the engine answers (client_read.c) */
+int lc__client_read(lc_client_t *c, lc_cmd_t *cmd);
 /* The refresh proxy's turn at expiry (server-side refresh; from the sched in c->x). */
-void lc__client_proxy_refresh(lc_client_t *c);
-void lc__client_channel_feature(lc_client_t *c, const lc_cmd_t *cmd);
-void lc__client_sub_refresh(lc_client_t *c, const lc_cmd_t *cmd);
+void lc__client_refresh_at_expiry(lc_client_t *c);
+void lc__client_refresh_at_expiry_apply(lc_client_t *c, const lc_verdict_t *v);
+/* The sub_refresh proxy answered about x->sub_refresh_ch. */
+void lc__client_sub_refresh_at_expiry_apply(lc_client_t *c, const lc_verdict_t *v);
 
+/* The checks every channel command makes (channel given and not too long, namespace,
+ * channel_regex): the channel's options (in *scratch when a channel rule applies), or NULL
+ * after answering the error (or disconnecting, for an empty channel). */
+const lc_ns_opts_t *lc__client_channel_checks(lc_client_t *c, const lc_cmd_t *cmd,
+                                              lc_ns_opts_t *scratch);
 bool lc__json_valid(const char *p, size_t n);
 /* The part of a channel name channel_regex applies to: after the private prefix and the
  * namespace boundary. */

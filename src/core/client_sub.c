@@ -11,6 +11,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 lc_csub_t *lc__client_find_sub(lc_client_t *c, const char *ch, size_t len)
 {
@@ -242,6 +243,7 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
         }
     }
     lc__worker_count_subs(c->w, 1);
+    lc_metrics_sub(c->t->framing, 1);
 
     if (sp->exp > 0) {
         int64_t now = lc_now_s();
@@ -312,50 +314,10 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i)
     free(cs->chan_info);
     c->subs[i] = c->subs[--c->nsubs];
     lc__worker_count_subs(c->w, -1);
+    lc_metrics_sub(c->t->framing, -1);
 }
 
 /* --- client subscribe ------------------------------------------------------------------ */
-
-static bool has_prefix(const char *s, size_t len, const char *prefix)
-{
-    size_t pl = prefix ? strlen(prefix) : 0;
-    return pl > 0 && len >= pl && memcmp(s, prefix, pl) == 0;
-}
-
-/* User-limited channel (`dialog#42,43`): is the user among those after the last boundary? */
-static bool user_listed(const lc_client_t *c, const char *ch, size_t len)
-{
-    const char *ub = c->cfg->user_boundary;
-    const char *sep = c->cfg->user_separator;
-    if (!ub || !*ub || !c->user[0])
-        return false;
-    size_t ubl = strlen(ub), sepl = sep ? strlen(sep) : 0;
-    const char *last = NULL;
-    for (const char *p = ch; p + ubl <= ch + len; p++)
-        if (memcmp(p, ub, ubl) == 0)
-            last = p;
-    if (!last)
-        return false;
-    const char *p = last + ubl, *end = ch + len;
-    size_t ul = strlen(c->user);
-    while (p <= end) {
-        const char *q = p;
-        while (q < end && !(sepl && (size_t)(end - q) >= sepl && memcmp(q, sep, sepl) == 0))
-            q++;
-        if ((size_t)(q - p) == ul && memcmp(p, c->user, ul) == 0)
-            return true;
-        if (q >= end)
-            break;
-        p = q + sepl;
-    }
-    return false;
-}
-
-static bool is_user_limited(const lc_client_t *c, const lc_ns_opts_t *o, const char *ch, size_t len)
-{
-    const char *ub = c->cfg->user_boundary;
-    return o->allow_user_limited_channels && ub && *ub && memmem(ch, len, ub, strlen(ub));
-}
 
 static void reply_subscribe(lc_client_t *c, uint32_t id, const lc_buf_t *result)
 {
@@ -389,54 +351,6 @@ static void finish_subscribe(lc_client_t *c, const lc_cmd_t *cmd, const lc_sub_s
     lc_buf_free(&result);
 }
 
-/* Step 5: the subscribe proxy (or Laravel's broadcasting auth) answers. */
-static void on_subscribe_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
-{
-    lc_client_t *c = arg;
-    c->x->call = NULL;
-    const lc_cmd_t *cmd = &c->x->cur;
-    size_t len = strlen(cmd->channel);
-    lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, cmd->channel, len, c->user, &scratch);
-    if (err != 0 || !o) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
-    } else if (rep->type != LC_PROXY_RESULT) {
-        lc__client_reply_proxy_error(c, cmd->id, rep);
-    } else if (lc__client_find_sub(c, cmd->channel, len)) {
-        /* subscribed meanwhile (a server-side subscription from the API) */
-        lc__client_reply_error(c, cmd->id, LC_ERROR_ALREADY_SUBSCRIBED);
-    } else {
-        lc_sub_spec_t sp;
-        client_spec(cmd, o, &sp);
-        sp.chan_info = (lc_raw_t){rep->info, rep->info_len};
-        sp.data = (lc_raw_t){rep->data, rep->data_len};
-        sp.override = &rep->override;
-        sp.exp = rep->expire_at;
-        sp.proxy_refresh = rep->expire_at > 0 && o->sub_refresh_proxy != NULL;
-        finish_subscribe(c, cmd, &sp);
-    }
-    lc__client_resume(c);
-}
-
-static int ask_subscribe_proxy(lc_client_t *c, lc_cmd_t *cmd, const lc_proxy_conf_t *conf)
-{
-    lc_proxy_req_t r;
-    lc__client_proxy_req(c, LC_PROXY_SUBSCRIBE, &r);
-    r.channel = cmd->channel;
-    r.data = cmd->data;
-    /* The command waits in the side struct: without it the call is not made. */
-    lc_proxy_call_t *call = NULL;
-    if (lc__client_x(c))
-        call = conf->protocol == LC_PROXY_LARAVEL_AUTH
-                   ? lc_proxy_laravel_auth(lc__client_httpc(c), conf, &r, on_subscribe_proxy, c)
-                   : lc_proxy_call(lc__client_httpc(c), conf, &r, on_subscribe_proxy, c);
-    if (!call) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
-        return LC_CMD_DONE;
-    }
-    return lc__client_wait(c, cmd, call);
-}
-
 int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
 {
     const lc_config_t *cfg = c->cfg;
@@ -447,113 +361,53 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
     /* §6.3 step 0: name length, duplicates, the per-connection limit */
-    if ((int64_t)len > cfg->channel_max_length) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
-        return LC_CMD_DONE;
-    }
-    if (lc__client_find_sub(c, ch, len)) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_ALREADY_SUBSCRIBED);
-        return LC_CMD_DONE;
-    }
-    if (cfg->channel_limit > 0 && c->nsubs >= (uint32_t)cfg->channel_limit) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_LIMIT_EXCEEDED);
-        return LC_CMD_DONE;
-    }
-    /* 1: namespace (and channel rules), channel_regex */
+    uint32_t code = 0;
     lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = lc_config_resolve_channel(cfg, ch, len, c->user, &scratch);
-    if (!o) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_UNKNOWN_CHANNEL);
+    const lc_ns_opts_t *o = NULL;
+    if ((int64_t)len > cfg->channel_max_length)
+        code = LC_ERROR_BAD_REQUEST;
+    else if (lc__client_find_sub(c, ch, len))
+        code = LC_ERROR_ALREADY_SUBSCRIBED;
+    else if (cfg->channel_limit > 0 && c->nsubs >= (uint32_t)cfg->channel_limit)
+        code = LC_ERROR_LIMIT_EXCEEDED;
+    /* 1: namespace (and channel rules), channel_regex */
+    else if (!(o = lc_config_resolve_channel(cfg, ch, len, c->user, &scratch)))
+        code = LC_ERROR_UNKNOWN_CHANNEL;
+    else if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch)))
+        code = LC_ERROR_BAD_REQUEST;
+    if (code) {
+        lc__client_reply_error(c, cmd->id, code);
         return LC_CMD_DONE;
     }
-    if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch))) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
-        return LC_CMD_DONE;
-    }
+    /* 2-7: Lua, the subscription token, the subscribe proxy, the namespace permissions */
+    lc_decide_req_t r;
+    lc__client_decide_req(c, LC_HOOK_SUBSCRIBE, &r);
+    r.ns = o;
+    return lc__client_decide(c, &r);
+}
 
-    lc_sub_spec_t sp;
-    client_spec(cmd, o, &sp);
-    /* A Lua subscribe hook with an opinion decides before tokens and proxies. */
-    const lc_decision_t *d = c->hook;
-    if (d && d->type != LC_DECIDE_NONE) {
-        if (d->type == LC_DECIDE_DENY) {
-            lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
-        } else if (d->type != LC_DECIDE_ALLOW) {
-            lc__client_reply_proxy_error(c, cmd->id, &d->reply);
-        } else {
-            sp.chan_info = (lc_raw_t){d->reply.info, d->reply.info_len};
-            sp.data = (lc_raw_t){d->reply.data, d->reply.data_len};
-            sp.override = &d->reply.override;
-            sp.exp = d->reply.expire_at;
-            finish_subscribe(c, cmd, &sp);
-        }
-        return c->state == LC_CLIENT_CLOSING ? LC_CMD_STOP : LC_CMD_DONE;
-    }
-    bool have_token = cmd->token && cmd->token[0];
-    bool allowed = false;
-    bool laravel = o->subscribe_proxy && o->subscribe_proxy->protocol == LC_PROXY_LARAVEL_AUTH;
-    if (has_prefix(ch, len, cfg->private_prefix) && !have_token && !laravel) {
-        /* 2: a private channel needs a subscription token — unless Laravel's broadcasting
-         * auth decides for the namespace: `$orders.1` is Laravel's `private-orders.1`. */
-        lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
-        return LC_CMD_DONE;
-    }
-    if (have_token) {
-        /* 3: a subscription token decides, and brings the subscription's options */
-        lc_jwt_keys_t keys = {.hmac_secret = lc_config_sub_token_secret(cfg)};
-        const char *why = NULL;
-        lc_sub_claims_t cl;
-        lc_jwt_status st =
-            lc_jwt_verify_subscribe(cmd->token, strlen(cmd->token), &keys, lc_now_s(), &cl, &why);
-        if (st == LC_JWT_EXPIRED) {
-            lc__client_reply_error(c, cmd->id, LC_ERROR_TOKEN_EXPIRED);
-            return LC_CMD_DONE;
-        }
-        if (st != LC_JWT_OK) {
-            lc_log_info("client %s: subscription token for %s refused (%s)", c->id, ch,
-                        why ? why : "invalid");
-            lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
-            return LC_CMD_DONE;
-        }
-        if (strcmp(cl.channel, ch) != 0 || strcmp(cl.sub, c->user) != 0 ||
-            (cl.client[0] && strcmp(cl.client, c->id) != 0)) {
-            lc_log_info("client %s: subscription token for %s does not match (channel %s, "
-                        "user \"%s\")",
-                        c->id, ch, cl.channel, cl.sub);
-            lc_sub_claims_free(&cl);
-            lc__client_disconnect(c, LC_DISCONNECT_INVALID_TOKEN, NULL);
-            return LC_CMD_STOP;
-        }
-        sp.exp = cl.has_expire_at ? cl.expire_at : cl.exp;
-        if (cl.opts.b64info && lc__json_valid((const char *)cl.opts.b64info, cl.opts.b64info_len))
-            sp.chan_info = (lc_raw_t){(const char *)cl.opts.b64info, cl.opts.b64info_len};
-        else if (cl.opts.info)
-            sp.chan_info = (lc_raw_t){cl.opts.info, cl.opts.info_len};
-        if (cl.opts.data)
-            sp.data = (lc_raw_t){cl.opts.data, cl.opts.data_len};
-        sp.override = &cl.opts.override;
+int lc__client_subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
+{
+    size_t len = strlen(cmd->channel);
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, cmd->channel, len, c->user, &scratch);
+    if (v->type != LC_VERDICT_ALLOW) {
+        lc__client_reply_verdict(c, cmd->id, v);
+    } else if (!o) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+    } else if (lc__client_find_sub(c, cmd->channel, len)) {
+        /* subscribed meanwhile (a server-side subscription from the API) */
+        lc__client_reply_error(c, cmd->id, LC_ERROR_ALREADY_SUBSCRIBED);
+    } else {
+        lc_sub_spec_t sp;
+        client_spec(cmd, o, &sp);
+        sp.chan_info = v->info;
+        sp.data = v->data;
+        sp.override = v->override;
+        sp.exp = v->expire_at;
+        sp.proxy_refresh = v->refresh_by_proxy;
         finish_subscribe(c, cmd, &sp);
-        lc_sub_claims_free(&cl);
-        return LC_CMD_DONE;
     }
-    if (is_user_limited(c, o, ch, len) && user_listed(c, ch, len)) {
-        /* 4: user-limited channel naming this user */
-        allowed = true;
-    } else if (!is_user_limited(c, o, ch, len) && o->subscribe_proxy) {
-        /* 5: the subscribe proxy (the backend, or Laravel's broadcasting auth) decides */
-        return ask_subscribe_proxy(c, cmd, o->subscribe_proxy);
-    } else if (o->allow_subscribe_for_client && anon_ok(c, o->allow_subscribe_for_anonymous) &&
-               !is_user_limited(c, o, ch, len)) {
-        /* 7 */
-        allowed = true;
-    } else if (cfg->client_insecure) {
-        allowed = true;
-    }
-    if (!allowed) {
-        lc__client_reply_error(c, cmd->id, LC_ERROR_PERMISSION_DENIED);
-        return LC_CMD_DONE;
-    }
-    finish_subscribe(c, cmd, &sp);
     return LC_CMD_DONE;
 }
 
@@ -656,13 +510,11 @@ uint32_t lc__client_uni_subs(lc_client_t *c, const lc_cmd_t *cmd, lc_buf_t *out)
         const lc_ns_opts_t *o = lc_config_resolve_channel(cfg, ch, len, c->user, &scratch);
         if (!o)
             return LC_DISCONNECT_BAD_REQUEST;
-        bool limited = is_user_limited(c, o, ch, len);
-        bool allowed = !has_prefix(ch, len, cfg->private_prefix) && !o->subscribe_proxy &&
+        size_t pl = cfg->private_prefix ? strlen(cfg->private_prefix) : 0;
+        bool private = pl > 0 && strncmp(ch, cfg->private_prefix, pl) == 0;
+        bool allowed = !private && !o->subscribe_proxy &&
                        lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch)) &&
-                       ((limited && user_listed(c, ch, len)) ||
-                        (!limited && o->allow_subscribe_for_client &&
-                         anon_ok(c, o->allow_subscribe_for_anonymous)) ||
-                        cfg->client_insecure);
+                       lc_decide_subscribe_rules(cfg, o, c->user, ch, len);
         if (!allowed)
             continue;
         lc_sub_spec_t sp;

@@ -19,7 +19,13 @@ struct lc_hub {
     lc_map_t chans; /* name → lc_hub_chan_t */
     lc_hub_deliver_fn deliver;
     void *ctx;
+    void (*watch)(void *ctx, const char *ch, size_t len, int delta);
 };
+
+void lc_hub_set_watch(lc_hub_t *h, void (*watch)(void *ctx, const char *ch, size_t len, int delta))
+{
+    h->watch = watch;
+}
 
 lc_hub_t *lc_hub_new(lc_hub_deliver_fn deliver, void *ctx)
 {
@@ -81,10 +87,14 @@ int lc_hub_subscribe(lc_hub_t *h, const char *ch, size_t len, void *owner, lc_su
             return LC_ENOMEM;
         }
         created = 1;
+        if (h->watch)
+            h->watch(h->ctx, c->name, len, 1);
     }
     lc_sub_t *s = malloc(sizeof(*s));
     if (!s) {
         if (created) {
+            if (h->watch)
+                h->watch(h->ctx, c->name, len, -1);
             lc_map_del(&h->chans, ch, len);
             free(c);
         }
@@ -103,6 +113,8 @@ int lc_hub_subscribe(lc_hub_t *h, const char *ch, size_t len, void *owner, lc_su
 static void chan_drop_if_empty(lc_hub_t *h, lc_hub_chan_t *c)
 {
     if (c->nsubs == 0 && !c->fanning) {
+        if (h->watch)
+            h->watch(h->ctx, c->name, c->len, -1);
         lc_map_del(&h->chans, c->name, c->len);
         free(c);
     }

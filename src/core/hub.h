@@ -46,6 +46,9 @@ typedef struct lc_sub {
 typedef void (*lc_hub_deliver_fn)(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void *ctx);
 
 lc_hub_t *lc_hub_new(lc_hub_deliver_fn deliver, void *ctx);
+/* Tell watch(ctx, ch, len, +1) when a channel gets its first subscriber and (.., -1) when it
+ * is dropped (the node subscribes to other nodes' publications per channel). */
+void lc_hub_set_watch(lc_hub_t *h, void (*watch)(void *ctx, const char *ch, size_t len, int delta));
 /* Frees every channel and subscription record still present. */
 void lc_hub_free(lc_hub_t *h);
 

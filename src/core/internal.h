@@ -50,6 +50,14 @@ void lc__worker_remove_session(lc_worker_t *w, const char *session);
 /* The list of a user's connections on this worker (lc_client_t.user_node), or NULL. */
 lc_list_t *lc__worker_user_clients(lc_worker_t *w, const char *user);
 lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id);
+/* Call fn for every connected session of the worker (fn may end the one it is given). */
+size_t lc__worker_each_client(lc_worker_t *w, void (*fn)(lc_client_t *c, void *arg), void *arg);
+/* The hub's channel watch (ctx is the worker): the node tells the engine. */
+void lc__node_watch_channel(void *ctx, const char *ch, size_t len, int delta);
+/* Positioned subscriptions of the session are re-established: client-side ones get the
+ * unsubscribe push 2500 (the SDK resubscribes and recovers), a server-side one disconnects
+ * the session with 3010. */
+void lc__client_resync(lc_client_t *c, void *arg);
 void lc__worker_count_session(lc_worker_t *w, int delta);
 /* A subscription was added (+1) or removed (-1): keeps the statistics current. */
 void lc__worker_count_subs(lc_worker_t *w, int delta);

@@ -6,14 +6,17 @@
 #include "hooks/script.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/rand.h"
 
 struct lc_delivery {
@@ -45,6 +48,9 @@ struct lc_node {
     size_t n_fwd_headers;
     const char **fwd_emulated; /* likewise for emulated_headers */
     size_t n_fwd_emulated;
+    /* Control data from other nodes goes to this handler (the server API's), worker 0. */
+    lc_node_control_fn control_fn;
+    void *control_arg;
 };
 
 static bool in_names(const char *const *names, size_t n, const char *name)
@@ -179,6 +185,140 @@ static void sink_deliver(void *ctx, const char *ch, size_t chlen, int kind, uint
         lc__worker_post(n->workers[i], d, i);
 }
 
+/* --- several nodes ------------------------------------------------------------------------- */
+
+void lc__node_watch_channel(void *ctx, const char *ch, size_t len, int delta)
+{
+    lc_worker_t *w = ctx;
+    lc_engine_t *e = lc_node_engine(lc_worker_node(w));
+    if (delta > 0 && e->vt->channel_subscribe)
+        e->vt->channel_subscribe(e, ch, len);
+    else if (delta < 0 && e->vt->channel_unsubscribe)
+        e->vt->channel_unsubscribe(e, ch, len);
+}
+
+static void resync_worker(lc_worker_t *w, void *arg)
+{
+    (void)arg;
+    lc__worker_each_client(w, lc__client_resync, NULL);
+}
+
+static void resync_done(lc_worker_t *w, void *arg)
+{
+    (void)w;
+    (void)arg;
+}
+
+/* Engine sink: deliveries may have been lost. Positioned subscriptions recover from history. */
+static void sink_resync(void *ctx)
+{
+    lc_node_t *n = ctx;
+    if (lc_node_each_worker(n, resync_worker, resync_done, NULL) != 0)
+        lc_log_error("resync after an engine reconnect not started: out of memory");
+}
+
+typedef struct control_msg {
+    lc_node_t *node;
+    size_t len;
+    char data[];
+} control_msg_t;
+
+static void control_run(lc_worker_t *w, void *arg)
+{
+    (void)w;
+    (void)arg;
+}
+
+static void control_done(lc_worker_t *w, void *arg)
+{
+    control_msg_t *m = arg;
+    if (m->node->control_fn)
+        m->node->control_fn(m->node->control_arg, m->data, m->len);
+    free(m);
+}
+
+/* Engine sink: another node's control data, handed to the handler in the calling worker's
+ * thread through a node operation (the sink only queues). */
+static void sink_control(void *ctx, const char *data, size_t len)
+{
+    lc_node_t *n = ctx;
+    control_msg_t *m = malloc(sizeof(*m) + len + 1);
+    if (!m)
+        return;
+    m->node = n;
+    m->len = len;
+    memcpy(m->data, data, len);
+    m->data[len] = '\0';
+    if (lc_node_each_worker(n, control_run, control_done, m) != 0)
+        free(m);
+}
+
+size_t lc_node_info_json(lc_node_t *n, char *out, size_t outlen)
+{
+    lc_node_stats_t st;
+    lc_node_stats(n, &st);
+    char host[256] = "";
+    const char *name = n->cfg->node_name;
+    if (!name || !*name) {
+        if (gethostname(host, sizeof(host) - 1) != 0)
+            strcpy(host, "lucent");
+        name = host;
+    }
+    lc_buf_t b = LC_BUF_INIT;
+    int rc = lc_buf_append_str(&b, "{\"uid\":");
+    rc |= lc_buf_append_json_str(&b, n->uid, strlen(n->uid));
+    rc |= lc_buf_append_str(&b, ",\"name\":");
+    rc |= lc_buf_append_json_str(&b, name, strlen(name));
+    rc |= lc_buf_printf(&b,
+                        ",\"version\":\"%s\",\"num_clients\":%llu,\"num_users\":%llu,"
+                        "\"num_channels\":%llu,\"num_subs\":%llu,\"uptime\":%lld}",
+                        LUCENT_VERSION, (unsigned long long)st.num_clients,
+                        (unsigned long long)st.num_users, (unsigned long long)st.num_channels,
+                        (unsigned long long)st.num_subs, (long long)st.uptime_s);
+    size_t len = 0;
+    if (rc == 0 && b.len < outlen) {
+        memcpy(out, b.data, b.len);
+        out[b.len] = '\0';
+        len = b.len;
+    }
+    lc_buf_free(&b);
+    return len;
+}
+
+static size_t sink_node_info(void *ctx, char *out, size_t outlen)
+{
+    return lc_node_info_json(ctx, out, outlen);
+}
+
+void lc_node_on_control(lc_node_t *n, lc_node_control_fn fn, void *arg)
+{
+    n->control_fn = fn;
+    n->control_arg = arg;
+}
+
+int lc_node_send_control(lc_node_t *n, const char *data, size_t len)
+{
+    lc_engine_t *e = n->engine;
+    return e->vt->control ? e->vt->control(e, data, len) : 0;
+}
+
+static void engine_detach(lc_worker_t *w, void *arg)
+{
+    lc_engine_t *e = arg;
+    e->vt->detach(e, lc_worker_index(w));
+}
+
+static int engine_attach(lc_node_t *n, int i)
+{
+    lc_engine_t *e = n->engine;
+    if (!e->vt->attach)
+        return 0;
+    int rc = e->vt->attach(e, i, n->nworkers, lc_worker_loop(n->workers[i]));
+    if (rc != 0)
+        lc_log_error("worker %d: engine %s not started: %s", i, e->vt->name, lc_strerror(rc));
+    return rc;
+}
+
 lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine)
 {
     lc_node_t *n = calloc(1, sizeof(*n));
@@ -211,6 +351,12 @@ lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine)
     }
     engine->sink.ctx = n;
     engine->sink.deliver = sink_deliver;
+    engine->sink.resync = sink_resync;
+    engine->sink.control = sink_control;
+    engine->sink.node_info = sink_node_info;
+    if (engine->vt->detach)
+        for (int i = 0; i < n->nworkers; i++)
+            lc_worker_on_stop(n->workers[i], engine_detach, engine);
     return n;
 fail:
     lc_node_free(n);
@@ -270,7 +416,11 @@ void lc_node_chan_opts(const lc_node_t *n, const lc_ns_opts_t *o, lc_chan_opts_t
 
 int lc_node_publish(lc_node_t *n, const lc_publish_req_t *req, lc_publish_cb cb, void *arg)
 {
-    return lc_engine_publish(n->engine, req, cb, arg);
+    uint64_t t0 = uv_hrtime();
+    int rc = lc_engine_publish(n->engine, req, cb, arg);
+    lc_metrics_engine(uv_hrtime() - t0, rc == 0);
+    lc_metrics_pub_in();
+    return rc;
 }
 
 void lc_node_stats(lc_node_t *n, lc_node_stats_t *out)
@@ -331,21 +481,29 @@ static void close_signals(lc_worker_t *w, void *arg)
 }
 
 /* SIGHUP: every worker reloads its Lua script; a script that fails to load leaves the old
- * hooks in place. */
+ * hooks in place, and the reload is reported as failed, never as finished. */
+static atomic_int reload_failures;
+
 static void reload_worker(lc_worker_t *w, void *arg)
 {
     lc_lua_t *vm = lc__worker_lua(w);
     if (!vm)
         return;
     char err[512] = "";
-    if (lc_lua_reload(vm, err, sizeof(err)) != 0)
+    if (lc_lua_reload(vm, err, sizeof(err)) != 0) {
+        atomic_fetch_add(&reload_failures, 1);
         lc_log_error("worker %d: lua reload failed, keeping the previous hooks: %s",
                      lc_worker_index(w), err);
+    }
 }
 
 static void reload_done(lc_worker_t *w, void *arg)
 {
-    lc_log_info("lua: reload finished");
+    int failed = atomic_exchange(&reload_failures, 0);
+    if (failed)
+        lc_log_error("lua: reload failed on %d worker(s); the previous hooks stay", failed);
+    else
+        lc_log_info("lua: reload finished");
 }
 
 static void on_sighup(uv_signal_t *h, int signum)
@@ -369,7 +527,10 @@ static void on_signal(uv_signal_t *h, int signum)
 
 static void worker_thread(void *arg)
 {
-    lc__worker_run(arg);
+    lc_worker_t *w = arg;
+    if (engine_attach(lc_worker_node(w), lc_worker_index(w)) != 0)
+        lc_node_stop(lc_worker_node(w));
+    lc__worker_run(w);
 }
 
 int lc_node_run(lc_node_t *n)
@@ -393,6 +554,10 @@ int lc_node_run(lc_node_t *n)
     uv_thread_t *threads = calloc((size_t)n->nworkers, sizeof(*threads));
     if (!threads)
         return LC_ENOMEM;
+    /* Worker 0 runs in this thread: the engine starts on its loop before any other worker
+     * can call it. */
+    if (engine_attach(n, 0) != 0)
+        lc_node_stop(n);
     int started = 1;
     for (int i = 1; i < n->nworkers; i++) {
         if (uv_thread_create(&threads[i], worker_thread, n->workers[i]) != 0) {

@@ -50,4 +50,15 @@ typedef struct lc_node_stats {
 } lc_node_stats_t;
 void lc_node_stats(lc_node_t *n, lc_node_stats_t *out);
 
+/* This node as the server API's `info` lists it ({"uid":..,"name":..,...}), NUL-terminated in
+ * out; its length, or 0 when it does not fit. Any thread. */
+size_t lc_node_info_json(lc_node_t *n, char *out, size_t outlen);
+
+/* Several nodes: control data (opaque here) sent to every other node, and the handler that
+ * receives theirs, called in a worker thread. Without an engine that links nodes, sending
+ * does nothing and returns 0. */
+typedef void (*lc_node_control_fn)(void *arg, const char *data, size_t len);
+void lc_node_on_control(lc_node_t *n, lc_node_control_fn fn, void *arg);
+int lc_node_send_control(lc_node_t *n, const char *data, size_t len);
+
 #endif

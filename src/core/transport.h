@@ -24,6 +24,8 @@ enum lc_framing {
     LC_FRAMING_UNI_WS,      /* unidirectional: bare pushes (the `{"push":…}` wrapper removed) */
     LC_FRAMING_UNI_SSE,
     LC_FRAMING_UNI_HTTP_STREAM,
+    LC_FRAMING_WS_PB,          /* Protobuf over WebSocket: varint-delimited Replies, binary */
+    LC_FRAMING_HTTP_STREAM_PB, /* Protobuf emulation over chunked HTTP */
     LC_FRAMING_MAX
 };
 

@@ -11,6 +11,7 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/map.h"
 
 #define LC_READ_BUF_SIZE 65536
@@ -388,6 +389,25 @@ lc_list_t *lc__worker_user_clients(lc_worker_t *w, const char *user)
     return u ? &u->clients : NULL;
 }
 
+size_t lc__worker_each_client(lc_worker_t *w, void (*fn)(lc_client_t *c, void *arg), void *arg)
+{
+    /* fn may end the session: walk a copy of the map's values. */
+    size_t n = lc_map_count(&w->clients), i = 0;
+    lc_client_t **all = malloc((n ? n : 1) * sizeof(*all));
+    if (!all)
+        return 0;
+    lc_map_iter_t it = {0};
+    const char *k;
+    size_t kl;
+    void *v;
+    while (i < n && lc_map_next(&w->clients, &it, &k, &kl, &v))
+        all[i++] = v;
+    for (size_t j = 0; j < i; j++)
+        fn(all[j], arg);
+    free(all);
+    return i;
+}
+
 lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id)
 {
     return lc_map_get(&w->clients, id, strlen(id));
@@ -677,6 +697,7 @@ lc_worker_t *lc__worker_new(lc_node_t *node, int index)
     w->hub = lc_hub_new(lc__client_deliver, w);
     if (!w->readbuf || !w->hub)
         goto fail;
+    lc_hub_set_watch(w->hub, lc__node_watch_channel);
     if (uv_loop_init(&w->loop) != 0)
         goto fail;
     uv_mutex_init(&w->inbox_mu);
@@ -702,9 +723,15 @@ fail:
 int lc__worker_run(lc_worker_t *w)
 {
     current_worker = w;
+    lc_metrics_attach(w->index);
     int rc = uv_run(&w->loop, UV_RUN_DEFAULT);
     current_worker = NULL;
     return rc;
+}
+
+bool lc_worker_stopping(const lc_worker_t *w)
+{
+    return atomic_load(&w->stop_requested);
 }
 
 void lc__worker_stop(lc_worker_t *w)

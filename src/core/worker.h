@@ -3,6 +3,7 @@
 #ifndef LC_CORE_WORKER_H
 #define LC_CORE_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -35,5 +36,7 @@ void lc_worker_cancel_flush(lc_worker_t *w, lc_transport_t *t);
  * close listeners and connections so that the loop ends. At most 8 per worker. */
 typedef void (*lc_worker_stop_fn)(lc_worker_t *w, void *arg);
 int lc_worker_on_stop(lc_worker_t *w, lc_worker_stop_fn fn, void *arg);
+/* Whether the node asked this worker to stop (shutting down). Any thread. */
+bool lc_worker_stopping(const lc_worker_t *w);
 
 #endif

@@ -7,13 +7,20 @@
  * runs exactly once, possibly before the call returns (the memory engine answers at once);
  * when the call returns a negative lc_err the callback never runs. Everything passed in is
  * borrowed for the duration of the call; results passed to a callback are valid only during
- * the callback. Calls may come from any worker thread concurrently. */
+ * the callback. Calls may come from any worker thread concurrently.
+ *
+ * An engine that talks to a server (Redis) does its I/O on the loop of the worker that made
+ * the call, and runs the callback later from that same worker's thread. Such an engine needs
+ * `attach` to have run in the calling worker's thread; a call from anywhere else returns
+ * LC_EINVAL. */
 #ifndef LC_ENGINE_ENGINE_H
 #define LC_ENGINE_ENGINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <uv.h>
 
 #include "proto/codec.h"
 #include "util/rcbuf.h"
@@ -120,6 +127,17 @@ typedef struct lc_engine_sink {
     void *ctx;
     void (*deliver)(void *ctx, const char *channel, size_t chlen, int kind, uint64_t offset,
                     lc_rcbuf_t *push, const lc_exclude_t *exclude);
+    /* Deliveries may have been lost (the engine lost its subscription to other nodes for a
+     * while): every positioned subscription of this node must re-establish its position.
+     * Any thread; only queues. NULL = ignored. */
+    void (*resync)(void *ctx);
+    /* Control data another node sent with lc_engine_vt.control (opaque to the engine). Any
+     * thread; only queues. NULL = ignored. */
+    void (*control)(void *ctx, const char *data, size_t len);
+    /* This node's description for other nodes (a JSON object, as the server API's `info`
+     * lists nodes), written into out (size outlen), NUL-terminated; returns its length or 0.
+     * Any thread. */
+    size_t (*node_info)(void *ctx, char *out, size_t outlen);
 } lc_engine_sink_t;
 
 typedef struct lc_engine_vt {
@@ -141,6 +159,25 @@ typedef struct lc_engine_vt {
     int (*presence_stats)(lc_engine_t *e, const char *ch, size_t chlen, lc_presence_stats_cb cb,
                           void *arg);
     void (*destroy)(lc_engine_t *e);
+
+    /* --- several nodes (every entry below may be NULL: a single-process engine) ---------- */
+    /* Worker `index` (of n) starts: called in that worker's thread before its loop runs, and
+     * for worker 0 before any other worker thread starts. 0 or negative lc_err. */
+    int (*attach)(lc_engine_t *e, int index, int n, uv_loop_t *loop);
+    /* Worker `index` stops (its thread): close what the engine keeps on its loop. Calls from
+     * that worker afterwards fail with LC_EIO. */
+    void (*detach)(lc_engine_t *e, int index);
+    /* This node needs (or no longer needs) the channel's publications from other nodes: a
+     * worker's hub gained its first / lost its last subscriber of ch. Counted per node; any
+     * worker thread. */
+    void (*channel_subscribe)(lc_engine_t *e, const char *ch, size_t chlen);
+    void (*channel_unsubscribe)(lc_engine_t *e, const char *ch, size_t chlen);
+    /* Send data to every other node's sink.control. 0 or negative lc_err (not connected). */
+    int (*control)(lc_engine_t *e, const char *data, size_t len);
+    /* false while the engine cannot serve (no connection to Redis). */
+    bool (*healthy)(lc_engine_t *e);
+    /* Call fn with the node_info text of every other live node. Any thread. */
+    void (*nodes)(lc_engine_t *e, void (*fn)(void *arg, const char *info, size_t len), void *arg);
 } lc_engine_vt_t;
 
 struct lc_engine {

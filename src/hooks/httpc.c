@@ -49,6 +49,8 @@ struct lc_httpc {
     bool closing;
     void (*done)(void *arg);
     void *done_arg;
+    void *attached;
+    void (*attached_release)(void *p);
 };
 
 struct lc_httpc_req {
@@ -522,6 +524,20 @@ void lc_httpc_close(lc_httpc_t *c, void (*done)(void *arg), void *arg)
     {
         lc_httpc_cancel(lc_container_of(pos, lc_httpc_req_t, link));
     }
+    lc_httpc_attach(c, NULL, NULL);
     /* outside a callback this frees the multi and starts closing the handles now */
     check_done(c);
+}
+
+void lc_httpc_attach(lc_httpc_t *c, void *p, void (*release)(void *p))
+{
+    if (c->attached != NULL && c->attached_release != NULL)
+        c->attached_release(c->attached);
+    c->attached = p;
+    c->attached_release = release;
+}
+
+void *lc_httpc_attached(const lc_httpc_t *c)
+{
+    return c->attached;
 }

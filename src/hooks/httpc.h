@@ -59,6 +59,11 @@ lc_httpc_req_t *lc_httpc_request(lc_httpc_t *c, const lc_httpc_opts_t *o, lc_htt
 /* Abandon a request: its callback never runs. The handle is invalid afterwards. Safe to call
  * from another request's callback; not with a request whose callback has already run. */
 void lc_httpc_cancel(lc_httpc_req_t *r);
+/* One value that lives as long as the client (the worker's JWKS cache, hooks/token.c):
+ * release(p) runs when the client closes, after its requests are cancelled. Attaching again
+ * releases the previous value first. */
+void lc_httpc_attach(lc_httpc_t *c, void *p, void (*release)(void *p));
+void *lc_httpc_attached(const lc_httpc_t *c);
 /* Cancel everything (no callback runs) and close the client's handles; done(arg) runs from the
  * loop once they are closed (the loop can then end). The client is freed by then. May be called
  * from a request's callback. done may be NULL. */

@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "auth/jwt.h"
+#include "hooks/token.h"
 #include "proto/codes.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -60,10 +61,19 @@ static int l_error(lua_State *L)
     return 1;
 }
 
+/* A close frame's code and reason (hooks/proxy.h): anything else would be cut on the wire. */
 static int l_disconnect(lua_State *L)
 {
-    uint32_t code = check_code(L, 1);
-    const char *reason = luaL_optstring(L, 2, lc_disconnect_reason(code));
+    lua_Number n = luaL_checknumber(L, 1);
+    uint32_t code;
+    size_t len;
+    const char *reason;
+
+    if (!(n >= LC_DISCONNECT_CODE_MIN && n <= LC_DISCONNECT_CODE_MAX) || n != (lua_Number)(int)n)
+        luaL_argerror(L, 1, "code must be an integer 3000..4999");
+    code = (uint32_t)n;
+    reason = luaL_optlstring(L, 2, lc_disconnect_reason(code), &len);
+    luaL_argcheck(L, len <= LC_DISCONNECT_REASON_MAX, 2, "reason longer than 123 bytes");
 
     lc__lua_push_disconnect(L, code, reason);
     return 1;
@@ -563,7 +573,7 @@ int lc__lua_jwt_decode(lua_State *L)
     lc_lua_t *vm = lc__lua_vm(L);
     size_t len;
     const char *token = luaL_checklstring(L, 1, &len);
-    lc_jwt_keys_t keys = {vm->cfg->token_hmac_secret_key};
+    lc_token_keys_t tk;
     const char *reason = NULL;
     lc_lua_guard_t *g = lc__lua_guard(L);
     lc_conn_claims_t *cl;
@@ -573,7 +583,9 @@ int lc__lua_jwt_decode(lua_State *L)
     g->p = cl = calloc(1, sizeof(*cl));
     if (cl == NULL)
         return luaL_error(L, "not enough memory");
-    st = lc_jwt_verify_connect(token, len, &keys, lc_now_s(), cl, &reason);
+    lc_token_keys(vm->cfg, false, vm->host.httpc != NULL ? vm->host.httpc(vm->host.ctx) : NULL,
+                  &tk);
+    st = lc_jwt_verify_connect(token, len, &tk.keys, lc_now_s(), cl, &reason);
     if (st != LC_JWT_OK)
         return fail(L, st == LC_JWT_EXPIRED ? "token expired"
                                             : (reason != NULL ? reason : "invalid token"));

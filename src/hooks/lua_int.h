@@ -42,7 +42,15 @@ struct lc_lua {
     /* instruction budget */
     bool budget_on;
     int64_t budget;
-    int64_t load_insns;     /* counter while the script itself runs (no call) */
+    int64_t load_insns; /* counter while the script itself runs (no call) */
+    /* running-time bound per call (lua.time_limit), 0 = none; checked with the budget */
+    int64_t time_limit_ns;
+    int64_t load_start_ns; /* when the script's load began */
+    /* C-level nesting: coroutine.resume / wrap and callbacks from gsub / sort / format each
+     * hold a C frame while Lua runs inside them (LuaJIT does not bound these; unbounded they
+     * overflow the thread's stack). Counted by lua_strlib.c, reset when a top-level run
+     * starts. */
+    int cdepth;
     lc_lua_call_t *running; /* the call whose coroutine runs now (nested runs stack) */
     int depth;              /* nested runs (a hook's lucent.publish calling a broadcast hook) */
     /* hooks of the current script: registry refs, LUA_NOREF when not defined */
@@ -60,8 +68,10 @@ struct lc_lua_call {
     lc_lua_cb cb;
     void *arg;
     int64_t insns;
-    bool active;    /* its coroutine runs now */
-    bool cancelled; /* lc_lua_cancel while active: dropped once the run returns */
+    int64_t used_ns;      /* running time of earlier segments (before yields) */
+    int64_t seg_start_ns; /* when the current segment started */
+    bool active;          /* its coroutine runs now */
+    bool cancelled;       /* lc_lua_cancel while active: dropped once the run returns */
     /* what the yielded coroutine waits for (at most one) */
     lc_proxy_call_t *proxy;
     lc_httpc_req_t *http;
@@ -78,6 +88,20 @@ void lc__lua_resume(lc_lua_call_t *call, int (*push)(lua_State *L, void *ud), vo
  * coroutine the hook created): lucent.proxy and lucent.http.request yield only from there. */
 lc_lua_call_t *lc__lua_yieldable_call(lua_State *L);
 
+/* Charge n units of work done in C (pattern matching steps, bytes copied) to the running
+ * call's budget; raises "instruction budget exceeded" or "time limit exceeded" when the call
+ * is over either bound (from then on the count hook raises at every instruction, so pcall
+ * cannot swallow it). No-op on a state without a VM (tests). */
+void lc__lua_charge(lua_State *L, int64_t n);
+
+/* lua_strlib.c */
+/* Replace, in the state's own string / table / coroutine tables (the sandbox copies them, and
+ * string methods reach them through the string metatable), the functions that can run long in
+ * C or nest C frames: string.find, match, gmatch, gsub, rep and format, table.sort,
+ * coroutine.resume and wrap. Pattern matching is charged to the budget step by step. */
+void lc__lua_bound_libs(lua_State *L);
+#define LC__LUA_CDEPTH_MAX 100
+
 /* lua_sandbox.c */
 /* Open the libraries the sandbox takes from, hardened (once per VM). */
 void lc__lua_open_libs(lua_State *L);
@@ -85,6 +109,8 @@ void lc__lua_open_libs(lua_State *L);
 void lc__lua_push_env(lua_State *L);
 /* Read a whole file into a malloc'd buffer (at most 16 MiB). 0, LC_ENOENT, LC_EIO,
  * LC_ETOOBIG or LC_ENOMEM; err says why. */
+/* The folders of the shipped Lua library, in search order (lua_libdir.c). */
+const char *const *lc__lua_lib_dirs(size_t *n);
 int lc__lua_read_source(const char *path, char **out, size_t *len, char *err, size_t errlen);
 /* Load Lua text (never bytecode) as a function whose environment is the table at env. Raises
  * on syntax errors ("file:line: ..."). */

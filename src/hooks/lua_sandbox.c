@@ -20,10 +20,6 @@
 
 #include "util/err.h"
 
-#ifndef LUCENT_LUA_DIR
-#define LUCENT_LUA_DIR "lua"
-#endif
-
 #define SOURCE_MAX (16u << 20)
 #define MODULE_NAME_MAX 200
 
@@ -56,6 +52,7 @@ void lc__lua_open_libs(lua_State *L)
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 2);
+    lc__lua_bound_libs(L);
 }
 
 int lc__lua_read_source(const char *path, char **out, size_t *len, char *err, size_t errlen)
@@ -162,8 +159,12 @@ static int sandbox_require(lua_State *L)
                           name);
     rel = luaL_gsub(L, name, ".", "/"); /* 2 */
     g = lc__lua_guard(L);               /* 3 */
-    for (size_t i = 0; i <= vm->cfg->n_lua_path && rc == LC_ENOENT; i++) {
-        const char *dir = i < vm->cfg->n_lua_path ? vm->cfg->lua_path[i] : LUCENT_LUA_DIR;
+    size_t n_lib;
+    const char *const *lib = lc__lua_lib_dirs(&n_lib);
+    size_t n_dirs = vm->cfg->n_lua_path + n_lib;
+    for (size_t i = 0; i < n_dirs && rc == LC_ENOENT; i++) {
+        const char *dir =
+            i < vm->cfg->n_lua_path ? vm->cfg->lua_path[i] : lib[i - vm->cfg->n_lua_path];
         char *text = NULL;
         lua_settop(L, 3);
         path = lua_pushfstring(L, "%s/%s.lua", dir, rel); /* 4 */
@@ -171,8 +172,18 @@ static int sandbox_require(lua_State *L)
         g->p = text;
         g->release = free;
     }
-    if (rc == LC_ENOENT)
-        return luaL_error(L, "module '%s' not found in the Lua search path", name);
+    if (rc == LC_ENOENT) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (size_t i = 0; i < n_dirs; i++) {
+            const char *dir =
+                i < vm->cfg->n_lua_path ? vm->cfg->lua_path[i] : lib[i - vm->cfg->n_lua_path];
+            lua_pushfstring(L, "%s%s/%s.lua", i ? ", " : "", dir, lua_tostring(L, 2));
+            luaL_addvalue(&b);
+        }
+        luaL_pushresult(&b);
+        return luaL_error(L, "module '%s' not found; searched %s", name, lua_tostring(L, -1));
+    }
     if (rc != 0)
         return luaL_error(L, "module '%s': %s", name, why);
     lua_pushfstring(L, "@%s", path); /* 5 */

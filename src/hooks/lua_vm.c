@@ -10,7 +10,10 @@
  * count hook and after every run (coarser: an allocation may overshoot until the next check).
  *
  * Budget: a count hook every HOOK_EVERY instructions adds to the running call's count and
- * raises "instruction budget exceeded" past lua.instruction_budget. LuaJIT does not run count
+ * raises "instruction budget exceeded" past lua.instruction_budget, or "time limit exceeded"
+ * once the call has run (yields to a backend not counted) longer than lua.time_limit. Work
+ * done inside C functions is charged by the bounded string functions (lua_strlib.c), which
+ * raise the same errors. LuaJIT does not run count
  * hooks inside compiled traces, so the JIT is off unless lua.jit asks for it, and then there
  * is no budget (logged once).
  *
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hooks/lua_int.h"
 #include "util/err.h"
@@ -112,29 +116,72 @@ static int vm_panic(lua_State *L)
     abort();
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+/* Which bound the running call (or the script's load) is past, or NULL. */
+static const char *over_bound(lc_lua_t *vm, int64_t add)
+{
+    int64_t *n = vm->running != NULL ? &vm->running->insns : &vm->load_insns;
+
+    *n += add;
+    if (vm->budget_on && *n > vm->budget)
+        return "instruction budget exceeded";
+    if (vm->time_limit_ns > 0) {
+        int64_t now = now_ns();
+        int64_t used = vm->running != NULL
+                           ? vm->running->used_ns + (now - vm->running->seg_start_ns)
+                           : now - vm->load_start_ns;
+        if (used > vm->time_limit_ns)
+            return "time limit exceeded";
+    }
+    return NULL;
+}
+
+/* Raise what over_bound found, with the position of the Lua code running at level. From now
+ * on the hook fires on every instruction: a script catching the error with pcall gets it
+ * again at its next instruction, until nothing is left to catch it. */
+static void raise_bound(lua_State *L, int level, const char *what)
+{
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    luaL_where(L, level);
+    lua_pushstring(L, what);
+    lua_concat(L, 2);
+    lua_error(L);
+}
+
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     lc_lua_t *vm = lc__lua_vm(L);
-    int64_t *n = vm->running != NULL ? &vm->running->insns : &vm->load_insns;
+    const char *what;
 
-    *n += HOOK_EVERY;
-    if (vm->budget_on && *n > vm->budget) {
-        /* From now on the hook fires on every instruction: a script catching the error with
-         * pcall gets it again at its next instruction, until nothing is left to catch it. */
-        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
-        luaL_where(L, 0); /* level 0 in a hook: the function being run */
-        lua_pushliteral(L, "instruction budget exceeded");
-        lua_concat(L, 2);
-        lua_error(L);
-    }
+    (void)ar;
+    if ((what = over_bound(vm, HOOK_EVERY)) != NULL)
+        raise_bound(L, 0, what); /* level 0 in a hook: the function being run */
     if (!vm->counting && vm->uncapped == 0 && over_memory(vm))
         luaL_error(L, "not enough memory");
+}
+
+void lc__lua_charge(lua_State *L, int64_t n)
+{
+    lc_lua_t *vm = lc__lua_vm(L);
+    const char *what;
+
+    if (vm != NULL && vm->uncapped == 0 && (what = over_bound(vm, n)) != NULL)
+        raise_bound(L, 1, what); /* level 1 from a C function: its Lua caller */
 }
 
 static void arm_hook(lc_lua_t *vm)
 {
     /* Re-arming restarts the count, so a run is charged from its own first instruction. */
-    if (vm->budget_on || (!vm->counting && vm->mem_limit > 0))
+    if (vm->budget_on || vm->time_limit_ns > 0 || (!vm->counting && vm->mem_limit > 0))
         lua_sethook(vm->L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
 }
 
@@ -247,6 +294,9 @@ static int load_script(lc_lua_t *vm, char *err, size_t errlen)
     ld.text = text;
     vm->running = NULL;
     vm->load_insns = 0;
+    vm->load_start_ns = now_ns();
+    if (running == NULL)
+        vm->cdepth = 0;
     arm_hook(vm);
     rc = vm_pcall(vm, load_fn, &ld);
     vm->running = running;
@@ -285,6 +335,7 @@ lc_lua_t *lc_lua_new(const lc_config_t *cfg, const lc_lua_host_t *host, char *er
     vm->mem_limit = cfg->lua_memory_limit > 0 ? (size_t)cfg->lua_memory_limit : 0;
     vm->budget = cfg->lua_instruction_budget;
     vm->budget_on = !cfg->lua_jit && vm->budget > 0;
+    vm->time_limit_ns = cfg->lua_time_limit_ms > 0 ? cfg->lua_time_limit_ms * 1000000 : 0;
     vm->counting = true;
     vm->L = lua_newstate(vm_alloc, vm);
     if (vm->L == NULL) {
@@ -546,12 +597,16 @@ static bool run(lc_lua_call_t *c, int nargs)
     int st;
 
     vm->running = c;
+    if (vm->depth == 0)
+        vm->cdepth = 0; /* what an error unwound past is no longer nested */
     vm->depth++;
     c->active = true;
+    c->seg_start_ns = now_ns();
     arm_hook(vm);
     vm->protect++;
     st = lua_resume(c->co, nargs);
     vm->protect--;
+    c->used_ns += now_ns() - c->seg_start_ns;
     c->active = false;
     vm->depth--;
     vm->running = prev;

@@ -238,6 +238,35 @@ size_t lc_proxy_headers(const lc_proxy_conf_t *conf, const lc_proxy_req_t *r, lc
 
 /* ---- the call ---- */
 
+/* What a backend's unexpected status usually means, for the log line. */
+static const char *status_hint(long status, bool laravel)
+{
+    switch (status) {
+    case 419:
+        return " (Laravel answered 419: the route is behind CSRF protection; exclude it from "
+               "CSRF checks, e.g. validateCsrfTokens(except: ['centrifugo/*']) in "
+               "bootstrap/app.php)";
+    case 301:
+    case 302:
+    case 303:
+    case 307:
+    case 308:
+        return " (a redirect, usually to a login page: the request carried no session the "
+               "backend accepts; forward the Cookie header with http_headers and check the "
+               "route's auth middleware)";
+    case 401:
+        return laravel ? "" /* a plain refusal */
+                       : " (the backend refused the request's credentials: forward Cookie or "
+                         "Authorization with http_headers)";
+    case 404:
+        return " (no route at this URL: check the proxy endpoint's path)";
+    case 405:
+        return " (the route does not accept POST)";
+    default:
+        return "";
+    }
+}
+
 static void on_response(void *arg, const lc_httpc_resp_t *resp)
 {
     lc_proxy_call_t *c = arg;
@@ -254,17 +283,22 @@ static void on_response(void *arg, const lc_httpc_resp_t *resp)
     } else if (c->laravel) {
         err = lc_proxy_laravel_parse(resp->status, body, resp->body_len, c->presence, &reply);
         if (err == LC_EIO)
-            lc_log_error("proxy %s %s: unexpected status %ld", kind, c->endpoint, resp->status);
+            lc_log_error("proxy %s %s: unexpected status %ld%s", kind, c->endpoint, resp->status,
+                         status_hint(resp->status, true));
         else if (err != 0)
             lc_log_error("proxy %s %s: status %ld with an unusable body: %s", kind, c->endpoint,
                          resp->status, lc_strerror(err));
     } else if (resp->status != 200) {
         err = LC_EIO;
-        lc_log_error("proxy %s %s: unexpected status %ld", kind, c->endpoint, resp->status);
+        lc_log_error("proxy %s %s: unexpected status %ld%s", kind, c->endpoint, resp->status,
+                     status_hint(resp->status, false));
     } else {
         err = lc_proxy_parse(c->kind, body, resp->body_len, &reply);
         if (err != 0)
-            lc_log_error("proxy %s %s: unusable answer: %s", kind, c->endpoint, lc_strerror(err));
+            lc_log_error("proxy %s %s: unusable answer: %s", kind, c->endpoint,
+                         err == LC_EINVAL ? "disconnect code outside 3000..4999 or reason "
+                                            "longer than 123 bytes"
+                                          : lc_strerror(err));
     }
     c->cb(c->arg, err, err == 0 ? &reply : NULL);
     lc_proxy_reply_free(&reply);

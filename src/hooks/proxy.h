@@ -80,6 +80,12 @@ typedef struct lc_proxy_reply {
  * then user (every kind but connect, "" included), channel or method, data (raw JSON byte for
  * byte, or b64data with binary_encoding), connect's name/version (when non-empty) and channels
  * (when any), and meta (with include_connection_meta, when present). 0 or LC_ENOMEM. */
+/* What a disconnect decided by a hook or a backend may carry: a WebSocket close frame holds an
+ * application code 3000-4999 and a reason of at most 123 bytes (the server API's rule). */
+#define LC_DISCONNECT_CODE_MIN 3000
+#define LC_DISCONNECT_CODE_MAX 4999
+#define LC_DISCONNECT_REASON_MAX 123
+
 int lc_proxy_encode(const lc_proxy_req_t *r, const lc_proxy_conf_t *conf, lc_buf_t *out);
 /* Parse a 200 response body into *out (free with lc_proxy_reply_free, also after a failure).
  * Like the reference server, `disconnect` wins over `error`, which wins over `result`; a body
@@ -87,7 +93,9 @@ int lc_proxy_encode(const lc_proxy_req_t *r, const lc_proxy_conf_t *conf, lc_buf
  * result fields of `kind` are read (others are ignored, unknown keys too); raw JSON values
  * (info, data, meta) are kept byte for byte, while those inside connect `subs` are compact
  * JSON as in lc_sub_options_t. 0, or LC_EPARSE (not JSON, not an object, a field of the
- * wrong type, malformed base64 or override) or LC_ENOMEM. */
+ * wrong type, malformed base64 or override), LC_EINVAL (a disconnect code outside
+ * LC_DISCONNECT_CODE_MIN..MAX or a reason longer than LC_DISCONNECT_REASON_MAX) or
+ * LC_ENOMEM. */
 int lc_proxy_parse(lc_proxy_kind kind, const char *body, size_t len, lc_proxy_reply_t *out);
 void lc_proxy_reply_free(lc_proxy_reply_t *r);
 

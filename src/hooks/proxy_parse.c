@@ -279,6 +279,12 @@ static int read_status(const cJSON *obj, bool is_error, lc_proxy_reply_t *out)
         return rc;
     if (is_error && (rc = get_bool(obj, "temporary", &out->temporary)) != 0)
         return rc;
+    /* A disconnect is a WebSocket close frame: an application code 3000-4999 (the server API
+     * checks the same) and a reason that fits the frame. A larger code would be cut to 16
+     * bits on the wire and the client would fail with a protocol error instead. */
+    if (!is_error && (code < LC_DISCONNECT_CODE_MIN || code > LC_DISCONNECT_CODE_MAX ||
+                      strlen(out->message) > LC_DISCONNECT_REASON_MAX))
+        return LC_EINVAL;
     out->code = (uint32_t)code;
     return 0;
 }

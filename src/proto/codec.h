@@ -91,9 +91,13 @@ typedef struct lc_cmd {
 typedef struct lc_cmd_reader {
     const char *p;
     const char *end;
+    bool pb; /* Protobuf: varint-length-delimited Command messages (proto/pb.h) */
 } lc_cmd_reader_t;
 
 void lc_cmd_reader_init(lc_cmd_reader_t *r, const char *data, size_t len);
+/* The same for a message of the Protobuf protocol: the commands come out as the same lc_cmd_t
+ * (a `data` that is not JSON, a malformed varint or a truncated message is LC_EPARSE). */
+void lc_cmd_reader_init_pb(lc_cmd_reader_t *r, const char *data, size_t len);
 /* Next command: 1 and *cmd filled (free with lc_cmd_free), 0 at the end of the message,
  * LC_EPARSE when the next object is malformed (not JSON, not an object, wrong field type such
  * as a string id, empty line between objects). */
@@ -183,6 +187,9 @@ int lc_proto_append_raw(lc_buf_t *b, const char *p, size_t len);
  * {"publish","data"}). Returns 1 and sets *out when found (JSON null counts as absent:
  * returns 0), 0 when absent, LC_EPARSE when json is not valid. Used to carry `data` byte for
  * byte (big integers and number formatting survive, as in Centrifugo). */
+/* Whether p[0..len) is exactly one JSON value (surrounding whitespace allowed). */
+bool lc_json_valid(const char *p, size_t len);
+
 int lc_json_raw_get(const char *json, size_t len, const char *const *path, size_t depth,
                     lc_raw_t *out);
 

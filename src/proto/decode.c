@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/pb_int.h"
 #include "util/err.h"
 
 /* ---- scanner over text that cJSON has already accepted ---- */
@@ -151,6 +152,13 @@ static cJSON *parse_whole(const char *json, size_t len)
         return NULL;
     }
     return root;
+}
+
+bool lc_json_valid(const char *p, size_t len)
+{
+    cJSON *root = parse_whole(p, len);
+    cJSON_Delete(root);
+    return root != NULL;
 }
 
 int lc_json_raw_get(const char *json, size_t len, const char *const *path, size_t depth,
@@ -505,10 +513,19 @@ void lc_cmd_reader_init(lc_cmd_reader_t *r, const char *data, size_t len)
 {
     r->p = data;
     r->end = data ? data + len : data;
+    r->pb = false;
+}
+
+void lc_cmd_reader_init_pb(lc_cmd_reader_t *r, const char *data, size_t len)
+{
+    lc_cmd_reader_init(r, data, len);
+    r->pb = true;
 }
 
 int lc_cmd_reader_next(lc_cmd_reader_t *r, lc_cmd_t *cmd)
 {
+    if (r->pb)
+        return lc__pb_cmd_next(r, cmd);
     memset(cmd, 0, sizeof(*cmd));
     if (r->p >= r->end)
         return 0;

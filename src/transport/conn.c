@@ -3,14 +3,14 @@
 #include "transport/conn.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "transport/tls.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -18,10 +18,49 @@
 
 static void on_conn_closed(uv_handle_t *h);
 
-static void maybe_free_server(lc__server_t *srv)
+/* Every open TCP connection of the process and the real-time ones (client.connection_limit),
+ * shared by the workers. */
+static atomic_int g_sessions;
+
+static size_t out_limit(const lc__conn_t *c)
 {
-    if (srv->stopping && srv->listener_closed && lc_list_empty(&srv->conns))
-        free(srv);
+    int64_t v = lc_worker_config(c->t.worker)->http_max_output_buffer;
+    return v > 0 ? (size_t)v : 262144;
+}
+
+/* Queued bytes plus what each queued buffer weighs beyond its bytes: a flood of tiny frames
+ * (pongs) is counted honestly. */
+static size_t out_weight(const lc__conn_t *c)
+{
+    return lc_wqueue_bytes(&c->wq) + c->wq.count * 48;
+}
+
+bool lc__conn_out_full(const lc__conn_t *c)
+{
+    return out_weight(c) > out_limit(c);
+}
+
+bool lc__conn_session_admit(lc__conn_t *c)
+{
+    int limit = lc_worker_config(c->t.worker)->connection_limit;
+    if (c->flags & LC__CONN_SESSION)
+        return true;
+    int n = atomic_fetch_add(&g_sessions, 1);
+    if (limit > 0 && n >= limit) {
+        atomic_fetch_sub(&g_sessions, 1);
+        return false;
+    }
+    c->flags |= LC__CONN_SESSION;
+    return true;
+}
+
+/* Output drained enough: take input again. */
+static void out_drained(lc__conn_t *c)
+{
+    if (!(c->flags & LC__CONN_OUTFULL) || out_weight(c) > out_limit(c) / 2)
+        return;
+    c->flags &= ~LC__CONN_OUTFULL;
+    lc__conn_resume(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -80,7 +119,8 @@ static void conn_process(lc__conn_t *c, const char *p, size_t n)
     size_t used = 0;
 
     c->flags |= LC__CONN_IN_DATA;
-    while (used < len && !(c->flags & (LC__CONN_CLOSED | LC__CONN_FINISHING))) {
+    while (used < len && !(c->flags & (LC__CONN_CLOSED | LC__CONN_FINISHING)) &&
+           !lc__conn_out_full(c)) {
         const lc__conn_proto_t *proto = c->proto;
         used += proto->on_data(c, data + used, len - used);
         if (c->proto == proto)
@@ -99,9 +139,14 @@ static void conn_process(lc__conn_t *c, const char *p, size_t n)
         lc__conn_close(c);
         return;
     }
-    if (tail_len(c) == 0) {
+    if (tail_len(c) == 0)
         tail_free(c);
-    } else if (tail_len(c) > tail_limit(c) && !(c->flags & LC__CONN_PAUSED)) {
+    /* a peer that sends without reading what it asked for (pipelined requests, pings) waits
+     * until its output drains */
+    if (lc__conn_out_full(c))
+        c->flags |= LC__CONN_OUTFULL;
+    if ((tail_len(c) > tail_limit(c) || (c->flags & LC__CONN_OUTFULL)) &&
+        !(c->flags & LC__CONN_PAUSED)) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->flags |= LC__CONN_PAUSED;
     }
@@ -111,7 +156,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     lc__conn_t *c = s->data;
     if (nread == UV_EOF && !(c->flags & LC__CONN_CLOSED) &&
-        (!lc_wqueue_empty(&c->wq) || (c->flags & LC__CONN_WRITING))) {
+        (!lc_wqueue_empty(&c->wq) || (c->flags & LC__CONN_WRITING) ||
+         (c->tls != NULL && !lc_wqueue_empty(lc__tls_out(c))))) {
         /* the peer is done sending, perhaps still reading: deliver what is queued first
          * (e.g. the reply to a close frame that came with the FIN) */
         c->flags |= LC__CONN_EOF;
@@ -127,19 +173,38 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0 || (c->flags & (LC__CONN_CLOSED | LC__CONN_FINISHING)))
         return; /* a finishing connection discards input until EOF */
-    conn_process(c, buf->base, (size_t)nread);
+    if (c->tls == NULL) {
+        conn_process(c, buf->base, (size_t)nread);
+        return;
+    }
+    int rc = lc__tls_input(c, buf->base, (size_t)nread, conn_process);
+    if (rc < 0)
+        lc__conn_close(c);
+    else if (rc > 0 && !(c->flags & LC__CONN_CLOSED))
+        lc__conn_finish(c); /* close_notify: the peer sends nothing more */
 }
 
-void lc__conn_accept(lc__server_t *srv)
+static size_t refuse_on_data(lc__conn_t *c, const char *p, size_t n)
+{
+    return n; /* the answer is queued already; input is discarded */
+}
+
+static const lc__conn_proto_t refuse_proto = {.on_data = refuse_on_data};
+
+void lc__conn_start(lc__server_t *srv, int fd, bool refuse)
 {
     lc__conn_t *c = calloc(1, sizeof(*c));
     if (c == NULL) {
         lc_log_error("out of memory accepting a connection");
+        close(fd);
+        lc__server_conn_gone(srv);
         return;
     }
     uv_loop_t *loop = lc_worker_loop(srv->w);
     if (uv_tcp_init(loop, &c->tcp) < 0) {
         free(c);
+        close(fd);
+        lc__server_conn_gone(srv);
         return;
     }
     c->tcp.data = c;
@@ -147,21 +212,76 @@ void lc__conn_accept(lc__server_t *srv)
     c->t.vt = &lc__http_vt;
     c->t.worker = srv->w;
     lc_list_init(&c->t.flush_node);
-    c->proto = &lc__http_proto;
+    lc_list_init(&c->tnode);
+    c->tkind = LC__T_NONE;
+    c->proto = refuse ? &refuse_proto : &lc__http_proto;
     lc_wqueue_init(&c->wq);
     lc_list_insert_tail(&srv->conns, &c->node);
 
-    int rc = uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp);
-    if (rc == 0) {
+    int rc = uv_tcp_open(&c->tcp, fd);
+    if (rc < 0) {
+        close(fd);
+    } else {
         /* frames are coalesced per iteration already; Nagle would only add latency */
         uv_tcp_nodelay(&c->tcp, 1);
-        rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        if (srv->tls_ctx != NULL && lc__tls_attach(c) < 0)
+            rc = UV_ENOMEM;
     }
+    if (rc == 0)
+        rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc < 0) {
         lc_log_debug("accept failed: %s", uv_strerror(rc));
         c->flags |= LC__CONN_CLOSED;
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
     }
+    if (refuse) {
+        static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                  "Content-Type: text/plain; charset=utf-8\r\n"
+                                  "Content-Length: 25\r\nRetry-After: 1\r\n"
+                                  "Connection: close\r\n\r\nconnection limit reached\n";
+        if (lc__conn_write_copy(c, msg, sizeof(msg) - 1) < 0)
+            lc__conn_close(c);
+        else
+            lc__conn_finish(c);
+        return;
+    }
+    /* a new connection has read_header_timeout for its first request head */
+    lc__conn_timeout(c, LC__T_HEAD);
+}
+
+int64_t lc__timeout_delay(const lc_config_t *cfg, int kind)
+{
+    switch (kind) {
+    case LC__T_HEAD:
+        return cfg->http_read_header_timeout_ms;
+    case LC__T_BODY:
+        return cfg->http_read_body_timeout_ms;
+    case LC__T_IDLE:
+        return cfg->http_idle_timeout_ms;
+    case LC__T_HANDSHAKE:
+        return cfg->websocket_handshake_timeout_ms;
+    default:
+        return 0;
+    }
+}
+
+void lc__conn_timeout(lc__conn_t *c, int kind)
+{
+    if (c->tkind != LC__T_NONE) {
+        lc_list_remove(&c->tnode);
+        lc_list_init(&c->tnode);
+        c->tkind = LC__T_NONE;
+    }
+    if (kind == LC__T_NONE || (c->flags & LC__CONN_CLOSED))
+        return;
+    int64_t delay = lc__timeout_delay(lc_worker_config(c->t.worker), kind);
+    if (delay <= 0)
+        return;
+    c->due = (int64_t)uv_now(lc_worker_loop(c->t.worker)) + delay;
+    c->tkind = (int8_t)kind;
+    lc_list_insert_tail(&c->srv->timed[kind], &c->tnode);
+    lc__server_arm(c->srv, c->due);
 }
 
 int lc__conn_write(lc__conn_t *c, lc_rcbuf_t *b, size_t limit)
@@ -202,6 +322,10 @@ static void conn_shutdown(lc__conn_t *c)
 {
     if (c->flags & LC__CONN_SHUT)
         return;
+    if (c->tls != NULL && lc__tls_close_notify(c)) {
+        lc_worker_want_flush(c->t.worker, &c->t); /* the alert first, then the FIN */
+        return;
+    }
     c->flags |= LC__CONN_SHUT;
     uv_shutdown_t *req = malloc(sizeof(*req));
     if (req == NULL) {
@@ -213,6 +337,12 @@ static void conn_shutdown(lc__conn_t *c)
         free(req);
         lc__conn_close(c);
     }
+}
+
+/* What goes to the socket: the write queue, or for TLS the ciphertext made from it. */
+static lc_wqueue_t *sock_queue(lc__conn_t *c)
+{
+    return c->tls != NULL ? lc__tls_out(c) : &c->wq;
 }
 
 /* A uv_write waiting for a full socket. Most connections never need one, so it is allocated
@@ -236,8 +366,10 @@ static void on_write(uv_write_t *req, int status)
         lc__conn_close(c);
         return;
     }
-    lc_wqueue_consume(&c->wq, len);
+    lc_wqueue_consume(sock_queue(c), len);
     lc__conn_flush(c);
+    if (!(c->flags & LC__CONN_CLOSED))
+        out_drained(c);
 }
 
 static size_t iov_total(const uv_buf_t *iov, size_t n)
@@ -258,58 +390,82 @@ void lc__conn_flush(lc__conn_t *c)
     }
     uv_stream_t *s = (uv_stream_t *)&c->tcp;
     uv_buf_t iov[FLUSH_IOV_MAX];
+    lc_wqueue_t *q = sock_queue(c);
     /* client.max_messages_in_frame: a delayed flush writes at most that many queued frames and
-     * leaves the rest to the next one (a closing connection drains at once). */
+     * leaves the rest to the next one (a closing connection drains at once; under TLS the
+     * queue holds records, not messages, and is written whole). */
     size_t budget = SIZE_MAX;
-    if ((c->flags & LC__CONN_DELAYED) && !(c->flags & LC__CONN_FINISHING)) {
+    if ((c->flags & LC__CONN_DELAYED) && !(c->flags & LC__CONN_FINISHING) && c->tls == NULL) {
         int max = lc_worker_config(c->t.worker)->max_messages_in_frame;
         if (max > 0)
             budget = (size_t)max;
     }
-    while (!lc_wqueue_empty(&c->wq)) {
-        if (budget == 0) {
-            lc_worker_want_flush_delayed(c->t.worker, &c->t);
-            return;
-        }
-        size_t n = lc_wqueue_iov(&c->wq, iov, budget < FLUSH_IOV_MAX ? budget : FLUSH_IOV_MAX);
-        if (n == 0) {
-            lc_wqueue_consume(&c->wq, 0); /* only empty frames left */
-            continue;
-        }
-        size_t total = iov_total(iov, n);
-        int r = uv_try_write(s, iov, (unsigned)n);
-        if (r == UV_EAGAIN) {
-            r = 0;
-        } else if (r < 0) {
-            lc_log_debug("connection write error: %s", uv_strerror(r));
+    for (;;) {
+        if (c->tls != NULL && lc__tls_encrypt(c) < 0) {
             lc__conn_close(c);
             return;
         }
-        lc_wqueue_consume(&c->wq, (size_t)r);
-        if ((size_t)r == total) {
-            budget -= n;
-            continue;
-        }
-        /* the socket is full: one uv_write for the rest; its callback goes on from there */
-        conn_wreq_t *w = malloc(sizeof(*w));
-        if (w == NULL) {
-            lc__conn_close(c);
+        while (!lc_wqueue_empty(q)) {
+            if (budget == 0) {
+                lc_worker_want_flush_delayed(c->t.worker, &c->t);
+                return;
+            }
+            size_t n = lc_wqueue_iov(q, iov, budget < FLUSH_IOV_MAX ? budget : FLUSH_IOV_MAX);
+            if (n == 0) {
+                lc_wqueue_consume(q, 0); /* only empty frames left */
+                continue;
+            }
+            size_t total = iov_total(iov, n);
+            int r = uv_try_write(s, iov, (unsigned)n);
+            if (r == UV_EAGAIN) {
+                r = 0;
+            } else if (r < 0) {
+                lc_log_debug("connection write error: %s", uv_strerror(r));
+                lc__conn_close(c);
+                return;
+            }
+            lc_wqueue_consume(q, (size_t)r);
+            if ((size_t)r == total) {
+                budget -= n;
+                continue;
+            }
+            /* the socket is full: one uv_write for the rest; its callback goes on from there */
+            conn_wreq_t *w = malloc(sizeof(*w));
+            if (w == NULL) {
+                lc__conn_close(c);
+                return;
+            }
+            n = lc_wqueue_iov(q, iov, FLUSH_IOV_MAX);
+            w->len = iov_total(iov, n);
+            w->req.data = c;
+            r = uv_write(&w->req, s, iov, (unsigned)n, on_write);
+            if (r < 0) {
+                free(w);
+                lc__conn_close(c);
+                return;
+            }
+            c->flags |= LC__CONN_WRITING;
             return;
         }
-        n = lc_wqueue_iov(&c->wq, iov, FLUSH_IOV_MAX);
-        w->len = iov_total(iov, n);
-        w->req.data = c;
-        r = uv_write(&w->req, s, iov, (unsigned)n, on_write);
-        if (r < 0) {
-            free(w);
-            lc__conn_close(c);
-            return;
-        }
-        c->flags |= LC__CONN_WRITING;
-        return;
+        /* TLS encrypts a bounded amount at a time: go on while plaintext is left */
+        if (c->tls == NULL || lc_wqueue_empty(&c->wq) || !lc__tls_ready(c))
+            break;
     }
+    if (!lc_wqueue_empty(&c->wq))
+        return; /* TLS handshake in progress: the plaintext waits */
     /* everything is written: an idle connection keeps no ring (the next push allocates one) */
-    lc_wqueue_free(&c->wq);
+    lc_wqueue_free(q);
+    if (q != &c->wq)
+        lc_wqueue_free(&c->wq);
+    if (c->flags & LC__CONN_OUTFULL) {
+        out_drained(c);
+        if (c->flags & LC__CONN_CLOSED)
+            return;
+        if (!lc_wqueue_empty(&c->wq) && !(c->flags & LC__CONN_WRITING)) {
+            lc_worker_want_flush(c->t.worker, &c->t);
+            return;
+        }
+    }
     if (c->flags & LC__CONN_FINISHING) {
         if (c->flags & LC__CONN_EOF)
             lc__conn_close(c); /* both directions are done */
@@ -324,7 +480,8 @@ void lc__conn_resume(lc__conn_t *c)
         return;
     if (tail_len(c) > 0)
         conn_process(c, NULL, 0);
-    if ((c->flags & LC__CONN_PAUSED) && !(c->flags & (LC__CONN_CLOSED | LC__CONN_FINISHING)) &&
+    if ((c->flags & LC__CONN_PAUSED) &&
+        !(c->flags & (LC__CONN_CLOSED | LC__CONN_FINISHING | LC__CONN_OUTFULL)) &&
         tail_len(c) <= tail_limit(c)) {
         c->flags &= ~LC__CONN_PAUSED;
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
@@ -389,6 +546,9 @@ void lc__conn_close(lc__conn_t *c)
     if (c->flags & LC__CONN_CLOSED)
         return;
     c->flags |= LC__CONN_CLOSED;
+    lc__conn_timeout(c, LC__T_NONE);
+    if (c->flags & LC__CONN_SESSION)
+        atomic_fetch_sub(&g_sessions, 1);
     if (c->proto != NULL && c->proto->on_close != NULL)
         c->proto->on_close(c);
     c->proto = NULL;
@@ -407,196 +567,8 @@ static void on_conn_closed(uv_handle_t *h)
     lc__server_t *srv = c->srv;
     lc_wqueue_free(&c->wq);
     tail_free(c);
+    lc__tls_free(c);
     lc_list_remove(&c->node);
     free(c);
-    maybe_free_server(srv);
-}
-
-static void on_listener_closed(uv_handle_t *h)
-{
-    lc__server_t *srv = h->data;
-    srv->listener_closed = true;
-    maybe_free_server(srv);
-}
-
-static void on_stop(lc_worker_t *w, void *arg)
-{
-    lc__server_t *srv = arg;
-    if (srv->stopping)
-        return;
-    srv->stopping = true;
-    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
-    lc_list_t *pos, *tmp;
-    lc_list_foreach_safe(pos, tmp, &srv->conns)
-    {
-        lc__conn_t *c = lc_container_of(pos, lc__conn_t, node);
-        if (c->flags & LC__CONN_CLOSED)
-            continue;
-        if (c->proto != NULL && c->proto->on_stop != NULL)
-            c->proto->on_stop(c);
-        else
-            lc__conn_close(c);
-    }
-}
-
-static void on_connection(uv_stream_t *listener, int status)
-{
-    lc__server_t *srv = listener->data;
-    if (status < 0) {
-        lc_log_warn("accept error: %s", uv_strerror(status));
-        return;
-    }
-    lc__conn_accept(srv);
-}
-
-/* Several workers listen on the same port: SO_REUSEPORT lets the kernel spread connections
- * over their sockets. 0 or -errno. */
-static int bind_listen(int fd, const struct sockaddr *sa, socklen_t len)
-{
-    int on = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0 || bind(fd, sa, len) < 0 ||
-        listen(fd, SOMAXCONN) < 0)
-        return -errno;
-    return 0;
-}
-
-/* "" means every interface: IPv6 dual-stack when the host has it, else IPv4. */
-static int open_any(int port, int *fdout)
-{
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0) {
-        int off = 0;
-        struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
-        a6.sin6_addr = in6addr_any;
-        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0 &&
-            bind_listen(fd, (struct sockaddr *)&a6, sizeof(a6)) == 0) {
-            *fdout = fd;
-            return 0;
-        }
-        close(fd);
-    }
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a4.sin_addr.s_addr = htonl(INADDR_ANY);
-    int rc = bind_listen(fd, (struct sockaddr *)&a4, sizeof(a4));
-    if (rc < 0) {
-        close(fd);
-        return rc;
-    }
-    *fdout = fd;
-    return 0;
-}
-
-/* A listening socket on host:port (host: "", "0.0.0.0", a name, an IPv4 or IPv6 literal with
- * or without brackets). 0 or -errno; a resolver failure is logged and returns -EINVAL. */
-static int open_listener(const char *host, int port, int *fdout)
-{
-    if (host[0] == '\0')
-        return open_any(port, fdout);
-    char name[256];
-    size_t hl = strlen(host);
-    if (hl >= sizeof(name))
-        return -EINVAL;
-    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-        memcpy(name, host + 1, hl - 2);
-        name[hl - 2] = '\0';
-    } else {
-        memcpy(name, host, hl + 1);
-    }
-    char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    int gai = getaddrinfo(name, portstr, &hints, &res);
-    if (gai != 0) {
-        lc_log_error("cannot resolve listen address %s: %s", host, gai_strerror(gai));
-        return -EINVAL;
-    }
-    int rc = -EADDRNOTAVAIL;
-    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            rc = -errno;
-            continue;
-        }
-        rc = bind_listen(fd, ai->ai_addr, ai->ai_addrlen);
-        if (rc == 0) {
-            *fdout = fd;
-            break;
-        }
-        close(fd);
-    }
-    freeaddrinfo(res);
-    return rc;
-}
-
-static int bound_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-        return -1;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-int lc_http_listen(lc_worker_t *w, const lc_router_t *router)
-{
-    const lc_config_t *cfg = lc_worker_config(w);
-    const char *addr = cfg->address != NULL ? cfg->address : "";
-    int fd = -1;
-    int rc = open_listener(addr, cfg->port, &fd);
-    if (rc < 0) {
-        lc_log_error("cannot listen on %s:%d: %s", addr[0] ? addr : "*", cfg->port, strerror(-rc));
-        return LC_EIO;
-    }
-    int port = bound_port(fd);
-
-    lc__server_t *srv = calloc(1, sizeof(*srv));
-    if (srv == NULL) {
-        close(fd);
-        return LC_ENOMEM;
-    }
-    srv->w = w;
-    srv->router = router;
-    lc_list_init(&srv->conns);
-    rc = uv_tcp_init(lc_worker_loop(w), &srv->listener);
-    if (rc < 0) {
-        close(fd);
-        free(srv);
-        return LC_EIO;
-    }
-    srv->listener.data = srv;
-    const char *why;
-    rc = uv_tcp_open(&srv->listener, fd);
-    if (rc < 0) {
-        close(fd);
-        why = uv_strerror(rc);
-        goto fail;
-    }
-    rc = uv_listen((uv_stream_t *)&srv->listener, SOMAXCONN, on_connection);
-    if (rc < 0) {
-        why = uv_strerror(rc);
-        goto fail;
-    }
-    rc = lc_worker_on_stop(w, on_stop, srv);
-    if (rc < 0) {
-        why = lc_strerror(rc);
-        goto fail;
-    }
-    lc_log(lc_worker_index(w) == 0 ? LC_LOG_INFO : LC_LOG_DEBUG, "worker %d listening on %s:%d",
-           lc_worker_index(w), addr[0] ? addr : "*", port);
-    return 0;
-
-fail:
-    lc_log_error("cannot listen on %s:%d: %s", addr[0] ? addr : "*", cfg->port, why);
-    srv->stopping = true; /* the close callback frees it */
-    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
-    return LC_EIO;
+    lc__server_conn_gone(srv);
 }

@@ -28,6 +28,17 @@
 /* Upper bound of every graceful close (WebSocket close handshake, lingering HTTP close). */
 #define LC__CLOSE_TIMEOUT_MS 5000
 
+/* Per-connection deadlines, swept by one timer per worker (no timer per connection): each kind
+ * has one delay, so its list is in deadline order by construction. */
+enum lc__timeout_kind {
+    LC__T_NONE = -1,
+    LC__T_HEAD,      /* http_server.read_header_timeout: a request head is incomplete */
+    LC__T_BODY,      /* http_server.read_body_timeout: a request body is incomplete */
+    LC__T_IDLE,      /* http_server.idle_timeout: keep-alive, between requests */
+    LC__T_HANDSHAKE, /* websocket.handshake_timeout: upgraded, no first message yet */
+    LC__T_MAX
+};
+
 typedef struct lc__conn lc__conn_t;
 typedef struct lc__server lc__server_t;
 
@@ -40,6 +51,8 @@ typedef struct lc__conn_proto {
     void (*on_close)(lc__conn_t *c);
     /* The worker stops: begin a graceful close (or close now). */
     void (*on_stop)(lc__conn_t *c);
+    /* A deadline set with lc__conn_timeout passed (NULL: close the connection). */
+    void (*on_timeout)(lc__conn_t *c, int kind);
 } lc__conn_proto_t;
 
 enum {
@@ -51,7 +64,9 @@ enum {
     LC__CONN_IN_DATA = 1 << 5,   /* inside proto->on_data */
     LC__CONN_FAILED = 1 << 6,    /* close at the next flush (error seen inside a vt call) */
     LC__CONN_EOF = 1 << 7,       /* the peer sent FIN: close once the queue is written */
-    LC__CONN_DELAYED = 1 << 8,   /* client.write_delay: queued frames wait for a delayed flush */
+    LC__CONN_OUTFULL = 1 << 8,   /* reading stopped: too much output queued (peer not reading) */
+    LC__CONN_SESSION = 1 << 9,   /* counted as a real-time connection (client.connection_limit) */
+    LC__CONN_DELAYED = 1 << 10,  /* client.write_delay: queued frames wait for a delayed flush */
 };
 
 /* What only a connection with unconsumed input or a close in progress needs: most WebSocket
@@ -70,17 +85,29 @@ struct lc__conn {
     lc_list_t node; /* in srv->conns */
     lc_wqueue_t wq;
     lc__conn_aux_t *aux; /* NULL with no tail and no deadline */
+    struct lc__tls *tls; /* NULL for plain TCP */
+    lc_list_t tnode;     /* in srv->timed[tkind] while a deadline is set */
+    int64_t due;         /* loop time (ms) of that deadline */
+    int8_t tkind;        /* enum lc__timeout_kind */
     unsigned flags;
 };
 
-/* One per worker: its listener and its connections. */
+/* One per worker: its listener and its connections. The listening socket is polled directly
+ * (accept4 here, not uv_listen) so that accepting can pause at the descriptor limit and resume
+ * later without losing the kernel's backlog. */
 struct lc__server {
-    uv_tcp_t listener;
+    uv_poll_t poll;
+    int fd;
     lc_worker_t *w;
     const lc_router_t *router;
     lc_list_t conns;
+    uv_timer_t timer; /* the sweep of srv->timed and the accept retry while paused */
+    int64_t timer_due;
+    lc_list_t timed[LC__T_MAX];
+    void *tls_ctx; /* SSL_CTX when http_server.tls is on, shared by the workers */
+    int open_handles;
+    bool paused; /* accepting stopped: descriptor limit or connection cap */
     bool stopping;
-    bool listener_closed;
 };
 
 static inline lc__conn_t *lc__conn_of(lc_transport_t *t)
@@ -88,8 +115,25 @@ static inline lc__conn_t *lc__conn_of(lc_transport_t *t)
     return lc_container_of(t, lc__conn_t, t);
 }
 
-/* Accept one pending connection on srv's listener and start it speaking HTTP. */
-void lc__conn_accept(lc__server_t *srv);
+/* Start a connection on an accepted socket (non-blocking): HTTP, or when `refuse` a fixed 503
+ * answer (the connection cap is reached). */
+void lc__conn_start(lc__server_t *srv, int fd, bool refuse);
+/* Listener side (listen.c): a connection of srv is gone; frees a stopped server at the end. */
+void lc__server_conn_gone(lc__server_t *srv);
+/* The sweep (listen.c): arm srv's timer for `due` (loop ms) unless it fires earlier already. */
+void lc__server_arm(lc__server_t *srv, int64_t due);
+/* The configured delay of a deadline kind, 0 = off. */
+int64_t lc__timeout_delay(const lc_config_t *cfg, int kind);
+
+/* Set (or with LC__T_NONE clear) the connection's deadline of a kind; the delay comes from the
+ * config (0 = that check is off). Replaces any deadline already set. */
+void lc__conn_timeout(lc__conn_t *c, int kind);
+/* Whether the output queued for c exceeds http_server.max_output_buffer: protocols stop
+ * consuming input until it drains (the connection resumes them). */
+bool lc__conn_out_full(const lc__conn_t *c);
+/* client.connection_limit: count c as a real-time connection, or false (nothing counted) when
+ * the node is at the limit. The count is released when c closes. */
+bool lc__conn_session_admit(lc__conn_t *c);
 
 /* Queue bytes (the connection takes its own reference) and ask for a flush. limit 0 =
  * unbounded. 0, LC_ESLOW (nothing queued), LC_ENOMEM, or LC_ECLOSED when no more output is
@@ -172,6 +216,7 @@ size_t lc__ws_text_header(uint8_t hdr[10], size_t len);
 bool lc__ws_has_session(lc_transport_t *t);
 
 /* Router lookup (router.c): exact routes first, then the longest prefix. false when none. */
-bool lc__router_find(const lc_router_t *r, const char *path, lc_http_handler_fn *fn, void **arg);
+bool lc__router_find(const lc_router_t *r, const char *path, lc_http_handler_fn *fn,
+                     lc_http_check_fn *check, void **arg);
 
 #endif

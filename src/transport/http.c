@@ -37,6 +37,8 @@ struct lc_http_req {
     bool keep_alive;
     bool upgrade; /* the request asked for a protocol switch */
     bool http10;
+    lc_http_handler_fn fn; /* the route, found when the headers were complete */
+    void *fn_arg;
     void (*cancel)(void *arg);
     void *cancel_arg;
     char remote[64];
@@ -140,6 +142,8 @@ static void req_reset(lc_http_req_t *req)
     req->keep_alive = false;
     req->upgrade = false;
     req->http10 = false;
+    req->fn = NULL;
+    req->fn_arg = NULL;
     req->cancel = NULL;
     req->cancel_arg = NULL;
     req->remote[0] = '\0';
@@ -184,6 +188,10 @@ static int on_message_begin(llhttp_t *p)
     http_conn_t *h = parser_conn(p);
     req_reset(&h->req);
     h->in_message = true;
+    /* a request head has read_header_timeout from its first byte (a new connection's from the
+     * accept) */
+    if (h->req.conn->tkind != LC__T_HEAD)
+        lc__conn_timeout(h->req.conn, LC__T_HEAD);
     h->headers_done = false;
     h->field_open = false;
     h->raw_head = 0;
@@ -259,8 +267,26 @@ static int on_headers_complete(llhttp_t *p)
     http_conn_t *h = parser_conn(p);
     lc_http_req_t *req = &h->req;
     h->headers_done = true;
+    if (req->head.len == 0)
+        return reject_cb(h, 400);
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > max_body(req->conn))
         return reject_cb(h, 413);
+    /* route and credentials are known now: refuse before reading any body */
+    char *q = strchr(req->head.data, '?');
+    if (q != NULL) {
+        *q = '\0';
+        req->query_off = (size_t)(q + 1 - req->head.data);
+    }
+    lc_http_check_fn check = NULL;
+    if (!lc__router_find(req->conn->srv->router, req->head.data, &req->fn, &check, &req->fn_arg))
+        return reject_cb(h, 404);
+    if (check != NULL) {
+        req->method = llhttp_method_name((llhttp_method_t)p->method);
+        int status = check(req, req->fn_arg);
+        if (status != 0)
+            return reject_cb(h, status);
+    }
+    lc__conn_timeout(req->conn, LC__T_BODY);
     /* clients that wait for permission before sending a body (curl does above 1 KiB) */
     const char *expect = lc_http_req_header(req, "Expect");
     if (expect != NULL && strcasecmp(expect, "100-continue") == 0 && p->http_minor >= 1) {
@@ -358,7 +384,8 @@ static lc_rcbuf_t *build_response(const lc_http_req_t *req, int status, const ch
 static void http_reject(lc__conn_t *c, http_conn_t *h, int status)
 {
     char body[64];
-    int n = snprintf(body, sizeof(body), "%d %s\n", status, reason_phrase(status));
+    int n = status == 404 ? snprintf(body, sizeof(body), "404 page not found\n")
+                          : snprintf(body, sizeof(body), "%d %s\n", status, reason_phrase(status));
     lc_log_debug("http request rejected with %d (%s)", status,
                  llhttp_errno_name(llhttp_get_errno(&h->parser)));
     lc_rcbuf_t *b =
@@ -396,6 +423,7 @@ void lc_http_respond(lc_http_req_t *req, int status, const char *content_type, c
         lc__conn_finish(c);
         return;
     }
+    lc__conn_timeout(c, LC__T_IDLE);
     if (!h->in_dispatch) {
         /* answered later: the parser sits at a request boundary, so it can go; what arrived
          * meanwhile is in the connection's tail and gets a fresh parser */
@@ -416,25 +444,14 @@ void lc_http_req_set_cancel(lc_http_req_t *req, void (*cancel)(void *arg), void 
 static void http_dispatch(lc__conn_t *c, http_conn_t *h)
 {
     lc_http_req_t *req = &h->req;
-    if (req->head.len == 0 || req->method == NULL) {
+    if (req->head.len == 0 || req->method == NULL || req->fn == NULL) {
         http_reject(c, h, 400);
         return;
     }
-    char *q = strchr(req->head.data, '?');
-    if (q != NULL) {
-        *q = '\0';
-        req->query_off = (size_t)(q + 1 - req->head.data);
-    }
+    lc__conn_timeout(c, LC__T_NONE); /* the handler has it now */
     h->dispatched = true;
     h->in_dispatch = true;
-    lc_http_handler_fn fn;
-    void *arg;
-    if (lc__router_find(c->srv->router, req->head.data, &fn, &arg)) {
-        fn(req, arg);
-    } else {
-        static const char nf[] = "404 page not found\n";
-        lc_http_respond(req, 404, "text/plain; charset=utf-8", nf, sizeof(nf) - 1, NULL);
-    }
+    req->fn(req, req->fn_arg);
     /* the handler may have upgraded or closed the connection, releasing h */
     if (c->proto == &lc__http_proto && c->pdata == h)
         h->in_dispatch = false;
@@ -480,6 +497,9 @@ static size_t http_on_data(lc__conn_t *c, const char *p, size_t n)
             return off; /* upgraded: the rest belongs to the new protocol */
         if (!h->dispatched && !h->closing)
             llhttp_resume(&h->parser);
+        /* pipelined requests wait while their answers are not read */
+        if (lc__conn_out_full(c))
+            break;
     }
     if (h->closing)
         return n;
@@ -503,6 +523,20 @@ static void http_on_close(lc__conn_t *c)
     http_conn_free(h);
 }
 
+static void http_on_timeout(lc__conn_t *c, int kind)
+{
+    http_conn_t *h = c->pdata;
+    if (h != NULL && h->dispatched)
+        return; /* the handler's own timeouts apply */
+    if (kind == LC__T_IDLE || h == NULL || !h->in_message) {
+        lc__conn_finish(c); /* nothing begun: just close */
+        return;
+    }
+    lc_log_debug("http: %s timed out from %s", kind == LC__T_HEAD ? "request head" : "request body",
+                 lc_http_req_remote(&h->req));
+    http_reject(c, h, 408);
+}
+
 static void http_on_stop(lc__conn_t *c)
 {
     http_conn_t *h = c->pdata;
@@ -520,6 +554,7 @@ const lc__conn_proto_t lc__http_proto = {
     .on_data = http_on_data,
     .on_close = http_on_close,
     .on_stop = http_on_stop,
+    .on_timeout = http_on_timeout,
 };
 
 static void http_vt_flush(lc_transport_t *t)

@@ -20,12 +20,19 @@ typedef struct lc_router lc_router_t;
  * released by the server and lc_http_req_set_cancel's callback runs instead. */
 typedef void (*lc_http_handler_fn)(lc_http_req_t *req, void *arg);
 
+/* Runs when a request's headers are complete, before any body is read: 0 lets the request go
+ * on, an HTTP status (401, 405...) answers it at once and closes the connection. */
+typedef int (*lc_http_check_fn)(lc_http_req_t *req, void *arg);
+
 lc_router_t *lc_router_new(void);
 void lc_router_free(lc_router_t *r);
 /* Route `path` (exact match) or every path starting with `path` (prefix = true; exact
  * routes win, then the longest prefix). The router is read-only once the server runs and is
  * shared by all workers. 0 or LC_ENOMEM. */
 int lc_router_add(lc_router_t *r, const char *path, bool prefix, lc_http_handler_fn fn, void *arg);
+/* Same with a check run on the headers alone (NULL = none). */
+int lc_router_add_checked(lc_router_t *r, const char *path, bool prefix, lc_http_handler_fn fn,
+                          lc_http_check_fn check, void *arg);
 
 /* Start listening on the config's http_server.address:port in worker w (SO_REUSEPORT, one
  * listener per worker). Registers its own stop hook with the worker. 0 or negative lc_err

@@ -11,6 +11,7 @@ typedef struct route {
     size_t len;
     bool prefix;
     lc_http_handler_fn fn;
+    lc_http_check_fn check;
     void *arg;
 } route_t;
 
@@ -36,6 +37,12 @@ void lc_router_free(lc_router_t *r)
 
 int lc_router_add(lc_router_t *r, const char *path, bool prefix, lc_http_handler_fn fn, void *arg)
 {
+    return lc_router_add_checked(r, path, prefix, fn, NULL, arg);
+}
+
+int lc_router_add_checked(lc_router_t *r, const char *path, bool prefix, lc_http_handler_fn fn,
+                          lc_http_check_fn check, void *arg)
+{
     route_t *routes = realloc(r->routes, (r->n + 1) * sizeof(*routes));
     if (routes == NULL)
         return LC_ENOMEM;
@@ -43,11 +50,12 @@ int lc_router_add(lc_router_t *r, const char *path, bool prefix, lc_http_handler
     char *copy = strdup(path);
     if (copy == NULL)
         return LC_ENOMEM;
-    routes[r->n++] = (route_t){copy, strlen(copy), prefix, fn, arg};
+    routes[r->n++] = (route_t){copy, strlen(copy), prefix, fn, check, arg};
     return 0;
 }
 
-bool lc__router_find(const lc_router_t *r, const char *path, lc_http_handler_fn *fn, void **arg)
+bool lc__router_find(const lc_router_t *r, const char *path, lc_http_handler_fn *fn,
+                     lc_http_check_fn *check, void **arg)
 {
     size_t plen = strlen(path);
     const route_t *best = NULL;
@@ -66,6 +74,7 @@ bool lc__router_find(const lc_router_t *r, const char *path, lc_http_handler_fn 
     if (best == NULL)
         return false;
     *fn = best->fn;
+    *check = best->check;
     *arg = best->arg;
     return true;
 }

@@ -10,6 +10,7 @@
 
 #include "core/node.h"
 #include "core/ops.h"
+#include "proto/pb.h"
 #include "transport/conn.h"
 #include "transport/stream.h"
 #include "util/err.h"
@@ -34,10 +35,9 @@ static void on_http_stream(lc_http_req_t *req, void *arg)
     const char *body = lc_http_req_body(req, &len);
     if (len > lc__body_limit(cfg->http_stream_max_request_body_size)) {
         lc__respond_text(req, 413, "Request Entity Too Large\n", cors.data);
-    } else if (wants_protobuf(req)) {
-        lc__respond_text(req, 400, "Bad Request: protobuf encoding is not supported\n", cors.data);
     } else {
-        lc__stream_start(req, &lc__stream_http, cors.data, body, len);
+        lc__stream_start(req, wants_protobuf(req) ? &lc__stream_http_pb : &lc__stream_http,
+                         cors.data, body, len);
     }
 done:
     lc_buf_free(&cors);
@@ -74,7 +74,7 @@ typedef struct emu_op {
     char *cors;         /* the response's CORS headers, NULL = none */
     char *session;
     size_t len;
-    char data[]; /* the commands, NUL-terminated */
+    char data[]; /* the commands (JSON or Protobuf), NUL-terminated */
 } emu_op_t;
 
 static void emu_cancel(void *arg)
@@ -102,15 +102,15 @@ static void emu_done(lc_worker_t *w, void *arg)
     free(op);
 }
 
-static emu_op_t *emu_op_new(const char *session, const char *data, const lc_buf_t *cors)
+static emu_op_t *emu_op_new(const char *session, const char *data, size_t len, const lc_buf_t *cors)
 {
-    size_t len = strlen(data);
     emu_op_t *op = malloc(sizeof(*op) + len + 1);
     if (op == NULL)
         return NULL;
     op->req = NULL;
     op->len = len;
-    memcpy(op->data, data, len + 1);
+    memcpy(op->data, data, len);
+    op->data[len] = '\0';
     op->session = strdup(session);
     op->cors = cors->data != NULL ? strdup(cors->data) : NULL;
     if (op->session == NULL || (cors->data != NULL && op->cors == NULL)) {
@@ -137,6 +137,7 @@ static void on_emulation(lc_http_req_t *req, void *arg)
     const lc_config_t *cfg = arg;
     lc_buf_t cors = LC_BUF_INIT;
     cJSON *root = NULL;
+    lc_pb_emulation_t pbreq = {0};
     if (!lc__endpoint_enter(req, "POST", 200, NULL, &cors))
         goto done;
     size_t len;
@@ -145,13 +146,18 @@ static void on_emulation(lc_http_req_t *req, void *arg)
         lc__respond_text(req, 413, "Request Entity Too Large\n", cors.data);
         goto done;
     }
+    const char *session = NULL, *node = NULL;
     if (wants_protobuf(req)) {
-        lc__respond_text(req, 400, "Bad Request: protobuf encoding is not supported\n", cors.data);
-        goto done;
+        /* the Protobuf EmulationRequest: its data is the session's Protobuf commands */
+        if (lc_pb_emulation_decode(body, len, &pbreq) == 0) {
+            session = pbreq.session;
+            node = pbreq.node;
+        }
+    } else {
+        root = cJSON_ParseWithLength(body, len);
+        session = cJSON_IsObject(root) ? member_str(root, "session") : NULL;
+        node = cJSON_IsObject(root) ? member_str(root, "node") : NULL;
     }
-    root = cJSON_ParseWithLength(body, len);
-    const char *session = cJSON_IsObject(root) ? member_str(root, "session") : NULL;
-    const char *node = cJSON_IsObject(root) ? member_str(root, "node") : NULL;
     if (session == NULL || node == NULL) {
         lc__respond_text(req, 400, "Bad Request\n", cors.data);
         goto done;
@@ -161,13 +167,19 @@ static void on_emulation(lc_http_req_t *req, void *arg)
         lc__respond_text(req, 404, "Not Found: unknown node\n", cors.data);
         goto done;
     }
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    if (!cJSON_IsString(data)) {
+    const char *data = (const char *)pbreq.data;
+    size_t data_len = pbreq.data_len;
+    if (root != NULL) {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "data");
+        data = cJSON_IsString(d) ? d->valuestring : NULL;
+        data_len = data != NULL ? strlen(data) : 0;
+    }
+    if (data == NULL) {
         /* what the owning node does with commands it cannot read: drop them */
         lc_http_respond(req, 204, NULL, NULL, 0, cors.data);
         goto done;
     }
-    emu_op_t *op = emu_op_new(session, data->valuestring, &cors);
+    emu_op_t *op = emu_op_new(session, data, data_len, &cors);
     if (op == NULL) {
         lc__respond_text(req, 500, "Internal Server Error\n", cors.data);
         goto done;
@@ -181,6 +193,7 @@ static void on_emulation(lc_http_req_t *req, void *arg)
         lc__respond_text(req, 500, "Internal Server Error\n", cors.data);
     }
 done:
+    lc_pb_emulation_free(&pbreq);
     cJSON_Delete(root);
     lc_buf_free(&cors);
 }

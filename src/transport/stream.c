@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "core/client.h"
+#include "proto/codes.h"
+#include "proto/pb.h"
 #include "transport/conn.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -93,6 +95,30 @@ static lc_rcbuf_t *sse_frame(const char *p, size_t n)
 static lc_rcbuf_t *http_stream_frame(const char *p, size_t n)
 {
     return chunk_frame(p, n, "", "\n", false);
+}
+
+/* Protobuf emulation: the replies as varint-delimited Protobuf Replies, one chunk. */
+static lc_rcbuf_t *http_stream_pb_frame(const char *p, size_t n)
+{
+    lc_buf_t pb = LC_BUF_INIT;
+    lc_rcbuf_t *b = NULL;
+    int rc = lc_pb_replies_from_json(&pb, p, n);
+    if (rc < 0) {
+        lc_log_error("protobuf encoding failed: %s", lc_strerror(rc));
+    } else if (pb.len == 0) {
+        b = lc_rcbuf_new(0);
+    } else {
+        char hdr[24];
+        int hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", pb.len);
+        b = lc_rcbuf_new((size_t)hl + pb.len + 2);
+        if (b != NULL) {
+            memcpy(b->data, hdr, (size_t)hl);
+            memcpy(b->data + hl, pb.data, pb.len);
+            memcpy(b->data + (size_t)hl + pb.len, "\r\n", 2);
+        }
+    }
+    lc_buf_free(&pb);
+    return b;
 }
 
 static lc_rcbuf_t *uni_sse_frame(const char *p, size_t n)
@@ -195,6 +221,7 @@ static void stream_ping(lc_transport_t *t) {}
 
 static const lc_transport_vt_t sse_vt = STREAM_VT("sse", sse_frame);
 static const lc_transport_vt_t http_stream_vt = STREAM_VT("http_stream", http_stream_frame);
+static const lc_transport_vt_t http_stream_pb_vt = STREAM_VT("http_stream", http_stream_pb_frame);
 static const lc_transport_vt_t uni_sse_vt = STREAM_VT("uni_sse", uni_sse_frame);
 static const lc_transport_vt_t uni_http_stream_vt =
     STREAM_VT("uni_http_stream", uni_http_stream_frame);
@@ -202,14 +229,20 @@ static const lc_transport_vt_t uni_http_stream_vt =
 #define SSE_TYPE "text/event-stream; charset=utf-8"
 #define JSON_TYPE "application/json"
 
-const lc__stream_kind_t lc__stream_sse = {&sse_vt, LC_FRAMING_SSE, LC_CLIENT_EMULATION, SSE_TYPE,
-                                          "\r\n"};
-const lc__stream_kind_t lc__stream_http = {&http_stream_vt, LC_FRAMING_HTTP_STREAM,
-                                           LC_CLIENT_EMULATION, JSON_TYPE, NULL};
-const lc__stream_kind_t lc__stream_uni_sse = {&uni_sse_vt, LC_FRAMING_UNI_SSE, LC_CLIENT_UNI,
-                                              SSE_TYPE, "\r\n"};
+const lc__stream_kind_t lc__stream_sse = {&sse_vt,  LC_FRAMING_SSE, LC_CLIENT_EMULATION,
+                                          SSE_TYPE, "\r\n",         false};
+const lc__stream_kind_t lc__stream_http = {
+    &http_stream_vt, LC_FRAMING_HTTP_STREAM, LC_CLIENT_EMULATION, JSON_TYPE, NULL, false};
+const lc__stream_kind_t lc__stream_http_pb = {&http_stream_pb_vt,
+                                              LC_FRAMING_HTTP_STREAM_PB,
+                                              LC_CLIENT_EMULATION,
+                                              "application/octet-stream",
+                                              NULL,
+                                              true};
+const lc__stream_kind_t lc__stream_uni_sse = {
+    &uni_sse_vt, LC_FRAMING_UNI_SSE, LC_CLIENT_UNI, SSE_TYPE, "\r\n", false};
 const lc__stream_kind_t lc__stream_uni_http_stream = {
-    &uni_http_stream_vt, LC_FRAMING_UNI_HTTP_STREAM, LC_CLIENT_UNI, JSON_TYPE, NULL};
+    &uni_http_stream_vt, LC_FRAMING_UNI_HTTP_STREAM, LC_CLIENT_UNI, JSON_TYPE, NULL, false};
 
 /* Responses that must not be cached or buffered on the way (spec §8.1). */
 #define NO_CACHE                                                                                   \
@@ -252,7 +285,15 @@ void lc__stream_start(lc_http_req_t *req, const lc__stream_kind_t *kind, const c
     st->conn = c;
     c->t.vt = kind->vt;
     c->t.framing = kind->framing;
-    lc_client_opts_t opts = {.mode = kind->mode, .headers = hdrs, .n_headers = n_hdrs};
+    if (!lc__conn_session_admit(c)) {
+        lc_log_info("%s connection refused: client.connection_limit %d reached", kind->vt->name,
+                    cfg->connection_limit);
+        st = NULL; /* the connection's */
+        c->t.vt->close(&c->t, LC_DISCONNECT_CONNECTION_LIMIT, "connection limit");
+        goto done;
+    }
+    lc_client_opts_t opts = {
+        .mode = kind->mode, .protobuf = kind->protobuf, .headers = hdrs, .n_headers = n_hdrs};
     int rc = 0;
     if (kind->preamble != NULL) {
         char pre[32];

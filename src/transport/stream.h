@@ -21,10 +21,12 @@ typedef struct lc__stream_kind {
     int mode;                 /* enum lc_client_mode */
     const char *content_type; /* of the response */
     const char *preamble;     /* first chunk of the body, NULL = none */
+    bool protobuf;            /* the Protobuf protocol (varint-delimited messages) */
 } lc__stream_kind_t;
 
 extern const lc__stream_kind_t lc__stream_sse;             /* emulation over SSE */
 extern const lc__stream_kind_t lc__stream_http;            /* emulation over HTTP-streaming */
+extern const lc__stream_kind_t lc__stream_http_pb;         /* the same, Protobuf */
 extern const lc__stream_kind_t lc__stream_uni_sse;         /* uni_sse */
 extern const lc__stream_kind_t lc__stream_uni_http_stream; /* uni_http_stream */
 

@@ -13,14 +13,22 @@
 #include <wslay/wslay.h>
 
 #include "core/client.h"
+#include "proto/codes.h"
 #include "transport/conn.h"
 #include "transport/ws.h"
+#include "proto/pb.h"
 #include "util/base64.h"
 #include "util/err.h"
 #include "util/log.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_CLOSE_REASON_MAX 123
+/* What wslay keeps per received fragment beyond its payload (a chunk record and its list
+ * node): counted against the message size limit so that many tiny fragments cost what they
+ * weigh (65,000 one-byte fragments were ~14x their size before). */
+#define WS_FRAGMENT_COST 64
+/* Control frames wslay may hold answered (pongs) before they are moved to the write queue. */
+#define WS_QUEUED_MAX 64
 
 /* The wslay session (its event and frame contexts hold about 8 KiB of fixed buffers) exists only
  * while something is in progress: it is created when bytes arrive or a control frame must be
@@ -40,6 +48,8 @@ typedef struct ws_session {
     uint8_t hdr_len;
     bool frag_open;        /* a fragmented data message has not seen its final frame */
     uint64_t payload_left; /* payload bytes of the current frame not yet seen */
+    uint32_t frags;        /* data frames of the message in progress */
+    uint64_t msg_cost;     /* its payload plus WS_FRAGMENT_COST per fragment after the first */
 } ws_session_t;
 
 typedef struct ws_conn {
@@ -47,10 +57,13 @@ typedef struct ws_conn {
     lc__conn_t *conn;
     lc_client_t *client;
     const lc__ws_kind_t *kind;
-    size_t limit;     /* write queue bound (client.queue_max_size) */
-    uint64_t max_msg; /* incoming message size limit, 0 = none */
-    bool closing;     /* the session asked to close (or the worker stops) */
-    bool first_done;  /* kind->on_first has had its message */
+    size_t limit;       /* write queue bound (client.queue_max_size) */
+    uint64_t max_msg;   /* incoming message size limit, 0 = none */
+    uint32_t max_frags; /* websocket.max_fragments */
+    bool closing;       /* the session asked to close (or the worker stops) */
+    bool first_done;    /* kind->on_first has had its message */
+    bool got_message;   /* a data message arrived (the handshake timeout is over) */
+    bool too_big;       /* the message in progress broke a limit: close 1009 */
 } ws_conn_t;
 
 /* ---- frames ---- */
@@ -87,6 +100,30 @@ static lc_rcbuf_t *ws_frame(const char *payload, size_t len)
     return b;
 }
 
+/* The Protobuf protocol: the session's JSON replies and pushes become varint-delimited
+ * Protobuf Replies in one binary message (once per publication for every such subscriber). */
+static lc_rcbuf_t *ws_pb_frame(const char *payload, size_t len)
+{
+    lc_buf_t pb = LC_BUF_INIT;
+    lc_rcbuf_t *b = NULL;
+    int rc = lc_pb_replies_from_json(&pb, payload, len);
+    if (rc == 0) {
+        uint8_t hdr[10];
+        size_t hl = lc__ws_text_header(hdr, pb.len);
+        hdr[0] = 0x82; /* FIN, binary */
+        b = lc_rcbuf_new(hl + pb.len);
+        if (b != NULL) {
+            memcpy(b->data, hdr, hl);
+            if (pb.len > 0)
+                memcpy(b->data + hl, pb.data, pb.len);
+        }
+    } else {
+        lc_log_error("protobuf encoding failed: %s", lc_strerror(rc));
+    }
+    lc_buf_free(&pb);
+    return b;
+}
+
 /* Header length announced by the first bytes of a frame header: 2, plus the 16- or 64-bit
  * extended length, plus the 4-byte mask key. */
 static size_t header_len(const uint8_t *h, size_t have)
@@ -97,8 +134,9 @@ static size_t header_len(const uint8_t *h, size_t have)
     return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((h[1] & 0x80) ? 4 : 0);
 }
 
-/* Move the frame boundary tracker over p[0..n). */
-static void track_frames(ws_session_t *s, const uint8_t *p, size_t n)
+/* Move the frame boundary tracker over p[0..n). False when the message in progress has too
+ * many fragments or weighs more than the size limit. */
+static bool track_frames(ws_conn_t *ws, ws_session_t *s, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         if (s->payload_left > 0) {
@@ -122,11 +160,23 @@ static void track_frames(ws_session_t *s, const uint8_t *p, size_t n)
         }
         /* data and continuation frames (opcodes below 8) open or close a fragmented message;
          * control frames may come between its fragments and change nothing */
-        if ((s->hdr[0] & 0x0f) < 8)
+        uint8_t opcode = s->hdr[0] & 0x0f;
+        if (opcode < 8) {
+            if (opcode != 0 || !s->frag_open) {
+                s->frags = 0;
+                s->msg_cost = 0;
+            }
+            s->frags++;
+            s->msg_cost += len + (s->frags > 1 ? WS_FRAGMENT_COST : 0);
             s->frag_open = !(s->hdr[0] & 0x80);
+            if ((ws->max_frags > 0 && s->frags > ws->max_frags) ||
+                (ws->max_msg > 0 && s->msg_cost > ws->max_msg))
+                return false;
+        }
         s->payload_left = len;
         s->hdr_len = 0;
     }
+    return true;
 }
 
 /* ---- wslay callbacks ---- */
@@ -134,12 +184,21 @@ static void track_frames(ws_session_t *s, const uint8_t *p, size_t n)
 static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
                           void *user)
 {
-    ws_session_t *s = ((ws_conn_t *)user)->s;
-    if (s->in_len == 0) {
+    ws_conn_t *ws = user;
+    ws_session_t *s = ws->s;
+    /* answers (pongs) wait in wslay until ws_on_data moves them out: stop there */
+    if (s->in_len == 0 || wslay_event_get_queued_msg_count(ctx) >= WS_QUEUED_MAX) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
     size_t n = len < s->in_len ? len : s->in_len;
+    if (!track_frames(ws, s, (const uint8_t *)s->in, n)) {
+        /* wslay gets none of it: it stays consistent while we queue the close */
+        ws->too_big = true;
+        s->in_len = 0;
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
     memcpy(buf, s->in, n);
     s->in += n;
     s->in_len -= n;
@@ -184,6 +243,10 @@ static void ws_on_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_o
     switch (arg->opcode) {
     case WSLAY_TEXT_FRAME:
     case WSLAY_BINARY_FRAME:
+        if (!ws->got_message) {
+            ws->got_message = true;
+            lc__conn_timeout(ws->conn, LC__T_NONE);
+        }
         if (ws->kind->on_first == NULL) {
             lc_client_on_message(ws->client, msg, arg->msg_length);
         } else if (!ws->first_done) {
@@ -280,6 +343,20 @@ static void ws_pump(lc__conn_t *c, ws_conn_t *ws)
     }
 }
 
+/* A limit of the message in progress was broken: close 1009 (centrifuge-js then stops
+ * reconnecting with "message size limit"), reading no further. */
+static void ws_refuse_message(lc__conn_t *c, ws_conn_t *ws)
+{
+    lc_log_info("%s connection closed: incoming message over the size or fragment limit",
+                ws->kind->vt->name);
+    ws->closing = true;
+    wslay_event_shutdown_read(ws->s->ctx);
+    static const char reason[] = "message too big";
+    int r = wslay_event_queue_close(ws->s->ctx, 1009, (const uint8_t *)reason, sizeof(reason) - 1);
+    if (r != 0 && r != WSLAY_ERR_NO_MORE_MSG)
+        lc__conn_fail(c);
+}
+
 static size_t ws_on_data(lc__conn_t *c, const char *p, size_t n)
 {
     ws_conn_t *ws = c->pdata;
@@ -290,25 +367,41 @@ static size_t ws_on_data(lc__conn_t *c, const char *p, size_t n)
     }
     if (!wslay_event_get_read_enabled(s->ctx))
         return n;
-    track_frames(s, (const uint8_t *)p, n);
     s->in = p;
     s->in_len = n;
-    s->in_recv = true;
-    int r = wslay_event_recv(s->ctx);
-    s->in_recv = false;
+    /* input is taken while its answers can be queued: a peer that does not read what it asks
+     * for (pings) waits once its output is over http_server.max_output_buffer */
+    while (s->in_len > 0 && !lc__conn_out_full(c)) {
+        size_t before = s->in_len;
+        s->in_recv = true;
+        int r = wslay_event_recv(s->ctx);
+        s->in_recv = false;
+        if (c->flags & LC__CONN_CLOSED)
+            return n;
+        if (r == WSLAY_ERR_NOMEM) {
+            lc__conn_close(c);
+            return n;
+        }
+        if (ws->too_big) {
+            ws->too_big = false;
+            s->in_len = 0;
+            ws_refuse_message(c, ws);
+        }
+        /* other errors (a protocol violation) leave a close frame queued and reading off */
+        ws_pump(c, ws);
+        if ((c->flags & LC__CONN_CLOSED) || !wslay_event_get_read_enabled(s->ctx)) {
+            s->in_len = 0;
+            break;
+        }
+        if (s->in_len == before && wslay_event_get_queued_msg_count(s->ctx) == 0)
+            break; /* nothing taken, nothing to move out */
+    }
+    size_t used = n - s->in_len;
     s->in = NULL;
     s->in_len = 0;
-    if (c->flags & LC__CONN_CLOSED)
-        return n;
-    if (r == WSLAY_ERR_NOMEM) {
-        lc__conn_close(c);
-        return n;
-    }
-    /* other errors (a protocol violation) leave a close frame queued and reading off */
-    ws_pump(c, ws);
     if (!(c->flags & LC__CONN_CLOSED))
         ws_session_release(ws);
-    return n;
+    return used;
 }
 
 static void ws_on_close(lc__conn_t *c)
@@ -413,15 +506,32 @@ static const lc_transport_vt_t ws_vt = {
     .ping = lc__ws_ping,
 };
 
+static const lc_transport_vt_t ws_pb_vt = {
+    .name = "websocket",
+    .frame = ws_pb_frame,
+    .send = lc__ws_send,
+    .flush = lc__ws_flush,
+    .close = ws_close,
+    .ping = lc__ws_ping,
+};
+
 static void ws_on_stop(lc__conn_t *c)
 {
     c->t.vt->close(&c->t, 3001, "shutdown");
+}
+
+/* websocket.handshake_timeout: upgraded, and no complete first message since. */
+static void ws_on_timeout(lc__conn_t *c, int kind)
+{
+    lc_log_debug("websocket: no first message within websocket.handshake_timeout");
+    c->t.vt->close(&c->t, LC_DISCONNECT_STALE, "stale");
 }
 
 static const lc__conn_proto_t ws_proto = {
     .on_data = ws_on_data,
     .on_close = ws_on_close,
     .on_stop = ws_on_stop,
+    .on_timeout = ws_on_timeout,
 };
 
 /* ---- the upgrade handshake ---- */
@@ -475,6 +585,18 @@ static bool key_valid(const char *key)
     return raw != NULL && n == 16;
 }
 
+static const lc__ws_kind_t ws_kind = {
+    .vt = &ws_vt,
+    .framing = LC_FRAMING_WS_TEXT,
+    .mode = LC_CLIENT_BIDI,
+};
+
+static const lc__ws_kind_t ws_pb_kind = {
+    .vt = &ws_pb_vt,
+    .framing = LC_FRAMING_WS_PB,
+    .mode = LC_CLIENT_BIDI,
+};
+
 static bool wants_protobuf(lc_http_req_t *req, const char *protocols)
 {
     char v[32];
@@ -521,18 +643,27 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
         return;
     }
     const char *protocols = lc_http_req_header(req, "Sec-WebSocket-Protocol");
-    if (wants_protobuf(req, protocols)) {
-        lc_log_info("%s upgrade from %s refused: protobuf encoding is not supported",
+    bool pb = wants_protobuf(req, protocols);
+    if (pb && kind != &ws_kind) {
+        /* uni_websocket speaks JSON only, as in Centrifugo */
+        lc_log_info("%s upgrade from %s refused: protobuf encoding is not supported there",
                     kind->vt->name, lc_http_req_remote(req));
         respond_text(req, 400, "Bad Request: protobuf encoding is not supported\n", NULL);
         return;
     }
-    bool json_proto = protocols != NULL && has_token(protocols, "centrifuge-json");
+    if (pb)
+        kind = &ws_pb_kind;
+    const char *answer = NULL; /* the subprotocol answered, as the client listed it */
+    if (protocols != NULL && pb && has_token(protocols, "centrifuge-protobuf"))
+        answer = "Sec-WebSocket-Protocol: centrifuge-protobuf\r\n";
+    else if (protocols != NULL && !pb && has_token(protocols, "centrifuge-json"))
+        answer = "Sec-WebSocket-Protocol: centrifuge-json\r\n";
     char v[16];
     const char *ping = lc_http_req_query_param(req, "cf_ws_frame_ping_pong", v, sizeof(v));
     lc_client_opts_t opts = {
         .mode = kind->mode,
         .native_ping = kind->native_ping || (ping != NULL && strcmp(ping, "true") == 0),
+        .protobuf = pb,
     };
 
     /* The request is gone after the upgrade: the session gets the headers from a copy. */
@@ -550,12 +681,13 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
     ws->kind = kind;
     ws->limit = cfg->queue_max_size > 0 ? (size_t)cfg->queue_max_size : 0;
     ws->max_msg = max_msg > 0 ? (uint64_t)max_msg : 0;
+    ws->max_frags = cfg->websocket_max_fragments > 0 ? (uint32_t)cfg->websocket_max_fragments : 0;
 
     char head[256];
     int hl = snprintf(head, sizeof(head),
                       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                       "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
-                      acc, json_proto ? "Sec-WebSocket-Protocol: centrifuge-json\r\n" : "");
+                      acc, answer != NULL ? answer : "");
     free(acc);
     lc__conn_t *c = lc__http_upgrade(req, head, (size_t)hl, &ws_proto, ws);
     if (c == NULL) {
@@ -568,6 +700,14 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
         c->flags |= LC__CONN_DELAYED;
     c->t.vt = kind->vt;
     c->t.framing = kind->framing;
+    if (!lc__conn_session_admit(c)) {
+        lc_log_info("%s connection refused: client.connection_limit %d reached", kind->vt->name,
+                    cfg->connection_limit);
+        free(hdrs);
+        c->t.vt->close(&c->t, LC_DISCONNECT_CONNECTION_LIMIT, "connection limit");
+        return;
+    }
+    lc__conn_timeout(c, LC__T_HANDSHAKE);
     opts.headers = hdrs;
     opts.n_headers = n_hdrs;
     ws->client = lc_client_new(&c->t, &opts);
@@ -581,12 +721,6 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
         kind->on_first(&c->t, ws->client, first, first_len);
     }
 }
-
-static const lc__ws_kind_t ws_kind = {
-    .vt = &ws_vt,
-    .framing = LC_FRAMING_WS_TEXT,
-    .mode = LC_CLIENT_BIDI,
-};
 
 static void on_upgrade_request(lc_http_req_t *req, void *arg)
 {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "util/err.h"
+#include "util/metrics.h"
 
 #define WQ_MIN_CAP 8
 
@@ -37,6 +38,7 @@ void lc_wqueue_free(lc_wqueue_t *q)
     lc_rcbuf_t **it = slots(q);
     for (size_t i = 0; i < q->count; i++)
         lc_rcbuf_unref(it[(q->head + i) & (q->cap - 1)]);
+    lc_metrics_wq_bytes(-(int64_t)q->bytes);
     free(q->items);
     lc_wqueue_init(q);
 }
@@ -80,6 +82,7 @@ int lc_wqueue_push(lc_wqueue_t *q, lc_rcbuf_t *b, size_t limit)
     slots(q)[(q->head + q->count) & (q->cap - 1)] = lc_rcbuf_ref(b);
     q->count++;
     q->bytes += b->len;
+    lc_metrics_wq_bytes((int64_t)b->len);
     return 0;
 }
 
@@ -106,6 +109,7 @@ void lc_wqueue_consume(lc_wqueue_t *q, size_t n)
     if (n > q->bytes)
         n = q->bytes;
     q->bytes -= n;
+    lc_metrics_wq_bytes(-(int64_t)n);
     lc_rcbuf_t **it = slots(q);
     while (q->count > 0) {
         lc_rcbuf_t *b = it[q->head];

@@ -18,14 +18,18 @@ const t = (name, fn) => test(name, () => withLogsOnFailure(server, fn));
 const token = (user = '42') => jwt.connToken(server.secret, user);
 const body = { channel: 'news', data: { x: 1 } };
 
-t('missing API key → 401', async () => {
+t('missing API key → 401 with a JSON body saying so', async () => {
   const r = await api(server, 'publish', body, { key: null });
   assert.equal(r.status, 401);
+  assert.equal(r.body.error.code, 101, r.text);
+  assert.match(r.body.error.message, /^unauthorized: missing API key: send it in the X-API-Key header/);
 });
 
-t('wrong API key → 401', async () => {
+t('wrong API key → 401 with a JSON body saying so (the key itself never echoed)', async () => {
   const r = await api(server, 'publish', body, { key: `${server.apiKey}x` });
   assert.equal(r.status, 401);
+  assert.match(r.body.error.message, /^unauthorized: wrong API key/);
+  assert.ok(!r.text.includes(server.apiKey), r.text);
   const r2 = await api(server, 'publish', body, { key: '' });
   assert.equal(r2.status, 401);
 });
@@ -57,7 +61,7 @@ t('missing channel → 107', async () => {
   const r = await api(server, 'publish', { data: { x: 1 } });
   assert.equal(r.status, 200);
   assert.equal(r.body.error && r.body.error.code, 107, r.text);
-  assert.equal(r.body.error.message, 'bad request');
+  assert.equal(r.body.error.message, 'bad request: channel: required');
 });
 
 t('missing data → 107', async () => {

@@ -345,7 +345,8 @@ t('batch: replies in order, keyed by method, errors in place', async () => {
   assert.equal(bc.broadcast.responses[0].result.offset, 2);
   assert.deepEqual(hist.history.publications.map((p) => p.data), [{ n: 1 }, { n: 2 }]);
   assert.deepEqual(stats, { presence_stats: { num_clients: 0, num_users: 0 } });
-  assert.deepEqual(bad, { error: { code: 107, message: 'bad request' } });
+  assert.equal(bad.error.code, 107);
+  assert.match(bad.error.message, /^bad request/);
 });
 
 t('batch parallel, session ops and empty commands', async () => {
@@ -424,7 +425,7 @@ t('legacy: X-API-Key works, bad key 401, GET 405, empty body 400, malformed 400'
   assert.equal((await legacy('{"method":"info"} {"method":')).status, 400);
   assert.equal((await legacy('{"id":"x","method":"info"}')).status, 400);
   const noParams = await legacy({ id: 3, method: 'publish' });
-  assert.deepEqual(noParams.body, { id: 3, error: { code: 107, message: 'bad request' } });
+  assert.deepEqual(noParams.body, { id: 3, error: { code: 107, message: 'bad request: params: expected an object' } });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -434,7 +435,7 @@ t('missing or empty channel → 107 on every channel method', async () => {
   for (const m of ['publish', 'presence', 'presence_stats', 'history', 'history_remove', 'subscribe', 'unsubscribe']) {
     for (const body of [{ data: { x: 1 }, user: 'u' }, { channel: '', data: { x: 1 }, user: 'u' }]) {
       const r = await api(server, m, body);
-      assert.deepEqual(r.body, { error: { code: 107, message: 'bad request' } }, `${m} ${JSON.stringify(body)}`);
+      assert.deepEqual(r.body, { error: { code: 107, message: 'bad request: channel: required' } }, `${m} ${JSON.stringify(body)}`);
     }
   }
 });
@@ -454,31 +455,33 @@ t('presence or history disabled in the namespace → 108', async () => {
   assert.ok((await api(server, 'history', { channel: 'hist:x' })).body.result, 'history on in "hist"');
 });
 
-t('wrong types → 107', async () => {
+t('wrong types → 107 naming the field in the message', async () => {
   const cases = [
-    ['publish', { channel: 5, data: {} }],
-    ['publish', { channel: 'a', data: { x: 1 }, skip_history: 'no' }],
-    ['publish', { channel: 'a', data: { x: 1 }, tags: { k: 1 } }],
-    ['publish', { channel: 'a', b64data: 'AAE=' }],
-    ['broadcast', { channels: 'a', data: {} }],
-    ['broadcast', { channels: ['a', 1], data: {} }],
-    ['history', { channel: 'a', limit: 'x' }],
-    ['history', { channel: 'a', limit: 1.5 }],
-    ['history', { channel: 'a', reverse: 'yes' }],
-    ['history', { channel: 'a', since: 'x' }],
-    ['history', { channel: 'a', since: { offset: -1, epoch: 'e' } }],
-    ['disconnect', { user: 'u', whitelist: 'abc' }],
-    ['disconnect', { user: 'u', disconnect: { code: 'x' } }],
-    ['disconnect', { user: 'u', disconnect: { code: 1000 } }],
-    ['refresh', { user: 'u', expired: 1 }],
-    ['subscribe', { user: 'u', channel: 'a', recover_since: 5 }],
-    ['subscribe', { user: 'u', channel: 'a', override: { presence: true } }],
-    ['channels', { pattern: 1 }],
-    ['rpc', { params: {} }],
+    ['publish', { channel: 5, data: {} }, 'channel'],
+    ['publish', { channel: 'a', data: { x: 1 }, skip_history: 'no' }, 'skip_history'],
+    ['publish', { channel: 'a', data: { x: 1 }, tags: { k: 1 } }, 'tags'],
+    ['publish', { channel: 'a', b64data: 'AAE=' }, 'data'],
+    ['broadcast', { channels: 'a', data: {} }, 'channels'],
+    ['broadcast', { channels: ['a', 1], data: {} }, 'channels'],
+    ['history', { channel: 'a', limit: 'x' }, 'limit'],
+    ['history', { channel: 'a', limit: 1.5 }, 'limit'],
+    ['history', { channel: 'a', reverse: 'yes' }, 'reverse'],
+    ['history', { channel: 'a', since: 'x' }, 'since'],
+    ['history', { channel: 'a', since: { offset: -1, epoch: 'e' } }, 'offset'],
+    ['disconnect', { user: 'u', whitelist: 'abc' }, 'whitelist'],
+    ['disconnect', { user: 'u', disconnect: { code: 'x' } }, 'code'],
+    ['disconnect', { user: 'u', disconnect: { code: 1000 } }, 'disconnect.code'],
+    ['refresh', { user: 'u', expired: 1 }, 'expired'],
+    ['subscribe', { user: 'u', channel: 'a', recover_since: 5 }, 'recover_since'],
+    ['subscribe', { user: 'u', channel: 'a', override: { presence: true } }, 'override'],
+    ['channels', { pattern: 1 }, 'pattern'],
+    ['rpc', { params: {} }, 'method'],
   ];
-  for (const [m, body] of cases) {
+  for (const [m, body, field] of cases) {
     const r = await api(server, m, body);
-    assert.deepEqual(r.body, { error: { code: 107, message: 'bad request' } }, `${m} ${JSON.stringify(body)} → ${r.text}`);
+    const what = `${m} ${JSON.stringify(body)} → ${r.text}`;
+    assert.equal(r.body.error && r.body.error.code, 107, what);
+    assert.ok(r.body.error.message.startsWith(`bad request: ${field}: `), what);
   }
 });
 
@@ -497,7 +500,7 @@ t('rpc: no server-side methods → 104 "not found"', async () => {
 t('malformed JSON → HTTP 400 with error 107', async () => {
   const r = await api(server, 'history', null, { raw: '{"channel":' });
   assert.equal(r.status, 400);
-  assert.deepEqual(r.body, { error: { code: 107, message: 'bad request' } });
+  assert.deepEqual(r.body, { error: { code: 107, message: 'bad request: body: expected a JSON object' } });
 });
 
 t('transport error mode: HTTP status from the code, bare error body', async () => {

@@ -121,6 +121,27 @@ describe('runaway hooks and the sandbox', () => {
     for (const reply of await loops) assertErrorReply(reply, 100);
   });
 
+  t('coroutines and callbacks nested without end → error 100, no crash; the worker carries on', async () => {
+    const raw = await session(box.server);
+    for (const what of ['wrap', 'resume', 'gsub', 'sort']) {
+      assertErrorReply(await rpc(raw, `nest.${what}`, {}, 10000), 100);
+      assert.deepEqual(rpcData(await rpc(raw, 'ok')), { ok: true });
+    }
+    await waitUntil(() => /C stack overflow/.test(box.server.logs()), { timeoutMs: 3000, what: 'the C stack overflow logged' });
+  });
+
+  t('pathological patterns in find/match/gmatch/gsub and a huge rep → error 100 within the budget', async () => {
+    const raw = await session(box.server);
+    for (const what of ['find', 'match', 'gmatch', 'gsub', 'find_pcall', 'rep']) {
+      const started = Date.now();
+      assertErrorReply(await rpc(raw, `slow.${what}`, {}, 10000), 100);
+      assert.ok(Date.now() - started < 3000, `slow.${what} ran ${Date.now() - started} ms`);
+    }
+    // /health is answered meanwhile and afterwards
+    const res = await fetch(`http://127.0.0.1:${box.server.port}/health`);
+    assert.equal(res.status, 200);
+  });
+
   t('a memory bomb → error 100; the memory is given back', async () => {
     const raw = await session(box.server);
     for (let i = 0; i < 3; i++) {
@@ -431,5 +452,36 @@ describe('SIGHUP reload', () => {
     await sleep(300);
     assertErrorReply(await rawCall(raw, { subscribe: { channel: 'keep:3' } }), 103);
     assert.ok(await staysOpen(raw, 200));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// lua.time_limit: the running time of one call, whatever the instruction budget says
+
+describe('the time limit per hook call', () => {
+  const box = { server: null };
+  before(async () => {
+    box.server = await startServer(
+      merge(defaultConfig(), {
+        lua: { script: 'safety.lua', instruction_budget: 1e15, time_limit: '300ms' },
+      }),
+      { files: { 'safety.lua': SAFETY } },
+    );
+  });
+  after(async () => {
+    if (box.server) await assertCleanExit(box.server);
+  });
+  const t = (name, fn) => test(name, () => withLogsOnFailure(box.server, fn));
+
+  t('an endless loop and a pathological find end with error 100 after about the limit', async () => {
+    const raw = await session(box.server);
+    for (const method of ['loop', 'slow.find', 'slow.gsub']) {
+      const started = Date.now();
+      assertErrorReply(await rpc(raw, method, {}, 10000), 100);
+      const ms = Date.now() - started;
+      assert.ok(ms >= 280 && ms < 3000, `${method} ended after ${ms} ms (limit 300 ms)`);
+    }
+    assert.match(box.server.logs(), /time limit exceeded/);
+    assert.deepEqual(rpcData(await rpc(raw, 'work')), { x: 5000050000 });
   });
 });

@@ -213,6 +213,7 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
     g.alive = false;
     if (g.created < 4) {
         g.native_ping[g.created] = opts->native_ping;
+        g.protobuf[g.created] = opts->protobuf;
         g.mode[g.created] = opts->mode;
     }
     g.created++;

@@ -36,6 +36,7 @@ struct lc_worker {
 typedef struct fake_state {
     int created, closed, pongs, messages;
     bool native_ping[4];
+    bool protobuf[4]; /* the session was asked for the Protobuf protocol */
     int flood_ok, flood_rc;
     /* the newest WebSocket connection, and whether it held a wslay session at the end of each
      * loop iteration: a '1' or '0' appended at every change */

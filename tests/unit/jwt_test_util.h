@@ -23,7 +23,7 @@
 #define SECRET "test-secret-key"
 #define NOW ((int64_t)1700000000)
 
-static const lc_jwt_keys_t keys = {SECRET};
+static const lc_jwt_keys_t keys = {.hmac_secret = SECRET};
 
 /* header.payload.signature with the signature made by `md` over the first two parts. */
 static inline char *make_token_md(const char *header, const char *payload, const char *key,

@@ -236,7 +236,7 @@ static void test_jwt_asymmetric_or_unknown_alg_invalid(void **state)
 static void test_jwt_no_key_configured_invalid(void **state)
 {
     char *tok = make_php_token("{\"sub\":\"1\"}");
-    lc_jwt_keys_t none = {NULL}, empty = {""};
+    lc_jwt_keys_t none = {.hmac_secret = NULL}, empty = {.hmac_secret = ""};
     lc_conn_claims_t c;
     const char *reason = NULL;
 
@@ -487,7 +487,17 @@ static void test_jwt_claim_types(void **state)
     expect_php_invalid("{\"sub\":42}");
     expect_php_invalid("{\"sub\":[\"1\"]}");
     expect_php_invalid("{\"sub\":\"1\",\"exp\":\"1800000000\"}");
-    expect_php_invalid("{\"sub\":\"1\",\"exp\":1800000000.5}");
+    /* a fractional NumericDate is valid, as the reference reads it (the fraction dropped) */
+    tok = make_php_token("{\"sub\":\"1\",\"exp\":1800000000.5,\"iat\":1600000000.25}");
+    assert_int_equal(verify(tok, &c, NULL), LC_JWT_OK);
+    assert_int_equal(c.exp, 1800000000);
+    assert_int_equal(c.iat, 1600000000);
+    lc_conn_claims_free(&c);
+    free(tok);
+    tok = make_php_token("{\"sub\":\"1\",\"exp\":1600000000.5}");
+    assert_int_equal(verify(tok, &c, NULL), LC_JWT_EXPIRED);
+    free(tok);
+    expect_php_invalid("{\"sub\":\"1\",\"exp\":1e300}");
     expect_php_invalid("{\"sub\":\"1\",\"iat\":true}");
     expect_php_invalid("{\"sub\":\"1\",\"nbf\":{}}");
     expect_php_invalid("{\"sub\":\"1\",\"expire_at\":1e300}");

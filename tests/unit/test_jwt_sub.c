@@ -313,7 +313,7 @@ static void test_jwt_sub_time_claims(void **state)
     free(tok);
 
     assert_string_equal(expect_sub_status("{\"channel\":\"c\",\"exp\":\"soon\"}", LC_JWT_INVALID),
-                        "time claim is not an integer");
+                        "time claim is not a number (expire_at: not an integer)");
     expect_sub_status("{\"channel\":\"c\",\"expire_at\":1.5}", LC_JWT_INVALID);
 }
 

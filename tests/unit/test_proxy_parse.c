@@ -258,6 +258,36 @@ static void test_proxy_parse_disconnect(void **state)
     lc_proxy_reply_free(&r);
 }
 
+/* A close frame holds 3000-4999 and 123 bytes of reason: anything else is refused, not cut to
+ * 16 bits on the wire. */
+static void test_proxy_parse_disconnect_code_out_of_range(void **state)
+{
+    static const char *const bad[] = {
+        "{\"disconnect\":{\"code\":4294967295,\"reason\":\"x\"}}",
+        "{\"disconnect\":{\"code\":65536}}",
+        "{\"disconnect\":{\"code\":5000}}",
+        "{\"disconnect\":{\"code\":2999}}",
+        "{\"disconnect\":{\"code\":0}}",
+        "{\"disconnect\":{\"reason\":\"no code\"}}",
+        "{\"disconnect\":{\"code\":4000,\"reason\":"
+        "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}",
+    };
+    lc_proxy_reply_t r;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (parse(LC_PROXY_CONNECT, bad[i], &r) != LC_EINVAL)
+            fail_msg("accepted: %s", bad[i]);
+        lc_proxy_reply_free(&r);
+    }
+    assert_int_equal(parse(LC_PROXY_SUBSCRIBE, "{\"disconnect\":{\"code\":3000}}", &r), 0);
+    assert_int_equal(r.code, 3000);
+    lc_proxy_reply_free(&r);
+    assert_int_equal(parse(LC_PROXY_RPC, "{\"disconnect\":{\"code\":4999}}", &r), 0);
+    assert_int_equal(r.code, 4999);
+    lc_proxy_reply_free(&r);
+}
+
 /* The reference checks disconnect, then error, then result. */
 static void test_proxy_parse_precedence_disconnect_error_result(void **state)
 {
@@ -522,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_proxy_parse_error_with_temporary),
         cmocka_unit_test(test_proxy_parse_disconnect),
         cmocka_unit_test(test_proxy_parse_precedence_disconnect_error_result),
+        cmocka_unit_test(test_proxy_parse_disconnect_code_out_of_range),
         cmocka_unit_test(test_proxy_parse_garbage_is_eparse),
         cmocka_unit_test(test_proxy_parse_wrong_types_per_kind),
         cmocka_unit_test(test_proxy_parse_hostile_inputs_no_crash),

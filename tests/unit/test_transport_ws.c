@@ -36,7 +36,7 @@ static void sc_ws_upgrade(scen_t *s)
     tc_free(c);
     c = tc_connect(s->port);
     s->status[3] = tc_ws_open(c, "/connection/websocket",
-                              "Sec-WebSocket-Protocol: centrifuge-protobuf\r\n", NULL, 0);
+                              "Sec-WebSocket-Protocol: centrifuge-protobuf\r\n", s->head[3], 1024);
     tc_free(c);
 }
 
@@ -53,8 +53,12 @@ static void test_ws_upgrade_101_with_accept_key(void **state)
     assert_non_null(strstr(s.head[1], "\r\nSec-WebSocket-Protocol: centrifuge-json\r\n"));
     assert_false(g.native_ping[1]);
     assert_int_equal(s.status[2], 405);
-    assert_int_equal(s.status[3], 400);
-    assert_int_equal(g.created, 2);
+    /* the Protobuf protocol, answered in Sec-WebSocket-Protocol */
+    assert_int_equal(s.status[3], 101);
+    assert_non_null(strstr(s.head[3], "\r\nSec-WebSocket-Protocol: centrifuge-protobuf\r\n"));
+    assert_false(g.protobuf[1]);
+    assert_true(g.protobuf[2]);
+    assert_int_equal(g.created, 3);
 }
 
 static void sc_ws_version(scen_t *s)

@@ -5,6 +5,7 @@
 // pass {persistent: true} for clients created in a before hook (closed at the end of the file).
 
 const { Centrifuge } = require('centrifuge');
+const { Centrifuge: CentrifugeProtobuf } = require('centrifuge/build/protobuf');
 const WebSocket = require('ws');
 const { afterEach, after } = require('node:test');
 const { EventQueue, withTimeout } = require('./wait');
@@ -26,6 +27,25 @@ async function closeSet(set) {
 afterEach(() => closeSet(perTest));
 after(() => closeSet(perFile));
 
+// The client protocol encoding of the SDK clients: 'json' or 'protobuf' (the SDK's
+// `centrifuge/build/protobuf` entry point, what the mobile SDKs speak). A client's `encoding`
+// option wins over LUCENT_ENCODING, which wins over JSON.
+const ENCODING = process.env.LUCENT_ENCODING === 'protobuf' ? 'protobuf' : 'json';
+
+function centrifugeClass(encoding = ENCODING) {
+  return encoding === 'protobuf' ? CentrifugeProtobuf : Centrifuge;
+}
+
+/** Application data as the SDK of that encoding takes it: JSON text as bytes for Protobuf. */
+function payload(value, encoding = ENCODING) {
+  return encoding === 'protobuf' ? new TextEncoder().encode(JSON.stringify(value)) : value;
+}
+
+/** Received application data as a JS value, whatever the encoding (Protobuf gives bytes). */
+function valueOf(data) {
+  return data instanceof Uint8Array ? JSON.parse(new TextDecoder().decode(data)) : data;
+}
+
 function wsUrlOf(target) {
   return typeof target === 'string' ? target : target.wsUrl;
 }
@@ -38,8 +58,9 @@ function wsUrlOf(target) {
  * it open across tests of the file. Reconnect delays are short so failures show quickly.
  */
 function newClient(target, opts = {}) {
-  const { persistent, ...centrifugeOpts } = opts;
-  const c = new Centrifuge(wsUrlOf(target), {
+  const { persistent, encoding, ...centrifugeOpts } = opts;
+  const Client = centrifugeClass(encoding);
+  const c = new Client(wsUrlOf(target), {
     websocket: WebSocket,
     minReconnectDelay: 100,
     maxReconnectDelay: 1000,
@@ -319,6 +340,10 @@ async function rawCall(raw, obj, ms = 5000) {
 
 module.exports = {
   Centrifuge,
+  ENCODING,
+  centrifugeClass,
+  payload,
+  valueOf,
   WebSocket,
   newClient,
   connected,

@@ -11,6 +11,7 @@ const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
+const https = require('node:https');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
@@ -66,10 +67,12 @@ function freePort() {
   });
 }
 
-/** One HTTP GET with a short timeout; resolves {status, body} or rejects. */
+/** One HTTP GET with a short timeout; resolves {status, body} or rejects. An https URL is not
+ * verified (the readiness check of a TLS server with a test certificate). */
 function httpGet(url, timeoutMs = 1000) {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+    const mod = url.startsWith('https:') ? https : http;
+    const req = mod.get(url, { agent: false, timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
@@ -125,6 +128,7 @@ function makeTempDir() {
  *   opts.files: {relative path: text} written into the server's directory (next to the config)
  *     before it starts, e.g. a Lua script named by a relative lua.script
  *   opts.readyTimeoutMs: how long to wait for GET /health (default 10 s)
+ *   opts.nofile: run the server with RLIMIT_NOFILE lowered to this (through prlimit)
  * Returns {port, url, wsUrl, apiKey, secret, pid, config, configFile, dir, logs(), stop()}.
  */
 async function startServer(config = defaultConfig(), opts = {}) {
@@ -173,8 +177,14 @@ async function startOnce(bin, config, opts) {
     fs.writeFileSync(file, body);
   }
 
-  const args = opts.args ? opts.args(configFile) : ['-c', configFile];
-  const child = spawn(bin, args, {
+  let args = opts.args ? opts.args(configFile) : ['-c', configFile];
+  let cmd = bin;
+  if (opts.nofile) {
+    // a lowered descriptor limit (soft and hard) for this server only; prlimit execs the binary
+    args = [`--nofile=${opts.nofile}:${opts.nofile}`, bin, ...args];
+    cmd = 'prlimit';
+  }
+  const child = spawn(cmd, args, {
     cwd: dir,
     env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1', ...(typeof opts.env === 'function' ? opts.env(port) : opts.env || {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -196,10 +206,11 @@ async function startOnce(bin, config, opts) {
   child.stderr.on('data', collect);
   const logs = () => (dropped ? `[... ${dropped} bytes of earlier output dropped ...]\n` : '') + Buffer.concat(chunks).toString('utf8');
 
+  const tls = Boolean(merged.http_server?.tls?.enabled);
   const server = {
     port,
-    url: `http://127.0.0.1:${port}`,
-    wsUrl: `ws://127.0.0.1:${port}/connection/websocket`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    wsUrl: `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/connection/websocket`,
     apiKey: merged.http_api?.key ?? merged.api_key,
     secret: merged.client?.token?.hmac_secret_key ?? merged.token_hmac_secret_key,
     pid: child.pid,

@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const net = require('node:net');
 const { afterEach, after } = require('node:test');
-const { Centrifuge } = require('centrifuge');
+const { centrifugeClass } = require('./client');
 const { EventSource } = require('eventsource');
 const WebSocket = require('ws');
 const { request } = require('./api');
@@ -523,8 +523,9 @@ function rawHttp(port, { method = 'POST', path = '/', headers = {}, body = '', t
  * WebSocket clients of lib/client.js, so connected() / disconnected() work on it.
  */
 function newStreamClient(server, transport, opts = {}) {
-  const { persistent, endpoint, ...centrifugeOpts } = opts;
-  const c = new Centrifuge([{ transport, endpoint: endpoint ?? `${server.url}/connection/${transport}` }], {
+  const { persistent, endpoint, encoding, ...centrifugeOpts } = opts;
+  const Client = centrifugeClass(encoding);
+  const c = new Client([{ transport, endpoint: endpoint ?? `${server.url}/connection/${transport}` }], {
     emulationEndpoint: `${server.url}/emulation`,
     fetch: globalThis.fetch,
     readableStream: globalThis.ReadableStream,

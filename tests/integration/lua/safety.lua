@@ -79,6 +79,77 @@ r:rpc("alloc", function(ctx, data)
     return {data = {n = #t}}
 end)
 
+-- Nesting that would overflow the C stack (LuaJIT does not bound it): each ends with error 100.
+local nesting = {
+    wrap = function()
+        local function f()
+            return coroutine.wrap(f)()
+        end
+        return f()
+    end,
+    resume = function()
+        local function f()
+            local ok, e = coroutine.resume(coroutine.create(f))
+            if not ok then
+                error(e, 0)
+            end
+        end
+        return f()
+    end,
+    gsub = function()
+        local function f()
+            return (string.gsub("a", "a", function()
+                return f()
+            end))
+        end
+        return f()
+    end,
+    sort = function()
+        local function f()
+            table.sort({3, 2, 1}, function(a, b)
+                f()
+                return a < b
+            end)
+        end
+        return f()
+    end,
+}
+
+r:rpc("nest.{what}", function(ctx, data, what)
+    nesting[what]()
+    return {data = {survived = what}}
+end)
+
+-- Patterns that backtrack for minutes inside one C call without the bounded string functions.
+local slow = {
+    find = function()
+        return string.rep("a", 3000):find(".-.-.-b")
+    end,
+    match = function()
+        return string.rep("a", 3000):match("(.-)(.-)(.-)b")
+    end,
+    gmatch = function()
+        for _ in string.rep("a", 3000):gmatch(".-.-.-b") do
+        end
+    end,
+    gsub = function()
+        return string.gsub(string.rep("a", 3000), ".-.-.-b", "")
+    end,
+    find_pcall = function()
+        while true do
+            pcall(string.find, string.rep("a", 3000), ".-.-.-b")
+        end
+    end,
+    rep = function()
+        return string.rep("ab", 1e9)
+    end,
+}
+
+r:rpc("slow.{what}", function(ctx, data, what)
+    slow[what]()
+    return {data = {survived = what}}
+end)
+
 -- Sandbox probes: each uses something the sandbox does not offer, which raises (error 100).
 local probes = {
     io = function()

@@ -1,0 +1,683 @@
+/* Redis engine: configuration, shards, the workers' connections, publishing.
+ *
+ * A publication with history is one EVALSHA: the script assigns the offset (HINCRBY on the
+ * stream meta), creates the epoch when there is none, appends to the stream with its trimming
+ * and lifetimes, and PUBLISHes the delivery to every node, all atomically, so offsets and
+ * deliveries are in the same order on every node. The Publication object is encoded here
+ * once, in two halves around its offset, and the script joins them: what history keeps and
+ * what subscribers get are the same bytes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/redis_int.h"
+#include "util/clock.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/rand.h"
+
+static _Thread_local lc__rslot_t *current_slot;
+
+/* --- shards --------------------------------------------------------------------------------------
+ */
+
+/* Channel → shard as Centrifugo picks it: jump consistent hash (Lamping, Veach) of the FNV-1a
+ * 64 hash of the channel, so that nodes agree and adding a shard moves few channels. */
+static uint64_t fnv1a64(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int jump_hash(uint64_t key, int buckets)
+{
+    int64_t b = -1, j = 0;
+    while (j < buckets) {
+        b = j;
+        key = key * 2862933555777941757ULL + 1;
+        j = (int64_t)((double)(b + 1) * ((double)(1LL << 31) / (double)((key >> 33) + 1)));
+    }
+    return (int)b;
+}
+
+int lc__redis_shard_of(const lc__redis_t *r, const char *ch, size_t chlen)
+{
+    if (r->nshards <= 1)
+        return 0;
+    return jump_hash(fnv1a64(ch, chlen), r->nshards);
+}
+
+lc__rslot_t *lc__redis_slot(lc__redis_t *r)
+{
+    lc__rslot_t *s = current_slot;
+    return s && s->r == r ? s : NULL;
+}
+
+lc__rconn_t *lc__redis_conn(lc__redis_t *r, const char *ch, size_t chlen, int *err)
+{
+    lc__rslot_t *s = lc__redis_slot(r);
+    if (!s) {
+        *err = LC_EINVAL;
+        return NULL;
+    }
+    lc__rconn_t *c = &s->conns[lc__redis_shard_of(r, ch, chlen)];
+    if (s->closed || !lc__rconn_ready(c)) {
+        *err = LC_EIO;
+        return NULL;
+    }
+    return c;
+}
+
+int lc__redis_key(lc__redis_t *r, lc_buf_t *b, const char *kind, const char *ch, size_t chlen)
+{
+    lc_buf_reset(b);
+    if (lc_buf_printf(b, "%s.%s.", r->rc->prefix, kind) != 0 || lc_buf_append(b, ch, chlen) != 0)
+        return LC_ENOMEM;
+    return 0;
+}
+
+void lc__redis_random_epoch(char out[LC__R_EPOCH_LEN + 1])
+{
+    static const char abc[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    unsigned char rnd[LC__R_EPOCH_LEN];
+    lc_random_bytes(rnd, sizeof(rnd));
+    for (int i = 0; i < LC__R_EPOCH_LEN; i++)
+        out[i] = abc[rnd[i] % (sizeof(abc) - 1)];
+    out[LC__R_EPOCH_LEN] = '\0';
+}
+
+/* --- scripts
+ * ---------------------------------------------------------------------------------------- */
+
+const char *const lc__redis_scripts[LC__SCRIPTS] = {
+    /* PUBLISH. KEYS: stream, meta. ARGV: pub head (ends with "offset":), pub tail, delivery
+     * head, delivery middle, delivery tail, history size, history ttl ms, meta ttl ms (0 =
+     * forever), new epoch, now ms, PUB/SUB channel. */
+    "local created = redis.call('hsetnx', KEYS[2], 'e', ARGV[9])\n"
+    "if created == 1 then redis.call('del', KEYS[1]) end\n"
+    "local off = redis.call('hincrby', KEYS[2], 's', 1)\n"
+    "local epoch = redis.call('hget', KEYS[2], 'e')\n"
+    "if tonumber(ARGV[8]) > 0 then redis.call('pexpire', KEYS[2], ARGV[8]) end\n"
+    "local pub = ARGV[1] .. off .. ARGV[2]\n"
+    "redis.call('xadd', KEYS[1], 'MAXLEN', ARGV[6], off .. '-0', 'd', pub, 't', ARGV[10])\n"
+    "redis.call('pexpire', KEYS[1], ARGV[7])\n"
+    "redis.call('publish', ARGV[11], ARGV[3] .. off .. ARGV[4] .. pub .. ARGV[5])\n"
+    "return {off, epoch}\n",
+    /* HISTORY. KEYS: stream, meta. ARGV: new epoch, meta ttl ms, now ms, pub ttl ms, since
+     * epoch, has since (0/1), since offset, limit (-1 all), reverse (0/1). Returns {top,
+     * epoch, first offset, epoch mismatch (0/1), publications...}. */
+    "local created = redis.call('hsetnx', KEYS[2], 'e', ARGV[1])\n"
+    "if created == 1 then redis.call('del', KEYS[1]) end\n"
+    "if tonumber(ARGV[2]) > 0 then redis.call('pexpire', KEYS[2], ARGV[2]) end\n"
+    "local top = tonumber(redis.call('hget', KEYS[2], 's') or '0')\n"
+    "local epoch = redis.call('hget', KEYS[2], 'e')\n"
+    "local cutoff = tonumber(ARGV[3]) - tonumber(ARGV[4])\n"
+    "local f\n"
+    "while true do\n"
+    "  f = redis.call('xrange', KEYS[1], '-', '+', 'COUNT', 1)\n"
+    "  if #f == 0 then break end\n"
+    "  local t = tonumber(f[1][2][4])\n"
+    "  if t == nil or t > cutoff then break end\n"
+    "  redis.call('xdel', KEYS[1], f[1][1])\n"
+    "end\n"
+    "local first = 0\n"
+    "if #f > 0 then first = tonumber(string.match(f[1][1], '^(%d+)')) end\n"
+    "local res = {top, epoch, first, 0}\n"
+    "if ARGV[6] == '1' and ARGV[5] ~= '' and ARGV[5] ~= epoch then res[4] = 1 return res end\n"
+    "local limit = tonumber(ARGV[8])\n"
+    "if limit == 0 or first == 0 then return res end\n"
+    "local since = tonumber(ARGV[7])\n"
+    "local cmd, a, b = 'xrange', '-', '+'\n"
+    "if ARGV[9] == '1' then cmd, a, b = 'xrevrange', '+', '-' end\n"
+    "if ARGV[6] == '1' then\n"
+    "  if ARGV[9] == '1' then\n"
+    "    if since <= first then return res end\n"
+    "    a = tostring(since - 1)\n"
+    "  else\n"
+    "    if since >= top then return res end\n"
+    "    a = tostring(since + 1)\n"
+    "  end\n"
+    "end\n"
+    "local ents\n"
+    "if limit > 0 then ents = redis.call(cmd, KEYS[1], a, b, 'COUNT', limit)\n"
+    "else ents = redis.call(cmd, KEYS[1], a, b) end\n"
+    "for i = 1, #ents do res[#res + 1] = ents[i][2][2] end\n"
+    "return res\n",
+    /* PRESENCE ADD. KEYS: expiry zset, data hash. ARGV: expires at (Unix ms), client, value,
+     * key ttl ms. */
+    "redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])\n"
+    "redis.call('hset', KEYS[2], ARGV[2], ARGV[3])\n"
+    "redis.call('pexpire', KEYS[1], ARGV[4])\n"
+    "redis.call('pexpire', KEYS[2], ARGV[4])\n"
+    "return 1\n",
+    /* PRESENCE GET. KEYS: expiry zset, data hash. ARGV: now (Unix ms). Expired entries are
+     * dropped first: a node that died stops refreshing its own. */
+    "local exp = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1])\n"
+    "if #exp > 0 then\n"
+    "  for i = 1, #exp do redis.call('hdel', KEYS[2], exp[i]) end\n"
+    "  redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])\n"
+    "end\n"
+    "return redis.call('hgetall', KEYS[2])\n",
+};
+
+static char *sha_slot(lc__redis_t *r, int which)
+{
+    switch (which) {
+    case LC__SCRIPT_PUBLISH:
+        return r->sha_publish;
+    case LC__SCRIPT_HISTORY:
+        return r->sha_history;
+    case LC__SCRIPT_PRES_ADD:
+        return r->sha_pres_add;
+    default:
+        return r->sha_pres_get;
+    }
+}
+
+void lc__redis_set_sha(lc__redis_t *r, int which, const char *sha, size_t len)
+{
+    if (len != 40)
+        return;
+    uv_mutex_lock(&r->mu);
+    memcpy(sha_slot(r, which), sha, 40);
+    sha_slot(r, which)[40] = '\0';
+    uv_mutex_unlock(&r->mu);
+}
+
+int lc__redis_script(lc__rconn_t *c, int which, lc__rcmd_cb cb, void *arg, int nkeys, int argc,
+                     const char **argv, const size_t *argvlen)
+{
+    const char *av[24];
+    size_t al[24];
+    char nk[8];
+    if (argc + 3 > 24)
+        return LC_EINVAL;
+    uv_mutex_lock(&c->r->mu);
+    char sha[41];
+    memcpy(sha, sha_slot(c->r, which), sizeof(sha));
+    uv_mutex_unlock(&c->r->mu);
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    if (sha[0]) {
+        av[0] = "EVALSHA";
+        av[1] = sha;
+        al[1] = 40;
+    } else {
+        av[0] = "EVAL";
+        av[1] = lc__redis_scripts[which];
+        al[1] = strlen(av[1]);
+    }
+    al[0] = strlen(av[0]);
+    av[2] = nk;
+    al[2] = strlen(nk);
+    for (int i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = argvlen[i];
+    }
+    return lc__rconn_cmd(c, cb, arg, argc + 3, av, al);
+}
+
+/* --- publish
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct pub_call {
+    lc_publish_cb cb;
+    void *arg;
+    bool history;
+} pub_call_t;
+
+static bool is_noscript(const redisReply *reply)
+{
+    return reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8 &&
+           memcmp(reply->str, "NOSCRIPT", 8) == 0;
+}
+
+static void on_published(lc__rconn_t *c, redisReply *reply, void *arg)
+{
+    pub_call_t *p = arg;
+    lc_publish_res_t res = {0};
+    int err = 0;
+    if (!reply) {
+        err = LC_EIO;
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        lc_log_error("redis publish: %.*s", (int)reply->len, reply->str);
+        if (is_noscript(reply))
+            lc__rconn_reset(c, "script cache flushed: reloading");
+        err = LC_EIO;
+    } else if (p->history) {
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+            reply->element[0]->type == REDIS_REPLY_INTEGER &&
+            reply->element[1]->type == REDIS_REPLY_STRING) {
+            res.offset = (uint64_t)reply->element[0]->integer;
+            snprintf(res.epoch, sizeof(res.epoch), "%s", reply->element[1]->str);
+        } else {
+            err = LC_EIO;
+        }
+    }
+    if (p->cb)
+        p->cb(p->arg, err, &res);
+    free(p);
+}
+
+/* The Publication object in two halves around its offset: head ends with `"offset":`. */
+static int split_publication(const lc_publication_t *pub, lc_buf_t *head, lc_buf_t *tail)
+{
+    lc_publication_t h = *pub;
+    h.offset = 0;
+    h.tags = (lc_raw_t){0};
+    int rc = lc_proto_encode_publication(head, &h);
+    if (rc < 0)
+        return rc;
+    head->len--; /* the closing brace */
+    if (head->len > 1 && lc_buf_putc(head, ',') < 0)
+        return LC_ENOMEM;
+    if (lc_buf_append_str(head, "\"offset\":") < 0)
+        return LC_ENOMEM;
+    lc_publication_t t = {0};
+    t.tags = pub->tags;
+    rc = lc_proto_encode_publication(tail, &t);
+    if (rc < 0)
+        return rc;
+    if (tail->len > 2)
+        tail->data[0] = ','; /* {"tags":..} → ,"tags":..} */
+    else
+        lc_buf_consume(tail, 1); /* {} → } */
+    return 0;
+}
+
+int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb cb, void *arg)
+{
+    lc__redis_t *r = lc_container_of(e, lc__redis_t, base);
+    if (!req->channel || req->chlen == 0)
+        return LC_EINVAL;
+    int err = 0;
+    lc__rconn_t *c = lc__redis_conn(r, req->channel, req->chlen, &err);
+    if (!c)
+        return err;
+    bool keep = !req->skip_history && req->opts.history_size > 0 && req->opts.history_ttl_ms > 0;
+    pub_call_t *p = malloc(sizeof(*p));
+    if (!p)
+        return LC_ENOMEM;
+    p->cb = cb;
+    p->arg = arg;
+    p->history = keep;
+
+    lc_buf_t chan = LC_BUF_INIT, head = LC_BUF_INIT, tail = LC_BUF_INIT, env = LC_BUF_INIT;
+    lc_buf_t stream = LC_BUF_INIT, meta = LC_BUF_INIT;
+    int rc = lc__redis_key(r, &chan, "client", req->channel, req->chlen);
+    if (rc)
+        goto done;
+    static const char push_open[] = "{\"push\":{\"channel\":";
+    if (!keep) {
+        /* No offset: one PUBLISH of the whole delivery. */
+        lc_publication_t pub = req->pub;
+        pub.offset = 0;
+        rc = lc__broker_envelope(&env, 'P', &req->exclude);
+        if (!rc)
+            rc = lc_proto_push_pub(&env, req->channel, req->chlen, &pub);
+        if (rc)
+            goto done;
+        const char *argv[3] = {"PUBLISH", chan.data, env.data};
+        size_t lens[3] = {7, chan.len, env.len};
+        rc = lc__rconn_cmd(c, on_published, p, 3, argv, lens);
+        goto done;
+    }
+    rc = split_publication(&req->pub, &head, &tail);
+    /* The delivery: envelope with the offset in the middle, then the push around pub. */
+    lc_buf_t mid = LC_BUF_INIT;
+    if (!rc)
+        rc = lc__broker_envelope(&env, 'P', &req->exclude);
+    /* env is "L1 P 0 <rest>": split at the offset digit */
+    if (!rc) {
+        if (lc_buf_append(&mid, env.data + 6, env.len - 6) < 0 ||
+            lc_buf_append(&mid, push_open, sizeof(push_open) - 1) < 0 ||
+            lc_buf_append_json_str(&mid, req->channel, req->chlen) < 0 ||
+            lc_buf_append_str(&mid, ",\"pub\":") < 0)
+            rc = LC_ENOMEM;
+        env.len = 5;
+    }
+    if (!rc)
+        rc = lc__redis_key(r, &stream, "stream", req->channel, req->chlen);
+    if (!rc)
+        rc = lc__redis_key(r, &meta, "meta", req->channel, req->chlen);
+    if (!rc) {
+        char size[24], ttl[24], mttl[24], now[24], epoch[LC__R_EPOCH_LEN + 1];
+        snprintf(size, sizeof(size), "%d", req->opts.history_size);
+        snprintf(ttl, sizeof(ttl), "%lld", (long long)req->opts.history_ttl_ms);
+        snprintf(mttl, sizeof(mttl), "%lld", (long long)req->opts.history_meta_ttl_ms);
+        snprintf(now, sizeof(now), "%lld", (long long)lc_now_ms());
+        lc__redis_random_epoch(epoch);
+        const char *argv[13] = {stream.data, meta.data, head.data, tail.data, env.data,
+                                mid.data,    "}}",      size,      ttl,       mttl,
+                                epoch,       now,       chan.data};
+        size_t lens[13] = {stream.len,    meta.len,    head.len,     tail.len,    env.len,
+                           mid.len,       2,           strlen(size), strlen(ttl), strlen(mttl),
+                           strlen(epoch), strlen(now), chan.len};
+        rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 2, 13, argv, lens);
+    }
+    lc_buf_free(&mid);
+done:
+    lc_buf_free(&chan);
+    lc_buf_free(&head);
+    lc_buf_free(&tail);
+    lc_buf_free(&env);
+    lc_buf_free(&stream);
+    lc_buf_free(&meta);
+    if (rc)
+        free(p);
+    return rc;
+}
+
+typedef struct done_call {
+    lc_done_cb cb;
+    void *arg;
+} done_call_t;
+
+static void on_done(lc__rconn_t *c, redisReply *reply, void *arg)
+{
+    done_call_t *d = arg;
+    int err = !reply || reply->type == REDIS_REPLY_ERROR ? LC_EIO : 0;
+    if (d->cb)
+        d->cb(d->arg, err);
+    free(d);
+}
+
+static int redis_publish_join_leave(lc_engine_t *e, const char *ch, size_t chlen, lc_rcbuf_t *push,
+                                    lc_done_cb cb, void *arg)
+{
+    lc__redis_t *r = lc_container_of(e, lc__redis_t, base);
+    int err = 0;
+    lc__rconn_t *c = lc__redis_conn(r, ch, chlen, &err);
+    if (!c)
+        return err;
+    done_call_t *d = malloc(sizeof(*d));
+    if (!d)
+        return LC_ENOMEM;
+    d->cb = cb;
+    d->arg = arg;
+    lc_buf_t chan = LC_BUF_INIT, env = LC_BUF_INIT;
+    static const lc_exclude_t none = {0};
+    int rc = lc__redis_key(r, &chan, "client", ch, chlen);
+    if (!rc)
+        rc = lc__broker_envelope(&env, 'J', &none);
+    if (!rc && lc_buf_append(&env, push->data, push->len) < 0)
+        rc = LC_ENOMEM;
+    if (!rc) {
+        const char *argv[3] = {"PUBLISH", chan.data, env.data};
+        size_t lens[3] = {7, chan.len, env.len};
+        rc = lc__rconn_cmd(c, on_done, d, 3, argv, lens);
+    }
+    lc_buf_free(&chan);
+    lc_buf_free(&env);
+    if (rc)
+        free(d);
+    return rc;
+}
+
+/* --- workers
+ * -------------------------------------------------------------------------------------------- */
+
+static void broker_start(lc__redis_t *r, uv_loop_t *loop)
+{
+    uv_async_init(loop, &r->broker_async, lc__broker_on_async);
+    r->broker_async.data = r;
+    uv_timer_init(loop, &r->info_timer);
+    r->info_timer.data = r;
+    r->broker_on = true;
+    atomic_store(&r->broker_live, true);
+    for (int i = 0; i < r->nshards; i++) {
+        lc__rshard_t *sh = &r->shards[i];
+        lc__rconn_init(&sh->ps, r, loop, i, true);
+        sh->ps.owner = sh;
+        sh->ps.on_ready = lc__broker_ready;
+        sh->ps.on_down = lc__broker_down;
+        sh->ps.on_message = lc__broker_message;
+        lc__rconn_start(&sh->ps);
+    }
+    uv_timer_start(&r->info_timer, lc__broker_info_tick, 0, 2000);
+}
+
+static int redis_attach(lc_engine_t *e, int index, int n, uv_loop_t *loop)
+{
+    lc__redis_t *r = lc_container_of(e, lc__redis_t, base);
+    if (index == 0 && !r->slots) {
+        r->slots = calloc((size_t)n, sizeof(*r->slots));
+        if (!r->slots)
+            return LC_ENOMEM;
+        r->nslots = n;
+    }
+    if (index < 0 || index >= r->nslots)
+        return LC_EINVAL;
+    lc__rslot_t *s = &r->slots[index];
+    if (s->attached) {
+        current_slot = s;
+        return 0;
+    }
+    s->r = r;
+    s->index = index;
+    s->loop = loop;
+    s->conns = calloc((size_t)r->nshards, sizeof(*s->conns));
+    if (!s->conns)
+        return LC_ENOMEM;
+    lc_map_init(&s->presence);
+    lc_buf_init(&s->scratch);
+    uv_timer_init(loop, &s->presence_timer);
+    s->presence_timer.data = s;
+    uint64_t every = (uint64_t)r->rc->presence_ttl_ms / 3;
+    uv_timer_start(&s->presence_timer, lc__redis_presence_refresh, every, every);
+    for (int i = 0; i < r->nshards; i++) {
+        lc__rconn_init(&s->conns[i], r, loop, i, false);
+        s->conns[i].owner = s;
+        lc__rconn_start(&s->conns[i]);
+    }
+    s->attached = true;
+    current_slot = s;
+    if (index == 0)
+        broker_start(r, loop);
+    return 0;
+}
+
+static void redis_detach(lc_engine_t *e, int index)
+{
+    lc__redis_t *r = lc_container_of(e, lc__redis_t, base);
+    if (index < 0 || index >= r->nslots || !r->slots[index].attached || r->slots[index].closed)
+        return;
+    lc__rslot_t *s = &r->slots[index];
+    s->closed = true;
+    for (int i = 0; i < r->nshards; i++)
+        lc__rconn_close(&s->conns[i]);
+    uv_close((uv_handle_t *)&s->presence_timer, NULL);
+    if (index == 0 && r->broker_on) {
+        r->broker_on = false;
+        atomic_store(&r->broker_live, false);
+        for (int i = 0; i < r->nshards; i++)
+            lc__rconn_close(&r->shards[i].ps);
+        uv_close((uv_handle_t *)&r->broker_async, NULL);
+        uv_close((uv_handle_t *)&r->info_timer, NULL);
+    }
+}
+
+static bool redis_healthy(lc_engine_t *e)
+{
+    lc__redis_t *r = lc_container_of(e, lc__redis_t, base);
+    for (int i = 0; i < r->nshards; i++)
+        if (!atomic_load(&r->shards[i].ps_ready))
+            return false;
+    lc__rslot_t *s = lc__redis_slot(r);
+    for (int i = 0; s && i < r->nshards; i++)
+        if (!lc__rconn_ready(&s->conns[i]))
+            return false;
+    return true;
+}
+
+static void redis_channel_subscribe(lc_engine_t *e, const char *ch, size_t chlen)
+{
+    lc__broker_channel(lc_container_of(e, lc__redis_t, base), ch, chlen, 1);
+}
+
+static void redis_channel_unsubscribe(lc_engine_t *e, const char *ch, size_t chlen)
+{
+    lc__broker_channel(lc_container_of(e, lc__redis_t, base), ch, chlen, -1);
+}
+
+/* --- lifecycle
+ * -------------------------------------------------------------------------------------------- */
+
+static void redis_destroy(lc_engine_t *e)
+{
+    lc__redis_t *r = lc_container_of(e, lc__redis_t, base);
+    for (int i = 0; r->slots && i < r->nslots; i++) {
+        lc__rslot_t *s = &r->slots[i];
+        if (!s->attached)
+            continue;
+        for (int k = 0; k < r->nshards; k++)
+            lc__rconn_free(&s->conns[k]);
+        free(s->conns);
+        lc__redis_presence_free(s);
+        lc_buf_free(&s->scratch);
+    }
+    free(r->slots);
+    for (int i = 0; r->shards && i < r->nshards; i++) {
+        lc__rshard_t *sh = &r->shards[i];
+        lc__rconn_free(&sh->ps);
+        lc_map_iter_t it = {0};
+        const char *k;
+        size_t kl;
+        void *v;
+        while (lc_map_next(&sh->chans, &it, &k, &kl, &v))
+            free(v);
+        lc_map_free(&sh->chans);
+        free(sh->dirty);
+        uv_mutex_destroy(&sh->mu);
+    }
+    free(r->shards);
+    lc_map_iter_t it = {0};
+    const char *k;
+    size_t kl;
+    void *v;
+    while (lc_map_next(&r->nodes, &it, &k, &kl, &v))
+        free(v);
+    lc_map_free(&r->nodes);
+    for (int i = 0; r->hosts && i < r->nshards; i++)
+        free(r->hosts[i]);
+    free(r->hosts);
+    free(r->ports);
+    free(r->user);
+    free(r->password);
+    uv_mutex_destroy(&r->mu);
+    free(r);
+}
+
+static const lc_engine_vt_t redis_vt = {
+    .name = "redis",
+    .publish = lc__redis_publish,
+    .publish_join_leave = redis_publish_join_leave,
+    .history = lc__redis_history,
+    .history_remove = lc__redis_history_remove,
+    .presence_add = lc__redis_presence_add,
+    .presence_remove = lc__redis_presence_remove,
+    .presence = lc__redis_presence,
+    .presence_stats = lc__redis_presence_stats,
+    .destroy = redis_destroy,
+    .attach = redis_attach,
+    .detach = redis_detach,
+    .channel_subscribe = redis_channel_subscribe,
+    .channel_unsubscribe = redis_channel_unsubscribe,
+    .control = lc__broker_control,
+    .healthy = redis_healthy,
+    .nodes = lc__broker_nodes,
+};
+
+/* "host:port", "redis://[user[:password]@]host[:port][/db]" (tcp:// too). The URL's
+ * credentials and db apply to every shard (Lucent's shards share them). */
+static int parse_address(lc__redis_t *r, int i, const char *addr)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", addr);
+    char *p = buf;
+    if (strncmp(p, "redis://", 8) == 0)
+        p += 8;
+    else if (strncmp(p, "tcp://", 6) == 0)
+        p += 6;
+    else if (strstr(p, "://")) {
+        lc_log_error("engine.redis.address %s: only redis:// and host:port are supported", addr);
+        return LC_EINVAL;
+    }
+    char *at = strrchr(p, '@');
+    if (at) {
+        *at = '\0';
+        char *colon = strchr(p, ':');
+        if (colon) {
+            *colon = '\0';
+            free(r->password);
+            r->password = strdup(colon + 1);
+        }
+        if (*p) {
+            free(r->user);
+            r->user = strdup(p);
+        }
+        p = at + 1;
+    }
+    char *slash = strchr(p, '/');
+    if (slash) {
+        *slash = '\0';
+        if (slash[1])
+            r->db = atoi(slash + 1);
+    }
+    int port = 6379;
+    char *colon = strrchr(p, ':');
+    if (colon) {
+        *colon = '\0';
+        port = atoi(colon + 1);
+    }
+    if (!*p || port <= 0 || port > 65535) {
+        lc_log_error("engine.redis.address %s: expected host:port", addr);
+        return LC_EINVAL;
+    }
+    r->hosts[i] = strdup(p);
+    r->ports[i] = port;
+    return r->hosts[i] ? 0 : LC_ENOMEM;
+}
+
+lc_engine_t *lc_engine_redis_new(const lc_config_t *cfg)
+{
+    lc__redis_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->base.vt = &redis_vt;
+    r->cfg = cfg;
+    r->rc = &cfg->redis;
+    lc_uuid4(r->uid); /* tells this process's own messages from other nodes' */
+    uv_mutex_init(&r->mu);
+    lc_map_init(&r->nodes);
+    const lc_redis_conf_t *rc = r->rc;
+    bool sentinel = rc->n_sentinel_addresses > 0;
+    r->nshards = sentinel || rc->n_addresses == 0 ? 1 : (int)rc->n_addresses;
+    r->db = rc->db;
+    r->user = strdup(rc->user);
+    r->password = strdup(rc->password);
+    r->hosts = calloc((size_t)r->nshards, sizeof(*r->hosts));
+    r->ports = calloc((size_t)r->nshards, sizeof(*r->ports));
+    r->shards = calloc((size_t)r->nshards, sizeof(*r->shards));
+    if (!r->user || !r->password || !r->hosts || !r->ports || !r->shards)
+        goto fail;
+    for (int i = 0; i < r->nshards; i++) {
+        lc__rshard_t *sh = &r->shards[i];
+        uv_mutex_init(&sh->mu);
+        lc_map_init(&sh->chans);
+        atomic_init(&sh->ps_ready, false);
+    }
+    for (int i = 0; i < r->nshards; i++) {
+        if (sentinel)
+            continue;
+        if (parse_address(r, i, rc->n_addresses ? rc->addresses[i] : "127.0.0.1:6379") != 0)
+            goto fail;
+    }
+    return &r->base;
+fail:
+    redis_destroy(&r->base);
+    return NULL;
+}

@@ -1,0 +1,618 @@
+/* The decision pipeline (decide.h): Lua, token, proxy, namespace rules, in that order, for
+ * every kind; one verdict through one callback. */
+#include "hooks/decide.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hooks/token.h"
+#include "proto/codes.h"
+#include "util/assert.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+struct lc_decide {
+    lc_decide_req_t req;
+    lc_ns_opts_t ns; /* req.ns points here */
+    lc_decide_cb cb;
+    void *arg;
+    lc_lua_call_t *lua;     /* the pending Lua call */
+    lc_proxy_call_t *proxy; /* the pending proxy request */
+    const char **chans;     /* connect proxy: the channels of the command's subs */
+    /* token claims the verdict points into, freed with the pipeline */
+    lc_conn_claims_t conn_claims;
+    lc_sub_claims_t sub_claims;
+    bool has_conn_claims, has_sub_claims;
+    bool starting; /* inside lc_decide_start: the starter frees after a quick answer */
+    bool done;
+};
+
+static void decide_free(lc_decide_t *d)
+{
+    if (d->has_conn_claims)
+        lc_conn_claims_free(&d->conn_claims);
+    if (d->has_sub_claims)
+        lc_sub_claims_free(&d->sub_claims);
+    free(d->chans);
+    free(d);
+}
+
+static void finish(lc_decide_t *d, lc_verdict_t *v)
+{
+    LC_ASSERT(!d->done && !d->lua && !d->proxy);
+    if (v->message == NULL)
+        v->message = "";
+    if (v->type == LC_VERDICT_ALLOW && v->user == NULL)
+        v->user = "";
+    d->done = true;
+    d->cb(d->arg, v);
+    if (!d->starting)
+        decide_free(d);
+}
+
+static void set_error(lc_verdict_t *v, lc_decide_step by, uint32_t code)
+{
+    memset(v, 0, sizeof(*v));
+    v->type = LC_VERDICT_ERROR;
+    v->by = by;
+    v->code = code;
+    v->temporary = lc_error_temporary(code);
+}
+
+static void set_disconnect(lc_verdict_t *v, lc_decide_step by, uint32_t code)
+{
+    memset(v, 0, sizeof(*v));
+    v->type = LC_VERDICT_DISCONNECT;
+    v->by = by;
+    v->code = code;
+}
+
+static void set_allow(lc_verdict_t *v, lc_decide_step by)
+{
+    memset(v, 0, sizeof(*v));
+    v->type = LC_VERDICT_ALLOW;
+    v->by = by;
+}
+
+static bool json_valid(const char *p, size_t n)
+{
+    cJSON *j = cJSON_ParseWithLength(p, n);
+    cJSON_Delete(j);
+    return j != NULL;
+}
+
+/* Binary info fits the JSON protocol only when it is itself JSON text. */
+static lc_raw_t pick_info(const char *json, size_t json_len, const unsigned char *bin,
+                          size_t bin_len)
+{
+    if (bin && json_valid((const char *)bin, bin_len))
+        return (lc_raw_t){(const char *)bin, bin_len};
+    return (lc_raw_t){json, json_len};
+}
+
+/* --- rules ------------------------------------------------------------------------------- */
+
+static bool anon_ok(const char *user, bool allow_anonymous)
+{
+    return user[0] || allow_anonymous;
+}
+
+static bool has_prefix(const char *s, size_t len, const char *prefix)
+{
+    size_t pl = prefix ? strlen(prefix) : 0;
+    return pl > 0 && len >= pl && memcmp(s, prefix, pl) == 0;
+}
+
+/* User-limited channel (`dialog#42,43`): is the user among those after the last boundary? */
+static bool user_listed(const lc_config_t *cfg, const char *user, const char *ch, size_t len)
+{
+    const char *ub = cfg->user_boundary;
+    const char *sep = cfg->user_separator;
+    if (!ub || !*ub || !user[0])
+        return false;
+    size_t ubl = strlen(ub), sepl = sep ? strlen(sep) : 0;
+    const char *last = NULL;
+    for (const char *p = ch; p + ubl <= ch + len; p++)
+        if (memcmp(p, ub, ubl) == 0)
+            last = p;
+    if (!last)
+        return false;
+    const char *p = last + ubl, *end = ch + len;
+    size_t ul = strlen(user);
+    while (p <= end) {
+        const char *q = p;
+        while (q < end && !(sepl && (size_t)(end - q) >= sepl && memcmp(q, sep, sepl) == 0))
+            q++;
+        if ((size_t)(q - p) == ul && memcmp(p, user, ul) == 0)
+            return true;
+        if (q >= end)
+            break;
+        p = q + sepl;
+    }
+    return false;
+}
+
+bool lc_decide_user_limited(const lc_config_t *cfg, const lc_ns_opts_t *ns, const char *ch,
+                            size_t len)
+{
+    const char *ub = cfg->user_boundary;
+    return ns->allow_user_limited_channels && ub && *ub && memmem(ch, len, ub, strlen(ub));
+}
+
+bool lc_decide_subscribe_rules(const lc_config_t *cfg, const lc_ns_opts_t *ns, const char *user,
+                               const char *ch, size_t len)
+{
+    bool limited = lc_decide_user_limited(cfg, ns, ch, len);
+    if (limited && user_listed(cfg, user, ch, len))
+        return true;
+    if (!limited && ns->allow_subscribe_for_client &&
+        anon_ok(user, ns->allow_subscribe_for_anonymous))
+        return true;
+    return cfg->client_insecure;
+}
+
+/* No credentials at connect: anonymous when the config allows it, else 3501. */
+static void connect_anonymous(const lc_decide_t *d, lc_decide_step by, lc_verdict_t *v)
+{
+    const lc_config_t *cfg = d->req.cfg;
+    if (!cfg->client_insecure && !cfg->allow_anonymous_connect_without_token) {
+        lc_log_info("connect refused: no credentials (no token, no connect proxy result; "
+                    "client.insecure and client.allow_anonymous_connect_without_token are off)");
+        set_disconnect(v, by, LC_DISCONNECT_BAD_REQUEST);
+        return;
+    }
+    set_allow(v, by);
+    v->user = "";
+}
+
+static void publish_rules(const lc_decide_t *d, lc_verdict_t *v)
+{
+    const lc_ns_opts_t *o = &d->ns;
+    const char *user = d->req.session.user;
+    bool anon_allowed = user[0] || o->allow_publish_for_anonymous;
+    if ((o->allow_publish_for_client && anon_allowed) ||
+        (o->allow_publish_for_subscriber && d->req.subscribed && anon_allowed) ||
+        d->req.cfg->client_insecure)
+        set_allow(v, LC_STEP_RULES);
+    else
+        set_error(v, LC_STEP_RULES, LC_ERROR_PERMISSION_DENIED);
+}
+
+/* --- answers of a Lua hook or a proxy ------------------------------------------------------ */
+
+static void from_reply(const lc_proxy_reply_t *rep, lc_decide_step by, lc_verdict_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->by = by;
+    if (rep->type == LC_PROXY_DISCONNECT) {
+        v->type = LC_VERDICT_DISCONNECT;
+        v->code = rep->code;
+        v->message = rep->message;
+        return;
+    }
+    if (rep->type == LC_PROXY_ERROR) {
+        v->type = LC_VERDICT_ERROR;
+        v->code = rep->code;
+        v->message = rep->message;
+        v->temporary = rep->temporary;
+        return;
+    }
+    v->type = LC_VERDICT_ALLOW;
+    v->granted = rep->has_result;
+    v->user = rep->user ? rep->user : "";
+    v->info = (lc_raw_t){rep->info, rep->info_len};
+    v->data = (lc_raw_t){rep->data, rep->data_len};
+    v->data_set = rep->data_set;
+    v->meta = (lc_raw_t){rep->meta, rep->meta ? strlen(rep->meta) : 0};
+    v->expire_at = rep->expire_at;
+    v->expired = rep->expired;
+    v->channels = (const char *const *)rep->channels;
+    v->n_channels = rep->n_channels;
+    v->subs = rep->subs;
+    v->n_subs = rep->n_subs;
+    v->override = &rep->override;
+    v->skip_history = rep->skip_history;
+}
+
+/* What an ALLOW from Lua or a proxy means for the kind. */
+static void kind_allow(const lc_decide_t *d, lc_verdict_t *v)
+{
+    const lc_decide_req_t *r = &d->req;
+    switch (r->kind) {
+    case LC_HOOK_CONNECT:
+        if (!v->granted) {
+            connect_anonymous(d, v->by, v);
+            return;
+        }
+        v->expire_at_claim = true;
+        v->refresh_by_proxy = r->cfg->refresh_proxy_enabled && v->expire_at > 0;
+        break;
+    case LC_HOOK_REFRESH:
+    case LC_HOOK_SUB_REFRESH:
+        if (!r->at_expiry && (v->expired || (v->expire_at > 0 && v->expire_at <= lc_now_s())))
+            set_disconnect(v, v->by, LC_DISCONNECT_EXPIRED);
+        break;
+    case LC_HOOK_SUBSCRIBE:
+        v->refresh_by_proxy =
+            v->by == LC_STEP_PROXY && v->expire_at > 0 && d->ns.sub_refresh_proxy != NULL;
+        break;
+    default:
+        break;
+    }
+}
+
+/* --- steps 2-4 ----------------------------------------------------------------------------- */
+
+static void on_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
+{
+    lc_decide_t *d = arg;
+    LC_ASSERT(d->proxy != NULL && !d->done);
+    d->proxy = NULL;
+    lc_verdict_t v;
+    if (err != 0) {
+        set_error(&v, LC_STEP_PROXY, LC_ERROR_INTERNAL);
+        v.unavailable = true;
+    } else {
+        from_reply(rep, LC_STEP_PROXY, &v);
+        if (v.type == LC_VERDICT_ALLOW)
+            kind_allow(d, &v);
+    }
+    finish(d, &v);
+}
+
+/* Step 3. conf NULL: no proxy for the kind (the caller checked). */
+static void ask_proxy(lc_decide_t *d, lc_proxy_kind kind, const lc_proxy_conf_t *conf)
+{
+    const lc_decide_req_t *q = &d->req;
+    lc_proxy_req_t r = q->session;
+    r.kind = kind;
+    r.channel = q->channel;
+    r.method = q->method;
+    r.data = q->data;
+    r.name = q->name;
+    r.version = q->version;
+    if (kind == LC_PROXY_CONNECT && q->n_subs > 0) {
+        d->chans = calloc(q->n_subs, sizeof(*d->chans));
+        for (size_t i = 0; d->chans && i < q->n_subs; i++)
+            d->chans[i] = q->subs[i].channel;
+        r.channels = d->chans;
+        r.n_channels = d->chans ? q->n_subs : 0;
+    }
+    if (conf->protocol == LC_PROXY_LARAVEL_AUTH && kind == LC_PROXY_SUBSCRIBE)
+        d->proxy = lc_proxy_laravel_auth(q->httpc, conf, &r, on_proxy, d);
+    else
+        d->proxy = lc_proxy_call(q->httpc, conf, &r, on_proxy, d);
+    if (!d->proxy) {
+        lc_verdict_t v;
+        set_error(&v, LC_STEP_PROXY, LC_ERROR_INTERNAL);
+        v.unavailable = true;
+        finish(d, &v);
+    }
+}
+
+static void connect_steps(lc_decide_t *d)
+{
+    const lc_decide_req_t *q = &d->req;
+    lc_verdict_t v;
+    if (!q->token || !q->token[0]) {
+        if (q->cfg->connect_proxy_enabled) {
+            ask_proxy(d, LC_PROXY_CONNECT, &q->cfg->connect_proxy);
+            return;
+        }
+        connect_anonymous(d, LC_STEP_RULES, &v);
+        finish(d, &v);
+        return;
+    }
+    lc_token_keys_t tk;
+    lc_token_keys(q->cfg, false, q->httpc, &tk);
+    const lc_jwt_keys_t keys = tk.keys;
+    const char *why = NULL;
+    lc_conn_claims_t *cl = &d->conn_claims;
+    lc_jwt_status st =
+        lc_jwt_verify_connect(q->token, strlen(q->token), &keys, lc_now_s(), cl, &why);
+    if (st == LC_JWT_EXPIRED) {
+        lc_log_info("connect refused: token expired");
+        set_error(&v, LC_STEP_TOKEN, LC_ERROR_TOKEN_EXPIRED);
+    } else if (st != LC_JWT_OK) {
+        lc_log_info("connect refused: invalid token (%s)", why ? why : "invalid");
+        set_disconnect(&v, LC_STEP_TOKEN, LC_DISCONNECT_INVALID_TOKEN);
+    } else {
+        d->has_conn_claims = true;
+        if (!cl->sub[0] && q->cfg->disallow_anonymous_connection_tokens) {
+            set_disconnect(&v, LC_STEP_TOKEN, LC_DISCONNECT_PERMISSION_DENIED);
+        } else {
+            set_allow(&v, LC_STEP_TOKEN);
+            v.granted = true;
+            v.user = cl->sub;
+            v.info = pick_info(cl->info, cl->info_len, cl->b64info, cl->b64info_len);
+            v.expire_at = cl->has_expire_at ? cl->expire_at : cl->exp;
+            v.expire_at_claim = cl->has_expire_at;
+            v.meta = (lc_raw_t){cl->meta, cl->meta ? strlen(cl->meta) : 0};
+            /* `subs` replaces `channels` when it names any channel. */
+            if (cl->n_subs > 0) {
+                v.subs = cl->subs;
+                v.n_subs = cl->n_subs;
+            } else {
+                v.channels = (const char *const *)cl->channels;
+                v.n_channels = cl->n_channels;
+            }
+        }
+    }
+    finish(d, &v);
+}
+
+static void refresh_steps(lc_decide_t *d)
+{
+    const lc_decide_req_t *q = &d->req;
+    lc_verdict_t v;
+    if (!q->token || !q->token[0] || q->server_refresh) {
+        /* An empty token, or a client refresh while the refresh proxy owns expiry. */
+        set_disconnect(&v, LC_STEP_TOKEN, LC_DISCONNECT_BAD_REQUEST);
+        finish(d, &v);
+        return;
+    }
+    lc_token_keys_t tk;
+    lc_token_keys(q->cfg, false, q->httpc, &tk);
+    const lc_jwt_keys_t keys = tk.keys;
+    lc_conn_claims_t *cl = &d->conn_claims;
+    lc_jwt_status st =
+        lc_jwt_verify_connect(q->token, strlen(q->token), &keys, lc_now_s(), cl, NULL);
+    d->has_conn_claims = st == LC_JWT_OK;
+    if (st == LC_JWT_EXPIRED) {
+        set_disconnect(&v, LC_STEP_TOKEN, LC_DISCONNECT_EXPIRED);
+    } else if (st != LC_JWT_OK) {
+        set_disconnect(&v, LC_STEP_TOKEN, LC_DISCONNECT_INVALID_TOKEN);
+    } else if (strcmp(cl->sub, q->session.user) != 0) {
+        lc_log_info("client %s: refresh token for another user: disconnect", q->session.client);
+        set_disconnect(&v, LC_STEP_TOKEN, LC_DISCONNECT_INVALID_TOKEN);
+    } else {
+        set_allow(&v, LC_STEP_TOKEN);
+        v.granted = true;
+        v.expire_at = q->cfg->client_insecure ? 0 : cl->has_expire_at ? cl->expire_at : cl->exp;
+    }
+    finish(d, &v);
+}
+
+/* A subscription token for q->channel: 0 with the claims in d, or the verdict written. */
+static bool sub_token(lc_decide_t *d, lc_verdict_t *v, bool subscribe)
+{
+    const lc_decide_req_t *q = &d->req;
+    lc_token_keys_t tk;
+    lc_token_keys(q->cfg, true, q->httpc, &tk);
+    const lc_jwt_keys_t keys = tk.keys;
+    const char *why = NULL;
+    lc_sub_claims_t *cl = &d->sub_claims;
+    lc_jwt_status st =
+        lc_jwt_verify_subscribe(q->token, strlen(q->token), &keys, lc_now_s(), cl, &why);
+    d->has_sub_claims = st == LC_JWT_OK;
+    if (st == LC_JWT_EXPIRED) {
+        set_error(v, LC_STEP_TOKEN, LC_ERROR_TOKEN_EXPIRED);
+        return false;
+    }
+    if (st != LC_JWT_OK && subscribe) {
+        lc_log_info("client %s: subscription token for %s refused (%s)", q->session.client,
+                    q->channel, why ? why : "invalid");
+        set_error(v, LC_STEP_TOKEN, LC_ERROR_PERMISSION_DENIED);
+        return false;
+    }
+    if (st != LC_JWT_OK || strcmp(cl->channel, q->channel) != 0 ||
+        strcmp(cl->sub, q->session.user) != 0 ||
+        (cl->client[0] && strcmp(cl->client, q->session.client) != 0)) {
+        if (st == LC_JWT_OK && subscribe)
+            lc_log_info("client %s: subscription token for %s does not match (channel %s, "
+                        "user \"%s\")",
+                        q->session.client, q->channel, cl->channel, cl->sub);
+        set_disconnect(v, LC_STEP_TOKEN, LC_DISCONNECT_INVALID_TOKEN);
+        return false;
+    }
+    set_allow(v, LC_STEP_TOKEN);
+    v->granted = true;
+    v->expire_at = cl->has_expire_at ? cl->expire_at : cl->exp;
+    return true;
+}
+
+static void subscribe_steps(lc_decide_t *d)
+{
+    const lc_decide_req_t *q = &d->req;
+    const lc_config_t *cfg = q->cfg;
+    const lc_ns_opts_t *o = &d->ns;
+    const char *ch = q->channel;
+    size_t len = strlen(ch);
+    lc_verdict_t v;
+    bool have_token = q->token && q->token[0];
+    bool laravel = o->subscribe_proxy && o->subscribe_proxy->protocol == LC_PROXY_LARAVEL_AUTH;
+    if (has_prefix(ch, len, cfg->private_prefix) && !have_token && !laravel) {
+        /* A private channel needs a subscription token — unless Laravel's broadcasting auth
+         * decides for the namespace: `$orders.1` is Laravel's `private-orders.1`. */
+        set_error(&v, LC_STEP_TOKEN, LC_ERROR_PERMISSION_DENIED);
+    } else if (have_token) {
+        if (sub_token(d, &v, true)) {
+            const lc_sub_options_t *so = &d->sub_claims.opts;
+            v.info = pick_info(so->info, so->info_len, so->b64info, so->b64info_len);
+            if (so->data)
+                v.data = (lc_raw_t){so->data, so->data_len};
+            v.override = &so->override;
+        }
+    } else if (!lc_decide_user_limited(cfg, o, ch, len) && o->subscribe_proxy) {
+        ask_proxy(d, LC_PROXY_SUBSCRIBE, o->subscribe_proxy);
+        return;
+    } else if (lc_decide_subscribe_rules(cfg, o, q->session.user, ch, len)) {
+        set_allow(&v, LC_STEP_RULES);
+    } else {
+        set_error(&v, LC_STEP_RULES, LC_ERROR_PERMISSION_DENIED);
+    }
+    finish(d, &v);
+}
+
+/* Spec §1.6 rpc: nothing configured → 108; the method's rpc namespace undefined → 104; found
+ * without a proxy → 108; the ping method answers {} itself. */
+static void rpc_steps(lc_decide_t *d)
+{
+    const lc_config_t *cfg = d->req.cfg;
+    const char *method = d->req.method ? d->req.method : "";
+    lc_verdict_t v;
+    if (cfg->rpc_ping_enabled && cfg->rpc_ping_method &&
+        strcmp(method, cfg->rpc_ping_method) == 0) {
+        set_allow(&v, LC_STEP_RULES);
+        finish(d, &v);
+        return;
+    }
+    bool any = cfg->rpc_without_namespace.proxy != NULL;
+    for (size_t i = 0; !any && i < cfg->n_rpc_namespaces; i++)
+        any = cfg->rpc_namespaces[i].proxy != NULL;
+    const lc_rpc_ns_t *ns = any ? lc_config_rpc_ns(cfg, method) : NULL;
+    if (ns && ns->proxy) {
+        ask_proxy(d, LC_PROXY_RPC, ns->proxy);
+        return;
+    }
+    set_error(&v, LC_STEP_RULES, any && !ns ? LC_ERROR_METHOD_NOT_FOUND : LC_ERROR_NOT_AVAILABLE);
+    finish(d, &v);
+}
+
+/* Everything after the Lua hook (or without one). */
+static void later_steps(lc_decide_t *d)
+{
+    const lc_decide_req_t *q = &d->req;
+    lc_verdict_t v;
+    if (q->at_expiry) {
+        const lc_proxy_conf_t *conf =
+            q->kind == LC_HOOK_REFRESH ? &q->cfg->refresh_proxy : d->ns.sub_refresh_proxy;
+        LC_ASSERT(conf != NULL);
+        ask_proxy(d, q->kind == LC_HOOK_REFRESH ? LC_PROXY_REFRESH : LC_PROXY_SUB_REFRESH, conf);
+        return;
+    }
+    switch (q->kind) {
+    case LC_HOOK_CONNECT:
+        connect_steps(d);
+        return;
+    case LC_HOOK_REFRESH:
+        refresh_steps(d);
+        return;
+    case LC_HOOK_SUBSCRIBE:
+        subscribe_steps(d);
+        return;
+    case LC_HOOK_SUB_REFRESH:
+        sub_token(d, &v, false);
+        finish(d, &v);
+        return;
+    case LC_HOOK_PUBLISH:
+        if (d->ns.publish_proxy) {
+            /* The publish proxy decides before any namespace permission (spec §6.3). */
+            ask_proxy(d, LC_PROXY_PUBLISH, d->ns.publish_proxy);
+            return;
+        }
+        publish_rules(d, &v);
+        finish(d, &v);
+        return;
+    case LC_HOOK_RPC:
+        rpc_steps(d);
+        return;
+    default:
+        set_error(&v, LC_STEP_RULES, LC_ERROR_INTERNAL);
+        finish(d, &v);
+        return;
+    }
+}
+
+/* --- step 1: Lua ----------------------------------------------------------------------------- */
+
+static void on_lua(void *arg, const lc_decision_t *dec)
+{
+    lc_decide_t *d = arg;
+    d->lua = NULL;
+    if (dec->type == LC_DECIDE_NONE) {
+        later_steps(d);
+        return;
+    }
+    lc_verdict_t v;
+    if (dec->type == LC_DECIDE_DENY) {
+        switch (d->req.kind) {
+        case LC_HOOK_CONNECT:
+            /* false: a refusal the SDK does not retry */
+            set_disconnect(&v, LC_STEP_LUA, LC_DISCONNECT_PERMISSION_DENIED);
+            break;
+        case LC_HOOK_REFRESH:
+        case LC_HOOK_SUB_REFRESH:
+            set_disconnect(&v, LC_STEP_LUA, LC_DISCONNECT_INVALID_TOKEN);
+            break;
+        default:
+            set_error(&v, LC_STEP_LUA, LC_ERROR_PERMISSION_DENIED);
+            break;
+        }
+        finish(d, &v);
+        return;
+    }
+    from_reply(&dec->reply, LC_STEP_LUA, &v);
+    if (dec->type == LC_DECIDE_ALLOW) {
+        /* A Lua publish hook may leave clients or users out of the fan-out. */
+        v.exclude_clients = (const char *const *)dec->exclude_clients;
+        v.n_exclude_clients = dec->n_exclude_clients;
+        v.exclude_users = (const char *const *)dec->exclude_users;
+        v.n_exclude_users = dec->n_exclude_users;
+        kind_allow(d, &v);
+    }
+    finish(d, &v);
+}
+
+lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *arg)
+{
+    lc_decide_t *d = calloc(1, sizeof(*d));
+    if (!d) {
+        lc_verdict_t v;
+        set_error(&v, LC_STEP_RULES, LC_ERROR_INTERNAL);
+        v.unavailable = true;
+        v.message = "";
+        cb(arg, &v);
+        return NULL;
+    }
+    d->req = *req;
+    if (req->ns) {
+        d->ns = *req->ns;
+        d->req.ns = &d->ns;
+    }
+    if (!d->req.session.user)
+        d->req.session.user = "";
+    d->cb = cb;
+    d->arg = arg;
+    d->starting = true;
+    lc_lua_t *vm = req->lua;
+    if (vm && !req->at_expiry && lc_lua_has_hook(vm, req->kind)) {
+        lc_hook_ctx_t ctx;
+        memset(&ctx, 0, sizeof(ctx));
+        ctx.client = req->session.client;
+        ctx.user = d->req.session.user;
+        ctx.transport = req->session.transport;
+        ctx.channel = req->channel;
+        ctx.method = req->method;
+        ctx.data = req->data;
+        ctx.info = req->conn_info;
+        ctx.token = req->token;
+        ctx.meta = req->session.meta;
+        ctx.headers = req->session.conn_headers;
+        ctx.n_headers = req->session.n_conn_headers;
+        lc_lua_call_t *call = lc_lua_call(vm, req->kind, &ctx, on_lua, d);
+        if (call)
+            d->lua = call; /* on_lua has not run: it runs from the loop */
+    } else {
+        later_steps(d);
+    }
+    d->starting = false;
+    if (d->done) {
+        decide_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void lc_decide_cancel(lc_decide_t *d)
+{
+    if (!d)
+        return;
+    LC_ASSERT(!d->done);
+    if (d->lua)
+        lc_lua_cancel(d->lua);
+    if (d->proxy)
+        lc_proxy_cancel(d->proxy);
+    decide_free(d);
+}

@@ -1,0 +1,27 @@
+/* Shared by the Protobuf decoder and encoder: a bump allocator that protobuf-c allocates
+ * from while one message is decoded or built, released at once afterwards. */
+#ifndef LC_PROTO_PB_INT_H
+#define LC_PROTO_PB_INT_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "client.pb-c.h"
+
+typedef struct lc__pb_block lc__pb_block_t;
+
+typedef struct lc__pb_arena {
+    ProtobufCAllocator alloc; /* hands out memory from the blocks below */
+    lc__pb_block_t *blocks;
+    char *p, *end; /* free room in the newest block */
+} lc__pb_arena_t;
+
+void lc__pb_arena_init(lc__pb_arena_t *a);
+void *lc__pb_arena_alloc(lc__pb_arena_t *a, size_t n);
+void lc__pb_arena_free(lc__pb_arena_t *a);
+
+/* lc_cmd_reader_next for a Protobuf reader (pb_decode.c). */
+struct lc_cmd_reader;
+struct lc_cmd;
+int lc__pb_cmd_next(struct lc_cmd_reader *r, struct lc_cmd *cmd);
+
+#endif

@@ -1,0 +1,332 @@
+'use strict';
+// The Redis engine with several Lucent nodes on real redis-server processes: cross-node
+// delivery with one Redis subscription per channel per node, history and recovery through
+// another node, presence and join/leave across nodes, entries of a SIGKILLed node expiring,
+// API session operations and exclusion across nodes, `info` listing every node, Redis
+// restarts (clients kept, 503 health, publish errors while down, publishing resuming), two
+// shards, and the configuration refusals.
+
+const assert = require('node:assert/strict');
+const { test, before, after } = require('node:test');
+const { startServer, defaultConfig, merge, withLogsOnFailure, assertCleanExit, httpGet, binaryPath, makeTempDir } = require('./lib/server');
+const { startRedis } = require('./lib/redis');
+const jwt = require('./lib/jwt');
+const { api, publish } = require('./lib/api');
+const { rawSession, rawCall } = require('./lib/client');
+const { waitUntil, sleep, withTimeout } = require('./lib/wait');
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const secret = 'redis-test-secret-0123456789';
+const apiKey = 'redis-test-api-key';
+
+function nodeConfig(addresses, prefix, extra = {}) {
+  return merge(
+    merge(defaultConfig({ secret, apiKey }), {
+      engine: { type: 'redis', redis: { address: addresses, prefix, presence_ttl: '2s', io_timeout: '2s' } },
+      channel: {
+        without_namespace: {
+          allow_subscribe_for_client: true,
+          allow_publish_for_subscriber: true,
+          history_size: 50,
+          history_ttl: '300s',
+        },
+        namespaces: [
+          { name: 'chat', allow_subscribe_for_client: true, allow_publish_for_subscriber: true },
+          { name: 'pr', allow_subscribe_for_client: true, presence: true, join_leave: true, force_push_join_leave: true },
+          { name: 'rec', allow_subscribe_for_client: true, history_size: 50, history_ttl: '300s', force_recovery: true },
+        ],
+      },
+    }),
+    extra,
+  );
+}
+
+const token = (user = '42') => jwt.connToken(secret, user);
+
+let redis;
+let nodes = [];
+let prefix;
+
+before(async () => {
+  redis = await startRedis();
+  prefix = `lt${Date.now()}`;
+  nodes = await Promise.all([0, 1, 2].map(() => startServer(nodeConfig(redis.address, prefix))));
+});
+
+after(async () => {
+  for (const n of nodes) if (!n.exited) await assertCleanExit(n);
+  await redis.stop();
+});
+
+const t = (name, fn, opts = {}) =>
+  test(name, opts, async () => {
+    try {
+      await fn();
+    } catch (err) {
+      let logs = '';
+      for (const n of nodes) logs += `\n--- node ${n.port} ---\n${n.logs().slice(-6000)}`;
+      logs += `\n--- redis ---\n${redis.logs().slice(-3000)}`;
+      if (err instanceof Error) {
+        err.message += logs;
+        throw err;
+      }
+      throw new Error(JSON.stringify(err) + logs);
+    }
+  });
+
+/** Wait until `node` has asked Redis for the channel (a subscription counted by PUBSUB). */
+async function numsub(channel) {
+  const r = await redis.cmd(['PUBSUB', 'NUMSUB', `${prefix}.client.${channel}`]);
+  return Number(r[1]);
+}
+
+async function subscribedEverywhere(channel, n) {
+  await waitUntil(async () => (await numsub(channel)) === n, { timeoutMs: 5000, what: `${n} node subscriptions to ${channel}` });
+}
+
+t('a publication through node B reaches subscribers on nodes A and C, byte for byte', async () => {
+  const [a, b, c] = nodes;
+  const onA = await rawSession(a, { token: token('1'), channels: ['x1'] });
+  const onC = await rawSession(c, { token: token('2'), channels: ['x1'] });
+  await subscribedEverywhere('x1', 2);
+  const data = { text: 'héllo \u2603', n: [1, 2.5, { deep: null }] };
+  const r = await api(b, 'publish', { channel: 'x1', data });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.result.offset, 1);
+  const ma = await onA.next();
+  // not positioned: the hub gives the offset anyway (the memory engine does the same)
+  const mc = await onC.next();
+  assert.deepEqual(ma, { push: { channel: 'x1', pub: { data, offset: 1 } } });
+  assert.deepEqual(mc, ma);
+});
+
+t('one Redis subscription per channel per node, whatever the number of local subscribers', async () => {
+  const [a, b] = nodes;
+  const sessions = [];
+  for (let i = 0; i < 5; i++) sessions.push(await rawSession(a, { token: token(`u${i}`), channels: ['many'] }));
+  await subscribedEverywhere('many', 1);
+  sessions.push(await rawSession(b, { token: token('ub'), channels: ['many'] }));
+  await subscribedEverywhere('many', 2);
+  await publish(b, 'many', { k: 1 });
+  for (const s of sessions) assert.deepEqual((await s.next()).push.pub.data, { k: 1 });
+  // the last local subscriber leaving drops the node's subscription
+  for (const s of sessions.slice(0, 5)) s.close();
+  await subscribedEverywhere('many', 1);
+});
+
+t('client publish on node A reaches a client on node B with publisher info', async () => {
+  const [a, b] = nodes;
+  const pubr = await rawSession(a, { token: token('alice'), channels: ['chat:x'] });
+  const recv = await rawSession(b, { token: token('bob'), channels: ['chat:x'] });
+  await subscribedEverywhere('chat:x', 2);
+  const reply = await rawCall(pubr, { publish: { channel: 'chat:x', data: { m: 'hi' } } });
+  assert.ok(reply.publish, JSON.stringify(reply));
+  const m = await recv.next();
+  assert.deepEqual(m.push.pub.data, { m: 'hi' });
+  assert.equal(m.push.pub.info.user, 'alice');
+  assert.equal(m.push.pub.info.client, pubr.client);
+});
+
+t('history read through another node: same publications, offsets and epoch', async () => {
+  const [a, b, c] = nodes;
+  const res = [];
+  for (let i = 1; i <= 4; i++) res.push((await api(a, 'publish', { channel: 'h1', data: { i } })).body.result);
+  const epoch = res[0].epoch;
+  assert.ok(epoch);
+  assert.deepEqual(res.map((r) => r.offset), [1, 2, 3, 4]);
+  for (const n of [b, c]) {
+    const h = (await api(n, 'history', { channel: 'h1', limit: -1 })).body.result;
+    assert.equal(h.epoch, epoch);
+    assert.equal(h.offset, 4);
+    assert.deepEqual(h.publications.map((p) => [p.offset, p.data.i]), [[1, 1], [2, 2], [3, 3], [4, 4]]);
+  }
+  const rev = (await api(b, 'history', { channel: 'h1', limit: 2, reverse: true })).body.result;
+  assert.deepEqual(rev.publications.map((p) => p.offset), [4, 3]);
+  const since = (await api(c, 'history', { channel: 'h1', limit: 10, since: { offset: 2, epoch } })).body.result;
+  assert.deepEqual(since.publications.map((p) => p.offset), [3, 4]);
+  const wrong = await api(c, 'history', { channel: 'h1', limit: 10, since: { offset: 2, epoch: 'nope' } });
+  assert.equal(wrong.body.error.code, 112);
+  // history_remove through one node keeps the position
+  assert.deepEqual((await api(b, 'history_remove', { channel: 'h1' })).body, { result: {} });
+  const after = (await api(a, 'history', { channel: 'h1', limit: -1 })).body.result;
+  assert.equal(after.offset, 4);
+  assert.equal(after.epoch, epoch);
+  assert.equal((after.publications || []).length, 0);
+});
+
+t('presence and presence_stats are the same through every node; join and leave cross nodes', async () => {
+  const [a, b, c] = nodes;
+  const watcher = await rawSession(c, { token: token('w'), channels: ['pr:p1'] });
+  const u1 = await rawSession(a, { token: token('pa'), channels: ['pr:p1'] });
+  const join = await watcher.next();
+  assert.equal(join.push.join.info.user, 'pa');
+  const u2 = await rawSession(b, { token: token('pb'), channels: ['pr:p1'] });
+  const join2 = await watcher.next();
+  assert.equal(join2.push.join.info.client, u2.client);
+  for (const n of nodes) {
+    const p = (await api(n, 'presence', { channel: 'pr:p1' })).body.result.presence;
+    assert.deepEqual(Object.keys(p).sort(), [watcher.client, u1.client, u2.client].sort());
+    assert.equal(p[u1.client].user, 'pa');
+    const st = (await api(n, 'presence_stats', { channel: 'pr:p1' })).body.result;
+    assert.deepEqual(st, { num_clients: 3, num_users: 3 });
+  }
+  u1.close();
+  const leave = await watcher.next();
+  assert.equal(leave.push.leave.info.user, 'pa');
+  const p = (await api(b, 'presence', { channel: 'pr:p1' })).body.result.presence;
+  assert.deepEqual(Object.keys(p).sort(), [watcher.client, u2.client].sort());
+});
+
+t('API disconnect, unsubscribe and subscribe act on connections of any node', async () => {
+  const [a, b] = nodes;
+  const s = await rawSession(a, { token: token('target'), channels: ['ops1'] });
+  await subscribedEverywhere('ops1', 1);
+  assert.deepEqual((await api(b, 'subscribe', { user: 'target', channel: 'ops2' })).body, { result: {} });
+  const pushed = await s.next();
+  assert.equal(pushed.push.channel, 'ops2');
+  assert.ok(pushed.push.subscribe, JSON.stringify(pushed));
+  await subscribedEverywhere('ops2', 1);
+  await publish(b, 'ops2', { via: 'b' });
+  assert.deepEqual((await s.next()).push.pub.data, { via: 'b' });
+  assert.deepEqual((await api(b, 'unsubscribe', { user: 'target', channel: 'ops1' })).body, { result: {} });
+  const un = await s.next();
+  assert.equal(un.push.channel, 'ops1');
+  assert.equal(un.push.unsubscribe.code, 2000);
+  assert.deepEqual((await api(b, 'disconnect', { user: 'target' })).body, { result: {} });
+  const closed = await withTimeout(s.closed, 3000, 'disconnect through another node');
+  assert.equal(closed.code, 3503);
+});
+
+t('exclusion travels with the publication: exclude_client and exclude_user on another node', async () => {
+  const [a, b] = nodes;
+  const x = await rawSession(a, { token: token('ex1'), channels: ['exc'] });
+  const y = await rawSession(a, { token: token('ex2'), channels: ['exc'] });
+  const z = await rawSession(b, { token: token('ex3'), channels: ['exc'] });
+  await subscribedEverywhere('exc', 2);
+  await api(b, 'publish', { channel: 'exc', data: { n: 1 }, exclude_client: x.client });
+  await api(b, 'publish', { channel: 'exc', data: { n: 2 }, exclude_user: 'ex2' });
+  assert.deepEqual((await x.next()).push.pub.data, { n: 2 });
+  assert.deepEqual((await y.next()).push.pub.data, { n: 1 });
+  assert.deepEqual((await z.next()).push.pub.data, { n: 1 });
+  assert.deepEqual((await z.next()).push.pub.data, { n: 2 });
+  // nothing else arrives for x and y
+  await assert.rejects(x.next(300));
+  await assert.rejects(y.next(100));
+});
+
+t('info lists every node', async () => {
+  await waitUntil(async () => (await api(nodes[0], 'info', {})).body.result.nodes.length === 3, {
+    timeoutMs: 6000,
+    what: 'three nodes in info',
+  });
+  const info = (await api(nodes[1], 'info', {})).body.result.nodes;
+  assert.equal(new Set(info.map((n) => n.uid)).size, 3);
+});
+
+t('presence entries of a SIGKILLed node expire within presence_ttl', async () => {
+  const extra = await startServer(nodeConfig(redis.address, prefix));
+  const s = await rawSession(extra, { token: token('doomed'), channels: ['pr:pk'] });
+  await waitUntil(async () => (await api(nodes[0], 'presence', { channel: 'pr:pk' })).body.result.presence[s.client], {
+    what: 'the presence entry seen through another node',
+  });
+  // refreshed past presence_ttl while the node lives
+  await sleep(2500);
+  assert.ok((await api(nodes[0], 'presence', { channel: 'pr:pk' })).body.result.presence[s.client]);
+  extra.process.kill('SIGKILL');
+  await extra.exitPromise;
+  await waitUntil(async () => !(await api(nodes[0], 'presence', { channel: 'pr:pk' })).body.result.presence[s.client], {
+    timeoutMs: 4000,
+    what: 'the dead node\'s presence entry to expire',
+  });
+});
+
+t('Redis restart: clients stay, /health 503 and API publish errors while down, publishing resumes', async () => {
+  const [a, b] = nodes;
+  const s = await rawSession(a, { token: token('rs'), channels: ['rst'] });
+  await subscribedEverywhere('rst', 1);
+  await publish(b, 'rst', { n: 1 });
+  assert.equal((await s.next()).push.pub.data.n, 1);
+  await redis.kill();
+  await waitUntil(async () => (await httpGet(`${b.url}/health`)).status === 503, { timeoutMs: 4000, what: '503 health' });
+  const r = await api(b, 'publish', { channel: 'rst', data: { n: 2 } });
+  assert.ok(r.body.error, `publish while Redis is down must fail: ${JSON.stringify(r.body)}`);
+  assert.ok(s.isOpen(), 'client connection kept');
+  await redis.restart();
+  const t0 = Date.now();
+  await waitUntil(async () => (await httpGet(`${b.url}/health`)).status === 200 && (await httpGet(`${a.url}/health`)).status === 200, {
+    timeoutMs: 5000,
+    what: 'health back',
+  });
+  await waitUntil(async () => !(await api(b, 'publish', { channel: 'rst', data: { n: 3 } })).body.error, { timeoutMs: 5000, what: 'publish ok' });
+  const elapsed = Date.now() - t0;
+  assert.ok(elapsed < 5000, `publishing resumed after ${elapsed} ms`);
+  // the node subscribed again by itself: the same connection gets publications again
+  await subscribedEverywhere('rst', 1);
+  await publish(b, 'rst', { n: 4 });
+  let m = await s.next();
+  if (m.push.pub.data.n === 3) m = await s.next();
+  assert.equal(m.push.pub.data.n, 4);
+}, { timeout: 30000 });
+
+test('two Redis shards: channels spread over both, delivered and kept on their own shard', async () => {
+  const r1 = await startRedis();
+  const r2 = await startRedis();
+  const pre = `sh${Date.now()}`;
+  const cfg = nodeConfig([r1.address, r2.address], pre);
+  const a = await startServer(cfg);
+  const b = await startServer(cfg);
+  try {
+    const channels = Array.from({ length: 12 }, (_, i) => `shard${i}`);
+    const subs = await rawSession(a, { token: token('s'), channels });
+    for (const ch of channels) {
+      await waitUntil(
+        async () => {
+          const n1 = Number((await r1.cmd(['PUBSUB', 'NUMSUB', `${pre}.client.${ch}`]))[1]);
+          const n2 = Number((await r2.cmd(['PUBSUB', 'NUMSUB', `${pre}.client.${ch}`]))[1]);
+          return n1 + n2 === 1;
+        },
+        { what: `one shard subscription for ${ch}` },
+      );
+    }
+    for (const ch of channels) await publish(b, ch, { ch });
+    const got = new Set();
+    for (let i = 0; i < channels.length; i++) got.add((await subs.next()).push.pub.data.ch);
+    assert.equal(got.size, channels.length);
+    const k1 = Number(await r1.cmd(['DBSIZE']));
+    const k2 = Number(await r2.cmd(['DBSIZE']));
+    assert.ok(k1 > 0 && k2 > 0, `both shards hold streams (${k1}, ${k2})`);
+    for (const ch of channels) {
+      const h = (await api(a, 'history', { channel: ch, limit: -1 })).body.result;
+      assert.equal(h.publications.length, 1);
+    }
+  } catch (err) {
+    err.message += `\n--- a ---\n${a.logs().slice(-5000)}\n--- b ---\n${b.logs().slice(-5000)}`;
+    throw err;
+  } finally {
+    await assertCleanExit(a);
+    await assertCleanExit(b);
+    await r1.stop();
+    await r2.stop();
+  }
+});
+
+test('config: cluster_address, history_use_lists and Redis TLS stop start-up with a clear message', () => {
+  const dir = makeTempDir();
+  const cases = [
+    [{ engine: { type: 'redis', redis: { cluster_address: ['127.0.0.1:7000'] } } }, /cluster_address: Redis Cluster is not supported yet/],
+    [{ engine: { type: 'redis', redis: { history_use_lists: true } } }, /history_use_lists: not supported yet/],
+    [{ engine: { type: 'redis', redis: { tls: { enabled: true } } } }, /TLS to Redis is not supported yet/],
+    [{ redis_cluster_address: '127.0.0.1:7000', engine: 'redis' }, /not supported yet/],
+    [{ broker: { enabled: true, type: 'redis' } }, /separate broker is not supported yet/],
+  ];
+  for (const [cfg, re] of cases) {
+    const file = path.join(dir, 'c.json');
+    fs.writeFileSync(file, JSON.stringify(cfg));
+    const r = spawnSync(binaryPath(), ['-c', file], { encoding: 'utf8', timeout: 5000 });
+    assert.notEqual(r.status, 0, `${JSON.stringify(cfg)} must not start`);
+    assert.match(r.stdout + r.stderr, re);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -1,0 +1,140 @@
+/* The operations part of the config: the table of recognised-but-unimplemented keys, the
+ * "did you mean" suggestion, the secrets lint and the effective config. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "config/config_int.h"
+#include "util/err.h"
+#include "util/log.h"
+
+static char err[512];
+
+static int load(lc_config_t *c, const char *json)
+{
+    lc_config_defaults(c);
+    err[0] = '\0';
+    return lc_config_load_string(c, json, strlen(json), err, sizeof(err));
+}
+
+static void expect_refused(const char *json, const char *want)
+{
+    lc_config_t c;
+    int rc = load(&c, json);
+    if (rc != LC_EINVAL || !strstr(err, want))
+        fail_msg("config %s: rc %d, err \"%s\", wanted \"%s\"", json, rc, err, want);
+    lc_config_free(&c);
+}
+
+static void expect_loads(const char *json)
+{
+    lc_config_t c;
+    if (load(&c, json) != 0)
+        fail_msg("config %s: %s", json, err);
+    lc_config_free(&c);
+}
+
+static void test_unsupported_keys_refused_when_on(void **state)
+{
+    lc_config_refuse_unsupported(true);
+    expect_refused("{\"broker\": {\"enabled\": true}}", "broker.enabled: not supported");
+    expect_refused("{\"http_server\": {\"http3\": {\"enabled\": true}}}",
+                   "http_server.http3: not supported");
+    expect_refused("{\"client\": {\"token\": {\"user_id_claim\": \"uid\"}}}",
+                   "client.token.user_id_claim: not supported");
+    /* channel options wherever they are set: namespaces, rules, flat keys */
+    expect_refused("{\"channel\": {\"namespaces\": [{\"name\": \"ab\", \"allowed_delta_types\":"
+                   " [\"fossil\"]}]}}",
+                   "channel.namespaces[0].allowed_delta_types: not supported");
+    expect_refused("{\"channels\": [{\"name\": \"x\", \"delta_publish\": true}]}",
+                   "channels[0].delta_publish: not supported");
+    expect_refused("{\"allow_tags_filter\": true}", "not supported");
+    expect_refused("{\"graphite\": {\"enabled\": true}}", "graphite: not supported");
+    expect_refused("{\"channel\": {\"proxy\": {\"state\": {\"endpoint\": \"http://a\"}}}}",
+                   "channel.proxy.state: not supported");
+    /* off, or only tuning: loads */
+    expect_loads("{\"engine\": {\"type\": \"memory\"}, \"http_server\": {\"tls\": {\"enabled\":"
+                 " false}}, \"graphite\": {\"enabled\": false}, \"channel\": {\"namespaces\":"
+                 " [{\"name\": \"ab\", \"allowed_delta_types\": []}]}, \"websocket\":"
+                 " {\"compression\": true}, \"shutdown\": {\"timeout\": \"5s\"}}");
+    lc_config_refuse_unsupported(false);
+    expect_loads("{\"broker\": {\"enabled\": true}}");
+}
+
+static void test_suggestions(void **state)
+{
+    char out[256];
+    assert_non_null(lc__config_suggest("client.token.hmac_secert_key", NULL, out, sizeof(out)));
+    assert_string_equal(out, "client.token.hmac_secret_key");
+    assert_non_null(lc__config_suggest("client.ping_intervall", NULL, out, sizeof(out)));
+    assert_string_equal(out, "client.ping_interval");
+    /* the right name in the wrong section */
+    assert_non_null(lc__config_suggest("http_api.allowed_origins", NULL, out, sizeof(out)));
+    assert_string_equal(out, "client.allowed_origins");
+    assert_null(lc__config_suggest("completely_unrelated_thing", NULL, out, sizeof(out)));
+
+    lc_config_t c;
+    lc_log_set_level(LC_LOG_NONE);
+    assert_int_equal(load(&c, "{\"client\": {\"pong_timeot\": \"5s\"}, \"zzz\": 1}"), 0);
+    assert_int_equal(c.ops.unknown_keys, 2);
+    lc_config_free(&c);
+    lc_log_set_level(LC_LOG_INFO);
+}
+
+static void test_secrets_lint(void **state)
+{
+    lc_config_t c;
+    char out[512];
+    assert_int_equal(load(&c, "{\"client\": {\"token\": {\"hmac_secret_key\":"
+                              " \"0123456789abcdef0123456789abcdef\"}}, \"http_api\": {\"key\":"
+                              " \"0123456789abcdef0123456789abcdef\"}}"),
+                     0);
+    assert_int_equal(lc_config_lint_secrets(&c, out, sizeof(out)), 0);
+    lc_config_free(&c);
+    assert_int_equal(load(&c, "{\"client\": {\"token\": {\"hmac_secret_key\": \"abc\"}},"
+                              " \"http_api\": {\"key\": \"CHANGE-ME-0123456789abcdef0123456789\"},"
+                              " \"admin\": {\"secret\": \"change_me\"}}"),
+                     0);
+    assert_int_equal(lc_config_lint_secrets(&c, out, sizeof(out)), 3);
+    assert_non_null(strstr(out, "client.token.hmac_secret_key: shorter than 32 bytes"));
+    assert_non_null(strstr(out, "http_api.key: a placeholder"));
+    assert_null(strstr(out, "CHANGE-ME"));
+    lc_config_free(&c);
+}
+
+static void test_effective_config_masks_secrets(void **state)
+{
+    lc_config_t c;
+    assert_int_equal(load(&c, "{\"client\": {\"token\": {\"hmac_secret_key\": \"topsecret\"},"
+                              " \"ping_interval\": \"20s\"}, \"admin\": {\"password\": \"pw1\"},"
+                              " \"log\": {\"format\": \"json\"}}"),
+                     0);
+    char *masked = lc_config_effective_json(&c, false);
+    char *shown = lc_config_effective_json(&c, true);
+    assert_non_null(masked);
+    assert_null(strstr(masked, "topsecret"));
+    assert_null(strstr(masked, "pw1"));
+    assert_non_null(strstr(masked, "\"20s\""));
+    assert_non_null(strstr(masked, "\"json\""));
+    assert_non_null(strstr(shown, "topsecret"));
+    free(masked);
+    free(shown);
+    lc_config_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unsupported_keys_refused_when_on),
+        cmocka_unit_test(test_suggestions),
+        cmocka_unit_test(test_secrets_lint),
+        cmocka_unit_test(test_effective_config_masks_secrets),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
