@@ -484,9 +484,14 @@ static int api_check(lc_http_req_t *req, void *arg)
     const lc__api_t *a = arg;
     if (strcmp(lc_http_req_method(req), "POST") != 0)
         return 405;
-    if (!authorized(a, req)) {
-        lc_log_info("api: unauthorized request to %s from %s", lc_http_req_path(req),
-                    lc_http_req_remote(req));
+    const char *why = unauthorized(a, req);
+    if (why) {
+        lc_log_info("api: unauthorized request to %s from %s: %s", lc_http_req_path(req),
+                    lc_http_req_remote(req), why);
+        lc_buf_t b = LC_BUF_INIT;
+        if (lc__api_append_error_why(&b, LC_ERROR_UNAUTHORIZED, why, true) == 0)
+            lc_http_req_reject_json(req, b.data, b.len);
+        lc_buf_free(&b);
         return 401;
     }
     return 0;

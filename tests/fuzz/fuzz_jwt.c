@@ -16,7 +16,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void verify(const char *tok, size_t n)
 {
-    const lc_jwt_keys_t keys = {SECRET};
+    const lc_jwt_keys_t keys = {.hmac_secret = SECRET};
     const int64_t now = 1700000000;
     lc_conn_claims_t cc;
     lc_sub_claims_t sc;
