@@ -64,7 +64,7 @@ static void test_unsupported_keys_refused_when_on(void **state)
                  " [{\"name\": \"ab\", \"allowed_delta_types\": []}]}, \"websocket\":"
                  " {\"compression\": true}, \"shutdown\": {\"timeout\": \"5s\"}}");
     lc_config_refuse_unsupported(false);
-    expect_loads("{\"broker\": {\"enabled\": true}}");
+    expect_loads("{\"grpc_api\": {\"enabled\": true}}");
 }
 
 static void test_suggestions(void **state)
