@@ -63,7 +63,7 @@ start_lucent() {
   [ -n "${2:-}" ] && client="$client, \"write_delay\": \"$2\""
   cat > "$work/lucent.json" <<JSON
 {
-  "http_server": {"address": "127.0.0.1", "port": $lport},
+  "http_server": {"address": "127.0.0.1", "port": $lport, "max_connections": 19500},
   "workers": $1,
   "log": {"level": "warn"},
   "health": {"enabled": true},
@@ -140,7 +140,7 @@ for srv in lucent nchan; do
   if want d; then
     # RSS per connection is measured from a fresh server (nothing freed before to reuse)
     if [ "$srv" = lucent ]; then start_lucent 1; else start_nchan 1; fi
-    run d "$srv" --n=19000 --m=0 --procs=2 --connconc=500 --settle=2000
+    run d "$srv" --n=19000 --m=0 --procs=2 --connconc=200 --settle=2000
   fi
   if want b && [ "$srv" = lucent ]; then
     start_lucent 1 "$wd"

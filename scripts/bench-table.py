@@ -28,7 +28,7 @@ def med(sc, srv, key):
 
 def runs(sc, srv, key, fmt):
     v = [r[key] for r in rows.get((sc, srv), [])]
-    return "/".join(fmt.format(x) for x in v) if v else "-"
+    return "/".join("-" if x is None else fmt.format(x) for x in v) if v else "-"
 
 
 def ratio(a, b):
@@ -65,7 +65,7 @@ for sc in ["a", "b50", "b200", "c", "e", "d"]:
               f"| {runs(sc, srv, 'server_us_per_delivery', '{:.2f}')} "
               f"| {runs(sc, srv, 'p50_ms', '{:.1f}')} | {runs(sc, srv, 'p99_ms', '{:.1f}')} "
               f"| {runs(sc, srv, 'p999_ms', '{:.1f}')} | {runs(sc, srv, 'max_ms', '{:.1f}')} "
-              f"| {runs(sc, srv, 'rss_per_conn_kb', '{:.2f}')} "
+              f"| {runs(sc, srv, 'rss_per_conn_kb', '{:.2f}') if sc == 'd' else '-'} "
               f"| {ratio(cpu, n_cpu) if is_l and sc != 'd' else '-'} "
               f"| {ratio(p99, n_p99) if is_l and sc != 'd' else '-'} |")
         if behind(sc, srv):
