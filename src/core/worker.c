@@ -54,6 +54,7 @@ struct lc_worker {
     uv_timer_t delay_timer;
     /* Memory returned: armed when sessions or subscriptions go, trims the heap once quiet. */
     uv_timer_t trim_timer;
+    uint64_t last_trim; /* loop time of the last trim, 0 = none yet */
 
     uv_timer_t timer;
     int64_t timer_due; /* 0 = not armed */
@@ -415,13 +416,16 @@ lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id)
 
 /* glibc keeps freed memory in its arenas (one per worker thread) and gives back only what
  * lies at the top of a heap: after many sessions or channels went, most of it would stay
- * resident. malloc_trim returns every free page of every arena; it walks the free lists, so it
- * runs at most once per LC_TRIM_DELAY_MS per worker, after departures, never per operation. */
+ * resident. malloc_trim returns every free page of every arena; it walks the free lists and
+ * holds each arena's lock meanwhile, so it runs LC_TRIM_DELAY_MS after departures, and under
+ * steady churn at most once per LC_TRIM_EVERY_MS per worker, never per operation. */
 #define LC_TRIM_DELAY_MS 1000
+#define LC_TRIM_EVERY_MS 10000
 
 static void on_trim(uv_timer_t *h)
 {
     lc_worker_t *w = lc_container_of(h, lc_worker_t, trim_timer);
+    w->last_trim = uv_now(&w->loop);
     lc_hub_compact(w->hub);
     lc_map_shrink(&w->clients);
     lc_map_shrink(&w->users);
@@ -430,8 +434,12 @@ static void on_trim(uv_timer_t *h)
 
 static void want_trim(lc_worker_t *w)
 {
-    if (!w->stopping && !uv_is_active((uv_handle_t *)&w->trim_timer))
-        uv_timer_start(&w->trim_timer, on_trim, LC_TRIM_DELAY_MS, 0);
+    if (w->stopping || uv_is_active((uv_handle_t *)&w->trim_timer))
+        return;
+    uint64_t since = uv_now(&w->loop) - w->last_trim, delay = LC_TRIM_DELAY_MS;
+    if (w->last_trim && since + delay < LC_TRIM_EVERY_MS)
+        delay = LC_TRIM_EVERY_MS - since;
+    uv_timer_start(&w->trim_timer, on_trim, delay, 0);
 }
 
 void lc__worker_count_session(lc_worker_t *w, int delta)
