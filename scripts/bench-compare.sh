@@ -164,4 +164,5 @@ for srv in lucent nchan; do
   "$peers/nchan/stop.sh" >/dev/null 2>&1 || true
 done
 
+echo "bench-compare: done, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 python3 "$root/scripts/bench-table.py" "$out.jsonl" "$wd"
