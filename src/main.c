@@ -21,6 +21,7 @@
 #include "transport/ws.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 extern char **environ;
 
@@ -323,6 +324,7 @@ static int serve(lc_config_t *cfg, bool dev)
         cfg->engine_type == LC_ENGINE_REDIS ? lc_engine_redis_new(cfg) : lc_engine_memory_new(cfg);
     if (!engine)
         goto done;
+    lc_metrics_set_engine(engine->vt->name, cfg->engine_type != LC_ENGINE_REDIS);
     node = lc_node_new(cfg, engine); /* takes the engine, also when it fails */
     if (!node)
         goto done;

@@ -3,7 +3,7 @@
  * {"result":...} or {"error":{"code":N,"message":...}} (or, in the transport error mode, an
  * HTTP status and a bare error object); a body that is not a JSON object gets 400 with error
  * 107 in the body. */
-#include "api/api_int.h"
+#include "api/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -426,14 +426,30 @@ void lc__api_rpc(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *
 
 /* X-API-Key, else `Authorization: apikey KEY` (scheme case-insensitive), else ?api_key=.
  * NULL when admitted, else why not (for the 401 body). */
-static const char *unauthorized(const lc__api_t *a, lc_http_req_t *req)
+/* Why a request is not admitted: the message, and the whole 401 body (static, so that the
+ * header-time check can hand it to the HTTP layer). */
+#define NO_KEY "no API key is configured (set http_api.key, or http_api.insecure for local use)"
+#define MISSING_KEY                                                                                \
+    "missing API key: send it in the X-API-Key header (or Authorization: apikey KEY)"
+#define WRONG_KEY "wrong API key: it does not match http_api.key"
+#define UNAUTHORIZED_BODY(m) "{\"error\":{\"code\":101,\"message\":\"unauthorized: " m "\"}}"
+
+typedef struct refusal {
+    const char *why;
+    const char *body;
+} refusal_t;
+
+static const refusal_t no_key = {NO_KEY, UNAUTHORIZED_BODY(NO_KEY)};
+static const refusal_t missing_key = {MISSING_KEY, UNAUTHORIZED_BODY(MISSING_KEY)};
+static const refusal_t wrong_key = {WRONG_KEY, UNAUTHORIZED_BODY(WRONG_KEY)};
+
+static const refusal_t *unauthorized(const lc__api_t *a, lc_http_req_t *req)
 {
     if (a->cfg->http_api_insecure)
         return NULL;
     const char *want = a->cfg->http_api_key;
     if (!want || !*want)
-        return "no API key is configured (set http_api.key, or http_api.insecure for local "
-               "use)";
+        return &no_key;
     const char *got = lc_http_req_header(req, "X-API-Key");
     char qbuf[256];
     if (!got) {
@@ -447,10 +463,9 @@ static const char *unauthorized(const lc__api_t *a, lc_http_req_t *req)
     if (!got)
         got = lc_http_req_query_param(req, "api_key", qbuf, sizeof(qbuf));
     if (!got)
-        return "missing API key: send it in the X-API-Key header (or Authorization: apikey "
-               "KEY)";
+        return &missing_key;
     if (!lc_ct_equal(got, strlen(got), want, strlen(want)))
-        return "wrong API key: it does not match http_api.key";
+        return &wrong_key;
     return NULL;
 }
 
@@ -463,16 +478,11 @@ static bool admit(const lc__api_t *a, lc_http_req_t *req)
         lc_http_respond(req, 405, "text/plain", "Method Not Allowed", 18, "Allow: POST\r\n");
         return false;
     }
-    const char *why = unauthorized(a, req);
-    if (why) {
+    const refusal_t *no = unauthorized(a, req);
+    if (no) {
         lc_log_info("api: unauthorized request to %s from %s: %s", lc_http_req_path(req),
-                    lc_http_req_remote(req), why);
-        lc_buf_t b = LC_BUF_INIT;
-        if (lc__api_append_error_why(&b, LC_ERROR_UNAUTHORIZED, why, true) != 0)
-            lc_http_respond(req, 401, "text/plain", "", 0, NULL);
-        else
-            respond_buf(req, 401, &b);
-        lc_buf_free(&b);
+                    lc_http_req_remote(req), no->why);
+        lc_http_respond(req, 401, JSON_TYPE, no->body, strlen(no->body), NULL);
         return false;
     }
     return true;
@@ -484,14 +494,11 @@ static int api_check(lc_http_req_t *req, void *arg)
     const lc__api_t *a = arg;
     if (strcmp(lc_http_req_method(req), "POST") != 0)
         return 405;
-    const char *why = unauthorized(a, req);
-    if (why) {
+    const refusal_t *no = unauthorized(a, req);
+    if (no) {
         lc_log_info("api: unauthorized request to %s from %s: %s", lc_http_req_path(req),
-                    lc_http_req_remote(req), why);
-        lc_buf_t b = LC_BUF_INIT;
-        if (lc__api_append_error_why(&b, LC_ERROR_UNAUTHORIZED, why, true) == 0)
-            lc_http_req_reject_json(req, b.data, b.len);
-        lc_buf_free(&b);
+                    lc_http_req_remote(req), no->why);
+        lc_http_req_reject_body(req, no->body);
         return 401;
     }
     return 0;
@@ -506,6 +513,11 @@ static void on_api(lc_http_req_t *req, void *arg)
         name++;
     if (!admit(a, req))
         return;
+    lc__api_run_request(a, req, name);
+}
+
+void lc__api_run_request(lc__api_t *a, lc_http_req_t *req, const char *name)
+{
     bool batch = strcmp(name, "batch") == 0;
     const lc__api_method_t *m = batch ? NULL : lc__api_method_find(name, false);
     if (!batch && !m) {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "api/internal.h"
 #include "proto/codes.h"
 #include "util/log.h"
 

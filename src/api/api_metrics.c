@@ -1,7 +1,7 @@
 /* GET {prometheus.handler_prefix} (default /metrics): the Prometheus text format (version
  * 0.0.4). Counters are summed from the workers' blocks at scrape time (util/metrics.h); node
  * gauges come from lc_node_stats, process figures from /proc. */
-#include "api/api_int.h"
+#include "api/internal.h"
 
 #include <dirent.h>
 #include <stdio.h>

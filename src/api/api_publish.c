@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "api/internal.h"
 #include "core/ops.h"
 #include "proto/codes.h"
 #include "util/err.h"

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/api_int.h"
+#include "api/internal.h"
 #include "core/ops.h"
 #include "proto/codes.h"
 #include "util/err.h"
@@ -272,7 +272,7 @@ static void chan_found(void *arg, const char *ch, size_t len, uint64_t nsubs)
 static void chan_each(lc_worker_t *w, void *arg)
 {
     chan_op_t *op = arg;
-    lc_worker_channels(w, op->pattern, chan_found, &op->slots[lc_worker_index(w)]);
+    lc_ops_channels(w, op->pattern, chan_found, &op->slots[lc_worker_index(w)]);
 }
 
 static void chan_op_free(chan_op_t *op)
@@ -361,7 +361,7 @@ void lc__api_channels(lc__api_cmd_t *c, const char *params, size_t len, const cJ
     char *pat = (char *)(op->slots + n);
     memcpy(pat, pattern, plen + 1);
     op->pattern = pat;
-    int rc = lc_node_each_worker(c->api->node, chan_each, chan_done, op);
+    int rc = lc_ops_each_worker(c->api->node, chan_each, chan_done, op);
     if (rc != 0) {
         lc_log_error("api channels: %s", lc_strerror(rc));
         chan_op_free(op);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "api/internal.h"
 #include "auth/jwt.h"
 #include "core/ops.h"
 #include "proto/codes.h"
@@ -80,16 +80,16 @@ static void on_each(lc_worker_t *w, void *arg)
     const sess_op_t *op = arg;
     switch (op->kind) {
     case SESS_SUBSCRIBE:
-        lc_worker_subscribe(w, &op->target, op->channel, &op->sub);
+        lc_ops_subscribe(w, &op->target, op->channel, &op->sub);
         break;
     case SESS_UNSUBSCRIBE:
-        lc_worker_unsubscribe(w, &op->target, op->channel);
+        lc_ops_unsubscribe(w, &op->target, op->channel);
         break;
     case SESS_DISCONNECT:
-        lc_worker_disconnect(w, &op->target, op->whitelist, op->n_whitelist, op->code, op->reason);
+        lc_ops_disconnect(w, &op->target, op->whitelist, op->n_whitelist, op->code, op->reason);
         break;
     case SESS_REFRESH:
-        lc_worker_refresh(w, &op->target, op->expired, op->expire_at, op->info);
+        lc_ops_refresh(w, &op->target, op->expired, op->expire_at, op->info);
         break;
     }
 }
@@ -286,7 +286,7 @@ static void run_op(lc__api_cmd_t *c, int kind, const char *params, size_t len, c
         return;
     }
     forward(c->api, kind, params, len);
-    int rc = lc_node_each_worker(c->api->node, on_each, on_done, op);
+    int rc = lc_ops_each_worker(c->api->node, on_each, on_done, op);
     if (rc != 0) {
         lc_log_error("api %s: %s", c->method->name, lc_strerror(rc));
         sess_op_free(op);
@@ -306,7 +306,7 @@ void lc__api_on_control(void *arg, const char *data, size_t len)
     cJSON *p = cJSON_ParseWithLength(params, plen);
     sess_op_t *op = p ? op_new(a, NULL, kind, plen, p) : NULL;
     if (!op || read_params(op, params, plen, p) != 0 ||
-        lc_node_each_worker(a->node, on_each, on_done, op) != 0) {
+        lc_ops_each_worker(a->node, on_each, on_done, op) != 0) {
         lc_log_error("api operation from another node not run");
         if (op)
             sess_op_free(op);

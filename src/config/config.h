@@ -144,7 +144,7 @@ typedef struct lc_ops_conf {
     unsigned unknown_keys;   /* unknown keys and CENTRIFUGO_ variables met while loading */
 } lc_ops_conf_t;
 
-/* One rule of the top-level "channels" list; defined in config/config_int.h. */
+/* One rule of the top-level "channels" list; defined in config/internal.h. */
 struct lc_channel_rule;
 
 /* Public keys and claim checks of one token kind. Strings NULL or "" = not set. */

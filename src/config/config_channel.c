@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/config_int.h"
+#include "config/internal.h"
 #include "util/err.h"
 #include "util/log.h"
 

@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/config_int.h"
+#include "config/internal.h"
 #include "util/err.h"
 
 #define MAX_FILE_SIZE (16u << 20)

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "config/config_int.h"
+#include "config/internal.h"
 
 #define CF(f) offsetof(lc_config_t, f)
 #define NF(f) offsetof(lc_ns_opts_t, f)
@@ -181,9 +181,9 @@ static const struct lc__key engine_keys[] = {
     END,
 };
 
-/* A separate broker or presence manager is not supported: the engine does both. */
+/* A separate broker or presence manager: the engine does both. */
 static const struct lc__key broker_keys[] = {
-    FALSE_ONLY("enabled", "a separate broker is not supported yet; use engine.type"),
+    BOOL("enabled", U), /* refused when true by config_unsupported.c */
     ENUM("type", "memory|redis|nats|redisnats"),
     ANYOBJ("redis"),
     ANYOBJ("nats"),
@@ -191,7 +191,7 @@ static const struct lc__key broker_keys[] = {
 };
 
 static const struct lc__key presence_manager_keys[] = {
-    FALSE_ONLY("enabled", "a separate presence manager is not supported yet; use engine.type"),
+    BOOL("enabled", U), /* likewise */
     ENUM("type", "memory|redis"),
     ANYOBJ("redis"),
     END,

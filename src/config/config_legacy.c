@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "config/config_int.h"
+#include "config/internal.h"
 
 #define L(o, n)                                                                                    \
     {                                                                                              \

@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/config_int.h"
+#include "config/internal.h"
 #include "config/config_walk.h"
 #include "util/clock.h"
 #include "util/err.h"

@@ -6,7 +6,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/config_int.h"
+#include "config/internal.h"
 #include "config/config_walk.h"
 #include "util/err.h"
 #include "util/log.h"

@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/config_int.h"
+#include "config/internal.h"
 #include "util/log.h"
 
 static const char s_empty[] = "";

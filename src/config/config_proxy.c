@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/config_int.h"
+#include "config/internal.h"
 #include "util/err.h"
 #include "util/log.h"
 

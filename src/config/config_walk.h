@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/config_int.h"
+#include "config/internal.h"
 
 enum lc__walk_mode {
     LC__WALK_PLAIN,

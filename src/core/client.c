@@ -3,7 +3,7 @@
  * delivery of publications to this connection. Connect and refresh are in client_connect.c,
  * subscriptions in client_sub.c, the other channel commands in client_channel.c and
  * client_read.c. */
-#include "core/client_priv.h"
+#include "core/client_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +118,10 @@ static void client_detach(lc_client_t *c)
     if (x) {
         lc__worker_unsched(c->w, &x->expire);
         lc__worker_unsched(c->w, &x->sub_expire);
+    }
+    if (c->user_counted) {
+        lc__node_user_release(lc_worker_node(c->w), c->user);
+        c->user_counted = false;
     }
     if (c->registered) {
         lc__worker_remove_client(c->w, c->id, c->user, &c->user_node);

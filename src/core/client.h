@@ -30,7 +30,7 @@ enum lc_client_mode {
 };
 
 typedef struct lc_client_opts {
-    int mode;         /* enum lc_client_mode */
+    enum lc_client_mode mode;
     bool native_ping; /* transport pings with its own frames (?cf_ws_frame_ping_pong=true) */
     /* Commands come in the Protobuf form (proto/pb.h); replies and pushes still leave the
      * session in the JSON form and the transport's frame() converts them. */

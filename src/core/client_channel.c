@@ -1,7 +1,7 @@
 /* Channel commands of a session other than subscribing and reading: publish, rpc and
  * sub_refresh. Each checks the command's shape, asks the decision pipeline (hooks/decide.h)
  * and applies its verdict. */
-#include "core/client_priv.h"
+#include "core/client_internal.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -39,6 +39,8 @@ const lc_ns_opts_t *lc__client_channel_checks(lc_client_t *c, const lc_cmd_t *cm
     }
     const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, cmd->channel, len, c->user, scratch);
     if (!o) {
+        lc_log_refused(cmd->type == LC_CMD_PUBLISH ? "publish" : "command", c->id, c->user,
+                       cmd->channel, "rules", LC_ERROR_UNKNOWN_CHANNEL, "unknown channel");
         lc__client_reply_error(c, cmd->id, LC_ERROR_UNKNOWN_CHANNEL);
         return NULL;
     }

@@ -1,7 +1,7 @@
 /* Connect and refresh: credentials from a connection JWT or from the connect proxy (spec §3,
  * §5), anonymous access, the connect result with server-side subscriptions, and connection
  * expiry refreshed by the client (refresh command) or by the refresh proxy. */
-#include "core/client_priv.h"
+#include "core/client_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +68,17 @@ static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, cons
         if (x->session)
             lc_uuid4(x->session);
     }
+    /* client.user_connection_limit, counted on this node as Centrifugo does (anonymous
+     * connections are not limited) */
+    if (cfg->user_connection_limit > 0 && c->user[0]) {
+        if (!lc__node_user_acquire(lc_worker_node(c->w), c->user, cfg->user_connection_limit)) {
+            lc_log_refused("connect", c->id, c->user, NULL, "user_connection_limit",
+                           LC_DISCONNECT_CONNECTION_LIMIT, "connection limit");
+            lc__client_disconnect(c, LC_DISCONNECT_CONNECTION_LIMIT, NULL);
+            return LC_CMD_STOP;
+        }
+        c->user_counted = true;
+    }
     if (lc__worker_add_client(c->w, c->id, c->user, c, &c->user_node) != 0) {
         lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
         return LC_CMD_STOP;
@@ -80,60 +91,18 @@ static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, cons
     }
     c->state = LC_CLIENT_CONNECTED;
     lc__worker_unsched(c->w, &c->sched);
-    lc__client_schedule_ping(c);
     lc__client_arm_expiry(c);
-
-    /* Server-side subscriptions: channels / subs from the token or the connect proxy, and the
-     * personal channel. */
-    lc_buf_t subs = LC_BUF_INIT;
-    uint32_t code =
-        lc__client_server_subs(c, g->channels, g->n_channels, g->subs, g->n_subs, cmd, &subs);
-    if (!code && c->mode == LC_CLIENT_UNI) {
-        uint32_t dc = lc__client_uni_subs(c, cmd, &subs);
-        if (dc) {
-            lc_buf_free(&subs);
-            lc__client_disconnect(c, dc, NULL);
-            return LC_CMD_STOP;
-        }
-    }
-    if (code) {
-        lc_buf_free(&subs);
-        lc__client_reply_error(c, id, code);
-        c->unusable = true;
-        return LC_CMD_STOP;
-    }
-
-    lc_connect_result_t r;
-    memset(&r, 0, sizeof(r));
-    r.client = c->id;
-    r.version = LUCENT_VERSION;
-    /* expires/ttl tell the SDK to refresh itself; the refresh proxy does it for it instead. */
-    if (exp > 0 && !c->server_refresh) {
-        r.expires = true;
-        r.ttl = exp > now ? (uint32_t)(exp - now) : 0;
-    }
-    r.data = g->data;
-    if ((!c->native_ping || c->mode == LC_CLIENT_UNI) && cfg->ping_interval_ms > 0) {
-        r.ping = (uint32_t)(cfg->ping_interval_ms / 1000);
-        r.pong = cfg->pong_timeout_ms > 0 && c->mode != LC_CLIENT_UNI;
-    }
-    if (c->mode != LC_CLIENT_BIDI && x)
-        r.session = x->session;
-    if (c->mode == LC_CLIENT_EMULATION)
-        r.node = lc_node_uid(lc_worker_node(c->w));
-    if (cfg->connect_include_server_time)
-        r.time_ms = lc_now_ms();
-    if (subs.len > 2)
-        r.subs = (lc_raw_t){subs.data, subs.len};
-    if (c->replies.len > 0)
-        lc_buf_putc(&c->replies, '\n');
-    if (c->mode == LC_CLIENT_UNI)
-        lc_proto_push_connect(&c->replies, &r); /* unidirectional: a push, not a reply */
-    else
-        lc_proto_reply_connect(&c->replies, id, &r);
-    lc_buf_free(&subs);
-    lc_log_debug("client %s connected (user \"%s\")", c->id, c->user);
-    return LC_CMD_DONE;
+    /* Server-side subscriptions (channels / subs from the token or the connect proxy, the
+     * personal channel), then the connect result. */
+    lc_conn_subs_t subs = {
+        .channels = g->channels,
+        .n_channels = g->n_channels,
+        .subs = g->subs,
+        .n_subs = g->n_subs,
+        .data = g->data,
+        .exp = exp,
+    };
+    return lc__client_connect_run(c, cmd, &subs);
 }
 
 /* Keep the connect command's headers that some proxy forwards (emulated_headers). */

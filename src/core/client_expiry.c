@@ -1,7 +1,7 @@
 /* Subscription expiry: subscriptions from tokens (or a proxy) with an expiry end when it
  * passes unrefreshed, or are prolonged by the sub_refresh proxy. One scheduled check per
  * session, armed for the earliest expiry. */
-#include "core/client_priv.h"
+#include "core/client_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

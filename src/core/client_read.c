@@ -1,7 +1,7 @@
 /* The reading channel commands of a session: presence, presence_stats and history. The
  * namespace permissions of spec §6.2 decide here; the engine answers through its callback,
  * at once (memory) or later (the session waits, client_wait.c). */
-#include "core/client_priv.h"
+#include "core/client_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Subscriptions of a session: the permission decision of spec §6.3 for a client subscribe,
  * private channels with subscription tokens, positioning and recovery (§7.3), presence and
  * join/leave, server-side subscriptions from the connection token, and leaving. */
-#include "core/client_priv.h"
+#include "core/client_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,71 +73,6 @@ const char *lc__channel_name_after_ns(const lc_config_t *cfg, const char *ch)
     return b ? b + strlen(cfg->namespace_boundary) : p;
 }
 
-/* --- position and recovery ------------------------------------------------------------- */
-
-typedef struct hist_ctx {
-    int err;
-    lc_stream_pos_t top;
-    uint64_t first_offset;
-    lc_rcbuf_t **pubs;
-    size_t n;
-} hist_ctx_t;
-
-static void on_history(void *arg, int err, const lc_history_res_t *res)
-{
-    hist_ctx_t *h = arg;
-    h->err = err;
-    if (!res)
-        return;
-    h->top = res->top;
-    h->first_offset = res->first_offset;
-    if (err == 0 && res->n > 0) {
-        h->pubs = malloc(res->n * sizeof(*h->pubs));
-        if (!h->pubs) {
-            h->err = LC_ENOMEM;
-            return;
-        }
-        for (size_t i = 0; i < res->n; i++)
-            h->pubs[i] = lc_rcbuf_ref(res->pubs[i]);
-        h->n = res->n;
-    }
-}
-
-static void hist_ctx_free(hist_ctx_t *h)
-{
-    for (size_t i = 0; i < h->n; i++)
-        lc_rcbuf_unref(h->pubs[i]);
-    free(h->pubs);
-}
-
-/* Read the stream for a positioned (and possibly recovering) subscription. The memory engine
- * answers synchronously; the session code relies on that for now. */
-static int read_stream(lc_client_t *c, const char *ch, size_t len, const lc_ns_opts_t *o,
-                       const lc_sub_spec_t *sp, hist_ctx_t *h)
-{
-    lc_node_t *n = lc_worker_node(c->w);
-    lc_history_req_t req;
-    memset(&req, 0, sizeof(req));
-    req.channel = ch;
-    req.chlen = len;
-    lc_node_chan_opts(n, o, &req.opts);
-    if (sp->recover) {
-        req.has_since = true;
-        req.since.offset = sp->offset;
-        if (sp->epoch)
-            snprintf(req.since.epoch, sizeof(req.since.epoch), "%s", sp->epoch);
-        int lim = c->cfg->recovery_max_publication_limit;
-        req.limit = lim > 0 ? lim : -1;
-    }
-    h->err = 1;
-    int rc = lc_node_engine(n)->vt->history(lc_node_engine(n), &req, on_history, h);
-    if (rc != 0)
-        return rc;
-    if (h->err == 1)
-        return LC_EINVAL; /* an engine that answers later is not supported here yet */
-    return 0;
-}
-
 /* --- making a subscription ------------------------------------------------------------- */
 
 static int grow_subs(lc_client_t *c)
@@ -158,77 +93,147 @@ static bool ovr(const lc_jwt_opt_bool_t *b, bool dflt)
     return b->set ? b->value : dflt;
 }
 
-uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
-                                   const lc_sub_spec_t *sp, lc_buf_t *out)
+void lc__client_sub_plan(const lc_client_t *c, const lc_sub_spec_t *sp, lc_sub_plan_t *p)
 {
     const lc_ns_opts_t *o = sp->o;
     const lc_sub_override_t *ov = sp->override;
     lc_jwt_opt_bool_t none = {0};
-    bool presence = ovr(ov ? &ov->presence : &none, o->presence);
-    bool join_leave = ovr(ov ? &ov->join_leave : &none, o->join_leave);
+    p->presence = ovr(ov ? &ov->presence : &none, o->presence);
+    p->join_leave = ovr(ov ? &ov->join_leave : &none, o->join_leave);
     bool force_recovery = ovr(ov ? &ov->force_recovery : &none, o->force_recovery);
     bool force_positioning = ovr(ov ? &ov->force_positioning : &none, o->force_positioning);
     bool force_push_jl = ovr(ov ? &ov->force_push_join_leave : &none, o->force_push_join_leave);
     bool history_on = o->history_size > 0 && o->history_ttl_ms > 0;
     /* The subscriber is about to be subscribed: subscriber-level permissions count. */
     bool hist_access = lc__client_can_history(c, o, true);
-
-    bool recoverable = history_on && (force_recovery ||
-                                      (sp->want_recoverable && (o->allow_recovery || hist_access)));
-    bool positioned =
-        history_on && (recoverable || force_positioning ||
-                       (sp->want_positioned && (o->allow_positioning || hist_access)));
-    bool gets_join_leave =
-        join_leave &&
+    p->recoverable = history_on && (force_recovery ||
+                                    (sp->want_recoverable && (o->allow_recovery || hist_access)));
+    p->positioned = history_on && (p->recoverable || force_positioning ||
+                                   (sp->want_positioned && (o->allow_positioning || hist_access)));
+    p->gets_join_leave =
+        p->join_leave &&
         (force_push_jl || (sp->want_join_leave && lc__client_can_presence(c, o, true)));
+}
 
+void lc__client_stream_req(const lc_client_t *c, const char *ch, size_t len,
+                           const lc_sub_spec_t *sp, const lc_sub_plan_t *p, lc_history_req_t *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->channel = ch;
+    req->chlen = len;
+    lc_node_chan_opts(lc_worker_node(c->w), sp->o, &req->opts);
+    if (p->recoverable && sp->recover) {
+        req->has_since = true;
+        req->since.offset = sp->offset;
+        if (sp->epoch)
+            snprintf(req->since.epoch, sizeof(req->since.epoch), "%s", sp->epoch);
+        int lim = c->cfg->recovery_max_publication_limit;
+        req->limit = lim > 0 ? lim : -1;
+    }
+}
+
+int lc__stream_keep(lc_stream_t *h, int err, const lc_history_res_t *res)
+{
+    h->err = err;
+    h->read = true;
+    if (!res)
+        return h->err;
+    h->top = res->top;
+    h->first_offset = res->first_offset;
+    if (err == 0 && res->n > 0) {
+        h->pubs = malloc(res->n * sizeof(*h->pubs));
+        if (!h->pubs) {
+            h->err = LC_ENOMEM;
+            return h->err;
+        }
+        for (size_t i = 0; i < res->n; i++)
+            h->pubs[i] = lc_rcbuf_ref(res->pubs[i]);
+        h->n = res->n;
+    }
+    return h->err;
+}
+
+void lc__stream_free(lc_stream_t *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        lc_rcbuf_unref(h->pubs[i]);
+    free(h->pubs);
+    memset(h, 0, sizeof(*h));
+}
+
+static void on_stream_now(void *arg, int err, const lc_history_res_t *res)
+{
+    lc__stream_keep(arg, err, res);
+}
+
+uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
+                                   const lc_sub_spec_t *sp, lc_buf_t *out)
+{
+    lc_sub_plan_t p;
+    lc__client_sub_plan(c, sp, &p);
+    lc_stream_t h;
+    memset(&h, 0, sizeof(h));
+    if (p.positioned) {
+        /* The server API's subscriptions read the stream only from an engine that answers
+         * at once; client subscribes and connects wait for any engine (client_subrun.c). */
+        lc_history_req_t req;
+        lc__client_stream_req(c, ch, len, sp, &p, &req);
+        lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
+        int rc = e->vt->history(e, &req, on_stream_now, &h);
+        if (rc == 0 && !h.read)
+            rc = LC_EINVAL; /* answered later: too late for this caller */
+        if (rc != 0)
+            h.err = rc;
+    }
+    uint32_t code = lc__client_sub_make(c, ch, len, sp, &p, &h, out);
+    lc__stream_free(&h);
+    return code;
+}
+
+uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const lc_sub_spec_t *sp,
+                             const lc_sub_plan_t *p, const lc_stream_t *h, lc_buf_t *out)
+{
     /* An expiring subscription needs the expiry check of the side struct. */
     if (grow_subs(c) != 0 || (sp->exp > 0 && !lc__client_x(c)))
         return LC_ERROR_INTERNAL;
 
     lc_subscribe_result_t r;
     memset(&r, 0, sizeof(r));
-    hist_ctx_t h;
-    memset(&h, 0, sizeof(h));
     uint64_t position = 0;
-    if (positioned) {
-        lc_sub_spec_t spr = *sp;
-        spr.recover = recoverable && sp->recover;
-        int rc = read_stream(c, ch, len, o, &spr, &h);
-        if (rc != 0 && rc != LC_EPOS) {
+    if (p->positioned) {
+        if (h->err != 0 && h->err != LC_EPOS) {
             lc_log_error("client %s: stream of %.*s unavailable: %s", c->id, (int)len, ch,
-                         lc_strerror(rc));
-            hist_ctx_free(&h);
+                         lc_strerror(h->err));
             return LC_ERROR_INTERNAL;
         }
+        bool recover = p->recoverable && sp->recover;
         r.positioned = true;
-        r.recoverable = recoverable;
-        r.epoch = h.top.epoch;
-        r.offset = h.top.offset;
-        position = h.top.offset;
-        if (spr.recover) {
+        r.recoverable = p->recoverable;
+        r.epoch = h->top.epoch;
+        r.offset = h->top.offset;
+        position = h->top.offset;
+        if (recover) {
             r.was_recovering = true;
-            uint64_t missed = h.top.offset >= sp->offset ? h.top.offset - sp->offset : 0;
-            bool contiguous = h.err == 0 && h.top.offset >= sp->offset && h.n == missed &&
-                              (h.n == 0 || h.first_offset <= sp->offset + 1);
+            uint64_t missed = h->top.offset >= sp->offset ? h->top.offset - sp->offset : 0;
+            bool contiguous = h->err == 0 && h->top.offset >= sp->offset && h->n == missed &&
+                              (h->n == 0 || h->first_offset <= sp->offset + 1);
             if (contiguous) {
                 r.recovered = true;
                 r.offset = sp->offset; /* the client advances through the publications */
-                r.publications = h.pubs;
-                r.n_publications = h.n;
+                r.publications = h->pubs;
+                r.n_publications = h->n;
             }
         }
     }
 
     lc_sub_t *s;
-    if (lc_hub_subscribe(lc__worker_hub(c->w), ch, len, c, &s) != 0) {
-        hist_ctx_free(&h);
+    if (lc_hub_subscribe(lc__worker_hub(c->w), ch, len, c, &s) != 0)
         return LC_ERROR_INTERNAL;
-    }
     s->offset = position;
-    s->flags = (gets_join_leave ? LC_SUB_JOIN_LEAVE : 0) | (positioned ? LC_SUB_POSITIONED : 0) |
-               (recoverable ? LC_SUB_RECOVERABLE : 0) | (sp->server_side ? LC_SUB_SERVER_SIDE : 0) |
-               (presence ? LC_SUB_PRESENCE : 0) | (join_leave ? LC_SUB_EMIT_JOIN_LEAVE : 0);
+    s->flags = (p->gets_join_leave ? LC_SUB_JOIN_LEAVE : 0) |
+               (p->positioned ? LC_SUB_POSITIONED : 0) | (p->recoverable ? LC_SUB_RECOVERABLE : 0) |
+               (sp->server_side ? LC_SUB_SERVER_SIDE : 0) | (p->presence ? LC_SUB_PRESENCE : 0) |
+               (p->join_leave ? LC_SUB_EMIT_JOIN_LEAVE : 0);
     lc_csub_t *cs = &c->subs[c->nsubs++];
     memset(cs, 0, sizeof(*cs));
     cs->s = s;
@@ -255,17 +260,15 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
         lc__client_arm_sub_expiry(c);
     }
     r.data = sp->data;
-    int erc = lc_proto_encode_subscribe_result(out, &r);
-    hist_ctx_free(&h);
-    if (erc != 0)
+    if (lc_proto_encode_subscribe_result(out, &r) != 0)
         return LC_ERROR_INTERNAL;
 
-    if (presence || join_leave) {
+    if (p->presence || p->join_leave) {
         lc_client_info_t ci;
         lc__client_info(c, cs, &ci);
         lc_buf_t b = LC_BUF_INIT;
         lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
-        if (presence && lc_proto_encode_client_info(&b, &ci) == 0) {
+        if (p->presence && lc_proto_encode_client_info(&b, &ci) == 0) {
             lc_rcbuf_t *info = lc_rcbuf_from(b.data, b.len);
             if (info) {
                 e->vt->presence_add(e, ch, len, c->id, c->user, info, NULL, NULL);
@@ -273,7 +276,7 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
             }
         }
         lc_buf_reset(&b);
-        if (join_leave && lc_proto_push_join_leave(&b, ch, len, true, &ci) == 0) {
+        if (p->join_leave && lc_proto_push_join_leave(&b, ch, len, true, &ci) == 0) {
             lc_rcbuf_t *push = lc_rcbuf_from(b.data, b.len);
             if (push) {
                 e->vt->publish_join_leave(e, ch, len, push, NULL, NULL);
@@ -319,15 +322,6 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i)
 
 /* --- client subscribe ------------------------------------------------------------------ */
 
-static void reply_subscribe(lc_client_t *c, uint32_t id, const lc_buf_t *result)
-{
-    if (c->replies.len > 0)
-        lc_buf_putc(&c->replies, '\n');
-    lc_buf_printf(&c->replies, "{\"id\":%u,\"subscribe\":", id);
-    lc_buf_append(&c->replies, result->data, result->len);
-    lc_buf_putc(&c->replies, '}');
-}
-
 static void client_spec(const lc_cmd_t *cmd, const lc_ns_opts_t *o, lc_sub_spec_t *sp)
 {
     memset(sp, 0, sizeof(*sp));
@@ -338,17 +332,6 @@ static void client_spec(const lc_cmd_t *cmd, const lc_ns_opts_t *o, lc_sub_spec_
     sp->recover = cmd->recover;
     sp->offset = cmd->offset;
     sp->epoch = cmd->epoch;
-}
-
-static void finish_subscribe(lc_client_t *c, const lc_cmd_t *cmd, const lc_sub_spec_t *sp)
-{
-    lc_buf_t result = LC_BUF_INIT;
-    uint32_t code = lc__client_subscribe_core(c, cmd->channel, strlen(cmd->channel), sp, &result);
-    if (code)
-        lc__client_reply_error(c, cmd->id, code);
-    else
-        reply_subscribe(c, cmd->id, &result);
-    lc_buf_free(&result);
 }
 
 int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
@@ -376,6 +359,7 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     else if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch)))
         code = LC_ERROR_BAD_REQUEST;
     if (code) {
+        lc_log_refused("subscribe", c->id, c->user, ch, "rules", code, lc_error_message(code));
         lc__client_reply_error(c, cmd->id, code);
         return LC_CMD_DONE;
     }
@@ -406,7 +390,7 @@ int lc__client_subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_ver
         sp.override = v->override;
         sp.exp = v->expire_at;
         sp.proxy_refresh = v->refresh_by_proxy;
-        finish_subscribe(c, cmd, &sp);
+        return lc__client_subscribe_run(c, cmd, &sp);
     }
     return LC_CMD_DONE;
 }
@@ -421,120 +405,4 @@ void lc__client_unsubscribe(lc_client_t *c, const lc_cmd_t *cmd)
     if (cs)
         lc__client_remove_sub(c, (uint32_t)(cs - c->subs));
     lc__client_reply_empty(c, cmd->id, "unsubscribe");
-}
-
-/* --- server-side subscriptions at connect ---------------------------------------------- */
-
-/* Subscribe to one server-side channel at connect and add `"ch":{result}` to out. */
-static uint32_t server_sub(lc_client_t *c, const char *ch, const lc_sub_options_t *so,
-                           const lc_cmd_t *cmd, lc_buf_t *out)
-{
-    size_t len = strlen(ch);
-    if (len == 0 || (int64_t)len > c->cfg->channel_max_length)
-        return LC_ERROR_BAD_REQUEST;
-    if (lc__client_find_sub(c, ch, len))
-        return 0;
-    lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, ch, len, c->user, &scratch);
-    if (!o)
-        return LC_ERROR_UNKNOWN_CHANNEL;
-    lc_sub_spec_t sp;
-    memset(&sp, 0, sizeof(sp));
-    sp.o = o;
-    sp.server_side = true;
-    if (so) {
-        if (so->b64info && lc__json_valid((const char *)so->b64info, so->b64info_len))
-            sp.chan_info = (lc_raw_t){(const char *)so->b64info, so->b64info_len};
-        else if (so->info)
-            sp.chan_info = (lc_raw_t){so->info, so->info_len};
-        if (so->data)
-            sp.data = (lc_raw_t){so->data, so->data_len};
-        sp.override = &so->override;
-    }
-    /* Recovery of server-side subscriptions: the connect command's `subs` map. */
-    const lc_cmd_sub_t *want = cmd ? lc_cmd_find_sub(cmd, ch) : NULL;
-    if (want) {
-        sp.recover = want->recover;
-        sp.offset = want->offset;
-        sp.epoch = want->epoch;
-        sp.want_recoverable = want->recover;
-    }
-    if (out->len > 1)
-        lc_buf_putc(out, ',');
-    lc_buf_append_json_str(out, ch, len);
-    lc_buf_putc(out, ':');
-    return lc__client_subscribe_core(c, ch, len, &sp, out);
-}
-
-uint32_t lc__client_server_subs(lc_client_t *c, const char *const *channels, size_t n_channels,
-                                const lc_conn_sub_t *subs, size_t n_subs, const lc_cmd_t *cmd,
-                                lc_buf_t *out)
-{
-    lc_buf_putc(out, '{');
-    uint32_t code = 0;
-    for (size_t i = 0; i < n_subs && !code; i++)
-        code = server_sub(c, subs[i].channel, &subs[i].opts, cmd, out);
-    for (size_t i = 0; i < n_channels && !code; i++)
-        code = server_sub(c, channels[i], NULL, cmd, out);
-    if (!code && c->cfg->personal_channel_enabled && c->user[0]) {
-        /* client.subscribe_to_user_personal_channel: `#42`, or `ns:#42` */
-        lc_buf_t name = LC_BUF_INIT;
-        const char *ns = c->cfg->personal_channel_namespace;
-        if (ns && *ns)
-            lc_buf_printf(&name, "%s%s", ns, c->cfg->namespace_boundary);
-        lc_buf_printf(&name, "%s%s", c->cfg->user_boundary, c->user);
-        code = server_sub(c, name.data, NULL, cmd, out);
-        lc_buf_free(&name);
-    }
-    lc_buf_putc(out, '}');
-    return code;
-}
-
-/* A unidirectional client cannot subscribe, but its connect request may name channels
- * (`subs`): each is subscribed when a client-side subscribe without token or proxy would be
- * allowed (public, regex ok, user-limited naming the user, allow_subscribe_for_client), and
- * skipped otherwise; an undefined namespace ends the connection (3501). out holds the connect
- * result's subs object, closing brace included; entries are added inside it. */
-uint32_t lc__client_uni_subs(lc_client_t *c, const lc_cmd_t *cmd, lc_buf_t *out)
-{
-    const lc_config_t *cfg = c->cfg;
-    for (size_t i = 0; i < cmd->n_subs; i++) {
-        const lc_cmd_sub_t *want = &cmd->subs[i];
-        const char *ch = want->channel;
-        size_t len = strlen(ch);
-        if (len == 0 || (int64_t)len > cfg->channel_max_length)
-            return LC_DISCONNECT_BAD_REQUEST;
-        if (lc__client_find_sub(c, ch, len))
-            continue;
-        lc_ns_opts_t scratch;
-        const lc_ns_opts_t *o = lc_config_resolve_channel(cfg, ch, len, c->user, &scratch);
-        if (!o)
-            return LC_DISCONNECT_BAD_REQUEST;
-        size_t pl = cfg->private_prefix ? strlen(cfg->private_prefix) : 0;
-        bool private = pl > 0 && strncmp(ch, cfg->private_prefix, pl) == 0;
-        bool allowed = !private && !o->subscribe_proxy &&
-                       lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch)) &&
-                       lc_decide_subscribe_rules(cfg, o, c->user, ch, len);
-        if (!allowed)
-            continue;
-        lc_sub_spec_t sp;
-        memset(&sp, 0, sizeof(sp));
-        sp.o = o;
-        sp.server_side = true;
-        sp.recover = want->recover;
-        sp.want_recoverable = want->recover;
-        sp.offset = want->offset;
-        sp.epoch = want->epoch;
-        /* reopen the object: drop its closing brace, add the entry, close again */
-        if (out->len > 0 && out->data[out->len - 1] == '}')
-            out->len--;
-        if (out->len > 1)
-            lc_buf_putc(out, ',');
-        lc_buf_append_json_str(out, ch, len);
-        lc_buf_putc(out, ':');
-        if (lc__client_subscribe_core(c, ch, len, &sp, out) != 0)
-            return LC_DISCONNECT_INTERNAL;
-        lc_buf_putc(out, '}');
-    }
-    return 0;
 }

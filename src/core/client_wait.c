@@ -4,7 +4,7 @@
  * queue behind it; one handle (x->pending) and one sub-state (c->wait) say what is pending,
  * and lc__client_cancel_wait drops it when the session ends first. Also the Lua
  * notifications (disconnect, unsubscribe), which nobody waits for. */
-#include "core/client_priv.h"
+#include "core/client_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,11 @@
 #include "core/hub.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
+#include "util/assert.h"
 #include "util/err.h"
 #include "util/map.h"
 
@@ -20,7 +22,13 @@ struct lc_hub {
     lc_hub_deliver_fn deliver;
     void *ctx;
     void (*watch)(void *ctx, const char *ch, size_t len, int delta);
+    void (*gap)(void *owner, const char *ch, size_t len, void *ctx);
 };
+
+void lc_hub_set_gap(lc_hub_t *h, void (*gap)(void *owner, const char *ch, size_t len, void *ctx))
+{
+    h->gap = gap;
+}
 
 void lc_hub_set_watch(lc_hub_t *h, void (*watch)(void *ctx, const char *ch, size_t len, int delta))
 {
@@ -123,6 +131,7 @@ static void chan_drop_if_empty(lc_hub_t *h, lc_hub_chan_t *c)
 void lc_hub_unsubscribe(lc_hub_t *h, lc_sub_t *s)
 {
     lc_hub_chan_t *c = s->chan;
+    LC_ASSERT(c->nsubs > 0);
     lc_list_remove(&s->node);
     c->nsubs--;
     free(s);
@@ -152,6 +161,7 @@ size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, 
         return 0;
     lc_rcbuf_t *frames[LC_FRAMING_MAX] = {0};
     size_t n = 0;
+    size_t before = c->nsubs;
     c->fanning++;
     /* A delivery may unsubscribe its own owner (slow consumer cut off), which removes the
      * current node: the safe walk has already saved the next one. */
@@ -164,13 +174,20 @@ size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, 
         if (offset) {
             if (offset <= s->offset)
                 continue; /* already covered by its subscribe reply (recovery) */
+            bool gap = (s->flags & LC_SUB_POSITIONED) && offset != s->offset + 1;
             s->offset = offset;
+            if (gap && h->gap) {
+                h->gap(s->owner, c->name, c->len, h->ctx);
+                continue;
+            }
         }
         if (n_exclude && excluded(s->owner, exclude, n_exclude))
             continue;
         h->deliver(s->owner, push, frames, h->ctx);
         n++;
     }
+    /* deliveries only ever remove subscribers (a slow consumer cut off), never add any */
+    LC_ASSERT(c->fanning > 0 && n <= before && c->nsubs <= before);
     c->fanning--;
     for (int i = 0; i < LC_FRAMING_MAX; i++)
         lc_rcbuf_unref(frames[i]);

@@ -49,6 +49,11 @@ lc_hub_t *lc_hub_new(lc_hub_deliver_fn deliver, void *ctx);
 /* Tell watch(ctx, ch, len, +1) when a channel gets its first subscriber and (.., -1) when it
  * is dropped (the node subscribes to other nodes' publications per channel). */
 void lc_hub_set_watch(lc_hub_t *h, void (*watch)(void *ctx, const char *ch, size_t len, int delta));
+/* A positioned subscriber whose next publication is not the one after its position missed
+ * some (another node's delivery lost while the broker reconnected, or published before this
+ * node's subscription to the channel took effect): it gets gap(owner, ch, len, ctx) instead
+ * of the publication, and must leave the channel (to resubscribe and recover). */
+void lc_hub_set_gap(lc_hub_t *h, void (*gap)(void *owner, const char *ch, size_t len, void *ctx));
 /* Frees every channel and subscription record still present. */
 void lc_hub_free(lc_hub_t *h);
 

@@ -58,6 +58,8 @@ void lc__node_watch_channel(void *ctx, const char *ch, size_t len, int delta);
  * unsubscribe push 2500 (the SDK resubscribes and recovers), a server-side one disconnects
  * the session with 3010. */
 void lc__client_resync(lc_client_t *c, void *arg);
+/* The hub's gap callback: the same for the one channel ch of the session `owner`. */
+void lc__client_gap(void *owner, const char *ch, size_t len, void *ctx);
 void lc__worker_count_session(lc_worker_t *w, int delta);
 /* A subscription was added (+1) or removed (-1): keeps the statistics current. */
 void lc__worker_count_subs(lc_worker_t *w, int delta);
@@ -78,8 +80,8 @@ void lc__worker_stats(lc_worker_t *w, lc_worker_stats_t *out);
 /* Node-wide operations (core/ops.h): an op runs `each` in every worker, then `done` in the
  * origin worker. */
 typedef struct lc_each_op lc_each_op_t;
-lc_each_op_t *lc__each_op_new(lc_worker_t *origin, int nworkers, lc_node_each_fn each,
-                              lc_node_each_fn done, void *arg);
+lc_each_op_t *lc__each_op_new(lc_worker_t *origin, int nworkers, lc_ops_each_fn each,
+                              lc_ops_each_fn done, void *arg);
 int lc__worker_post_each(lc_worker_t *w, lc_each_op_t *op);
 /* Count a worker the op could not be posted to as done. */
 void lc__each_op_skip(lc_each_op_t *op);
@@ -94,6 +96,10 @@ void lc__client_shutdown(lc_client_t *c);
 lc_client_t *lc__client_of_user_node(lc_list_t *node);
 
 /* Node side. */
+/* client.user_connection_limit: take one of user's places on this node (false when all
+ * `limit` are taken); lc__node_user_release gives it back. Any thread. */
+bool lc__node_user_acquire(lc_node_t *n, const char *user, int limit);
+void lc__node_user_release(lc_node_t *n, const char *user);
 bool lc__node_forwards_header(const lc_node_t *n, const char *name);
 bool lc__node_keeps_headers(const lc_node_t *n);
 bool lc__node_forwards_emulated(const lc_node_t *n, const char *name);

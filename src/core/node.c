@@ -15,6 +15,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/err.h"
+#include "util/map.h"
 #include "util/log.h"
 #include "util/metrics.h"
 #include "util/rand.h"
@@ -51,6 +52,11 @@ struct lc_node {
     /* Control data from other nodes goes to this handler (the server API's), worker 0. */
     lc_node_control_fn control_fn;
     void *control_arg;
+    /* client.user_connection_limit: connections per user on this node, over all workers
+     * (user → count as a pointer-sized integer). Touched only at connect and close, and
+     * only when the limit is set. */
+    uv_mutex_t users_mu;
+    lc_map_t user_conns;
 };
 
 static bool in_names(const char *const *names, size_t n, const char *name)
@@ -213,7 +219,7 @@ static void resync_done(lc_worker_t *w, void *arg)
 static void sink_resync(void *ctx)
 {
     lc_node_t *n = ctx;
-    if (lc_node_each_worker(n, resync_worker, resync_done, NULL) != 0)
+    if (lc_ops_each_worker(n, resync_worker, resync_done, NULL) != 0)
         lc_log_error("resync after an engine reconnect not started: out of memory");
 }
 
@@ -249,7 +255,7 @@ static void sink_control(void *ctx, const char *data, size_t len)
     m->len = len;
     memcpy(m->data, data, len);
     m->data[len] = '\0';
-    if (lc_node_each_worker(n, control_run, control_done, m) != 0)
+    if (lc_ops_each_worker(n, control_run, control_done, m) != 0)
         free(m);
 }
 
@@ -328,6 +334,8 @@ lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine)
     }
     n->cfg = cfg;
     n->engine = engine;
+    uv_mutex_init(&n->users_mu);
+    lc_map_init(&n->user_conns);
     n->nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n->nworkers < 1)
         n->nworkers = 1;
@@ -378,7 +386,32 @@ void lc_node_free(lc_node_t *n)
     free(n->fwd_emulated);
     if (n->engine)
         n->engine->vt->destroy(n->engine);
+    lc_map_free(&n->user_conns);
+    uv_mutex_destroy(&n->users_mu);
     free(n);
+}
+
+bool lc__node_user_acquire(lc_node_t *n, const char *user, int limit)
+{
+    size_t ul = strlen(user);
+    uv_mutex_lock(&n->users_mu);
+    uintptr_t count = (uintptr_t)lc_map_get(&n->user_conns, user, ul);
+    bool ok = count < (uintptr_t)limit &&
+              lc_map_put(&n->user_conns, user, ul, (void *)(count + 1), NULL) == 0;
+    uv_mutex_unlock(&n->users_mu);
+    return ok;
+}
+
+void lc__node_user_release(lc_node_t *n, const char *user)
+{
+    size_t ul = strlen(user);
+    uv_mutex_lock(&n->users_mu);
+    uintptr_t count = (uintptr_t)lc_map_get(&n->user_conns, user, ul);
+    if (count <= 1)
+        lc_map_del(&n->user_conns, user, ul);
+    else
+        lc_map_put(&n->user_conns, user, ul, (void *)(count - 1), NULL); /* replaces: no alloc */
+    uv_mutex_unlock(&n->users_mu);
 }
 
 int lc_node_num_workers(const lc_node_t *n)
@@ -437,32 +470,6 @@ void lc_node_stats(lc_node_t *n, lc_node_stats_t *out)
     out->uptime_s = (lc_now_ms() - n->started_ms) / 1000;
 }
 
-int lc_node_each_worker(lc_node_t *n, lc_node_each_fn each, lc_node_each_fn done, void *arg)
-{
-    lc_worker_t *self = lc__worker_current();
-    if (!self)
-        return LC_EINVAL;
-    lc_each_op_t *op = lc__each_op_new(self, n->nworkers, each, done, arg);
-    if (!op)
-        return LC_ENOMEM;
-    /* Once posted to one worker the op is live; a failure to post to the others must still
-     * count them down, so it is posted first and accounted for afterwards. */
-    int posted = 0;
-    for (int i = 0; i < n->nworkers; i++) {
-        if (lc__worker_post_each(n->workers[i], op) != 0) {
-            lc_log_error("node operation: worker %d not reached: out of memory", i);
-            if (posted == 0 && i == 0) {
-                free(op);
-                return LC_ENOMEM;
-            }
-            lc__each_op_skip(op);
-            continue;
-        }
-        posted++;
-    }
-    return 0;
-}
-
 void lc_node_stop(lc_node_t *n)
 {
     for (int i = 0; i < n->nworkers; i++)
@@ -514,7 +521,7 @@ static void on_sighup(uv_signal_t *h, int signum)
         return;
     }
     lc_log_info("SIGHUP: reloading %s", n->cfg->lua_script);
-    if (lc_node_each_worker(n, reload_worker, reload_done, NULL) != 0)
+    if (lc_ops_each_worker(n, reload_worker, reload_done, NULL) != 0)
         lc_log_error("SIGHUP: reload not started: out of memory");
 }
 

@@ -39,6 +39,15 @@ void lc_node_chan_opts(const lc_node_t *n, const lc_ns_opts_t *o, lc_chan_opts_t
  * worker thread. */
 int lc_node_publish(lc_node_t *n, const lc_publish_req_t *req, lc_publish_cb cb, void *arg);
 
+/* A publication from the server API (publish, broadcast, batch): Laravel's sender field
+ * (http_api.exclude_client_field) is taken out of the data and its client left out, the Lua
+ * broadcast hook may change or refuse it, then the engine publishes. req is copied. cb runs
+ * exactly once — possibly before this returns — with 0 and the engine's result, or a reply
+ * error code (103 refused by the hook, 100 engine failure, a hook's own code); never when this
+ * returns an error. Must be called from a worker thread. */
+typedef void (*lc_api_publish_cb)(void *arg, uint32_t code, const lc_publish_res_t *res);
+int lc_node_api_publish(lc_node_t *n, const lc_publish_req_t *req, lc_api_publish_cb cb, void *arg);
+
 /* Totals over all workers, readable from any thread. Users and channels are counted per worker,
  * so one user (or channel) present on two workers counts twice. */
 typedef struct lc_node_stats {

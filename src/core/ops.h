@@ -2,9 +2,9 @@
  * disconnect and refresh a user's (or one client's) live connections, and list channels.
  *
  * Sessions belong to their worker's thread, so a node-wide operation runs a function in every
- * worker (lc_node_each_worker), each touching only its own sessions, then a completion in the
- * caller's thread. The lc_worker_* functions below must be called in w's own thread, i.e.
- * from inside an lc_node_each_worker callback. */
+ * worker (lc_ops_each_worker), each touching only its own sessions, then a completion in the
+ * caller's thread. The lc_ops_* functions below taking a worker must be called in its thread, i.e.
+ * from inside an lc_ops_each_worker callback. */
 #ifndef LC_CORE_OPS_H
 #define LC_CORE_OPS_H
 
@@ -16,22 +16,13 @@
 #include "core/worker.h"
 #include "proto/codec.h"
 
-typedef void (*lc_node_each_fn)(lc_worker_t *w, void *arg);
+typedef void (*lc_ops_each_fn)(lc_worker_t *w, void *arg);
 
 /* Run each(w, arg) once in every worker's thread (the calling worker's too, from its inbox,
  * never synchronously), then done(w_caller, arg) in the calling worker's thread after the last
  * one. Must be called from a worker thread. 0 or LC_ENOMEM (then nothing runs). arg must stay
  * valid until done. Workers run concurrently: each must only write its own part of arg. */
-int lc_node_each_worker(lc_node_t *n, lc_node_each_fn each, lc_node_each_fn done, void *arg);
-
-/* A publication from the server API (publish, broadcast, batch): Laravel's sender field
- * (http_api.exclude_client_field) is taken out of the data and its client left out, the Lua
- * broadcast hook may change or refuse it, then the engine publishes. req is copied. cb runs
- * exactly once — possibly before this returns — with 0 and the engine's result, or a reply
- * error code (103 refused by the hook, 100 engine failure, a hook's own code); never when this
- * returns an error. Must be called from a worker thread. */
-typedef void (*lc_api_publish_cb)(void *arg, uint32_t code, const lc_publish_res_t *res);
-int lc_node_api_publish(lc_node_t *n, const lc_publish_req_t *req, lc_api_publish_cb cb, void *arg);
+int lc_ops_each_worker(lc_node_t *n, lc_ops_each_fn each, lc_ops_each_fn done, void *arg);
 
 /* Target of a session operation: every connection of `user`, or only the connection `client`
  * (client non-empty wins; both given: the client must belong to the user). */
@@ -54,27 +45,32 @@ typedef struct lc_api_sub_opts {
 } lc_api_sub_opts_t;
 
 /* Each returns how many sessions it acted on in this worker. */
-size_t lc_worker_subscribe(lc_worker_t *w, const lc_target_t *t, const char *channel,
-                           const lc_api_sub_opts_t *o);
+size_t lc_ops_subscribe(lc_worker_t *w, const lc_target_t *t, const char *channel,
+                        const lc_api_sub_opts_t *o);
 /* Sends the unsubscribe push (code 2000 "server unsubscribe"). */
-size_t lc_worker_unsubscribe(lc_worker_t *w, const lc_target_t *t, const char *channel);
+size_t lc_ops_unsubscribe(lc_worker_t *w, const lc_target_t *t, const char *channel);
 /* whitelist: client ids to keep. code 0 → 3503 "force disconnect". */
-size_t lc_worker_disconnect(lc_worker_t *w, const lc_target_t *t, const char *const *whitelist,
-                            size_t n_whitelist, uint32_t code, const char *reason);
+size_t lc_ops_disconnect(lc_worker_t *w, const lc_target_t *t, const char *const *whitelist,
+                         size_t n_whitelist, uint32_t code, const char *reason);
 /* expired → disconnect 3005; expire_at > 0 → new expiry (refresh push {expires, ttl});
  * info (raw JSON, may be absent) replaces the connection info. */
-size_t lc_worker_refresh(lc_worker_t *w, const lc_target_t *t, bool expired, int64_t expire_at,
-                         lc_raw_t info);
+size_t lc_ops_refresh(lc_worker_t *w, const lc_target_t *t, bool expired, int64_t expire_at,
+                      lc_raw_t info);
+
+/* The live connections of a target in this worker (the admin UI's user page): fn gets each
+ * one's client id, user, transport name and channels (n of them). */
+typedef void (*lc_conn_fn)(void *arg, const char *client, const char *user, const char *transport,
+                           const char *const *channels, size_t n);
+size_t lc_worker_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg);
 
 /* Hand one POST /emulation body's commands (`data`, the newline-joined command JSON) to the
  * emulation session `session` if it lives on this worker. Returns true when it did. */
-bool lc_worker_emulate(lc_worker_t *w, const char *session, const char *data, size_t len);
+bool lc_ops_emulate(lc_worker_t *w, const char *session, const char *data, size_t len);
 
 /* Channels with at least one subscriber in this worker whose name matches pattern (glob: `*`
  * any run, `?` one character, `[...]` classes; "" = all): calls fn for each with this
  * worker's subscriber count. */
-void lc_worker_channels(lc_worker_t *w, const char *pattern,
-                        void (*fn)(void *arg, const char *ch, size_t len, uint64_t nsubs),
-                        void *arg);
+void lc_ops_channels(lc_worker_t *w, const char *pattern,
+                     void (*fn)(void *arg, const char *ch, size_t len, uint64_t nsubs), void *arg);
 
 #endif

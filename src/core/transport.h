@@ -1,7 +1,7 @@
-/* The seam between the client session (core) and a byte-level transport (WebSocket now; SSE
- * and HTTP-streaming later). A transport embeds an lc_transport_t in its connection object,
- * fills in the vtable, and calls the lc_client_on_* functions of core/client.h. Core never
- * names a concrete transport. */
+/* The seam between the client session (core) and a byte-level transport (WebSocket, SSE,
+ * HTTP-streaming, and their unidirectional forms). A transport embeds an lc_transport_t in its
+ * connection object, fills in the vtable, and calls the lc_client_on_* functions of core/client.h.
+ * Core never names a concrete transport. */
 #ifndef LC_CORE_TRANSPORT_H
 #define LC_CORE_TRANSPORT_H
 

@@ -375,7 +375,7 @@ void lc__worker_remove_session(lc_worker_t *w, const char *session)
     lc_map_del(&w->sessions, session, strlen(session));
 }
 
-bool lc_worker_emulate(lc_worker_t *w, const char *session, const char *data, size_t len)
+bool lc_ops_emulate(lc_worker_t *w, const char *session, const char *data, size_t len)
 {
     lc_client_t *c = lc_map_get(&w->sessions, session, strlen(session));
     if (!c)
@@ -532,7 +532,7 @@ void lc__worker_post(lc_worker_t *w, lc_delivery_t *d, int slot)
 
 struct lc_each_op {
     atomic_int remaining;
-    lc_node_each_fn each, done;
+    lc_ops_each_fn each, done;
     void *arg;
     lc_worker_t *origin;
 };
@@ -542,8 +542,8 @@ int lc__worker_post_each(lc_worker_t *w, lc_each_op_t *op)
     return inbox_push(w, INBOX_EACH, op);
 }
 
-lc_each_op_t *lc__each_op_new(lc_worker_t *origin, int nworkers, lc_node_each_fn each,
-                              lc_node_each_fn done, void *arg)
+lc_each_op_t *lc__each_op_new(lc_worker_t *origin, int nworkers, lc_ops_each_fn each,
+                              lc_ops_each_fn done, void *arg)
 {
     lc_each_op_t *op = malloc(sizeof(*op));
     if (!op)
@@ -706,6 +706,7 @@ lc_worker_t *lc__worker_new(lc_node_t *node, int index)
     if (!w->readbuf || !w->hub)
         goto fail;
     lc_hub_set_watch(w->hub, lc__node_watch_channel);
+    lc_hub_set_gap(w->hub, lc__client_gap);
     if (uv_loop_init(&w->loop) != 0)
         goto fail;
     uv_mutex_init(&w->inbox_mu);

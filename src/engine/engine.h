@@ -172,6 +172,12 @@ typedef struct lc_engine_vt {
      * worker thread. */
     void (*channel_subscribe)(lc_engine_t *e, const char *ch, size_t chlen);
     void (*channel_unsubscribe)(lc_engine_t *e, const char *ch, size_t chlen);
+    /* cb(arg, 0) once this node receives ch's publications from every node — the channel
+     * counted in with channel_subscribe first — or cb(arg, LC_EIO) when the engine lost its
+     * connection before. Callback contract as above (the calling worker's thread). A session
+     * that awaits this before answering a subscribe misses nothing published after its
+     * answer. */
+    int (*channel_ready)(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb cb, void *arg);
     /* Send data to every other node's sink.control. 0 or negative lc_err (not connected). */
     int (*control)(lc_engine_t *e, const char *data, size_t len);
     /* false while the engine cannot serve (no connection to Redis). */

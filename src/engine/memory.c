@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/memory_int.h"
+#include "engine/memory_internal.h"
 #include "util/clock.h"
 #include "util/err.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/memory_int.h"
+#include "engine/memory_internal.h"
 #include "util/err.h"
 #include "util/rand.h"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/memory_int.h"
+#include "engine/memory_internal.h"
 #include "util/err.h"
 
 typedef struct pres_ent {

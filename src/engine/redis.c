@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/redis_int.h"
+#include "engine/redis_internal.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -18,8 +18,7 @@
 
 static _Thread_local lc__rslot_t *current_slot;
 
-/* --- shards --------------------------------------------------------------------------------------
- */
+/* --- shards ---------------------------------------------------------------------------------- */
 
 /* Channel → shard as Centrifugo picks it: jump consistent hash (Lamping, Veach) of the FNV-1a
  * 64 hash of the channel, so that nodes agree and adding a shard moves few channels. */
@@ -90,8 +89,7 @@ void lc__redis_random_epoch(char out[LC__R_EPOCH_LEN + 1])
     out[LC__R_EPOCH_LEN] = '\0';
 }
 
-/* --- scripts
- * ---------------------------------------------------------------------------------------- */
+/* --- scripts --------------------------------------------------------------------------------- */
 
 const char *const lc__redis_scripts[LC__SCRIPTS] = {
     /* PUBLISH. KEYS: stream, meta. ARGV: pub head (ends with "offset":), pub tail, delivery
@@ -220,14 +218,20 @@ int lc__redis_script(lc__rconn_t *c, int which, lc__rcmd_cb cb, void *arg, int n
     return lc__rconn_cmd(c, cb, arg, argc + 3, av, al);
 }
 
-/* --- publish
- * ------------------------------------------------------------------------------------------ */
+/* --- publish --------------------------------------------------------------------------------- */
 
 typedef struct pub_call {
     lc_publish_cb cb;
     void *arg;
     bool history;
+    bool wait; /* a WAIT follows the script: answer after it */
+    int err;   /* the script's outcome while the WAIT is pending */
+    lc_publish_res_t res;
 } pub_call_t;
+
+/* With Sentinel a publication kept in history is acknowledged only once a replica has it
+ * (WAIT 1): a failover then cannot lose what a publisher was told is stored. */
+#define WAIT_REPLICA_MS "1000"
 
 static bool is_noscript(const redisReply *reply)
 {
@@ -257,8 +261,26 @@ static void on_published(lc__rconn_t *c, redisReply *reply, void *arg)
             err = LC_EIO;
         }
     }
+    if (p->wait) {
+        p->err = err;
+        p->res = res;
+        return; /* on_replicated answers */
+    }
     if (p->cb)
         p->cb(p->arg, err, &res);
+    free(p);
+}
+
+static void on_replicated(lc__rconn_t *c, redisReply *reply, void *arg)
+{
+    pub_call_t *p = arg;
+    int err = p->err;
+    if (!err && (!reply || reply->type != REDIS_REPLY_INTEGER || reply->integer < 1)) {
+        lc_log_error("redis publish: no replica confirmed the publication");
+        err = LC_EIO;
+    }
+    if (p->cb)
+        p->cb(p->arg, err, &p->res);
     free(p);
 }
 
@@ -301,6 +323,7 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
     pub_call_t *p = malloc(sizeof(*p));
     if (!p)
         return LC_ENOMEM;
+    memset(p, 0, sizeof(*p));
     p->cb = cb;
     p->arg = arg;
     p->history = keep;
@@ -356,7 +379,19 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
         size_t lens[13] = {stream.len,    meta.len,    head.len,     tail.len,    env.len,
                            mid.len,       2,           strlen(size), strlen(ttl), strlen(mttl),
                            strlen(epoch), strlen(now), chan.len};
+        p->wait = r->rc->n_sentinel_addresses > 0;
         rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 2, 13, argv, lens);
+        if (!rc && p->wait) {
+            const char *wv[3] = {"WAIT", "1", WAIT_REPLICA_MS};
+            size_t wl[3] = {4, 1, strlen(WAIT_REPLICA_MS)};
+            if (lc__rconn_cmd(c, on_replicated, p, 3, wv, wl) != 0) {
+                /* the script is on its way: answer from its reply, unconfirmed = error */
+                p->wait = false;
+                p->cb = NULL;
+                if (cb)
+                    cb(arg, LC_EIO, &p->res);
+            }
+        }
     }
     lc_buf_free(&mid);
 done:
@@ -417,8 +452,7 @@ static int redis_publish_join_leave(lc_engine_t *e, const char *ch, size_t chlen
     return rc;
 }
 
-/* --- workers
- * -------------------------------------------------------------------------------------------- */
+/* --- workers --------------------------------------------------------------------------------- */
 
 static void broker_start(lc__redis_t *r, uv_loop_t *loop)
 {
@@ -427,7 +461,9 @@ static void broker_start(lc__redis_t *r, uv_loop_t *loop)
     uv_timer_init(loop, &r->info_timer);
     r->info_timer.data = r;
     r->broker_on = true;
-    atomic_store(&r->broker_live, true);
+    uv_mutex_lock(&r->mu);
+    r->broker_live = true;
+    uv_mutex_unlock(&r->mu);
     for (int i = 0; i < r->nshards; i++) {
         lc__rshard_t *sh = &r->shards[i];
         lc__rconn_init(&sh->ps, r, loop, i, true);
@@ -466,6 +502,10 @@ static int redis_attach(lc_engine_t *e, int index, int n, uv_loop_t *loop)
     lc_buf_init(&s->scratch);
     uv_timer_init(loop, &s->presence_timer);
     s->presence_timer.data = s;
+    uv_mutex_init(&s->done_mu);
+    uv_async_init(loop, &s->done_async, lc__broker_on_done);
+    s->done_async.data = s;
+    s->done_live = true;
     uint64_t every = (uint64_t)r->rc->presence_ttl_ms / 3;
     uv_timer_start(&s->presence_timer, lc__redis_presence_refresh, every, every);
     for (int i = 0; i < r->nshards; i++) {
@@ -490,9 +530,15 @@ static void redis_detach(lc_engine_t *e, int index)
     for (int i = 0; i < r->nshards; i++)
         lc__rconn_close(&s->conns[i]);
     uv_close((uv_handle_t *)&s->presence_timer, NULL);
+    uv_mutex_lock(&s->done_mu);
+    s->done_live = false;
+    uv_mutex_unlock(&s->done_mu);
+    uv_close((uv_handle_t *)&s->done_async, NULL);
     if (index == 0 && r->broker_on) {
         r->broker_on = false;
-        atomic_store(&r->broker_live, false);
+        uv_mutex_lock(&r->mu);
+        r->broker_live = false;
+        uv_mutex_unlock(&r->mu);
         for (int i = 0; i < r->nshards; i++)
             lc__rconn_close(&r->shards[i].ps);
         uv_close((uv_handle_t *)&r->broker_async, NULL);
@@ -523,8 +569,7 @@ static void redis_channel_unsubscribe(lc_engine_t *e, const char *ch, size_t chl
     lc__broker_channel(lc_container_of(e, lc__redis_t, base), ch, chlen, -1);
 }
 
-/* --- lifecycle
- * -------------------------------------------------------------------------------------------- */
+/* --- lifecycle ------------------------------------------------------------------------------- */
 
 static void redis_destroy(lc_engine_t *e)
 {
@@ -538,6 +583,8 @@ static void redis_destroy(lc_engine_t *e)
         free(s->conns);
         lc__redis_presence_free(s);
         lc_buf_free(&s->scratch);
+        lc__broker_free_done(s);
+        uv_mutex_destroy(&s->done_mu);
     }
     free(r->slots);
     for (int i = 0; r->shards && i < r->nshards; i++) {
@@ -547,8 +594,15 @@ static void redis_destroy(lc_engine_t *e)
         const char *k;
         size_t kl;
         void *v;
-        while (lc_map_next(&sh->chans, &it, &k, &kl, &v))
-            free(v);
+        while (lc_map_next(&sh->chans, &it, &k, &kl, &v)) {
+            lc__rchan_t *c = v;
+            while (c->waiters) {
+                lc__rwait_t *next = c->waiters->next;
+                free(c->waiters);
+                c->waiters = next;
+            }
+            free(c);
+        }
         lc_map_free(&sh->chans);
         free(sh->dirty);
         uv_mutex_destroy(&sh->mu);
@@ -586,6 +640,7 @@ static const lc_engine_vt_t redis_vt = {
     .detach = redis_detach,
     .channel_subscribe = redis_channel_subscribe,
     .channel_unsubscribe = redis_channel_unsubscribe,
+    .channel_ready = lc__broker_channel_ready,
     .control = lc__broker_control,
     .healthy = redis_healthy,
     .nodes = lc__broker_nodes,

@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/redis_int.h"
+#include "engine/redis_internal.h"
+#include "util/metrics.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/rand.h"
@@ -112,6 +113,7 @@ static void fail(lc__rconn_t *c, const char *why)
         lc_log_warn("redis %s connection to shard %d (%s:%d): %s%s", conn_kind(c), c->shard,
                     c->host[0] ? c->host : "?", c->port, why, was_ready ? "" : " (retrying)");
     c->state = LC__RC_BACKOFF;
+    lc_metrics_engine_up(false);
     uv_timer_stop(&c->tick);
     drop_context(c);
     if (was_ready && c->on_down)
@@ -153,6 +155,7 @@ static void set_ready(lc__rconn_t *c)
 {
     uv_timer_stop(&c->timer);
     c->state = LC__RC_READY;
+    lc_metrics_engine_up(true);
     if (c->attempt > 0)
         lc_log_info("redis %s connection to shard %d (%s:%d) ready", conn_kind(c), c->shard,
                     c->host, c->port);
@@ -163,8 +166,7 @@ static void set_ready(lc__rconn_t *c)
         c->on_ready(c);
 }
 
-/* --- commands ----------------------------------------------------------------------------------
- */
+/* --- commands -------------------------------------------------------------------------------- */
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -177,8 +179,14 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     lc__rcmd_cb cb = cmd->cb;
     void *arg = cmd->arg;
     free(cmd);
+    redisReply *rp = reply;
+    /* A primary demoted by a failover answers writes with READONLY: find the new one. */
+    bool demoted =
+        rp && rp->type == REDIS_REPLY_ERROR && rp->len >= 8 && memcmp(rp->str, "READONLY", 8) == 0;
     if (cb)
         cb(c, reply, arg);
+    if (demoted && c && ac == c->ac)
+        fail(c, "the primary was demoted (READONLY)");
 }
 
 static int send_cmd(lc__rconn_t *c, lc__rcmd_cb cb, void *arg, int argc, const char **argv,
@@ -227,8 +235,7 @@ int lc__rconn_sub(lc__rconn_t *c, bool subscribe, int argc, const char **argv, s
     return 0;
 }
 
-/* --- liveness -----------------------------------------------------------------------------------
- */
+/* --- liveness -------------------------------------------------------------------------------- */
 
 static void on_ping(lc__rconn_t *c, redisReply *reply, void *arg)
 {
@@ -277,8 +284,7 @@ void lc__rconn_pong(lc__rconn_t *c)
     c->ping_sent_ms = 0;
 }
 
-/* --- handshake ----------------------------------------------------------------------------------
- */
+/* --- handshake ------------------------------------------------------------------------------- */
 
 static void hs_step(lc__rconn_t *c, redisReply *reply, void *arg)
 {
@@ -392,8 +398,7 @@ static void connect_to(lc__rconn_t *c)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
 }
 
-/* --- Sentinel ------------------------------------------------------------------------------------
- */
+/* --- Sentinel -------------------------------------------------------------------------------- */
 
 /* "host:port" → host, port (port 0 when absent or bad). */
 static void split_hostport(const char *s, char *host, size_t hostlen, int *port)
@@ -476,8 +481,7 @@ static void resolve(lc__rconn_t *c)
                       rc->sentinel_master_name);
 }
 
-/* --- lifecycle
- * ------------------------------------------------------------------------------------ */
+/* --- lifecycle ------------------------------------------------------------------------------- */
 
 static void start_attempt(lc__rconn_t *c)
 {

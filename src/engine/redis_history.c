@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/redis_int.h"
+#include "engine/redis_internal.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"

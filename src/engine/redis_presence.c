@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/redis_int.h"
+#include "engine/redis_internal.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -177,7 +177,7 @@ int lc__redis_presence_remove(lc_engine_t *e, const char *ch, size_t chlen, cons
     return 0;
 }
 
-/* --- reads ------------------------------------------------------------------------------------ */
+/* --- reads ----------------------------------------------------------------------------------- */
 
 typedef struct get_call {
     lc_presence_cb cb;
@@ -301,7 +301,7 @@ int lc__redis_presence_stats(lc_engine_t *e, const char *ch, size_t chlen, lc_pr
     return rc;
 }
 
-/* --- refresh ---------------------------------------------------------------------------------- */
+/* --- refresh --------------------------------------------------------------------------------- */
 
 void lc__redis_presence_refresh(uv_timer_t *t)
 {

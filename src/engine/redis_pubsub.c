@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/redis_int.h"
+#include "engine/redis_internal.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -28,8 +28,7 @@
 /* Other nodes' descriptions are dropped after this long without news (they send every 2 s). */
 #define NODE_TTL_MS 6000
 
-/* --- envelopes -----------------------------------------------------------------------------------
- */
+/* --- envelopes ------------------------------------------------------------------------------- */
 
 int lc__broker_envelope(lc_buf_t *b, char kind, const lc_exclude_t *ex)
 {
@@ -112,8 +111,7 @@ out:
     free(copy);
 }
 
-/* --- control -------------------------------------------------------------------------------------
- */
+/* --- control --------------------------------------------------------------------------------- */
 
 static void on_control(lc__redis_t *r, const char *msg, size_t len)
 {
@@ -238,8 +236,95 @@ void lc__broker_info_tick(uv_timer_t *t)
     uv_mutex_unlock(&r->mu);
 }
 
-/* --- channel subscriptions ---------------------------------------------------------------------
- */
+/* --- channel subscriptions ------------------------------------------------------------------- */
+
+/* Hand the waiters of c (removed from it) to their workers, each with err. */
+static void finish_waiters(lc__redis_t *r, lc__rwait_t *w, int err)
+{
+    while (w) {
+        lc__rwait_t *next = w->next;
+        lc__rslot_t *s = &r->slots[w->slot];
+        w->err = err;
+        uv_mutex_lock(&s->done_mu);
+        if (s->done_live) {
+            w->next = s->done;
+            s->done = w;
+            uv_async_send(&s->done_async);
+        } else {
+            free(w); /* the worker has stopped: nobody to answer */
+        }
+        uv_mutex_unlock(&s->done_mu);
+        w = next;
+    }
+}
+
+void lc__broker_on_done(uv_async_t *h)
+{
+    lc__rslot_t *s = h->data;
+    uv_mutex_lock(&s->done_mu);
+    lc__rwait_t *w = s->done;
+    s->done = NULL;
+    uv_mutex_unlock(&s->done_mu);
+    /* queued newest first: answer in the order asked */
+    lc__rwait_t *rev = NULL;
+    while (w) {
+        lc__rwait_t *next = w->next;
+        w->next = rev;
+        rev = w;
+        w = next;
+    }
+    while (rev) {
+        lc__rwait_t *next = rev->next;
+        if (rev->cb)
+            rev->cb(rev->arg, rev->err);
+        free(rev);
+        rev = next;
+    }
+}
+
+void lc__broker_free_done(lc__rslot_t *s)
+{
+    while (s->done) {
+        lc__rwait_t *next = s->done->next;
+        free(s->done);
+        s->done = next;
+    }
+}
+
+int lc__broker_channel_ready(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb cb, void *arg)
+{
+    lc__redis_t *r = lc_container_of(e, lc__redis_t, base);
+    lc__rslot_t *slot = lc__redis_slot(r);
+    if (!slot)
+        return LC_EINVAL;
+    if (slot->closed)
+        return LC_EIO;
+    lc__rshard_t *sh = &r->shards[lc__redis_shard_of(r, ch, chlen)];
+    uv_mutex_lock(&sh->mu);
+    lc__rchan_t *c = lc_map_get(&sh->chans, ch, chlen);
+    if (!c || c->refs == 0) {
+        uv_mutex_unlock(&sh->mu);
+        return LC_EINVAL; /* not counted in: nothing to wait for */
+    }
+    if (c->state == LC__CH_SUBSCRIBED) {
+        uv_mutex_unlock(&sh->mu);
+        if (cb)
+            cb(arg, 0);
+        return 0;
+    }
+    lc__rwait_t *w = calloc(1, sizeof(*w));
+    if (!w) {
+        uv_mutex_unlock(&sh->mu);
+        return LC_ENOMEM;
+    }
+    w->slot = slot->index;
+    w->cb = cb;
+    w->arg = arg;
+    w->next = c->waiters;
+    c->waiters = w;
+    uv_mutex_unlock(&sh->mu);
+    return 0;
+}
 
 static int mark_dirty(lc__rshard_t *sh, lc__rchan_t *c)
 {
@@ -288,8 +373,17 @@ void lc__broker_channel(lc__redis_t *r, const char *ch, size_t chlen, int delta)
         lc_log_error("redis: %.*s not subscribed on other nodes: out of memory", (int)chlen, ch);
     }
     uv_mutex_unlock(&sh->mu);
-    if (wake && atomic_load(&r->broker_live))
+    if (wake)
+        lc__broker_wake(r);
+}
+
+void lc__broker_wake(lc__redis_t *r)
+{
+    /* Under the engine's lock: worker 0 closes the handle under it too (detach). */
+    uv_mutex_lock(&r->mu);
+    if (r->broker_live)
         uv_async_send(&r->broker_async);
+    uv_mutex_unlock(&r->mu);
 }
 
 /* Worker 0: send what the dirty channels of one shard need. */
@@ -321,6 +415,7 @@ static void reconcile(lc__redis_t *r, lc__rshard_t *sh)
             c->state = LC__CH_UNSUBSCRIBING;
         } else if (!want && c->state == LC__CH_NONE) {
             lc_map_del(&sh->chans, c->name, c->len);
+            finish_waiters(r, c->waiters, LC_EIO);
             free(c);
             continue;
         } else {
@@ -347,8 +442,8 @@ static void reconcile(lc__redis_t *r, lc__rshard_t *sh)
     if (nu)
         lc__rconn_sub(&sh->ps, false, nu + 1, unsub, unsublen);
     lc_buf_free(&names);
-    if (more && atomic_load(&r->broker_live))
-        uv_async_send(&r->broker_async);
+    if (more)
+        lc__broker_wake(r);
 }
 
 void lc__broker_on_async(uv_async_t *h)
@@ -359,7 +454,7 @@ void lc__broker_on_async(uv_async_t *h)
 }
 
 /* Every channel back to "not asked" (connection lost) and, when ready, queued again. */
-static void reset_all(lc__rshard_t *sh, bool requeue)
+static void reset_all(lc__redis_t *r, lc__rshard_t *sh, bool requeue)
 {
     uv_mutex_lock(&sh->mu);
     lc_map_iter_t it = {0};
@@ -369,8 +464,12 @@ static void reset_all(lc__rshard_t *sh, bool requeue)
     while (lc_map_next(&sh->chans, &it, &k, &kl, &v)) {
         lc__rchan_t *c = v;
         c->state = LC__CH_NONE;
-        if (requeue)
+        if (requeue) {
             mark_dirty(sh, c);
+        } else {
+            finish_waiters(r, c->waiters, LC_EIO);
+            c->waiters = NULL;
+        }
     }
     uv_mutex_unlock(&sh->mu);
 }
@@ -388,7 +487,7 @@ void lc__broker_ready(lc__rconn_t *c)
         }
         lc_buf_free(&chan);
     }
-    reset_all(sh, true);
+    reset_all(r, sh, true);
     atomic_store(&sh->ps_ready, true);
     reconcile(r, sh);
     if (sh->was_ready && r->base.sink.resync) {
@@ -402,7 +501,7 @@ void lc__broker_down(lc__rconn_t *c)
 {
     lc__rshard_t *sh = c->owner;
     atomic_store(&sh->ps_ready, false);
-    reset_all(sh, false);
+    reset_all(c->r, sh, false);
 }
 
 void lc__broker_message(lc__rconn_t *c, redisReply *reply)
@@ -446,6 +545,10 @@ void lc__broker_message(lc__rconn_t *c, redisReply *reply)
     bool again = false;
     if (ch) {
         ch->state = subscribed ? LC__CH_SUBSCRIBED : LC__CH_NONE;
+        if (subscribed) {
+            finish_waiters(r, ch->waiters, 0);
+            ch->waiters = NULL;
+        }
         /* Wanted changed while Redis was answering, or the entry can go: another round. */
         if ((ch->refs > 0) != subscribed || ch->refs == 0) {
             mark_dirty(sh, ch);

@@ -11,6 +11,7 @@
 #include "util/assert.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 struct lc_decide {
     lc_decide_req_t req;
@@ -19,6 +20,8 @@ struct lc_decide {
     void *arg;
     lc_lua_call_t *lua;     /* the pending Lua call */
     lc_proxy_call_t *proxy; /* the pending proxy request */
+    lc_jwks_wait_t *jwks;   /* the pending JWKS refresh (a token named an unknown kid) */
+    bool jwks_asked;        /* once per pipeline: a kid still unknown after it is invalid */
     const char **chans;     /* connect proxy: the channels of the command's subs */
     /* token claims the verdict points into, freed with the pipeline */
     lc_conn_claims_t conn_claims;
@@ -26,6 +29,7 @@ struct lc_decide {
     bool has_conn_claims, has_sub_claims;
     bool starting; /* inside lc_decide_start: the starter frees after a quick answer */
     bool done;
+    uint64_t t0; /* uv_hrtime() at the start, for the latency metric */
 };
 
 static void decide_free(lc_decide_t *d)
@@ -38,13 +42,62 @@ static void decide_free(lc_decide_t *d)
     free(d);
 }
 
+/* Metrics of every verdict, and the one info line of a refusal (never the token). */
+static void account(const lc_decide_t *d, const lc_verdict_t *v)
+{
+    static const int kinds[LC_HOOK_MAX] = {
+        [LC_HOOK_CONNECT] = LC_M_CONNECT,
+        [LC_HOOK_REFRESH] = LC_M_REFRESH,
+        [LC_HOOK_SUBSCRIBE] = LC_M_SUBSCRIBE,
+        [LC_HOOK_SUB_REFRESH] = LC_M_SUB_REFRESH,
+        [LC_HOOK_PUBLISH] = LC_M_PUBLISH,
+        [LC_HOOK_BROADCAST] = -1,
+        [LC_HOOK_RPC] = LC_M_RPC,
+        [LC_HOOK_DISCONNECT] = -1,
+        [LC_HOOK_UNSUBSCRIBE] = -1,
+    };
+    static const char *const step_names[] = {"?", "lua", "token", "proxy", "rules"};
+    static const char *const kind_names[LC_HOOK_MAX] = {
+        [LC_HOOK_CONNECT] = "connect",
+        [LC_HOOK_REFRESH] = "refresh",
+        [LC_HOOK_SUBSCRIBE] = "subscribe",
+        [LC_HOOK_SUB_REFRESH] = "sub_refresh",
+        [LC_HOOK_PUBLISH] = "publish",
+        [LC_HOOK_BROADCAST] = "broadcast",
+        [LC_HOOK_RPC] = "rpc",
+        [LC_HOOK_DISCONNECT] = "disconnect",
+        [LC_HOOK_UNSUBSCRIBE] = "unsubscribe",
+    };
+    int step = v->by == LC_STEP_LUA     ? LC_M_LUA
+               : v->by == LC_STEP_TOKEN ? LC_M_TOKEN
+               : v->by == LC_STEP_PROXY ? LC_M_PROXY
+                                        : LC_M_RULES;
+    int result = v->type == LC_VERDICT_ALLOW ? LC_M_ALLOWED
+                 : v->unavailable            ? LC_M_FAILED
+                                             : LC_M_REFUSED;
+    const lc_decide_req_t *r = &d->req;
+    int kind = r->kind < LC_HOOK_MAX ? kinds[r->kind] : -1;
+    if (kind >= 0)
+        lc_metrics_decision(kind, step, result, uv_hrtime() - d->t0);
+    if (v->type == LC_VERDICT_ALLOW)
+        return;
+    const char *why = v->message && v->message[0]   ? v->message
+                      : v->type == LC_VERDICT_ERROR ? lc_error_message(v->code)
+                                                    : lc_disconnect_reason(v->code);
+    lc_log_refused(r->kind < LC_HOOK_MAX ? kind_names[r->kind] : "?", r->session.client,
+                   r->session.user, r->channel,
+                   v->by >= LC_STEP_LUA && v->by <= LC_STEP_RULES ? step_names[v->by] : "?",
+                   v->code, why);
+}
+
 static void finish(lc_decide_t *d, lc_verdict_t *v)
 {
-    LC_ASSERT(!d->done && !d->lua && !d->proxy);
+    LC_ASSERT(!d->done && !d->lua && !d->proxy && !d->jwks);
     if (v->message == NULL)
         v->message = "";
     if (v->type == LC_VERDICT_ALLOW && v->user == NULL)
         v->user = "";
+    account(d, v);
     d->done = true;
     d->cb(d->arg, v);
     if (!d->starting)
@@ -291,6 +344,27 @@ static void ask_proxy(lc_decide_t *d, lc_proxy_kind kind, const lc_proxy_conf_t 
     }
 }
 
+static void later_steps(lc_decide_t *d);
+
+static void on_jwks(void *arg)
+{
+    lc_decide_t *d = arg;
+
+    d->jwks = NULL;
+    later_steps(d); /* the token step again, with the set as it is now */
+}
+
+/* A token signed with a kid the worker's JWKS lacks: fetch the set again (once per pipeline)
+ * and run the token step again when it is in. True while waiting. */
+static bool await_jwks(lc_decide_t *d, lc_jwt_status st, const lc_token_keys_t *tk)
+{
+    if (st != LC_JWT_UNKNOWN_KEY || tk->jwks_url == NULL || d->jwks_asked)
+        return false;
+    d->jwks_asked = true;
+    d->jwks = lc_token_jwks_refresh(d->req.httpc, tk->jwks_url, on_jwks, d);
+    return d->jwks != NULL;
+}
+
 static void connect_steps(lc_decide_t *d)
 {
     const lc_decide_req_t *q = &d->req;
@@ -311,6 +385,8 @@ static void connect_steps(lc_decide_t *d)
     lc_conn_claims_t *cl = &d->conn_claims;
     lc_jwt_status st =
         lc_jwt_verify_connect(q->token, strlen(q->token), &keys, lc_now_s(), cl, &why);
+    if (await_jwks(d, st, &tk))
+        return;
     if (st == LC_JWT_EXPIRED) {
         lc_log_info("connect refused: token expired");
         set_error(&v, LC_STEP_TOKEN, LC_ERROR_TOKEN_EXPIRED);
@@ -358,6 +434,8 @@ static void refresh_steps(lc_decide_t *d)
     lc_conn_claims_t *cl = &d->conn_claims;
     lc_jwt_status st =
         lc_jwt_verify_connect(q->token, strlen(q->token), &keys, lc_now_s(), cl, NULL);
+    if (await_jwks(d, st, &tk))
+        return;
     d->has_conn_claims = st == LC_JWT_OK;
     if (st == LC_JWT_EXPIRED) {
         set_disconnect(&v, LC_STEP_TOKEN, LC_DISCONNECT_EXPIRED);
@@ -374,8 +452,9 @@ static void refresh_steps(lc_decide_t *d)
     finish(d, &v);
 }
 
-/* A subscription token for q->channel: 0 with the claims in d, or the verdict written. */
-static bool sub_token(lc_decide_t *d, lc_verdict_t *v, bool subscribe)
+/* A subscription token for q->channel: 1 with the claims in d, 0 with the verdict written, -1
+ * while the JWKS is fetched again (the step runs again then). */
+static int sub_token(lc_decide_t *d, lc_verdict_t *v, bool subscribe)
 {
     const lc_decide_req_t *q = &d->req;
     lc_token_keys_t tk;
@@ -385,16 +464,18 @@ static bool sub_token(lc_decide_t *d, lc_verdict_t *v, bool subscribe)
     lc_sub_claims_t *cl = &d->sub_claims;
     lc_jwt_status st =
         lc_jwt_verify_subscribe(q->token, strlen(q->token), &keys, lc_now_s(), cl, &why);
+    if (await_jwks(d, st, &tk))
+        return -1;
     d->has_sub_claims = st == LC_JWT_OK;
     if (st == LC_JWT_EXPIRED) {
         set_error(v, LC_STEP_TOKEN, LC_ERROR_TOKEN_EXPIRED);
-        return false;
+        return 0;
     }
     if (st != LC_JWT_OK && subscribe) {
         lc_log_info("client %s: subscription token for %s refused (%s)", q->session.client,
                     q->channel, why ? why : "invalid");
         set_error(v, LC_STEP_TOKEN, LC_ERROR_PERMISSION_DENIED);
-        return false;
+        return 0;
     }
     if (st != LC_JWT_OK || strcmp(cl->channel, q->channel) != 0 ||
         strcmp(cl->sub, q->session.user) != 0 ||
@@ -404,12 +485,12 @@ static bool sub_token(lc_decide_t *d, lc_verdict_t *v, bool subscribe)
                         "user \"%s\")",
                         q->session.client, q->channel, cl->channel, cl->sub);
         set_disconnect(v, LC_STEP_TOKEN, LC_DISCONNECT_INVALID_TOKEN);
-        return false;
+        return 0;
     }
     set_allow(v, LC_STEP_TOKEN);
     v->granted = true;
     v->expire_at = cl->has_expire_at ? cl->expire_at : cl->exp;
-    return true;
+    return 1;
 }
 
 static void subscribe_steps(lc_decide_t *d)
@@ -427,7 +508,10 @@ static void subscribe_steps(lc_decide_t *d)
          * decides for the namespace: `$orders.1` is Laravel's `private-orders.1`. */
         set_error(&v, LC_STEP_TOKEN, LC_ERROR_PERMISSION_DENIED);
     } else if (have_token) {
-        if (sub_token(d, &v, true)) {
+        int r = sub_token(d, &v, true);
+        if (r < 0)
+            return;
+        if (r > 0) {
             const lc_sub_options_t *so = &d->sub_claims.opts;
             v.info = pick_info(so->info, so->info_len, so->b64info, so->b64info_len);
             if (so->data)
@@ -493,7 +577,8 @@ static void later_steps(lc_decide_t *d)
         subscribe_steps(d);
         return;
     case LC_HOOK_SUB_REFRESH:
-        sub_token(d, &v, false);
+        if (sub_token(d, &v, false) < 0)
+            return;
         finish(d, &v);
         return;
     case LC_HOOK_PUBLISH:
@@ -576,6 +661,7 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
     d->cb = cb;
     d->arg = arg;
     d->starting = true;
+    d->t0 = uv_hrtime();
     lc_lua_t *vm = req->lua;
     if (vm && !req->at_expiry && lc_lua_has_hook(vm, req->kind)) {
         lc_hook_ctx_t ctx;
@@ -614,5 +700,6 @@ void lc_decide_cancel(lc_decide_t *d)
         lc_lua_cancel(d->lua);
     if (d->proxy)
         lc_proxy_cancel(d->proxy);
+    lc_token_jwks_cancel(d->jwks);
     decide_free(d);
 }

@@ -18,7 +18,7 @@
  * Functions that can fail return nil and a message; wrong arguments raise. The yielding ones
  * may only be called from the hook function's own coroutine (not while the script loads, not
  * inside a coroutine the script made): the VM resumes that coroutine when the answer comes. */
-#include "hooks/lua_int.h"
+#include "hooks/lua_internal.h"
 
 #include <lauxlib.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* A hook's return value -> lc_decision_t, and proxy answers -> Lua values, for the hook VM.
  * JSON conversion is in lua_json.c. Everything here may raise Lua errors: callers run it
  * protected. */
-#include "hooks/lua_int.h"
+#include "hooks/lua_internal.h"
 #include <cjson/cJSON.h>
 #include <lauxlib.h>
 #include <stdio.h>
@@ -280,12 +280,17 @@ static void disconnect_value(lua_State *L, int v, lc_decision_t *d)
     int64_t code = 0;
 
     int_field(L, v, "code", &code);
+    /* The value's fields are writable: checked again as lucent.disconnect checks them. */
+    if (code < LC_DISCONNECT_CODE_MIN || code > LC_DISCONNECT_CODE_MAX)
+        luaL_error(L, "disconnect code must be 3000..4999");
     d->type = LC_DECIDE_DISCONNECT;
     d->reply.type = LC_PROXY_DISCONNECT;
     d->reply.code = (uint32_t)code;
     d->reply.message = str_field(L, v, "reason");
     if (d->reply.message == NULL)
         d->reply.message = dup_or_raise(L, "", 0);
+    if (strlen(d->reply.message) > LC_DISCONNECT_REASON_MAX)
+        luaL_error(L, "disconnect reason longer than 123 bytes");
 }
 
 /* A lucent.proxy answer at v returned as it is. */

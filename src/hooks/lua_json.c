@@ -9,7 +9,7 @@
  *
  * Everything here may raise Lua errors (memory, wrong types): callers run it protected. Tables
  * are read with raw access, so a script's metamethods never run from C. */
-#include "hooks/lua_int.h"
+#include "hooks/lua_internal.h"
 #include <cjson/cJSON.h>
 #include <lauxlib.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hooks/lua_int.h"
+#include "hooks/lua_internal.h"
 
 #ifndef LUCENT_LUA_DIR
 #define LUCENT_LUA_DIR "lua"

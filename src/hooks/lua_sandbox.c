@@ -9,7 +9,7 @@
  * never opened; string.dump is removed from the state's string table (reachable through the
  * string metatable, which is protected). Each load of the script gets a fresh environment and
  * module cache, so a reload also re-reads the modules. */
-#include "hooks/lua_int.h"
+#include "hooks/lua_internal.h"
 
 #include <errno.h>
 #include <lauxlib.h>

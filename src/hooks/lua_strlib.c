@@ -1,5 +1,5 @@
 /* Bounded replacements for the library functions that can run long inside C or nest C frames
- * (lua_int.h lc__lua_bound_libs). The count hook only sees Lua instructions: LuaJIT's own
+ * (lua_internal.h lc__lua_bound_libs). The count hook only sees Lua instructions: LuaJIT's own
  * string.find("a" x 3000, ".-.-.-b") backtracks for minutes inside one C call, and
  * coroutine.wrap / gsub callbacks recursing into themselves overflow the thread's stack.
  *
@@ -17,7 +17,7 @@
 #include <lauxlib.h>
 #include <string.h>
 
-#include "hooks/lua_int.h"
+#include "hooks/lua_internal.h"
 
 #define L_ESC '%'
 #define SPECIALS "^$*+?.([%-"

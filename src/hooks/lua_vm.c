@@ -29,7 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "hooks/lua_int.h"
+#include "hooks/lua_internal.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -550,7 +550,7 @@ static int failure_fn(lua_State *L)
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     luaL_traceback(L, f->c->co, msg, 0);
     msg = luaL_gsub(L, luaL_gsub(L, lua_tostring(L, -1), "\n\t", " | "), "\n", " ");
-    lc_log_error("lua %s hook: %s", lc__lua_hook_name(f->c->kind), msg);
+    lc_log_error("lua %s hook%s: %s", lc__lua_hook_name(f->c->kind), f->c->who, msg);
     f->n = -1; /* logged: error 100 */
     return 0;
 }
@@ -568,7 +568,7 @@ static void finish(lc_lua_call_t *c, int st)
         f.n = lua_gettop(c->co) > 2 ? 2 : lua_gettop(c->co);
         lua_settop(c->co, f.n);
         if ((rc = vm_pcall(vm, decide_fn, &f)) != 0) {
-            lc_log_error("lua %s hook: %s", lc__lua_hook_name(c->kind), errmsg(vm->L));
+            lc_log_error("lua %s hook%s: %s", lc__lua_hook_name(c->kind), c->who, errmsg(vm->L));
             lua_pop(vm->L, 1);
             lc__lua_decision_internal(&d);
         }
@@ -578,8 +578,8 @@ static void finish(lc_lua_call_t *c, int st)
         rc = vm_pcall(vm, failure_fn, &f);
         vm->uncapped--;
         if (rc != 0) {
-            lc_log_error("lua %s hook failed (%s while reporting it)", lc__lua_hook_name(c->kind),
-                         errmsg(vm->L));
+            lc_log_error("lua %s hook%s failed (%s while reporting it)", lc__lua_hook_name(c->kind),
+                         c->who, errmsg(vm->L));
             lua_pop(vm->L, 1);
         }
         if (rc != 0 || f.n < 0)
@@ -620,8 +620,8 @@ static bool run(lc_lua_call_t *c, int nargs)
     if (st == LUA_YIELD) {
         if (c->proxy != NULL || c->http != NULL)
             return false;
-        lc_log_error("lua %s hook: yielded outside lucent.proxy / lucent.http.request",
-                     lc__lua_hook_name(c->kind));
+        lc_log_error("lua %s hook%s: yielded outside lucent.proxy / lucent.http.request",
+                     lc__lua_hook_name(c->kind), c->who);
         lc_decision_t d;
         memset(&d, 0, sizeof(d));
         lc__lua_decision_internal(&d);
@@ -637,9 +637,31 @@ static void fail_call(lc_lua_call_t *c, const char *what)
     lc_decision_t d;
 
     memset(&d, 0, sizeof(d));
-    lc_log_error("lua %s hook: %s", lc__lua_hook_name(c->kind), what);
+    lc_log_error("lua %s hook%s: %s", lc__lua_hook_name(c->kind), c->who, what);
     lc__lua_decision_internal(&d);
     deliver(c, &d, true);
+}
+
+/* Who a call is for, for its log lines (no token or data: those may be secret). */
+static void describe(lc_lua_call_t *c, const lc_hook_ctx_t *x)
+{
+    size_t n = 0;
+
+#define WHO(...)                                                                                   \
+    do {                                                                                           \
+        int w = snprintf(c->who + n, sizeof(c->who) - n, __VA_ARGS__);                             \
+        if (w > 0)                                                                                 \
+            n = n + (size_t)w < sizeof(c->who) ? n + (size_t)w : sizeof(c->who) - 1;               \
+    } while (0)
+    if (x->client != NULL && x->client[0] != '\0')
+        WHO(" client %s", x->client);
+    if (x->user != NULL && (x->client != NULL && x->client[0] != '\0'))
+        WHO(" user \"%.64s\"", x->user);
+    if (x->channel != NULL)
+        WHO(" channel \"%.80s\"", x->channel);
+    if (x->method != NULL)
+        WHO(" method \"%.64s\"", x->method);
+#undef WHO
 }
 
 lc_lua_call_t *lc_lua_call(lc_lua_t *vm, lc_hook_kind kind, const lc_hook_ctx_t *ctx, lc_lua_cb cb,
@@ -662,6 +684,7 @@ lc_lua_call_t *lc_lua_call(lc_lua_t *vm, lc_hook_kind kind, const lc_hook_ctx_t 
     }
     c->vm = vm;
     c->kind = kind;
+    describe(c, ctx);
     c->cb = cb;
     c->arg = arg;
     c->co_ref = LUA_NOREF;
@@ -675,7 +698,7 @@ lc_lua_call_t *lc_lua_call(lc_lua_t *vm, lc_hook_kind kind, const lc_hook_ctx_t 
     s.nargs = 0;
     if (vm_pcall(vm, start_fn, &s) != 0) {
         lua_State *L = vm->L;
-        lc_log_error("lua %s hook: %s", lc__lua_hook_name(kind), errmsg(L));
+        lc_log_error("lua %s hook%s: %s", lc__lua_hook_name(kind), c->who, errmsg(L));
         lua_pop(L, 1);
         fail_call(c, "could not start");
         return NULL;
@@ -707,7 +730,8 @@ void lc__lua_resume(lc_lua_call_t *c, int (*push)(lua_State *L, void *ud), void 
     lc_lua_t *vm = c->vm;
 
     if (vm_pcall(vm, resume_fn, &r) != 0) {
-        lc_log_error("lua %s hook: resuming: %s", lc__lua_hook_name(c->kind), errmsg(vm->L));
+        lc_log_error("lua %s hook%s: resuming: %s", lc__lua_hook_name(c->kind), c->who,
+                     errmsg(vm->L));
         lua_pop(vm->L, 1);
         fail_call(c, "could not be resumed");
         return;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hooks/proxy_int.h"
+#include "hooks/proxy_internal.h"
 #include "util/base64.h"
 #include "util/err.h"
 #include "util/log.h"

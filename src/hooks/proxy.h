@@ -53,7 +53,7 @@ enum lc_proxy_reply_type { LC_PROXY_RESULT, LC_PROXY_ERROR, LC_PROXY_DISCONNECT 
 /* A backend's answer. Strings and raw JSON are owned (free with lc_proxy_reply_free). For
  * info and data, a base64 twin in the answer is decoded into the same field and wins. */
 typedef struct lc_proxy_reply {
-    int type;        /* enum lc_proxy_reply_type */
+    enum lc_proxy_reply_type type;
     uint32_t code;   /* error / disconnect code */
     char *message;   /* error message / disconnect reason ("" when absent) */
     bool temporary;  /* error */

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "hooks/proxy.h"
-#include "hooks/proxy_int.h"
+#include "hooks/proxy_internal.h"
 #include "util/err.h"
 #include "util/log.h"
 

@@ -97,7 +97,7 @@ typedef enum lc_decision_type {
  * of notifications (disconnect, unsubscribe) always give NONE unless they fail. Strings in a
  * decision are never NULL except reply.message after an allocation failure. */
 typedef struct lc_decision {
-    int type; /* enum lc_decision_type */
+    lc_decision_type type;
     lc_proxy_reply_t reply;
     char **exclude_clients;
     size_t n_exclude_clients;

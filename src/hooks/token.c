@@ -82,6 +82,8 @@ static jwks_set_t *set_of(lc_httpc_t *hc, const char *url)
     return s;
 }
 
+static bool start_fetch(jwks_set_t *s);
+
 static bool jwk_find(void *ud, const char *kid, lc_jwk_t *out)
 {
     const jwks_set_t *s = ud;
@@ -114,6 +116,11 @@ void lc_token_keys(const lc_config_t *cfg, bool sub, lc_httpc_t *hc, lc_token_ke
         out->jwks_url = t->jwks_public_endpoint;
         out->keys.jwk_find = jwk_find;
         out->keys.jwk_ud = hc != NULL ? set_of(hc, t->jwks_public_endpoint) : NULL;
+        /* The first look at a set fetches it, so it is usually there before a token needs it
+         * (a Lua hook's ctx.claims reads the cache without waiting). */
+        jwks_set_t *s = out->keys.jwk_ud;
+        if (s != NULL && s->fetched_ms == 0)
+            start_fetch(s);
     }
 }
 
@@ -161,6 +168,15 @@ static void on_fetched(void *arg, const lc_httpc_resp_t *r)
     }
 }
 
+static bool start_fetch(jwks_set_t *s)
+{
+    lc_httpc_opts_t o = {.url = s->url, .method = "GET", .timeout_ms = JWKS_TIMEOUT_MS};
+
+    if (s->req == NULL && (s->req = lc_httpc_request(s->hc, &o, on_fetched, s)) == NULL)
+        lc_log_error("jwks %s: the request could not start", s->url);
+    return s->req != NULL;
+}
+
 lc_jwks_wait_t *lc_token_jwks_refresh(lc_httpc_t *hc, const char *url, void (*done)(void *arg),
                                       void *arg)
 {
@@ -173,13 +189,9 @@ lc_jwks_wait_t *lc_token_jwks_refresh(lc_httpc_t *hc, const char *url, void (*do
         return NULL;
     if ((w = calloc(1, sizeof(*w))) == NULL)
         return NULL;
-    if (s->req == NULL) {
-        lc_httpc_opts_t o = {.url = url, .method = "GET", .timeout_ms = JWKS_TIMEOUT_MS};
-        if ((s->req = lc_httpc_request(hc, &o, on_fetched, s)) == NULL) {
-            lc_log_error("jwks %s: the request could not start", url);
-            free(w);
-            return NULL;
-        }
+    if (!start_fetch(s)) {
+        free(w);
+        return NULL;
     }
     w->done = done;
     w->arg = arg;

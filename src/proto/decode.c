@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/pb_int.h"
+#include "proto/pb_internal.h"
 #include "util/err.h"
 
 /* ---- scanner over text that cJSON has already accepted ---- */

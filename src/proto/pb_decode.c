@@ -7,7 +7,7 @@
 
 #include "proto/codec.h"
 #include "proto/pb.h"
-#include "proto/pb_int.h"
+#include "proto/pb_internal.h"
 #include "util/err.h"
 
 /* ---- varints ---- */

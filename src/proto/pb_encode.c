@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "proto/pb.h"
-#include "proto/pb_int.h"
+#include "proto/pb_internal.h"
 #include "util/err.h"
 
 /* Nesting deeper than any Reply has (Reply → ConnectResult → subs → SubscribeResult →

@@ -47,9 +47,9 @@ struct lc_http_req {
 typedef struct http_conn {
     llhttp_t parser;
     lc_http_req_t req;
-    size_t raw_head;      /* bytes fed while the current request head was incomplete */
-    int error_status;     /* status chosen by a callback that rejected the request */
-    lc_buf_t reject_body; /* a check's own body for that rejection (JSON), empty = status line */
+    size_t raw_head;        /* bytes fed while the current request head was incomplete */
+    int error_status;       /* status chosen by a callback that rejected the request */
+    const char *error_body; /* static JSON body for that answer, or NULL (a check's choice) */
     bool in_message;
     bool headers_done;
     bool field_open;  /* a header name is being read */
@@ -156,7 +156,6 @@ static void http_conn_free(http_conn_t *h)
         return;
     lc_buf_free(&h->req.head);
     lc_buf_free(&h->req.body);
-    lc_buf_free(&h->reject_body);
     free(h->req.hdrs);
     free(h);
 }
@@ -390,11 +389,12 @@ static void http_reject(lc__conn_t *c, http_conn_t *h, int status)
                           : snprintf(body, sizeof(body), "%d %s\n", status, reason_phrase(status));
     lc_log_debug("http request rejected with %d (%s)", status,
                  llhttp_errno_name(llhttp_get_errno(&h->parser)));
-    lc_rcbuf_t *b = h->reject_body.len > 0
-                        ? build_response(NULL, status, "application/json", h->reject_body.data,
-                                         h->reject_body.len, NULL, true)
-                        : build_response(NULL, status, "text/plain; charset=utf-8", body, (size_t)n,
-                                         NULL, true);
+    const char *json = h->error_status == status ? h->error_body : NULL;
+    h->error_body = NULL;
+    lc_rcbuf_t *b =
+        json ? build_response(NULL, status, "application/json", json, strlen(json), NULL, true)
+             : build_response(NULL, status, "text/plain; charset=utf-8", body, (size_t)n, NULL,
+                              true);
     h->closing = true;
     if (b == NULL) {
         lc__conn_close(c);
@@ -405,12 +405,9 @@ static void http_reject(lc__conn_t *c, http_conn_t *h, int status)
     lc__conn_finish(c);
 }
 
-void lc_http_req_reject_json(lc_http_req_t *req, const char *body, size_t len)
+void lc_http_req_reject_body(lc_http_req_t *req, const char *json)
 {
-    http_conn_t *h = lc_container_of(req, http_conn_t, req);
-    h->reject_body.len = 0;
-    if (lc_buf_append(&h->reject_body, body, len) < 0)
-        h->reject_body.len = 0; /* the status line alone is still an answer */
+    lc_container_of(req, http_conn_t, req)->error_body = json;
 }
 
 void lc_http_respond(lc_http_req_t *req, int status, const char *content_type, const char *body,

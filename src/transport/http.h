@@ -23,9 +23,9 @@ typedef void (*lc_http_handler_fn)(lc_http_req_t *req, void *arg);
 /* Runs when a request's headers are complete, before any body is read: 0 lets the request go
  * on, an HTTP status (401, 405...) answers it at once and closes the connection. */
 typedef int (*lc_http_check_fn)(lc_http_req_t *req, void *arg);
-/* From a check that refuses: the JSON body its answer carries (copied) instead of a plain
- * status line. */
-void lc_http_req_reject_json(lc_http_req_t *req, const char *body, size_t len);
+/* From a check: the JSON body of the answer to its status (a static string), instead of the
+ * plain status line. */
+void lc_http_req_reject_body(lc_http_req_t *req, const char *json);
 
 lc_router_t *lc_router_new(void);
 void lc_router_free(lc_router_t *r);

@@ -87,7 +87,7 @@ static void emu_cancel(void *arg)
 static void emu_each(lc_worker_t *w, void *arg)
 {
     emu_op_t *op = arg;
-    lc_worker_emulate(w, op->session, op->data, op->len);
+    lc_ops_emulate(w, op->session, op->data, op->len);
 }
 
 /* Back in the request's worker. The replies travel on the session's stream, so the answer is
@@ -186,7 +186,7 @@ static void on_emulation(lc_http_req_t *req, void *arg)
     }
     op->req = req;
     lc_http_req_set_cancel(req, emu_cancel, op);
-    if (lc_node_each_worker(lc_worker_node(w), emu_each, emu_done, op) < 0) {
+    if (lc_ops_each_worker(lc_worker_node(w), emu_each, emu_done, op) < 0) {
         lc_http_req_set_cancel(req, NULL, NULL);
         op->req = NULL;
         emu_done(w, op);

@@ -371,6 +371,7 @@ static size_t ws_on_data(lc__conn_t *c, const char *p, size_t n)
     s->in_len = n;
     /* input is taken while its answers can be queued: a peer that does not read what it asks
      * for (pings) waits once its output is over http_server.max_output_buffer */
+    int stalled = 0;
     while (s->in_len > 0 && !lc__conn_out_full(c)) {
         size_t before = s->in_len;
         s->in_recv = true;
@@ -393,8 +394,11 @@ static size_t ws_on_data(lc__conn_t *c, const char *p, size_t n)
             s->in_len = 0;
             break;
         }
-        if (s->in_len == before && wslay_event_get_queued_msg_count(s->ctx) == 0)
-            break; /* nothing taken, nothing to move out */
+        /* nothing taken twice in a row (the pump could not make room): wait for more */
+        if (s->in_len != before)
+            stalled = 0;
+        else if (++stalled >= 2)
+            break;
     }
     size_t used = n - s->in_len;
     s->in = NULL;
@@ -707,7 +711,10 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
         c->t.vt->close(&c->t, LC_DISCONNECT_CONNECTION_LIMIT, "connection limit");
         return;
     }
-    lc__conn_timeout(c, LC__T_HANDSHAKE);
+    /* the first message may have come with the request (uni_websocket's cf_connect) */
+    if (first == NULL)
+        lc__conn_timeout(c, LC__T_HANDSHAKE);
+    ws->got_message = first != NULL;
     opts.headers = hdrs;
     opts.n_headers = n_hdrs;
     ws->client = lc_client_new(&c->t, &opts);

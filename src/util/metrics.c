@@ -130,6 +130,11 @@ void lc_metrics_set_engine(const char *name, bool up)
     atomic_store(&engine_up, up);
 }
 
+void lc_metrics_engine_up(bool up)
+{
+    atomic_store(&engine_up, up);
+}
+
 const char *lc_metrics_engine_name(bool *up)
 {
     *up = atomic_load(&engine_up);

@@ -130,6 +130,8 @@ void lc_metrics_decision(int kind, int step, int result, uint64_t ns);
 void lc_metrics_engine(uint64_t ns, bool ok);
 /* Engine name and state for lucent_engine_up (the engine's owner sets it). */
 void lc_metrics_set_engine(const char *name, bool up);
+/* The engine's connection came up or went down (Redis). */
+void lc_metrics_engine_up(bool up);
 
 /* ---- reading ---- */
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "util/assert.h"
 #include "util/err.h"
 #include "util/metrics.h"
 
@@ -106,6 +107,8 @@ size_t lc_wqueue_iov(const lc_wqueue_t *q, uv_buf_t *iov, size_t max)
 
 void lc_wqueue_consume(lc_wqueue_t *q, size_t n)
 {
+    /* the socket wrote at most what was queued */
+    LC_ASSERT(n <= q->bytes);
     if (n > q->bytes)
         n = q->bytes;
     q->bytes -= n;
@@ -113,6 +116,7 @@ void lc_wqueue_consume(lc_wqueue_t *q, size_t n)
     lc_rcbuf_t **it = slots(q);
     while (q->count > 0) {
         lc_rcbuf_t *b = it[q->head];
+        LC_ASSERT(q->head_off <= b->len);
         size_t left = b->len - q->head_off;
         if (n < left) {
             q->head_off += n;
@@ -125,6 +129,7 @@ void lc_wqueue_consume(lc_wqueue_t *q, size_t n)
         q->count--;
         q->head_off = 0;
     }
+    LC_ASSERT(q->count > 0 || (q->bytes == 0 && q->head_off == 0));
     if (q->count == 0)
         q->head = 0;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "hooks/lua_int.h"
+#include "hooks/lua_internal.h"
 #include "proto/json_check.h"
 
 static lua_State *L;

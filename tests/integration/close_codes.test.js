@@ -89,6 +89,12 @@ t('lucent.disconnect out of range or with a long reason in an rpc hook → error
   const { raw, reply } = await connectWith({});
   assert.ok(reply.connect, JSON.stringify(reply));
   for (const m of ['lua.big', 'lua.low', 'lua.long']) assertErrorReply(await rawCall(raw, { rpc: { method: m } }), 100);
+  // the error's log line names the client, its user and the method
+  const client = reply.connect.client;
+  await waitUntil(() => ctx.server.logs().includes(`lua rpc hook client ${client} user "u1" method "lua.big": `), {
+    timeoutMs: 3000,
+    what: 'the hook error naming client, user and method',
+  });
   assert.ok(await staysOpen(raw, 200));
   raw.cmd({ rpc: { method: 'lua.ok' } });
   assert.deepEqual(await closedWithin(raw, 5000), { code: 4999, reason: 'lua bye' });

@@ -121,6 +121,23 @@ describe('server API exclusions and http_api.exclude_client_field', () => {
     await assertSkipped(box.server, ch, [a], [b, c]);
   });
 
+  t('the socket field is cut out of the text: numbers past 2^53, 12.50, unicode escapes and nested objects stay byte for byte', async () => {
+    const ch = `hx:${uniq('bx')}`;
+    const [a, b] = await sessions(box.server, ['1', '2'], [ch]);
+    const kept = '"id":1234567890123456789,"price":12.50,"name":"caf\\u00e9 \\ud83d\\ude00","n":{"socket":"inner","a":[1.0,{"b":"}"}]}';
+    const want = `{${kept}}`;
+    const r = await api(box.server, 'publish', null, { raw: `{"channel":"${ch}","data":{${kept},"socket":"${a.client}"}}` });
+    assert.ok(r.body.result, r.text);
+    let frame;
+    do frame = await b.nextFrame(5000);
+    while (!frame.includes('"pub"') || !frame.includes(ch));
+    assert.ok(frame.includes(`"data":${want}`), frame);
+    await nextPub(b, ch); // the same publication, parsed
+    const h = await api(box.server, 'history', { channel: ch, limit: 10 });
+    assert.ok(h.text.includes(`"data":${want}`), h.text);
+    await assertSkipped(box.server, ch, [a], [b]);
+  });
+
   t('the socket field with centrifuge-js: the sender\'s own tab does not get its event', async () => {
     const ch = `chat:${uniq('sdk')}`;
     const tabs = [];

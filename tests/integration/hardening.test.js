@@ -35,6 +35,20 @@ function openFds(pid) {
   return fs.readdirSync(`/proc/${pid}/fd`).length;
 }
 
+/** Wait until the server's RSS stops growing (under 1 MB over 2 s) or ms pass; returns it. */
+async function settledRss(pid, ms) {
+  const t0 = Date.now();
+  const samples = [];
+  for (;;) {
+    await sleep(500);
+    samples.push(rssKb(pid));
+    const last = samples.slice(-5);
+    if (last.length === 5 && Math.max(...last) - Math.min(...last) < 1024) break;
+    if (Date.now() - t0 >= ms) break;
+  }
+  return samples[samples.length - 1];
+}
+
 function report(what, before, after) {
   console.log(`# ${what}: RSS ${(before / 1024).toFixed(1)} MB -> ${(after / 1024).toFixed(1)} MB (+${((after - before) / 1024).toFixed(1)} MB)`);
 }
@@ -172,6 +186,56 @@ test('client.connection_limit: a connection over the limit is disconnected with 
   await assertCleanExit(server);
 });
 
+test('client.user_connection_limit: a user over the limit on the node is disconnected with 3504', async () => {
+  const cfg = defaultConfig();
+  cfg.workers = 2;
+  cfg.client.user_connection_limit = 2;
+  const server = await startServer(cfg);
+  await withLogsOnFailure(server, async () => {
+    const u1 = connToken(server.secret, 'u1');
+    const a = newClient(server, { token: u1 });
+    const b = newClient(server, { token: u1 });
+    await connected(a);
+    await connected(b);
+    const c = newClient(server, { token: u1 });
+    const d = await disconnected(c);
+    assert.equal(d.code, 3504);
+    assert.match(server.logs(), /refused connect: .*user=u1.*code=3504/);
+    // other users are not affected
+    const other = newClient(server, { token: connToken(server.secret, 'u2') });
+    await connected(other);
+    // a place of u1 frees up
+    a.disconnect();
+    await sleep(300);
+    const e = newClient(server, { token: u1 });
+    await connected(e);
+    for (const x of [b, c, e, other]) x.disconnect();
+  });
+  await assertCleanExit(server);
+});
+
+test('client.connection_limit bounds emulation sessions (SSE, HTTP-streaming) too', async () => {
+  const { newStreamClient } = require('./lib/stream');
+  const cfg = defaultConfig();
+  cfg.client.connection_limit = 1;
+  cfg.sse = { enabled: true };
+  cfg.http_stream = { enabled: true };
+  const server = await startServer(cfg);
+  await withLogsOnFailure(server, async () => {
+    const token = connToken(server.secret, 'u1');
+    const a = newStreamClient(server, 'sse', { token });
+    await connected(a);
+    for (const transport of ['sse', 'http_stream']) {
+      const b = newStreamClient(server, transport, { token });
+      const d = await disconnected(b);
+      assert.equal(d.code, 3504, `${transport}: ${JSON.stringify(d)}`);
+      b.disconnect();
+    }
+    a.disconnect();
+  });
+  await assertCleanExit(server);
+});
+
 test('pipelined requests whose answers are never read: reading pauses, memory stays bounded', async () => {
   const server = await startServer(defaultConfig(), MEASURED);
   await withLogsOnFailure(server, async () => {
@@ -182,8 +246,7 @@ test('pipelined requests whose answers are never read: reading pauses, memory st
     const chunk = Buffer.concat(Array(2000).fill(req)); // 68 KB
     const total = 30 * 1024 * 1024;
     for (let sent = 0; sent < total; sent += chunk.length) s.write(chunk);
-    await sleep(2500);
-    const after = rssKb(server.pid);
+    const after = await settledRss(server.pid, 20000);
     report('30 MB of pipelined GET /health never read', before, after);
     assert.ok(after - before < 40 * 1024, `RSS grew by ${after - before} kB`);
     // the server still serves others
@@ -199,13 +262,13 @@ test('WebSocket pings whose pongs are never read: reading pauses, memory stays b
     const ws = await tcpWebSocket(server.port);
     const before = rssKb(server.pid);
     ws.socket.pause();
-    const ping = encodeFrame(0x9, Buffer.alloc(0));
-    const chunk = Buffer.concat(Array(10000).fill(ping)); // 60 KB
-    const total = 30 * 1024 * 1024;
+    // the largest control payload: every pong weighs as much as its ping
+    const ping = encodeFrame(0x9, Buffer.alloc(125, 0x70));
+    const chunk = Buffer.concat(Array(500).fill(ping)); // 65 KB
+    const total = 60 * 1024 * 1024;
     for (let sent = 0; sent < total; sent += chunk.length) ws.socket.write(chunk);
-    await sleep(2500);
-    const after = rssKb(server.pid);
-    report('30 MB of WebSocket pings, pongs never read', before, after);
+    const after = await settledRss(server.pid, 20000);
+    report('60 MB of WebSocket pings (125-byte payloads), pongs never read', before, after);
     assert.ok(after - before < 40 * 1024, `RSS grew by ${after - before} kB`);
     assert.equal((await request(server, '/health')).status, 200);
     ws.destroy();

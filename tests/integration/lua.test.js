@@ -467,7 +467,7 @@ t('lucent.publish from a hook reaches subscribers on every worker; skip_history 
   assert.deepEqual(await historyData(hch), []);
 });
 
-// lucent.publish is "publish as the server API would" (script.h); lua_int.h plans for a
+// lucent.publish is "publish as the server API would" (script.h); lua_internal.h plans for a
 // hook's lucent.publish running the broadcast hook (vm->depth). This test holds the server to
 // that reading.
 t('lucent.publish into a channel with a broadcast route goes through the broadcast hook', async () => {

@@ -177,3 +177,74 @@ describe('audience_regex, issuer_regex and client.subscription_token keys', () =
   });
 });
 
+
+// ---------------------------------------------------------------------------------------------
+// JWKS: keys fetched from an endpoint, again when a token names a kid the cached set lacks
+
+describe('client.token.jwks_public_endpoint', () => {
+  const box = { keys: [] };
+  const jwks = async (pairs) => ({ keys: await Promise.all(pairs.map(async ([kid, pair, alg]) => ({ ...(await jose.exportJWK(pair.publicKey)), kid, alg, use: 'sig' }))) });
+  before(async () => {
+    box.r1 = await jose.generateKeyPair('RS256', { modulusLength: 2048 });
+    box.e1 = await jose.generateKeyPair('ES256');
+    box.r2 = await jose.generateKeyPair('RS256', { modulusLength: 2048 });
+    box.doc = await jwks([
+      ['r1', box.r1, 'RS256'],
+      ['e1', box.e1, 'ES256'],
+    ]);
+    box.backend = await startBackend({ '/jwks': () => ({ json: box.doc }) });
+    box.server = await startServer(
+      merge(defaultConfig(), {
+        workers: 1,
+        client: { token: { jwks_public_endpoint: box.backend.url('/jwks'), audience: 'lucent-tests' } },
+        channel: { without_namespace: { allow_user_limited_channels: true, allow_subscribe_for_client: true } },
+      }),
+    );
+  });
+  after(async () => {
+    if (box.server) await assertCleanExit(box.server);
+    if (box.backend) await box.backend.close();
+  });
+  const t = (name, fn) => test(name, () => withLogsOnFailure(box.server, fn));
+  const claims = (sub) => ({ sub, aud: 'lucent-tests', exp: now() + 600 });
+
+  t('the first token fetches the set; RSA and EC keys of the set verify their kids; the set is then cached', async () => {
+    await expectUser(box.server, await sign(claims('j1'), box.r1.privateKey, 'RS256', { kid: 'r1' }), 'j1');
+    await expectUser(box.server, await sign(claims('j2'), box.e1.privateKey, 'ES256', { kid: 'e1' }), 'j2');
+    await expectUser(box.server, await sign(claims('j3'), box.r1.privateKey, 'RS256', { kid: 'r1' }), 'j3');
+    assert.equal(box.backend.calls('/jwks').length, 1, 'one fetch for three tokens');
+    // subscription tokens use the same set (no client.subscription_token section)
+    const r = await connectWith(box.server, await sign(claims('j4'), box.r1.privateKey, 'RS256', { kid: 'r1' }));
+    assert.ok(r.ok, JSON.stringify(r));
+    const st = await sign({ sub: 'j4', channel: '$jw', aud: 'lucent-tests' }, box.e1.privateKey, 'ES256', { kid: 'e1' });
+    assert.ok((await rawCall(r.raw, { subscribe: { channel: '$jw', token: st } })).subscribe);
+    r.raw.ws.close();
+  });
+
+  t('a kid of the wrong type, no kid, a foreign signature or a wrong aud → 3500', async () => {
+    await expectRefused(box.server, await sign(claims('x'), box.e1.privateKey, 'ES256', { kid: 'r1' }), 'EC token naming an RSA kid');
+    await expectRefused(box.server, await sign(claims('x'), box.r1.privateKey, 'RS256'), 'no kid');
+    await expectRefused(box.server, await sign(claims('x'), box.r2.privateKey, 'RS256', { kid: 'r1' }), 'signed by another key');
+    await expectRefused(box.server, await sign({ ...claims('x'), aud: 'other' }, box.r1.privateKey, 'RS256', { kid: 'r1' }), 'wrong aud');
+  });
+
+  t('a rotated key: a token with a new kid makes the server fetch the set again and connect', async () => {
+    await sleep(1100); // past the minimum interval between two fetches
+    box.doc = await jwks([
+      ['r1', box.r1, 'RS256'],
+      ['r2', box.r2, 'RS256'],
+    ]);
+    const before = box.backend.calls('/jwks').length;
+    await expectUser(box.server, await sign(claims('rot'), box.r2.privateKey, 'RS256', { kid: 'r2' }), 'rot');
+    assert.equal(box.backend.calls('/jwks').length, before + 1);
+  });
+
+  t('unknown kids are refused and do not make the server fetch more than once a second', async () => {
+    await sleep(1100);
+    const before = box.backend.calls('/jwks').length;
+    const r2 = await jose.generateKeyPair('RS256', { modulusLength: 2048 });
+    for (let i = 0; i < 5; i++) await expectRefused(box.server, await sign(claims('u'), r2.privateKey, 'RS256', { kid: `nope${i}` }), 'unknown kid');
+    const fetched = box.backend.calls('/jwks').length - before;
+    assert.ok(fetched >= 1 && fetched <= 2, `${fetched} fetches for 5 unknown kids`);
+  });
+});

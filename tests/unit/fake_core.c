@@ -116,7 +116,7 @@ const char *lc_node_uid(const lc_node_t *n)
 
 typedef struct each_op {
     uv_timer_t timer;
-    lc_node_each_fn each, done;
+    lc_ops_each_fn each, done;
     void *arg;
 } each_op_t;
 
@@ -134,7 +134,7 @@ static void on_each_timer(uv_timer_t *timer)
 }
 
 /* never synchronous, like the real one: the next loop iteration */
-int lc_node_each_worker(lc_node_t *n, lc_node_each_fn each, lc_node_each_fn done, void *arg)
+int lc_ops_each_worker(lc_node_t *n, lc_ops_each_fn each, lc_ops_each_fn done, void *arg)
 {
     each_op_t *op = calloc(1, sizeof(*op));
     if (op == NULL)
@@ -164,7 +164,7 @@ const char *lc_client_session(const lc_client_t *c)
     return c->session;
 }
 
-bool lc_worker_emulate(lc_worker_t *w, const char *session, const char *data, size_t len)
+bool lc_ops_emulate(lc_worker_t *w, const char *session, const char *data, size_t len)
 {
     lc_list_t *pos;
     lc_list_foreach(pos, &sessions)

@@ -46,7 +46,7 @@ typedef struct fake_state {
     /* the modes sessions were created with, and the newest message (NUL-terminated) */
     int mode[4];
     char msg[512];
-    int emulated; /* lc_worker_emulate calls that found their session */
+    int emulated; /* lc_ops_emulate calls that found their session */
 } fake_state_t;
 
 extern fake_state_t g;

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "config/config_int.h"
+#include "config/internal.h"
 #include "util/err.h"
 
 static char err[512];

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "config/config_int.h"
+#include "config/internal.h"
 #include "util/err.h"
 #include "util/log.h"
 

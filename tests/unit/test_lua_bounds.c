@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "hooks/lua_int.h"
+#include "hooks/lua_internal.h"
 #include "hooks/script.h"
 
 /* ---- the bounded functions against LuaJIT's own, in a plain state ---- */
@@ -226,6 +226,9 @@ static const char *const script =
     "M.disc_low = function() return lucent.disconnect(1000, 'x') end\n"
     "M.disc_frac = function() return lucent.disconnect(4000.5) end\n"
     "M.disc_long = function() return lucent.disconnect(4000, string.rep('r', 124)) end\n"
+    "M.disc_edit = function() local d = lucent.disconnect(4000) d.code = 4294967295 return d end\n"
+    "M.disc_raise = function() local d = lucent.disconnect(4000) d.reason = string.rep('r', 200) "
+    "error(d) end\n"
     "M.disc_ok = function() return lucent.disconnect(4999, string.rep('r', 123)) end\n"
     /* nesting that is fine: 40 coroutines deep, each resumed once; a sort with a comparator;
      * a gsub callback; each many times in a row (the count must come back down) */
@@ -297,7 +300,8 @@ static void test_lua_time_limit_ends_calls(void **state)
 static void test_lua_disconnect_code_range(void **state)
 {
     fx_t *f = *state;
-    const char *bad[] = {"disc_big", "disc_low", "disc_frac", "disc_long"};
+    const char *bad[] = {"disc_big",  "disc_low",  "disc_frac",
+                         "disc_long", "disc_edit", "disc_raise"};
 
     load(f, script);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -140,7 +140,7 @@ async function stopProc(proc, signal = 'SIGTERM') {
 async function startRedis(opts = {}) {
   const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? makeTempDir();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--repl-diskless-sync-delay', '0'];
   if (opts.replicaOf) args.push('--replicaof', '127.0.0.1', String(opts.replicaOf));
   const r = {
     port,

@@ -17,6 +17,9 @@ const os = require('node:os');
 const path = require('node:path');
 const { after } = require('node:test');
 const { REPO_ROOT, binaryPath, requireBinary } = require('./paths');
+// at the top level: its `after` hook must belong to the file, not to the test that first
+// starts a server
+const { startRedis } = require('./redis');
 
 const LOG_LIMIT = 32 * 1024 * 1024; // keep at most this many bytes of server output
 
@@ -159,7 +162,21 @@ function applyRunKnobs(cfg) {
   if (delay && cfg.client?.write_delay === undefined) cfg.client = { ...cfg.client, write_delay: delay };
 }
 
+// LUCENT_TEST_ENGINE=redis runs a file's servers on the Redis engine: one redis-server per
+// test process (started on first use, stopped by lib/redis.js), a key prefix per server so
+// that each starts as empty as a memory-engine server. Configs that name an engine keep it.
+let sharedRedis = null;
+let serverSeq = 0;
+async function withTestEngine(config) {
+  if (process.env.LUCENT_TEST_ENGINE !== 'redis' || config.engine || config.engine_type) return config;
+  if (!sharedRedis) sharedRedis = startRedis();
+  const r = await sharedRedis;
+  const prefix = `t${process.pid}_${++serverSeq}_${Date.now()}`;
+  return merge(config, { engine: { type: 'redis', redis: { address: r.address, prefix } } });
+}
+
 async function startOnce(bin, config, opts) {
+  config = await withTestEngine(config);
   const port = await freePort();
   const dir = makeTempDir();
   const configFile = path.join(dir, 'config.json');

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hooks/script.h"
+#include "proto/json_edit.h"
 #include "proto/codes.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -73,26 +74,26 @@ static int set_data(api_pub_t *p, const char *d, size_t len)
 }
 
 /* Laravel's toOthers(): the sender's socket id travels inside the data (laravel-centrifugo
- * leaves X-Socket-ID in `socket`). Take it out and leave that client out of the fan-out. */
+ * leaves X-Socket-ID in `socket`). Take it out and leave that client out of the fan-out. The
+ * field is cut out of the text: every other byte reaches subscribers as the backend sent it
+ * (a model id past 2^53 stays exact). */
 static int apply_sender_field(api_pub_t *p, const char *field)
 {
-    cJSON *root = cJSON_ParseWithLength(p->data, p->data_len);
-    if (!root)
-        return 0;
-    int rc = 0;
-    cJSON *f = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, field) : NULL;
-    if (f) {
-        if (cJSON_IsString(f))
-            rc = add_id(&p->clients, &p->n_clients, &p->cap_clients, f->valuestring);
-        cJSON_DeleteItemFromObjectCaseSensitive(root, field);
-        char *text = cJSON_PrintUnformatted(root);
-        if (!text)
-            rc = LC_ENOMEM;
-        else
-            rc = rc ? rc : set_data(p, text, strlen(text));
-        free(text);
+    lc_buf_t out = LC_BUF_INIT;
+    lc_raw_t v;
+    int rc = lc_json_remove_member(p->data, p->data_len, field, &out, &v);
+    if (rc <= 0) {
+        lc_buf_free(&out);
+        return rc == LC_ENOMEM ? rc : 0; /* no such field, or data that is no object */
     }
-    cJSON_Delete(root);
+    rc = 0;
+    cJSON *id = cJSON_ParseWithLength(v.p, v.len);
+    if (cJSON_IsString(id))
+        rc = add_id(&p->clients, &p->n_clients, &p->cap_clients, id->valuestring);
+    cJSON_Delete(id);
+    if (!rc)
+        rc = set_data(p, out.data ? out.data : "", out.len);
+    lc_buf_free(&out);
     return rc;
 }
 

@@ -1,7 +1,7 @@
 /* Shared between the proxy sources only: the in-flight call both lc_proxy_call (proxy.c) and
  * lc_proxy_laravel_auth (proxy_laravel.c) run on. */
-#ifndef LC_HOOKS_PROXY_INT_H
-#define LC_HOOKS_PROXY_INT_H
+#ifndef LC_HOOKS_PROXY_INTERNAL_H
+#define LC_HOOKS_PROXY_INTERNAL_H
 
 #include <stdbool.h>
 

@@ -10,9 +10,9 @@
  * cancelled, starts nothing more, and frees itself once the commands in flight have answered.
  *
  * Everything runs in the worker thread that received the request: engine callbacks and the
- * `done` of lc_node_each_worker come back to that thread. */
-#ifndef LC_API_API_INT_H
-#define LC_API_API_INT_H
+ * `done` of lc_ops_each_worker come back to that thread. */
+#ifndef LC_API_INTERNAL_H
+#define LC_API_INTERNAL_H
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -133,6 +133,10 @@ void lc__api_history_remove(lc__api_cmd_t *c, const char *params, size_t len, co
 void lc__api_channels(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
 void lc__api_info(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
 void lc__api_rpc(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
+
+/* Run the method `name` (or "batch") of an admitted POST request with a JSON body; answers
+ * 404 for unknown names. Shared by the server API and the admin UI's API. */
+void lc__api_run_request(lc__api_t *a, lc_http_req_t *req, const char *name);
 
 /* GET /metrics when prometheus.enabled (api_metrics.c); the admin UI when admin.enabled
  * (api_admin.c). 0 or LC_ENOMEM. */

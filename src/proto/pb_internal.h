@@ -1,7 +1,7 @@
 /* Shared by the Protobuf decoder and encoder: a bump allocator that protobuf-c allocates
  * from while one message is decoded or built, released at once afterwards. */
-#ifndef LC_PROTO_PB_INT_H
-#define LC_PROTO_PB_INT_H
+#ifndef LC_PROTO_PB_INTERNAL_H
+#define LC_PROTO_PB_INTERNAL_H
 
 #include <protobuf-c/protobuf-c.h>
 

@@ -6,8 +6,8 @@
  * callback runs on the loop that made it). Worker 0 also holds one PUB/SUB connection per
  * shard and a control timer; other workers reach it only through the shards' channel tables
  * (mutex) and an async handle. hiredis is used only in these files. */
-#ifndef LC_ENGINE_REDIS_INT_H
-#define LC_ENGINE_REDIS_INT_H
+#ifndef LC_ENGINE_REDIS_INTERNAL_H
+#define LC_ENGINE_REDIS_INTERNAL_H
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -90,11 +90,22 @@ void lc__rconn_reset(lc__rconn_t *c, const char *why);
 
 enum { LC__CH_NONE, LC__CH_SUBSCRIBING, LC__CH_SUBSCRIBED, LC__CH_UNSUBSCRIBING };
 
+/* A worker waiting for a channel's subscription (channel_ready), then a completion queued for
+ * that worker. */
+typedef struct lc__rwait {
+    struct lc__rwait *next;
+    int slot;
+    int err;
+    lc_done_cb cb;
+    void *arg;
+} lc__rwait_t;
+
 /* A channel this node listens to on one shard (its PUB/SUB state). */
 typedef struct lc__rchan {
     int refs;      /* workers whose hub has the channel */
     uint8_t state; /* LC__CH_* */
     bool dirty;    /* queued for the broker's reconcile */
+    lc__rwait_t *waiters;
     size_t len;
     char name[];
 } lc__rchan_t;
@@ -119,6 +130,11 @@ typedef struct lc__rslot {
     lc_map_t presence;  /* channel NUL client → lc__rpres_t */
     uv_timer_t presence_timer;
     lc_buf_t scratch;
+    /* channel_ready completions from worker 0 (under done_mu), run by done_async */
+    uv_mutex_t done_mu;
+    uv_async_t done_async;
+    lc__rwait_t *done;
+    bool done_live;
 } lc__rslot_t;
 
 /* A node seen through the control channel. */
@@ -148,8 +164,8 @@ struct lc__redis {
     uv_async_t broker_async;
     uv_timer_t info_timer;
     bool broker_on;
-    atomic_bool broker_live; /* broker_async may be signalled */
-    lc_map_t nodes;          /* uid → lc__rnode_t, under mu */
+    bool broker_live; /* broker_async may be signalled (under mu) */
+    lc_map_t nodes;   /* uid → lc__rnode_t, under mu */
 };
 
 /* The slot of the calling worker thread, NULL outside workers. */
@@ -178,7 +194,15 @@ void lc__redis_set_sha(lc__redis_t *r, int which, const char *sha, size_t len);
 /* --- broker (redis_pubsub.c) ------------------------------------------------------------------ */
 
 void lc__broker_channel(lc__redis_t *r, const char *ch, size_t chlen, int delta);
+int lc__broker_channel_ready(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb cb,
+                             void *arg);
+/* The slot's thread: run the completions queued for it. */
+void lc__broker_on_done(uv_async_t *h);
+/* Drop what a slot still has queued (engine teardown, loops gone). */
+void lc__broker_free_done(lc__rslot_t *s);
 void lc__broker_on_async(uv_async_t *h);
+/* Any thread: have worker 0 reconcile the channel tables. */
+void lc__broker_wake(lc__redis_t *r);
 void lc__broker_ready(lc__rconn_t *c);
 void lc__broker_down(lc__rconn_t *c);
 void lc__broker_message(lc__rconn_t *c, redisReply *reply);

@@ -2,10 +2,10 @@
  * expiry), client_wait.c (the one pending asynchronous step: decisions, engine calls),
  * client_connect.c (connect, refresh), client_sub.c (subscriptions), client_expiry.c
  * (subscription expiry), client_channel.c (publish, rpc, sub_refresh), client_read.c
- * (history, presence) and client_ops.c (node-wide operations of the server API); not for
+ * (history, presence) and ops.c (node-wide operations of the server API); not for
  * other modules. */
-#ifndef LC_CORE_CLIENT_PRIV_H
-#define LC_CORE_CLIENT_PRIV_H
+#ifndef LC_CORE_CLIENT_INTERNAL_H
+#define LC_CORE_CLIENT_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -98,6 +98,7 @@ struct lc_client {
     bool protobuf;         /* commands arrive as Protobuf messages */
     bool ping_outstanding; /* a ping was sent and its pong has not arrived */
     bool registered;       /* in the worker's id → client map */
+    bool user_counted;     /* holds a place of client.user_connection_limit */
     uint8_t mode;          /* enum lc_client_mode */
     bool bad_tail;         /* a malformed command followed: disconnect there */
     uint8_t wait;          /* enum lc_wait_kind: the pending step, its handle in x */
@@ -189,22 +190,59 @@ void lc__client_disconnect(lc_client_t *c, uint32_t code, const char *reason);
 void lc__client_reply_error(lc_client_t *c, uint32_t id, uint32_t code);
 void lc__client_reply_empty(lc_client_t *c, uint32_t id, const char *kind);
 
-/* Make a subscription and encode its SubscribeResult object into out. 0, or a reply error
- * code (the subscription is then not made). */
+/* What a subscription gets, from the namespace, the override and the client's wishes. */
+typedef struct lc_sub_plan {
+    bool presence, join_leave, gets_join_leave, positioned, recoverable;
+} lc_sub_plan_t;
+
+/* A stream read for a positioned subscription: the engine's answer, kept. */
+typedef struct lc_stream {
+    bool read; /* the answer came */
+    int err;
+    lc_stream_pos_t top;
+    uint64_t first_offset;
+    lc_rcbuf_t **pubs;
+    size_t n;
+} lc_stream_t;
+
+void lc__client_sub_plan(const lc_client_t *c, const lc_sub_spec_t *sp, lc_sub_plan_t *p);
+/* The history request that positions (and maybe recovers) a subscription planned so. */
+void lc__client_stream_req(const lc_client_t *c, const char *ch, size_t len,
+                           const lc_sub_spec_t *sp, const lc_sub_plan_t *p, lc_history_req_t *req);
+/* Keep an engine answer in h (references taken). Returns h->err. */
+int lc__stream_keep(lc_stream_t *h, int err, const lc_history_res_t *res);
+void lc__stream_free(lc_stream_t *h);
+/* Make a subscription planned as p with its stream h (read when p->positioned) and encode
+ * its SubscribeResult object into out. 0, or a reply error code (no subscription made). */
+uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const lc_sub_spec_t *sp,
+                             const lc_sub_plan_t *p, const lc_stream_t *h, lc_buf_t *out);
+/* The same, reading the stream only from an engine that answers at once (the server API's
+ * subscriptions into live sessions). */
 uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
                                    const lc_sub_spec_t *sp, lc_buf_t *out);
 /* Remove subscription i; announce the leave, drop the presence entry. */
 void lc__client_remove_sub(lc_client_t *c, uint32_t i);
 lc_csub_t *lc__client_find_sub(lc_client_t *c, const char *ch, size_t len);
-/* Make the token's / personal server-side subscriptions at connect: writes the connect
- * result's `subs` object into out. 0 or a reply error code. */
-/* Unidirectional connect: the request's `subs` where a client-side subscribe would be
- * allowed, added to the connect result's subs object in out (open, without its closing brace
- * handled by the caller). 0 or a disconnect code. */
-uint32_t lc__client_uni_subs(lc_client_t *c, const lc_cmd_t *cmd, lc_buf_t *out);
-uint32_t lc__client_server_subs(lc_client_t *c, const char *const *channels, size_t n_channels,
-                                const lc_conn_sub_t *subs, size_t n_subs, const lc_cmd_t *cmd,
-                                lc_buf_t *out);
+
+/* --- subscriptions that wait for their streams (client_subrun.c) ----------------------------- */
+
+/* A client subscribe allowed with spec sp: the reply follows once the stream is read.
+ * Returns like a handler. */
+int lc__client_subscribe_run(lc_client_t *c, const lc_cmd_t *cmd, const lc_sub_spec_t *sp);
+/* What a connect grants beyond the session's own fields: the server-side subscriptions and the
+ * rest of the connect result. Borrowed. */
+typedef struct lc_conn_subs {
+    const char *const *channels;
+    size_t n_channels;
+    const lc_conn_sub_t *subs;
+    size_t n_subs;
+    lc_raw_t data; /* connect result data */
+    int64_t exp;   /* the connection's expiry (Unix s), 0 = none */
+} lc_conn_subs_t;
+/* The server-side subscriptions of a connect (the grant's, the personal channel, and for
+ * unidirectional connects the request's own), then the connect reply or push. Returns like a
+ * handler. */
+int lc__client_connect_run(lc_client_t *c, const lc_cmd_t *cmd, const lc_conn_subs_t *g);
 void lc__client_arm_sub_expiry(lc_client_t *c);
 void lc__client_arm_expiry(lc_client_t *c);
 /* The subscription expiry check is due (it runs from the sched in c->x). */

@@ -7,8 +7,8 @@
  * allocation refused by the memory cap raises an error, and an error outside protection would
  * end the process. C memory that must outlive a possible error is held by a Lua userdata with
  * a __gc (see lc__lua_guard) or by a struct the protected call's caller frees. */
-#ifndef LC_HOOKS_LUA_INT_H
-#define LC_HOOKS_LUA_INT_H
+#ifndef LC_HOOKS_LUA_INTERNAL_H
+#define LC_HOOKS_LUA_INTERNAL_H
 
 #include <lua.h>
 #include <stdbool.h>
@@ -65,6 +65,7 @@ struct lc_lua_call {
     lua_State *co;
     int co_ref; /* registry ref keeping the coroutine alive */
     lc_hook_kind kind;
+    char who[256]; /* " client <id> user \"u\" channel \"c\"" for log lines */
     lc_lua_cb cb;
     void *arg;
     int64_t insns;
@@ -134,7 +135,7 @@ typedef struct lc_lua_guard {
 lc_lua_guard_t *lc__lua_guard(lua_State *L);
 /* Release what the guard holds now (the guard stays, empty). */
 void lc__lua_guard_release(lc_lua_guard_t *g);
-/* Create the metatables of lua_int.h's keys (guard, array); once per VM. */
+/* Create the metatables of lua_internal.h's keys (guard, array); once per VM. */
 void lc__lua_conv_init(lua_State *L);
 /* Push the Lua value of the JSON text (null at the top level → nil; nested null →
  * lucent.json.null, a light userdata NULL; arrays carry the array metatable). Returns 0, or -1

@@ -4,8 +4,8 @@
  * Channel state is split over LC__SHARDS shards by channel hash; each shard has its own mutex
  * and is the only lock a call takes (the periodic sweep takes them one at a time). Everything
  * declared here is called with the shard's mutex held unless it says otherwise. */
-#ifndef LC_ENGINE_MEMORY_INT_H
-#define LC_ENGINE_MEMORY_INT_H
+#ifndef LC_ENGINE_MEMORY_INTERNAL_H
+#define LC_ENGINE_MEMORY_INTERNAL_H
 
 #include <stdatomic.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* Internals shared by the files of the config module: the key tables that describe the v6
  * layout, the table of pre-v6 flat keys, and string ownership helpers. */
-#ifndef LC_CONFIG_CONFIG_INT_H
-#define LC_CONFIG_CONFIG_INT_H
+#ifndef LC_CONFIG_INTERNAL_H
+#define LC_CONFIG_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>

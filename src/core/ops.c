@@ -1,6 +1,7 @@
-/* Node-wide operations of the server API on this worker's sessions (core/ops.h): subscribe,
- * unsubscribe, disconnect and refresh a user's or one client's connections; list channels. */
-#include "core/client_priv.h"
+/* Node-wide operations (core/ops.h): a function run in every worker, and the server API's
+ * operations on each worker's sessions: subscribe, unsubscribe, disconnect and refresh a
+ * user's or one client's connections; list channels. */
+#include "core/client_internal.h"
 
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -11,6 +12,37 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+
+/* --- running in every worker ------------------------------------------------------------- */
+
+int lc_ops_each_worker(lc_node_t *n, lc_ops_each_fn each, lc_ops_each_fn done, void *arg)
+{
+    lc_worker_t *self = lc__worker_current();
+    if (!self)
+        return LC_EINVAL;
+    int nw = lc_node_num_workers(n);
+    lc_each_op_t *op = lc__each_op_new(self, nw, each, done, arg);
+    if (!op)
+        return LC_ENOMEM;
+    /* Once posted to one worker the op is live; a failure to post to the others must still
+     * count them down, so it is posted first and accounted for afterwards. */
+    int posted = 0;
+    for (int i = 0; i < nw; i++) {
+        if (lc__worker_post_each(lc_node_worker(n, i), op) != 0) {
+            lc_log_error("node operation: worker %d not reached: out of memory", i);
+            if (posted == 0 && i == 0) {
+                free(op);
+                return LC_ENOMEM;
+            }
+            lc__each_op_skip(op);
+            continue;
+        }
+        posted++;
+    }
+    return 0;
+}
+
+/* --- the sessions of a target ---------------------------------------------------------- */
 
 /* Call fn for every connected session the target names on this worker. fn may disconnect
  * the session it is given (and only that one): a disconnected session stays allocated until
@@ -113,8 +145,8 @@ static void do_subscribe(lc_client_t *c, void *arg)
     lc_buf_free(&result);
 }
 
-size_t lc_worker_subscribe(lc_worker_t *w, const lc_target_t *t, const char *channel,
-                           const lc_api_sub_opts_t *o)
+size_t lc_ops_subscribe(lc_worker_t *w, const lc_target_t *t, const char *channel,
+                        const lc_api_sub_opts_t *o)
 {
     sub_arg_t a = {.channel = channel, .o = o};
     for_target(w, t, do_subscribe, &a);
@@ -136,38 +168,58 @@ static void do_unsubscribe(lc_client_t *c, void *arg)
     lc_buf_free(&b);
 }
 
-size_t lc_worker_unsubscribe(lc_worker_t *w, const lc_target_t *t, const char *channel)
+size_t lc_ops_unsubscribe(lc_worker_t *w, const lc_target_t *t, const char *channel)
 {
     return for_target(w, t, do_unsubscribe, (void *)channel);
 }
 
 /* --- resync (the engine may have lost deliveries) ------------------------------------------ */
 
+/* Leave subscription i because deliveries were missed: 2500 for a client-side one (the SDK
+ * resubscribes and recovers), 3010 for the session when it is server-side. Returns false when
+ * the session was disconnected. */
+static bool resync_sub(lc_client_t *c, uint32_t i)
+{
+    lc_sub_t *s = c->subs[i].s;
+    if (s->flags & LC_SUB_SERVER_SIDE) {
+        lc__client_disconnect(c, LC_DISCONNECT_INSUFFICIENT_STATE, NULL);
+        return false;
+    }
+    size_t len;
+    const char *ch = lc_hub_sub_channel(s, &len);
+    char *name = strndup(ch, len);
+    lc__client_remove_sub(c, i); /* the last one moves into slot i */
+    lc_buf_t b = LC_BUF_INIT;
+    if (name && lc_proto_push_unsubscribe(&b, name, LC_UNSUBSCRIBE_INSUFFICIENT_STATE, NULL) == 0)
+        lc__client_send_push(c, b.data, b.len);
+    free(name);
+    lc_buf_free(&b);
+    return true;
+}
+
 void lc__client_resync(lc_client_t *c, void *arg)
 {
     (void)arg;
     uint32_t i = 0;
     while (i < c->nsubs && c->state == LC_CLIENT_CONNECTED) {
-        lc_sub_t *s = c->subs[i].s;
-        if (!(s->flags & LC_SUB_POSITIONED)) {
+        if (!(c->subs[i].s->flags & LC_SUB_POSITIONED)) {
             i++;
             continue;
         }
-        if (s->flags & LC_SUB_SERVER_SIDE) {
-            lc__client_disconnect(c, LC_DISCONNECT_INSUFFICIENT_STATE, NULL);
+        if (!resync_sub(c, i))
             return;
-        }
-        size_t len;
-        const char *ch = lc_hub_sub_channel(s, &len);
-        char *name = strndup(ch, len);
-        lc__client_remove_sub(c, i); /* the last one moves into slot i */
-        lc_buf_t b = LC_BUF_INIT;
-        if (name &&
-            lc_proto_push_unsubscribe(&b, name, LC_UNSUBSCRIBE_INSUFFICIENT_STATE, NULL) == 0)
-            lc__client_send_push(c, b.data, b.len);
-        free(name);
-        lc_buf_free(&b);
     }
+}
+
+void lc__client_gap(void *owner, const char *ch, size_t len, void *ctx)
+{
+    (void)ctx;
+    lc_client_t *c = owner;
+    if (c->state != LC_CLIENT_CONNECTED)
+        return;
+    lc_csub_t *cs = lc__client_find_sub(c, ch, len);
+    if (cs)
+        resync_sub(c, (uint32_t)(cs - c->subs));
 }
 
 /* --- disconnect ------------------------------------------------------------------------ */
@@ -188,8 +240,8 @@ static void do_disconnect(lc_client_t *c, void *arg)
     lc__client_disconnect(c, a->code, a->reason);
 }
 
-size_t lc_worker_disconnect(lc_worker_t *w, const lc_target_t *t, const char *const *whitelist,
-                            size_t n_whitelist, uint32_t code, const char *reason)
+size_t lc_ops_disconnect(lc_worker_t *w, const lc_target_t *t, const char *const *whitelist,
+                         size_t n_whitelist, uint32_t code, const char *reason)
 {
     disc_arg_t a = {whitelist, n_whitelist, code ? code : LC_DISCONNECT_FORCE_DISCONNECT,
                     reason && *reason ? reason : NULL};
@@ -232,8 +284,8 @@ static void do_refresh(lc_client_t *c, void *arg)
     }
 }
 
-size_t lc_worker_refresh(lc_worker_t *w, const lc_target_t *t, bool expired, int64_t expire_at,
-                         lc_raw_t info)
+size_t lc_ops_refresh(lc_worker_t *w, const lc_target_t *t, bool expired, int64_t expire_at,
+                      lc_raw_t info)
 {
     refresh_arg_t a = {expired, expire_at, info};
     return for_target(w, t, do_refresh, &a);
@@ -256,10 +308,39 @@ static void each_channel(void *arg, const char *ch, size_t len, size_t n)
     a->fn(a->arg, ch, len, n);
 }
 
-void lc_worker_channels(lc_worker_t *w, const char *pattern,
-                        void (*fn)(void *arg, const char *ch, size_t len, uint64_t nsubs),
-                        void *arg)
+void lc_ops_channels(lc_worker_t *w, const char *pattern,
+                     void (*fn)(void *arg, const char *ch, size_t len, uint64_t nsubs), void *arg)
 {
     chan_arg_t a = {pattern, fn, arg};
     lc_hub_foreach(lc__worker_hub(w), each_channel, &a);
+}
+
+/* --- listing (admin UI) ---------------------------------------------------------------- */
+
+typedef struct conn_arg {
+    lc_conn_fn fn;
+    void *arg;
+} conn_arg_t;
+
+static void do_list(lc_client_t *c, void *arg)
+{
+    conn_arg_t *a = arg;
+    const char *small[16] = {0};
+    const char **chs = c->nsubs <= 16 ? small : malloc(c->nsubs * sizeof(*chs));
+    size_t n = 0;
+    if (chs) {
+        for (uint32_t i = 0; i < c->nsubs; i++) {
+            size_t len;
+            chs[n++] = lc_hub_sub_channel(c->subs[i].s, &len);
+        }
+    }
+    a->fn(a->arg, c->id, c->user, c->t->vt->name, chs ? chs : small, n);
+    if (chs != small)
+        free(chs);
+}
+
+size_t lc_worker_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg)
+{
+    conn_arg_t a = {fn, arg};
+    return for_target(w, t, do_list, &a);
 }
