@@ -158,7 +158,8 @@ for srv in lucent nchan; do
   fi
   if want m && [ "$srv" = lucent ]; then
     start_lucent 1
-    run m lucent --n=1000 --subs=100 --channels=100000 --m=0 --connconc=200 --after-close=3000
+    # 11 s: a worker trims 1 s after departures, but at most once per 10 s
+    run m lucent --n=1000 --subs=100 --channels=100000 --m=0 --connconc=200 --after-close=11000
   fi
   stop_lucent
   "$peers/nchan/stop.sh" >/dev/null 2>&1 || true

@@ -106,7 +106,7 @@ for sc in ["a", "c"]:
 if ("m", "lucent") in rows:
     print("\nMemory returned (m): 1,000 connections x 100 channels = 100,000 subscriptions, "
           "then every connection closed")
-    print("| run | RSS before KB | subscribed KB | 3 s after closing KB | after/before |")
+    print("| run | RSS before KB | subscribed KB | 11 s after closing KB | after/before |")
     print("|---|---|---|---|---|")
     for i, r in enumerate(rows[("m", "lucent")], 1):
         print(f"| {i} | {r['rss0_kb']} | {r['rss_subscribed_kb']} | {r['rss_closed_kb']} "
