@@ -202,6 +202,12 @@ typedef struct lc_config {
     int command_rate_limit;
     bool command_rate_limit_disconnect;
     int64_t queue_max_size; /* client.queue_max_size, default 1048576 */
+    /* client.write_delay, default 0 (off): a WebSocket connection's pushes are collected this
+     * long and written together (one writev), trading latency for fewer system calls. */
+    int64_t write_delay_ms;
+    /* client.max_messages_in_frame, default 16, -1 = no limit: with write_delay, at most this
+     * many queued messages go out per delayed write. */
+    int max_messages_in_frame;
     bool connect_include_server_time;
     int64_t expired_sub_close_delay_ms;  /* default 25s */
     int64_t presence_update_interval_ms; /* default 27s, > 0 */

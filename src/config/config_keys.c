@@ -293,6 +293,8 @@ static const struct lc__key client_keys[] = {
     INT("command_rate_limit", CF(command_rate_limit), 0, INT_MAX),
     BOOL("command_rate_limit_disconnect", CF(command_rate_limit_disconnect)),
     I64("queue_max_size", CF(queue_max_size), 0, NOMAX),
+    DUR("write_delay", CF(write_delay_ms)),
+    INT("max_messages_in_frame", CF(max_messages_in_frame), -1, INT_MAX),
     DUR("presence_update_interval", CF(presence_update_interval_ms)),
     INT("concurrency", U, 0, INT_MAX),
     DUR("channel_position_check_delay", U),

@@ -57,6 +57,11 @@ static void chan_free(lc_hub_chan_t *c)
     free(c);
 }
 
+void lc_hub_compact(lc_hub_t *h)
+{
+    lc_map_shrink(&h->chans);
+}
+
 void lc_hub_free(lc_hub_t *h)
 {
     if (!h)

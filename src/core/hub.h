@@ -83,6 +83,8 @@ size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *cons
                        uint64_t offset, void *const *exclude, size_t n_exclude);
 
 size_t lc_hub_num_channels(const lc_hub_t *h);
+/* Give back the channel table's spare memory after many channels went (not during a fan-out). */
+void lc_hub_compact(lc_hub_t *h);
 /* Call fn for every channel with its subscriber count (the hub must not change meanwhile). */
 void lc_hub_foreach(const lc_hub_t *h, void (*fn)(void *arg, const char *ch, size_t len, size_t n),
                     void *arg);

@@ -62,6 +62,11 @@ void lc_worker_want_flush(lc_worker_t *w, lc_transport_t *t)
     t->flush_queued = true;
     lc_list_insert_tail(&w->flush_list, &t->flush_node);
 }
+/* No delay here: the delayed flush of client.write_delay is tested against the real worker. */
+void lc_worker_want_flush_delayed(lc_worker_t *w, lc_transport_t *t)
+{
+    lc_worker_want_flush(w, t);
+}
 void lc_worker_cancel_flush(lc_worker_t *w, lc_transport_t *t)
 {
     if (!t->flush_queued)

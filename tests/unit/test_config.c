@@ -52,6 +52,8 @@ static void test_config_defaults_match_spec(void **state)
     assert_int_equal(c.expired_close_delay_ms, 25000);
     assert_int_equal(c.channel_limit, 128);
     assert_int_equal(c.queue_max_size, 1048576);
+    assert_int_equal(c.write_delay_ms, 0);
+    assert_int_equal(c.max_messages_in_frame, 16);
     assert_int_equal(c.history_meta_ttl_ms, 720LL * 3600 * 1000);
     assert_int_equal(c.channel_max_length, 255);
     assert_string_equal(c.private_prefix, "$");
@@ -629,6 +631,11 @@ static void test_config_client_channel_keys_defaults_and_parse(void **state)
                  "client.expired_sub_close_delay: expected a duration string");
     expect_error("{\"client\": {\"presence_update_interval\": \"0s\"}}",
                  "client.presence_update_interval: must be greater than 0");
+    expect_error("{\"client\": {\"max_messages_in_frame\": 0}}",
+                 "client.max_messages_in_frame: must be positive or -1");
+    expect_error("{\"client\": {\"max_messages_in_frame\": -2}}", "client.max_messages_in_frame: ");
+    expect_error("{\"client\": {\"write_delay\": 20}}",
+                 "client.write_delay: expected a duration string");
     expect_error("{\"client\": {\"user_connection_limit\": 1.5}}",
                  "client.user_connection_limit: ");
     expect_error("{\"client\": {\"connection_limit\": true}}", "client.connection_limit: ");
