@@ -254,6 +254,8 @@ typedef struct lc_config {
     /* lua (Lucent's own): the hooks script, resolved against the config file's folder; NULL =
      * no Lua. lua.path: extra module folders (the shipped lua/ is always searched). */
     char *lua_script;
+    char **trace_users; /* log.trace_users: users or client ids whose decisions are traced */
+    size_t n_trace_users;
     char **lua_path;
     size_t n_lua_path;
     bool lua_jit;                   /* lua.jit, default false: the budget needs the JIT off */

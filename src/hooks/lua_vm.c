@@ -383,6 +383,23 @@ bool lc_lua_has_hook(const lc_lua_t *vm, lc_hook_kind kind)
     return (unsigned)kind < LC_HOOK_MAX && vm->hooks[kind] != LUA_NOREF;
 }
 
+/* The hook function's file:line (lua_getinfo on the function, no call). */
+bool lc_lua_hook_where(const lc_lua_t *vm, lc_hook_kind kind, char *buf, size_t len)
+{
+    if (!lc_lua_has_hook(vm, kind) || len == 0)
+        return false;
+    lua_State *L = vm->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->hooks[kind]);
+    lua_Debug ar;
+    memset(&ar, 0, sizeof(ar));
+    bool ok = lua_getinfo(L, ">S", &ar) != 0;
+    if (ok)
+        snprintf(buf, len, "%s:%d", ar.short_src, ar.linedefined);
+    else
+        lua_pop(L, 1);
+    return ok;
+}
+
 /* ---- calls ---- */
 
 static void set_str(lua_State *L, const char *key, const char *s)

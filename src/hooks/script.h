@@ -131,6 +131,8 @@ void lc_lua_free(lc_lua_t *L);
 int lc_lua_reload(lc_lua_t *L, char *err, size_t errlen);
 /* Whether the script defines this hook (cheap; core skips the call otherwise). */
 bool lc_lua_has_hook(const lc_lua_t *L, lc_hook_kind kind);
+/* The hook function's definition as "file:line" (for the decision trace). */
+bool lc_lua_hook_where(const lc_lua_t *L, lc_hook_kind kind, char *buf, size_t len);
 
 /* The callback gets the decision, valid during the callback only. It runs exactly once: before
  * lc_lua_call returns when the hook finishes without yielding (then lc_lua_call returns NULL),
