@@ -128,8 +128,7 @@ static char *claims_token(const lc_config_t *cfg, const char *claims, const char
         cJSON_AddStringToObject(c, "sub", user);
     if (channel && !cJSON_GetObjectItem(c, "channel"))
         cJSON_AddStringToObject(c, "channel", channel);
-    const char *secret =
-        channel ? lc_config_sub_token_secret(cfg) : cfg->token_hmac_secret_key;
+    const char *secret = channel ? lc_config_sub_token_secret(cfg) : cfg->token_hmac_secret_key;
     char *json = cJSON_PrintUnformatted(c);
     cJSON_Delete(c);
     char *tok = NULL;
@@ -263,13 +262,15 @@ int lc_cli_explain(int argc, char **argv)
             scratch.subscribe_proxy = scratch.publish_proxy = scratch.sub_refresh_proxy = NULL;
             ns = &scratch;
         }
-        printf("channel: %s in namespace %s\n", arg1, ns->name ? ns->name : "(none)");
+        printf("channel: %s in namespace %s\n", arg1,
+               ns->name ? ns->name : "(channel.without_namespace)");
     }
     lc_decide_req_t req = {
         .kind = kind,
         .cfg = &cfg,
         .ns = ns,
-        .session = {.client = client, .transport = "websocket",
+        .session = {.client = client,
+                    .transport = "websocket",
                     .user = kind == LC_HOOK_CONNECT ? "" : user},
         .token = tok,
         .channel = kind == LC_HOOK_SUBSCRIBE || kind == LC_HOOK_PUBLISH ? arg1 : NULL,

@@ -443,6 +443,10 @@ const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *cha
 const lc_ns_opts_t *lc_config_resolve_channel(const lc_config_t *c, const char *channel, size_t len,
                                               const char *user, lc_ns_opts_t *scratch);
 
+/* Rule i of "channels" (in match order): its pattern as written, with the options it sets
+ * written to buf as "key=value, ...". NULL past the last rule. */
+const char *lc_config_channel_rule(const lc_config_t *c, size_t i, char *buf, size_t len);
+
 /* Whether loads refuse the keys Lucent recognises but does not implement when they are switched
  * on ("engine.type: not supported: ..."; config_unsupported.c has the list) and warn about those
  * that only tune something. The server and checkconfig turn it on before loading; off (the

@@ -745,6 +745,7 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
         ctx.meta = req->session.meta;
         ctx.headers = req->session.conn_headers;
         ctx.n_headers = req->session.n_conn_headers;
+        ctx.trace = d->trace;
         if (d->trace) {
             char where[256] = "?";
             lc_lua_hook_where(vm, req->kind, where, sizeof(where));

@@ -69,10 +69,14 @@ const char *lc_decide_trace_line(const lc_decide_trace_t *t, size_t i)
 /* --- the pipeline's side (decide.c) --------------------------------------------------------- */
 
 static const char *const k_kind_names[LC_HOOK_MAX] = {
-    [LC_HOOK_CONNECT] = "connect",         [LC_HOOK_REFRESH] = "refresh",
-    [LC_HOOK_SUBSCRIBE] = "subscribe",     [LC_HOOK_SUB_REFRESH] = "sub_refresh",
-    [LC_HOOK_PUBLISH] = "publish",         [LC_HOOK_BROADCAST] = "broadcast",
-    [LC_HOOK_RPC] = "rpc",                 [LC_HOOK_DISCONNECT] = "disconnect",
+    [LC_HOOK_CONNECT] = "connect",
+    [LC_HOOK_REFRESH] = "refresh",
+    [LC_HOOK_SUBSCRIBE] = "subscribe",
+    [LC_HOOK_SUB_REFRESH] = "sub_refresh",
+    [LC_HOOK_PUBLISH] = "publish",
+    [LC_HOOK_BROADCAST] = "broadcast",
+    [LC_HOOK_RPC] = "rpc",
+    [LC_HOOK_DISCONNECT] = "disconnect",
     [LC_HOOK_UNSUBSCRIBE] = "unsubscribe",
 };
 
@@ -106,8 +110,7 @@ void lc__decide_trace_end(lc_decide_trace_t *t, const lc_decide_req_t *r, const 
                             conn ? v->user : "", conn ? "\"" : "");
     else
         lc_decide_trace_add(t, "outcome", "%s %u \"%s\" by %s%s",
-                            v->type == LC_VERDICT_ERROR ? "error" : "disconnect",
-                            (unsigned)v->code,
+                            v->type == LC_VERDICT_ERROR ? "error" : "disconnect", (unsigned)v->code,
                             v->message[0]                 ? v->message
                             : v->type == LC_VERDICT_ERROR ? lc_error_message(v->code)
                                                           : lc_disconnect_reason(v->code),

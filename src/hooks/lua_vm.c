@@ -305,6 +305,7 @@ static int load_script(lc_lua_t *vm, char *err, size_t errlen)
     if (rc != 0) {
         snprintf(err, errlen, "%s", errmsg(vm->L));
         lua_pop(vm->L, 1);
+        lc__lua_routes_commit(vm->L, false);
         for (int k = 0; k < LC_HOOK_MAX; k++)
             luaL_unref(vm->L, LUA_REGISTRYINDEX, ld.refs[k]);
         lua_gc(vm->L, LUA_GCCOLLECT, 0);
@@ -314,6 +315,7 @@ static int load_script(lc_lua_t *vm, char *err, size_t errlen)
         luaL_unref(vm->L, LUA_REGISTRYINDEX, vm->hooks[k]);
         vm->hooks[k] = ld.refs[k];
     }
+    lc__lua_routes_commit(vm->L, true);
     return 0;
 }
 
@@ -703,6 +705,7 @@ lc_lua_call_t *lc_lua_call(lc_lua_t *vm, lc_hook_kind kind, const lc_hook_ctx_t 
     }
     c->vm = vm;
     c->kind = kind;
+    c->trace = ctx->trace;
     describe(c, ctx);
     c->cb = cb;
     c->arg = arg;
