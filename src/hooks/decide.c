@@ -727,8 +727,10 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
     d->starting = true;
     d->t0 = uv_hrtime();
     d->trace = req->trace;
+    /* A connect is recorded while its user is unknown and logged once the verdict names one
+     * of them (log.trace_users is a development setting). */
     if (!d->trace && req->cfg && req->cfg->n_trace_users > 0 &&
-        lc__decide_traced(req->cfg, &req->session))
+        (req->kind == LC_HOOK_CONNECT || lc__decide_traced(req->cfg, &req->session)))
         d->trace = d->own_trace = lc_decide_trace_new();
     lc_lua_t *vm = req->lua;
     if (vm && !req->at_expiry && lc_lua_has_hook(vm, req->kind)) {

@@ -115,6 +115,11 @@ void lc__decide_trace_end(lc_decide_trace_t *t, const lc_decide_req_t *r, const 
                             : v->type == LC_VERDICT_ERROR ? lc_error_message(v->code)
                                                           : lc_disconnect_reason(v->code),
                             by, v->unavailable ? " (step unavailable)" : "");
+    if (log && r->kind == LC_HOOK_CONNECT && !lc__decide_traced(r->cfg, &r->session)) {
+        lc_proxy_req_t named = r->session;
+        named.user = v->type == LC_VERDICT_ALLOW ? v->user : "";
+        log = named.user[0] && lc__decide_traced(r->cfg, &named);
+    }
     if (!log)
         return;
     for (size_t i = 0; i < t->n; i++)
