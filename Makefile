@@ -37,7 +37,7 @@ $(TEST_BUILD)/lucent: FORCE
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 
 test: deps format-check check-layers $(TEST_BUILD)/lucent
-	@$(MAKE) --no-print-directory test-unit test-integration
+	@$(MAKE) --no-print-directory test-unit test-integration test-redis-engine
 
 test-unit:
 	ctest --test-dir $(TEST_BUILD) --output-on-failure
@@ -48,8 +48,8 @@ test-integration:
 		node --test --test-concurrency=1
 
 # Existing integration test files again with every server on the Redis engine (one shared
-# redis-server, a key prefix per server). FILES narrows the list.
-REDIS_ENGINE_FILES ?= api.test.js exclusion.test.js pubsub.test.js channels.test.js
+# redis-server, a key prefix per server); part of `make test`. REDIS_ENGINE_FILES=... narrows it.
+REDIS_ENGINE_FILES ?= channels.test.js recovery.test.js presence.test.js serverside.test.js exclusion.test.js
 test-redis-engine: $(TEST_BUILD)/lucent
 	cd tests/integration && LUCENT_TEST_ENGINE=redis LUCENT_BIN=$(CURDIR)/$(TEST_BUILD)/lucent \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \

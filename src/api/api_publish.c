@@ -16,6 +16,7 @@ typedef struct pub_params {
     lc_raw_t data;
     lc_raw_t tags;
     bool skip_history;
+    const char *idempotency_key;
     const char **exclude;
     size_t n_exclude;
     const char **exclude_users;
@@ -94,14 +95,14 @@ static uint32_t read_pub_params(const char *params, size_t len, const cJSON *p, 
             return code;
     }
 
-    /* Accepted with their types checked; Lucent's engines have no idempotency window, no
-     * delta compression and no versioned publications, so they change nothing. */
+    /* Accepted with their types checked; Lucent has no delta compression and no versioned
+     * publications, so they change nothing. idempotency_key is kept by the Redis engine. */
     const char *s = NULL;
     bool b = false;
     int64_t v = 0;
     if ((code = lc__api_get_bool(p, "skip_history", &pp->skip_history)) ||
         (code = lc__api_get_str(p, "b64data", &s)) ||
-        (code = lc__api_get_str(p, "idempotency_key", &s)) ||
+        (code = lc__api_get_str(p, "idempotency_key", &pp->idempotency_key)) ||
         (code = lc__api_get_bool(p, "delta", &b)) ||
         (code = lc__api_get_int(p, "version", 0, INT64_MAX, &v)) ||
         (code = lc__api_get_str(p, "version_epoch", &s)))
@@ -208,6 +209,7 @@ static void pub_start(pub_op_t *op, size_t i, const char *ch, const pub_params_t
         .chlen = strlen(ch),
         .pub = {.data = pp->data, .tags = pp->tags},
         .skip_history = pp->skip_history,
+        .idempotency_key = pp->idempotency_key,
         .exclude = {.clients = pp->exclude,
                     .n_clients = pp->n_exclude,
                     .users = pp->exclude_users,

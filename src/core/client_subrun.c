@@ -34,8 +34,15 @@ typedef struct sub_run {
     sub_job_t *jobs;
     size_t n, cap, next;
     lc_stream_t stream; /* jobs[next]'s, once read */
-    lc_buf_t out;       /* subscribe: the result; connect: the subs object so far */
-    char *data;         /* connect result data */
+    /* With an engine that links nodes (channel_ready): jobs[next]'s channel is counted in
+     * for this node (held) and the run waits until the node receives its publications
+     * before reading the stream and answering, so nothing published after the answer is
+     * missed. */
+    lc_engine_t *held;
+    bool ready;
+    int ready_err;
+    lc_buf_t out; /* subscribe: the result; connect: the subs object so far */
+    char *data;   /* connect result data */
     size_t data_len;
     int64_t exp;
 } sub_run_t;
@@ -50,11 +57,25 @@ static char *dup_n(const char *p, size_t n)
     return d;
 }
 
+/* Give back the count run_hold took on jobs[next]'s channel (the hub holds its own). */
+static void run_release(sub_run_t *run)
+{
+    if (run->held) {
+        sub_job_t *j = &run->jobs[run->next];
+        run->held->vt->channel_unsubscribe(run->held, j->channel, j->len);
+        run->held = NULL;
+    }
+    run->ready = false;
+    run->ready_err = 0;
+}
+
 static void run_free(void *arg)
 {
     sub_run_t *run = arg;
     if (!run)
         return;
+    if (run->held && run->next < run->n)
+        run_release(run);
     for (size_t i = 0; i < run->n; i++) {
         sub_job_t *j = &run->jobs[i];
         free(j->channel);
@@ -136,6 +157,50 @@ static void on_stream(void *arg, int err, const lc_history_res_t *res)
         r = run_go(c, run);
     }
     lc__client_engine_end(w, r, async);
+}
+
+static void on_ready(void *arg, int err)
+{
+    lc_engine_wait_t *w = arg;
+    sub_run_t *run = w->ctx;
+    bool async;
+    lc_client_t *c = lc__client_engine_answer(w, &async);
+    run->ready = true;
+    run->ready_err = err;
+    int r = LC_CMD_DONE;
+    if (async && c) {
+        w->ctx = NULL;
+        w->ctx_free = NULL;
+        r = run_go(c, run);
+    }
+    lc__client_engine_end(w, r, async);
+}
+
+/* Count jobs[next]'s channel in for this node and wait until the node receives it. Returns
+ * like read_stream; run->ready is set once answered. */
+static int wait_ready(lc_client_t *c, sub_run_t *run, const sub_job_t *j)
+{
+    lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
+    e->vt->channel_subscribe(e, j->channel, j->len);
+    run->held = e;
+    lc_engine_wait_t *w = lc__client_engine_wait(c);
+    int rc = LC_ENOMEM;
+    if (w) {
+        w->ctx = run;
+        rc = e->vt->channel_ready(e, j->channel, j->len, on_ready, w);
+        int r = lc__client_engine_started(c, w, rc);
+        if (r == LC_CMD_WAIT) {
+            w->ctx_free = run_free;
+            return r;
+        }
+        if (r == LC_CMD_STOP)
+            return r;
+    }
+    if (rc != 0) {
+        run->ready = true;
+        run->ready_err = rc;
+    }
+    return LC_CMD_DONE;
 }
 
 /* Read jobs[next]'s stream. LC_CMD_WAIT when the answer comes later, LC_CMD_STOP when the
@@ -229,6 +294,19 @@ static int run_go(lc_client_t *c, sub_run_t *run)
                 continue;
             }
         }
+        lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
+        if (!code && e->vt->channel_ready && !run->ready) {
+            r = wait_ready(c, run, j);
+            if (r == LC_CMD_WAIT)
+                return r;
+            if (r == LC_CMD_STOP)
+                break;
+        }
+        if (!code && run->ready_err) {
+            lc_log_error("client %s: %.*s not subscribed on other nodes: %s", c->id, (int)j->len,
+                         j->channel, lc_strerror(run->ready_err));
+            code = j->uni ? LC_DISCONNECT_INTERNAL : LC_ERROR_INTERNAL;
+        }
         if (!code) {
             lc_sub_plan_t p;
             lc__client_sub_plan(c, &j->sp, &p);
@@ -247,6 +325,7 @@ static int run_go(lc_client_t *c, sub_run_t *run)
             }
             code = lc__client_sub_make(c, j->channel, j->len, &j->sp, &p, &run->stream, &run->out);
             lc__stream_free(&run->stream);
+            run_release(run); /* the hub counts the channel now (or the job failed) */
             if (code && j->uni)
                 code = LC_DISCONNECT_INTERNAL;
         }

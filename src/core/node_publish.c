@@ -20,6 +20,7 @@ typedef struct api_pub {
     size_t data_len;
     char *tags;
     size_t tags_len;
+    char *idempotency_key;
     char **clients; /* exclusions, owned */
     size_t n_clients, cap_clients;
     char **users;
@@ -39,6 +40,7 @@ static void api_pub_free(api_pub_t *p)
     free(p->channel);
     free(p->data);
     free(p->tags);
+    free(p->idempotency_key);
     free(p);
 }
 
@@ -169,6 +171,15 @@ int lc_node_api_publish(lc_node_t *n, const lc_publish_req_t *req, lc_api_publis
     p->arg = arg;
     p->req = *req;
     p->channel = strndup(req->channel, req->chlen);
+    p->req.idempotency_key = NULL;
+    if (req->idempotency_key && req->idempotency_key[0]) {
+        p->idempotency_key = strdup(req->idempotency_key);
+        p->req.idempotency_key = p->idempotency_key;
+        if (!p->idempotency_key) {
+            api_pub_free(p);
+            return LC_ENOMEM;
+        }
+    }
     int rc = p->channel ? set_data(p, req->pub.data.p, req->pub.data.len) : LC_ENOMEM;
     if (!rc && req->pub.tags.p && req->pub.tags.len) {
         p->tags = strndup(req->pub.tags.p, req->pub.tags.len);

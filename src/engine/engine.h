@@ -62,6 +62,9 @@ typedef struct lc_publish_req {
     lc_chan_opts_t opts;
     bool skip_history;
     lc_exclude_t exclude;
+    /* NULL or "" = none. An engine that keeps results (Redis) answers a repeat of the key on
+     * the channel within 5 minutes with the first publish's result and publishes nothing. */
+    const char *idempotency_key;
 } lc_publish_req_t;
 
 typedef struct lc_publish_res {

@@ -89,135 +89,6 @@ void lc__redis_random_epoch(char out[LC__R_EPOCH_LEN + 1])
     out[LC__R_EPOCH_LEN] = '\0';
 }
 
-/* --- scripts --------------------------------------------------------------------------------- */
-
-const char *const lc__redis_scripts[LC__SCRIPTS] = {
-    /* PUBLISH. KEYS: stream, meta. ARGV: pub head (ends with "offset":), pub tail, delivery
-     * head, delivery middle, delivery tail, history size, history ttl ms, meta ttl ms (0 =
-     * forever), new epoch, now ms, PUB/SUB channel. */
-    "local created = redis.call('hsetnx', KEYS[2], 'e', ARGV[9])\n"
-    "if created == 1 then redis.call('del', KEYS[1]) end\n"
-    "local off = redis.call('hincrby', KEYS[2], 's', 1)\n"
-    "local epoch = redis.call('hget', KEYS[2], 'e')\n"
-    "if tonumber(ARGV[8]) > 0 then redis.call('pexpire', KEYS[2], ARGV[8]) end\n"
-    "local pub = ARGV[1] .. off .. ARGV[2]\n"
-    "redis.call('xadd', KEYS[1], 'MAXLEN', ARGV[6], off .. '-0', 'd', pub, 't', ARGV[10])\n"
-    "redis.call('pexpire', KEYS[1], ARGV[7])\n"
-    "redis.call('publish', ARGV[11], ARGV[3] .. off .. ARGV[4] .. pub .. ARGV[5])\n"
-    "return {off, epoch}\n",
-    /* HISTORY. KEYS: stream, meta. ARGV: new epoch, meta ttl ms, now ms, pub ttl ms, since
-     * epoch, has since (0/1), since offset, limit (-1 all), reverse (0/1). Returns {top,
-     * epoch, first offset, epoch mismatch (0/1), publications...}. */
-    "local created = redis.call('hsetnx', KEYS[2], 'e', ARGV[1])\n"
-    "if created == 1 then redis.call('del', KEYS[1]) end\n"
-    "if tonumber(ARGV[2]) > 0 then redis.call('pexpire', KEYS[2], ARGV[2]) end\n"
-    "local top = tonumber(redis.call('hget', KEYS[2], 's') or '0')\n"
-    "local epoch = redis.call('hget', KEYS[2], 'e')\n"
-    "local cutoff = tonumber(ARGV[3]) - tonumber(ARGV[4])\n"
-    "local f\n"
-    "while true do\n"
-    "  f = redis.call('xrange', KEYS[1], '-', '+', 'COUNT', 1)\n"
-    "  if #f == 0 then break end\n"
-    "  local t = tonumber(f[1][2][4])\n"
-    "  if t == nil or t > cutoff then break end\n"
-    "  redis.call('xdel', KEYS[1], f[1][1])\n"
-    "end\n"
-    "local first = 0\n"
-    "if #f > 0 then first = tonumber(string.match(f[1][1], '^(%d+)')) end\n"
-    "local res = {top, epoch, first, 0}\n"
-    "if ARGV[6] == '1' and ARGV[5] ~= '' and ARGV[5] ~= epoch then res[4] = 1 return res end\n"
-    "local limit = tonumber(ARGV[8])\n"
-    "if limit == 0 or first == 0 then return res end\n"
-    "local since = tonumber(ARGV[7])\n"
-    "local cmd, a, b = 'xrange', '-', '+'\n"
-    "if ARGV[9] == '1' then cmd, a, b = 'xrevrange', '+', '-' end\n"
-    "if ARGV[6] == '1' then\n"
-    "  if ARGV[9] == '1' then\n"
-    "    if since <= first then return res end\n"
-    "    a = tostring(since - 1)\n"
-    "  else\n"
-    "    if since >= top then return res end\n"
-    "    a = tostring(since + 1)\n"
-    "  end\n"
-    "end\n"
-    "local ents\n"
-    "if limit > 0 then ents = redis.call(cmd, KEYS[1], a, b, 'COUNT', limit)\n"
-    "else ents = redis.call(cmd, KEYS[1], a, b) end\n"
-    "for i = 1, #ents do res[#res + 1] = ents[i][2][2] end\n"
-    "return res\n",
-    /* PRESENCE ADD. KEYS: expiry zset, data hash. ARGV: expires at (Unix ms), client, value,
-     * key ttl ms. */
-    "redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])\n"
-    "redis.call('hset', KEYS[2], ARGV[2], ARGV[3])\n"
-    "redis.call('pexpire', KEYS[1], ARGV[4])\n"
-    "redis.call('pexpire', KEYS[2], ARGV[4])\n"
-    "return 1\n",
-    /* PRESENCE GET. KEYS: expiry zset, data hash. ARGV: now (Unix ms). Expired entries are
-     * dropped first: a node that died stops refreshing its own. */
-    "local exp = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1])\n"
-    "if #exp > 0 then\n"
-    "  for i = 1, #exp do redis.call('hdel', KEYS[2], exp[i]) end\n"
-    "  redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])\n"
-    "end\n"
-    "return redis.call('hgetall', KEYS[2])\n",
-};
-
-static char *sha_slot(lc__redis_t *r, int which)
-{
-    switch (which) {
-    case LC__SCRIPT_PUBLISH:
-        return r->sha_publish;
-    case LC__SCRIPT_HISTORY:
-        return r->sha_history;
-    case LC__SCRIPT_PRES_ADD:
-        return r->sha_pres_add;
-    default:
-        return r->sha_pres_get;
-    }
-}
-
-void lc__redis_set_sha(lc__redis_t *r, int which, const char *sha, size_t len)
-{
-    if (len != 40)
-        return;
-    uv_mutex_lock(&r->mu);
-    memcpy(sha_slot(r, which), sha, 40);
-    sha_slot(r, which)[40] = '\0';
-    uv_mutex_unlock(&r->mu);
-}
-
-int lc__redis_script(lc__rconn_t *c, int which, lc__rcmd_cb cb, void *arg, int nkeys, int argc,
-                     const char **argv, const size_t *argvlen)
-{
-    const char *av[24];
-    size_t al[24];
-    char nk[8];
-    if (argc + 3 > 24)
-        return LC_EINVAL;
-    uv_mutex_lock(&c->r->mu);
-    char sha[41];
-    memcpy(sha, sha_slot(c->r, which), sizeof(sha));
-    uv_mutex_unlock(&c->r->mu);
-    snprintf(nk, sizeof(nk), "%d", nkeys);
-    if (sha[0]) {
-        av[0] = "EVALSHA";
-        av[1] = sha;
-        al[1] = 40;
-    } else {
-        av[0] = "EVAL";
-        av[1] = lc__redis_scripts[which];
-        al[1] = strlen(av[1]);
-    }
-    al[0] = strlen(av[0]);
-    av[2] = nk;
-    al[2] = strlen(nk);
-    for (int i = 0; i < argc; i++) {
-        av[3 + i] = argv[i];
-        al[3 + i] = argvlen[i];
-    }
-    return lc__rconn_cmd(c, cb, arg, argc + 3, av, al);
-}
-
 /* --- publish --------------------------------------------------------------------------------- */
 
 typedef struct pub_call {
@@ -284,6 +155,18 @@ static void on_replicated(lc__rconn_t *c, redisReply *reply, void *arg)
     free(p);
 }
 
+/* How long a publish result is kept for its idempotency key (Centrifugo's default). */
+#define IDEM_TTL_MS "300000"
+
+/* <prefix>.result.<channel>.<idempotency key> */
+static int result_key(lc__redis_t *r, lc_buf_t *b, const lc_publish_req_t *req)
+{
+    int rc = lc__redis_key(r, b, "result", req->channel, req->chlen);
+    if (!rc && (lc_buf_putc(b, '.') || lc_buf_append_str(b, req->idempotency_key)))
+        rc = LC_ENOMEM;
+    return rc;
+}
+
 /* The Publication object in two halves around its offset: head ends with `"offset":`. */
 static int split_publication(const lc_publication_t *pub, lc_buf_t *head, lc_buf_t *tail)
 {
@@ -329,7 +212,8 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
     p->history = keep;
 
     lc_buf_t chan = LC_BUF_INIT, head = LC_BUF_INIT, tail = LC_BUF_INIT, env = LC_BUF_INIT;
-    lc_buf_t stream = LC_BUF_INIT, meta = LC_BUF_INIT;
+    lc_buf_t stream = LC_BUF_INIT, meta = LC_BUF_INIT, result = LC_BUF_INIT;
+    bool idem = req->idempotency_key && req->idempotency_key[0];
     int rc = lc__redis_key(r, &chan, "client", req->channel, req->chlen);
     if (rc)
         goto done;
@@ -343,9 +227,23 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
             rc = lc_proto_push_pub(&env, req->channel, req->chlen, &pub);
         if (rc)
             goto done;
-        const char *argv[3] = {"PUBLISH", chan.data, env.data};
-        size_t lens[3] = {7, chan.len, env.len};
-        rc = lc__rconn_cmd(c, on_published, p, 3, argv, lens);
+        if (!idem) {
+            const char *argv[3] = {"PUBLISH", chan.data, env.data};
+            size_t lens[3] = {7, chan.len, env.len};
+            rc = lc__rconn_cmd(c, on_published, p, 3, argv, lens);
+            goto done;
+        }
+        rc = lc__redis_key(r, &meta, "meta", req->channel, req->chlen);
+        if (!rc)
+            rc = result_key(r, &result, req);
+        if (rc)
+            goto done;
+        const char *argv[16] = {meta.data, meta.data, result.data, "", "", env.data,
+                                "",        "",        "",          "", "", "",
+                                "",        chan.data, IDEM_TTL_MS, "0"};
+        size_t lens[16] = {meta.len, meta.len, result.len,          0, 0, env.len, 0, 0, 0, 0, 0, 0,
+                           0,        chan.len, strlen(IDEM_TTL_MS), 1};
+        rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 3, 16, argv, lens);
         goto done;
     }
     rc = split_publication(&req->pub, &head, &tail);
@@ -373,14 +271,33 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
         snprintf(mttl, sizeof(mttl), "%lld", (long long)req->opts.history_meta_ttl_ms);
         snprintf(now, sizeof(now), "%lld", (long long)lc_now_ms());
         lc__redis_random_epoch(epoch);
-        const char *argv[13] = {stream.data, meta.data, head.data, tail.data, env.data,
-                                mid.data,    "}}",      size,      ttl,       mttl,
-                                epoch,       now,       chan.data};
-        size_t lens[13] = {stream.len,    meta.len,    head.len,     tail.len,    env.len,
-                           mid.len,       2,           strlen(size), strlen(ttl), strlen(mttl),
-                           strlen(epoch), strlen(now), chan.len};
+        if (idem)
+            rc = result_key(r, &result, req);
+        const char *argv[16] = {stream.data, meta.data, idem ? result.data : meta.data,
+                                head.data,   tail.data, env.data,
+                                mid.data,    "}}",      size,
+                                ttl,         mttl,      epoch,
+                                now,         chan.data, idem ? IDEM_TTL_MS : "",
+                                "1"};
+        size_t lens[16] = {stream.len,
+                           meta.len,
+                           idem ? result.len : meta.len,
+                           head.len,
+                           tail.len,
+                           env.len,
+                           mid.len,
+                           2,
+                           strlen(size),
+                           strlen(ttl),
+                           strlen(mttl),
+                           strlen(epoch),
+                           strlen(now),
+                           chan.len,
+                           strlen(argv[14]),
+                           1};
         p->wait = r->rc->n_sentinel_addresses > 0;
-        rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 2, 13, argv, lens);
+        if (!rc)
+            rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 3, 16, argv, lens);
         if (!rc && p->wait) {
             const char *wv[3] = {"WAIT", "1", WAIT_REPLICA_MS};
             size_t wl[3] = {4, 1, strlen(WAIT_REPLICA_MS)};
@@ -401,6 +318,7 @@ done:
     lc_buf_free(&env);
     lc_buf_free(&stream);
     lc_buf_free(&meta);
+    lc_buf_free(&result);
     if (rc)
         free(p);
     return rc;
@@ -474,6 +392,7 @@ static void broker_start(lc__redis_t *r, uv_loop_t *loop)
         lc__rconn_start(&sh->ps);
     }
     uv_timer_start(&r->info_timer, lc__broker_info_tick, 0, 2000);
+    lc__sentinel_watch_start(r, loop);
 }
 
 static int redis_attach(lc_engine_t *e, int index, int n, uv_loop_t *loop)
@@ -543,6 +462,7 @@ static void redis_detach(lc_engine_t *e, int index)
             lc__rconn_close(&r->shards[i].ps);
         uv_close((uv_handle_t *)&r->broker_async, NULL);
         uv_close((uv_handle_t *)&r->info_timer, NULL);
+        lc__sentinel_watch_stop(r);
     }
 }
 
@@ -708,6 +628,7 @@ lc_engine_t *lc_engine_redis_new(const lc_config_t *cfg)
     lc_uuid4(r->uid); /* tells this process's own messages from other nodes' */
     uv_mutex_init(&r->mu);
     lc_map_init(&r->nodes);
+    atomic_init(&r->switch_gen, 0);
     const lc_redis_conf_t *rc = r->rc;
     bool sentinel = rc->n_sentinel_addresses > 0;
     r->nshards = sentinel || rc->n_addresses == 0 ? 1 : (int)rc->n_addresses;

@@ -160,6 +160,7 @@ static void set_ready(lc__rconn_t *c)
         lc_log_info("redis %s connection to shard %d (%s:%d) ready", conn_kind(c), c->shard,
                     c->host, c->port);
     c->attempt = 0;
+    c->switch_gen = atomic_load(&c->r->switch_gen);
     c->last_io_ms = uv_now(c->loop);
     uv_timer_start(&c->tick, on_tick, TICK_MS, TICK_MS);
     if (c->on_ready)
@@ -248,6 +249,10 @@ static void on_tick(uv_timer_t *t)
     lc__rconn_t *c = t->data;
     if (c->state != LC__RC_READY)
         return;
+    if (c->switch_gen != atomic_load(&c->r->switch_gen)) {
+        fail(c, "Sentinel switched the primary");
+        return;
+    }
     uint64_t now = uv_now(c->loop);
     uint64_t limit = (uint64_t)c->r->rc->io_timeout_ms;
     if (c->sent_n > 0 && now - c->sent[c->sent_head] > limit) {

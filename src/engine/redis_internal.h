@@ -64,6 +64,7 @@ struct lc__rconn {
     size_t sent_head, sent_n, sent_cap;
     uint64_t last_io_ms;
     uint64_t ping_sent_ms; /* PUB/SUB: a PING subscription awaiting its reply (0 = none) */
+    unsigned switch_gen;   /* the engine's Sentinel switch generation when this got READY */
     void (*on_ready)(lc__rconn_t *c);
     void (*on_down)(lc__rconn_t *c);
     void (*on_message)(lc__rconn_t *c, redisReply *reply); /* PUB/SUB */
@@ -166,7 +167,18 @@ struct lc__redis {
     bool broker_on;
     bool broker_live; /* broker_async may be signalled (under mu) */
     lc_map_t nodes;   /* uid → lc__rnode_t, under mu */
+    /* Sentinel's +switch-master (redis_sentinel.c, worker 0): connections compare the
+     * generation on every tick and reconnect when it moved. */
+    atomic_uint switch_gen;
+    redisAsyncContext *sw_ac;
+    uv_loop_t *sw_loop;
+    uv_timer_t sw_timer;
+    bool sw_on;
+    unsigned sw_next;
 };
+
+void lc__sentinel_watch_start(lc__redis_t *r, uv_loop_t *loop);
+void lc__sentinel_watch_stop(lc__redis_t *r);
 
 /* The slot of the calling worker thread, NULL outside workers. */
 lc__rslot_t *lc__redis_slot(lc__redis_t *r);

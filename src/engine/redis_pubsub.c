@@ -300,6 +300,8 @@ int lc__broker_channel_ready(lc_engine_t *e, const char *ch, size_t chlen, lc_do
     if (slot->closed)
         return LC_EIO;
     lc__rshard_t *sh = &r->shards[lc__redis_shard_of(r, ch, chlen)];
+    if (!atomic_load(&sh->ps_ready))
+        return LC_EIO; /* Redis is away: no waiting without end */
     uv_mutex_lock(&sh->mu);
     lc__rchan_t *c = lc_map_get(&sh->chans, ch, chlen);
     if (!c || c->refs == 0) {

@@ -157,14 +157,56 @@ t('history read through another node: same publications, offsets and epoch', asy
   assert.equal((after.publications || []).length, 0);
 });
 
+t('idempotency_key: a repeat through any node answers the first result and publishes nothing', async () => {
+  const [a, b] = nodes;
+  const s = await rawSession(a, { token: token('idem'), channels: ['idem1', 'chat:idem'] });
+  await subscribedEverywhere('idem1', 1);
+  await subscribedEverywhere('chat:idem', 1);
+  const first = (await api(a, 'publish', { channel: 'idem1', data: { n: 1 }, idempotency_key: 'k1' })).body.result;
+  const again = (await api(b, 'publish', { channel: 'idem1', data: { n: 2 }, idempotency_key: 'k1' })).body.result;
+  assert.deepEqual(again, first);
+  const other = (await api(b, 'publish', { channel: 'idem1', data: { n: 3 }, idempotency_key: 'k2' })).body.result;
+  assert.equal(other.offset, first.offset + 1);
+  // without history: the first is delivered, the repeat is not
+  await api(b, 'publish', { channel: 'chat:idem', data: { n: 4 }, idempotency_key: 'k3' });
+  await api(a, 'publish', { channel: 'chat:idem', data: { n: 5 }, idempotency_key: 'k3' });
+  await api(a, 'publish', { channel: 'chat:idem', data: { n: 6 } });
+  const got = [];
+  for (let i = 0; i < 4; i++) got.push((await s.next()).push.pub.data.n);
+  assert.deepEqual(got.sort(), [1, 3, 4, 6]);
+  const h = (await api(a, 'history', { channel: 'idem1', limit: -1 })).body.result;
+  assert.deepEqual(h.publications.map((p) => p.data.n), [1, 3]);
+});
+
+t('a client that reconnects to another node recovers what it missed', async () => {
+  const [a, b] = nodes;
+  const first = await rawSession(a, { token: token('r1'), channels: [] });
+  const sub = await rawCall(first, { subscribe: { channel: 'rec:one', recover: true } });
+  assert.ok(sub.subscribe.recoverable);
+  await subscribedEverywhere('rec:one', 1);
+  await publish(b, 'rec:one', { n: 1 });
+  const got = await first.next();
+  const { offset } = got.push.pub;
+  const epoch = sub.subscribe.epoch;
+  first.close();
+  await publish(a, 'rec:one', { n: 2 });
+  await publish(b, 'rec:one', { n: 3 });
+  const second = await rawSession(b, { token: token('r1'), channels: [] });
+  const rec = await rawCall(second, { subscribe: { channel: 'rec:one', recover: true, offset, epoch } });
+  assert.equal(rec.subscribe.recovered, true, JSON.stringify(rec));
+  assert.equal(rec.subscribe.epoch, epoch);
+  assert.deepEqual(rec.subscribe.publications.map((p) => p.data.n), [2, 3]);
+});
+
 t('presence and presence_stats are the same through every node; join and leave cross nodes', async () => {
   const [a, b, c] = nodes;
   const watcher = await rawSession(c, { token: token('w'), channels: ['pr:p1'] });
   const u1 = await rawSession(a, { token: token('pa'), channels: ['pr:p1'] });
-  const join = await watcher.next();
-  assert.equal(join.push.join.info.user, 'pa');
+  // (the watcher's own join comes first: join/leave is forced in this namespace)
+  const join = await watcher.push((p) => p.join && p.join.info.user === 'pa');
+  assert.equal(join.push.join.info.client, u1.client);
   const u2 = await rawSession(b, { token: token('pb'), channels: ['pr:p1'] });
-  const join2 = await watcher.next();
+  const join2 = await watcher.push((p) => p.join && p.join.info.user === 'pb');
   assert.equal(join2.push.join.info.client, u2.client);
   for (const n of nodes) {
     const p = (await api(n, 'presence', { channel: 'pr:p1' })).body.result.presence;
@@ -174,7 +216,7 @@ t('presence and presence_stats are the same through every node; join and leave c
     assert.deepEqual(st, { num_clients: 3, num_users: 3 });
   }
   u1.close();
-  const leave = await watcher.next();
+  const leave = await watcher.push((p) => p.leave);
   assert.equal(leave.push.leave.info.user, 'pa');
   const p = (await api(b, 'presence', { channel: 'pr:p1' })).body.result.presence;
   assert.deepEqual(Object.keys(p).sort(), [watcher.client, u2.client].sort());
@@ -218,12 +260,14 @@ t('exclusion travels with the publication: exclude_client and exclude_user on an
 });
 
 t('info lists every node', async () => {
-  await waitUntil(async () => (await api(nodes[0], 'info', {})).body.result.nodes.length === 3, {
-    timeoutMs: 6000,
-    what: 'three nodes in info',
-  });
-  const info = (await api(nodes[1], 'info', {})).body.result.nodes;
-  assert.equal(new Set(info.map((n) => n.uid)).size, 3);
+  for (const n of nodes) {
+    await waitUntil(async () => (await api(n, 'info', {})).body.result.nodes.length === 3, {
+      timeoutMs: 6000,
+      what: `three nodes in the info of ${n.port}`,
+    });
+    const info = (await api(n, 'info', {})).body.result.nodes;
+    assert.equal(new Set(info.map((x) => x.uid)).size, 3);
+  }
 });
 
 t('presence entries of a SIGKILLed node expire within presence_ttl', async () => {
@@ -247,6 +291,8 @@ t('Redis restart: clients stay, /health 503 and API publish errors while down, p
   const [a, b] = nodes;
   const s = await rawSession(a, { token: token('rs'), channels: ['rst'] });
   await subscribedEverywhere('rst', 1);
+  // a positioned subscription too: it is told to recover once Redis is back
+  const pos = await rawSession(a, { token: token('rs2'), channels: ['rec:rst'] });
   await publish(b, 'rst', { n: 1 });
   assert.equal((await s.next()).push.pub.data.n, 1);
   await redis.kill();
@@ -263,6 +309,10 @@ t('Redis restart: clients stay, /health 503 and API publish errors while down, p
   await waitUntil(async () => !(await api(b, 'publish', { channel: 'rst', data: { n: 3 } })).body.error, { timeoutMs: 5000, what: 'publish ok' });
   const elapsed = Date.now() - t0;
   assert.ok(elapsed < 5000, `publishing resumed after ${elapsed} ms`);
+  const un = await pos.push((p) => p.unsubscribe);
+  assert.equal(un.push.unsubscribe.code, 2500, JSON.stringify(un));
+  const again = await rawCall(pos, { subscribe: { channel: 'rec:rst', recover: true, offset: 0, epoch: 'gone' } });
+  assert.ok(again.subscribe.was_recovering && !again.subscribe.recovered, JSON.stringify(again));
   // the node subscribed again by itself: the same connection gets publications again
   await subscribedEverywhere('rst', 1);
   await publish(b, 'rst', { n: 4 });
@@ -362,6 +412,8 @@ test('Sentinel failover under a publish loop: no acknowledged publication is los
     const byN = new Map(h.publications.map((p) => [p.data.n, p.offset]));
     for (const x of acked) assert.equal(byN.get(x.n), x.offset);
     assert.equal(new Set(acked.map((x) => x.epoch)).size, 1, 'the epoch survived the failover');
+    // the node heard Sentinel's +switch-master itself
+    assert.match(a.logs(), /Sentinel switched the primary \(mymaster /);
   } catch (err) {
     err.message += `\n--- node ---\n${a.logs().slice(-6000)}\n--- sentinel ---\n${sentinel.logs().slice(-3000)}`;
     throw err;
