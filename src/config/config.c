@@ -281,6 +281,9 @@ void lc_config_free(lc_config_t *c)
     c->redis.addresses = c->redis.sentinel_addresses = c->redis.cluster_addresses = NULL;
     c->redis.n_addresses = c->redis.n_sentinel_addresses = c->redis.n_cluster_addresses = 0;
     lc__config_free_strs(c->lua_path, c->n_lua_path);
+    lc__config_free_strs(c->trace_users, c->n_trace_users);
+    c->trace_users = NULL;
+    c->n_trace_users = 0;
     c->lua_path = NULL;
     c->n_lua_path = 0;
     lc__config_free_ns(&c->without_namespace);

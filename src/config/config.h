@@ -278,6 +278,8 @@ typedef struct lc_config {
     /* lua (Lucent's own): the hooks script, resolved against the config file's folder; NULL =
      * no Lua. lua.path: extra module folders (the shipped lua/ is always searched). */
     char *lua_script;
+    char **trace_users; /* log.trace_users: users or client ids whose decisions are traced */
+    size_t n_trace_users;
     char **lua_path;
     size_t n_lua_path;
     bool lua_jit;                   /* lua.jit, default false: the budget needs the JIT off */
@@ -464,6 +466,10 @@ const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *cha
  * only while the config lives. No allocation; safe from any thread. */
 const lc_ns_opts_t *lc_config_resolve_channel(const lc_config_t *c, const char *channel, size_t len,
                                               const char *user, lc_ns_opts_t *scratch);
+
+/* Rule i of "channels" (in match order): its pattern as written, with the options it sets
+ * written to buf as "key=value, ...". NULL past the last rule. */
+const char *lc_config_channel_rule(const lc_config_t *c, size_t i, char *buf, size_t len);
 
 /* Whether loads refuse the keys Lucent recognises but does not implement when they are switched
  * on ("engine.type: not supported: ..."; config_unsupported.c has the list) and warn about those

@@ -374,3 +374,54 @@ void lc__config_free_rules(struct lc_channel_rule *r, size_t n)
     }
     free(r);
 }
+
+/* For `lucent routes`: rule i's pattern, and the options it sets as "key=value, ..." in buf. */
+const char *lc_config_channel_rule(const lc_config_t *c, size_t i, char *buf, size_t len)
+{
+    if (i >= c->n_channel_rules || len == 0)
+        return NULL;
+    const struct lc_channel_rule *r = &c->channel_rules[i];
+    const char *base = (const char *)&r->opts;
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (uint64_t set = r->set; set && pos < len; set &= set - 1) {
+        const struct lc__key *k = &lc__config_ns_keys[__builtin_ctzll(set)];
+        const char *sep = pos ? ", " : "";
+        int n;
+        switch (k->kind) {
+        case LC__K_BOOL:
+            n = snprintf(buf + pos, len - pos, "%s%s=%s", sep, k->name,
+                         *(const bool *)(base + k->off) ? "true" : "false");
+            break;
+        case LC__K_INT:
+        case LC__K_ENUM:
+            n = snprintf(buf + pos, len - pos, "%s%s=%d", sep, k->name,
+                         *(const int *)(base + k->off));
+            break;
+        case LC__K_I64:
+        case LC__K_DUR:
+        case LC__K_DUR_NEG:
+            n = snprintf(buf + pos, len - pos, "%s%s=%lld", sep, k->name,
+                         (long long)*(const int64_t *)(base + k->off));
+            break;
+        case LC__K_PROXY_ON:
+        case LC__K_PROXY_NAME: {
+            const lc_proxy_conf_t *p = *(const lc_proxy_conf_t *const *)(base + k->off);
+            n = snprintf(buf + pos, len - pos, "%s%s=%s", sep, k->name,
+                         p ? (p->name ? p->name : "default") : "off");
+            break;
+        }
+        case LC__K_REGEX:
+            n = snprintf(buf + pos, len - pos, "%s%s=%s", sep, k->name,
+                         r->opts.channel_regex ? r->opts.channel_regex : "");
+            break;
+        default:
+            n = snprintf(buf + pos, len - pos, "%s%s", sep, k->name);
+            break;
+        }
+        if (n < 0)
+            break;
+        pos += (size_t)n < len - pos ? (size_t)n : len - pos - 1;
+    }
+    return r->name;
+}

@@ -121,7 +121,8 @@ static const struct lc__key http_server_keys[] = {
 static const struct lc__key log_keys[] = {
     LOGLEVEL("level", CF(log_level)),
     STR("file", CF(ops.log_file)),
-    ENUMF("format", CF(ops.log_format), "text|json"), /* Lucent's own */
+    ENUMF("format", CF(ops.log_format), "text|json"),        /* Lucent's own */
+    STRS("trace_users", CF(trace_users), CF(n_trace_users)), /* Lucent's own */
     END,
 };
 
