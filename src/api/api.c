@@ -600,9 +600,11 @@ int lc_api_register(lc_router_t *r, lc_node_t *node)
         return LC_ENOMEM;
     if (lc__api_metrics_register(r, &ctx) != 0 || lc__api_admin_register(r, &ctx) != 0)
         return LC_ENOMEM;
+    /* Other nodes' session operations and surveys run here even when this node serves no
+     * HTTP API: the connections they act on may live here. */
+    lc_node_on_control(node, lc__api_on_control, &ctx);
     if (cfg->http_api_disabled)
         return 0;
-    lc_node_on_control(node, lc__api_on_control, &ctx);
     char prefix[256];
     snprintf(prefix, sizeof(prefix), "%s/", cfg->http_api_prefix);
     if (lc_router_add_checked(r, prefix, true, on_api, api_check, &ctx) != 0)

@@ -79,6 +79,8 @@ void lc__api_fail(lc__api_cmd_t *c, uint32_t code);
 
 /* Control data from another node (lc_node_on_control): a session operation to run here. */
 void lc__api_on_control(void *arg, const char *data, size_t len);
+/* Control data of the `channels` survey (api_channels.c): handled when it is one (true). */
+bool lc__api_channels_control(lc__api_t *a, const char *data, size_t len);
 
 /* Method lookup by name (exact, or ignoring case for legacy bodies) and by legacy number. */
 const lc__api_method_t *lc__api_method_find(const char *name, bool ignore_case);

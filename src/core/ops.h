@@ -24,6 +24,10 @@ typedef void (*lc_ops_each_fn)(lc_worker_t *w, void *arg);
  * valid until done. Workers run concurrently: each must only write its own part of arg. */
 int lc_ops_each_worker(lc_node_t *n, lc_ops_each_fn each, lc_ops_each_fn done, void *arg);
 
+/* Run fn(w, arg) once in worker `index`'s thread (from its inbox, never synchronously). Any
+ * thread. 0, LC_EINVAL (no such worker) or LC_ENOMEM (then fn never runs). */
+int lc_ops_run_in(lc_node_t *n, int index, lc_ops_each_fn fn, void *arg);
+
 /* Target of a session operation: every connection of `user`, or only the connection `client`
  * (client non-empty wins; both given: the client must belong to the user). */
 typedef struct lc_target {
