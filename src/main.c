@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "cli.h"
 #include "auth/jwt.h"
 #include "config/config.h"
 #include "core/node.h"
@@ -27,33 +28,41 @@ extern char **environ;
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "lucent %s — real-time messaging server (Centrifugo v6 compatible)\n"
-            "\n"
-            "Usage:\n"
-            "  lucent                          serve a development config on 127.0.0.1:8000\n"
-            "  lucent -c FILE | --config FILE  serve with a JSON config (Centrifugo v6 keys)\n"
-            "  lucent genconfig [FILE]         write a config with fresh random secrets\n"
-            "  lucent checkconfig -c FILE [--strict] [--print [--show-secrets]]\n"
-            "                                  load and validate a config, then exit;\n"
-            "                                  --strict: also fail on unknown keys and on\n"
-            "                                  placeholder or short secrets (< 32 bytes);\n"
-            "                                  --print: the effective config, secrets masked\n"
-            "  lucent gentoken -c FILE -u USER [--ttl SECONDS]\n"
-            "                                  print a connection JWT signed with the\n"
-            "                                  config's client.token.hmac_secret_key\n"
-            "                                  (--secret KEY instead of -c; default ttl 7 days)\n"
-            "  lucent gensubtoken -c FILE -u USER -s CHANNEL [--ttl SECONDS]\n"
-            "                                  print a subscription JWT for CHANNEL (key:\n"
-            "                                  client.subscription_token.hmac_secret_key when\n"
-            "                                  enabled, else client.token.hmac_secret_key)\n"
-            "  lucent version                  print the version\n"
-            "  lucent --help                   this help\n"
-            "\n"
-            "Environment: CENTRIFUGO_<KEY_PATH> (or LUCENT_<KEY_PATH>, which wins) overrides a\n"
-            "config key, e.g. CENTRIFUGO_HTTP_SERVER_PORT=9000, CENTRIFUGO_HTTP_API_KEY=...,\n"
-            "CENTRIFUGO_CLIENT_ALLOWED_ORIGINS=\"https://a https://b\".\n",
-            LUCENT_VERSION);
+    fprintf(
+        f,
+        "lucent %s — real-time messaging server (Centrifugo v6 compatible)\n"
+        "\n"
+        "Usage:\n"
+        "  lucent                          serve a development config on 127.0.0.1:8000\n"
+        "  lucent -c FILE | --config FILE  serve with a JSON config (Centrifugo v6 keys)\n"
+        "  lucent genconfig [FILE]         write a config with fresh random secrets\n"
+        "  lucent checkconfig -c FILE [--strict] [--print [--show-secrets]]\n"
+        "                                  load and validate a config, then exit;\n"
+        "                                  --strict: also fail on unknown keys and on\n"
+        "                                  placeholder or short secrets (< 32 bytes);\n"
+        "                                  --print: the effective config, secrets masked\n"
+        "  lucent gentoken -c FILE -u USER [--ttl SECONDS]\n"
+        "                                  print a connection JWT signed with the\n"
+        "                                  config's client.token.hmac_secret_key\n"
+        "                                  (--secret KEY instead of -c; default ttl 7 days)\n"
+        "  lucent gensubtoken -c FILE -u USER -s CHANNEL [--ttl SECONDS]\n"
+        "                                  print a subscription JWT for CHANNEL (key:\n"
+        "                                  client.subscription_token.hmac_secret_key when\n"
+        "                                  enabled, else client.token.hmac_secret_key)\n"
+        "  lucent explain -c FILE [--user USER] [--claims JSON] [--no-proxy]\n"
+        "                 connect | subscribe CHANNEL | publish CHANNEL DATA | rpc METHOD DATA\n"
+        "                                  run the permission checks once, offline, and\n"
+        "                                  print each step and the client's answer\n"
+        "                                  (exit 0 allowed, 1 refused, 2 error)\n"
+        "  lucent routes -c FILE           list the lucent.rules routes and the channels\n"
+        "                                  rules in match order\n"
+        "  lucent version                  print the version\n"
+        "  lucent --help                   this help\n"
+        "\n"
+        "Environment: CENTRIFUGO_<KEY_PATH> (or LUCENT_<KEY_PATH>, which wins) overrides a\n"
+        "config key, e.g. CENTRIFUGO_HTTP_SERVER_PORT=9000, CENTRIFUGO_HTTP_API_KEY=...,\n"
+        "CENTRIFUGO_CLIENT_ALLOWED_ORIGINS=\"https://a https://b\".\n",
+        LUCENT_VERSION);
 }
 
 /* Matches "-c FILE", "--config FILE" and "--config=FILE"; advances *i past the value. */
@@ -70,6 +79,11 @@ static const char *config_arg(int argc, char **argv, int *i)
         return argv[++*i];
     }
     return NULL;
+}
+
+const char *lc_cli_config_arg(int argc, char **argv, int *i)
+{
+    return config_arg(argc, argv, i);
 }
 
 /* Public keys and the JWKS address are checked when the config loads, so a key that cannot be
@@ -127,6 +141,11 @@ static int load_config(lc_config_t *cfg, const char *path)
         return -1;
     }
     return 0;
+}
+
+int lc_cli_load_config(lc_config_t *cfg, const char *path)
+{
+    return load_config(cfg, path);
 }
 
 static int cmd_genconfig(int argc, char **argv)
@@ -376,6 +395,10 @@ int main(int argc, char **argv)
             return cmd_token(argc, argv, true);
         if (strcmp(cmd, "checkconfig") == 0)
             return cmd_checkconfig(argc, argv);
+        if (strcmp(cmd, "explain") == 0)
+            return lc_cli_explain(argc, argv);
+        if (strcmp(cmd, "routes") == 0)
+            return lc_cli_routes(argc, argv);
     }
 
     const char *path = NULL;

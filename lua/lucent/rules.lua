@@ -117,25 +117,35 @@ function rules.compile(pattern)
     return route.lua, route.names
 end
 
+-- Lucent's hidden helpers: note a matched route in a traced decision (a no-op otherwise) and
+-- register the routes for `lucent routes` and the reload log. Absent outside Lucent.
+local api = type(lucent) == "table" and lucent or {}
+local function noop() end
+local matched = api._route or noop
+local register = api._routes or noop
+
 -- Dispatch: call fn with the fixed arguments then the captures, or NOMATCH when string.match
 -- found nothing (its first capture is nil). One value is kept: a hook answers one decision.
-local function call1(fn, a, c1, ...)
+local function call1(route, a, c1, ...)
     if c1 == nil then
         return NOMATCH
     end
-    return (fn(a, c1, ...))
+    matched(route.kind, route.pattern, route.fn)
+    return (route.fn(a, c1, ...))
 end
 
-local function call2(fn, a, b, c1, ...)
+local function call2(route, a, b, c1, ...)
     if c1 == nil then
         return NOMATCH
     end
-    return (fn(a, b, c1, ...))
+    matched(route.kind, route.pattern, route.fn)
+    return (route.fn(a, b, c1, ...))
 end
 
 -- Tries one route against name with one fixed argument (a) or two (a, b; nargs == 2).
 local function try(route, name, nargs, a, b)
     if route.any or (route.literal and name == route.pattern) then
+        matched(route.kind, route.pattern, route.fn)
         if nargs == 2 then
             return (route.fn(a, b))
         end
@@ -148,15 +158,16 @@ local function try(route, name, nargs, a, b)
         if not find(name, route.lua) then
             return NOMATCH
         end
+        matched(route.kind, route.pattern, route.fn)
         if nargs == 2 then
             return (route.fn(a, b))
         end
         return (route.fn(a))
     end
     if nargs == 2 then
-        return call2(route.fn, a, b, match(name, route.lua))
+        return call2(route, a, b, match(name, route.lua))
     end
-    return call1(route.fn, a, match(name, route.lua))
+    return call1(route, a, match(name, route.lua))
 end
 
 -- The first matching route decides; nil when none matches.
@@ -190,6 +201,7 @@ local function add(self, kind, pattern, fn)
             type(fn)), 3)
     end
     route.fn = fn
+    route.kind = kind
     local list = self.routes[kind]
     if list == nil then
         list = {}
@@ -268,7 +280,19 @@ end
 --- The hooks table a script returns: one function for each kind that has a rule when hooks()
 --- is called (call it last; core skips the kinds a script does not define).
 function Router:hooks()
-    local hooks, routes = {}, self.routes
+    local hooks, routes, listed = {}, self.routes, {}
+    for _, kind in ipairs({"connect", "refresh", "disconnect"}) do
+        if self.single[kind] ~= nil then
+            listed[#listed + 1] = {kind, "", self.single[kind]}
+        end
+    end
+    for _, kind in ipairs({"subscribe", "sub_refresh", "unsubscribe", "publish", "broadcast",
+        "rpc"}) do
+        for _, route in ipairs(routes[kind] or {}) do
+            listed[#listed + 1] = {kind, route.pattern, route.fn}
+        end
+    end
+    register(listed)
     for kind, fn in pairs(self.single) do
         hooks[kind] = fn
     end

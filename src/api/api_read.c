@@ -161,7 +161,7 @@ static uint32_t get_since(const cJSON *p, lc_history_req_t *req)
         return LC_ERROR_UNRECOVERABLE_POSITION;
     req->has_since = true;
     req->since.offset = (uint64_t)offset;
-    strcpy(req->since.epoch, epoch ? epoch : "");
+    snprintf(req->since.epoch, sizeof(req->since.epoch), "%s", epoch ? epoch : "");
     return 0;
 }
 

@@ -260,8 +260,9 @@ int lc__config_rule_compile(struct lc_channel_rule *r, const char *pattern, char
     return 0;
 }
 
-bool lc__config_rule_match(const struct lc_channel_rule *r, const char *ch, size_t len,
-                           const char *user, size_t ulen)
+/* any_user: $user matches any one segment, as {name} does (the rule's channel family). */
+static bool rule_match(const struct lc_channel_rule *r, const char *ch, size_t len,
+                       const char *user, size_t ulen, bool any_user)
 {
     size_t pos = 0;
     for (size_t t = 0; t < r->ntoks; t++) {
@@ -273,10 +274,13 @@ bool lc__config_rule_match(const struct lc_channel_rule *r, const char *ch, size
             pos += k->len;
             break;
         case LC__TOK_USER:
-            if (ulen == 0 || len - pos < ulen || memcmp(ch + pos, user, ulen) != 0)
-                return false;
-            pos += ulen;
-            break;
+            if (!any_user) {
+                if (ulen == 0 || len - pos < ulen || memcmp(ch + pos, user, ulen) != 0)
+                    return false;
+                pos += ulen;
+                break;
+            }
+            /* fall through */
         case LC__TOK_SEG: {
             size_t start = pos;
             while (pos < len && !is_delim(ch[pos]))
@@ -290,6 +294,12 @@ bool lc__config_rule_match(const struct lc_channel_rule *r, const char *ch, size
         }
     }
     return pos == len;
+}
+
+bool lc__config_rule_match(const struct lc_channel_rule *r, const char *ch, size_t len,
+                           const char *user, size_t ulen)
+{
+    return rule_match(r, ch, len, user, ulen, false);
 }
 
 void lc__config_rule_overlay(lc_ns_opts_t *o, const struct lc_channel_rule *r)
@@ -340,7 +350,18 @@ const lc_ns_opts_t *lc_config_resolve_channel(const lc_config_t *c, const char *
         lc__config_rule_overlay(scratch, r);
         return scratch;
     }
-    return ns;
+    if (ns)
+        return ns;
+    /* "user:$user" names a family of channels: another user's channel of that family is a
+     * known channel this user may do nothing with (103, as a Laravel channel route reads), not
+     * an unknown namespace (102). */
+    for (size_t i = 0; i < c->n_channel_rules; i++) {
+        if (rule_match(&c->channel_rules[i], channel, len, NULL, 0, true)) {
+            memset(scratch, 0, sizeof(*scratch));
+            return scratch;
+        }
+    }
+    return NULL;
 }
 
 void lc__config_free_rules(struct lc_channel_rule *r, size_t n)
@@ -352,4 +373,55 @@ void lc__config_free_rules(struct lc_channel_rule *r, size_t n)
         lc__config_free_ns(&r[i].opts);
     }
     free(r);
+}
+
+/* For `lucent routes`: rule i's pattern, and the options it sets as "key=value, ..." in buf. */
+const char *lc_config_channel_rule(const lc_config_t *c, size_t i, char *buf, size_t len)
+{
+    if (i >= c->n_channel_rules || len == 0)
+        return NULL;
+    const struct lc_channel_rule *r = &c->channel_rules[i];
+    const char *base = (const char *)&r->opts;
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (uint64_t set = r->set; set && pos < len; set &= set - 1) {
+        const struct lc__key *k = &lc__config_ns_keys[__builtin_ctzll(set)];
+        const char *sep = pos ? ", " : "";
+        int n;
+        switch (k->kind) {
+        case LC__K_BOOL:
+            n = snprintf(buf + pos, len - pos, "%s%s=%s", sep, k->name,
+                         *(const bool *)(base + k->off) ? "true" : "false");
+            break;
+        case LC__K_INT:
+        case LC__K_ENUM:
+            n = snprintf(buf + pos, len - pos, "%s%s=%d", sep, k->name,
+                         *(const int *)(base + k->off));
+            break;
+        case LC__K_I64:
+        case LC__K_DUR:
+        case LC__K_DUR_NEG:
+            n = snprintf(buf + pos, len - pos, "%s%s=%lld", sep, k->name,
+                         (long long)*(const int64_t *)(base + k->off));
+            break;
+        case LC__K_PROXY_ON:
+        case LC__K_PROXY_NAME: {
+            const lc_proxy_conf_t *p = *(const lc_proxy_conf_t *const *)(base + k->off);
+            n = snprintf(buf + pos, len - pos, "%s%s=%s", sep, k->name,
+                         p ? (p->name ? p->name : "default") : "off");
+            break;
+        }
+        case LC__K_REGEX:
+            n = snprintf(buf + pos, len - pos, "%s%s=%s", sep, k->name,
+                         r->opts.channel_regex ? r->opts.channel_regex : "");
+            break;
+        default:
+            n = snprintf(buf + pos, len - pos, "%s%s", sep, k->name);
+            break;
+        }
+        if (n < 0)
+            break;
+        pos += (size_t)n < len - pos ? (size_t)n : len - pos - 1;
+    }
+    return r->name;
 }

@@ -361,7 +361,7 @@ static void do_list(lc_client_t *c, void *arg)
         free(chs);
 }
 
-size_t lc_worker_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg)
+size_t lc_ops_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg)
 {
     conn_arg_t a = {fn, arg};
     return for_target(w, t, do_list, &a);

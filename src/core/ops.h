@@ -65,7 +65,7 @@ size_t lc_ops_refresh(lc_worker_t *w, const lc_target_t *t, bool expired, int64_
  * one's client id, user, transport name and channels (n of them). */
 typedef void (*lc_conn_fn)(void *arg, const char *client, const char *user, const char *transport,
                            const char *const *channels, size_t n);
-size_t lc_worker_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg);
+size_t lc_ops_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg);
 
 /* Hand one POST /emulation body's commands (`data`, the newline-joined command JSON) to the
  * emulation session `session` if it lives on this worker. Returns true when it did. */

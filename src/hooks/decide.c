@@ -2,14 +2,15 @@
  * every kind; one verdict through one callback. */
 #include "hooks/decide.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hooks/token.h"
 #include "proto/codes.h"
+#include "proto/json_check.h"
 #include "util/assert.h"
 #include "util/clock.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "util/metrics.h"
 
@@ -30,7 +31,12 @@ struct lc_decide {
     bool starting; /* inside lc_decide_start: the starter frees after a quick answer */
     bool done;
     uint64_t t0; /* uv_hrtime() at the start, for the latency metric */
+    uint64_t proxy_t0;
+    lc_decide_trace_t *trace; /* req.trace, or own_trace (log.trace_users) */
+    lc_decide_trace_t *own_trace;
 };
+
+#define TRACE(d, step, ...) lc_decide_trace_add((d)->trace, step, __VA_ARGS__)
 
 static void decide_free(lc_decide_t *d)
 {
@@ -39,6 +45,7 @@ static void decide_free(lc_decide_t *d)
     if (d->has_sub_claims)
         lc_sub_claims_free(&d->sub_claims);
     free(d->chans);
+    lc_decide_trace_free(d->own_trace);
     free(d);
 }
 
@@ -56,18 +63,6 @@ static void account(const lc_decide_t *d, const lc_verdict_t *v)
         [LC_HOOK_DISCONNECT] = -1,
         [LC_HOOK_UNSUBSCRIBE] = -1,
     };
-    static const char *const step_names[] = {"?", "lua", "token", "proxy", "rules"};
-    static const char *const kind_names[LC_HOOK_MAX] = {
-        [LC_HOOK_CONNECT] = "connect",
-        [LC_HOOK_REFRESH] = "refresh",
-        [LC_HOOK_SUBSCRIBE] = "subscribe",
-        [LC_HOOK_SUB_REFRESH] = "sub_refresh",
-        [LC_HOOK_PUBLISH] = "publish",
-        [LC_HOOK_BROADCAST] = "broadcast",
-        [LC_HOOK_RPC] = "rpc",
-        [LC_HOOK_DISCONNECT] = "disconnect",
-        [LC_HOOK_UNSUBSCRIBE] = "unsubscribe",
-    };
     int step = v->by == LC_STEP_LUA     ? LC_M_LUA
                : v->by == LC_STEP_TOKEN ? LC_M_TOKEN
                : v->by == LC_STEP_PROXY ? LC_M_PROXY
@@ -84,10 +79,8 @@ static void account(const lc_decide_t *d, const lc_verdict_t *v)
     const char *why = v->message && v->message[0]   ? v->message
                       : v->type == LC_VERDICT_ERROR ? lc_error_message(v->code)
                                                     : lc_disconnect_reason(v->code);
-    lc_log_refused(r->kind < LC_HOOK_MAX ? kind_names[r->kind] : "?", r->session.client,
-                   r->session.user, r->channel,
-                   v->by >= LC_STEP_LUA && v->by <= LC_STEP_RULES ? step_names[v->by] : "?",
-                   v->code, why);
+    lc_log_refused(lc__decide_kind_name(r->kind), r->session.client, r->session.user, r->channel,
+                   lc__decide_step_name(v->by), v->code, why);
 }
 
 static void finish(lc_decide_t *d, lc_verdict_t *v)
@@ -98,6 +91,8 @@ static void finish(lc_decide_t *d, lc_verdict_t *v)
     if (v->type == LC_VERDICT_ALLOW && v->user == NULL)
         v->user = "";
     account(d, v);
+    if (d->trace)
+        lc__decide_trace_end(d->trace, &d->req, v, d->own_trace != NULL);
     d->done = true;
     d->cb(d->arg, v);
     if (!d->starting)
@@ -128,19 +123,18 @@ static void set_allow(lc_verdict_t *v, lc_decide_step by)
     v->by = by;
 }
 
-static bool json_valid(const char *p, size_t n)
-{
-    cJSON *j = cJSON_ParseWithLength(p, n);
-    cJSON_Delete(j);
-    return j != NULL;
-}
-
-/* Binary info fits the JSON protocol only when it is itself JSON text. */
+/* Binary info fits the JSON protocol only when it is itself JSON text; the JSON form is used
+ * only when it is strict JSON (proto/json_check.h), so a token never brings invalid UTF-8 to
+ * the clients that see the info. */
 static lc_raw_t pick_info(const char *json, size_t json_len, const unsigned char *bin,
                           size_t bin_len)
 {
-    if (bin && json_valid((const char *)bin, bin_len))
+    if (bin && lc_json_check((const char *)bin, bin_len, NULL))
         return (lc_raw_t){(const char *)bin, bin_len};
+    if (json && !lc_json_check(json, json_len, NULL)) {
+        lc_log_info("token info is not valid JSON: left out");
+        return (lc_raw_t){NULL, 0};
+    }
     return (lc_raw_t){json, json_len};
 }
 
@@ -209,6 +203,9 @@ bool lc_decide_subscribe_rules(const lc_config_t *cfg, const lc_ns_opts_t *ns, c
 static void connect_anonymous(const lc_decide_t *d, lc_decide_step by, lc_verdict_t *v)
 {
     const lc_config_t *cfg = d->req.cfg;
+    TRACE(d, "rules",
+          "no credentials: client.insecure %d, client.allow_anonymous_connect_without_token %d",
+          cfg->client_insecure, cfg->allow_anonymous_connect_without_token);
     if (!cfg->client_insecure && !cfg->allow_anonymous_connect_without_token) {
         lc_log_info("connect refused: no credentials (no token, no connect proxy result; "
                     "client.insecure and client.allow_anonymous_connect_without_token are off)");
@@ -224,6 +221,12 @@ static void publish_rules(const lc_decide_t *d, lc_verdict_t *v)
     const lc_ns_opts_t *o = &d->ns;
     const char *user = d->req.session.user;
     bool anon_allowed = user[0] || o->allow_publish_for_anonymous;
+    TRACE(d, "rules",
+          "namespace %s: allow_publish_for_client %d, allow_publish_for_subscriber %d "
+          "(subscribed %d), allow_publish_for_anonymous %d, client.insecure %d",
+          o->name ? o->name : "(none)", o->allow_publish_for_client,
+          o->allow_publish_for_subscriber, d->req.subscribed, o->allow_publish_for_anonymous,
+          d->req.cfg->client_insecure);
     if ((o->allow_publish_for_client && anon_allowed) ||
         (o->allow_publish_for_subscriber && d->req.subscribed && anon_allowed) ||
         d->req.cfg->client_insecure)
@@ -303,6 +306,15 @@ static void on_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
     LC_ASSERT(d->proxy != NULL && !d->done);
     d->proxy = NULL;
     lc_verdict_t v;
+    double ms = (double)(uv_hrtime() - d->proxy_t0) / 1e6;
+    if (err != 0)
+        TRACE(d, "proxy", "no answer after %.1f ms (%s)", ms, lc_strerror(err));
+    else
+        TRACE(d, "proxy", "answered in %.1f ms: %s %u%s%s", ms,
+              rep->type == LC_PROXY_RESULT  ? "result"
+              : rep->type == LC_PROXY_ERROR ? "error"
+                                            : "disconnect",
+              (unsigned)rep->code, rep->message ? " " : "", rep->message ? rep->message : "");
     if (err != 0) {
         set_error(&v, LC_STEP_PROXY, LC_ERROR_INTERNAL);
         v.unavailable = true;
@@ -332,6 +344,11 @@ static void ask_proxy(lc_decide_t *d, lc_proxy_kind kind, const lc_proxy_conf_t 
         r.channels = d->chans;
         r.n_channels = d->chans ? q->n_subs : 0;
     }
+    TRACE(d, "proxy", "POST %s (proxy \"%s\"%s, timeout %lld ms)", conf->endpoint,
+          conf->name ? conf->name : "default",
+          conf->protocol == LC_PROXY_LARAVEL_AUTH ? ", Laravel broadcasting auth" : "",
+          (long long)conf->timeout_ms);
+    d->proxy_t0 = uv_hrtime();
     if (conf->protocol == LC_PROXY_LARAVEL_AUTH && kind == LC_PROXY_SUBSCRIBE)
         d->proxy = lc_proxy_laravel_auth(q->httpc, conf, &r, on_proxy, d);
     else
@@ -370,6 +387,7 @@ static void connect_steps(lc_decide_t *d)
     const lc_decide_req_t *q = &d->req;
     lc_verdict_t v;
     if (!q->token || !q->token[0]) {
+        TRACE(d, "token", "no connection token");
         if (q->cfg->connect_proxy_enabled) {
             ask_proxy(d, LC_PROXY_CONNECT, &q->cfg->connect_proxy);
             return;
@@ -387,6 +405,17 @@ static void connect_steps(lc_decide_t *d)
         lc_jwt_verify_connect(q->token, strlen(q->token), &keys, lc_now_s(), cl, &why);
     if (await_jwks(d, st, &tk))
         return;
+    if (st == LC_JWT_OK)
+        TRACE(d, "token",
+              "connection token valid: sub \"%s\", exp %lld%s, info %zu bytes, channels %zu, "
+              "subs %zu",
+              cl->sub, (long long)(cl->has_expire_at ? cl->expire_at : cl->exp),
+              cl->has_expire_at ? " (expire_at)" : "", cl->info_len, cl->n_channels, cl->n_subs);
+    else
+        TRACE(d, "token", "connection token %s",
+              st == LC_JWT_EXPIRED ? "expired"
+              : why                ? why
+                                   : "invalid");
     if (st == LC_JWT_EXPIRED) {
         lc_log_info("connect refused: token expired");
         set_error(&v, LC_STEP_TOKEN, LC_ERROR_TOKEN_EXPIRED);
@@ -437,6 +466,8 @@ static void refresh_steps(lc_decide_t *d)
     if (await_jwks(d, st, &tk))
         return;
     d->has_conn_claims = st == LC_JWT_OK;
+    TRACE(d, "token", "refresh token %s, sub \"%s\"", st == LC_JWT_OK ? "valid" : "refused",
+          st == LC_JWT_OK ? cl->sub : "");
     if (st == LC_JWT_EXPIRED) {
         set_disconnect(&v, LC_STEP_TOKEN, LC_DISCONNECT_EXPIRED);
     } else if (st != LC_JWT_OK) {
@@ -467,6 +498,15 @@ static int sub_token(lc_decide_t *d, lc_verdict_t *v, bool subscribe)
     if (await_jwks(d, st, &tk))
         return -1;
     d->has_sub_claims = st == LC_JWT_OK;
+    if (st == LC_JWT_OK)
+        TRACE(d, "token",
+              "subscription token valid: channel %s, sub \"%s\", client \"%s\", exp %lld",
+              cl->channel, cl->sub, cl->client, (long long)cl->exp);
+    else
+        TRACE(d, "token", "subscription token %s",
+              st == LC_JWT_EXPIRED ? "expired"
+              : why                ? why
+                                   : "invalid");
     if (st == LC_JWT_EXPIRED) {
         set_error(v, LC_STEP_TOKEN, LC_ERROR_TOKEN_EXPIRED);
         return 0;
@@ -506,6 +546,8 @@ static void subscribe_steps(lc_decide_t *d)
     if (has_prefix(ch, len, cfg->private_prefix) && !have_token && !laravel) {
         /* A private channel needs a subscription token — unless Laravel's broadcasting auth
          * decides for the namespace: `$orders.1` is Laravel's `private-orders.1`. */
+        TRACE(d, "token", "private channel (prefix \"%s\") without a subscription token",
+              cfg->private_prefix);
         set_error(&v, LC_STEP_TOKEN, LC_ERROR_PERMISSION_DENIED);
     } else if (have_token) {
         int r = sub_token(d, &v, true);
@@ -521,10 +563,21 @@ static void subscribe_steps(lc_decide_t *d)
     } else if (!lc_decide_user_limited(cfg, o, ch, len) && o->subscribe_proxy) {
         ask_proxy(d, LC_PROXY_SUBSCRIBE, o->subscribe_proxy);
         return;
-    } else if (lc_decide_subscribe_rules(cfg, o, q->session.user, ch, len)) {
-        set_allow(&v, LC_STEP_RULES);
     } else {
-        set_error(&v, LC_STEP_RULES, LC_ERROR_PERMISSION_DENIED);
+        bool limited = lc_decide_user_limited(cfg, o, ch, len);
+        if (limited)
+            TRACE(d, "rules", "user-limited channel: user \"%s\" %s", q->session.user,
+                  user_listed(cfg, q->session.user, ch, len) ? "listed" : "not listed");
+        else
+            TRACE(d, "rules",
+                  "namespace %s: allow_subscribe_for_client %d, allow_subscribe_for_anonymous %d, "
+                  "client.insecure %d",
+                  o->name ? o->name : "(none)", o->allow_subscribe_for_client,
+                  o->allow_subscribe_for_anonymous, cfg->client_insecure);
+        if (lc_decide_subscribe_rules(cfg, o, q->session.user, ch, len))
+            set_allow(&v, LC_STEP_RULES);
+        else
+            set_error(&v, LC_STEP_RULES, LC_ERROR_PERMISSION_DENIED);
     }
     finish(d, &v);
 }
@@ -538,6 +591,7 @@ static void rpc_steps(lc_decide_t *d)
     lc_verdict_t v;
     if (cfg->rpc_ping_enabled && cfg->rpc_ping_method &&
         strcmp(method, cfg->rpc_ping_method) == 0) {
+        TRACE(d, "rules", "rpc ping method \"%s\"", method);
         set_allow(&v, LC_STEP_RULES);
         finish(d, &v);
         return;
@@ -550,6 +604,10 @@ static void rpc_steps(lc_decide_t *d)
         ask_proxy(d, LC_PROXY_RPC, ns->proxy);
         return;
     }
+    TRACE(d, "rules", "rpc method \"%s\": %s", method,
+          !any ? "no rpc proxy configured"
+          : ns ? "its rpc namespace has no proxy"
+               : "no rpc namespace");
     set_error(&v, LC_STEP_RULES, any && !ns ? LC_ERROR_METHOD_NOT_FOUND : LC_ERROR_NOT_AVAILABLE);
     finish(d, &v);
 }
@@ -606,6 +664,11 @@ static void on_lua(void *arg, const lc_decision_t *dec)
 {
     lc_decide_t *d = arg;
     d->lua = NULL;
+    static const char *const answers[] = {"nil (no opinion)", "allow", "false (deny)", "error",
+                                          "disconnect"};
+    TRACE(d, "lua", "hook answered %s%s",
+          (unsigned)dec->type <= LC_DECIDE_DISCONNECT ? answers[dec->type] : "?",
+          dec->type == LC_DECIDE_ALLOW && dec->reply.has_result ? " with a result" : "");
     if (dec->type == LC_DECIDE_NONE) {
         later_steps(d);
         return;
@@ -662,6 +725,12 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
     d->arg = arg;
     d->starting = true;
     d->t0 = uv_hrtime();
+    d->trace = req->trace;
+    /* A connect is recorded while its user is unknown and logged once the verdict names one
+     * of them (log.trace_users is a development setting). */
+    if (!d->trace && req->cfg && req->cfg->n_trace_users > 0 &&
+        (req->kind == LC_HOOK_CONNECT || lc__decide_traced(req->cfg, &req->session)))
+        d->trace = d->own_trace = lc_decide_trace_new();
     lc_lua_t *vm = req->lua;
     if (vm && !req->at_expiry && lc_lua_has_hook(vm, req->kind)) {
         lc_hook_ctx_t ctx;
@@ -677,6 +746,12 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
         ctx.meta = req->session.meta;
         ctx.headers = req->session.conn_headers;
         ctx.n_headers = req->session.n_conn_headers;
+        ctx.trace = d->trace;
+        if (d->trace) {
+            char where[256] = "?";
+            lc_lua_hook_where(vm, req->kind, where, sizeof(where));
+            TRACE(d, "lua", "%s hook (%s)", lc__decide_kind_name(req->kind), where);
+        }
         lc_lua_call_t *call = lc_lua_call(vm, req->kind, &ctx, on_lua, d);
         if (call)
             d->lua = call; /* on_lua has not run: it runs from the loop */

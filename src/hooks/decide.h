@@ -26,6 +26,7 @@
 
 #include "auth/jwt.h"
 #include "config/config.h"
+#include "hooks/decide_trace.h"
 #include "hooks/httpc.h"
 #include "hooks/proxy.h"
 #include "hooks/script.h"
@@ -58,6 +59,10 @@ typedef struct lc_decide_req {
     bool server_refresh; /* refresh: the refresh proxy owns this connection's expiry */
     lc_lua_t *lua;       /* the worker's VM, NULL without a script */
     lc_httpc_t *httpc;   /* the worker's HTTP client for proxies */
+    /* Records the steps when set (`lucent explain`; borrowed, filled before the callback).
+     * NULL: a trace is kept and logged at info only for users and clients named in
+     * log.trace_users. */
+    lc_decide_trace_t *trace;
 } lc_decide_req_t;
 
 typedef enum lc_verdict_type {
@@ -119,6 +124,14 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
 /* Abandon a pending pipeline: its callback never runs, the Lua call or proxy request it
  * waits for is cancelled, and its memory freed. NULL is ignored. */
 void lc_decide_cancel(lc_decide_t *d);
+
+/* For decide.c and its trace (decide_trace.c). */
+const char *lc__decide_kind_name(lc_hook_kind kind);
+const char *lc__decide_step_name(lc_decide_step step);
+bool lc__decide_traced(const lc_config_t *cfg, const lc_proxy_req_t *session);
+/* The outcome line; log: the lines go to the log at info (log.trace_users). */
+void lc__decide_trace_end(lc_decide_trace_t *t, const lc_decide_req_t *r, const lc_verdict_t *v,
+                          bool log);
 
 /* The namespace rules alone for a client subscribe without token or proxy (user-limited
  * channel naming the user, allow_subscribe_for_client with the anonymous option,

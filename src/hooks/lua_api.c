@@ -680,9 +680,14 @@ static void sub_module(lua_State *L, const char *name, const luaL_Reg *fns)
 
 void lc__lua_push_api(lua_State *L)
 {
-    static const luaL_Reg top[] = {{"error", l_error}, {"disconnect", l_disconnect},
-                                   {"proxy", l_proxy}, {"publish", l_publish},
-                                   {"log", l_log},     {"now", l_now},
+    static const luaL_Reg top[] = {{"error", l_error},
+                                   {"disconnect", l_disconnect},
+                                   {"proxy", l_proxy},
+                                   {"publish", l_publish},
+                                   {"log", l_log},
+                                   {"now", l_now},
+                                   {"_route", lc__lua_route_matched},
+                                   {"_routes", lc__lua_routes_register},
                                    {NULL, NULL}};
     static const luaL_Reg http[] = {{"request", l_http_request}, {NULL, NULL}};
     static const luaL_Reg cache[] = {

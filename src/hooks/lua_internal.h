@@ -76,7 +76,14 @@ struct lc_lua_call {
     /* what the yielded coroutine waits for (at most one) */
     lc_proxy_call_t *proxy;
     lc_httpc_req_t *http;
+    lc_decide_trace_t *trace; /* the decision's trace, NULL when untraced */
 };
+
+/* lua_routes.c: lucent._route / lucent._routes (rules.lua), and keeping the list of a load
+ * that succeeded (ok) or dropping that of one that failed. */
+int lc__lua_route_matched(lua_State *L);
+int lc__lua_routes_register(lua_State *L);
+void lc__lua_routes_commit(lua_State *L, bool ok);
 
 /* lua_vm.c */
 lc_lua_t *lc__lua_vm(lua_State *L);

@@ -305,6 +305,7 @@ static int load_script(lc_lua_t *vm, char *err, size_t errlen)
     if (rc != 0) {
         snprintf(err, errlen, "%s", errmsg(vm->L));
         lua_pop(vm->L, 1);
+        lc__lua_routes_commit(vm->L, false);
         for (int k = 0; k < LC_HOOK_MAX; k++)
             luaL_unref(vm->L, LUA_REGISTRYINDEX, ld.refs[k]);
         lua_gc(vm->L, LUA_GCCOLLECT, 0);
@@ -314,6 +315,7 @@ static int load_script(lc_lua_t *vm, char *err, size_t errlen)
         luaL_unref(vm->L, LUA_REGISTRYINDEX, vm->hooks[k]);
         vm->hooks[k] = ld.refs[k];
     }
+    lc__lua_routes_commit(vm->L, true);
     return 0;
 }
 
@@ -381,6 +383,23 @@ int lc_lua_reload(lc_lua_t *vm, char *err, size_t errlen)
 bool lc_lua_has_hook(const lc_lua_t *vm, lc_hook_kind kind)
 {
     return (unsigned)kind < LC_HOOK_MAX && vm->hooks[kind] != LUA_NOREF;
+}
+
+/* The hook function's file:line (lua_getinfo on the function, no call). */
+bool lc_lua_hook_where(const lc_lua_t *vm, lc_hook_kind kind, char *buf, size_t len)
+{
+    if (!lc_lua_has_hook(vm, kind) || len == 0)
+        return false;
+    lua_State *L = vm->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->hooks[kind]);
+    lua_Debug ar;
+    memset(&ar, 0, sizeof(ar));
+    bool ok = lua_getinfo(L, ">S", &ar) != 0;
+    if (ok)
+        snprintf(buf, len, "%s:%d", ar.short_src, ar.linedefined);
+    else
+        lua_pop(L, 1);
+    return ok;
 }
 
 /* ---- calls ---- */
@@ -686,6 +705,7 @@ lc_lua_call_t *lc_lua_call(lc_lua_t *vm, lc_hook_kind kind, const lc_hook_ctx_t 
     }
     c->vm = vm;
     c->kind = kind;
+    c->trace = ctx->trace;
     describe(c, ctx);
     c->cb = cb;
     c->arg = arg;

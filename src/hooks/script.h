@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "hooks/decide_trace.h"
 #include "hooks/httpc.h"
 #include "hooks/proxy.h"
 #include "proto/codec.h"
@@ -60,7 +61,8 @@ typedef struct lc_hook_ctx {
     size_t n_headers;
     const char *const *exclude_clients; /* broadcast: exclude_client given to the API */
     size_t n_exclude_clients;
-    uint32_t code; /* disconnect / unsubscribe: the code */
+    uint32_t code;            /* disconnect / unsubscribe: the code */
+    lc_decide_trace_t *trace; /* the decision's trace: a lucent.rules match is noted there */
 } lc_hook_ctx_t;
 
 typedef enum lc_decision_type {
@@ -131,6 +133,13 @@ void lc_lua_free(lc_lua_t *L);
 int lc_lua_reload(lc_lua_t *L, char *err, size_t errlen);
 /* Whether the script defines this hook (cheap; core skips the call otherwise). */
 bool lc_lua_has_hook(const lc_lua_t *L, lc_hook_kind kind);
+/* The lucent.rules routes of the loaded script in match order (kind "subscribe", ...,
+ * pattern, handler "file:line"); none when it does not use lucent.rules. Returns the count. */
+typedef void (*lc_lua_route_cb)(void *arg, const char *kind, const char *pattern,
+                                const char *where);
+size_t lc_lua_routes(lc_lua_t *L, lc_lua_route_cb cb, void *arg);
+/* The hook function's definition as "file:line" (for the decision trace). */
+bool lc_lua_hook_where(const lc_lua_t *L, lc_hook_kind kind, char *buf, size_t len);
 
 /* The callback gets the decision, valid during the callback only. It runs exactly once: before
  * lc_lua_call returns when the hook finishes without yielding (then lc_lua_call returns NULL),
