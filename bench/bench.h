@@ -25,6 +25,7 @@ typedef struct bench_opts {
     const char *apikey;
     const char *token;        /* one token for every connection */
     const char *token_secret; /* or an HS256 token per connection (sub = bench<i>) */
+    int token_ttl;            /* its exp claim, seconds from now; 0 = no exp */
     const char *chan_prefix;
     int n;        /* connections */
     int channels; /* distinct channels */

@@ -343,7 +343,7 @@ static void on_upgraded(conn_t *c, const uint8_t *rest, size_t n)
         if (o->token_secret) {
             char user[32];
             snprintf(user, sizeof(user), "bench%d", c->idx);
-            tok = lc_jwt_make_connect_token(o->token_secret, user, time(NULL), 3600);
+            tok = lc_jwt_make_connect_token(o->token_secret, user, time(NULL), o->token_ttl);
         }
         const char *token = tok ? tok : o->token;
         if (token)
@@ -377,8 +377,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
             c->state = ST_CLOSED;
             t->closed++;
         }
-        if (c->state < ST_READY)
+        if (c->state < ST_READY) {
+            if (t->errors < 3)
+                fprintf(stderr, "bench: connection %d lost before it was ready: %s\n", c->idx,
+                        uv_strerror((int)n));
             conn_finished(c, false);
+        }
         if (!uv_is_closing((uv_handle_t *)s))
             uv_close((uv_handle_t *)s, on_close);
         return;

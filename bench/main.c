@@ -80,6 +80,16 @@ static srv_sample_t sample(const bench_opts_t *o)
     return s;
 }
 
+/* A JSON number, or null for a figure that does not exist (NaN). */
+static const char *jnum(char *buf, size_t cap, double v)
+{
+    if (isnan(v) || isinf(v))
+        snprintf(buf, cap, "null");
+    else
+        snprintf(buf, cap, "%.3f", v);
+    return buf;
+}
+
 static int parse_url(const char *url, const char *scheme, char *host, int *port, char *path)
 {
     size_t sl = strlen(scheme);
@@ -115,7 +125,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: lucent-bench [--proto=centrifugo|nchan] [--ws=URL] [--pub=URL] [--apikey=K]\n"
-            "  [--token=JWT | --token-secret=S] [--n=1000] [--channels=1] [--subs=1] [--m=1000]\n"
+            "  [--token=JWT | --token-secret=S [--token-ttl=0]] [--n=1000] [--channels=1] "
+            "[--subs=1] [--m=1000]\n"
             "  [--rate=0] [--size=64] [--pub-conns=1] [--pipeline=16] [--threads=1] [--procs=0]\n"
             "  [--src-ips=0] [--connconc=256] [--settle=500] [--drain=15] [--idle=0]\n"
             "  [--after-close=0] [--pid=PID,..] [--json] | --selftest [--batch=64]\n");
@@ -147,6 +158,8 @@ static int parse_opts(int argc, char **argv, bench_opts_t *o)
             o->token = v;
         else if ((v = opt(a, "--token-secret")))
             o->token_secret = v;
+        else if ((v = opt(a, "--token-ttl")))
+            o->token_ttl = atoi(v);
         else if ((v = opt(a, "--chan-prefix")))
             o->chan_prefix = v;
         else if ((v = opt(a, "--n")))
@@ -427,22 +440,26 @@ int main(int argc, char **argv)
                  "%llu deliveries missing; ", (unsigned long long)(expected - d));
     const char *proto = o.selftest ? "selftest" : o.proto == PROTO_NCHAN ? "nchan" : "centrifugo";
     if (o.json) {
+        char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
         printf("{\"proto\":\"%s\",\"n\":%d,\"channels\":%d,\"subs\":%d,\"m\":%ld,\"rate\":%g,"
                "\"size\":%d,\"procs\":%d,\"threads\":%d,\"ready\":%d,\"connect_errors\":%d,"
                "\"connect_s\":%.3f,\"connect_per_s\":%.0f,\"published\":%ld,\"publish_errors\":%ld,"
-               "\"publish_rate\":%.1f,\"expected\":%llu,\"delivered\":%llu,\"span_s\":%.3f,"
-               "\"delivered_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,"
+               "\"publish_rate\":%.1f,\"expected\":%llu,\"delivered\":%llu,\"span_s\":%s,"
+               "\"delivered_per_s\":%.0f,\"p50_ms\":%s,\"p99_ms\":%s,\"p999_ms\":%s,"
                "\"max_ms\":%.3f,\"closed\":%d,\"bad_frames\":%llu,\"server_cpu_s\":%.3f,"
-               "\"server_cpu_pct\":%.1f,\"server_us_per_delivery\":%.3f,\"rss0_kb\":%ld,"
+               "\"server_cpu_pct\":%.1f,\"server_us_per_delivery\":%s,\"rss0_kb\":%ld,"
                "\"rss_subscribed_kb\":%ld,\"rss_after_kb\":%ld,\"rss_closed_kb\":%ld,"
-               "\"rss_per_conn_kb\":%.3f,\"gen_sub_cpu_s\":%.3f,\"gen_busy_max\":%.3f,"
-               "\"gen_pub_cpu_s\":%.3f,\"behind\":\"%s\"}\n",
+               "\"rss_per_conn_kb\":%s,\"gen_sub_cpu_s\":%.3f,\"gen_busy_max\":%.3f,"
+               "\"gen_pub_cpu_s\":%.3f,\"gen_msgs_per_cpu_s\":%.0f,\"behind\":\"%s\"}\n",
                proto, o.n, o.channels, o.subs, o.m, o.rate, o.size, P, o.threads, ready,
                conn_errors, connect_s, ready / (connect_s > 0 ? connect_s : 1), pr.ok, pr.errors,
-               pub_rate, (unsigned long long)expected, (unsigned long long)d, span, rate, p50, p99,
-               p999, mx, all.closed, (unsigned long long)all.bad_frames, srv_cpu,
-               srv_wall > 0 ? srv_cpu / srv_wall * 100 : 0, us_per, s0.rss_kb, s1.rss_kb, s2.rss_kb,
-               s3.rss_kb, rss_conn, sub_cpu, busy, pub_cpu, behind);
+               pub_rate, (unsigned long long)expected, (unsigned long long)d,
+               jnum(b1, sizeof(b1), span), rate, jnum(b2, sizeof(b2), p50),
+               jnum(b3, sizeof(b3), p99), jnum(b4, sizeof(b4), p999), mx, all.closed,
+               (unsigned long long)all.bad_frames, srv_cpu,
+               srv_wall > 0 ? srv_cpu / srv_wall * 100 : 0, jnum(b5, sizeof(b5), us_per), s0.rss_kb,
+               s1.rss_kb, s2.rss_kb, s3.rss_kb, jnum(b6, sizeof(b6), rss_conn), sub_cpu, busy,
+               pub_cpu, sub_cpu > 0 ? d / sub_cpu : 0, behind);
     } else {
         printf("%s N=%d channels=%d subs/conn=%d M=%ld rate=%s size=%dB procs=%d threads=%d\n",
                proto, o.n, o.channels, o.subs, o.m, o.rate > 0 ? "" : "max", o.size, P, o.threads);
@@ -463,8 +480,8 @@ int main(int argc, char **argv)
                    s1.rss_kb, rss_conn, s2.rss_kb, o.after_close_ms > 0 ? ", closed: " : " ",
                    o.after_close_ms > 0 ? s3.rss_kb : 0);
         printf("generator: subscribers CPU %.2fs (busiest receiver thread %.0f%% of the "
-               "delivery span), publisher CPU %.2fs\n",
-               sub_cpu, busy * 100, pub_cpu);
+               "delivery span; %.2f M msgs per CPU second), publisher CPU %.2fs\n",
+               sub_cpu, busy * 100, sub_cpu > 0 ? d / sub_cpu / 1e6 : 0, pub_cpu);
         printf("%s%s\n", *behind ? "GENERATOR LIMITED OR INCOMPLETE: " : "generator kept up",
                behind);
     }

@@ -20,6 +20,8 @@ if ! $build_only; then
     # chromium: the admin UI and chat example tests drive a headless browser (playwright-core);
     # curl and openssl: the TLS tests make a certificate and fetch with --cacert
     debs+=(libcmocka-dev redis-server clang-format luajit2 chromium curl openssl)
+    # scripts/check.sh (clang-tidy) and scripts/fuzz.sh (clang with libFuzzer's runtime)
+    debs+=(clang-tidy clang-14 libclang-rt-14-dev)
 fi
 
 # Node and npm may come from outside dpkg (nodesource, nvm, a tarball): only fall back to

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "proto/codes.h"
+#include "proto/json_check.h"
 #include "util/ct.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -186,6 +187,15 @@ uint32_t lc__api_get_int(const cJSON *p, const char *key, int64_t min, int64_t m
         return lc__api_bad(key, "integer out of range");
     *out = (int64_t)v;
     return 0;
+}
+
+bool lc__api_json_ok(const char *body, size_t len)
+{
+    static const char *const data_only[] = {"data", NULL};
+    lc_json_check_t chk;
+    if (body == NULL || !lc_json_check(body, len, &chk))
+        return false;
+    return !chk.nul || !lc_json_nul_outside(body, len, 0, data_only);
 }
 
 uint32_t lc__api_get_raw(const char *params, size_t len, const char *key, lc_raw_t *out)
@@ -526,7 +536,8 @@ void lc__api_run_request(lc__api_t *a, lc_http_req_t *req, const char *name)
     }
     size_t len;
     const char *body = lc_http_req_body(req, &len);
-    cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+    cJSON *root =
+        body && len && lc__api_json_ok(body, len) ? cJSON_ParseWithLength(body, len) : NULL;
     if (!root || !cJSON_IsObject(root)) {
         lc_log_info("api %s: malformed JSON body from %s", name, lc_http_req_remote(req));
         cJSON_Delete(root);
@@ -589,9 +600,11 @@ int lc_api_register(lc_router_t *r, lc_node_t *node)
         return LC_ENOMEM;
     if (lc__api_metrics_register(r, &ctx) != 0 || lc__api_admin_register(r, &ctx) != 0)
         return LC_ENOMEM;
+    /* Other nodes' session operations and surveys run here even when this node serves no
+     * HTTP API: the connections they act on may live here. */
+    lc_node_on_control(node, lc__api_on_control, &ctx);
     if (cfg->http_api_disabled)
         return 0;
-    lc_node_on_control(node, lc__api_on_control, &ctx);
     char prefix[256];
     snprintf(prefix, sizeof(prefix), "%s/", cfg->http_api_prefix);
     if (lc_router_add_checked(r, prefix, true, on_api, api_check, &ctx) != 0)

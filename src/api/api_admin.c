@@ -265,7 +265,7 @@ static void conns_each(lc_worker_t *w, void *arg)
 {
     conns_op_t *op = arg;
     lc_target_t t = {op->user, NULL};
-    lc_worker_connections(w, &t, conn_one, &op->parts[lc_worker_index(w)]);
+    lc_ops_connections(w, &t, conn_one, &op->parts[lc_worker_index(w)]);
 }
 
 static void conns_cancel(void *arg)

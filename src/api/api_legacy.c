@@ -127,7 +127,7 @@ void lc__api_batch(lc__api_t *a, lc_http_req_t *req, const char *body, size_t le
  * error does in Centrifugo); otherwise problems are the command's answer. */
 static bool legacy_cmd(lc__api_cmd_t *c, const char *text, size_t len)
 {
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *root = lc__api_json_ok(text, len) ? cJSON_ParseWithLength(text, len) : NULL;
     if (!root)
         return false;
     c->own = root;

@@ -16,6 +16,7 @@ typedef struct pub_params {
     lc_raw_t data;
     lc_raw_t tags;
     bool skip_history;
+    bool delta; /* a fossil delta against the previous publication, where allowed */
     const char *idempotency_key;
     const char **exclude;
     size_t n_exclude;
@@ -95,15 +96,14 @@ static uint32_t read_pub_params(const char *params, size_t len, const cJSON *p, 
             return code;
     }
 
-    /* Accepted with their types checked; Lucent has no delta compression and no versioned
-     * publications, so they change nothing. idempotency_key is kept by the Redis engine. */
+    /* Accepted with their types checked; Lucent has no versioned publications, so those change
+     * nothing. idempotency_key is kept by the Redis engine. */
     const char *s = NULL;
-    bool b = false;
     int64_t v = 0;
     if ((code = lc__api_get_bool(p, "skip_history", &pp->skip_history)) ||
         (code = lc__api_get_str(p, "b64data", &s)) ||
         (code = lc__api_get_str(p, "idempotency_key", &pp->idempotency_key)) ||
-        (code = lc__api_get_bool(p, "delta", &b)) ||
+        (code = lc__api_get_bool(p, "delta", &pp->delta)) ||
         (code = lc__api_get_int(p, "version", 0, INT64_MAX, &v)) ||
         (code = lc__api_get_str(p, "version_epoch", &s)))
         return code;
@@ -216,6 +216,8 @@ static void pub_start(pub_op_t *op, size_t i, const char *ch, const pub_params_t
                     .n_users = pp->n_exclude_users},
     };
     lc_node_chan_opts(a->node, ns, &req.opts);
+    if (pp->delta && req.opts.delta == LC_DELTA_ALLOWED)
+        req.opts.delta = LC_DELTA_CANDIDATE;
     /* The sender field of Laravel apps and the Lua broadcast hook apply on the way. */
     int rc = lc_node_api_publish(a->node, &req, on_published, s);
     if (rc != 0) {

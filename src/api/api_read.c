@@ -1,5 +1,5 @@
 /* Server API reads (spec §4.2, §7.2): presence, presence_stats, history, history_remove from
- * the engine; channels from every worker's hub; info from the node's counters. Engine reads
+ * the engine; info from the node's counters (channels: api_channels.c). Engine reads
  * answer from their callback, which may run before the call returns. */
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +161,7 @@ static uint32_t get_since(const cJSON *p, lc_history_req_t *req)
         return LC_ERROR_UNRECOVERABLE_POSITION;
     req->has_since = true;
     req->since.offset = (uint64_t)offset;
-    strcpy(req->since.epoch, epoch ? epoch : "");
+    snprintf(req->since.epoch, sizeof(req->since.epoch), "%s", epoch ? epoch : "");
     return 0;
 }
 
@@ -222,151 +222,6 @@ void lc__api_history_remove(lc__api_cmd_t *c, const char *params, size_t len, co
     int rc = e->vt->history_remove(e, ch, strlen(ch), on_history_removed, c);
     if (rc != 0)
         engine_failed(c, ch, rc);
-}
-
-/* --- channels ------------------------------------------------------------------------------ */
-
-typedef struct chan_entry {
-    size_t off, len; /* name in the slot's names buffer */
-    uint64_t n;
-} chan_entry_t;
-
-/* What one worker found; written only by that worker. */
-typedef struct chan_slot {
-    lc_buf_t names;
-    chan_entry_t *e;
-    size_t n, cap;
-    bool oom;
-} chan_slot_t;
-
-typedef struct chan_op {
-    lc__api_cmd_t *cmd;
-    const char *pattern; /* copy, after the slots */
-    int nslots;
-    chan_slot_t slots[];
-} chan_op_t;
-
-static void chan_found(void *arg, const char *ch, size_t len, uint64_t nsubs)
-{
-    chan_slot_t *s = arg;
-    if (s->oom)
-        return;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        chan_entry_t *e = realloc(s->e, cap * sizeof(*e));
-        if (!e) {
-            s->oom = true;
-            return;
-        }
-        s->e = e;
-        s->cap = cap;
-    }
-    size_t off = s->names.len;
-    if (lc_buf_append(&s->names, ch, len) != 0) {
-        s->oom = true;
-        return;
-    }
-    s->e[s->n++] = (chan_entry_t){off, len, nsubs};
-}
-
-static void chan_each(lc_worker_t *w, void *arg)
-{
-    chan_op_t *op = arg;
-    lc_ops_channels(w, op->pattern, chan_found, &op->slots[lc_worker_index(w)]);
-}
-
-static void chan_op_free(chan_op_t *op)
-{
-    for (int i = 0; i < op->nslots; i++) {
-        lc_buf_free(&op->slots[i].names);
-        free(op->slots[i].e);
-    }
-    free(op);
-}
-
-/* Sum each channel's subscribers over the workers into the first slot that saw it; entries
- * merged away get n = 0 (a listed channel has at least one subscriber). Uses a map from name
- * to entry; one worker needs no merge. 0 or LC_ENOMEM. */
-static int chan_merge(chan_op_t *op)
-{
-    if (op->nslots == 1)
-        return 0;
-    lc_map_t seen;
-    lc_map_init(&seen);
-    int rc = 0;
-    for (int i = 0; i < op->nslots && rc == 0; i++) {
-        chan_slot_t *s = &op->slots[i];
-        for (size_t j = 0; j < s->n && rc == 0; j++) {
-            chan_entry_t *e = &s->e[j];
-            const char *name = s->names.data + e->off;
-            chan_entry_t *first = lc_map_get(&seen, name, e->len);
-            if (first) {
-                first->n += e->n;
-                e->n = 0;
-            } else {
-                rc = lc_map_put(&seen, name, e->len, e, NULL);
-            }
-        }
-    }
-    lc_map_free(&seen);
-    return rc;
-}
-
-static void chan_done(lc_worker_t *w, void *arg)
-{
-    chan_op_t *op = arg;
-    lc__api_cmd_t *c = op->cmd;
-    int rc = chan_merge(op);
-    lc_buf_t *b = &c->result;
-    rc |= lc_buf_append_str(b, "{\"channels\":{");
-    bool first = true;
-    for (int i = 0; i < op->nslots && rc == 0; i++) {
-        chan_slot_t *s = &op->slots[i];
-        rc |= s->oom ? LC_ENOMEM : 0;
-        for (size_t j = 0; j < s->n; j++) {
-            if (s->e[j].n == 0)
-                continue;
-            if (!first)
-                rc |= lc_buf_putc(b, ',');
-            first = false;
-            rc |= lc_buf_append_json_str(b, s->names.data + s->e[j].off, s->e[j].len);
-            rc |= lc_buf_printf(b, ":{\"num_clients\":%llu}", (unsigned long long)s->e[j].n);
-        }
-    }
-    rc |= lc_buf_append_str(b, "}}");
-    chan_op_free(op);
-    answer(c, rc);
-}
-
-void lc__api_channels(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
-{
-    const char *pattern = NULL;
-    uint32_t code = lc__api_get_str(p, "pattern", &pattern);
-    if (code) {
-        lc__api_fail(c, code);
-        return;
-    }
-    if (!pattern)
-        pattern = "";
-    int n = lc_node_num_workers(c->api->node);
-    size_t plen = strlen(pattern);
-    chan_op_t *op = calloc(1, sizeof(*op) + (size_t)n * sizeof(op->slots[0]) + plen + 1);
-    if (!op) {
-        lc_log_error("api channels: out of memory");
-        lc__api_fail(c, LC_ERROR_INTERNAL);
-        return;
-    }
-    op->cmd = c;
-    op->nslots = n;
-    char *pat = (char *)(op->slots + n);
-    memcpy(pat, pattern, plen + 1);
-    op->pattern = pat;
-    int rc = lc_ops_each_worker(c->api->node, chan_each, chan_done, op);
-    if (rc != 0) {
-        lc_log_error("api channels: %s", lc_strerror(rc));
-        chan_op_free(op);
-        lc__api_fail(c, LC_ERROR_INTERNAL);
-    }
 }
 
 /* --- info ---------------------------------------------------------------------------------- */

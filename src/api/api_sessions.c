@@ -297,6 +297,8 @@ static void run_op(lc__api_cmd_t *c, int kind, const char *params, size_t len, c
 void lc__api_on_control(void *arg, const char *data, size_t len)
 {
     lc__api_t *a = arg;
+    if (lc__api_channels_control(a, data, len))
+        return;
     int kind = -1;
     const char *nl = memchr(data, '\n', len);
     if (!nl || sscanf(data, "sess %d", &kind) != 1 || kind < SESS_SUBSCRIBE || kind > SESS_REFRESH)

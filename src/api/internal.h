@@ -79,6 +79,8 @@ void lc__api_fail(lc__api_cmd_t *c, uint32_t code);
 
 /* Control data from another node (lc_node_on_control): a session operation to run here. */
 void lc__api_on_control(void *arg, const char *data, size_t len);
+/* Control data of the `channels` survey (api_channels.c): handled when it is one (true). */
+bool lc__api_channels_control(lc__api_t *a, const char *data, size_t len);
 
 /* Method lookup by name (exact, or ignoring case for legacy bodies) and by legacy number. */
 const lc__api_method_t *lc__api_method_find(const char *name, bool ignore_case);
@@ -108,6 +110,9 @@ uint32_t lc__api_get_str(const cJSON *p, const char *key, const char **out);
 uint32_t lc__api_get_bool(const cJSON *p, const char *key, bool *out);
 /* An integer within [min, max] (exact in a double, so |v| <= 2^53). */
 uint32_t lc__api_get_int(const cJSON *p, const char *key, int64_t min, int64_t max, int64_t *out);
+/* Whether a request body (or one legacy command) is strict JSON (proto/json_check.h) with
+ * \u0000 only inside `data` values: channels, users and the other names are C strings. */
+bool lc__api_json_ok(const char *body, size_t len);
 /* Raw JSON text of a field, or absent (out->p NULL). */
 uint32_t lc__api_get_raw(const char *params, size_t len, const char *key, lc_raw_t *out);
 /* The options of one channel name, declarative rules applied (lc_config_resolve_channel, with

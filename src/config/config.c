@@ -141,6 +141,7 @@ void lc_config_defaults(lc_config_t *c)
     c->expired_close_delay_ms = 25 * MS_S;
     c->channel_limit = 128;
     c->queue_max_size = 1048576;
+    c->max_messages_in_frame = 16;
     c->expired_sub_close_delay_ms = 25 * MS_S;
     c->presence_update_interval_ms = 27 * MS_S;
     c->history_max_publication_limit = 300;
@@ -341,6 +342,15 @@ static int validate_ns(const lc_config_t *c, const lc_ns_opts_t *ns, const char 
     if (history && meta > 0 && ns->history_ttl_ms > meta)
         return lc__config_fail(err, errlen, "%s: history_ttl must not exceed history_meta_ttl",
                                where);
+    if (ns->subscription_type > LC_SUB_TYPE_STREAM) {
+        static const char *const types[] = {"",          "stream",     "map", "map_clients",
+                                            "map_users", "shared_poll"};
+        return lc__config_fail(err, errlen,
+                               "%s%s%s%s: subscription_type \"%s\" is not served by Lucent (only "
+                               "\"stream\" subscriptions are)",
+                               where, ns->name ? " (namespace \"" : "", ns->name ? ns->name : "",
+                               ns->name ? "\")" : "", types[ns->subscription_type]);
+    }
     if (ns->channel_regex && !ns->channel_re)
         return lc__config_fail(
             err, errlen, "%s.channel_regex: not compiled (set it with lc_config_set_channel_regex)",
@@ -454,6 +464,9 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
         return lc__config_fail(err, errlen, "websocket.message_size_limit: must be greater than 0");
     if (c->queue_max_size <= 0)
         return lc__config_fail(err, errlen, "client.queue_max_size: must be greater than 0");
+    if (c->max_messages_in_frame == 0)
+        return lc__config_fail(err, errlen,
+                               "client.max_messages_in_frame: must be positive or -1 (no limit)");
     if (c->http_max_header_size <= 0)
         return lc__config_fail(err, errlen, "http_server.max_header_size: must be greater than 0");
     if (c->http_max_body_size <= 0)

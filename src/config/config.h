@@ -29,6 +29,16 @@ enum lc_pub_format {
     LC_PUB_FORMAT_BINARY,
 };
 
+/* subscription_type (v6.8): "" and "stream" are streams, the others are refused at start. */
+enum lc_sub_type {
+    LC_SUB_TYPE_DEFAULT = 0,
+    LC_SUB_TYPE_STREAM,
+    LC_SUB_TYPE_MAP,
+    LC_SUB_TYPE_MAP_CLIENTS,
+    LC_SUB_TYPE_MAP_USERS,
+    LC_SUB_TYPE_SHARED_POLL,
+};
+
 /* bits of allowed_delta_types */
 #define LC_DELTA_FOSSIL (1u << 0)
 
@@ -105,7 +115,10 @@ typedef struct lc_ns_opts {
     bool auto_cache_recover;
     unsigned allowed_delta_types; /* LC_DELTA_* bits */
     bool delta_publish;
-    int publication_data_format; /* enum lc_pub_format */
+    bool allow_tags_filter;             /* subscribe `tf` accepted */
+    int subscription_type;              /* enum lc_sub_type; only streams are served */
+    int64_t client_publish_debounce_ms; /* told to the SDK in the subscribe result */
+    int publication_data_format;        /* enum lc_pub_format */
     /* channel_regex as written (NULL when unset) and its compiled form, made together by
      * lc_config_set_channel_regex (the loader uses it); test names with
      * lc_config_channel_regex_ok. */
@@ -183,7 +196,18 @@ typedef struct lc_config {
     int64_t stale_close_delay_ms;   /* default 10s */
     int64_t expired_close_delay_ms; /* default 25s */
     int channel_limit;              /* default 128 */
-    int64_t queue_max_size;         /* client.queue_max_size, default 1048576 */
+    /* client.command_rate_limit: commands a connection may send per second (pongs do not
+     * count), 0 = no limit (the default); over it each command is answered with error 111,
+     * or with client.command_rate_limit_disconnect the connection closes with 3013. */
+    int command_rate_limit;
+    bool command_rate_limit_disconnect;
+    int64_t queue_max_size; /* client.queue_max_size, default 1048576 */
+    /* client.write_delay, default 0 (off): a WebSocket connection's pushes are collected this
+     * long and written together (one writev), trading latency for fewer system calls. */
+    int64_t write_delay_ms;
+    /* client.max_messages_in_frame, default 16, -1 = no limit: with write_delay, at most this
+     * many queued messages go out per delayed write. */
+    int max_messages_in_frame;
     bool connect_include_server_time;
     int64_t expired_sub_close_delay_ms;  /* default 25s */
     int64_t presence_update_interval_ms; /* default 27s, > 0 */

@@ -260,8 +260,9 @@ int lc__config_rule_compile(struct lc_channel_rule *r, const char *pattern, char
     return 0;
 }
 
-bool lc__config_rule_match(const struct lc_channel_rule *r, const char *ch, size_t len,
-                           const char *user, size_t ulen)
+/* any_user: $user matches any one segment, as {name} does (the rule's channel family). */
+static bool rule_match(const struct lc_channel_rule *r, const char *ch, size_t len,
+                       const char *user, size_t ulen, bool any_user)
 {
     size_t pos = 0;
     for (size_t t = 0; t < r->ntoks; t++) {
@@ -273,10 +274,13 @@ bool lc__config_rule_match(const struct lc_channel_rule *r, const char *ch, size
             pos += k->len;
             break;
         case LC__TOK_USER:
-            if (ulen == 0 || len - pos < ulen || memcmp(ch + pos, user, ulen) != 0)
-                return false;
-            pos += ulen;
-            break;
+            if (!any_user) {
+                if (ulen == 0 || len - pos < ulen || memcmp(ch + pos, user, ulen) != 0)
+                    return false;
+                pos += ulen;
+                break;
+            }
+            /* fall through */
         case LC__TOK_SEG: {
             size_t start = pos;
             while (pos < len && !is_delim(ch[pos]))
@@ -290,6 +294,12 @@ bool lc__config_rule_match(const struct lc_channel_rule *r, const char *ch, size
         }
     }
     return pos == len;
+}
+
+bool lc__config_rule_match(const struct lc_channel_rule *r, const char *ch, size_t len,
+                           const char *user, size_t ulen)
+{
+    return rule_match(r, ch, len, user, ulen, false);
 }
 
 void lc__config_rule_overlay(lc_ns_opts_t *o, const struct lc_channel_rule *r)
@@ -340,7 +350,18 @@ const lc_ns_opts_t *lc_config_resolve_channel(const lc_config_t *c, const char *
         lc__config_rule_overlay(scratch, r);
         return scratch;
     }
-    return ns;
+    if (ns)
+        return ns;
+    /* "user:$user" names a family of channels: another user's channel of that family is a
+     * known channel this user may do nothing with (103, as a Laravel channel route reads), not
+     * an unknown namespace (102). */
+    for (size_t i = 0; i < c->n_channel_rules; i++) {
+        if (rule_match(&c->channel_rules[i], channel, len, NULL, 0, true)) {
+            memset(scratch, 0, sizeof(*scratch));
+            return scratch;
+        }
+    }
+    return NULL;
 }
 
 void lc__config_free_rules(struct lc_channel_rule *r, size_t n)

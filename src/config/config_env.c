@@ -74,7 +74,7 @@ static void env_form(const char *path, char *out, size_t cap)
 {
     size_t i = 0;
     for (; path[i] && i + 1 < cap; i++)
-        out[i] = path[i] == '.' ? '_' : (char)toupper((unsigned char)path[i]);
+        out[i] = (char)(path[i] == '.' ? '_' : toupper((unsigned char)path[i]));
     out[i] = '\0';
 }
 
@@ -83,7 +83,7 @@ static bool env_form_eq(const char *path, const char *name, size_t nlen)
 {
     size_t i = 0;
     for (; path[i] && i < nlen; i++) {
-        char want = path[i] == '.' ? '_' : (char)toupper((unsigned char)path[i]);
+        char want = (char)(path[i] == '.' ? '_' : toupper((unsigned char)path[i]));
         if (name[i] != want)
             return false;
     }

@@ -291,7 +291,11 @@ static const struct lc__key client_keys[] = {
     DUR("expired_sub_close_delay", CF(expired_sub_close_delay_ms)),
     DUR("stale_close_delay", CF(stale_close_delay_ms)),
     INT("channel_limit", CF(channel_limit), 0, INT_MAX),
+    INT("command_rate_limit", CF(command_rate_limit), 0, INT_MAX),
+    BOOL("command_rate_limit_disconnect", CF(command_rate_limit_disconnect)),
     I64("queue_max_size", CF(queue_max_size), 0, NOMAX),
+    DUR("write_delay", CF(write_delay_ms)),
+    INT("max_messages_in_frame", CF(max_messages_in_frame), -1, INT_MAX),
     DUR("presence_update_interval", CF(presence_update_interval_ms)),
     INT("concurrency", U, 0, INT_MAX),
     DUR("channel_position_check_delay", U),
@@ -321,6 +325,7 @@ const struct lc__key lc__config_ns_keys[] = {
     BOOL("allow_recovery", NF(allow_recovery)),
     ENUMF("force_recovery_mode", NF(force_recovery_mode), "stream|cache|"),
     BOOL("auto_cache_recover", NF(auto_cache_recover)),
+    BOOL("auto_cache_recovery", U), /* its name in later v6 releases */
     ENUMSF("allowed_delta_types", NF(allowed_delta_types), "fossil"),
     BOOL("delta_publish", NF(delta_publish)),
     BOOL("allow_subscribe_for_client", NF(allow_subscribe_for_client)),
@@ -337,7 +342,7 @@ const struct lc__key lc__config_ns_keys[] = {
     BOOL("allow_user_limited_channels", NF(allow_user_limited_channels)),
     REGEX("channel_regex"),
     ENUMF("publication_data_format", NF(publication_data_format), "|json|json_object|binary"),
-    BOOL("allow_tags_filter", U),
+    BOOL("allow_tags_filter", NF(allow_tags_filter)),
     PROXY_ON("subscribe_proxy_enabled", NF(subscribe_proxy), LC__USE_SUBSCRIBE),
     PROXY_NAME("subscribe_proxy_name", NF(subscribe_proxy), LC__USE_SUBSCRIBE),
     PROXY_ON("publish_proxy_enabled", NF(publish_proxy), LC__USE_PUBLISH),
@@ -348,9 +353,14 @@ const struct lc__key lc__config_ns_keys[] = {
                "subscribe stream proxies are not supported (they need gRPC)"),
     STR("subscribe_stream_proxy_name", U),
     BOOL("subscribe_stream_proxy_bidirectional", U),
-    STR("subscription_type", U),
+    /* v6.8: only streams are served; the other types are refused at start-up (validate_ns) */
+    ENUMF("subscription_type", NF(subscription_type),
+          "|stream|map|map_clients|map_users|shared_poll"),
     ANYOBJ("map"),
     ANYOBJ("shared_poll"),
+    STR("map_clients_presence_channel_prefix", U),
+    STR("map_users_presence_channel_prefix", U),
+    DUR("client_publish_debounce_interval", NF(client_publish_debounce_ms)),
     END,
 };
 
@@ -550,6 +560,16 @@ static const struct lc__key shutdown_keys[] = {
     END,
 };
 
+static const struct lc__key dev_keys[] = {
+    BOOL("enabled", U),
+    END,
+};
+
+static const struct lc__key init_keys[] = {
+    BOOL("enabled", U),
+    END,
+};
+
 const struct lc__key lc__config_root_keys[] = {
     OBJ("http_server", http_server_keys),
     OBJ("log", log_keys),
@@ -582,6 +602,15 @@ const struct lc__key lc__config_root_keys[] = {
     ANYOBJ("graphite"),
     ANYOBJ("usage_stats"),
     ANYOBJ("opentelemetry"),
+    /* v6.8 sections for map and shared-poll subscriptions: known, used only by namespaces of
+     * those subscription types, which are refused */
+    ANYOBJ("map_broker"),
+    ANYOBJ("shared_poll"),
+    ANYOBJ("controller"),
+    OBJ("dev", dev_keys),
+    OBJ("init", init_keys),
+    STR("pid_file", U),
+    BOOL("enable_unreleased_features", U),
     INT("workers", CF(workers), 0, 1024),
     RULES("channels"),
     OBJ("lua", lua_keys),

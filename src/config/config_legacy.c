@@ -94,6 +94,8 @@ static const struct lc__legacy legacy[] = {
     L("websocket_ping_interval", "client.ping_interval"),
     L("client_channel_limit", "client.channel_limit"),
     L("client_queue_max_size", "client.queue_max_size"),
+    L("client_write_delay", "client.write_delay"),
+    L("client_max_messages_in_frame", "client.max_messages_in_frame"),
     L("client_user_connection_limit", "client.user_connection_limit"),
     L("client_connection_limit", "client.connection_limit"),
     L("client_connection_rate_limit", "client.connection_rate_limit"),

@@ -479,6 +479,17 @@ static int walk_rule(struct lc__walk *x, struct lc_channel_rule *r, const cJSON 
         }
         lc__walk_restore(x, mark);
     }
+    /* In a rule, "join_leave": true means the room's subscribers receive join and leave —
+     * server-side subscribers included, which cannot ask for them — as if
+     * force_push_join_leave, unless the rule sets that itself. */
+    const struct lc__key *jl = lc__config_key_find(lc__config_ns_keys, "join_leave");
+    const struct lc__key *fp = lc__config_key_find(lc__config_ns_keys, "force_push_join_leave");
+    uint64_t jl_bit = (uint64_t)1 << (jl - lc__config_ns_keys);
+    uint64_t fp_bit = (uint64_t)1 << (fp - lc__config_ns_keys);
+    if ((r->set & jl_bit) && r->opts.join_leave && !(r->set & fp_bit)) {
+        r->opts.force_push_join_leave = true;
+        r->set |= fp_bit;
+    }
     return 0;
 }
 

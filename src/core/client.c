@@ -402,8 +402,37 @@ int lc__client_handle(lc_client_t *c, lc_cmd_t *cmd)
     return c->state == LC_CLIENT_CLOSING ? LC_CMD_STOP : r;
 }
 
+/* client.command_rate_limit: whether this command is one too many in the current second. */
+static bool over_rate(lc_client_t *c)
+{
+    int limit = c->cfg->command_rate_limit;
+    if (limit <= 0)
+        return false;
+    uint32_t now = (uint32_t)(lc_mono_ms() / 1000);
+    if (now != c->rate_second) {
+        c->rate_second = now;
+        c->rate_count = 0;
+    }
+    return ++c->rate_count > (uint32_t)limit;
+}
+
 static int dispatch(lc_client_t *c, lc_cmd_t *cmd)
 {
+    /* pongs (id 0) are not commands; an asynchronous send has no reply to refuse with */
+    bool pong = cmd->type != LC_CMD_CONNECT && cmd->type != LC_CMD_SEND && cmd->id == 0;
+    if (!pong && over_rate(c)) {
+        if (cmd->type == LC_CMD_SEND)
+            return LC_CMD_DONE;
+        if (c->cfg->command_rate_limit_disconnect || cmd->type == LC_CMD_CONNECT) {
+            lc_log_info("client %s: over client.command_rate_limit: disconnect",
+                        c->id[0] ? c->id : "-");
+            lc__client_disconnect(c, LC_DISCONNECT_TOO_MANY_REQUESTS, NULL);
+            return LC_CMD_STOP;
+        }
+        /* answered in order, like any other reply */
+        lc__client_reply_error(c, cmd->id, LC_ERROR_TOO_MANY_REQUESTS);
+        return LC_CMD_DONE;
+    }
     if (c->unusable) {
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "connection unusable");
         return LC_CMD_STOP;

@@ -3,7 +3,6 @@
  * and applies its verdict. */
 #include "core/client_internal.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,15 +11,6 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
-
-bool lc__json_valid(const char *p, size_t n)
-{
-    cJSON *j = cJSON_ParseWithLength(p, n);
-    if (!j)
-        return false;
-    cJSON_Delete(j);
-    return true;
-}
 
 /* Common checks of every channel command: returns the channel's options (in *scratch when a
  * channel rule applies), or NULL after answering the error (or disconnecting, for an empty

@@ -53,6 +53,9 @@ typedef struct lc_sub_spec {
     bool recover;
     uint64_t offset;
     const char *epoch;
+    bool reject_unrecovered; /* subscribe flag: a failed recovery is error 112 */
+    bool want_delta;         /* subscribe delta "fossil" */
+    const char *tf;          /* subscribe tag filter (JSON text), NULL = none */
     /* from a subscription token, a connection token's subs entry, or the server API */
     lc_raw_t chan_info;
     lc_raw_t data;
@@ -121,8 +124,10 @@ struct lc_client {
      * are answered in order. */
     lc_cmd_t *queue;
     uint32_t qhead, qlen, qcap;
-    lc_cmd_t *cmd;    /* the command being handled (the dispatcher's, or x->cur once parked) */
-    lc_client_x_t *x; /* NULL until a path needs it */
+    uint32_t rate_second; /* client.command_rate_limit: the second being counted (mono s) */
+    uint32_t rate_count;  /* commands dispatched in it */
+    lc_cmd_t *cmd;        /* the command being handled (the dispatcher's, or x->cur once parked) */
+    lc_client_x_t *x;     /* NULL until a path needs it */
 };
 
 /* The session's side struct, made on first use. NULL when out of memory: the caller answers
@@ -193,6 +198,7 @@ void lc__client_reply_empty(lc_client_t *c, uint32_t id, const char *kind);
 /* What a subscription gets, from the namespace, the override and the client's wishes. */
 typedef struct lc_sub_plan {
     bool presence, join_leave, gets_join_leave, positioned, recoverable;
+    bool delta; /* fossil deltas negotiated */
 } lc_sub_plan_t;
 
 /* A stream read for a positioned subscription: the engine's answer, kept. */
@@ -284,7 +290,6 @@ void lc__client_sub_refresh_at_expiry_apply(lc_client_t *c, const lc_verdict_t *
  * after answering the error (or disconnecting, for an empty channel). */
 const lc_ns_opts_t *lc__client_channel_checks(lc_client_t *c, const lc_cmd_t *cmd,
                                               lc_ns_opts_t *scratch);
-bool lc__json_valid(const char *p, size_t n);
 /* The part of a channel name channel_regex applies to: after the private prefix and the
  * namespace boundary. */
 const char *lc__channel_name_after_ns(const lc_config_t *cfg, const char *ch);

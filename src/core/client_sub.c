@@ -113,6 +113,10 @@ void lc__client_sub_plan(const lc_client_t *c, const lc_sub_spec_t *sp, lc_sub_p
     p->gets_join_leave =
         p->join_leave &&
         (force_push_jl || (sp->want_join_leave && lc__client_can_presence(c, o, true)));
+    /* Fossil deltas need the previous publication of a stream the subscriber follows, and
+     * every publication: no tag filter (Centrifugo's conditions). */
+    p->delta = sp->want_delta && (o->allowed_delta_types & LC_DELTA_FOSSIL) && p->positioned &&
+               !sp->tf && lc_node_engine(lc_worker_node(c->w))->supports_delta;
 }
 
 void lc__client_stream_req(const lc_client_t *c, const char *ch, size_t len,
@@ -161,9 +165,21 @@ void lc__stream_free(lc_stream_t *h)
     memset(h, 0, sizeof(*h));
 }
 
+/* A stream read that only counts when the engine answers inside the call; a later answer
+ * finds it abandoned and frees it. */
+typedef struct quick_read {
+    lc_stream_t h;
+    bool abandoned;
+} quick_read_t;
+
 static void on_stream_now(void *arg, int err, const lc_history_res_t *res)
 {
-    lc__stream_keep(arg, err, res);
+    quick_read_t *q = arg;
+    if (q->abandoned) {
+        free(q);
+        return;
+    }
+    lc__stream_keep(&q->h, err, res);
 }
 
 uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
@@ -179,9 +195,15 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
         lc_history_req_t req;
         lc__client_stream_req(c, ch, len, sp, &p, &req);
         lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
-        int rc = e->vt->history(e, &req, on_stream_now, &h);
-        if (rc == 0 && !h.read)
-            rc = LC_EINVAL; /* answered later: too late for this caller */
+        quick_read_t *q = calloc(1, sizeof(*q));
+        int rc = q ? e->vt->history(e, &req, on_stream_now, q) : LC_ENOMEM;
+        if (rc == 0 && !q->h.read) {
+            q->abandoned = true; /* its answer comes later and frees it */
+            rc = LC_EINVAL;
+        } else if (q) {
+            h = q->h;
+            free(q);
+        }
         if (rc != 0)
             h.err = rc;
     }
@@ -222,6 +244,9 @@ uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const l
                 r.offset = sp->offset; /* the client advances through the publications */
                 r.publications = h->pubs;
                 r.n_publications = h->n;
+            } else if (sp->reject_unrecovered) {
+                /* the SDK reloads its state (getState) and subscribes afresh */
+                return LC_ERROR_UNRECOVERABLE_POSITION;
             }
         }
     }
@@ -233,7 +258,7 @@ uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const l
     s->flags = (p->gets_join_leave ? LC_SUB_JOIN_LEAVE : 0) |
                (p->positioned ? LC_SUB_POSITIONED : 0) | (p->recoverable ? LC_SUB_RECOVERABLE : 0) |
                (sp->server_side ? LC_SUB_SERVER_SIDE : 0) | (p->presence ? LC_SUB_PRESENCE : 0) |
-               (p->join_leave ? LC_SUB_EMIT_JOIN_LEAVE : 0);
+               (p->join_leave ? LC_SUB_EMIT_JOIN_LEAVE : 0) | (p->delta ? LC_SUB_DELTA : 0);
     lc_csub_t *cs = &c->subs[c->nsubs++];
     memset(cs, 0, sizeof(*cs));
     cs->s = s;
@@ -260,6 +285,11 @@ uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const l
         lc__client_arm_sub_expiry(c);
     }
     r.data = sp->data;
+    r.delta = p->delta;
+    if (sp->o->client_publish_debounce_ms > 0)
+        r.publish_debounce = sp->o->client_publish_debounce_ms > UINT32_MAX
+                                 ? UINT32_MAX
+                                 : (uint32_t)sp->o->client_publish_debounce_ms;
     if (lc_proto_encode_subscribe_result(out, &r) != 0)
         return LC_ERROR_INTERNAL;
 
@@ -332,6 +362,9 @@ static void client_spec(const lc_cmd_t *cmd, const lc_ns_opts_t *o, lc_sub_spec_
     sp->recover = cmd->recover;
     sp->offset = cmd->offset;
     sp->epoch = cmd->epoch;
+    sp->reject_unrecovered = (cmd->flag & LC_SUB_FLAG_REJECT_UNRECOVERED) != 0;
+    sp->want_delta = cmd->delta != NULL;
+    sp->tf = cmd->tf;
 }
 
 int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
@@ -341,8 +374,20 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel required");
         return LC_CMD_STOP;
     }
+    if (cmd->delta && strcmp(cmd->delta, "fossil") != 0) {
+        lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "unknown delta type");
+        return LC_CMD_STOP;
+    }
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
+    if (cmd->sub_type != 0) {
+        /* map, map_clients, map_users, shared_poll: not served, and never as a plain stream */
+        lc_log_info("client %s: subscribe to %s with subscription type %d refused: only "
+                    "streams are served",
+                    c->id, ch, (int)cmd->sub_type);
+        lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
+        return LC_CMD_DONE;
+    }
     /* §6.3 step 0: name length, duplicates, the per-connection limit */
     uint32_t code = 0;
     lc_ns_opts_t scratch;
@@ -357,6 +402,9 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     else if (!(o = lc_config_resolve_channel(cfg, ch, len, c->user, &scratch)))
         code = LC_ERROR_UNKNOWN_CHANNEL;
     else if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch)))
+        code = LC_ERROR_BAD_REQUEST;
+    /* a tag filter where the namespace does not allow one (Centrifugo: bad request) */
+    else if (cmd->tf && !o->allow_tags_filter)
         code = LC_ERROR_BAD_REQUEST;
     if (code) {
         lc_log_refused("subscribe", c->id, c->user, ch, "rules", code, lc_error_message(code));

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "proto/codes.h"
+#include "proto/json_check.h"
 #include "util/assert.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -386,7 +387,7 @@ static int add_server_job(lc_client_t *c, sub_run_t *run, const char *ch,
     sp.o = o;
     sp.server_side = true;
     if (so) {
-        if (so->b64info && lc__json_valid((const char *)so->b64info, so->b64info_len))
+        if (so->b64info && lc_json_check((const char *)so->b64info, so->b64info_len, NULL))
             sp.chan_info = (lc_raw_t){(const char *)so->b64info, so->b64info_len};
         else if (so->info)
             sp.chan_info = (lc_raw_t){so->info, so->info_len};

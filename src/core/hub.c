@@ -57,6 +57,11 @@ static void chan_free(lc_hub_chan_t *c)
     free(c);
 }
 
+void lc_hub_compact(lc_hub_t *h)
+{
+    lc_map_shrink(&h->chans);
+}
+
 void lc_hub_free(lc_hub_t *h)
 {
     if (!h)
@@ -151,10 +156,33 @@ static int excluded(void *owner, void *const *exclude, size_t n)
 size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, int kind,
                      uint64_t offset, void *const *exclude, size_t n_exclude)
 {
+    lc_rcbuf_t *pushes[LC_HUB_VARIANTS] = {push, NULL, NULL};
+    return lc_hub_fanout_v(h, ch, len, pushes, kind, offset, exclude, n_exclude);
+}
+
+/* Which push a subscriber gets. */
+static int variant_of(lc_sub_t *s, lc_rcbuf_t *const *pushes, int kind, uint64_t offset)
+{
+    if (!(s->flags & LC_SUB_DELTA) || kind != LC_PUSH_PUB || !pushes[LC_HUB_DELTA_FULL])
+        return LC_HUB_PLAIN;
+    if ((s->flags & LC_SUB_DELTA_READY) && pushes[LC_HUB_DELTA_PATCH])
+        return LC_HUB_DELTA_PATCH;
+    /* It holds this publication whole from now on, which the next delta is made against —
+     * unless it was not kept in the stream (skip_history): the next one goes whole too. */
+    if (offset)
+        s->flags |= LC_SUB_DELTA_READY;
+    else
+        s->flags &= ~(uint32_t)LC_SUB_DELTA_READY;
+    return LC_HUB_DELTA_FULL;
+}
+
+size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *const *pushes, int kind,
+                       uint64_t offset, void *const *exclude, size_t n_exclude)
+{
     lc_hub_chan_t *c = lc_map_get(&h->chans, ch, len);
     if (!c)
         return 0;
-    lc_rcbuf_t *frames[LC_FRAMING_MAX] = {0};
+    lc_rcbuf_t *frames[LC_HUB_VARIANTS][LC_FRAMING_MAX] = {{0}};
     size_t n = 0;
     size_t before = c->nsubs;
     c->fanning++;
@@ -176,16 +204,22 @@ size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, 
                 continue;
             }
         }
-        if (n_exclude && excluded(s->owner, exclude, n_exclude))
+        if (n_exclude && excluded(s->owner, exclude, n_exclude)) {
+            /* it misses this publication: a delta against it would not apply */
+            if (kind == LC_PUSH_PUB)
+                s->flags &= ~(uint32_t)LC_SUB_DELTA_READY;
             continue;
-        h->deliver(s->owner, push, frames, h->ctx);
+        }
+        int v = variant_of(s, pushes, kind, offset);
+        h->deliver(s->owner, pushes[v], frames[v], h->ctx);
         n++;
     }
     /* deliveries only ever remove subscribers (a slow consumer cut off), never add any */
     LC_ASSERT(c->fanning > 0 && n <= before && c->nsubs <= before);
     c->fanning--;
-    for (int i = 0; i < LC_FRAMING_MAX; i++)
-        lc_rcbuf_unref(frames[i]);
+    for (int v = 0; v < LC_HUB_VARIANTS; v++)
+        for (int i = 0; i < LC_FRAMING_MAX; i++)
+            lc_rcbuf_unref(frames[v][i]);
     chan_drop_if_empty(h, c);
     return n;
 }

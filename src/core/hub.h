@@ -27,7 +27,13 @@ enum {
     LC_SUB_SERVER_SIDE = 1 << 3,     /* from the token or the server API, not a client subscribe */
     LC_SUB_PRESENCE = 1 << 4,        /* has a presence entry to remove when it ends */
     LC_SUB_EMIT_JOIN_LEAVE = 1 << 5, /* announces its join and leave to the channel */
+    LC_SUB_DELTA = 1 << 6,           /* negotiated fossil deltas */
+    LC_SUB_DELTA_READY = 1 << 7,     /* has the whole previous publication: deltas apply */
 };
+
+/* The pushes of one publication: the plain one, and for delta subscribers the whole data as a
+ * string (their first publication, or when no delta is made) and the delta. */
+enum { LC_HUB_PLAIN = 0, LC_HUB_DELTA_FULL, LC_HUB_DELTA_PATCH, LC_HUB_VARIANTS };
 
 typedef struct lc_sub {
     lc_list_t node; /* in the channel's subscriber list */
@@ -70,8 +76,15 @@ const char *lc_hub_sub_channel(const lc_sub_t *s, size_t *len);
  * deliveries. */
 size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, int kind,
                      uint64_t offset, void *const *exclude, size_t n_exclude);
+/* The same with the variants of a publication (pushes[LC_HUB_PLAIN] required, the others
+ * NULL when absent): a delta subscriber gets the delta once it holds the previous
+ * publication, the whole data as a string otherwise; each variant is framed once per kind. */
+size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *const *pushes, int kind,
+                       uint64_t offset, void *const *exclude, size_t n_exclude);
 
 size_t lc_hub_num_channels(const lc_hub_t *h);
+/* Give back the channel table's spare memory after many channels went (not during a fan-out). */
+void lc_hub_compact(lc_hub_t *h);
 /* Call fn for every channel with its subscriber count (the hub must not change meanwhile). */
 void lc_hub_foreach(const lc_hub_t *h, void (*fn)(void *arg, const char *ch, size_t len, size_t n),
                     void *arg);

@@ -66,9 +66,14 @@ void lc__worker_count_subs(lc_worker_t *w, int delta);
 /* Schedule s at now + delay_ms on the list of its kind (removing it first if armed). */
 void lc__worker_sched(lc_worker_t *w, lc_sched_t *s, int kind, int64_t delay_ms);
 void lc__worker_unsched(lc_worker_t *w, lc_sched_t *s);
-/* A publication for this worker's subscribers: fan out now (called in the worker's thread). */
+/* The delta subscribers' variants of a publication push (delta.c): *full always (NULL on
+ * failure), *patch when candidate and prev give a delta worth sending. */
+void lc__delta_variants(lc_rcbuf_t *push, lc_rcbuf_t *prev, bool candidate, lc_rcbuf_t **full,
+                        lc_rcbuf_t **patch);
+/* A publication for this worker's subscribers: fan out now (called in the worker's thread).
+ * variants: the delta subscribers' pushes (LC_HUB_DELTA_FULL, LC_HUB_DELTA_PATCH), or NULL. */
 void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, uint64_t offset,
-                        lc_rcbuf_t *push, const lc_exclude_t *ex);
+                        lc_rcbuf_t *push, lc_rcbuf_t *const *variants, const lc_exclude_t *ex);
 /* Queue a delivery for another worker (any thread). The delivery is shared and refcounted. */
 typedef struct lc_delivery lc_delivery_t;
 void lc__worker_post(lc_worker_t *w, lc_delivery_t *d, int slot);

@@ -26,6 +26,7 @@ struct lc_delivery {
     int kind;        /* enum lc_push_kind */
     uint64_t offset; /* publication offset, 0 = none */
     lc_rcbuf_t *push;
+    lc_rcbuf_t *variants[2]; /* delta subscribers' pushes: whole data as a string, delta */
     size_t chlen;
     char *channel;
     size_t n_exclude;
@@ -137,6 +138,7 @@ static lc_delivery_t *delivery_new(const char *ch, size_t chlen, int kind, uint6
     d->kind = kind;
     d->offset = offset;
     d->push = lc_rcbuf_ref(push);
+    d->variants[0] = d->variants[1] = NULL;
     d->chlen = chlen;
     d->n_exclude = n;
     d->exclude = (char **)(d + 1);
@@ -166,6 +168,8 @@ void lc__delivery_unref(lc_delivery_t *d)
 {
     if (atomic_fetch_sub(&d->refs, 1) == 1) {
         lc_rcbuf_unref(d->push);
+        lc_rcbuf_unref(d->variants[0]);
+        lc_rcbuf_unref(d->variants[1]);
         free(d);
     }
 }
@@ -174,7 +178,8 @@ void lc__delivery_run(lc_worker_t *w, lc_delivery_t *d)
 {
     lc_exclude_t ex = {(const char *const *)d->exclude, d->n_exclude,
                        (const char *const *)d->exclude_users, d->n_exclude_users};
-    lc__worker_deliver(w, d->channel, d->chlen, d->kind, d->offset, d->push, &ex);
+    lc__worker_deliver(w, d->channel, d->chlen, d->kind, d->offset, d->push,
+                       d->variants[0] ? d->variants : NULL, &ex);
 }
 
 /* Engine sink: every publication and join/leave event of the node passes here once. The engine
@@ -189,6 +194,23 @@ static void sink_deliver(void *ctx, const char *ch, size_t chlen, int kind, uint
         lc_log_error("publication to %.*s not delivered: out of memory", (int)chlen, ch);
         return;
     }
+    for (int i = 0; i < n->nworkers; i++)
+        lc__worker_post(n->workers[i], d, i);
+}
+
+/* A publication of a delta namespace: the delta is made once here for every worker. */
+static void sink_deliver_delta(void *ctx, const char *ch, size_t chlen, uint64_t offset,
+                               lc_rcbuf_t *push, const lc_exclude_t *ex, lc_rcbuf_t *prev,
+                               bool candidate)
+{
+    lc_node_t *n = ctx;
+    lc_delivery_t *d =
+        delivery_new(ch, chlen, LC_PUSH_PUB, offset, push, ex, (unsigned)n->nworkers);
+    if (!d) {
+        lc_log_error("publication to %.*s not delivered: out of memory", (int)chlen, ch);
+        return;
+    }
+    lc__delta_variants(push, prev, candidate, &d->variants[0], &d->variants[1]);
     for (int i = 0; i < n->nworkers; i++)
         lc__worker_post(n->workers[i], d, i);
 }
@@ -361,6 +383,7 @@ lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine)
     }
     engine->sink.ctx = n;
     engine->sink.deliver = sink_deliver;
+    engine->sink.deliver_delta = sink_deliver_delta;
     engine->sink.resync = sink_resync;
     engine->sink.control = sink_control;
     engine->sink.node_info = sink_node_info;
@@ -447,6 +470,9 @@ void lc_node_chan_opts(const lc_node_t *n, const lc_ns_opts_t *o, lc_chan_opts_t
     out->history_ttl_ms = o->history_ttl_ms;
     out->history_meta_ttl_ms =
         o->history_meta_ttl_ms > 0 ? o->history_meta_ttl_ms : n->cfg->history_meta_ttl_ms;
+    out->delta = !(o->allowed_delta_types & LC_DELTA_FOSSIL) ? LC_DELTA_OFF
+                 : o->delta_publish                          ? LC_DELTA_CANDIDATE
+                                                             : LC_DELTA_ALLOWED;
 }
 
 int lc_node_publish(lc_node_t *n, const lc_publish_req_t *req, lc_publish_cb cb, void *arg)

@@ -42,6 +42,28 @@ int lc_ops_each_worker(lc_node_t *n, lc_ops_each_fn each, lc_ops_each_fn done, v
     return 0;
 }
 
+static void run_nothing(lc_worker_t *w, void *arg)
+{
+    (void)w;
+    (void)arg;
+}
+
+/* An operation of one worker whose origin is that worker: its `done` is fn. */
+int lc_ops_run_in(lc_node_t *n, int index, lc_ops_each_fn fn, void *arg)
+{
+    if (index < 0 || index >= lc_node_num_workers(n))
+        return LC_EINVAL;
+    lc_worker_t *w = lc_node_worker(n, index);
+    lc_each_op_t *op = lc__each_op_new(w, 1, run_nothing, fn, arg);
+    if (!op)
+        return LC_ENOMEM;
+    if (lc__worker_post_each(w, op) != 0) {
+        free(op);
+        return LC_ENOMEM;
+    }
+    return 0;
+}
+
 /* --- the sessions of a target ---------------------------------------------------------- */
 
 /* Call fn for every connected session the target names on this worker. fn may disconnect
@@ -339,7 +361,7 @@ static void do_list(lc_client_t *c, void *arg)
         free(chs);
 }
 
-size_t lc_worker_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg)
+size_t lc_ops_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg)
 {
     conn_arg_t a = {fn, arg};
     return for_target(w, t, do_list, &a);

@@ -24,6 +24,10 @@ typedef void (*lc_ops_each_fn)(lc_worker_t *w, void *arg);
  * valid until done. Workers run concurrently: each must only write its own part of arg. */
 int lc_ops_each_worker(lc_node_t *n, lc_ops_each_fn each, lc_ops_each_fn done, void *arg);
 
+/* Run fn(w, arg) once in worker `index`'s thread (from its inbox, never synchronously). Any
+ * thread. 0, LC_EINVAL (no such worker) or LC_ENOMEM (then fn never runs). */
+int lc_ops_run_in(lc_node_t *n, int index, lc_ops_each_fn fn, void *arg);
+
 /* Target of a session operation: every connection of `user`, or only the connection `client`
  * (client non-empty wins; both given: the client must belong to the user). */
 typedef struct lc_target {
@@ -61,7 +65,7 @@ size_t lc_ops_refresh(lc_worker_t *w, const lc_target_t *t, bool expired, int64_
  * one's client id, user, transport name and channels (n of them). */
 typedef void (*lc_conn_fn)(void *arg, const char *client, const char *user, const char *transport,
                            const char *const *channels, size_t n);
-size_t lc_worker_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg);
+size_t lc_ops_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, void *arg);
 
 /* Hand one POST /emulation body's commands (`data`, the newline-joined command JSON) to the
  * emulation session `session` if it lives on this worker. Returns true when it did. */

@@ -54,9 +54,11 @@ typedef struct lc_transport_vt {
 struct lc_transport {
     const lc_transport_vt_t *vt;
     struct lc_worker *worker;
-    uint8_t framing;   /* enum lc_framing */
-    bool flush_queued; /* owned by the worker: on its flush list */
+    uint8_t framing;    /* enum lc_framing */
+    bool flush_queued;  /* owned by the worker: on its flush list */
+    bool flush_delayed; /* owned by the worker: on its delayed flush list (client.write_delay) */
     lc_list_t flush_node;
+    uint64_t flush_due; /* loop time (ms) of the delayed flush */
 };
 
 #endif

@@ -5,6 +5,7 @@
 #include "hooks/httpc.h"
 #include "hooks/script.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,13 @@ struct lc_worker {
 
     uv_prepare_t flush_prep;
     lc_list_t flush_list;
+    /* client.write_delay: transports in order of their due time (all delays are equal, so
+     * appending keeps the order), one timer armed for the head. */
+    lc_list_t delay_list;
+    uv_timer_t delay_timer;
+    /* Memory returned: armed when sessions or subscriptions go, trims the heap once quiet. */
+    uv_timer_t trim_timer;
+    uint64_t last_trim; /* loop time of the last trim, 0 = none yet */
 
     uv_timer_t timer;
     int64_t timer_due; /* 0 = not armed */
@@ -168,15 +176,54 @@ void lc_worker_want_flush(lc_worker_t *w, lc_transport_t *t)
 {
     if (t->flush_queued)
         return;
+    if (t->flush_delayed) {
+        t->flush_delayed = false;
+        lc_list_remove(&t->flush_node);
+    }
     t->flush_queued = true;
     lc_list_insert_tail(&w->flush_list, &t->flush_node);
 }
 
+static void on_delay_timer(uv_timer_t *h)
+{
+    lc_worker_t *w = lc_container_of(h, lc_worker_t, delay_timer);
+    uint64_t now = uv_now(&w->loop);
+    /* A flush may ask for another delayed one: it lands behind, due later than now. */
+    while (!lc_list_empty(&w->delay_list)) {
+        lc_transport_t *t = lc_container_of(w->delay_list.next, lc_transport_t, flush_node);
+        if (t->flush_due > now) {
+            uv_timer_start(&w->delay_timer, on_delay_timer, t->flush_due - now, 0);
+            return;
+        }
+        lc_list_remove(&t->flush_node);
+        t->flush_delayed = false;
+        t->vt->flush(t);
+    }
+}
+
+void lc_worker_want_flush_delayed(lc_worker_t *w, lc_transport_t *t)
+{
+    uint64_t delay = w->cfg->write_delay_ms > 0 ? (uint64_t)w->cfg->write_delay_ms : 0;
+    if (delay == 0 || w->stopping) {
+        lc_worker_want_flush(w, t);
+        return;
+    }
+    if (t->flush_queued || t->flush_delayed)
+        return;
+    t->flush_delayed = true;
+    t->flush_due = uv_now(&w->loop) + delay;
+    bool was_empty = lc_list_empty(&w->delay_list);
+    lc_list_insert_tail(&w->delay_list, &t->flush_node);
+    if (was_empty)
+        uv_timer_start(&w->delay_timer, on_delay_timer, delay, 0);
+}
+
 void lc_worker_cancel_flush(lc_worker_t *w, lc_transport_t *t)
 {
-    if (!t->flush_queued)
+    if (!t->flush_queued && !t->flush_delayed)
         return;
     t->flush_queued = false;
+    t->flush_delayed = false;
     lc_list_remove(&t->flush_node);
 }
 
@@ -367,13 +414,45 @@ lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id)
     return lc_map_get(&w->clients, id, strlen(id));
 }
 
+/* glibc keeps freed memory in its arenas (one per worker thread) and gives back only what
+ * lies at the top of a heap: after many sessions or channels went, most of it would stay
+ * resident. malloc_trim returns every free page of every arena; it walks the free lists and
+ * holds each arena's lock meanwhile, so it runs LC_TRIM_DELAY_MS after departures, and under
+ * steady churn at most once per LC_TRIM_EVERY_MS per worker, never per operation. */
+#define LC_TRIM_DELAY_MS 1000
+#define LC_TRIM_EVERY_MS 10000
+
+static void on_trim(uv_timer_t *h)
+{
+    lc_worker_t *w = lc_container_of(h, lc_worker_t, trim_timer);
+    w->last_trim = uv_now(&w->loop);
+    lc_hub_compact(w->hub);
+    lc_map_shrink(&w->clients);
+    lc_map_shrink(&w->users);
+    malloc_trim(0);
+}
+
+static void want_trim(lc_worker_t *w)
+{
+    if (w->stopping || uv_is_active((uv_handle_t *)&w->trim_timer))
+        return;
+    uint64_t since = uv_now(&w->loop) - w->last_trim, delay = LC_TRIM_DELAY_MS;
+    if (w->last_trim && since + delay < LC_TRIM_EVERY_MS)
+        delay = LC_TRIM_EVERY_MS - since;
+    uv_timer_start(&w->trim_timer, on_trim, delay, 0);
+}
+
 void lc__worker_count_session(lc_worker_t *w, int delta)
 {
     w->nsessions += (uint64_t)(int64_t)delta;
+    if (delta < 0)
+        want_trim(w);
 }
 
 void lc__worker_count_subs(lc_worker_t *w, int delta)
 {
+    if (delta < 0)
+        want_trim(w);
     atomic_fetch_add(&w->stat_subs, (uint_fast64_t)(int_fast64_t)delta);
     atomic_store(&w->stat_channels, lc_hub_num_channels(w->hub));
 }
@@ -391,7 +470,7 @@ void lc__worker_stats(lc_worker_t *w, lc_worker_stats_t *out)
 #define LC_MAX_EXCLUDE_STACK 16
 
 void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, uint64_t offset,
-                        lc_rcbuf_t *push, const lc_exclude_t *ex)
+                        lc_rcbuf_t *push, lc_rcbuf_t *const *variants, const lc_exclude_t *ex)
 {
     /* Exclusions are resolved to this worker's sessions once, so the per-subscriber check is a
      * pointer comparison over a handful of entries. */
@@ -422,7 +501,9 @@ void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, 
         if (u)
             lc_list_foreach(pos, &u->clients) owners[n++] = lc__client_of_user_node(pos);
     }
-    lc_hub_fanout(w->hub, ch, chlen, push, kind, offset, owners, n);
+    lc_rcbuf_t *pushes[LC_HUB_VARIANTS] = {push, variants ? variants[0] : NULL,
+                                           variants ? variants[1] : NULL};
+    lc_hub_fanout_v(w->hub, ch, chlen, pushes, kind, offset, owners, n);
     if (owners != stack)
         free(owners);
 }
@@ -599,6 +680,8 @@ static void close_own_handles(lc_worker_t *w)
     }
     uv_prepare_stop(&w->flush_prep);
     uv_close((uv_handle_t *)&w->flush_prep, NULL);
+    uv_close((uv_handle_t *)&w->delay_timer, NULL);
+    uv_close((uv_handle_t *)&w->trim_timer, NULL);
     uv_close((uv_handle_t *)&w->timer, NULL);
     uv_close((uv_handle_t *)&w->inbox_async, NULL);
     uv_close((uv_handle_t *)&w->stop_async, NULL);
@@ -616,6 +699,7 @@ lc_worker_t *lc__worker_new(lc_node_t *node, int index)
     lc_map_init(&w->users);
     lc_map_init(&w->sessions);
     lc_list_init(&w->flush_list);
+    lc_list_init(&w->delay_list);
     lc_list_init(&w->inbox);
     for (int k = 0; k < LC_SCHED_MAX; k++)
         lc_list_init(&w->sched[k]);
@@ -631,6 +715,9 @@ lc_worker_t *lc__worker_new(lc_node_t *node, int index)
     uv_prepare_init(&w->loop, &w->flush_prep);
     uv_prepare_start(&w->flush_prep, on_prepare);
     uv_timer_init(&w->loop, &w->timer);
+    uv_timer_init(&w->loop, &w->delay_timer);
+    uv_timer_init(&w->loop, &w->trim_timer);
+    uv_unref((uv_handle_t *)&w->trim_timer);
     uv_async_init(&w->loop, &w->inbox_async, on_inbox);
     uv_async_init(&w->loop, &w->stop_async, on_stop);
     return w;

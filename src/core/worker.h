@@ -25,7 +25,11 @@ void lc_worker_read_buf(lc_worker_t *w, uv_buf_t *buf);
 /* Ask for t->vt->flush(t) once before the loop next waits for I/O (coalesces all writes of
  * one iteration into one writev per connection). Idempotent while pending. */
 void lc_worker_want_flush(lc_worker_t *w, lc_transport_t *t);
-/* Take t off the flush list (the transport is being freed). */
+/* The same after client.write_delay (at once when it is 0): what t queues meanwhile goes out
+ * in the same writev. One worker timer serves every delayed transport, in order of request,
+ * so a delivery costs no timer operation. A pending immediate flush wins. */
+void lc_worker_want_flush_delayed(lc_worker_t *w, lc_transport_t *t);
+/* Take t off the flush lists (the transport is being freed). */
 void lc_worker_cancel_flush(lc_worker_t *w, lc_transport_t *t);
 
 /* Register a function called in the worker's thread when the node stops (graceful shutdown):

@@ -1,6 +1,6 @@
 /* The engine seam: who owns the truth about publications (stream positions, history) and
  * presence, and who delivers every publication and join/leave event to every node. Memory:
- * in-process. Redis (later): PUB/SUB and streams in a real Redis. Core talks to an engine only
+ * in-process. Redis: PUB/SUB and streams in a real Redis. Core talks to an engine only
  * through this vtable, and the engine talks back only through the sink core gave it.
  *
  * Callback contract for every asynchronous call below: when the call returns 0 its callback
@@ -12,7 +12,12 @@
  * An engine that talks to a server (Redis) does its I/O on the loop of the worker that made
  * the call, and runs the callback later from that same worker's thread. Such an engine needs
  * `attach` to have run in the calling worker's thread; a call from anywhere else returns
- * LC_EINVAL. */
+ * LC_EINVAL.
+ *
+ * The session takes both forms through the same callback path (core/client_wait.c): history,
+ * presence, presence_stats, publish and the stream read of a positioned subscription make it
+ * wait as its one pending step, with later commands queued behind; an answer that comes after
+ * the connection closed finds no session and is dropped. An engine never needs to cancel. */
 #ifndef LC_ENGINE_ENGINE_H
 #define LC_ENGINE_ENGINE_H
 
@@ -37,10 +42,15 @@ typedef struct lc_stream_pos {
 
 /* The channel options an engine needs, resolved by core from the namespace (or rule). History
  * is kept only when both history_size > 0 and history_ttl_ms > 0. */
+/* Delta compression (fossil, spec §1.7) for a publication: its namespace allows deltas, and
+ * whether the publisher asked for one (publish `delta`, namespace `delta_publish`). */
+enum lc_delta_mode { LC_DELTA_OFF = 0, LC_DELTA_ALLOWED, LC_DELTA_CANDIDATE };
+
 typedef struct lc_chan_opts {
     int history_size;
     int64_t history_ttl_ms;
     int64_t history_meta_ttl_ms; /* stream meta (epoch, top offset) lifetime; 0 = forever */
+    int delta;                   /* publish only: enum lc_delta_mode */
 } lc_chan_opts_t;
 
 /* Clients that must not receive a publication (the publisher's own connection, the server
@@ -130,6 +140,13 @@ typedef struct lc_engine_sink {
     void *ctx;
     void (*deliver)(void *ctx, const char *channel, size_t chlen, int kind, uint64_t offset,
                     lc_rcbuf_t *push, const lc_exclude_t *exclude);
+    /* A publication of a channel whose namespace allows deltas (req->delta != LC_DELTA_OFF),
+     * instead of deliver: also the previous publication of the channel's stream (its encoded
+     * Publication, offset - 1; NULL when not kept) and whether a delta against it was asked
+     * for. Core computes the delta once here. Called by engines with supports_delta only. */
+    void (*deliver_delta)(void *ctx, const char *channel, size_t chlen, uint64_t offset,
+                          lc_rcbuf_t *push, const lc_exclude_t *exclude, lc_rcbuf_t *prev,
+                          bool candidate);
     /* Deliveries may have been lost (the engine lost its subscription to other nodes for a
      * while): every positioned subscription of this node must re-establish its position.
      * Any thread; only queues. NULL = ignored. */
@@ -192,6 +209,9 @@ typedef struct lc_engine_vt {
 struct lc_engine {
     const lc_engine_vt_t *vt;
     lc_engine_sink_t sink; /* set by core before the first call */
+    /* Hands publications of delta namespaces to sink.deliver_delta with the previous
+     * publication: subscribers may negotiate fossil deltas only then. */
+    bool supports_delta;
 };
 
 static inline int lc_engine_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb cb,

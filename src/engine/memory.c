@@ -70,6 +70,7 @@ static int memory_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publis
     lc_publish_res_t res = {0};
     lc_rcbuf_t *stored = NULL;
     lc_rcbuf_t *push = NULL;
+    lc_rcbuf_t *prev = NULL; /* the publication before this one, for a delta */
     lc__stream_t *s = NULL;
     size_t pub_at, pub_len;
     int rc;
@@ -80,6 +81,9 @@ static int memory_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publis
         rc = lc__stream_open(sh, req->channel, req->chlen, &req->opts, now, &s);
         if (rc < 0)
             goto fail;
+        /* taken before making room: with history_size 1 the previous one is dropped */
+        lc_rcbuf_t *last = req->opts.delta != LC_DELTA_OFF ? lc__stream_last(s) : NULL;
+        prev = last ? lc_rcbuf_ref(last) : NULL;
         rc = lc__stream_reserve(s, req->opts.history_size);
         if (rc < 0)
             goto fail;
@@ -101,7 +105,10 @@ static int memory_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publis
         res.offset = s->top;
         memcpy(res.epoch, s->epoch, sizeof(s->epoch));
     }
-    if (e->sink.deliver)
+    if (req->opts.delta != LC_DELTA_OFF && e->sink.deliver_delta)
+        e->sink.deliver_delta(e->sink.ctx, req->channel, req->chlen, pub.offset, push,
+                              &req->exclude, prev, req->opts.delta == LC_DELTA_CANDIDATE);
+    else if (e->sink.deliver)
         e->sink.deliver(e->sink.ctx, req->channel, req->chlen, LC_PUSH_PUB, pub.offset, push,
                         &req->exclude);
     if (sh->scratch.cap > SCRATCH_KEEP)
@@ -109,12 +116,14 @@ static int memory_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publis
     uv_mutex_unlock(&sh->mu);
 
     lc_rcbuf_unref(push);
+    lc_rcbuf_unref(prev);
     if (cb)
         cb(arg, 0, &res);
     return 0;
 fail:
     uv_mutex_unlock(&sh->mu);
     lc_rcbuf_unref(push);
+    lc_rcbuf_unref(prev);
     return rc;
 }
 
@@ -168,6 +177,7 @@ lc_engine_t *lc_engine_memory_new(const lc_config_t *cfg)
     if (!m)
         return NULL;
     m->base.vt = &memory_vt;
+    m->base.supports_delta = true;
     m->cfg = cfg;
     m->now_ms = lc_mono_ms;
     atomic_init(&m->next_sweep_ms, 0);

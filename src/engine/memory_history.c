@@ -61,6 +61,7 @@ static int heap_push(lc__shard_t *sh, lc__stream_t *s)
 {
     if (sh->heap_len == sh->heap_cap) {
         size_t cap = sh->heap_cap ? sh->heap_cap * 2 : 16;
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         lc__stream_t **h = realloc(sh->heap, cap * sizeof(*h));
         if (!h)
             return LC_ENOMEM;
@@ -241,6 +242,11 @@ void lc__stream_append(lc__shard_t *sh, lc__stream_t *s, lc_rcbuf_t *pub, int hi
     update_deadline(sh, s);
 }
 
+lc_rcbuf_t *lc__stream_last(const lc__stream_t *s)
+{
+    return s->n > 0 ? ring_at(s, s->n - 1)->pub : NULL;
+}
+
 void lc__stream_clear(lc__shard_t *sh, lc__stream_t *s)
 {
     while (s->n > 0)
@@ -346,6 +352,7 @@ int lc__memory_history(lc_engine_t *e, const lc_history_req_t *req, lc_history_c
     } else {
         pick_t p = pick_entries(req, s);
         if (p.count > sizeof(local) / sizeof(local[0])) {
+            // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
             pubs = malloc(p.count * sizeof(*pubs));
             if (!pubs) {
                 uv_mutex_unlock(&sh->mu);

@@ -76,6 +76,8 @@ int lc__stream_reserve(lc__stream_t *s, int history_size);
 /* Store pub (the reference is taken over) as offset top + 1; call lc__stream_reserve first. */
 void lc__stream_append(lc__shard_t *sh, lc__stream_t *s, lc_rcbuf_t *pub, int history_size,
                        int64_t now);
+/* The newest kept publication (offset top), NULL when none is kept. */
+lc_rcbuf_t *lc__stream_last(const lc__stream_t *s);
 /* Drop every kept publication; epoch and top stay. */
 void lc__stream_clear(lc__shard_t *sh, lc__stream_t *s);
 /* Free every stream whose deadline has passed or drop its expired publications. */

@@ -2,12 +2,12 @@
  * every kind; one verdict through one callback. */
 #include "hooks/decide.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hooks/token.h"
 #include "proto/codes.h"
+#include "proto/json_check.h"
 #include "util/assert.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -123,19 +123,18 @@ static void set_allow(lc_verdict_t *v, lc_decide_step by)
     v->by = by;
 }
 
-static bool json_valid(const char *p, size_t n)
-{
-    cJSON *j = cJSON_ParseWithLength(p, n);
-    cJSON_Delete(j);
-    return j != NULL;
-}
-
-/* Binary info fits the JSON protocol only when it is itself JSON text. */
+/* Binary info fits the JSON protocol only when it is itself JSON text; the JSON form is used
+ * only when it is strict JSON (proto/json_check.h), so a token never brings invalid UTF-8 to
+ * the clients that see the info. */
 static lc_raw_t pick_info(const char *json, size_t json_len, const unsigned char *bin,
                           size_t bin_len)
 {
-    if (bin && json_valid((const char *)bin, bin_len))
+    if (bin && lc_json_check((const char *)bin, bin_len, NULL))
         return (lc_raw_t){(const char *)bin, bin_len};
+    if (json && !lc_json_check(json, json_len, NULL)) {
+        lc_log_info("token info is not valid JSON: left out");
+        return (lc_raw_t){NULL, 0};
+    }
     return (lc_raw_t){json, json_len};
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "auth/jwt.h"
 #include "proto/codes.h"
+#include "proto/json_check.h"
 #include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -35,8 +36,14 @@ void lc__lua_decision_internal(lc_decision_t *d)
     d->reply.temporary = true;
 }
 
+/* A string of a decision (user, channel, message, ...): these are C strings and go to clients
+ * inside JSON, so a NUL (which would cut "bob\0x" to "bob") or invalid UTF-8 is refused. */
 static char *dup_or_raise(lua_State *L, const char *s, size_t n)
 {
+    if (memchr(s, '\0', n) != NULL)
+        luaL_error(L, "a string holds a NUL byte");
+    if (!lc_utf8_valid(s, n))
+        luaL_error(L, "a string is not valid UTF-8");
     char *p = malloc(n + 1);
 
     if (p == NULL)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include "auth/jwt.h"
 #include "proto/codes.h"
+#include "proto/json_check.h"
 #include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -336,6 +337,14 @@ int lc__lua_to_json(lua_State *L, int idx)
     g->release = lc__lua_release_mem;
     if (text == NULL)
         return luaL_error(L, "not enough memory");
+    /* Lua strings are bytes: what leaves a hook as JSON must be strict JSON like any other
+     * input (proto/json_check.h), or it would reach clients as invalid UTF-8. */
+    if (!lc_json_check(text, strlen(text), NULL)) {
+        lc__lua_guard_release(g);
+        lua_pop(L, 1);
+        lua_pushstring(L, "cannot encode a string that is not valid UTF-8");
+        return -1;
+    }
     lua_pushstring(L, text);
     lc__lua_guard_release(g);
     lua_remove(L, -2);

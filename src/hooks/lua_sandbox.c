@@ -57,15 +57,18 @@ void lc__lua_open_libs(lua_State *L)
 
 int lc__lua_read_source(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rbe");
     char *buf = NULL;
     size_t n = 0, cap = 0, got;
     int rc = LC_EIO;
 
     *out = NULL;
     if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? LC_ENOENT : LC_EIO;
+        /* every worker loads its VM in its own thread: strerror's static buffer is not safe */
+        int e = errno;
+        char msg[128];
+        snprintf(err, errlen, "%s: %s", path, strerror_r(e, msg, sizeof(msg)));
+        return e == ENOENT ? LC_ENOENT : LC_EIO;
     }
     for (;;) {
         if (n == cap) {

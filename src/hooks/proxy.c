@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "hooks/proxy_internal.h"
+#include "proto/json_check.h"
 #include "util/base64.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -238,6 +239,16 @@ size_t lc_proxy_headers(const lc_proxy_conf_t *conf, const lc_proxy_req_t *r, lc
 
 /* ---- the call ---- */
 
+/* What a result carries to clients goes out inside JSON: raw values were checked by the parser,
+ * and decoded b64data/b64info must be JSON text too (every session speaks JSON), or the answer
+ * is not used at all rather than relayed as invalid JSON. */
+static bool payloads_json(const lc_proxy_reply_t *r)
+{
+    return (r->data == NULL || lc_json_check(r->data, r->data_len, NULL)) &&
+           (r->info == NULL || lc_json_check(r->info, r->info_len, NULL)) &&
+           (r->meta == NULL || lc_json_check(r->meta, strlen(r->meta), NULL));
+}
+
 /* What a backend's unexpected status usually means, for the log line. */
 static const char *status_hint(long status, bool laravel)
 {
@@ -299,6 +310,10 @@ static void on_response(void *arg, const lc_httpc_resp_t *resp)
                          err == LC_EINVAL ? "disconnect code outside 3000..4999 or reason "
                                             "longer than 123 bytes"
                                           : lc_strerror(err));
+    }
+    if (err == 0 && !payloads_json(&reply)) {
+        err = LC_EPARSE;
+        lc_log_error("proxy %s %s: result data or info is not valid JSON", kind, c->endpoint);
     }
     c->cb(c->arg, err, err == 0 ? &reply : NULL);
     lc_proxy_reply_free(&reply);

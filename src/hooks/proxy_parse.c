@@ -2,16 +2,18 @@
  *
  * Types follow the reference server's typed decoding: a field of the wrong JSON type fails the
  * whole answer (even one that would not be used, such as a bad `result` beside an `error`),
- * JSON null counts as absent and unknown keys are ignored. cJSON checks the text and gives
- * typed access; raw JSON values are then cut from the text itself (lc_json_raw_get) so that
- * big integers and number formatting reach clients unchanged. Nesting depth is bounded by
- * cJSON's own limit. */
+ * JSON null counts as absent and unknown keys are ignored. The strict validator checks the
+ * text (proto/json_check.h: RFC 8259, UTF-8, bounded depth, no \u0000 outside payloads), cJSON
+ * gives typed access; raw JSON values are then cut from the text itself (lc_json_raw_get) so
+ * that big integers and number formatting reach clients unchanged. A body that fails is never
+ * relayed: the caller answers with its error. */
 #include "hooks/proxy.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/json_check.h"
 #include "util/base64.h"
 #include "util/err.h"
 
@@ -22,22 +24,19 @@ static const cJSON *member(const cJSON *obj, const char *key)
     return cJSON_IsNull(it) ? NULL : it;
 }
 
-/* One complete JSON text; trailing bytes other than whitespace (cJSON's: every byte <= 32)
- * make it invalid. */
+/* One complete, strictly valid JSON text. Names, ids and channels become C strings, so a
+ * \u0000 is only accepted inside the payloads (data, info, meta and what they hold); user
+ * "bob\u0000x" would otherwise become "bob". */
 static cJSON *parse_whole(const char *json, size_t len)
 {
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    static const char *const payloads[] = {"data", "info", "meta", NULL};
+    lc_json_check_t chk;
 
-    if (root == NULL)
+    if (!lc_json_check(json, len, &chk))
         return NULL;
-    while (end < json + len && (unsigned char)*end <= 32)
-        end++;
-    if (end != json + len) {
-        cJSON_Delete(root);
+    if (chk.nul && lc_json_nul_outside(json, len, 2, payloads))
         return NULL;
-    }
-    return root;
+    return cJSON_ParseWithLength(json, len);
 }
 
 /* An integral number within [lo, hi]; integer-valued floats (1.7e9) are accepted. */

@@ -6,8 +6,9 @@
  *
  * Outgoing: each lc_proto_* encoder appends exactly one JSON object (no newline) to a
  * buffer; callers join several with '\n'. Zero values are omitted exactly as spec §1.3 says.
- * Raw JSON payloads (`data`, `info`, ...) are embedded as they are, with literal '\n' bytes
- * stripped so the newline framing stays intact. */
+ * Raw JSON payloads (`data`, `info`, ...) are strict JSON (proto/json_check.h), checked where
+ * they enter, and embedded byte for byte except for raw '\n' bytes (whitespace between tokens
+ * in valid JSON), which are dropped so the newline framing stays intact. */
 #ifndef LC_PROTO_CODEC_H
 #define LC_PROTO_CODEC_H
 
@@ -73,6 +74,12 @@ typedef struct lc_cmd {
     lc_raw_t data;
     uint64_t offset;
     bool recover, positioned, recoverable, join_leave;
+    /* subscribe (v6.x+): flag bits (LC_SUB_FLAG_*), delta type wanted ("fossil"), subscription
+     * type (0 = stream), tag filter as JSON text of a FilterNode (NULL = none) */
+    int64_t flag;
+    char *delta;
+    int32_t sub_type;
+    char *tf;
     int32_t limit;
     bool has_limit;
     bool reverse;
@@ -87,6 +94,12 @@ typedef struct lc_cmd {
     /* private storage: a copy of the command text the raw values point into */
     char *storage_;
 } lc_cmd_t;
+
+/* Subscribe request flag bits (centrifuge-js sends channel compaction on every subscribe). */
+enum {
+    LC_SUB_FLAG_COMPACTION = 1 << 0,         /* numeric channel ids in pushes: not offered */
+    LC_SUB_FLAG_REJECT_UNRECOVERED = 1 << 1, /* a recovery that fails is error 112 */
+};
 
 typedef struct lc_cmd_reader {
     const char *p;
@@ -146,9 +159,12 @@ typedef struct lc_subscribe_result {
     bool recovered;
     bool was_recovering;
     lc_raw_t data;
-    /* Recovered publications: encoded Publication objects, written as "publications". */
+    /* Recovered publications: encoded Publication objects, written as "publications" (with
+     * `delta`, in the form lc_proto_pub_as_string gives them). */
     lc_rcbuf_t *const *publications;
     size_t n_publications;
+    bool delta;                /* fossil deltas negotiated */
+    uint32_t publish_debounce; /* ms the SDK holds client publishes back (0 = omitted) */
 } lc_subscribe_result_t;
 
 /* Reply encoders: {"id":N,"<kind>":{...}} */
@@ -180,16 +196,28 @@ int lc_proto_push_unsubscribe(lc_buf_t *b, const char *channel, uint32_t code, c
 /* Pieces used by the server API as well. */
 int lc_proto_encode_publication(lc_buf_t *b, const lc_publication_t *p);
 int lc_proto_encode_client_info(lc_buf_t *b, const lc_client_info_t *ci);
-/* Append raw JSON with literal '\n' (and '\r') bytes removed. */
+/* Delta compression (spec §1.7): `json` holds a Publication whose `data` sits at `path`
+ * (depth keys), and ends with `tail` bytes after the Publication's closing brace (0 for a
+ * Publication alone, 2 for a `{"push":{...,"pub":{...}}}` push whose pub is its last
+ * member). Appends it to out with data written as a JSON string — of repl[0..repl_len), or of
+ * data's own text when repl is NULL — and `"delta":<delta>` added to the Publication. The
+ * member `delta` is what tells the Protobuf encoder that data is a string of bytes. 0,
+ * LC_EPARSE (no data there, or repl is not UTF-8), LC_ENOMEM. */
+int lc_proto_pub_as_string(lc_buf_t *out, const char *json, size_t len, const char *const *path,
+                           size_t depth, size_t tail, const char *repl, size_t repl_len,
+                           bool delta);
+
+/* Append raw JSON with raw '\n' bytes removed (everything else, '\r' included, kept). */
 int lc_proto_append_raw(lc_buf_t *b, const char *p, size_t len);
+
+/* Whether p[0..len) is exactly one strictly valid JSON value (lc_json_check). */
+bool lc_json_valid(const char *p, size_t len);
 
 /* Find the raw text of a value inside valid JSON `json` by a path of object keys (e.g.
  * {"publish","data"}). Returns 1 and sets *out when found (JSON null counts as absent:
- * returns 0), 0 when absent, LC_EPARSE when json is not valid. Used to carry `data` byte for
- * byte (big integers and number formatting survive, as in Centrifugo). */
-/* Whether p[0..len) is exactly one JSON value (surrounding whitespace allowed). */
-bool lc_json_valid(const char *p, size_t len);
-
+ * returns 0), 0 when absent, LC_EPARSE when json is not strictly valid (lc_json_check). Used
+ * to carry `data` byte for byte (big integers and number formatting survive, as in
+ * Centrifugo). */
 int lc_json_raw_get(const char *json, size_t len, const char *const *path, size_t depth,
                     lc_raw_t *out);
 

@@ -21,6 +21,7 @@ bool lc_error_temporary(uint32_t code)
 #define LC_X(name, c, msg, temp)                                                                   \
     case c:                                                                                        \
         return temp;
+        // NOLINTNEXTLINE(bugprone-branch-clone): one case per code, generated from the table
         LC_ERROR_MAP(LC_X)
 #undef LC_X
     default:

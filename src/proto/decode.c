@@ -1,6 +1,7 @@
 /* Command decoding (spec §1.2–§1.6) and the raw-value finder.
  *
- * cJSON validates a command and gives typed access to its fields. Values that must survive
+ * A command is checked by the strict validator (proto/json_check.h), then cJSON gives typed
+ * access to its fields. Values that must survive
  * byte for byte (`data`, and integers wider than a double's 53 bits such as offsets) are taken
  * from the text itself: a small scanner walks the already validated text to the same member
  * cJSON would return (the first one with that key) and hands out its exact span. */
@@ -10,12 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/json_check.h"
 #include "proto/pb_internal.h"
 #include "util/err.h"
 
-/* ---- scanner over text that cJSON has already accepted ---- */
+/* ---- scanner over text that has passed the strict check ---- */
 
-/* cJSON treats every byte <= 32 as whitespace; the scanner must agree with it. */
+/* Outside strings, valid text holds no byte <= 32 but JSON whitespace. */
 static const char *skip_ws(const char *p, const char *end)
 {
     while (p < end && (unsigned char)*p <= 32)
@@ -138,37 +140,18 @@ static int raw_find(const char *json, size_t len, const char *const *path, size_
     return 1;
 }
 
-/* Parse one complete JSON text; trailing bytes other than whitespace make it invalid
- * (cJSON alone would stop after the first value). */
-static cJSON *parse_whole(const char *json, size_t len)
-{
-    const char *pend = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &pend, 0);
-
-    if (!root)
-        return NULL;
-    if (skip_ws(pend, json + len) != json + len) {
-        cJSON_Delete(root);
-        return NULL;
-    }
-    return root;
-}
-
+/* Strict JSON (proto/json_check.h): what the JSON protocol relays must be valid JSON and
+ * valid UTF-8. */
 bool lc_json_valid(const char *p, size_t len)
 {
-    cJSON *root = parse_whole(p, len);
-    cJSON_Delete(root);
-    return root != NULL;
+    return lc_json_check(p, len, NULL);
 }
 
 int lc_json_raw_get(const char *json, size_t len, const char *const *path, size_t depth,
                     lc_raw_t *out)
 {
-    cJSON *root = parse_whole(json, len);
-
-    if (!root)
+    if (!lc_json_check(json, len, NULL))
         return LC_EPARSE;
-    cJSON_Delete(root);
     return raw_find(json, len, path, depth, out);
 }
 
@@ -381,6 +364,46 @@ const lc_cmd_sub_t *lc_cmd_find_sub(const lc_cmd_t *cmd, const char *channel)
     return NULL;
 }
 
+/* A small integer member (flag bits, subscription type). */
+static int get_small_int(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int64_t *out)
+{
+    const cJSON *it = member(obj, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int64_t)it->valuedouble ||
+        it->valuedouble < (double)lo || it->valuedouble > (double)hi)
+        return LC_EPARSE;
+    *out = (int64_t)it->valuedouble;
+    return 0;
+}
+
+/* subscribe `flag`, `delta`, `type` and `tf` (the tag filter kept as compact JSON text). */
+static int decode_sub_extras(const cJSON *req, lc_cmd_t *cmd)
+{
+    int64_t v = 0;
+    int rc;
+    if ((rc = get_small_int(req, "flag", 0, (int64_t)1 << 52, &v)) < 0)
+        return rc;
+    cmd->flag = v;
+    v = 0;
+    if ((rc = get_small_int(req, "type", INT32_MIN, INT32_MAX, &v)) < 0)
+        return rc;
+    cmd->sub_type = (int32_t)v;
+    if ((rc = get_str(req, "delta", &cmd->delta)) < 0)
+        return rc;
+    const cJSON *tf = member(req, "tf");
+    if (tf) {
+        if (!cJSON_IsObject(tf))
+            return LC_EPARSE;
+        char *s = cJSON_PrintUnformatted(tf);
+        cmd->tf = s ? strdup(s) : NULL;
+        cJSON_free(s);
+        if (!cmd->tf)
+            return LC_ENOMEM;
+    }
+    return 0;
+}
+
 static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
 {
     int rc;
@@ -404,6 +427,7 @@ static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
         TRY(get_bool(req, "positioned", &cmd->positioned));
         TRY(get_bool(req, "recoverable", &cmd->recoverable));
         TRY(get_bool(req, "join_leave", &cmd->join_leave));
+        TRY(decode_sub_extras(req, cmd));
         break;
     case LC_CMD_UNSUBSCRIBE:
     case LC_CMD_PRESENCE:
@@ -462,6 +486,7 @@ static const struct {
 
 static int decode_line(const char *line, size_t n, lc_cmd_t *cmd)
 {
+    static const char *const data_only[] = {"data", NULL};
     static const char *const id_path[1] = {"id"};
     dec_t d = {0};
     cJSON *root = NULL;
@@ -478,8 +503,15 @@ static int decode_line(const char *line, size_t n, lc_cmd_t *cmd)
     d.text = cmd->storage_;
     d.len = n;
 
+    /* Strict JSON, and no \u0000 anywhere but inside `data`: every other string becomes a C
+     * string (a channel "room\u0000x" would turn into "room"). */
     rc = LC_EPARSE;
-    root = parse_whole(d.text, n);
+    lc_json_check_t chk;
+    if (!lc_json_check_object(d.text, n, &chk))
+        goto fail;
+    if (chk.nul && lc_json_nul_outside(d.text, n, 2, data_only))
+        goto fail;
+    root = cJSON_ParseWithLength(d.text, n);
     if (!cJSON_IsObject(root))
         goto fail;
     if ((rc = get_uint(&d, root, "id", id_path, 1, UINT32_MAX, &id)) < 0)
@@ -557,6 +589,8 @@ void lc_cmd_free(lc_cmd_t *cmd)
     free(cmd->version);
     free(cmd->epoch);
     free(cmd->since_epoch);
+    free(cmd->delta);
+    free(cmd->tf);
     for (size_t i = 0; i < cmd->n_subs; i++) {
         free(cmd->subs[i].channel);
         free(cmd->subs[i].epoch);

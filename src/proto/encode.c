@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proto/codes.h"
+#include "proto/json_check.h"
 #include "util/err.h"
 
 #define TRY(expr)                                                                                  \
@@ -96,20 +97,57 @@ int lc_proto_append_raw(lc_buf_t *b, const char *p, size_t len)
 {
     if (len == 0)
         return 0;
-    if (!memchr(p, '\n', len) && !memchr(p, '\r', len))
+    if (memchr(p, '\n', len) == NULL)
         return lc_buf_append(b, p, len);
-    /* Valid JSON can hold these bytes only as whitespace, so dropping them keeps the value
-     * and keeps the '\n' framing intact. */
+    /* Payloads are strict JSON (proto/json_check.h), where a raw LF can only be whitespace
+     * between tokens: it is dropped so that the newline framing stays intact, as Centrifugo
+     * does, and the value is unchanged. Every other byte, CR included, is kept. */
     if (lc_buf_reserve(b, len) < 0)
         return LC_ENOMEM;
     char *out = b->data + b->len;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] != '\n' && p[i] != '\r')
-            *out++ = p[i];
+    for (const char *end = p + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t run = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+        memcpy(out, p, run);
+        out += run;
+        p += run + (nl != NULL ? 1 : 0);
     }
     b->len = (size_t)(out - b->data);
     b->data[b->len] = '\0';
     return 0;
+}
+
+int lc_proto_pub_as_string(lc_buf_t *out, const char *json, size_t len, const char *const *path,
+                           size_t depth, size_t tail, const char *repl, size_t repl_len, bool delta)
+{
+    lc_raw_t data;
+    size_t start = out->len;
+    int rc = lc_json_raw_get(json, len, path, depth, &data);
+    if (rc <= 0)
+        return rc < 0 ? rc : LC_EPARSE;
+    if (len < tail + 1 || json[len - tail - 1] != '}')
+        return LC_EPARSE;
+    if (!repl) {
+        /* the text the plain form carries (newlines dropped), so every encoding agrees */
+        lc_buf_t t = LC_BUF_INIT;
+        rc = lc_proto_append_raw(&t, data.p, data.len);
+        if (rc == 0)
+            rc = lc_proto_pub_as_string(out, json, len, path, depth, tail, t.data ? t.data : "",
+                                        t.len, delta);
+        lc_buf_free(&t);
+        return rc;
+    }
+    if (!lc_utf8_valid(repl, repl_len))
+        return LC_EPARSE;
+    size_t ds = (size_t)(data.p - json), de = ds + data.len, close = len - tail - 1;
+    TRY(lc_buf_append(out, json, ds));
+    TRY(lc_buf_append_json_str(out, repl, repl_len));
+    TRY(lc_buf_append(out, json + de, close - de));
+    TRY(delta ? LIT(out, ",\"delta\":true") : LIT(out, ",\"delta\":false"));
+    TRY(lc_buf_append(out, json + close, len - close));
+    return 0;
+fail:
+    return rollback(out, start, rc);
 }
 
 /* `{"id":N,"<kind>":` with the id left out when 0. `kind` is a literal key with quotes. */
@@ -247,11 +285,17 @@ int lc_proto_encode_subscribe_result(lc_buf_t *b, const lc_subscribe_result_t *r
         TRY(append_str(b, r->epoch));
     }
     if (r->n_publications) {
+        static const char *const data_path[1] = {"data"};
         TRY(FIELD(b, &first, "\"publications\":["));
         for (size_t i = 0; i < r->n_publications; i++) {
+            const lc_rcbuf_t *p = r->publications[i];
             if (i)
                 TRY(LIT(b, ","));
-            TRY(lc_buf_append(b, r->publications[i]->data, r->publications[i]->len));
+            /* a delta subscriber reads every publication's data as a string */
+            if (r->delta)
+                TRY(lc_proto_pub_as_string(b, p->data, p->len, data_path, 1, 0, NULL, 0, false));
+            else
+                TRY(lc_buf_append(b, p->data, p->len));
         }
         TRY(LIT(b, "]"));
     }
@@ -269,6 +313,12 @@ int lc_proto_encode_subscribe_result(lc_buf_t *b, const lc_subscribe_result_t *r
     }
     if (r->was_recovering)
         TRY(FIELD(b, &first, "\"was_recovering\":true"));
+    if (r->delta)
+        TRY(FIELD(b, &first, "\"delta\":true"));
+    if (r->publish_debounce) {
+        TRY(FIELD(b, &first, "\"publish_debounce\":"));
+        TRY(append_u64(b, r->publish_debounce));
+    }
     TRY(LIT(b, "}"));
     return 0;
 fail:

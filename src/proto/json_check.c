@@ -361,7 +361,7 @@ bool lc_json_nul_outside(const char *text, size_t n, int level, const char *cons
             if (is_key) {
                 if (has_nul)
                     return true;
-                pending = depth == level && allowed_key(ks, p, allow);
+                pending = (level <= 0 || depth == level) && allowed_key(ks, p, allow);
             } else {
                 if (has_nul && !pending)
                     return true;

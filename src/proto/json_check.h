@@ -40,10 +40,10 @@ bool lc_utf8_valid(const char *s, size_t n);
 /* For text that passed lc_json_check with `nul` set: whether a string holding \u0000 sits
  * anywhere except inside the values of members whose key is one of `allow` (a NULL-terminated
  * list; NULL = none) at nesting level `level` (1 = members of the top-level object, 2 =
- * members of the objects inside it). Keys holding \u0000 always count. Names, ids, tokens and
- * info keys are C strings inside Lucent, where a NUL would cut them short ("room\u0000x"
- * would become "room"), so a text for which this is true is refused; payloads (`data`) carry
- * any string byte for byte. */
+ * members of the objects inside it, and so on, arrays counting as a level; 0 = any level). Keys
+ * holding \u0000 always count. Names, ids, tokens and info keys are C strings inside Lucent, where
+ * a NUL would cut them short ("room\u0000x" would become "room"), so a text for which this is true
+ * is refused; payloads (`data`) carry any string byte for byte. */
 bool lc_json_nul_outside(const char *p, size_t n, int level, const char *const *allow);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proto/codec.h"
+#include "proto/json_check.h"
 #include "proto/pb.h"
 #include "proto/pb_internal.h"
 #include "util/err.h"
@@ -108,6 +109,8 @@ static int dup_str(const char *s, char **out)
     *out = NULL;
     if (!s || !*s)
         return 0;
+    if (!lc_utf8_valid(s, strlen(s)))
+        return LC_EPARSE; /* names, tokens and ids are text */
     *out = strdup(s);
     return *out ? 0 : LC_ENOMEM;
 }
@@ -118,7 +121,7 @@ static int take_data(const ProtobufCBinaryData *d, lc_cmd_t *cmd)
 {
     if (d->len == 0)
         return 0;
-    if (!lc_json_valid((const char *)d->data, d->len))
+    if (!lc_json_check((const char *)d->data, d->len, NULL))
         return LC_EPARSE;
     cmd->storage_ = malloc(d->len + 1);
     if (!cmd->storage_)
@@ -176,9 +179,69 @@ static int map_connect(const Lcpb__ConnectRequest *q, lc_cmd_t *cmd)
     return 0;
 }
 
+/* A FilterNode as the JSON text the JSON protocol carries it in (members omitted when
+ * empty), so both encodings hand the session the same tag filter. */
+static int filter_json(const Lcpb__FilterNode *f, lc_buf_t *b, int depth)
+{
+    if (depth > 32)
+        return LC_EPARSE;
+    const char *names[4] = {"op", "key", "cmp", "val"};
+    const char *vals[4] = {f->op, f->key, f->cmp, f->val};
+    bool first = true;
+    int rc = lc_buf_putc(b, '{');
+    for (int i = 0; i < 4 && rc == 0; i++) {
+        if (!vals[i] || !*vals[i])
+            continue;
+        rc = lc_buf_printf(b, "%s\"%s\":", first ? "" : ",", names[i]);
+        if (rc == 0)
+            rc = lc_buf_append_json_str(b, vals[i], strlen(vals[i]));
+        first = false;
+    }
+    if (rc == 0 && f->n_vals) {
+        rc = lc_buf_printf(b, "%s\"vals\":[", first ? "" : ",");
+        for (size_t i = 0; i < f->n_vals && rc == 0; i++) {
+            if (i)
+                rc = lc_buf_putc(b, ',');
+            if (rc == 0)
+                rc = lc_buf_append_json_str(b, f->vals[i], strlen(f->vals[i]));
+        }
+        if (rc == 0)
+            rc = lc_buf_putc(b, ']');
+        first = false;
+    }
+    if (rc == 0 && f->n_nodes) {
+        rc = lc_buf_printf(b, "%s\"nodes\":[", first ? "" : ",");
+        for (size_t i = 0; i < f->n_nodes && rc == 0; i++) {
+            if (i)
+                rc = lc_buf_putc(b, ',');
+            if (rc == 0)
+                rc = filter_json(f->nodes[i], b, depth + 1);
+        }
+        if (rc == 0)
+            rc = lc_buf_putc(b, ']');
+    }
+    if (rc == 0)
+        rc = lc_buf_putc(b, '}');
+    return rc;
+}
+
 static int map_subscribe(const Lcpb__SubscribeRequest *q, lc_cmd_t *cmd)
 {
     int rc;
+    cmd->flag = q->flag;
+    cmd->sub_type = q->type;
+    TRY(dup_str(q->delta, &cmd->delta));
+    if (q->tf) {
+        lc_buf_t b = LC_BUF_INIT;
+        rc = filter_json(q->tf, &b, 0);
+        if (rc < 0) {
+            lc_buf_free(&b);
+            return rc;
+        }
+        cmd->tf = lc_buf_steal(&b);
+        if (!cmd->tf)
+            return LC_ENOMEM;
+    }
     TRY(dup_str(q->channel, &cmd->channel));
     TRY(dup_str(q->token, &cmd->token));
     TRY(dup_str(q->epoch, &cmd->epoch));

@@ -254,6 +254,7 @@ static int fill_map(walk_t *w, const ProtobufCFieldDescriptor *f, void **arr, si
     int rc;
     for (bool first = true; (rc = next_member(&p, end, first, &m)) == 1; first = false) {
         ProtobufCMessage *entry = lc__pb_arena_alloc(&w->a, ed->sizeof_message);
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         ProtobufCMessage **slot = grow(w, arr, *n, sizeof(*slot));
         if (!entry || !slot)
             return LC_ENOMEM;
@@ -281,6 +282,7 @@ static int fill_array(walk_t *w, const ProtobufCFieldDescriptor *f, void **arr, 
         const char *ve = skip_value(p, end);
         if (!ve || ve == p)
             return LC_EPARSE;
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         ProtobufCMessage **slot = grow(w, arr, *n, sizeof(*slot));
         if (!slot)
             return LC_ENOMEM;
@@ -297,11 +299,36 @@ static int fill_array(walk_t *w, const ProtobufCFieldDescriptor *f, void **arr, 
     }
 }
 
+/* Whether the object at p has a member named key. */
+static bool has_member(const char *p, const char *end, const char *key)
+{
+    member_t m;
+    size_t kl = strlen(key);
+    for (bool first = true; next_member(&p, end, first, &m) == 1; first = false)
+        if ((size_t)(m.ke - m.ks) == kl + 2 && memcmp(m.ks + 1, key, kl) == 0)
+            return true;
+    return false;
+}
+
+/* A JSON string's bytes as a bytes field (the data of a delta subscriber's publication). */
+static int string_bytes(walk_t *w, ProtobufCBinaryData *b, const char *s, const char *e)
+{
+    char *str = json_string(w, s, e);
+    if (!str)
+        return LC_EPARSE;
+    b->data = (uint8_t *)str;
+    b->len = strlen(str);
+    return 0;
+}
+
 static int fill_message(walk_t *w, const ProtobufCMessageDescriptor *d, ProtobufCMessage **out,
                         const char *p, const char *end, int depth)
 {
     if (depth > MAX_DEPTH)
         return LC_EPARSE;
+    /* A Publication with `delta` (sent to delta subscribers) carries data as a JSON string of
+     * its bytes: the text itself, or a fossil delta. */
+    bool string_data = d == &lcpb__publication__descriptor && has_member(p, end, "delta");
     ProtobufCMessage *msg = lc__pb_arena_alloc(&w->a, d->sizeof_message);
     if (!msg)
         return LC_ENOMEM;
@@ -325,6 +352,9 @@ static int fill_message(walk_t *w, const ProtobufCMessageDescriptor *d, Protobuf
             size_t *n = (size_t *)((char *)msg + f->quantifier_offset);
             rc = *m.vs == '{' ? fill_map(w, f, (void **)dst, n, m.vs, m.ve, depth)
                               : fill_array(w, f, (void **)dst, n, m.vs, m.ve, depth);
+        } else if (string_data && f->type == PROTOBUF_C_TYPE_BYTES &&
+                   strcmp(f->name, "data") == 0) {
+            rc = string_bytes(w, (ProtobufCBinaryData *)dst, m.vs, m.ve);
         } else {
             rc = set_value(w, f, dst, m.vs, m.ve, depth);
         }

@@ -291,7 +291,10 @@ int lc__conn_write(lc__conn_t *c, lc_rcbuf_t *b, size_t limit)
     int rc = lc_wqueue_push(&c->wq, b, limit);
     if (rc < 0)
         return rc;
-    lc_worker_want_flush(c->t.worker, &c->t);
+    if (c->flags & LC__CONN_DELAYED)
+        lc_worker_want_flush_delayed(c->t.worker, &c->t);
+    else
+        lc_worker_want_flush(c->t.worker, &c->t);
     return 0;
 }
 
@@ -388,13 +391,26 @@ void lc__conn_flush(lc__conn_t *c)
     uv_stream_t *s = (uv_stream_t *)&c->tcp;
     uv_buf_t iov[FLUSH_IOV_MAX];
     lc_wqueue_t *q = sock_queue(c);
+    /* client.max_messages_in_frame: a delayed flush writes at most that many queued frames and
+     * leaves the rest to the next one (a closing connection drains at once; under TLS the
+     * queue holds records, not messages, and is written whole). */
+    size_t budget = SIZE_MAX;
+    if ((c->flags & LC__CONN_DELAYED) && !(c->flags & LC__CONN_FINISHING) && c->tls == NULL) {
+        int max = lc_worker_config(c->t.worker)->max_messages_in_frame;
+        if (max > 0)
+            budget = (size_t)max;
+    }
     for (;;) {
         if (c->tls != NULL && lc__tls_encrypt(c) < 0) {
             lc__conn_close(c);
             return;
         }
         while (!lc_wqueue_empty(q)) {
-            size_t n = lc_wqueue_iov(q, iov, FLUSH_IOV_MAX);
+            if (budget == 0) {
+                lc_worker_want_flush_delayed(c->t.worker, &c->t);
+                return;
+            }
+            size_t n = lc_wqueue_iov(q, iov, budget < FLUSH_IOV_MAX ? budget : FLUSH_IOV_MAX);
             if (n == 0) {
                 lc_wqueue_consume(q, 0); /* only empty frames left */
                 continue;
@@ -409,8 +425,10 @@ void lc__conn_flush(lc__conn_t *c)
                 return;
             }
             lc_wqueue_consume(q, (size_t)r);
-            if ((size_t)r == total)
+            if ((size_t)r == total) {
+                budget -= n;
                 continue;
+            }
             /* the socket is full: one uv_write for the rest; its callback goes on from there */
             conn_wreq_t *w = malloc(sizeof(*w));
             if (w == NULL) {

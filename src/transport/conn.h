@@ -66,6 +66,7 @@ enum {
     LC__CONN_EOF = 1 << 7,       /* the peer sent FIN: close once the queue is written */
     LC__CONN_OUTFULL = 1 << 8,   /* reading stopped: too much output queued (peer not reading) */
     LC__CONN_SESSION = 1 << 9,   /* counted as a real-time connection (client.connection_limit) */
+    LC__CONN_DELAYED = 1 << 10,  /* client.write_delay: queued frames wait for a delayed flush */
 };
 
 /* What only a connection with unconsumed input or a close in progress needs: most WebSocket

@@ -4,13 +4,13 @@
  * the session, and every worker is asked whether it holds it. */
 #include "transport/sse.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/node.h"
 #include "core/ops.h"
 #include "proto/pb.h"
+#include "proto/request.h"
 #include "transport/conn.h"
 #include "transport/stream.h"
 #include "util/err.h"
@@ -122,21 +122,13 @@ static emu_op_t *emu_op_new(const char *session, const char *data, size_t len, c
     return op;
 }
 
-/* A string member of o: its value, "" when absent, NULL when present but not a string. */
-static const char *member_str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (v == NULL)
-        return "";
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* Body: {"session":"…","node":"…","data":"<commands as a JSON string>"}. */
+/* Body: {"session":"…","node":"…","data":"<commands as a JSON string>"}, read by
+ * lc_proto_emulation_parse (strict JSON: 400 when it fails), or the Protobuf EmulationRequest. */
 static void on_emulation(lc_http_req_t *req, void *arg)
 {
     const lc_config_t *cfg = arg;
     lc_buf_t cors = LC_BUF_INIT;
-    cJSON *root = NULL;
+    lc_emulation_req_t er = {0};
     lc_pb_emulation_t pbreq = {0};
     if (!lc__endpoint_enter(req, "POST", 200, NULL, &cors))
         goto done;
@@ -146,17 +138,28 @@ static void on_emulation(lc_http_req_t *req, void *arg)
         lc__respond_text(req, 413, "Request Entity Too Large\n", cors.data);
         goto done;
     }
-    const char *session = NULL, *node = NULL;
+    const char *session = NULL, *node = NULL, *data = NULL;
+    size_t data_len = 0;
     if (wants_protobuf(req)) {
         /* the Protobuf EmulationRequest: its data is the session's Protobuf commands */
         if (lc_pb_emulation_decode(body, len, &pbreq) == 0) {
             session = pbreq.session;
             node = pbreq.node;
+            data = (const char *)pbreq.data;
+            data_len = pbreq.data_len;
         }
     } else {
-        root = cJSON_ParseWithLength(body, len);
-        session = cJSON_IsObject(root) ? member_str(root, "session") : NULL;
-        node = cJSON_IsObject(root) ? member_str(root, "node") : NULL;
+        int rc = lc_proto_emulation_parse(body, len, &er);
+        if (rc == LC_ENOMEM) {
+            lc__respond_text(req, 500, "Internal Server Error\n", cors.data);
+            goto done;
+        }
+        if (rc == 0) {
+            session = er.session;
+            node = er.node;
+            data = er.data;
+            data_len = er.data_len;
+        }
     }
     if (session == NULL || node == NULL) {
         lc__respond_text(req, 400, "Bad Request\n", cors.data);
@@ -166,13 +169,6 @@ static void on_emulation(lc_http_req_t *req, void *arg)
     if (strcmp(node, lc_node_uid(lc_worker_node(w))) != 0) {
         lc__respond_text(req, 404, "Not Found: unknown node\n", cors.data);
         goto done;
-    }
-    const char *data = (const char *)pbreq.data;
-    size_t data_len = pbreq.data_len;
-    if (root != NULL) {
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "data");
-        data = cJSON_IsString(d) ? d->valuestring : NULL;
-        data_len = data != NULL ? strlen(data) : 0;
     }
     if (data == NULL) {
         /* what the owning node does with commands it cannot read: drop them */
@@ -194,7 +190,7 @@ static void on_emulation(lc_http_req_t *req, void *arg)
     }
 done:
     lc_pb_emulation_free(&pbreq);
-    cJSON_Delete(root);
+    lc_proto_emulation_free(&er);
     lc_buf_free(&cors);
 }
 

@@ -46,6 +46,24 @@ static size_t put(char *out, size_t off, const char *p, size_t n)
     return off + n;
 }
 
+/* An event stream reads a lone CR as a line end. Inside a message it can only be JSON
+ * whitespace (payloads are strict JSON), so the event goes on in a new "data:" line, which
+ * EventSource joins back with LF: the value the client parses is unchanged. Without a prefix
+ * (HTTP-stream) the line is written as it is. */
+static size_t put_line(char *out, size_t off, const char *line, size_t ll, const char *pre,
+                       size_t prel)
+{
+    const char *end = line + ll;
+    const char *cr;
+    while (prel > 0 && (cr = memchr(line, '\r', (size_t)(end - line))) != NULL) {
+        off = put(out, off, line, (size_t)(cr - line));
+        off = put(out, off, "\n", 1);
+        off = put(out, off, pre, prel);
+        line = cr + 1;
+    }
+    return put(out, off, line, (size_t)(end - line));
+}
+
 size_t lc__stream_lines(char *out, const char *p, size_t n, const char *pre, const char *post,
                         bool unwrap)
 {
@@ -60,7 +78,7 @@ size_t lc__stream_lines(char *out, const char *p, size_t n, const char *pre, con
             lc__uni_unwrap(&line, &ll);
         if (ll > 0) {
             off = put(out, off, pre, prel);
-            off = put(out, off, line, ll);
+            off = put_line(out, off, line, ll, pre, prel);
             off = put(out, off, post, postl);
         }
         p += len + (nl != NULL ? 1 : 0);

@@ -5,51 +5,24 @@
  * (ws.c) whose first message is the request and whose later messages are dropped. */
 #include "transport/uni.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/client.h"
+#include "proto/request.h"
 #include "transport/conn.h"
 #include "transport/stream.h"
 #include "util/err.h"
 #include "util/log.h"
 
-#define CONNECT_OPEN "{\"id\":1,\"connect\":"
-
-/* ---- the connect request ---- */
-
-/* `{"id":1,"connect":<request>}` into out when p[0..n) is a JSON object (`null` counts as
- * `{}`). The request's own bytes are kept (numbers such as stream offsets survive exactly);
- * line breaks, only whitespace in valid JSON, become spaces so that the command stays one
- * line. 0, LC_EINVAL (not an object) or LC_ENOMEM. */
-static int connect_command(const char *p, size_t n, lc_buf_t *out)
-{
-    cJSON *v = cJSON_ParseWithLength(p, n);
-    bool object = cJSON_IsObject(v), null = cJSON_IsNull(v);
-    cJSON_Delete(v);
-    if (!object && !null)
-        return LC_EINVAL;
-    int rc = lc_buf_append_str(out, CONNECT_OPEN);
-    if (rc == 0 && null)
-        rc = lc_buf_append_str(out, "{}");
-    else if (rc == 0)
-        rc = lc_buf_reserve(out, n);
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; !null && i < n; i++)
-        out->data[out->len++] = p[i] == '\n' || p[i] == '\r' ? ' ' : p[i];
-    return lc_buf_putc(out, '}');
-}
-
-/* Start a stream whose session gets req's connect request (answered 400 when it is not a JSON
- * object). */
+/* Start a stream whose session gets req's connect request, read by lc_proto_uni_connect
+ * (answered 400 when it is not a strictly valid JSON object). */
 static void uni_stream_start(lc_http_req_t *req, const lc__stream_kind_t *kind, const char *cors,
                              const char *request, size_t len)
 {
     lc_buf_t cmd = LC_BUF_INIT;
-    int rc = connect_command(request, len, &cmd);
-    if (rc == LC_EINVAL)
+    int rc = lc_proto_uni_connect(request, len, &cmd);
+    if (rc == LC_EPARSE)
         lc__respond_text(req, 400, "Bad Request: invalid connect request\n", cors);
     else if (rc < 0)
         lc__respond_text(req, 500, "Internal Server Error\n", cors);
@@ -187,8 +160,8 @@ static const lc_transport_vt_t uni_ws_join_vt = {
 static void uni_ws_on_first(lc_transport_t *t, lc_client_t *c, const char *p, size_t n)
 {
     lc_buf_t cmd = LC_BUF_INIT;
-    int rc = connect_command(p, n, &cmd);
-    if (rc == LC_EINVAL)
+    int rc = lc_proto_uni_connect(p, n, &cmd);
+    if (rc == LC_EPARSE)
         lc__ws_close(t, 3501, "bad request", NULL);
     else if (rc < 0)
         lc__ws_close(t, 3004, "internal server error", NULL);

@@ -700,6 +700,8 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
         return;
     }
     ws->conn = c;
+    if (cfg->write_delay_ms > 0)
+        c->flags |= LC__CONN_DELAYED;
     c->t.vt = kind->vt;
     c->t.framing = kind->framing;
     if (!lc__conn_session_admit(c)) {

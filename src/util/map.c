@@ -1,5 +1,6 @@
-/* Hash map with separate chaining. Buckets double when the load passes 3/4; the map never
- * shrinks, so an iterator's saved position survives deleting the entry it just returned. */
+/* Hash map with separate chaining. Buckets double when the load passes 3/4; deleting never
+ * shrinks them, so an iterator's saved position survives deleting the entry it just returned;
+ * the owner shrinks explicitly (lc_map_shrink) when no iteration is in progress. */
 #include "util/map.h"
 
 #include <stdlib.h>
@@ -69,11 +70,9 @@ void *lc_map_get(const lc_map_t *m, const void *key, size_t klen)
     return e != NULL ? e->val : NULL;
 }
 
-static int map_grow(lc_map_t *m)
+static int map_rehash(lc_map_t *m, size_t n)
 {
-    size_t n = m->nbuckets ? m->nbuckets * 2 : MAP_MIN_BUCKETS;
-    if (n < m->nbuckets)
-        return LC_ENOMEM;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized by its element
     lc_map_entry_t **nb = calloc(n, sizeof(*nb));
     if (nb == NULL)
         return LC_ENOMEM;
@@ -91,6 +90,24 @@ static int map_grow(lc_map_t *m)
     m->buckets = nb;
     m->nbuckets = n;
     return 0;
+}
+
+static int map_grow(lc_map_t *m)
+{
+    size_t n = m->nbuckets ? m->nbuckets * 2 : MAP_MIN_BUCKETS;
+    if (n < m->nbuckets)
+        return LC_ENOMEM;
+    return map_rehash(m, n);
+}
+
+void lc_map_shrink(lc_map_t *m)
+{
+    size_t n = m->nbuckets;
+    /* stop at a load of 3/8 at most, so the next inserts do not grow it straight back */
+    while (n > MAP_MIN_BUCKETS && m->count * 16 < n * 3)
+        n /= 2;
+    if (n < m->nbuckets)
+        (void)map_rehash(m, n); /* on ENOMEM the map simply stays as it was */
 }
 
 int lc_map_put(lc_map_t *m, const void *key, size_t klen, void *val, void **old)

@@ -29,6 +29,9 @@ int lc_map_put(lc_map_t *m, const void *key, size_t klen, void *val, void **old)
 /* Remove; returns the removed value or NULL when absent. */
 void *lc_map_del(lc_map_t *m, const void *key, size_t klen);
 size_t lc_map_count(const lc_map_t *m);
+/* Give back bucket memory after many deletions: halve the buckets while the load stays under
+ * 3/16 (never below the minimum). Must not be called while an iteration is in progress. */
+void lc_map_shrink(lc_map_t *m);
 /* Iteration: lc_map_iter_t it = {0}; while (lc_map_next(m, &it, &k, &kl, &v)) ...
  * Deleting the entry just returned is allowed; other modifications during iteration are not.
  * The key pointer stays valid while the entry exists (NUL-terminated copy). */

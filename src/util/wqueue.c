@@ -11,9 +11,22 @@
 
 #define WQ_MIN_CAP 8
 
+/* Most connections have one frame queued at a time (an everyday publication rate): it lives in
+ * `one`, so a delivery does not allocate a ring and free it again after the write. */
+static inline lc_rcbuf_t **slots(lc_wqueue_t *q)
+{
+    return q->cap == 1 ? &q->one : q->items;
+}
+
+static inline lc_rcbuf_t *const *cslots(const lc_wqueue_t *q)
+{
+    return q->cap == 1 ? &q->one : q->items;
+}
+
 void lc_wqueue_init(lc_wqueue_t *q)
 {
     q->items = NULL;
+    q->one = NULL;
     q->cap = 0;
     q->head = 0;
     q->count = 0;
@@ -23,25 +36,35 @@ void lc_wqueue_init(lc_wqueue_t *q)
 
 void lc_wqueue_free(lc_wqueue_t *q)
 {
+    lc_rcbuf_t **it = slots(q);
     for (size_t i = 0; i < q->count; i++)
-        lc_rcbuf_unref(q->items[(q->head + i) & (q->cap - 1)]);
+        lc_rcbuf_unref(it[(q->head + i) & (q->cap - 1)]);
     lc_metrics_wq_bytes(-(int64_t)q->bytes);
     free(q->items);
     lc_wqueue_init(q);
 }
 
-/* Double the ring, unwrapping it so the oldest item lands at index 0. */
+/* Grow the ring (the inline slot first, then 8, then doubling), unwrapping it so the oldest
+ * item lands at index 0. */
 static int wqueue_grow(lc_wqueue_t *q)
 {
-    size_t ncap = q->cap ? q->cap * 2 : WQ_MIN_CAP;
+    if (q->cap == 0) {
+        q->cap = 1;
+        q->head = 0;
+        return 0;
+    }
+    size_t ncap = q->cap > 1 ? q->cap * 2 : WQ_MIN_CAP;
     if (ncap < q->cap || ncap > SIZE_MAX / sizeof(*q->items))
         return LC_ENOMEM;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     lc_rcbuf_t **items = malloc(ncap * sizeof(*items));
     if (items == NULL)
         return LC_ENOMEM;
+    lc_rcbuf_t **old = slots(q);
     for (size_t i = 0; i < q->count; i++)
-        items[i] = q->items[(q->head + i) & (q->cap - 1)];
+        items[i] = old[(q->head + i) & (q->cap - 1)];
     free(q->items);
+    q->one = NULL;
     q->items = items;
     q->cap = ncap;
     q->head = 0;
@@ -58,7 +81,7 @@ int lc_wqueue_push(lc_wqueue_t *q, lc_rcbuf_t *b, size_t limit)
         if (rc < 0)
             return rc;
     }
-    q->items[(q->head + q->count) & (q->cap - 1)] = lc_rcbuf_ref(b);
+    slots(q)[(q->head + q->count) & (q->cap - 1)] = lc_rcbuf_ref(b);
     q->count++;
     q->bytes += b->len;
     lc_metrics_wq_bytes((int64_t)b->len);
@@ -68,8 +91,9 @@ int lc_wqueue_push(lc_wqueue_t *q, lc_rcbuf_t *b, size_t limit)
 size_t lc_wqueue_iov(const lc_wqueue_t *q, uv_buf_t *iov, size_t max)
 {
     size_t n = 0;
+    lc_rcbuf_t *const *it = cslots(q);
     for (size_t i = 0; i < q->count && n < max; i++) {
-        lc_rcbuf_t *b = q->items[(q->head + i) & (q->cap - 1)];
+        lc_rcbuf_t *b = it[(q->head + i) & (q->cap - 1)];
         size_t off = i == 0 ? q->head_off : 0;
         if (b->len == off)
             continue; /* an empty frame has nothing to write */
@@ -90,8 +114,9 @@ void lc_wqueue_consume(lc_wqueue_t *q, size_t n)
         n = q->bytes;
     q->bytes -= n;
     lc_metrics_wq_bytes(-(int64_t)n);
+    lc_rcbuf_t **it = slots(q);
     while (q->count > 0) {
-        lc_rcbuf_t *b = q->items[q->head];
+        lc_rcbuf_t *b = it[q->head];
         LC_ASSERT(q->head_off <= b->len);
         size_t left = b->len - q->head_off;
         if (n < left) {

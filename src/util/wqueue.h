@@ -10,7 +10,8 @@
 #include "util/rcbuf.h"
 
 typedef struct lc_wqueue {
-    lc_rcbuf_t **items; /* ring of references */
+    lc_rcbuf_t **items; /* ring of references (allocated when cap > 1) */
+    lc_rcbuf_t *one;    /* the ring when cap == 1: one frame queued costs no allocation */
     size_t cap;         /* ring capacity (power of two, 0 when never used) */
     size_t head;        /* index of the oldest item */
     size_t count;       /* items in the ring */

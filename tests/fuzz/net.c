@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -50,6 +51,9 @@ void net_start(void)
     if (started)
         return;
     started = true;
+    /* as in the server (main.c) and the transport tests: a write to a peer that reset the
+     * connection is an error to handle, not a signal that ends the process */
+    signal(SIGPIPE, SIG_IGN);
     lc_log_set_level(LC_LOG_NONE);
     FUZZ_CHECK(pthread_create(&th, NULL, server_thread, NULL) == 0);
     while (!atomic_load(&ready))

@@ -191,8 +191,10 @@ t('history and presence of a namespace that has them: API results carry offset/e
 // Top-level `channels` list: a rule names a channel (or a pattern: `$user` stands for the
 // connection's user, `#rooms` for one name segment) and overlays permissions and options on
 // the channels it matches; the first matching rule wins. A channel no rule matches falls back
-// to its namespace (102 when that namespace is not defined). No namespaces are defined in the
-// first server: the rules alone make the channels usable.
+// to its namespace (102 when that namespace is not defined) — except another user's channel of
+// a `$user` rule's family, which is known and allowed nothing (103, as a Laravel channel route
+// reads). A rule's `join_leave` reaches every subscriber, server-side ones included. No
+// namespaces are defined in the first server: the rules alone make the channels usable.
 const RULES = [
   { name: 'news', publish: true, subscribe: true, history_size: 100, history_ttl: '5m' },
   { name: 'user:$user', subscribe: true, publish: false },
@@ -226,8 +228,9 @@ test('declarative channel rules: news, user:$user and chat:room-#rooms', async (
       // user:$user: only the user's own channel, and no publishing
       const own = await rawCall(a, { subscribe: { channel: 'user:42' } });
       assert.deepEqual(own, { id: own.id, subscribe: {} });
-      // user:43 matches no rule and no namespace "user" is defined: unknown channel
-      assertErrorReply(await rawCall(a, { subscribe: { channel: 'user:43' } }), 102, 'unknown channel');
+      // user:43 is another user's channel of the rule's family: permission denied, not unknown
+      assertErrorReply(await rawCall(a, { subscribe: { channel: 'user:43' } }), 103, 'permission denied');
+      assertErrorReply(await rawCall(a, { subscribe: { channel: 'other:43' } }), 102, 'unknown channel');
       assertErrorReply(await rawCall(a, { publish: { channel: 'user:42', data: { x: 1 } } }), 103, 'permission denied');
 
       // chat:room-#rooms: presence on; news has none
@@ -237,6 +240,15 @@ test('declarative channel rules: news, user:$user and chat:room-#rooms', async (
       assert.deepEqual(pr.body, { result: { presence: { [b.client]: { user: '7', client: b.client } } } });
       const none = await api(srv, 'presence', { channel: 'news' });
       assert.equal(none.body?.error?.code, 108, JSON.stringify(none.body));
+
+      // join_leave in a rule: the server-side subscriber b (it could not ask) sees c join and
+      // leave
+      const c = await rawSession(srv, { token: jwt.connToken(srv.secret, '8', { channels: ['chat:room-7'] }) });
+      const join = await b.push((x) => x.channel === 'chat:room-7' && x.join && x.join.info.user === '8');
+      assert.equal(join.push.join.info.user, '8');
+      c.close();
+      const leave = await b.push((x) => x.channel === 'chat:room-7' && x.leave && x.leave.info.user === '8');
+      assert.equal(leave.push.leave.info.user, '8');
     });
   } finally {
     await assertCleanExit(srv);

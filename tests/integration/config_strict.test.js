@@ -41,7 +41,8 @@ const unsupported = [
   [{ broker: { enabled: true } }, 'broker.enabled'],
   [{ http_server: { http3: { enabled: true } } }, 'http_server.http3'],
   [{ client: { token: { user_id_claim: 'x' } } }, 'client.token.user_id_claim'],
-  [{ channel: { namespaces: [{ name: 'dd', delta_publish: true }] } }, 'channel.namespaces[0].delta_publish'],
+  [{ channel: { namespaces: [{ name: 'dd', allow_tags_filter: true }] } }, 'channel.namespaces[0].allow_tags_filter'],
+  [{ map_broker: { type: 'redis' } }, 'map_broker'],
   [{ grpc_api: { enabled: true } }, 'grpc_api.enabled'],
   [{ opentelemetry: { enabled: true } }, 'opentelemetry'],
 ];
@@ -54,6 +55,13 @@ test('a recognised but unimplemented key switched on stops start-up and checkcon
       assert.notEqual(r.code, 0, `${args[0]} ${key}: ${show(r)}`);
       assert.ok(r.stderr.includes(`${key}: not supported`), `${key}: ${show(r)}`);
     }
+  }
+  // a namespace of a subscription type Lucent does not serve is refused naming it
+  const file = writeConfig({ channel: { namespaces: [{ name: 'cursors', subscription_type: 'map' }] } });
+  for (const args of [['-c', file], ['checkconfig', '-c', file]]) {
+    const r = await run(args, { timeoutMs: 5000 });
+    assert.notEqual(r.code, 0, show(r));
+    assert.match(r.stderr, /namespace "cursors"\): subscription_type "map" is not served/, show(r));
   }
   // from the environment as well
   const r = await run(['checkconfig', '-c', writeConfig({})], { env: { CENTRIFUGO_GRPC_API_ENABLED: 'true' } });

@@ -127,6 +127,40 @@ test('slow consumer: disconnected (3008) while a normal subscriber receives ever
   }
 });
 
+test('client.command_rate_limit: commands over the rate get error 111, in order; the session goes on; with _disconnect it closes with 3013', async () => {
+  const srv = await startServer(merge(defaultConfig(), { client: { command_rate_limit: 5 } }));
+  try {
+    await withLogsOnFailure(srv, async () => {
+      const raw = await rawSession(srv, { token: jwt.connToken(srv.secret, '1') });
+      const ids = Array.from({ length: 20 }, (_, k) => 100 + k);
+      raw.send(ids.map((id) => JSON.stringify({ id, unsubscribe: { channel: 'news' } })).join('\n'));
+      const replies = [];
+      for (const id of ids) replies.push(await raw.reply(id));
+      const limited = replies.filter((r) => r.error);
+      // one message is handled within a second (two at most, across a boundary): 5 per second
+      assert.ok(limited.length >= 10, JSON.stringify(replies));
+      for (const r of limited) assert.deepEqual(r.error, { code: 111, message: 'too many requests', temporary: true });
+      assert.deepEqual(replies[0], { id: 100, unsubscribe: {} });
+      // the next second: answered again
+      await new Promise((r) => setTimeout(r, 1100));
+      raw.send(JSON.stringify({ id: 200, unsubscribe: { channel: 'news' } }));
+      assert.deepEqual(await raw.reply(200), { id: 200, unsubscribe: {} });
+    });
+  } finally {
+    await assertCleanExit(srv);
+  }
+  const srv2 = await startServer(merge(defaultConfig(), { client: { command_rate_limit: 5, command_rate_limit_disconnect: true } }));
+  try {
+    await withLogsOnFailure(srv2, async () => {
+      const raw = await rawSession(srv2, { token: jwt.connToken(srv2.secret, '1') });
+      raw.send(Array.from({ length: 20 }, (_, k) => JSON.stringify({ id: 100 + k, unsubscribe: { channel: 'news' } })).join('\n'));
+      assert.equal((await raw.closed).code, 3013);
+    });
+  } finally {
+    await assertCleanExit(srv2);
+  }
+});
+
 test('shared server shuts down cleanly on SIGTERM', async () => {
   await assertCleanExit(server);
 });

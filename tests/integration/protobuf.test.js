@@ -196,3 +196,24 @@ t('HTTP-streaming: octet-stream connect and protobuf EmulationRequest; a bad Emu
   assert.equal(bad.status, 400);
   await reader.cancel();
 });
+
+test('pings and pongs in Protobuf: the official client answers and stays connected past the pong timeout', async () => {
+  const srv = await startServer(merge(defaultConfig(), { client: { ping_interval: '1s', pong_timeout: '500ms' } }));
+  try {
+    await withLogsOnFailure(srv, async () => {
+      const c = newClient(srv, { token: jwt.connToken(srv.secret, '42'), encoding: 'protobuf' });
+      await connected(c);
+      const mark = c.lc.events.length;
+      await sleep(3500);
+      assert.deepEqual(c.lc.events.slice(mark), [], 'the client was disconnected');
+      assert.equal(c.state, 'connected');
+      // a raw Protobuf client that never answers is closed with 3012 (no pong)
+      const raw = await pbConnect(srv);
+      raw.ws.removeAllListeners('message');
+      raw.send(commands({ id: 1, connect: { token: jwt.connToken(srv.secret, '43') } }));
+      assert.equal((await withTimeout(raw.closed, 5000, 'no pong close')).code, 3012);
+    });
+  } finally {
+    await assertCleanExit(srv);
+  }
+});

@@ -2,9 +2,9 @@
 // The Redis engine with several Lucent nodes on real redis-server processes: cross-node
 // delivery with one Redis subscription per channel per node, history and recovery through
 // another node, presence and join/leave across nodes, entries of a SIGKILLed node expiring,
-// API session operations and exclusion across nodes, `info` listing every node, Redis
-// restarts (clients kept, 503 health, publish errors while down, publishing resuming), two
-// shards, and the configuration refusals.
+// API session operations (refresh too) and exclusion across nodes, `info` and `channels`
+// covering every node, Redis restarts (clients kept, 503 health, publish errors while down,
+// publishing resuming), two shards, and the configuration refusals.
 
 const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
@@ -25,6 +25,8 @@ function nodeConfig(addresses, prefix, extra = {}) {
   return merge(
     merge(defaultConfig({ secret, apiKey }), {
       engine: { type: 'redis', redis: { address: addresses, prefix, presence_ttl: '2s', io_timeout: '2s' } },
+      // a connection whose expiry passes unrefreshed is closed a second later (refresh test)
+      client: { expired_close_delay: '1s' },
       channel: {
         without_namespace: {
           allow_subscribe_for_client: true,
@@ -268,6 +270,79 @@ t('info lists every node', async () => {
     const info = (await api(n, 'info', {})).body.result.nodes;
     assert.equal(new Set(info.map((x) => x.uid)).size, 3);
   }
+});
+
+t('channels lists the channels of every node, num_clients summed over nodes, pattern applied', async () => {
+  const [a, b, c] = nodes;
+  // every node knows the others (node info travels every 2 s)
+  for (const n of nodes) {
+    await waitUntil(async () => (await api(n, 'info', {})).body.result.nodes.length === 3, { timeoutMs: 6000, what: 'three nodes' });
+  }
+  const base = `cl${Date.now()}`;
+  const open = [];
+  open.push(await rawSession(a, { token: token('ca1'), channels: [`${base}.both`, `${base}.a`] }));
+  open.push(await rawSession(a, { token: token('ca2'), channels: [`${base}.both`] }));
+  open.push(await rawSession(b, { token: token('cb1'), channels: [`${base}.both`, `${base}.b`] }));
+  open.push(await rawSession(c, { token: token('cc1'), channels: [`other${base}`] }));
+  const want = {
+    [`${base}.both`]: { num_clients: 3 },
+    [`${base}.a`]: { num_clients: 1 },
+    [`${base}.b`]: { num_clients: 1 },
+  };
+  // asked through each node, even one with none of these subscribers
+  for (const n of nodes) {
+    const r = await api(n, 'channels', { pattern: `${base}.*` });
+    assert.deepEqual(r.body, { result: { channels: want } }, `through ${n.port}`);
+  }
+  // no pattern: every channel of every node, other tests' included
+  const all = (await api(c, 'channels', {})).body.result.channels;
+  for (const [ch, v] of Object.entries(want)) assert.deepEqual(all[ch], v);
+  assert.deepEqual(all[`other${base}`], { num_clients: 1 });
+  // a client leaving node B is counted out
+  open[2].close();
+  await waitUntil(async () => !(await api(a, 'channels', { pattern: `${base}.b` })).body.result.channels[`${base}.b`], {
+    what: 'the channel of the closed client gone',
+  });
+  const r = await api(a, 'channels', { pattern: `${base}.both` });
+  assert.deepEqual(r.body.result.channels, { [`${base}.both`]: { num_clients: 2 } });
+  for (const s of open) s.close();
+});
+
+t('channels with a node that does not answer: error 100 after a bounded wait, not a partial list', async () => {
+  const extra = await startServer(nodeConfig(redis.address, prefix));
+  await waitUntil(async () => (await api(nodes[0], 'info', {})).body.result.nodes.length === 4, { timeoutMs: 6000, what: 'four nodes' });
+  extra.process.kill('SIGSTOP');
+  try {
+    const t0 = Date.now();
+    const r = await api(nodes[0], 'channels', {});
+    const took = Date.now() - t0;
+    assert.equal(r.body.error && r.body.error.code, 100, JSON.stringify(r.body));
+    assert.ok(took >= 2500 && took < 6000, `answered after ${took} ms`);
+  } finally {
+    extra.process.kill('SIGKILL');
+    await extra.exitPromise;
+  }
+  // once the dead node is forgotten, channels answers again
+  await waitUntil(async () => !(await api(nodes[0], 'channels', {})).body.error, { timeoutMs: 12000, what: 'channels answered again' });
+}, { timeout: 30000 });
+
+t('API refresh through node B acts on a connection on node A: new expiry, closed at it with 3005', async () => {
+  const [a, b, c] = nodes;
+  const s = await rawSession(a, { token: token('refr') });
+  const at = Math.floor(Date.now() / 1000) + 2;
+  assert.deepEqual((await api(b, 'refresh', { user: 'refr', expire_at: at })).body, { result: {} });
+  const rp = (await s.push((p) => p.refresh !== undefined, 3000, 'refresh push')).push;
+  assert.equal(rp.refresh.expires, true, JSON.stringify(rp));
+  assert.ok(rp.refresh.ttl >= 1 && rp.refresh.ttl <= 2, JSON.stringify(rp));
+  assert.ok(s.isOpen(), 'open until the new expiry');
+  const closed = await withTimeout(s.closed, 6000, 'connection closed at its new expiry');
+  assert.equal(closed.code, 3005);
+  // after the expiry plus client.expired_close_delay (1 s), not before
+  assert.ok(Date.now() >= at * 1000 + 900, `closed ${at * 1000 + 1000 - Date.now()} ms early`);
+  // expired: true, by client id, through a third node
+  const s2 = await rawSession(a, { token: token('refr2') });
+  assert.deepEqual((await api(c, 'refresh', { client: s2.client, expired: true })).body, { result: {} });
+  assert.equal((await withTimeout(s2.closed, 3000, 'expired through node C')).code, 3005);
 });
 
 t('presence entries of a SIGKILLed node expire within presence_ttl', async () => {

@@ -62,6 +62,11 @@ void lc_worker_want_flush(lc_worker_t *w, lc_transport_t *t)
     t->flush_queued = true;
     lc_list_insert_tail(&w->flush_list, &t->flush_node);
 }
+/* No delay here: the delayed flush of client.write_delay is tested against the real worker. */
+void lc_worker_want_flush_delayed(lc_worker_t *w, lc_transport_t *t)
+{
+    lc_worker_want_flush(w, t);
+}
 void lc_worker_cancel_flush(lc_worker_t *w, lc_transport_t *t)
 {
     if (!t->flush_queued)
@@ -239,11 +244,12 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
         char payload[1000];
         memset(payload, 'x', sizeof(payload));
         lc_rcbuf_t *f = c->t->vt->frame(payload, sizeof(payload));
-        int rc;
-        while ((rc = c->t->vt->send(c->t, f)) == 0)
+        int rc = LC_ENOMEM;
+        while (f != NULL && (rc = c->t->vt->send(c->t, f)) == 0)
             g.flood_ok++;
         g.flood_rc = rc;
-        lc_rcbuf_unref(f);
+        if (f != NULL)
+            lc_rcbuf_unref(f);
         c->t->vt->close(c->t, 3008, "slow");
         return;
     }
@@ -253,7 +259,13 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
         data = pushes;
         len = sizeof(pushes) - 1;
     }
+    /* A framing may refuse what it cannot encode (the Protobuf one takes JSON replies only):
+     * the real session then disconnects with 3004, and so does this one. */
     lc_rcbuf_t *f = c->t->vt->frame(data, len);
+    if (f == NULL) {
+        c->t->vt->close(c->t, 3004, "internal server error");
+        return;
+    }
     assert_int_equal(c->t->vt->send(c->t, f), 0);
     lc_rcbuf_unref(f);
 }

@@ -314,12 +314,22 @@ static void test_reader_unknown_fields_ignored(void **state)
 {
     lc_cmd_t cmd;
 
-    decode_one("{\"type\":3,\"id\":2,\"tf\":[1],\"subscribe\":{\"channel\":\"c\",\"flag\":1,"
-               "\"type\":\"x\",\"extra\":{\"channel\":5}},\"flag\":1}",
+    decode_one("{\"type\":3,\"id\":2,\"tf\":[1],\"subscribe\":{\"channel\":\"c\",\"flag\":3,"
+               "\"type\":0,\"extra\":{\"channel\":5}},\"flag\":1}",
                &cmd);
     assert_int_equal(cmd.type, LC_CMD_SUBSCRIBE);
     assert_int_equal(cmd.id, 2);
     assert_string_equal(cmd.channel, "c");
+    /* subscribe's own v6.x fields are read: flag bits, type, delta, tf */
+    assert_int_equal(cmd.flag, 3);
+    assert_int_equal(cmd.sub_type, 0);
+    lc_cmd_free(&cmd);
+    decode_one("{\"id\":3,\"subscribe\":{\"channel\":\"c\",\"delta\":\"fossil\",\"type\":2,"
+               "\"tf\":{\"key\":\"k\",\"cmp\":\"eq\",\"val\":\"v\"}}}",
+               &cmd);
+    assert_string_equal(cmd.delta, "fossil");
+    assert_int_equal(cmd.sub_type, 2);
+    assert_string_equal(cmd.tf, "{\"key\":\"k\",\"cmp\":\"eq\",\"val\":\"v\"}");
     lc_cmd_free(&cmd);
 }
 
@@ -613,13 +623,14 @@ static void test_encode_pub_push_exact(void **state)
     lc_buf_free(&b);
 }
 
+/* LF, only whitespace in strict JSON, is dropped for the newline framing; CR is kept. */
 static void test_encode_raw_newlines_stripped(void **state)
 {
     lc_buf_t b = LC_BUF_INIT;
     lc_publication_t p = {.data = raw("{\n  \"a\": [1,\r\n 2]\n}\n")};
 
     assert_int_equal(lc_proto_push_pub(&b, "c", 1, &p), 0);
-    assert_buf(&b, "{\"push\":{\"channel\":\"c\",\"pub\":{\"data\":{  \"a\": [1, 2]}}}}");
+    assert_buf(&b, "{\"push\":{\"channel\":\"c\",\"pub\":{\"data\":{  \"a\": [1,\r 2]}}}}");
     assert_int_equal(lc_proto_append_raw(&b, "\n\n", 2), 0);
     assert_int_equal(b.len, 0);
     assert_int_equal(lc_proto_append_raw(&b, "[1]", 3), 0);

@@ -52,6 +52,8 @@ static void test_config_defaults_match_spec(void **state)
     assert_int_equal(c.expired_close_delay_ms, 25000);
     assert_int_equal(c.channel_limit, 128);
     assert_int_equal(c.queue_max_size, 1048576);
+    assert_int_equal(c.write_delay_ms, 0);
+    assert_int_equal(c.max_messages_in_frame, 16);
     assert_int_equal(c.history_meta_ttl_ms, 720LL * 3600 * 1000);
     assert_int_equal(c.channel_max_length, 255);
     assert_string_equal(c.private_prefix, "$");
@@ -629,6 +631,11 @@ static void test_config_client_channel_keys_defaults_and_parse(void **state)
                  "client.expired_sub_close_delay: expected a duration string");
     expect_error("{\"client\": {\"presence_update_interval\": \"0s\"}}",
                  "client.presence_update_interval: must be greater than 0");
+    expect_error("{\"client\": {\"max_messages_in_frame\": 0}}",
+                 "client.max_messages_in_frame: must be positive or -1");
+    expect_error("{\"client\": {\"max_messages_in_frame\": -2}}", "client.max_messages_in_frame: ");
+    expect_error("{\"client\": {\"write_delay\": 20}}",
+                 "client.write_delay: expected a duration string");
     expect_error("{\"client\": {\"user_connection_limit\": 1.5}}",
                  "client.user_connection_limit: ");
     expect_error("{\"client\": {\"connection_limit\": true}}", "client.connection_limit: ");
@@ -755,7 +762,7 @@ static void test_config_every_channel_option_wired_everywhere(void **state)
         }
         checked++;
     }
-    assert_int_equal(checked, 26); /* every stored option but history_size and history_ttl */
+    assert_int_equal(checked, 29); /* every stored option but history_size and history_ttl */
 }
 
 static bool re_ok(const char *re, const char *name)
@@ -856,17 +863,23 @@ static void test_config_channel_rules_match_table(void **state)
     assert_ptr_equal(R("news2", NULL), &c.without_namespace);
     assert_ptr_equal(R("new", NULL), &c.without_namespace);
 
-    /* $user: own id only, never anonymous; an undefined namespace without a rule is NULL */
+    /* $user: own id only, never anonymous; another user's channel of the rule's family is
+     * known but allows nothing (103, not 102); an undefined namespace without a rule is NULL */
     o = R("user:42", "42");
     assert_ptr_equal(o, &s);
     assert_true(o->allow_subscribe_for_client);
     assert_false(o->allow_publish_for_client || o->presence);
     assert_null(o->name);
-    assert_null(R("user:43", "42"));
-    assert_null(R("user:42x", "42"));
-    assert_null(R("user:4", "42"));
-    assert_null(R("user:42", NULL));
+    const char *family[][2] = {
+        {"user:43", "42"}, {"user:42x", "42"}, {"user:4", "42"}, {"user:42", NULL}};
+    for (size_t i = 0; i < 4; i++) {
+        o = R(family[i][0], family[i][1]);
+        assert_ptr_equal(o, &s);
+        assert_false(o->allow_subscribe_for_client || o->allow_publish_for_client ||
+                     o->allow_subscribe_for_anonymous || o->presence);
+    }
     assert_null(R("user:", ""));
+    assert_null(R("user:1:2", "42"));
     assert_null(R("unknown:x", "42"));
 
     /* #name captures one segment; the overlay keeps the namespace keys it does not set */
@@ -1004,9 +1017,13 @@ static void test_config_example_rules_file_loads(void **state)
     assert_int_equal(o->history_size, 100);
     o = lc_config_resolve_channel(&c, "user:7", 6, "7", &s);
     assert_true(o && o->allow_subscribe_for_client && !o->allow_publish_for_client);
-    assert_null(lc_config_resolve_channel(&c, "user:8", 6, "7", &s));
+    /* another user's channel of the family: known, nothing allowed */
+    o = lc_config_resolve_channel(&c, "user:8", 6, "7", &s);
+    assert_true(o && !o->allow_subscribe_for_client);
     o = lc_config_resolve_channel(&c, "chat:room-9", 11, "7", &s);
     assert_true(o->presence && o->join_leave && o->allow_publish_for_subscriber);
+    /* a rule's join_leave reaches every subscriber (server-side ones cannot ask) */
+    assert_true(o->force_push_join_leave);
     assert_ptr_equal(lc_config_resolve_channel(&c, "chat:lobby", 10, "7", &s), &c.namespaces[0]);
     lc_config_free(&c);
 }

@@ -43,17 +43,24 @@ static void expect_loads(const char *json)
 static void test_unsupported_keys_refused_when_on(void **state)
 {
     lc_config_refuse_unsupported(true);
-    expect_refused("{\"broker\": {\"enabled\": true}}", "broker.enabled: not supported");
+    expect_refused("{\"broker\": {\"enabled\": true}}", "broker.enabled: ");
     expect_refused("{\"http_server\": {\"http3\": {\"enabled\": true}}}",
                    "http_server.http3: not supported");
     expect_refused("{\"client\": {\"token\": {\"user_id_claim\": \"uid\"}}}",
                    "client.token.user_id_claim: not supported");
     /* channel options wherever they are set: namespaces, rules, flat keys */
-    expect_refused("{\"channel\": {\"namespaces\": [{\"name\": \"ab\", \"allowed_delta_types\":"
-                   " [\"fossil\"]}]}}",
-                   "channel.namespaces[0].allowed_delta_types: not supported");
-    expect_refused("{\"channels\": [{\"name\": \"x\", \"delta_publish\": true}]}",
-                   "channels[0].delta_publish: not supported");
+    expect_refused("{\"channel\": {\"namespaces\": [{\"name\": \"ab\", \"map\":"
+                   " {\"mode\": \"recoverable\"}}]}}",
+                   "channel.namespaces[0].map: not supported");
+    expect_refused("{\"channels\": [{\"name\": \"x\", \"map_clients_presence_channel_prefix\":"
+                   " \"clients:\"}]}",
+                   "channels[0].map_clients_presence_channel_prefix: not supported");
+    expect_refused("{\"map_broker\": {\"type\": \"redis\"}}", "map_broker: not supported");
+    expect_refused("{\"init\": {\"enabled\": true}}", "init.enabled: not supported");
+    /* a namespace of a subscription type other than streams: refused naming the namespace */
+    expect_refused("{\"channel\": {\"namespaces\": [{\"name\": \"cursors\", "
+                   "\"subscription_type\": \"map_clients\"}]}}",
+                   "(namespace \"cursors\"): subscription_type \"map_clients\" is not served");
     expect_refused("{\"allow_tags_filter\": true}", "not supported");
     expect_refused("{\"graphite\": {\"enabled\": true}}", "graphite: not supported");
     expect_refused("{\"channel\": {\"proxy\": {\"state\": {\"endpoint\": \"http://a\"}}}}",
@@ -61,7 +68,9 @@ static void test_unsupported_keys_refused_when_on(void **state)
     /* off, or only tuning: loads */
     expect_loads("{\"engine\": {\"type\": \"memory\"}, \"http_server\": {\"tls\": {\"enabled\":"
                  " false}}, \"graphite\": {\"enabled\": false}, \"channel\": {\"namespaces\":"
-                 " [{\"name\": \"ab\", \"allowed_delta_types\": []}]}, \"websocket\":"
+                 " [{\"name\": \"ab\", \"allowed_delta_types\": [\"fossil\"], \"history_size\": 1,"
+                 " \"history_ttl\": \"1m\", \"delta_publish\": true, \"subscription_type\":"
+                 " \"stream\", \"client_publish_debounce_interval\": \"50ms\"}]}, \"websocket\":"
                  " {\"compression\": true}, \"shutdown\": {\"timeout\": \"5s\"}}");
     lc_config_refuse_unsupported(false);
     expect_loads("{\"grpc_api\": {\"enabled\": true}}");

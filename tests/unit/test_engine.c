@@ -95,7 +95,7 @@ static int teardown(void **state)
 
 /* --- helpers ------------------------------------------------------------------------------- */
 
-static const lc_chan_opts_t no_history = {0, 0, 0};
+static const lc_chan_opts_t no_history = {0, 0, 0, 0};
 
 static lc_chan_opts_t history_opts(int size, int64_t ttl, int64_t meta_ttl)
 {

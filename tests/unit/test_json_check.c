@@ -9,7 +9,10 @@
 
 #include <cmocka.h>
 
+#include "proto/codec.h"
 #include "proto/json_check.h"
+#include "proto/request.h"
+#include "util/err.h"
 
 /* Checked from an allocation of exactly the input's length so ASan sees any over-read. */
 static bool check_n(const char *s, size_t n, lc_json_check_t *out)
@@ -163,6 +166,78 @@ static void test_utf8_valid(void **state)
     assert_true(lc_utf8_valid("", 0));
 }
 
+static int decode_first(const char *s, size_t n)
+{
+    lc_cmd_reader_t r;
+    lc_cmd_t cmd;
+    char *p = malloc(n);
+    assert_non_null(p);
+    memcpy(p, s, n);
+    lc_cmd_reader_init(&r, p, n);
+    int rc = lc_cmd_reader_next(&r, &cmd);
+    if (rc == 1)
+        lc_cmd_free(&cmd);
+    free(p);
+    return rc;
+}
+
+#define DECODE(lit) decode_first(lit, sizeof(lit) - 1)
+
+/* Commands are strict JSON, and NUL is only carried inside data. */
+static void test_json_check_commands_strict(void **state)
+{
+    assert_int_equal(DECODE("{\"id\":1,\"publish\":{\"channel\":\"a\",\"data\":{\"t\":\"ok\"}}}"),
+                     1);
+    assert_int_equal(
+        DECODE("{\"id\":1,\"publish\":{\"channel\":\"a\",\"data\":{\"t\":\"\xff\xfe\"}}}"),
+        LC_EPARSE);
+    assert_int_equal(DECODE("{\"id\":1,\"publish\":{\"channel\":\"a\",\"data\":\"\x01\"}}"),
+                     LC_EPARSE);
+    assert_int_equal(DECODE("{\"id\":1,\"publish\":{\"channel\":\"room\\u0000x\",\"data\":{}}}"),
+                     LC_EPARSE);
+    assert_int_equal(DECODE("{\"id\":1,\"publish\":{\"channel\":\"a\",\"data\":\"x\\u0000\"}}"), 1);
+    assert_int_equal(DECODE("{\"id\":1,\"connect\":{\"token\":\"a\\u0000b\"}}"), LC_EPARSE);
+    assert_int_equal(DECODE("{\"id\":1,\"connect\":{\"subs\":{\"c\\u0000\":{}}}}"), LC_EPARSE);
+    /* cJSON would take a BOM and stray control bytes as whitespace */
+    assert_int_equal(DECODE("\xef\xbb\xbf{\"id\":1}"), LC_EPARSE);
+    assert_int_equal(DECODE("{\"id\":1}\x0b"), LC_EPARSE);
+    lc_raw_t out;
+    static const char *const path[] = {"a"};
+    assert_int_equal(lc_json_raw_get("{\"a\":\"\xc0\xaf\"}", 8, path, 1, &out), LC_EPARSE);
+}
+
+static void test_json_check_transport_bodies(void **state)
+{
+    lc_buf_t b = LC_BUF_INIT;
+    assert_int_equal(lc_proto_uni_connect("{\"token\":\"t\",\r\n\"data\":{}}", 25, &b), 0);
+    assert_string_equal(b.data, "{\"id\":1,\"connect\":{\"token\":\"t\",  \"data\":{}}}");
+    lc_buf_reset(&b);
+    assert_int_equal(lc_proto_uni_connect("null", 4, &b), 0);
+    assert_string_equal(b.data, "{\"id\":1,\"connect\":{}}");
+    lc_buf_reset(&b);
+    assert_int_equal(lc_proto_uni_connect("[1]", 3, &b), LC_EPARSE);
+    assert_int_equal(lc_proto_uni_connect("{\"token\":\"\xff\"}", 13, &b), LC_EPARSE);
+    assert_int_equal(lc_proto_uni_connect("{\"token\":\"\\u0000\"}", 19, &b), LC_EPARSE);
+    lc_buf_free(&b);
+
+    lc_emulation_req_t er;
+    const char *ok = "{\"session\":\"s\",\"node\":\"n\",\"data\":\"{\\\"id\\\":1}\"}";
+    assert_int_equal(lc_proto_emulation_parse(ok, strlen(ok), &er), 0);
+    assert_string_equal(er.session, "s");
+    assert_string_equal(er.node, "n");
+    assert_string_equal(er.data, "{\"id\":1}");
+    lc_proto_emulation_free(&er);
+    const char *nodata = "{\"session\":\"s\",\"data\":5}";
+    assert_int_equal(lc_proto_emulation_parse(nodata, strlen(nodata), &er), 0);
+    assert_string_equal(er.node, "");
+    assert_null(er.data);
+    lc_proto_emulation_free(&er);
+    const char *nul = "{\"session\":\"s\",\"node\":\"n\",\"data\":\"{}\\u0000{}\"}";
+    assert_int_equal(lc_proto_emulation_parse(nul, strlen(nul), &er), LC_EPARSE);
+    assert_int_equal(lc_proto_emulation_parse("{\"session\":1}", 13, &er), LC_EPARSE);
+    assert_int_equal(lc_proto_emulation_parse("{\"session\":\"\x80\"}", 14, &er), LC_EPARSE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +249,8 @@ int main(void)
         cmocka_unit_test(test_json_check_nul_reported),
         cmocka_unit_test(test_json_nul_outside_payloads_only),
         cmocka_unit_test(test_utf8_valid),
+        cmocka_unit_test(test_json_check_commands_strict),
+        cmocka_unit_test(test_json_check_transport_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "core/client.h"
 #include "core/node.h"
+#include "core/ops.h"
 #include "engine/memory.h"
 #include "hooks/decide.h"
 #include "util/buf.h"
@@ -487,6 +488,20 @@ static void test_positioned_subscribe_closed_before_the_stream(void **state)
     release(0); /* the run it would have continued was freed with the waiter */
 }
 
+static void test_api_subscribe_with_a_late_engine_answer(void **state)
+{
+    fx_t *f = *state;
+    connect_now(f);
+    slow->hold = true;
+    /* the server API's subscribe reads the stream only from an engine answering at once: a
+     * later answer makes no subscription and finds its read abandoned (ASan: freed once) */
+    lc_target_t t = {.user = "u1"};
+    lc_ops_subscribe(lc_node_worker(f->node, 0), &t, "b", NULL);
+    assert_int_equal(slow->n_held, 1);
+    release(0);
+    assert_null(strstr(out(f), "\"subscribe\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +519,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_positioned_subscribe_waits_for_the_stream, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_positioned_subscribe_closed_before_the_stream, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_api_subscribe_with_a_late_engine_answer, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -197,6 +197,41 @@ static void test_map_many_keys_grow_keeps_all(void **state)
     lc_map_free(&m);
 }
 
+static void test_map_shrink_after_deletes_keeps_the_rest(void **state)
+{
+    lc_map_t m;
+    lc_map_init(&m);
+    enum { N = 10000 };
+    char key[32];
+    for (intptr_t i = 0; i < N; i++) {
+        int n = snprintf(key, sizeof(key), "c%ld", (long)i);
+        assert_int_equal(lc_map_put(&m, key, (size_t)n, (void *)(i + 1), NULL), 0);
+    }
+    size_t big = m.nbuckets;
+    lc_map_shrink(&m); /* full: nothing to give back */
+    assert_int_equal(m.nbuckets, big);
+    for (intptr_t i = 10; i < N; i++) {
+        int n = snprintf(key, sizeof(key), "c%ld", (long)i);
+        assert_ptr_equal(lc_map_del(&m, key, (size_t)n), (void *)(i + 1));
+    }
+    assert_int_equal(m.nbuckets, big); /* deleting alone never shrinks (iterators) */
+    lc_map_shrink(&m);
+    assert_true(m.nbuckets < big);
+    assert_true(m.nbuckets >= 16);
+    for (intptr_t i = 0; i < 10; i++) {
+        int n = snprintf(key, sizeof(key), "c%ld", (long)i);
+        assert_ptr_equal(lc_map_get(&m, key, (size_t)n), (void *)(i + 1));
+    }
+    /* and it grows again as before */
+    for (intptr_t i = 10; i < 1000; i++) {
+        int n = snprintf(key, sizeof(key), "c%ld", (long)i);
+        assert_int_equal(lc_map_put(&m, key, (size_t)n, (void *)(i + 1), NULL), 0);
+    }
+    assert_int_equal(lc_map_count(&m), 1000);
+    assert_true(m.count * 4 <= m.nbuckets * 3);
+    lc_map_free(&m);
+}
+
 static void test_map_iterate_with_delete_visits_each_once(void **state)
 {
     lc_map_t m;
@@ -514,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_rcbuf_ref_unref_counts),
         cmocka_unit_test(test_map_put_get_del_basic),
         cmocka_unit_test(test_map_many_keys_grow_keeps_all),
+        cmocka_unit_test(test_map_shrink_after_deletes_keeps_the_rest),
         cmocka_unit_test(test_map_iterate_with_delete_visits_each_once),
         cmocka_unit_test(test_hash_is_fnv1a_stable),
         cmocka_unit_test(test_base64_std_known_vectors),

@@ -150,6 +150,18 @@ async function startServer(config = defaultConfig(), opts = {}) {
   throw lastErr;
 }
 
+/*
+ * Whole-suite variants (issue 15, point 6): LUCENT_TEST_WORKERS=N and LUCENT_TEST_WRITE_DELAY=20ms
+ * set `workers` and `client.write_delay` in every config a test leaves them out of (tests that
+ * choose a value keep it; tests that write their own config text are not changed).
+ */
+function applyRunKnobs(cfg) {
+  const workers = process.env.LUCENT_TEST_WORKERS;
+  if (workers && cfg.workers === undefined) cfg.workers = Number(workers);
+  const delay = process.env.LUCENT_TEST_WRITE_DELAY;
+  if (delay && cfg.client?.write_delay === undefined) cfg.client = { ...cfg.client, write_delay: delay };
+}
+
 // LUCENT_TEST_ENGINE=redis runs a file's servers on the Redis engine: one redis-server per
 // test process (started on first use, stopped by lib/redis.js), a key prefix per server so
 // that each starts as empty as a memory-engine server. Configs that name an engine keep it.
@@ -173,6 +185,7 @@ async function startOnce(bin, config, opts) {
     config,
   );
   merged.http_server = { ...merged.http_server, port };
+  applyRunKnobs(merged);
   const text = opts.configText ? opts.configText(port) : JSON.stringify(merged, null, 2);
   fs.writeFileSync(configFile, text);
   for (const [name, body] of Object.entries(opts.files || {})) {
@@ -302,7 +315,7 @@ async function stopServer(server, timeoutMs = 5000) {
   return { code: server.exitCode, signal: server.signal, killed: server.killed, logs: server.logs() };
 }
 
-const SANITIZER_MARKS = ['AddressSanitizer', 'LeakSanitizer', 'runtime error:'];
+const SANITIZER_MARKS = ['AddressSanitizer', 'LeakSanitizer', 'ThreadSanitizer', 'runtime error:'];
 
 /**
  * Stop the server if needed, then fail unless it shut down cleanly: exit code 0 after SIGTERM
