@@ -68,6 +68,7 @@ struct lc_worker {
     atomic_bool stop_requested;
     bool stopping;
     bool closed;
+    int holds; /* lc_worker_hold: connections still finishing a request while stopping */
     struct {
         lc_worker_stop_fn fn;
         void *arg;
@@ -240,7 +241,7 @@ static void on_prepare(uv_prepare_t *h)
         t->flush_queued = false;
         t->vt->flush(t);
     }
-    if (w->stopping && w->nsessions == 0)
+    if (w->stopping && w->nsessions == 0 && w->holds == 0)
         close_own_handles(w);
 }
 
@@ -659,7 +660,7 @@ static void on_stop(uv_async_t *h)
     for (int i = 0; i < w->n_stop_hooks; i++)
         w->stop_hooks[i].fn(w, w->stop_hooks[i].arg);
     uv_prepare_start(&w->flush_prep, on_prepare);
-    if (w->nsessions == 0)
+    if (w->nsessions == 0 && w->holds == 0)
         close_own_handles(w);
 }
 
@@ -738,6 +739,17 @@ int lc__worker_run(lc_worker_t *w)
     int rc = uv_run(&w->loop, UV_RUN_DEFAULT);
     current_worker = NULL;
     return rc;
+}
+
+void lc_worker_hold(lc_worker_t *w)
+{
+    w->holds++;
+}
+
+/* The last release lets on_prepare close the worker's handles on its next turn. */
+void lc_worker_release(lc_worker_t *w)
+{
+    w->holds--;
 }
 
 bool lc_worker_stopping(const lc_worker_t *w)

@@ -5,6 +5,9 @@
 // of the point, a client that stops reading being cut at its bound while the others keep
 // receiving, is limits.test.js "slow consumer".
 //
+// Issue 12, point 3, belongs with these faults: /health answers 503 while shutting down, seen
+// through a request that was still being read when SIGTERM came.
+//
 // LUCENT_CHURN_SECONDS shortens the churn round for a quick local run (default 120, as the
 // issue asks).
 
@@ -12,6 +15,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
+const net = require('node:net');
 const WebSocket = require('ws');
 const { startServer, defaultConfig, merge, assertCleanExit, withLogsOnFailure } = require('./lib/server');
 const { api, publish } = require('./lib/api');
@@ -232,4 +236,74 @@ test('SIGTERM during a publish flood: every publication the API acknowledged rea
     for (const a of agents) a.destroy();
     await assertCleanExit(server);
   }
+});
+
+/** A raw TCP connection collecting everything it receives; .ended resolves the text at EOF. */
+function rawHttp(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    let text = '';
+    s.setEncoding('latin1');
+    s.on('data', (d) => (text += d));
+    s.ended = new Promise((r) => {
+      s.on('end', () => r(text));
+      s.on('close', () => r(text));
+    });
+    s.text = () => text;
+    s.on('error', () => {});
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+function refused(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.on('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.on('error', (e) => resolve(e.code === 'ECONNREFUSED'));
+  });
+}
+
+test('/health answers 503 while shutting down: a request being read at SIGTERM is finished and answered 503; one never finished ends at read_header_timeout', { timeout: 30000 }, async () => {
+  const cfg = merge(defaultConfig(), { log: { level: 'info' }, http_server: { read_header_timeout: '2s' } });
+  const server = await startServer(cfg);
+  await withLogsOnFailure(server, async () => {
+    // an idle keep-alive connection after one answered request
+    const idle = await rawHttp(server.port);
+    idle.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    while (!/\r\n\r\n\{\}$/.test(idle.text())) await sleep(20);
+    assert.match(idle.text(), /^HTTP\/1\.1 200 /);
+    // two requests whose heads are still arriving
+    const probe = await rawHttp(server.port);
+    probe.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const stuck = await rawHttp(server.port);
+    stuck.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    await sleep(200);
+
+    const t0 = Date.now();
+    server.process.kill('SIGTERM');
+    // the listener goes at once and the idle connection is closed
+    for (let i = 0; i < 100 && !(await refused(server.port)); i++) await sleep(20);
+    assert.ok(await refused(server.port), 'the listener still accepts after SIGTERM');
+    assert.equal(await withTimeout(idle.ended, 2000, 'idle keep-alive connection closed'), idle.text());
+
+    probe.write('\r\n');
+    const answer = await withTimeout(probe.ended, 2000, 'answer to the request finished after SIGTERM');
+    assert.match(answer, /^HTTP\/1\.1 503 /, answer);
+    assert.match(answer, /\r\nconnection: close\r\n/i, answer);
+    assert.ok(answer.endsWith('{"status":"shutting down"}'), answer);
+    assert.equal(server.exited, false, 'the server exited while a request was still being read');
+
+    // the unfinished one holds the shutdown no longer than its header timeout
+    const late = await withTimeout(stuck.ended, 5000, 'unfinished request ended by read_header_timeout');
+    assert.match(late, /^HTTP\/1\.1 408 /, late);
+    const exit = await withTimeout(server.exitPromise, 5000, 'server exit');
+    assert.deepEqual(exit, { code: 0, signal: null });
+    const ms = Date.now() - t0;
+    assert.ok(ms >= 1500 && ms < 6000, `shutdown took ${ms} ms (read_header_timeout 2 s)`);
+  });
+  await assertCleanExit(server);
 });
