@@ -66,6 +66,7 @@ struct lc_worker {
 
     uv_async_t stop_async;
     atomic_bool stop_requested;
+    atomic_bool stop_sent;
     bool stopping;
     bool closed;
     int holds; /* lc_worker_hold: connections still finishing a request while stopping */
@@ -655,6 +656,9 @@ static void on_stop(uv_async_t *h)
         return;
     w->stopping = true;
     lc_log_debug("worker %d: stopping (%llu sessions)", w->index, (unsigned long long)w->nsessions);
+    /* What other workers queued before they saw the stop (publications the API acknowledged)
+     * reaches the sessions' write queues, which are flushed before their close frames. */
+    drain_inbox(w, true);
     /* Transports close their listeners and connections; sessions leave through
      * lc_client_on_close, and the last one lets on_prepare close the worker's own handles. */
     for (int i = 0; i < w->n_stop_hooks; i++)
@@ -757,9 +761,15 @@ bool lc_worker_stopping(const lc_worker_t *w)
     return atomic_load(&w->stop_requested);
 }
 
+void lc__worker_mark_stopping(lc_worker_t *w)
+{
+    atomic_store(&w->stop_requested, true);
+}
+
 void lc__worker_stop(lc_worker_t *w)
 {
-    if (!atomic_exchange(&w->stop_requested, true))
+    atomic_store(&w->stop_requested, true);
+    if (!atomic_exchange(&w->stop_sent, true))
         uv_async_send(&w->stop_async);
 }
 

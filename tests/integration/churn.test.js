@@ -162,8 +162,12 @@ test(`${CHURN_MS / 1000} s of connect/subscribe/disconnect churn leaves RSS with
   }
 });
 
+// Two workers: the API call and the subscriber may be on different loops, so a publication goes
+// through the subscriber's worker's inbox; the shutdown delivers what is there before the 3001
+// close, and the API answers 503 (not acknowledged) once the node is stopping.
 test('SIGTERM during a publish flood: every publication the API acknowledged reached the subscriber', { timeout: 60000 }, async () => {
   const cfg = merge(defaultConfig(), {
+    workers: 2,
     log: { level: 'info' },
     channel: { namespaces: [{ name: 'hist', allow_subscribe_for_client: true, history_size: 100000, history_ttl: '300s' }] },
   });
