@@ -500,6 +500,10 @@ void lc_node_stats(lc_node_t *n, lc_node_stats_t *out)
 
 void lc_node_stop(lc_node_t *n)
 {
+    /* Every worker counts as stopping before any starts closing its sessions: a worker that
+     * still accepts a publication then has not begun to close the sessions it goes to. */
+    for (int i = 0; i < n->nworkers; i++)
+        lc__worker_mark_stopping(n->workers[i]);
     for (int i = 0; i < n->nworkers; i++)
         lc__worker_stop(n->workers[i]);
 }
