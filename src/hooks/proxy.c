@@ -23,6 +23,7 @@ struct lc_proxy_call {
     bool presence; /* laravel: a presence channel, whose user_info is read */
     lc_proxy_cb cb;
     void *arg;
+    char who[200];   /* client, user and channel or method, for the log lines */
     char endpoint[]; /* copied for the log line: the config may be reloaded meanwhile */
 };
 
@@ -289,40 +290,53 @@ static void on_response(void *arg, const lc_httpc_resp_t *resp)
     memset(&reply, 0, sizeof(reply));
     if (resp->err != 0) {
         err = resp->err;
-        lc_log_error("proxy %s %s: %s", kind, c->endpoint,
+        lc_log_error("proxy %s %s%s: %s", kind, c->endpoint, c->who,
                      resp->what != NULL ? resp->what : lc_strerror(err));
     } else if (c->laravel) {
         err = lc_proxy_laravel_parse(resp->status, body, resp->body_len, c->presence, &reply);
         if (err == LC_EIO)
-            lc_log_error("proxy %s %s: unexpected status %ld%s", kind, c->endpoint, resp->status,
-                         status_hint(resp->status, true));
+            lc_log_error("proxy %s %s%s: unexpected status %ld%s", kind, c->endpoint, c->who,
+                         resp->status, status_hint(resp->status, true));
         else if (err != 0)
-            lc_log_error("proxy %s %s: status %ld with an unusable body: %s", kind, c->endpoint,
-                         resp->status, lc_strerror(err));
+            lc_log_error("proxy %s %s%s: status %ld with an unusable body: %s", kind, c->endpoint,
+                         c->who, resp->status, lc_strerror(err));
     } else if (resp->status != 200) {
         err = LC_EIO;
-        lc_log_error("proxy %s %s: unexpected status %ld%s", kind, c->endpoint, resp->status,
-                     status_hint(resp->status, false));
+        lc_log_error("proxy %s %s%s: unexpected status %ld%s", kind, c->endpoint, c->who,
+                     resp->status, status_hint(resp->status, false));
     } else {
         err = lc_proxy_parse(c->kind, body, resp->body_len, &reply);
         if (err != 0)
-            lc_log_error("proxy %s %s: unusable answer: %s", kind, c->endpoint,
+            lc_log_error("proxy %s %s%s: unusable answer: %s", kind, c->endpoint, c->who,
                          err == LC_EINVAL ? "disconnect code outside 3000..4999 or reason "
                                             "longer than 123 bytes"
                                           : lc_strerror(err));
     }
     if (err == 0 && !payloads_json(&reply)) {
         err = LC_EPARSE;
-        lc_log_error("proxy %s %s: result data or info is not valid JSON", kind, c->endpoint);
+        lc_log_error("proxy %s %s%s: result data or info is not valid JSON", kind, c->endpoint,
+                     c->who);
     }
     c->cb(c->arg, err, err == 0 ? &reply : NULL);
     lc_proxy_reply_free(&reply);
     free(c);
 }
 
+/* " (client X user "u" channel "c")" for the log lines of a call: who the answer was for. */
+static void describe(char *out, size_t len, const lc_proxy_req_t *r)
+{
+    out[0] = '\0';
+    if (r == NULL)
+        return;
+    const char *what = r->channel ? " channel" : r->method ? " method" : "";
+    const char *name = r->channel ? r->channel : r->method ? r->method : "";
+    snprintf(out, len, " (client %s user \"%s\"%s%s%s%s)", r->client ? r->client : "",
+             r->user ? r->user : "", what, *what ? " \"" : "", name, *what ? "\"" : "");
+}
+
 lc_proxy_call_t *lc__proxy_start(lc_httpc_t *hc, const lc_proxy_conf_t *conf, lc_proxy_kind kind,
-                                 bool laravel, bool presence, lc_httpc_opts_t *o, lc_proxy_cb cb,
-                                 void *arg)
+                                 const lc_proxy_req_t *r, bool laravel, bool presence,
+                                 lc_httpc_opts_t *o, lc_proxy_cb cb, void *arg)
 {
     const char *endpoint = str_or_empty(conf->endpoint);
     size_t elen = strlen(endpoint);
@@ -342,6 +356,7 @@ lc_proxy_call_t *lc__proxy_start(lc_httpc_t *hc, const lc_proxy_conf_t *conf, lc
     c->presence = presence;
     c->cb = cb;
     c->arg = arg;
+    describe(c->who, sizeof(c->who), r);
     memcpy(c->endpoint, endpoint, elen + 1);
     o->url = endpoint;
     o->method = "POST";
@@ -375,7 +390,7 @@ lc_proxy_call_t *lc_proxy_call(lc_httpc_t *hc, const lc_proxy_conf_t *conf, cons
     o.n_headers = lc_proxy_headers(conf, r, hdrs, max);
     o.body = body.data;
     o.body_len = body.len;
-    c = lc__proxy_start(hc, conf, r->kind, false, false, &o, cb, arg);
+    c = lc__proxy_start(hc, conf, r->kind, r, false, false, &o, cb, arg);
 done:
     free(hdrs);
     lc_buf_free(&body);

@@ -12,10 +12,11 @@ const char *lc__proxy_kind_name(lc_proxy_kind kind);
 
 /* Start the HTTP request o (url, headers and body already set; the timeout is taken from
  * conf) and wrap it in a call whose answer is read as Centrifugo's protocol, or as Laravel's
- * auth endpoint when laravel is true (presence: the channel is a presence channel). NULL
+ * auth endpoint when laravel is true (presence: the channel is a presence channel). r (may be
+ * NULL) names the client, user and channel or method in the log lines. NULL
  * when it cannot start (logged; cb never runs). */
 lc_proxy_call_t *lc__proxy_start(lc_httpc_t *hc, const lc_proxy_conf_t *conf, lc_proxy_kind kind,
-                                 bool laravel, bool presence, lc_httpc_opts_t *o, lc_proxy_cb cb,
-                                 void *arg);
+                                 const lc_proxy_req_t *r, bool laravel, bool presence,
+                                 lc_httpc_opts_t *o, lc_proxy_cb cb, void *arg);
 
 #endif

@@ -202,8 +202,8 @@ lc_proxy_call_t *lc_proxy_laravel_auth(lc_httpc_t *hc, const lc_proxy_conf_t *co
     o.n_headers = n;
     o.body = form.data;
     o.body_len = form.len;
-    c = lc__proxy_start(hc, conf, LC_PROXY_SUBSCRIBE, true, starts_with(name.data, PRESENCE_PREFIX),
-                        &o, cb, arg);
+    c = lc__proxy_start(hc, conf, LC_PROXY_SUBSCRIBE, r, true,
+                        starts_with(name.data, PRESENCE_PREFIX), &o, cb, arg);
 done:
     free(hdrs);
     lc_buf_free(&name);

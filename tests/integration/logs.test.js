@@ -90,6 +90,8 @@ test('a backend answering 419, 302 or 401 gets a hint in the log', async () => {
     assert.match(text, /unexpected status 419 \(Laravel answered 419: the route is behind CSRF protection/);
     assert.match(text, /unexpected status 302 \(a redirect, usually to a login page/);
     assert.match(text, /unexpected status 401 \(the backend refused the request's credentials/);
+    // the proxy's own error line names who it was for
+    assert.match(text, /proxy subscribe \S+ \(client [0-9a-f-]{36} user "u-9" channel "login:x"\): unexpected status 302/);
   });
 });
 
