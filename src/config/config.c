@@ -141,6 +141,7 @@ void lc_config_defaults(lc_config_t *c)
     c->expired_close_delay_ms = 25 * MS_S;
     c->channel_limit = 128;
     c->queue_max_size = 1048576;
+    c->max_queued_commands = 512;
     c->max_messages_in_frame = 16;
     c->expired_sub_close_delay_ms = 25 * MS_S;
     c->presence_update_interval_ms = 27 * MS_S;
