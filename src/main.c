@@ -231,7 +231,7 @@ static int cmd_token(int argc, char **argv, bool sub)
 {
     const char *cmd = sub ? "gensubtoken" : "gentoken";
     const char *path = NULL, *user = NULL, *secret = NULL, *channel = NULL;
-    long long ttl = 7 * 24 * 3600;
+    long long ttl = 7LL * 24 * 3600;
     for (int i = 2; i < argc; i++) {
         const char *c = config_arg(argc, argv, &i);
         if (c) {

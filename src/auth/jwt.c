@@ -19,7 +19,7 @@
 #include "util/base64.h"
 
 /* Far above any real token; bounds the work done on hostile input. */
-#define LC_JWT_MAX_LEN (64 * 1024)
+#define LC_JWT_MAX_LEN ((size_t)64 * 1024)
 
 typedef struct token_parts {
     const char *part[3];

@@ -197,7 +197,7 @@ void lc_config_defaults(lc_config_t *c)
     c->rpc_ping_method = (char *)s_ping;
     c->http_api_exclude_client_field = (char *)s_empty;
     c->lua_instruction_budget = 10000000;
-    c->lua_memory_limit = 64 * 1024 * 1024;
+    c->lua_memory_limit = (int64_t)64 * 1024 * 1024;
     c->lua_time_limit_ms = 1000;
     lc__config_ops_defaults(c);
 
@@ -442,7 +442,7 @@ static int validate_transport(const lc_config_t *c, char *err, size_t errlen)
                                    name[i]);
         if (strncmp(what[i], "-----BEGIN", 10) == 0)
             continue; /* PEM text */
-        FILE *f = fopen(what[i], "rb");
+        FILE *f = fopen(what[i], "rbe");
         if (!f)
             return lc__config_fail(err, errlen, "http_server.tls.%s: cannot read %s: %s", name[i],
                                    what[i], strerror(errno));

@@ -67,7 +67,7 @@ int lc_config_generate(const char *path, char *err, size_t errlen)
 {
     bool to_stdout = !path || strcmp(path, "-") == 0;
     char hmac[65], api_key[65], admin_password[33], admin_secret[65];
-    char text[sizeof(TEMPLATE_JSON) + 4 * 64];
+    char text[sizeof(TEMPLATE_JSON) + (size_t)4 * 64];
     int rc = 0, fd = -1;
     bool created = false;
 

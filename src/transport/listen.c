@@ -50,6 +50,7 @@ static void warn_limited(const char *fmt, ...)
     char msg[256];
     va_list ap;
     va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): ap is started on the line above
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     lc_log_warn("%s", msg);
@@ -319,7 +320,7 @@ static int open_listener(const char *host, int port, bool probe, int *fdout)
 
 static int bound_port(int fd)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
         return -1;
