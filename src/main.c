@@ -72,9 +72,10 @@ static const char *config_arg(int argc, char **argv, int *i)
     if (strncmp(a, "--config=", 9) == 0)
         return a + 9;
     if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-        if (*i + 1 >= argc) {
+        /* argv[argc] is NULL: the second test only tells the analyzer so */
+        if (*i + 1 >= argc || argv[*i + 1] == NULL) {
             fprintf(stderr, "lucent: %s needs a file name\n", a);
-            exit(2);
+            exit(2); // NOLINT(concurrency-mt-unsafe): command-line parsing, before any thread
         }
         return argv[++*i];
     }
