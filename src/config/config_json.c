@@ -59,6 +59,7 @@ static void line_col(const char *s, size_t off, int *line, int *col)
     *line = 1;
     *col = 1;
     for (size_t i = 0; i < off; i++) {
+        // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): off <= strlen(s)
         if (s[i] == '\n') {
             (*line)++;
             *col = 1;
