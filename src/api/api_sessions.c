@@ -153,8 +153,8 @@ static uint32_t get_disconnect(sess_op_t *op, const cJSON *p)
         {
             if (!cJSON_IsString(e))
                 return lc__api_bad("whitelist", "expected an array of strings");
-            // NOLINTNEXTLINE(clang-analyzer-core.NullDereference): allocated when the array is not
-            // empty
+            /* whitelist is allocated whenever the array has an element */
+            // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
             op->whitelist[op->n_whitelist++] = keep_str(op, e->valuestring);
         }
     }
