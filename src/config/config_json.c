@@ -150,7 +150,10 @@ static int read_file(const char *path, char **data, size_t *len, char *err, size
     FILE *f = fopen(path, "rbe");
     if (!f) {
         int e = errno;
+        /* strerror is MT-safe in glibc since 2.32 (Debian 12 has 2.36) */
+        // NOLINTBEGIN(concurrency-mt-unsafe)
         lc__config_fail(err, errlen, "cannot open %s: %s", path, strerror(e));
+        // NOLINTEND(concurrency-mt-unsafe)
         return e == ENOENT ? LC_ENOENT : LC_EIO;
     }
     for (;;) {
