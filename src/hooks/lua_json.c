@@ -298,6 +298,8 @@ static const char *encode_value(lua_State *L, int idx, cJSON *parent, const char
     if (why != NULL)
         return why;
     if (parent == NULL) {
+        /* only the top-level call has no parent, and it passes root */
+        // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
         *root = node;
     } else if (key != NULL ? !cJSON_AddItemToObject(parent, key, node)
                            : !cJSON_AddItemToArray(parent, node)) {
