@@ -329,6 +329,7 @@ static int bound_port(int fd)
         return -1;
     if (ss.ss_family == AF_INET6)
         return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    // NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): getsockname filled ss
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
