@@ -488,6 +488,13 @@ static bool admit(const lc__api_t *a, lc_http_req_t *req)
         lc_http_respond(req, 405, "text/plain", "Method Not Allowed", 18, "Allow: POST\r\n");
         return false;
     }
+    if (lc_worker_stopping(lc_http_req_worker(req))) {
+        /* not acknowledged, so the caller knows to retry elsewhere: what is accepted now could
+         * reach a worker that has already closed its sessions */
+        static const char body[] = "{\"status\":\"shutting down\"}";
+        lc_http_respond(req, 503, JSON_TYPE, body, sizeof(body) - 1, NULL);
+        return false;
+    }
     const refusal_t *no = unauthorized(a, req);
     if (no) {
         lc_log_info("api: unauthorized request to %s from %s: %s", lc_http_req_path(req),

@@ -605,6 +605,8 @@ int lc_config_dev(lc_config_t *c)
     c->without_namespace.allow_subscribe_for_client = true;
     c->without_namespace.allow_publish_for_client = true;
     c->without_namespace.presence = false;
+    /* A script given through CENTRIFUGO_LUA_SCRIPT reloads on save. */
+    c->lua_watch = true;
     return 0;
 fail:
     lc_config_free(c);

@@ -285,7 +285,8 @@ typedef struct lc_config {
     size_t n_trace_users;
     char **lua_path;
     size_t n_lua_path;
-    bool lua_jit;                   /* lua.jit, default false: the budget needs the JIT off */
+    bool lua_watch; /* lua.watch: reload the script when a .lua file beside it changes */
+    bool lua_jit;   /* lua.jit, default false: the budget needs the JIT off */
     int64_t lua_instruction_budget; /* lua.instruction_budget per hook call, default 10000000 */
     int64_t lua_memory_limit;       /* lua.memory_limit bytes per VM, default 64 MiB */
     int64_t lua_time_limit_ms;      /* lua.time_limit: running time per hook call, default 1s */

@@ -427,6 +427,7 @@ static const struct lc__key lua_keys[] = {
     STR("script", CF(lua_script)),
     STRS("path", CF(lua_path), CF(n_lua_path)),
     BOOL("jit", CF(lua_jit)),
+    BOOL("watch", CF(lua_watch)),
     I64("instruction_budget", CF(lua_instruction_budget), 1000, NOMAX),
     I64("memory_limit", CF(lua_memory_limit), 1048576, NOMAX),
     DUR("time_limit", CF(lua_time_limit_ms)),

@@ -36,7 +36,9 @@ typedef struct lc_sched {
 lc_worker_t *lc__worker_new(lc_node_t *node, int index);
 void lc__worker_free(lc_worker_t *w);
 int lc__worker_run(lc_worker_t *w);
-void lc__worker_stop(lc_worker_t *w);  /* thread-safe */
+void lc__worker_stop(lc_worker_t *w); /* thread-safe */
+/* lc_worker_stopping true from now on, without the stop itself yet. Thread-safe. */
+void lc__worker_mark_stopping(lc_worker_t *w);
 lc_worker_t *lc__worker_current(void); /* the worker of the calling thread, or NULL */
 lc_hub_t *lc__worker_hub(lc_worker_t *w);
 /* Connected clients by id, for exclusions and (later) server API targeting. */

@@ -2,6 +2,7 @@
  * worker's hub. The engine's sink wraps the encoded push in one shared delivery; the calling
  * worker fans out at once, the others get a reference through their inbox. */
 #include "core/internal.h"
+#include "core/lua_watch.h"
 #include "hooks/httpc.h"
 #include "hooks/script.h"
 
@@ -44,6 +45,7 @@ struct lc_node {
     int64_t started_ms;
     uv_signal_t sigint, sigterm, sighup;
     bool signals;
+    lc_lua_watch_t *watch; /* lua.watch */
     /* Every name in some proxy's http_headers allow-list: what a session keeps of its
      * connection request's headers. Borrowed from the config. */
     const char **fwd_headers;
@@ -499,6 +501,10 @@ void lc_node_stats(lc_node_t *n, lc_node_stats_t *out)
 
 void lc_node_stop(lc_node_t *n)
 {
+    /* Every worker counts as stopping before any starts closing its sessions: a worker that
+     * still accepts a publication then has not begun to close the sessions it goes to. */
+    for (int i = 0; i < n->nworkers; i++)
+        lc__worker_mark_stopping(n->workers[i]);
     for (int i = 0; i < n->nworkers; i++)
         lc__worker_stop(n->workers[i]);
 }
@@ -512,6 +518,8 @@ static void close_signals(lc_worker_t *w, void *arg)
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     uv_close((uv_handle_t *)&n->sighup, NULL);
+    lc__lua_watch_stop(n->watch);
+    n->watch = NULL;
 }
 
 /* SIGHUP: every worker reloads its Lua script; a script that fails to load leaves the old
@@ -524,11 +532,18 @@ static void reload_worker(lc_worker_t *w, void *arg)
     if (!vm)
         return;
     char err[512] = "";
+    /* Worker 0 says which lucent.rules routes the new script added or removed. */
+    char *before = lc_worker_index(w) == 0 ? lc__lua_routes_text(vm) : NULL;
     if (lc_lua_reload(vm, err, sizeof(err)) != 0) {
         atomic_fetch_add(&reload_failures, 1);
         lc_log_error("worker %d: lua reload failed, keeping the previous hooks: %s",
                      lc_worker_index(w), err);
+    } else if (lc_worker_index(w) == 0) {
+        char *after = lc__lua_routes_text(vm);
+        lc__lua_routes_log_diff(before, after);
+        free(after);
     }
+    free(before);
 }
 
 static void reload_done(lc_worker_t *w, void *arg)
@@ -540,16 +555,25 @@ static void reload_done(lc_worker_t *w, void *arg)
         lc_log_info("lua: reload finished");
 }
 
-static void on_sighup(uv_signal_t *h, int signum)
+static void reload_lua(lc_node_t *n, const char *why)
 {
-    lc_node_t *n = h->data;
     if (!n->cfg->lua_script) {
-        lc_log_info("SIGHUP: no lua.script configured, nothing to reload");
+        lc_log_info("%s: no lua.script configured, nothing to reload", why);
         return;
     }
-    lc_log_info("SIGHUP: reloading %s", n->cfg->lua_script);
+    lc_log_info("%s: reloading %s", why, n->cfg->lua_script);
     if (lc_ops_each_worker(n, reload_worker, reload_done, NULL) != 0)
-        lc_log_error("SIGHUP: reload not started: out of memory");
+        lc_log_error("%s: reload not started: out of memory", why);
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    reload_lua(h->data, "SIGHUP");
+}
+
+static void on_lua_change(void *arg)
+{
+    reload_lua(arg, "lua.watch");
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -581,6 +605,7 @@ int lc_node_run(lc_node_t *n)
     uv_signal_start(&n->sigint, on_signal, SIGINT);
     uv_signal_start(&n->sigterm, on_signal, SIGTERM);
     n->signals = true;
+    n->watch = lc__lua_watch_start(loop0, n->cfg, on_lua_change, n);
     /* The signal handles live on worker 0's loop: close them when it stops, whatever stopped
      * it, so that the loop can end. */
     lc_worker_on_stop(n->workers[0], close_signals, n);

@@ -66,8 +66,10 @@ struct lc_worker {
 
     uv_async_t stop_async;
     atomic_bool stop_requested;
+    atomic_bool stop_sent;
     bool stopping;
     bool closed;
+    int holds; /* lc_worker_hold: connections still finishing a request while stopping */
     struct {
         lc_worker_stop_fn fn;
         void *arg;
@@ -240,7 +242,7 @@ static void on_prepare(uv_prepare_t *h)
         t->flush_queued = false;
         t->vt->flush(t);
     }
-    if (w->stopping && w->nsessions == 0)
+    if (w->stopping && w->nsessions == 0 && w->holds == 0)
         close_own_handles(w);
 }
 
@@ -654,12 +656,15 @@ static void on_stop(uv_async_t *h)
         return;
     w->stopping = true;
     lc_log_debug("worker %d: stopping (%llu sessions)", w->index, (unsigned long long)w->nsessions);
+    /* What other workers queued before they saw the stop (publications the API acknowledged)
+     * reaches the sessions' write queues, which are flushed before their close frames. */
+    drain_inbox(w, true);
     /* Transports close their listeners and connections; sessions leave through
      * lc_client_on_close, and the last one lets on_prepare close the worker's own handles. */
     for (int i = 0; i < w->n_stop_hooks; i++)
         w->stop_hooks[i].fn(w, w->stop_hooks[i].arg);
     uv_prepare_start(&w->flush_prep, on_prepare);
-    if (w->nsessions == 0)
+    if (w->nsessions == 0 && w->holds == 0)
         close_own_handles(w);
 }
 
@@ -740,14 +745,31 @@ int lc__worker_run(lc_worker_t *w)
     return rc;
 }
 
+void lc_worker_hold(lc_worker_t *w)
+{
+    w->holds++;
+}
+
+/* The last release lets on_prepare close the worker's handles on its next turn. */
+void lc_worker_release(lc_worker_t *w)
+{
+    w->holds--;
+}
+
 bool lc_worker_stopping(const lc_worker_t *w)
 {
     return atomic_load(&w->stop_requested);
 }
 
+void lc__worker_mark_stopping(lc_worker_t *w)
+{
+    atomic_store(&w->stop_requested, true);
+}
+
 void lc__worker_stop(lc_worker_t *w)
 {
-    if (!atomic_exchange(&w->stop_requested, true))
+    atomic_store(&w->stop_requested, true);
+    if (!atomic_exchange(&w->stop_sent, true))
         uv_async_send(&w->stop_async);
 }
 

@@ -36,6 +36,10 @@ void lc_worker_cancel_flush(lc_worker_t *w, lc_transport_t *t);
  * close listeners and connections so that the loop ends. At most 8 per worker. */
 typedef void (*lc_worker_stop_fn)(lc_worker_t *w, void *arg);
 int lc_worker_on_stop(lc_worker_t *w, lc_worker_stop_fn fn, void *arg);
+/* While held, a stopping worker keeps its flush and timer handles after its last session:
+ * a transport holds it for connections that still finish a request. Worker thread. */
+void lc_worker_hold(lc_worker_t *w);
+void lc_worker_release(lc_worker_t *w);
 /* Whether the node asked this worker to stop (shutting down). Any thread. */
 bool lc_worker_stopping(const lc_worker_t *w);
 

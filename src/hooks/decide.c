@@ -756,6 +756,8 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
         if (call)
             d->lua = call; /* on_lua has not run: it runs from the loop */
     } else {
+        if (vm && !req->at_expiry)
+            TRACE(d, "lua", "the script has no %s hook", lc__decide_kind_name(req->kind));
         later_steps(d);
     }
     /* a quick answer only marks d done while starting: it is still ours here */

@@ -108,6 +108,8 @@ struct lc__server {
     int open_handles;
     bool paused; /* accepting stopped: descriptor limit or connection cap */
     bool stopping;
+    bool held;         /* lc_worker_hold while connections outlive the stop */
+    bool timer_closed; /* closed once stopping and the last connection is gone */
 };
 
 static inline lc__conn_t *lc__conn_of(lc_transport_t *t)

@@ -458,6 +458,13 @@ static void http_dispatch(lc__conn_t *c, http_conn_t *h)
         http_reject(c, h, 400);
         return;
     }
+    if (c->srv->stopping) {
+        /* no handler runs once the worker stops: its sessions, hooks and clients are going */
+        h->error_status = 503;
+        h->error_body = "{\"status\":\"shutting down\"}";
+        http_reject(c, h, 503);
+        return;
+    }
     lc__conn_timeout(c, LC__T_NONE); /* the handler has it now */
     h->dispatched = true;
     h->in_dispatch = true;
@@ -557,7 +564,12 @@ static void http_on_stop(lc__conn_t *c)
             lc__conn_finish(c);
         return;
     }
-    lc__conn_close(c); /* a request in progress is cancelled */
+    /* A request still being read is read to its end (within its header/body timeouts, which
+     * the sweep keeps enforcing) and answered 503 by http_dispatch, as Go's Shutdown lets an
+     * active connection finish: a load balancer probing /health then sees the shutdown. */
+    if (!h->dispatched)
+        return;
+    lc__conn_close(c); /* a request the handler has is cancelled */
 }
 
 const lc__conn_proto_t lc__http_proto = {

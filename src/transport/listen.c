@@ -94,9 +94,28 @@ static void maybe_free(lc__server_t *srv)
         free(srv);
 }
 
+static void on_handle_closed(uv_handle_t *h);
+
+/* While stopping, the sweep goes on as long as connections remain: a request still being read
+ * at the stop keeps its header/body timeouts, which bound how long it can hold the shutdown. */
+static void close_timer(lc__server_t *srv)
+{
+    if (srv->timer_closed)
+        return;
+    srv->timer_closed = true;
+    uv_timer_stop(&srv->timer);
+    uv_close((uv_handle_t *)&srv->timer, on_handle_closed);
+    if (srv->held) {
+        srv->held = false;
+        lc_worker_release(srv->w);
+    }
+}
+
 void lc__server_conn_gone(lc__server_t *srv)
 {
     atomic_fetch_sub(&g_conns, 1);
+    if (srv->stopping && lc_list_empty(&srv->conns))
+        close_timer(srv);
     maybe_free(srv);
 }
 
@@ -104,7 +123,7 @@ static void on_sweep(uv_timer_t *t);
 
 void lc__server_arm(lc__server_t *srv, int64_t due)
 {
-    if (srv->stopping || (srv->timer_due != 0 && srv->timer_due <= due))
+    if (srv->timer_closed || (srv->timer_due != 0 && srv->timer_due <= due))
         return;
     int64_t now = (int64_t)uv_now(lc_worker_loop(srv->w));
     srv->timer_due = due;
@@ -207,8 +226,9 @@ static void on_stop(lc_worker_t *w, void *arg)
     srv->stopping = true;
     uv_close((uv_handle_t *)&srv->poll, on_handle_closed);
     close(srv->fd);
-    uv_timer_stop(&srv->timer);
-    uv_close((uv_handle_t *)&srv->timer, on_handle_closed);
+    /* the worker keeps its write flushing for the connections that outlive this call */
+    srv->held = true;
+    lc_worker_hold(w);
     lc_list_t *pos, *tmp;
     lc_list_foreach_safe(pos, tmp, &srv->conns)
     {
@@ -220,6 +240,8 @@ static void on_stop(lc_worker_t *w, void *arg)
         else
             lc__conn_close(c);
     }
+    if (lc_list_empty(&srv->conns))
+        close_timer(srv);
 }
 
 /* ---- binding ---- */

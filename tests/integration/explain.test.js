@@ -209,3 +209,35 @@ test('log.trace_users: the decisions of a named user are traced at info, others 
     assert.doesNotMatch(logs, /sub "7"/);
   }
 });
+
+test('lua.watch: an edit reloads the script and logs the routes changed; a broken edit keeps the old hooks', async () => {
+  const { waitUntil } = require('./lib/wait');
+  const cfg = merge(defaultConfig({ secret }), { lua: { script: 'rules.lua', watch: true }, channels: [] });
+  const server = await startServer(cfg, { files: { 'rules.lua': RULES } });
+  const count = (re) => (server.logs().match(re) || []).length;
+  const subscribe = async (ch) => {
+    const raw = await rawSession(server, { token: jwt.connToken(secret, '7') });
+    try {
+      return await rawCall(raw, { subscribe: { channel: ch } });
+    } finally {
+      raw.close();
+    }
+  };
+  try {
+    assert.equal((await subscribe('orders.1')).error?.code, 103);
+    // an edit: orders.{id} now lets everyone in, and a new route appears
+    const edited = RULES.replace('return ctx.user == "42"', 'return true').replace('r:rpc("time"', 'r:subscribe("room:{id}", function(ctx, id) return true end)\nr:rpc("time"');
+    fs.writeFileSync(path.join(server.dir, 'rules.lua'), edited);
+    await waitUntil(() => count(/lua: reload finished/g) >= 1, { what: 'the reload', timeoutMs: 5000 });
+    assert.match(server.logs(), /lua: route added: subscribe room:\{id\}/);
+    assert.ok((await subscribe('orders.1')).subscribe, server.logs());
+
+    // a broken edit: the error names file:line and the edited hooks stay
+    fs.writeFileSync(path.join(server.dir, 'rules.lua'), 'local rules = require "lucent.rules"\nreturn {subscribe = function(ctx) return false end\n');
+    await waitUntil(() => /lua: reload failed on \d+ worker/.test(server.logs()), { what: 'the failed reload', timeoutMs: 5000 });
+    assert.match(server.logs(), /lua reload failed, keeping the previous hooks: \S*rules.lua:\d+:/);
+    assert.ok((await subscribe('orders.1')).subscribe, server.logs());
+  } finally {
+    await stopServer(server);
+  }
+});
