@@ -27,7 +27,7 @@
 #include "util/metrics.h"
 
 #define COOKIE "lucent_admin"
-#define SESSION_TTL_S (12 * 3600)
+#define SESSION_TTL_S 43200 /* 12 hours */
 #define LOGIN_MAX_FAILURES 5
 #define LOGIN_WINDOW_S 60
 #define JSON_TYPE "application/json"

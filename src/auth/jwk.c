@@ -199,7 +199,7 @@ int lc_jwks_parse(const char *json, size_t len, char ***kids, char ***pems, bool
         bool is_ec;
         char *pem;
 
-        if (*n == cap)
+        if (*n == cap || *kids == NULL)
             break;
         if (!cJSON_IsString(kty) || !cJSON_IsString(kid) || kid->valuestring[0] == '\0')
             continue;

@@ -19,7 +19,7 @@
 #include "util/base64.h"
 
 /* Far above any real token; bounds the work done on hostile input. */
-#define LC_JWT_MAX_LEN (64 * 1024)
+#define LC_JWT_MAX_LEN ((size_t)64 * 1024)
 
 typedef struct token_parts {
     const char *part[3];
@@ -55,6 +55,23 @@ static bool split_token(const char *tok, size_t len, token_parts_t *tp)
     return idx == 3;
 }
 
+/* Whether a JSON text holds the escape \u0000 in a string. cJSON keeps strings as C strings
+ * and cuts them there: "room\u0000x" would become "room" (a sub, a channel) or an info that
+ * no longer matches the signed bytes, so such a token is refused rather than altered. A
+ * backslash only occurs inside strings in valid JSON; each escape is stepped over whole, so an
+ * escaped backslash followed by "u0000" is not taken for one. */
+static bool has_nul_escape(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (s[i + 1] == 'u' && n - i >= 6 && memcmp(s + i + 2, "0000", 4) == 0)
+            return true;
+        i++; /* the escaped character */
+    }
+    return false;
+}
+
 /* base64url-decode one part and parse it as a JSON object; NULL when either step fails. */
 static cJSON *decode_json_part(const char *s, size_t n)
 {
@@ -65,7 +82,7 @@ static cJSON *decode_json_part(const char *s, size_t n)
     if (raw == NULL)
         return NULL;
     /* An embedded NUL would let cJSON stop early and ignore the rest of the signed bytes. */
-    if (memchr(raw, '\0', outlen) == NULL)
+    if (memchr(raw, '\0', outlen) == NULL && !has_nul_escape(raw, outlen))
         json = cJSON_ParseWithOpts((const char *)raw, NULL, 1);
     free(raw);
     if (json != NULL && !cJSON_IsObject(json)) {

@@ -141,6 +141,7 @@ void lc_config_defaults(lc_config_t *c)
     c->expired_close_delay_ms = 25 * MS_S;
     c->channel_limit = 128;
     c->queue_max_size = 1048576;
+    c->max_queued_commands = 512;
     c->max_messages_in_frame = 16;
     c->expired_sub_close_delay_ms = 25 * MS_S;
     c->presence_update_interval_ms = 27 * MS_S;
@@ -196,7 +197,7 @@ void lc_config_defaults(lc_config_t *c)
     c->rpc_ping_method = (char *)s_ping;
     c->http_api_exclude_client_field = (char *)s_empty;
     c->lua_instruction_budget = 10000000;
-    c->lua_memory_limit = 64 * 1024 * 1024;
+    c->lua_memory_limit = (int64_t)64 * 1024 * 1024;
     c->lua_time_limit_ms = 1000;
     lc__config_ops_defaults(c);
 
@@ -441,10 +442,13 @@ static int validate_transport(const lc_config_t *c, char *err, size_t errlen)
                                    name[i]);
         if (strncmp(what[i], "-----BEGIN", 10) == 0)
             continue; /* PEM text */
-        FILE *f = fopen(what[i], "rb");
+        FILE *f = fopen(what[i], "rbe");
+        /* strerror is MT-safe in glibc since 2.32 (Debian 12 has 2.36) */
+        // NOLINTBEGIN(concurrency-mt-unsafe)
         if (!f)
             return lc__config_fail(err, errlen, "http_server.tls.%s: cannot read %s: %s", name[i],
                                    what[i], strerror(errno));
+        // NOLINTEND(concurrency-mt-unsafe)
         fclose(f);
     }
     return 0;

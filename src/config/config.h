@@ -201,6 +201,9 @@ typedef struct lc_config {
      * or with client.command_rate_limit_disconnect the connection closes with 3013. */
     int command_rate_limit;
     bool command_rate_limit_disconnect;
+    /* client.max_queued_commands, default 512: commands a connection may have waiting behind
+     * the one whose hook decision (proxy, Lua) is pending; one more disconnects with 3013. */
+    int max_queued_commands;
     int64_t queue_max_size; /* client.queue_max_size, default 1048576 */
     /* client.write_delay, default 0 (off): a WebSocket connection's pushes are collected this
      * long and written together (one writev), trading latency for fewer system calls. */

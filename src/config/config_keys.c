@@ -293,6 +293,7 @@ static const struct lc__key client_keys[] = {
     INT("channel_limit", CF(channel_limit), 0, INT_MAX),
     INT("command_rate_limit", CF(command_rate_limit), 0, INT_MAX),
     BOOL("command_rate_limit_disconnect", CF(command_rate_limit_disconnect)),
+    INT("max_queued_commands", CF(max_queued_commands), 1, INT_MAX),
     I64("queue_max_size", CF(queue_max_size), 0, NOMAX),
     DUR("write_delay", CF(write_delay_ms)),
     INT("max_messages_in_frame", CF(max_messages_in_frame), -1, INT_MAX),

@@ -113,6 +113,7 @@ static int entry_name(struct lc__walk *x, const cJSON *e, const char **out)
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
     size_t mark = lc__walk_key(x, "name");
+    *out = ""; /* never NULL for the callers, even on a path the analyzer cannot rule out */
     if (!cJSON_IsString(name) || !lc__config_name_ok(name->valuestring))
         return lc__walk_bad(x, "expected a string matching ^[-a-zA-Z0-9_.]{2,}$");
     lc__walk_restore(x, mark);

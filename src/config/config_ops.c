@@ -245,9 +245,9 @@ static cJSON *dump_key(const lc_config_t *c, const struct lc__key *k, const void
         return a;
     }
     case LC__K_PROXY_ON:
-        return cJSON_CreateBool(AT(const lc_proxy_conf_t *, base, k) != NULL);
+        return cJSON_CreateBool(AT(lc_proxy_conf_t *, base, k) != NULL);
     case LC__K_PROXY_NAME: {
-        const lc_proxy_conf_t *p = AT(const lc_proxy_conf_t *, base, k);
+        const lc_proxy_conf_t *p = AT(lc_proxy_conf_t *, base, k);
         return p ? cJSON_CreateString(p->name) : NULL;
     }
     case LC__K_RULES:

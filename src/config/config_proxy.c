@@ -154,9 +154,11 @@ static int rebind(struct lc__proxy_refs *r, const lc_proxy_conf_t **slot, int us
     struct lc__proxy_ref *f = ref_find(r, slot);
     if (f && f->name)
         return 0;
+    /* read before ref_set, which may move the references */
+    bool had_enabled = f && f->has_enabled;
     if (lc__config_ref_set(r, slot, use, in_rule, "proxies", NULL, name) != 0)
         return LC_ENOMEM;
-    if (f && f->has_enabled)
+    if (had_enabled)
         return 0;
     return lc__config_ref_set(r, slot, use, in_rule, "proxies", &on, NULL);
 }

@@ -155,7 +155,7 @@ static bool switched_on(const struct unsupported *u, const cJSON *v)
         return cJSON_IsObject(v) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "enabled"));
     case ON_ENDPOINT: {
         const cJSON *e = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, "endpoint") : NULL;
-        return cJSON_IsString(e) && e->valuestring[0];
+        return e && cJSON_IsString(e) && e->valuestring[0];
     }
     }
     return false;

@@ -524,9 +524,6 @@ void lc__client_process_queue(lc_client_t *c)
         lc__client_drop_queue(c);
 }
 
-/* Commands a client may have waiting behind an unanswered proxy call: more is a flood. */
-#define LC_MAX_QUEUED_COMMANDS 512
-
 static int queue_push(lc_client_t *c, lc_cmd_t *cmd)
 {
     if (c->qlen == c->qcap) {
@@ -570,10 +567,13 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
             n++;
             continue;
         }
-        if (c->qlen - c->qhead >= LC_MAX_QUEUED_COMMANDS) {
+        /* Commands waiting behind an unanswered hook decision (client.max_queued_commands):
+         * more is a flood. */
+        if (c->qlen - c->qhead >= (uint32_t)c->cfg->max_queued_commands) {
             lc_cmd_free(&cmd);
-            lc_log_info("client %s: more than %d commands waiting: disconnect", c->id,
-                        LC_MAX_QUEUED_COMMANDS);
+            lc_log_info("client %s: more than client.max_queued_commands (%d) commands "
+                        "waiting: disconnect",
+                        c->id[0] ? c->id : "-", c->cfg->max_queued_commands);
             lc__client_disconnect(c, LC_DISCONNECT_TOO_MANY_REQUESTS, NULL);
             lc__client_drop_queue(c);
             return;

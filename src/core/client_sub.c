@@ -145,6 +145,7 @@ int lc__stream_keep(lc_stream_t *h, int err, const lc_history_res_t *res)
     h->top = res->top;
     h->first_offset = res->first_offset;
     if (err == 0 && res->n > 0) {
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         h->pubs = malloc(res->n * sizeof(*h->pubs));
         if (!h->pubs) {
             h->err = LC_ENOMEM;
@@ -392,8 +393,9 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     uint32_t code = 0;
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o = NULL;
+    /* The order of the checks decides which error a client gets; several give 107. */
     if ((int64_t)len > cfg->channel_max_length)
-        code = LC_ERROR_BAD_REQUEST;
+        code = LC_ERROR_BAD_REQUEST; // NOLINT(bugprone-branch-clone)
     else if (lc__client_find_sub(c, ch, len))
         code = LC_ERROR_ALREADY_SUBSCRIBED;
     else if (cfg->channel_limit > 0 && c->nsubs >= (uint32_t)cfg->channel_limit)

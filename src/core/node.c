@@ -366,6 +366,7 @@ lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine)
     lc_uuid4(n->uid);
     n->started_ms = lc_now_ms();
     collect_forwarded_headers(n);
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     n->workers = calloc((size_t)n->nworkers, sizeof(*n->workers));
     if (!n->workers)
         goto fail;

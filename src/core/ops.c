@@ -97,6 +97,7 @@ static size_t for_target(lc_worker_t *w, const lc_target_t *t,
     {
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
+            // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
             lc_client_t **na = realloc(all, cap * sizeof(*na));
             if (!na) {
                 lc_log_error("server API operation on user %s: out of memory", t->user);

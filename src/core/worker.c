@@ -396,6 +396,7 @@ size_t lc__worker_each_client(lc_worker_t *w, void (*fn)(lc_client_t *c, void *a
 {
     /* fn may end the session: walk a copy of the map's values. */
     size_t n = lc_map_count(&w->clients), i = 0;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     lc_client_t **all = malloc((n ? n : 1) * sizeof(*all));
     if (!all)
         return 0;
@@ -490,7 +491,6 @@ void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, 
             lc_log_error("fan-out to %.*s dropped: out of memory", (int)chlen, ch);
             return;
         }
-        cap = want;
     }
     for (size_t i = 0; i < ex->n_clients; i++) {
         lc_client_t *c = lc__worker_find_client(w, ex->clients[i]);

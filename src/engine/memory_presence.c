@@ -212,9 +212,11 @@ int lc__memory_presence(lc_engine_t *e, const char *ch, size_t chlen, lc_presenc
     uv_mutex_unlock(&sh->mu);
 
     res.entries = entries;
+    size_t held = res.n; /* what this function holds, whatever the callback does to res */
     if (cb)
         cb(arg, 0, &res);
-    for (size_t i = 0; i < res.n; i++)
+    for (size_t i = 0; i < held; i++)
+        // NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): snapshot filled entries[0, held)
         lc_rcbuf_unref(entries[i].info);
     free(entries);
     return 0;

@@ -600,13 +600,13 @@ static int parse_address(lc__redis_t *r, int i, const char *addr)
     if (slash) {
         *slash = '\0';
         if (slash[1])
-            r->db = atoi(slash + 1);
+            r->db = (int)strtol(slash + 1, NULL, 10);
     }
     int port = 6379;
     char *colon = strrchr(p, ':');
     if (colon) {
         *colon = '\0';
-        port = atoi(colon + 1);
+        port = (int)strtol(colon + 1, NULL, 10);
     }
     if (!*p || port <= 0 || port > 65535) {
         lc_log_error("engine.redis.address %s: expected host:port", addr);

@@ -414,7 +414,7 @@ static void split_hostport(const char *s, char *host, size_t hostlen, int *port)
         n = hostlen - 1;
     memcpy(host, s, n);
     host[n] = '\0';
-    *port = colon ? atoi(colon + 1) : 26379;
+    *port = colon ? (int)strtol(colon + 1, NULL, 10) : 26379;
 }
 
 static void on_master_addr(redisAsyncContext *ac, void *reply, void *privdata)
@@ -429,7 +429,7 @@ static void on_master_addr(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     snprintf(c->host, sizeof(c->host), "%s", rp->element[0]->str);
-    c->port = atoi(rp->element[1]->str);
+    c->port = (int)strtol(rp->element[1]->str, NULL, 10);
     /* Done with this Sentinel: the free runs after this callback returns. */
     c->sac = NULL;
     ac->data = NULL;

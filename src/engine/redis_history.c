@@ -50,6 +50,7 @@ static void on_history(lc__rconn_t *c, redisReply *reply, void *arg)
     }
     size_t n = reply->elements - 4;
     if (n > sizeof(local) / sizeof(local[0])) {
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         pubs = malloc(n * sizeof(*pubs));
         if (!pubs) {
             pubs = local;
@@ -69,10 +70,12 @@ static void on_history(lc__rconn_t *c, redisReply *reply, void *arg)
     }
     res.pubs = pubs;
     res.n = n;
-answer:
+answer:;
+    size_t held = res.n; /* what this function holds, whatever the callback does to res */
     if (h->cb)
         h->cb(h->arg, err, &res);
-    for (size_t k = 0; k < res.n; k++)
+    for (size_t k = 0; k < held; k++)
+        // NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): pubs[0, n) is set before res.n = n
         lc_rcbuf_unref(pubs[k]);
     if (pubs != local)
         free(pubs);

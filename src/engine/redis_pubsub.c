@@ -65,7 +65,9 @@ static bool expect(const char **p, const char *end, char c)
 static void deliver(lc__redis_t *r, const char *ch, size_t chlen, const char *msg, size_t len)
 {
     const char *p = msg + 3, *end = msg + len;
-    char kind = p < end ? *p++ : 0;
+    char kind = 0;
+    if (p < end)
+        kind = *p++;
     uint64_t offset, nc, nu;
     if (!expect(&p, end, ' ') || !parse_u64(&p, end, &offset) || !expect(&p, end, ' ') ||
         !parse_u64(&p, end, &nc) || !expect(&p, end, ' ') || !parse_u64(&p, end, &nu) ||
@@ -334,6 +336,7 @@ static int mark_dirty(lc__rshard_t *sh, lc__rchan_t *c)
         return 0;
     if (sh->n_dirty == sh->cap_dirty) {
         size_t ncap = sh->cap_dirty ? sh->cap_dirty * 2 : 64;
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         lc__rchan_t **nd = realloc(sh->dirty, ncap * sizeof(*nd));
         if (!nd)
             return LC_ENOMEM;
@@ -429,6 +432,7 @@ static void reconcile(lc__redis_t *r, lc__rshard_t *sh)
     }
     /* What is left stays dirty for the next round. */
     if (i > 0) {
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         memmove(sh->dirty, sh->dirty + i, (sh->n_dirty - i) * sizeof(*sh->dirty));
         sh->n_dirty -= i;
     }

@@ -72,7 +72,7 @@ static void watch_connect(lc__redis_t *r)
         hl = sizeof(host) - 1;
     memcpy(host, addr, hl);
     host[hl] = '\0';
-    int port = colon ? atoi(colon + 1) : 26379;
+    int port = colon ? (int)strtol(colon + 1, NULL, 10) : 26379;
     redisAsyncContext *ac = redisAsyncConnect(host, port);
     if (!ac || ac->err || redisLibuvAttach(ac, r->sw_loop) != REDIS_OK) {
         if (ac)

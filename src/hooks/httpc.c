@@ -25,7 +25,7 @@
 #include "util/err.h"
 #include "util/list.h"
 
-#define BODY_MAX (1024 * 1024)
+#define BODY_MAX ((size_t)1024 * 1024)
 #define DEFAULT_TIMEOUT_MS 1000
 /* Idle connections the client keeps open for reuse, over all backends. */
 #define MAX_CACHED_CONNS 64

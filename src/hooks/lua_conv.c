@@ -46,8 +46,10 @@ static char *dup_or_raise(lua_State *L, const char *s, size_t n)
         luaL_error(L, "a string is not valid UTF-8");
     char *p = malloc(n + 1);
 
-    if (p == NULL)
+    if (p == NULL) {
         luaL_error(L, "not enough memory");
+        return NULL; /* not reached: luaL_error raises (LuaJIT does not mark it noreturn) */
+    }
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
@@ -140,8 +142,10 @@ static void list_field(lua_State *L, int t, const char *k, bool single_ok, char 
     }
     if (single_ok && (type == LUA_TSTRING || type == LUA_TNUMBER)) {
         *out = calloc(1, sizeof(**out));
-        if (*out == NULL)
+        if (*out == NULL) {
             luaL_error(L, "not enough memory");
+            return; /* not reached */
+        }
         *n = 1;
         (*out)[0] = NULL;
         const char *s = lua_tolstring(L, v, &count);
@@ -153,8 +157,10 @@ static void list_field(lua_State *L, int t, const char *k, bool single_ok, char 
         luaL_error(L, "field '%s' must be a list of strings", k);
     count = lua_objlen(L, v);
     *out = calloc(count > 0 ? count : 1, sizeof(**out));
-    if (*out == NULL)
+    if (*out == NULL) {
         luaL_error(L, "not enough memory");
+        return; /* not reached */
+    }
     for (size_t i = 1; i <= count; i++) {
         size_t len;
         const char *s;

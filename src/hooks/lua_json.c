@@ -189,8 +189,9 @@ static bool is_array(lua_State *L, int idx, size_t *n)
         lua_Number k;
         lua_pop(L, 1);
         count++;
+        /* two tests so that lua_tonumber only sees numbers */
         if (!ok || lua_type(L, -1) != LUA_TNUMBER)
-            ok = false;
+            ok = false; // NOLINT(bugprone-branch-clone)
         else if ((k = lua_tonumber(L, -1)) < 1 || k > (lua_Number)*n || !lc__lua_exact_int(k))
             ok = false;
     }
@@ -297,6 +298,8 @@ static const char *encode_value(lua_State *L, int idx, cJSON *parent, const char
     if (why != NULL)
         return why;
     if (parent == NULL) {
+        /* only the top-level call has no parent, and it passes root */
+        // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
         *root = node;
     } else if (key != NULL ? !cJSON_AddItemToObject(parent, key, node)
                            : !cJSON_AddItemToArray(parent, node)) {

@@ -29,7 +29,7 @@ static void add(const char *d)
         if (strcmp(list[i], d) == 0)
             return;
     if (n_dirs < MAX_DIRS && strlen(d) < PATH_MAX) {
-        strcpy(dirs[n_dirs], d);
+        memcpy(dirs[n_dirs], d, strlen(d) + 1); /* strlen(d) < PATH_MAX, checked above */
         list[n_dirs] = dirs[n_dirs];
         n_dirs++;
     }

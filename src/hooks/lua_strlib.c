@@ -186,8 +186,9 @@ static const char *match_balance(match_state_t *ms, const char *s, const char *p
         luaL_error(ms->L, "unbalanced pattern");
     if (s >= ms->src_end || *s != *p)
         return NULL;
-    b = *p;
-    e = *(p + 1);
+    /* compared with *s below, also a plain char: no cast, as in Lua's lstrlib */
+    b = *p;       // NOLINT(bugprone-signed-char-misuse,cert-str34-c)
+    e = *(p + 1); // NOLINT(bugprone-signed-char-misuse,cert-str34-c)
     while (++s < ms->src_end) {
         tick(ms);
         if (*s == e) {
@@ -295,7 +296,9 @@ init: /* goto instead of tail calls */
             if (*p != '[')
                 luaL_error(ms->L, "missing '[' after '%%f' in pattern");
             ep = class_end(ms, p);
-            previous = s == ms->src_init ? '\0' : *(s - 1);
+            previous = '\0';
+            if (s != ms->src_init)
+                previous = *(s - 1);
             if (match_bracket_class((unsigned char)previous, p, ep - 1) ||
                 !match_bracket_class(s < ms->src_end ? (unsigned char)*s : 0, p, ep - 1))
                 return NULL;
@@ -593,6 +596,7 @@ static int str_gsub(lua_State *L)
         if (e != NULL && e > src)
             src = e;
         else if (src < ms.src_end)
+            // NOLINTNEXTLINE(clang-analyzer-core.NullDereference): b was set up by luaL_buffinit
             luaL_addchar(&b, *src++);
         else
             break;

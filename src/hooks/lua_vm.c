@@ -588,7 +588,7 @@ static void finish(lc_lua_call_t *c, int st)
     if (st == 0) {
         f.n = lua_gettop(c->co) > 2 ? 2 : lua_gettop(c->co);
         lua_settop(c->co, f.n);
-        if ((rc = vm_pcall(vm, decide_fn, &f)) != 0) {
+        if (vm_pcall(vm, decide_fn, &f) != 0) {
             lc_log_error("lua %s hook%s: %s", lc__lua_hook_name(c->kind), c->who, errmsg(vm->L));
             lua_pop(vm->L, 1);
             lc__lua_decision_internal(&d);

@@ -572,7 +572,8 @@ static char *accept_value(const char *key)
     size_t kl = strlen(key);
     if (kl + sizeof(WS_GUID) > sizeof(buf))
         return NULL;
-    memcpy(buf, key, kl);
+    /* hashed with its length, never read as a string */
+    memcpy(buf, key, kl); // NOLINT(bugprone-not-null-terminated-result)
     memcpy(buf + kl, WS_GUID, sizeof(WS_GUID) - 1);
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)buf, kl + sizeof(WS_GUID) - 1, md);

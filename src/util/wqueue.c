@@ -54,6 +54,7 @@ static int wqueue_grow(lc_wqueue_t *q)
         return 0;
     }
     size_t ncap = q->cap > 1 ? q->cap * 2 : WQ_MIN_CAP;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     if (ncap < q->cap || ncap > SIZE_MAX / sizeof(*q->items))
         return LC_ENOMEM;
     // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers

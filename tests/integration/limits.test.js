@@ -10,6 +10,7 @@ const jwt = require('./lib/jwt');
 const { publish } = require('./lib/api');
 const { rawConnect, rawSession, rawCall } = require('./lib/client');
 const { tcpWebSocket } = require('./lib/rawsocket');
+const { startBackend } = require('./lib/backend');
 
 let server;
 before(async () => {
@@ -158,6 +159,47 @@ test('client.command_rate_limit: commands over the rate get error 111, in order;
     });
   } finally {
     await assertCleanExit(srv2);
+  }
+});
+
+test('client.max_queued_commands: behind a pending subscribe proxy call, up to the cap wait and are answered in order; one more disconnects with 3013 and one log line', async () => {
+  // The subscribe proxy holds its answer: the subscribe is the one pending decision, what
+  // follows waits behind it.
+  const backend = await startBackend({ '/subscribe': { json: { result: {} }, delayMs: 1500 } });
+  const srv = await startServer(
+    merge(defaultConfig(), {
+      client: { max_queued_commands: 4 },
+      channel: {
+        proxy: { subscribe: { endpoint: backend.url('/subscribe'), timeout: '5s' } },
+        namespaces: [{ name: 'held', subscribe_proxy_enabled: true }],
+      },
+    }),
+  );
+  try {
+    await withLogsOnFailure(srv, async () => {
+      const unsub = (id) => JSON.stringify({ id, unsubscribe: { channel: 'news' } });
+      // at the cap: 4 wait, all answered in order once the backend answers
+      const ok = await rawSession(srv, { token: jwt.connToken(srv.secret, '1') });
+      ok.send(JSON.stringify({ id: 10, subscribe: { channel: 'held:1' } }));
+      await backend.next('/subscribe', 3000);
+      ok.send([11, 12, 13, 14].map(unsub).join('\n'));
+      assert.deepEqual(await ok.reply(10), { id: 10, subscribe: {} });
+      for (const id of [11, 12, 13, 14]) assert.deepEqual(await ok.reply(id), { id, unsubscribe: {} });
+      // one over the cap: disconnected with 3013 before the backend answers
+      const flood = await rawSession(srv, { token: jwt.connToken(srv.secret, '2') });
+      flood.send(JSON.stringify({ id: 20, subscribe: { channel: 'held:2' } }));
+      await backend.next('/subscribe', 3000);
+      const started = Date.now();
+      flood.send([21, 22, 23, 24].map(unsub).join('\n'));
+      flood.send(unsub(25));
+      assert.equal((await flood.closed).code, 3013);
+      assert.ok(Date.now() - started < 1400, 'closed while the decision was still pending');
+      const lines = srv.logs().split('\n').filter((l) => l.includes('client.max_queued_commands'));
+      assert.equal(lines.length, 1, srv.logs());
+    });
+  } finally {
+    await assertCleanExit(srv);
+    await backend.close();
   }
 });
 

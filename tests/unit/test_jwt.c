@@ -327,6 +327,25 @@ static void test_jwt_payload_not_object_invalid(void **state)
     expect_php_invalid("{\"sub\":");
 }
 
+/* \u0000 would cut the string where C code reads it: refused, not truncated. */
+static void test_jwt_nul_escape_invalid(void **state)
+{
+    expect_php_invalid("{\"sub\":\"room\\u0000x\"}");
+    expect_php_invalid("{\"sub\":\"1\",\"info\":{\"a\":\"x\\u0000\"}}");
+}
+
+/* An escaped backslash followed by "u0000" is plain text, not a NUL. */
+static void test_jwt_escaped_backslash_u0000_ok(void **state)
+{
+    lc_conn_claims_t c;
+    char *tok = make_php_token("{\"sub\":\"a\\\\u0000\"}");
+
+    assert_int_equal(verify(tok, &c, NULL), LC_JWT_OK);
+    assert_string_equal(c.sub, "a\\u0000");
+    lc_conn_claims_free(&c);
+    free(tok);
+}
+
 static void test_jwt_embedded_nul_in_payload_invalid(void **state)
 {
     /* {"sub":"1"}\0{"channel":"x"} : the bytes after the NUL are signed but would be unseen. */
@@ -549,6 +568,8 @@ int main(void)
         cmocka_unit_test(test_jwt_garbage_inputs_invalid),
         cmocka_unit_test(test_jwt_payload_not_object_invalid),
         cmocka_unit_test(test_jwt_embedded_nul_in_payload_invalid),
+        cmocka_unit_test(test_jwt_nul_escape_invalid),
+        cmocka_unit_test(test_jwt_escaped_backslash_u0000_ok),
         cmocka_unit_test(test_jwt_huge_token_invalid),
         cmocka_unit_test(test_jwt_b64info_decoded),
         cmocka_unit_test(test_jwt_channels_array),
