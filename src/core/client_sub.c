@@ -8,6 +8,7 @@
 
 #include "auth/jwt.h"
 #include "proto/codes.h"
+#include "proto/tagfilter.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -254,6 +255,10 @@ uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const l
     lc_sub_t *s;
     if (lc_hub_subscribe(lc__worker_hub(c->w), ch, len, c, &s) != 0)
         return LC_ERROR_INTERNAL;
+    if (sp->tf && lc_hub_set_filter(lc__worker_hub(c->w), s, sp->tf) != 0) {
+        lc_hub_unsubscribe(lc__worker_hub(c->w), s);
+        return LC_ERROR_INTERNAL;
+    }
     s->offset = position;
     s->flags = (p->gets_join_leave ? LC_SUB_JOIN_LEAVE : 0) |
                (p->positioned ? LC_SUB_POSITIONED : 0) | (p->recoverable ? LC_SUB_RECOVERABLE : 0) |
@@ -352,6 +357,15 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i)
 
 /* --- client subscribe ------------------------------------------------------------------ */
 
+/* A tag filter is checked here, before any hook runs; the hub compiles it again when the
+ * subscription is made (both are cheap, and the hub keeps one per distinct filter). */
+static bool tf_valid(const char *tf, const char **why)
+{
+    lc_tagfilter_t *f = lc_tagfilter_compile(tf, why);
+    lc_tagfilter_free(f);
+    return f != NULL;
+}
+
 static void client_spec(const lc_cmd_t *cmd, const lc_ns_opts_t *o, lc_sub_spec_t *sp)
 {
     memset(sp, 0, sizeof(*sp));
@@ -390,6 +404,7 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     }
     /* §6.3 step 0: name length, duplicates, the per-connection limit */
     uint32_t code = 0;
+    const char *why = NULL;
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o = NULL;
     if ((int64_t)len > cfg->channel_max_length)
@@ -406,8 +421,11 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     /* a tag filter where the namespace does not allow one (Centrifugo: bad request) */
     else if (cmd->tf && !o->allow_tags_filter)
         code = LC_ERROR_BAD_REQUEST;
+    else if (cmd->tf && !tf_valid(cmd->tf, &why))
+        code = LC_ERROR_BAD_REQUEST;
     if (code) {
-        lc_log_refused("subscribe", c->id, c->user, ch, "rules", code, lc_error_message(code));
+        lc_log_refused("subscribe", c->id, c->user, ch, "rules", code,
+                       why ? why : lc_error_message(code));
         lc__client_reply_error(c, cmd->id, code);
         return LC_CMD_DONE;
     }
