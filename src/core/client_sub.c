@@ -213,6 +213,30 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
     return code;
 }
 
+/* The recovered publications of r that match the tag filter tf: r is pointed at a new array
+ * (returned, for the caller to free after encoding; references stay the stream's). */
+static lc_rcbuf_t **filter_pubs(const char *tf, lc_subscribe_result_t *r)
+{
+    lc_tagfilter_t *f = lc_tagfilter_compile(tf, NULL);
+    lc_rcbuf_t **kept = f ? malloc(r->n_publications * sizeof(*kept)) : NULL;
+    if (!kept) {
+        lc_tagfilter_free(f);
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_publications; i++) {
+        lc_rcbuf_t *pub = r->publications[i];
+        lc_tags_t *tags = lc_tags_from_pub(pub->data, pub->len);
+        if (lc_tagfilter_match(f, tags))
+            kept[n++] = pub;
+        lc_tags_free(tags);
+    }
+    lc_tagfilter_free(f);
+    r->publications = kept;
+    r->n_publications = n;
+    return kept;
+}
+
 uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const lc_sub_spec_t *sp,
                              const lc_sub_plan_t *p, const lc_stream_t *h, lc_buf_t *out)
 {
@@ -295,7 +319,13 @@ uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const l
         r.publish_debounce = sp->o->client_publish_debounce_ms > UINT32_MAX
                                  ? UINT32_MAX
                                  : (uint32_t)sp->o->client_publish_debounce_ms;
-    if (lc_proto_encode_subscribe_result(out, &r) != 0)
+    /* recovered publications pass the subscription's tag filter like live ones */
+    lc_rcbuf_t **kept = NULL;
+    if (sp->tf && r.n_publications && !(kept = filter_pubs(sp->tf, &r)))
+        return LC_ERROR_INTERNAL;
+    int erc = lc_proto_encode_subscribe_result(out, &r);
+    free(kept);
+    if (erc != 0)
         return LC_ERROR_INTERNAL;
 
     if (p->presence || p->join_leave) {

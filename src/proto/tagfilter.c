@@ -7,7 +7,7 @@
 enum op { OP_LEAF, OP_AND, OP_OR, OP_NOT };
 enum cmp { C_EQ, C_NEQ, C_IN, C_NIN, C_EX, C_NEX, C_SW, C_EW, C_CT, C_LT, C_LTE, C_GT, C_GTE };
 
-static const char *const cmp_names[] = {"eq", "neq", "in", "nin", "ex",  "nex", "sw",
+static const char *const cmp_names[] = {"eq", "neq", "in", "nin", "ex", "nex", "sw",
                                         "ew", "ct",  "lt", "lte", "gt", "gte"};
 
 struct lc_tagfilter {

@@ -22,6 +22,7 @@ before(async () => {
         namespaces: [
           { name: 'tf', allow_subscribe_for_client: true, allow_tags_filter: true },
           { name: 'plain', allow_subscribe_for_client: true },
+          { name: 'tfh', allow_subscribe_for_client: true, allow_tags_filter: true, history_size: 10, history_ttl: '60s', force_recovery: true },
         ],
       },
     }),
@@ -150,4 +151,21 @@ t('filter and exclude_client compose: an excluded matching subscriber misses the
   assert.deepEqual(await received(b.sub, 'end'), [1]);
   assert.deepEqual(await received(all.sub, 'end'), [1, 2]);
   for (const s of [a, b, all]) s.c.disconnect();
+});
+
+t('recovered publications pass the filter too', async () => {
+  const ch = uniq('tfh:');
+  const first = await publish(ctx.server, ch, { n: 0 }, { tags: { k: 'a' } });
+  await publish(ctx.server, ch, { n: 1 }, { tags: { k: 'a' } });
+  await publish(ctx.server, ch, { n: 2 }, { tags: { k: 'b' } });
+  await publish(ctx.server, ch, { n: 3 }, { tags: { k: 'a' } });
+  const raw = await rawSession(ctx.server, { token: token() });
+  const tf = { key: 'k', cmp: 'eq', val: 'a' };
+  const r = await rawCall(raw, { subscribe: { channel: ch, recover: true, offset: first.offset, epoch: first.epoch, tf } });
+  assert.equal(r.subscribe?.recovered, true, JSON.stringify(r));
+  assert.deepEqual(r.subscribe.publications.map((p) => p.data.n), [1, 3]);
+  // without a filter the same recovery gives all three
+  const raw2 = await rawSession(ctx.server, { token: token() });
+  const r2 = await rawCall(raw2, { subscribe: { channel: ch, recover: true, offset: first.offset, epoch: first.epoch } });
+  assert.deepEqual(r2.subscribe.publications.map((p) => p.data.n), [1, 2, 3]);
 });
