@@ -310,9 +310,10 @@ static int survey_start(chan_op_t *op, lc_worker_t *w)
         return 0;
     uid_list_t l = {0};
     e->vt->nodes(e, collect_uid, &l);
-    if (l.oom || l.n == 0) {
+    if (l.oom || l.n == 0 || lc_worker_stopping(w)) {
         free(l.uids);
-        return l.oom ? LC_ENOMEM : 0;
+        /* stopping: the loop a survey would wait on is ending */
+        return l.oom ? LC_ENOMEM : l.n ? LC_EIO : 0;
     }
     survey_t *sv = calloc(1, sizeof(*sv));
     if (!sv) {

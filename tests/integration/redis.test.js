@@ -308,9 +308,27 @@ t('channels lists the channels of every node, num_clients summed over nodes, pat
   for (const s of open) s.close();
 });
 
+t('a node serving no HTTP API still runs other nodes\' operations and answers their channels survey', async () => {
+  const quiet = await startServer(nodeConfig(redis.address, prefix, { http_api: { disabled: true } }));
+  try {
+    await waitUntil(async () => (await api(nodes[0], 'info', {})).body.result.nodes.length === 4, { timeoutMs: 6000, what: 'four nodes' });
+    const ch = `quiet${Date.now()}`;
+    const s = await rawSession(quiet, { token: token('quiet'), channels: [ch] });
+    assert.deepEqual((await api(nodes[0], 'channels', { pattern: ch })).body, { result: { channels: { [ch]: { num_clients: 1 } } } });
+    assert.deepEqual((await api(nodes[1], 'disconnect', { user: 'quiet' })).body, { result: {} });
+    assert.equal((await withTimeout(s.closed, 3000, 'disconnect through another node')).code, 3503);
+  } finally {
+    await assertCleanExit(quiet);
+  }
+});
+
 t('channels with a node that does not answer: error 100 after a bounded wait, not a partial list', async () => {
   const extra = await startServer(nodeConfig(redis.address, prefix));
-  await waitUntil(async () => (await api(nodes[0], 'info', {})).body.result.nodes.length === 4, { timeoutMs: 6000, what: 'four nodes' });
+  const uid = (await api(extra, 'info', {})).body.result.nodes[0].uid;
+  await waitUntil(async () => (await api(nodes[0], 'info', {})).body.result.nodes.some((n) => n.uid === uid), {
+    timeoutMs: 6000,
+    what: 'the new node known',
+  });
   extra.process.kill('SIGSTOP');
   try {
     const t0 = Date.now();
