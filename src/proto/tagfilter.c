@@ -117,7 +117,7 @@ static char *dup(const char *s)
 
 static lc_tagfilter_t *compile(const cJSON *j, int depth, int *budget, const char **why)
 {
-    if (depth > LC_TAGFILTER_MAX_DEPTH) {
+    if (depth >= LC_TAGFILTER_MAX_DEPTH) {
         *why = "filter nested too deep";
         return NULL;
     }
