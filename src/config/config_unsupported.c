@@ -76,7 +76,6 @@ static const struct unsupported unsupported[] = {
     TUNE("client.channel_position_check_delay", "is not applied (single-node engine)"),
     TUNE("client.channel_position_max_time_lag", "is not applied (single-node engine)"),
     /* channel options */
-    NO("*.allow_tags_filter", ON_TRUE, "publication tags filters are not supported yet"),
     NO("*.auto_cache_recover", ON_TRUE, "automatic cache recovery is not supported yet"),
     NO("*.auto_cache_recovery", ON_TRUE, "automatic cache recovery is not supported yet"),
     /* subscription_type other than "stream" is refused by the namespace checks (naming it) */

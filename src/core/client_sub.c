@@ -8,6 +8,7 @@
 
 #include "auth/jwt.h"
 #include "proto/codes.h"
+#include "proto/tagfilter.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -213,6 +214,30 @@ uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
     return code;
 }
 
+/* The recovered publications of r that match the tag filter tf: r is pointed at a new array
+ * (returned, for the caller to free after encoding; references stay the stream's). */
+static lc_rcbuf_t **filter_pubs(const char *tf, lc_subscribe_result_t *r)
+{
+    lc_tagfilter_t *f = lc_tagfilter_compile(tf, NULL);
+    lc_rcbuf_t **kept = f ? malloc(r->n_publications * sizeof(*kept)) : NULL;
+    if (!kept) {
+        lc_tagfilter_free(f);
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_publications; i++) {
+        lc_rcbuf_t *pub = r->publications[i];
+        lc_tags_t *tags = lc_tags_from_pub(pub->data, pub->len);
+        if (lc_tagfilter_match(f, tags))
+            kept[n++] = pub;
+        lc_tags_free(tags);
+    }
+    lc_tagfilter_free(f);
+    r->publications = kept;
+    r->n_publications = n;
+    return kept;
+}
+
 uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const lc_sub_spec_t *sp,
                              const lc_sub_plan_t *p, const lc_stream_t *h, lc_buf_t *out)
 {
@@ -255,6 +280,10 @@ uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const l
     lc_sub_t *s;
     if (lc_hub_subscribe(lc__worker_hub(c->w), ch, len, c, &s) != 0)
         return LC_ERROR_INTERNAL;
+    if (sp->tf && lc_hub_set_filter(lc__worker_hub(c->w), s, sp->tf) != 0) {
+        lc_hub_unsubscribe(lc__worker_hub(c->w), s);
+        return LC_ERROR_INTERNAL;
+    }
     s->offset = position;
     s->flags = (p->gets_join_leave ? LC_SUB_JOIN_LEAVE : 0) |
                (p->positioned ? LC_SUB_POSITIONED : 0) | (p->recoverable ? LC_SUB_RECOVERABLE : 0) |
@@ -291,7 +320,13 @@ uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const l
         r.publish_debounce = sp->o->client_publish_debounce_ms > UINT32_MAX
                                  ? UINT32_MAX
                                  : (uint32_t)sp->o->client_publish_debounce_ms;
-    if (lc_proto_encode_subscribe_result(out, &r) != 0)
+    /* recovered publications pass the subscription's tag filter like live ones */
+    lc_rcbuf_t **kept = NULL;
+    if (sp->tf && r.n_publications && !(kept = filter_pubs(sp->tf, &r)))
+        return LC_ERROR_INTERNAL;
+    int erc = lc_proto_encode_subscribe_result(out, &r);
+    free(kept);
+    if (erc != 0)
         return LC_ERROR_INTERNAL;
 
     if (p->presence || p->join_leave) {
@@ -353,6 +388,15 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i)
 
 /* --- client subscribe ------------------------------------------------------------------ */
 
+/* A tag filter is checked here, before any hook runs; the hub compiles it again when the
+ * subscription is made (both are cheap, and the hub keeps one per distinct filter). */
+static bool tf_valid(const char *tf, const char **why)
+{
+    lc_tagfilter_t *f = lc_tagfilter_compile(tf, why);
+    lc_tagfilter_free(f);
+    return f != NULL;
+}
+
 static void client_spec(const lc_cmd_t *cmd, const lc_ns_opts_t *o, lc_sub_spec_t *sp)
 {
     memset(sp, 0, sizeof(*sp));
@@ -391,6 +435,7 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     }
     /* §6.3 step 0: name length, duplicates, the per-connection limit */
     uint32_t code = 0;
+    const char *why = NULL;
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o = NULL;
     /* The order of the checks decides which error a client gets; several give 107. */
@@ -408,8 +453,11 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     /* a tag filter where the namespace does not allow one (Centrifugo: bad request) */
     else if (cmd->tf && !o->allow_tags_filter)
         code = LC_ERROR_BAD_REQUEST;
+    else if (cmd->tf && !tf_valid(cmd->tf, &why))
+        code = LC_ERROR_BAD_REQUEST;
     if (code) {
-        lc_log_refused("subscribe", c->id, c->user, ch, "rules", code, lc_error_message(code));
+        lc_log_refused("subscribe", c->id, c->user, ch, "rules", code,
+                       why ? why : lc_error_message(code));
         lc__client_reply_error(c, cmd->id, code);
         return LC_CMD_DONE;
     }

@@ -5,12 +5,25 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "proto/tagfilter.h"
 #include "util/assert.h"
 #include "util/err.h"
 #include "util/map.h"
 
+/* A tag filter interned per channel: subscribers with the same filter text share it, and its
+ * verdict on the publication being fanned out is computed once (seq tells which one). */
+struct lc_hub_filter {
+    struct lc_hub_filter *next;
+    lc_tagfilter_t *f;
+    size_t refs;
+    uint64_t seq;
+    bool match;
+    char text[];
+};
+
 struct lc_hub_chan {
     lc_list_t subs;
+    struct lc_hub_filter *filters;
     size_t nsubs;
     int fanning; /* a fan-out is walking subs: dropping the channel waits for its end */
     size_t len;
@@ -23,6 +36,7 @@ struct lc_hub {
     void *ctx;
     void (*watch)(void *ctx, const char *ch, size_t len, int delta);
     void (*gap)(void *owner, const char *ch, size_t len, void *ctx);
+    uint64_t fan_seq; /* numbers fan-outs, for the filters' verdict cache */
 };
 
 void lc_hub_set_gap(lc_hub_t *h, void (*gap)(void *owner, const char *ch, size_t len, void *ctx))
@@ -46,8 +60,27 @@ lc_hub_t *lc_hub_new(lc_hub_deliver_fn deliver, void *ctx)
     return h;
 }
 
+static void filter_unref(lc_hub_chan_t *c, struct lc_hub_filter *hf)
+{
+    if (!hf || --hf->refs)
+        return;
+    for (struct lc_hub_filter **pp = &c->filters; *pp; pp = &(*pp)->next)
+        if (*pp == hf) {
+            *pp = hf->next;
+            break;
+        }
+    lc_tagfilter_free(hf->f);
+    free(hf);
+}
+
 static void chan_free(lc_hub_chan_t *c)
 {
+    while (c->filters) {
+        struct lc_hub_filter *hf = c->filters;
+        c->filters = hf->next;
+        lc_tagfilter_free(hf->f);
+        free(hf);
+    }
     lc_list_t *pos, *tmp;
     lc_list_foreach_safe(pos, tmp, &c->subs)
     {
@@ -85,6 +118,7 @@ int lc_hub_subscribe(lc_hub_t *h, const char *ch, size_t len, void *owner, lc_su
         if (!c)
             return LC_ENOMEM;
         lc_list_init(&c->subs);
+        c->filters = NULL;
         c->nsubs = 0;
         c->fanning = 0;
         c->len = len;
@@ -112,6 +146,7 @@ int lc_hub_subscribe(lc_hub_t *h, const char *ch, size_t len, void *owner, lc_su
     s->owner = owner;
     s->offset = 0;
     s->flags = 0;
+    s->filter = NULL;
     lc_list_insert_tail(&c->subs, &s->node);
     c->nsubs++;
     *out = s;
@@ -134,6 +169,7 @@ void lc_hub_unsubscribe(lc_hub_t *h, lc_sub_t *s)
     LC_ASSERT(c->nsubs > 0);
     lc_list_remove(&s->node);
     c->nsubs--;
+    filter_unref(c, s->filter);
     free(s);
     chan_drop_if_empty(h, c);
 }
@@ -143,6 +179,51 @@ const char *lc_hub_sub_channel(const lc_sub_t *s, size_t *len)
     if (len)
         *len = s->chan->len;
     return s->chan->name;
+}
+
+int lc_hub_set_filter(lc_hub_t *h, lc_sub_t *s, const char *tf)
+{
+    (void)h;
+    lc_hub_chan_t *c = s->chan;
+    struct lc_hub_filter *hf = c->filters;
+    while (hf && strcmp(hf->text, tf) != 0)
+        hf = hf->next;
+    if (!hf) {
+        size_t n = strlen(tf);
+        hf = malloc(sizeof(*hf) + n + 1);
+        if (!hf)
+            return LC_ENOMEM;
+        if (!(hf->f = lc_tagfilter_compile(tf, NULL))) {
+            free(hf);
+            return LC_EINVAL;
+        }
+        memcpy(hf->text, tf, n + 1);
+        hf->refs = 0;
+        hf->seq = 0;
+        hf->match = false;
+        hf->next = c->filters;
+        c->filters = hf;
+    }
+    hf->refs++;
+    filter_unref(c, s->filter);
+    s->filter = hf;
+    return 0;
+}
+
+/* Whether the publication in push passes s's filter: each distinct filter of the channel is
+ * evaluated once per fan-out, the tags parsed once on first need. */
+static bool filter_pass(lc_hub_t *h, lc_sub_t *s, lc_rcbuf_t *push, lc_tags_t **tags, bool *parsed)
+{
+    struct lc_hub_filter *hf = s->filter;
+    if (hf->seq != h->fan_seq) {
+        if (!*parsed) {
+            *tags = lc_tags_from_push(push->data, push->len);
+            *parsed = true;
+        }
+        hf->match = lc_tagfilter_match(hf->f, *tags);
+        hf->seq = h->fan_seq;
+    }
+    return hf->match;
 }
 
 static int excluded(void *owner, void *const *exclude, size_t n)
@@ -185,6 +266,9 @@ size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *cons
     lc_rcbuf_t *frames[LC_HUB_VARIANTS][LC_FRAMING_MAX] = {{0}};
     size_t n = 0;
     size_t before = c->nsubs;
+    lc_tags_t *tags = NULL;
+    bool parsed = false;
+    h->fan_seq++;
     c->fanning++;
     /* A delivery may unsubscribe its own owner (slow consumer cut off), which removes the
      * current node: the safe walk has already saved the next one. */
@@ -210,6 +294,9 @@ size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *cons
                 s->flags &= ~(uint32_t)LC_SUB_DELTA_READY;
             continue;
         }
+        if (s->filter && kind == LC_PUSH_PUB &&
+            !filter_pass(h, s, pushes[LC_HUB_PLAIN], &tags, &parsed))
+            continue;
         int v = variant_of(s, pushes, kind, offset);
         h->deliver(s->owner, pushes[v], frames[v], h->ctx);
         n++;
@@ -217,6 +304,7 @@ size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *cons
     /* deliveries only ever remove subscribers (a slow consumer cut off), never add any */
     LC_ASSERT(c->fanning > 0 && n <= before && c->nsubs <= before);
     c->fanning--;
+    lc_tags_free(tags);
     for (int v = 0; v < LC_HUB_VARIANTS; v++)
         for (int i = 0; i < LC_FRAMING_MAX; i++)
             lc_rcbuf_unref(frames[v][i]);

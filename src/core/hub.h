@@ -43,6 +43,7 @@ typedef struct lc_sub {
      * reply covered): a delivery at or below it is a duplicate and is skipped. */
     uint64_t offset;
     uint32_t flags;
+    struct lc_hub_filter *filter; /* its tag filter, shared per channel; NULL = none */
 } lc_sub_t;
 
 /* Deliver `push` to `owner`; frames[LC_FRAMING_MAX] is the fan-out's frame cache: fill a slot
@@ -69,6 +70,11 @@ int lc_hub_subscribe(lc_hub_t *h, const char *ch, size_t len, void *owner, lc_su
 /* Remove and free the record; the channel is dropped when it becomes empty. */
 void lc_hub_unsubscribe(lc_hub_t *h, lc_sub_t *s);
 const char *lc_hub_sub_channel(const lc_sub_t *s, size_t *len);
+/* Give s the tag filter tf (its JSON text, already checked with lc_tagfilter_compile):
+ * subscribers of a channel with the same text share one compiled filter, evaluated once per
+ * publication. Publications whose tags do not match are not delivered to s. 0 or LC_ENOMEM /
+ * LC_EINVAL. */
+int lc_hub_set_filter(lc_hub_t *h, lc_sub_t *s, const char *tf);
 
 /* Deliver push to every subscriber of ch except the owners listed in exclude. kind is an
  * enum lc_push_kind (engine.h): join/leave pushes go only to LC_SUB_JOIN_LEAVE subscribers;

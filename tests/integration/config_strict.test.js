@@ -41,7 +41,7 @@ const unsupported = [
   [{ broker: { enabled: true } }, 'broker.enabled'],
   [{ http_server: { http3: { enabled: true } } }, 'http_server.http3'],
   [{ client: { token: { user_id_claim: 'x' } } }, 'client.token.user_id_claim'],
-  [{ channel: { namespaces: [{ name: 'dd', allow_tags_filter: true }] } }, 'channel.namespaces[0].allow_tags_filter'],
+  [{ channel: { namespaces: [{ name: 'dd', auto_cache_recover: true }] } }, 'channel.namespaces[0].auto_cache_recover'],
   [{ map_broker: { type: 'redis' } }, 'map_broker'],
   [{ grpc_api: { enabled: true } }, 'grpc_api.enabled'],
   [{ opentelemetry: { enabled: true } }, 'opentelemetry'],

@@ -2,7 +2,8 @@
 // Subscribe flags and fields of the v6.x protocol (spec §1.6 subscribe): bit 2 ("reject
 // unrecovered") turns a recovery that cannot be satisfied into error 112, so the SDK reloads
 // its state with getState; bit 1 (channel compaction) is accepted and changes nothing; a
-// subscription type other than a stream and a tag filter where none is allowed are refused.
+// subscription type other than a stream and a tag filter where the namespace does not allow
+// one (allow_tags_filter off) are refused; tag filters themselves: tags_filter.test.js.
 
 const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');

@@ -61,7 +61,7 @@ static void test_unsupported_keys_refused_when_on(void **state)
     expect_refused("{\"channel\": {\"namespaces\": [{\"name\": \"cursors\", "
                    "\"subscription_type\": \"map_clients\"}]}}",
                    "(namespace \"cursors\"): subscription_type \"map_clients\" is not served");
-    expect_refused("{\"allow_tags_filter\": true}", "not supported");
+    expect_refused("{\"auto_cache_recover\": true}", "not supported");
     expect_refused("{\"graphite\": {\"enabled\": true}}", "graphite: not supported");
     expect_refused("{\"channel\": {\"proxy\": {\"state\": {\"endpoint\": \"http://a\"}}}}",
                    "channel.proxy.state: not supported");

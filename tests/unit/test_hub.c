@@ -11,6 +11,7 @@
 
 #include "core/hub.h"
 #include "engine/engine.h"
+#include "util/err.h"
 #include "util/rcbuf.h"
 
 /* A fake transport endpoint: counts deliveries and remembers the last frame it queued. */
@@ -42,6 +43,51 @@ static void fake_deliver(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, voi
 static lc_rcbuf_t *push_of(const char *s)
 {
     return lc_rcbuf_from(s, strlen(s));
+}
+
+/* Subscribers with the same filter text share one filter; non-matching tags are not
+ * delivered; subscribers without a filter get everything; filters outlive only their users. */
+static void test_hub_tag_filters_shared_and_applied(void **state)
+{
+    (void)state;
+    lc_hub_t *h = lc_hub_new(fake_deliver, NULL);
+    fake_conn_t c[4] = {0};
+    lc_sub_t *s[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(lc_hub_subscribe(h, "t", 1, &c[i], &s[i]), 0);
+    const char *eq = "{\"key\":\"k\",\"cmp\":\"eq\",\"val\":\"a\"}";
+    assert_int_equal(lc_hub_set_filter(h, s[0], eq), 0);
+    assert_int_equal(lc_hub_set_filter(h, s[1], eq), 0);
+    assert_int_equal(lc_hub_set_filter(h, s[2], "{\"key\":\"k\",\"cmp\":\"nex\"}"), 0);
+    assert_ptr_equal(s[0]->filter, s[1]->filter);
+    assert_ptr_not_equal(s[0]->filter, s[2]->filter);
+    assert_int_equal(lc_hub_set_filter(h, s[3], "{\"cmp\":\"bogus\"}"), LC_EINVAL);
+    assert_null(s[3]->filter);
+
+    lc_rcbuf_t *a =
+        push_of("{\"push\":{\"channel\":\"t\",\"pub\":{\"data\":1,\"tags\":{\"k\":\"a\"}}}}");
+    lc_rcbuf_t *b =
+        push_of("{\"push\":{\"channel\":\"t\",\"pub\":{\"data\":2,\"tags\":{\"k\":\"b\"}}}}");
+    lc_rcbuf_t *none = push_of("{\"push\":{\"channel\":\"t\",\"pub\":{\"data\":3}}}");
+    assert_int_equal(lc_hub_fanout(h, "t", 1, a, LC_PUSH_PUB, 0, NULL, 0), 3);
+    assert_int_equal(lc_hub_fanout(h, "t", 1, b, LC_PUSH_PUB, 0, NULL, 0), 1);
+    assert_int_equal(lc_hub_fanout(h, "t", 1, none, LC_PUSH_PUB, 0, NULL, 0), 2);
+    /* exclusion and filter compose */
+    void *ex[] = {&c[0]};
+    assert_int_equal(lc_hub_fanout(h, "t", 1, a, LC_PUSH_PUB, 0, ex, 1), 2);
+    assert_int_equal(c[0].received, 1);
+    assert_int_equal(c[1].received, 2);
+    assert_int_equal(c[2].received, 1);
+    assert_int_equal(c[3].received, 4);
+    lc_hub_unsubscribe(h, s[0]);
+    lc_hub_unsubscribe(h, s[2]);
+    assert_int_equal(lc_hub_fanout(h, "t", 1, a, LC_PUSH_PUB, 0, NULL, 0), 2);
+    lc_rcbuf_unref(a);
+    lc_rcbuf_unref(b);
+    lc_rcbuf_unref(none);
+    for (int i = 0; i < 4; i++)
+        lc_rcbuf_unref(c[i].last_frame);
+    lc_hub_free(h);
 }
 
 static void test_hub_fanout_reaches_every_subscriber_with_one_frame(void **state)
@@ -213,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_hub_free_with_subscribers_releases_all),
         cmocka_unit_test(test_hub_join_leave_only_to_subscribers_that_asked),
         cmocka_unit_test(test_hub_offset_at_or_below_position_is_skipped),
+        cmocka_unit_test(test_hub_tag_filters_shared_and_applied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
