@@ -224,7 +224,8 @@ void lc__config_ops_free(lc_config_t *c);
 bool lc__config_ops_static(const char *p);
 int lc__config_ops_validate(const lc_config_t *c, char *err, size_t errlen);
 /* config_unsupported.c: refuse (LC_EINVAL, message via the walker) or warn about a key that is
- * recognised but not implemented, when v switches it on. path is the v6 key path. */
+ * recognised but has no effect here, when the value v switches it on. path is the v6 key
+ * path. */
 struct lc__walk;
 int lc__config_unsupported(struct lc__walk *x, const char *path, const struct lc__key *k,
                            const struct cJSON *v);

@@ -3,7 +3,6 @@
  * even parsed before request N has its response; whatever follows stays in the connection's
  * input tail. The parser state exists only while a connection has something in progress: it
  * is allocated when bytes arrive and freed once the connection is idle or upgraded. */
-#include <ctype.h>
 #include <llhttp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -634,40 +633,6 @@ lc__conn_t *lc__http_stream_start(lc_http_req_t *req, const char *content_type,
 }
 
 /* ---- helpers of the connection endpoints ---- */
-
-/* Case-insensitive match where '*' stands for any run of characters. */
-static bool glob_match(const char *pat, const char *s)
-{
-    const char *star = NULL, *resume = NULL;
-    while (*s != '\0') {
-        if (*pat == '*') {
-            star = pat++;
-            resume = s;
-        } else if (*pat != '\0' && tolower((unsigned char)*pat) == tolower((unsigned char)*s)) {
-            pat++;
-            s++;
-        } else if (star != NULL) {
-            pat = star + 1;
-            s = ++resume;
-        } else {
-            return false;
-        }
-    }
-    while (*pat == '*')
-        pat++;
-    return *pat == '\0';
-}
-
-bool lc__http_origin_allowed(const lc_config_t *cfg, const char *origin)
-{
-    if (origin == NULL || origin[0] == '\0')
-        return true; /* not a browser: nothing to check */
-    for (size_t i = 0; i < cfg->n_allowed_origins; i++) {
-        if (glob_match(cfg->allowed_origins[i], origin))
-            return true;
-    }
-    return false;
-}
 
 lc_client_header_t *lc__http_copy_headers(const lc_http_req_t *req, size_t *n)
 {

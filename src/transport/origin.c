@@ -1,0 +1,40 @@
+/* Allowed origins of the connection endpoints (client.allowed_origins): patterns where '*'
+ * stands for any run of characters, compared case-insensitively. */
+#include <ctype.h>
+#include <stdbool.h>
+
+#include "transport/conn.h"
+
+/* Case-insensitive match where '*' stands for any run of characters. */
+static bool glob_match(const char *pat, const char *s)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*s != '\0') {
+        if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (*pat != '\0' && tolower((unsigned char)*pat) == tolower((unsigned char)*s)) {
+            pat++;
+            s++;
+        } else if (star != NULL) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
+}
+
+bool lc__http_origin_allowed(const lc_config_t *cfg, const char *origin)
+{
+    if (origin == NULL || origin[0] == '\0')
+        return true; /* not a browser: nothing to check */
+    for (size_t i = 0; i < cfg->n_allowed_origins; i++) {
+        if (glob_match(cfg->allowed_origins[i], origin))
+            return true;
+    }
+    return false;
+}
