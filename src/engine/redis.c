@@ -324,14 +324,9 @@ done:
     return rc;
 }
 
-typedef struct done_call {
-    lc_done_cb cb;
-    void *arg;
-} done_call_t;
-
 static void on_done(lc__rconn_t *c, redisReply *reply, void *arg)
 {
-    done_call_t *d = arg;
+    lc__redis_done_t *d = arg;
     int err = !reply || reply->type == REDIS_REPLY_ERROR ? LC_EIO : 0;
     if (d->cb)
         d->cb(d->arg, err);
@@ -346,7 +341,7 @@ static int redis_publish_join_leave(lc_engine_t *e, const char *ch, size_t chlen
     lc__rconn_t *c = lc__redis_conn(r, ch, chlen, &err);
     if (!c)
         return err;
-    done_call_t *d = malloc(sizeof(*d));
+    lc__redis_done_t *d = malloc(sizeof(*d));
     if (!d)
         return LC_ENOMEM;
     d->cb = cb;

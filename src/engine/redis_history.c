@@ -134,14 +134,9 @@ int lc__redis_history(lc_engine_t *e, const lc_history_req_t *req, lc_history_cb
     return rc;
 }
 
-typedef struct done_call {
-    lc_done_cb cb;
-    void *arg;
-} done_call_t;
-
 static void on_removed(lc__rconn_t *c, redisReply *reply, void *arg)
 {
-    done_call_t *d = arg;
+    lc__redis_done_t *d = arg;
     if (d->cb)
         d->cb(d->arg, !reply || reply->type == REDIS_REPLY_ERROR ? LC_EIO : 0);
     free(d);
@@ -154,7 +149,7 @@ int lc__redis_history_remove(lc_engine_t *e, const char *ch, size_t chlen, lc_do
     lc__rconn_t *c = lc__redis_conn(r, ch, chlen, &err);
     if (!c)
         return err;
-    done_call_t *d = malloc(sizeof(*d));
+    lc__redis_done_t *d = malloc(sizeof(*d));
     if (!d)
         return LC_ENOMEM;
     d->cb = cb;

@@ -210,6 +210,13 @@ int lc__broker_channel_ready(lc_engine_t *e, const char *ch, size_t chlen, lc_do
                              void *arg);
 /* The slot's thread: run the completions queued for it. */
 void lc__broker_on_done(uv_async_t *h);
+
+/* A done callback and its argument, carried through a Redis command that only succeeds or
+ * fails (history_remove, presence add/remove, join/leave). */
+typedef struct lc__redis_done {
+    lc_done_cb cb;
+    void *arg;
+} lc__redis_done_t;
 /* Drop what a slot still has queued (engine teardown, loops gone). */
 void lc__broker_free_done(lc__rslot_t *s);
 void lc__broker_on_async(uv_async_t *h);

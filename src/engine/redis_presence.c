@@ -19,14 +19,9 @@ typedef struct lc__rpres {
     size_t vlen;
 } lc__rpres_t;
 
-typedef struct done_call {
-    lc_done_cb cb;
-    void *arg;
-} done_call_t;
-
 static void on_done(lc__rconn_t *c, redisReply *reply, void *arg)
 {
-    done_call_t *d = arg;
+    lc__redis_done_t *d = arg;
     if (d) {
         if (d->cb)
             d->cb(d->arg, !reply || reply->type == REDIS_REPLY_ERROR ? LC_EIO : 0);
@@ -35,7 +30,8 @@ static void on_done(lc__rconn_t *c, redisReply *reply, void *arg)
 }
 
 static int send_add(lc__redis_t *r, lc__rconn_t *c, const char *ch, size_t chlen,
-                    const char *client, size_t clen, const char *value, size_t vlen, done_call_t *d)
+                    const char *client, size_t clen, const char *value, size_t vlen,
+                    lc__redis_done_t *d)
 {
     lc_buf_t zkey = LC_BUF_INIT, hkey = LC_BUF_INIT;
     int rc = lc__redis_key(r, &zkey, "presence.expire", ch, chlen);
@@ -104,7 +100,7 @@ int lc__redis_presence_add(lc_engine_t *e, const char *ch, size_t chlen, const c
     entry_free(old);
     if (!c)
         return err;
-    done_call_t *d = malloc(sizeof(*d));
+    lc__redis_done_t *d = malloc(sizeof(*d));
     if (!d)
         return LC_ENOMEM;
     d->cb = cb;
@@ -116,7 +112,7 @@ int lc__redis_presence_add(lc_engine_t *e, const char *ch, size_t chlen, const c
 }
 
 typedef struct rem_call {
-    done_call_t d;
+    lc__redis_done_t d;
     int left;
     int err;
 } rem_call_t;
