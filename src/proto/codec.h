@@ -32,6 +32,13 @@ typedef enum lc_cmd_type {
     LC_CMD_SEND,
     LC_CMD_REFRESH,
     LC_CMD_SUB_REFRESH,
+    /* Pusher protocol events (proto/pusher.h) */
+    LC_CMD_PUSHER_SUBSCRIBE,
+    LC_CMD_PUSHER_UNSUBSCRIBE,
+    LC_CMD_PUSHER_PING,
+    LC_CMD_PUSHER_PONG,
+    LC_CMD_PUSHER_CLIENT, /* a client-* event */
+    LC_CMD_PUSHER_OTHER,  /* an event Lucent does not serve */
 } lc_cmd_type;
 
 /* A raw JSON value taken from the input: points into lc_cmd_t's own storage. */
@@ -91,6 +98,8 @@ typedef struct lc_cmd {
     size_t n_subs;
     lc_kv_t *headers;
     size_t n_headers;
+    /* pusher:subscribe: the presence channel_data string, decoded (the signed bytes) */
+    char *channel_data;
     /* private storage: a copy of the command text the raw values point into */
     char *storage_;
 } lc_cmd_t;
@@ -220,5 +229,8 @@ bool lc_json_valid(const char *p, size_t len);
  * Centrifugo). */
 int lc_json_raw_get(const char *json, size_t len, const char *const *path, size_t depth,
                     lc_raw_t *out);
+/* The same for text already known to be valid (Lucent's own encoded pushes): no check. */
+int lc_json_raw_find(const char *json, size_t len, const char *const *path, size_t depth,
+                     lc_raw_t *out);
 
 #endif

@@ -155,6 +155,12 @@ int lc_json_raw_get(const char *json, size_t len, const char *const *path, size_
     return raw_find(json, len, path, depth, out);
 }
 
+int lc_json_raw_find(const char *json, size_t len, const char *const *path, size_t depth,
+                     lc_raw_t *out)
+{
+    return raw_find(json, len, path, depth, out);
+}
+
 /* ---- typed field access ---- */
 
 static const cJSON *member(const cJSON *obj, const char *key)
@@ -459,6 +465,7 @@ static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
         TRY(get_str(req, "token", &cmd->token));
         break;
     case LC_CMD_NONE:
+    default: /* Pusher events never come from this decoder (proto/pusher.c) */
         break;
     }
     return 0;
@@ -601,6 +608,7 @@ void lc_cmd_free(lc_cmd_t *cmd)
         free(cmd->headers[i].value);
     }
     free(cmd->headers);
+    free(cmd->channel_data);
     free(cmd->storage_);
     memset(cmd, 0, sizeof(*cmd));
 }
