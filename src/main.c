@@ -19,6 +19,7 @@
 #include "transport/http.h"
 #include "transport/sse.h"
 #include "transport/uni.h"
+#include "transport/pusher_ws.h"
 #include "transport/ws.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -352,8 +353,9 @@ static int serve(lc_config_t *cfg, bool dev)
     if (!node)
         goto done;
     router = lc_router_new();
-    if (!router || lc_ws_register(router, cfg) != 0 || lc_sse_register(router, cfg) != 0 ||
-        lc_uni_register(router, cfg) != 0 || lc_api_register(router, node) != 0) {
+    if (!router || lc_ws_register(router, cfg) != 0 || lc_pusher_ws_register(router, cfg) != 0 ||
+        lc_sse_register(router, cfg) != 0 || lc_uni_register(router, cfg) != 0 ||
+        lc_api_register(router, node) != 0) {
         lc_log_error("cannot set up HTTP routes: out of memory");
         goto done;
     }

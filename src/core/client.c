@@ -10,6 +10,7 @@
 
 #include "auth/jwt.h"
 #include "proto/codes.h"
+#include "proto/pusher.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -73,6 +74,7 @@ static void free_x(lc_client_x_t *x)
     free(x->meta);
     free_headers(x->headers, x->n_headers);
     free_headers(x->emulated, x->n_emulated);
+    free(x->pusher);
     free(x);
 }
 
@@ -100,6 +102,8 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
     /* A connection that never authenticates is closed as stale. */
     if (c->cfg->stale_close_delay_ms > 0)
         lc__worker_sched(c->w, &c->sched, LC_SCHED_STALE, c->cfg->stale_close_delay_ms);
+    if (c->mode == LC_CLIENT_PUSHER)
+        lc__pusher_start(c, opts);
     return c;
 }
 
@@ -119,6 +123,8 @@ static void client_detach(lc_client_t *c)
         lc__worker_unsched(c->w, &x->expire);
         lc__worker_unsched(c->w, &x->sub_expire);
     }
+    if (c->mode == LC_CLIENT_PUSHER)
+        lc__pusher_end(c);
     if (c->user_counted) {
         lc__node_user_release(lc_worker_node(c->w), c->user);
         c->user_counted = false;
@@ -139,6 +145,10 @@ void lc__client_send_push(lc_client_t *c, const char *p, size_t n)
 {
     if (c->state == LC_CLIENT_CLOSING)
         return;
+    if (c->mode == LC_CLIENT_PUSHER) {
+        lc__pusher_send_push(c, p, n);
+        return;
+    }
     lc_rcbuf_t *f = c->t->vt->frame(p, n);
     if (!f)
         return;
@@ -150,7 +160,8 @@ void lc__client_send_push(lc_client_t *c, const char *p, size_t n)
 
 void lc__client_send_replies(lc_client_t *c)
 {
-    if (c->replies.len == 0 || c->state == LC_CLIENT_CLOSING) {
+    /* a Pusher session sends each event as it is made (one per frame) */
+    if (c->replies.len == 0 || c->state == LC_CLIENT_CLOSING || c->mode == LC_CLIENT_PUSHER) {
         lc_buf_reset(&c->replies);
         return;
     }
@@ -235,6 +246,10 @@ static uint32_t uni_disconnect_code(uint32_t code)
 
 void lc__client_reply_error(lc_client_t *c, uint32_t id, uint32_t code)
 {
+    if (c->mode == LC_CLIENT_PUSHER) {
+        lc__pusher_reply_error(c, code);
+        return;
+    }
     if (c->mode == LC_CLIENT_UNI) {
         lc__client_disconnect(c, uni_disconnect_code(code), NULL);
         return;
@@ -245,6 +260,8 @@ void lc__client_reply_error(lc_client_t *c, uint32_t id, uint32_t code)
 
 void lc__client_reply_empty(lc_client_t *c, uint32_t id, const char *kind)
 {
+    if (c->mode == LC_CLIENT_PUSHER)
+        return; /* Pusher acknowledges nothing */
     reply_begin(c);
     lc_proto_reply_empty(&c->replies, id, kind);
 }
@@ -321,6 +338,9 @@ void lc__client_on_sched(lc_sched_t *s)
         c = lc_container_of(s, lc_client_x_t, sub_expire)->c;
         lc__client_check_sub_expiry(c);
         break;
+    case LC_SCHED_PUSHER:
+        lc__pusher_on_activity(lc_container_of(s, lc_client_t, sched));
+        break;
     }
 }
 
@@ -332,7 +352,9 @@ static void got_pong(lc_client_t *c)
 
 void lc_client_on_pong(lc_client_t *c)
 {
-    if (c->state == LC_CLIENT_CONNECTED)
+    if (c->mode == LC_CLIENT_PUSHER)
+        lc__pusher_rx(c);
+    else if (c->state == LC_CLIENT_CONNECTED)
         got_pong(c);
 }
 
@@ -416,8 +438,30 @@ static bool over_rate(lc_client_t *c)
     return ++c->rate_count > (uint32_t)limit;
 }
 
+/* A Pusher session's command: client.command_rate_limit holds for it too. */
+static int dispatch_pusher(lc_client_t *c, lc_cmd_t *cmd)
+{
+    if (cmd->type != LC_CMD_PUSHER_PING && over_rate(c)) {
+        lc_log_info("pusher %s: over client.command_rate_limit", c->id);
+        if (c->cfg->command_rate_limit_disconnect) {
+            lc__client_disconnect(c, LC_DISCONNECT_TOO_MANY_REQUESTS, NULL);
+            return LC_CMD_STOP;
+        }
+        lc_buf_t b = LC_BUF_INIT;
+        if (lc_pusher_error(&b, LC_PUSHER_CLIENT_EVENT_REJECTED, "Rate limit exceeded") == 0)
+            lc__pusher_send(c, b.data, b.len);
+        lc_buf_free(&b);
+        return LC_CMD_DONE;
+    }
+    if (c->state != LC_CLIENT_CONNECTED)
+        return LC_CMD_STOP;
+    return lc__pusher_handle(c, cmd);
+}
+
 static int dispatch(lc_client_t *c, lc_cmd_t *cmd)
 {
+    if (c->mode == LC_CLIENT_PUSHER)
+        return dispatch_pusher(c, cmd);
     /* pongs (id 0) are not commands; an asynchronous send has no reply to refuse with */
     bool pong = cmd->type != LC_CMD_CONNECT && cmd->type != LC_CMD_SEND && cmd->id == 0;
     if (!pong && over_rate(c)) {
@@ -524,6 +568,30 @@ void lc__client_process_queue(lc_client_t *c)
         lc__client_drop_queue(c);
 }
 
+static int queue_push(lc_client_t *c, lc_cmd_t *cmd);
+
+/* Queue cmd unless too many wait already (client.max_queued_commands: a flood). False when
+ * the session ended. */
+static bool enqueue(lc_client_t *c, lc_cmd_t *cmd)
+{
+    if (c->qlen - c->qhead >= (uint32_t)c->cfg->max_queued_commands) {
+        lc_cmd_free(cmd);
+        lc_log_info("client %s: more than client.max_queued_commands (%d) commands "
+                    "waiting: disconnect",
+                    c->id[0] ? c->id : "-", c->cfg->max_queued_commands);
+        lc__client_disconnect(c, LC_DISCONNECT_TOO_MANY_REQUESTS, NULL);
+        lc__client_drop_queue(c);
+        return false;
+    }
+    if (queue_push(c, cmd) != 0) {
+        lc_cmd_free(cmd);
+        lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
+        lc__client_drop_queue(c);
+        return false;
+    }
+    return true;
+}
+
 static int queue_push(lc_client_t *c, lc_cmd_t *cmd)
 {
     if (c->qlen == c->qcap) {
@@ -542,6 +610,13 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
 {
     if (c->state == LC_CLIENT_CLOSING)
         return;
+    if (c->mode == LC_CLIENT_PUSHER) {
+        /* one event per message */
+        lc_cmd_t cmd;
+        if (lc__pusher_decode(c, data, len, &cmd) && enqueue(c, &cmd))
+            lc__client_process_queue(c);
+        return;
+    }
     lc_cmd_reader_t r;
     if (c->protobuf)
         lc_cmd_reader_init_pb(&r, data, len);
@@ -569,21 +644,8 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
         }
         /* Commands waiting behind an unanswered hook decision (client.max_queued_commands):
          * more is a flood. */
-        if (c->qlen - c->qhead >= (uint32_t)c->cfg->max_queued_commands) {
-            lc_cmd_free(&cmd);
-            lc_log_info("client %s: more than client.max_queued_commands (%d) commands "
-                        "waiting: disconnect",
-                        c->id[0] ? c->id : "-", c->cfg->max_queued_commands);
-            lc__client_disconnect(c, LC_DISCONNECT_TOO_MANY_REQUESTS, NULL);
-            lc__client_drop_queue(c);
+        if (!enqueue(c, &cmd))
             return;
-        }
-        if (queue_push(c, &cmd) != 0) {
-            lc_cmd_free(&cmd);
-            lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
-            lc__client_drop_queue(c);
-            return;
-        }
         n++;
     }
     if (n == 0) {
@@ -603,6 +665,10 @@ void lc__client_deliver(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void
     lc_client_t *c = owner;
     if (c->state == LC_CLIENT_CLOSING)
         return;
+    if (c->mode == LC_CLIENT_PUSHER) {
+        lc__pusher_deliver(c, push, frames);
+        return;
+    }
     unsigned k = c->t->framing;
     if (!frames[k]) {
         frames[k] = c->t->vt->frame(push->data, push->len);

@@ -27,7 +27,11 @@ enum lc_client_mode {
                             connect result as a `connect` push, connect errors as disconnects,
                             pings without pongs, subscriptions only server-side (and the
                             request's `subs` where a client-side subscribe would be allowed) */
+    LC_CLIENT_PUSHER,    /* Pusher protocol 7 (proto/pusher.h): the session speaks first
+                            (connection_established), one event per message both ways */
 };
+
+struct lc_pusher_app;
 
 typedef struct lc_client_opts {
     enum lc_client_mode mode;
@@ -39,6 +43,10 @@ typedef struct lc_client_opts {
      * forwards (the proxies' http_headers allow-lists), nothing else. Borrowed for the call. */
     const lc_client_header_t *headers;
     size_t n_headers;
+    /* LC_CLIENT_PUSHER: the app of the connection's /app/{key} (NULL: no such app), and a
+     * Pusher code the connection is refused with at once (0 = none: origin, protocol). */
+    const struct lc_pusher_app *pusher_app;
+    uint32_t pusher_refuse;
 } lc_client_opts_t;
 
 /* Whether sessions of this worker keep any request header (some proxy forwards headers):

@@ -62,6 +62,10 @@ typedef struct lc_sub_spec {
     const struct lc_sub_override *override;
     int64_t exp;
     bool proxy_refresh; /* the sub_refresh proxy prolongs it (no client-side refresh) */
+    /* a Pusher session's subscription: never positioned, no presence or join/leave of its
+     * own (client_pusher_presence.c keeps Pusher presence); a presence- channel's gets the
+     * join and leave pushes */
+    bool pusher, pusher_presence;
 } lc_sub_spec_t;
 
 /* What only some sessions need: a command parked behind an asynchronous step and the step's
@@ -89,6 +93,7 @@ typedef struct lc_client_x {
     size_t n_headers;
     lc_http_header_t *emulated; /* connect `headers` some proxy forwards (owned copies) */
     size_t n_emulated;
+    struct lc_pusher_sess *pusher; /* LC_CLIENT_PUSHER sessions (client_pusher.c) */
 } lc_client_x_t;
 
 struct lc_client {
@@ -284,6 +289,54 @@ void lc__client_refresh_at_expiry(lc_client_t *c);
 void lc__client_refresh_at_expiry_apply(lc_client_t *c, const lc_verdict_t *v);
 /* The sub_refresh proxy answered about x->sub_refresh_ch. */
 void lc__client_sub_refresh_at_expiry_apply(lc_client_t *c, const lc_verdict_t *v);
+
+/* --- Pusher protocol sessions (client_pusher.c, client_pusher_events.c,
+ * client_pusher_presence.c) -------------------------------------------------------------------- */
+
+typedef struct lc_pusher_sess {
+    const struct lc_pusher_app *app;
+    int64_t last_rx;    /* monotonic ms of the last message or pong frame */
+    bool ping_sent;     /* pusher:ping sent for the silence: 4201 when it stays silent */
+    bool counted;       /* holds a place of the app's max_connections */
+    uint32_t ev_second; /* client events: the second being counted (mono s) */
+    uint32_t ev_count;  /* and how many came in it */
+} lc_pusher_sess_t;
+
+/* Right after lc_client_new: connection_established, or the refusal (4001, 4003, 4004, ...). */
+void lc__pusher_start(lc_client_t *c, const lc_client_opts_t *opts);
+/* One incoming message: 1 and cmd filled when it is a command to queue; 0 when it was
+ * answered (malformed, pong) or ended the session. */
+int lc__pusher_decode(lc_client_t *c, const char *data, size_t len, lc_cmd_t *cmd);
+/* A queued Pusher command's turn (in place of the Centrifugo dispatcher). */
+int lc__pusher_handle(lc_client_t *c, lc_cmd_t *cmd);
+/* The decision about a parked Pusher command. */
+int lc__pusher_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v);
+/* A Pusher subscribe's hub subscription is made: answer it (presence: list, join). */
+int lc__pusher_subscribed(lc_client_t *c);
+/* The error reply for the command in c->cmd (subscription_error or pusher:error). */
+void lc__pusher_reply_error(lc_client_t *c, uint32_t code);
+void lc__pusher_deliver(lc_client_t *c, lc_rcbuf_t *push, lc_rcbuf_t **frames);
+void lc__pusher_send_push(lc_client_t *c, const char *p, size_t n);
+/* Input seen (a message or a pong frame): the connection is alive. */
+void lc__pusher_rx(lc_client_t *c);
+void lc__pusher_on_activity(lc_client_t *c);
+/* The session ends: give back the app's connection place. */
+void lc__pusher_end(lc_client_t *c);
+/* A non-closing pusher:error. */
+void lc__pusher_error(lc_client_t *c, uint32_t code, const char *msg);
+/* client-* events (client_pusher_events.c): the checks, then the decision; its application. */
+int lc__pusher_client_event(lc_client_t *c, lc_cmd_t *cmd);
+int lc__pusher_client_event_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v);
+/* Send one Pusher event now (its own frame). */
+void lc__pusher_send(lc_client_t *c, const char *p, size_t n);
+/* The Lucent channel of Pusher channel name: prefix + name into b. 0 or LC_ENOMEM. */
+int lc__pusher_lucent_channel(const lc_client_t *c, const char *name, lc_buf_t *b);
+/* Presence (client_pusher_presence.c): read the members of the Pusher presence channel of
+ * c->cmd and answer subscription_succeeded, joining first when join is set (presence entry,
+ * member_added on the user's first connection). Returns like a handler. */
+int lc__pusher_presence_list(lc_client_t *c, bool join);
+/* A joined presence subscription ends: member_removed after the user's last connection. */
+void lc__pusher_presence_leave(lc_client_t *c, const lc_csub_t *cs);
 
 /* The checks every channel command makes (channel given and not too long, namespace,
  * channel_regex): the channel's options (in *scratch when a channel rule applies), or NULL

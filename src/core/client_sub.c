@@ -96,6 +96,12 @@ static bool ovr(const lc_jwt_opt_bool_t *b, bool dflt)
 
 void lc__client_sub_plan(const lc_client_t *c, const lc_sub_spec_t *sp, lc_sub_plan_t *p)
 {
+    if (sp->pusher) {
+        /* Pusher presence is kept by client_pusher_presence.c; nothing else applies */
+        memset(p, 0, sizeof(*p));
+        p->gets_join_leave = sp->pusher_presence;
+        return;
+    }
     const lc_ns_opts_t *o = sp->o;
     const lc_sub_override_t *ov = sp->override;
     lc_jwt_opt_bool_t none = {0};
@@ -361,7 +367,10 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i)
     size_t len;
     const char *ch = lc_hub_sub_channel(s, &len);
     lc__client_notify(c, LC_HOOK_UNSUBSCRIBE, ch, 0);
-    if (s->flags & (LC_SUB_PRESENCE | LC_SUB_EMIT_JOIN_LEAVE)) {
+    if (c->mode == LC_CLIENT_PUSHER) {
+        if (s->flags & LC_SUB_PRESENCE)
+            lc__pusher_presence_leave(c, cs); /* member_removed after the user's last */
+    } else if (s->flags & (LC_SUB_PRESENCE | LC_SUB_EMIT_JOIN_LEAVE)) {
         lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
         if (s->flags & LC_SUB_PRESENCE)
             e->vt->presence_remove(e, ch, len, c->id, NULL, NULL);

@@ -348,6 +348,8 @@ static int run_go(lc_client_t *c, sub_run_t *run)
     if (run->next == run->n && c->state != LC_CLIENT_CLOSING) {
         if (run->connect)
             reply_connect(c, run);
+        else if (c->mode == LC_CLIENT_PUSHER)
+            r = lc__pusher_subscribed(c);
         else
             reply_subscribe(c, run->id, &run->out);
     }

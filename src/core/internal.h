@@ -22,6 +22,7 @@ enum lc_sched_kind {
     LC_SCHED_PONG,
     LC_SCHED_EXPIRE,
     LC_SCHED_SUB_EXPIRE,
+    LC_SCHED_PUSHER, /* a Pusher connection's activity check */
     LC_SCHED_MAX
 };
 

@@ -26,6 +26,7 @@ enum lc_framing {
     LC_FRAMING_UNI_HTTP_STREAM,
     LC_FRAMING_WS_PB,          /* Protobuf over WebSocket: varint-delimited Replies, binary */
     LC_FRAMING_HTTP_STREAM_PB, /* Protobuf emulation over chunked HTTP */
+    LC_FRAMING_PUSHER_WS,      /* Pusher protocol 7 over WebSocket: one event per text frame */
     LC_FRAMING_MAX
 };
 

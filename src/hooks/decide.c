@@ -624,6 +624,12 @@ static void later_steps(lc_decide_t *d)
         ask_proxy(d, q->kind == LC_HOOK_REFRESH ? LC_PROXY_REFRESH : LC_PROXY_SUB_REFRESH, conf);
         return;
     }
+    if (q->preauthorized) {
+        TRACE(d, "rules", "authorized by the protocol (Pusher)");
+        set_allow(&v, LC_STEP_RULES);
+        finish(d, &v);
+        return;
+    }
     switch (q->kind) {
     case LC_HOOK_CONNECT:
         connect_steps(d);

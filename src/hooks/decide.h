@@ -57,8 +57,12 @@ typedef struct lc_decide_req {
     size_t n_subs;
     bool subscribed;     /* publish: the client is subscribed to the channel */
     bool server_refresh; /* refresh: the refresh proxy owns this connection's expiry */
-    lc_lua_t *lua;       /* the worker's VM, NULL without a script */
-    lc_httpc_t *httpc;   /* the worker's HTTP client for proxies */
+    /* The protocol authorized the command already (a Pusher channel signature, the app's
+     * client-event policy): only the Lua hook may still refuse it; without one, or when it
+     * has no opinion, it is allowed (no token, proxy or namespace permission step). */
+    bool preauthorized;
+    lc_lua_t *lua;     /* the worker's VM, NULL without a script */
+    lc_httpc_t *httpc; /* the worker's HTTP client for proxies */
     /* Records the steps when set (`lucent explain`; borrowed, filled before the callback).
      * NULL: a trace is kept and logged at info only for users and clients named in
      * log.trace_users. */

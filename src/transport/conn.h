@@ -196,6 +196,9 @@ typedef struct lc__ws_kind {
     /* When set, the first message goes here instead of lc_client_on_message and later ones are
      * dropped (unidirectional: the connect request). Runs where lc_client_on_message would. */
     void (*on_first)(lc_transport_t *t, lc_client_t *c, const char *p, size_t n);
+    /* The session speaks first and checks the origin itself (Pusher: connection_established,
+     * the app's allowed origins): no handshake timeout, no client.allowed_origins refusal. */
+    bool server_first;
 } lc__ws_kind_t;
 
 /* Check req's WebSocket handshake (refusals are answered 4xx), switch the connection to a
@@ -204,6 +207,13 @@ typedef struct lc__ws_kind {
  * handed to kind->on_first as soon as the client exists. */
 void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_msg,
                    const char *first, size_t first_len);
+/* The same with the Pusher fields of the session's options (lc_client_opts_t) taken from
+ * extra (NULL = none). */
+void lc__ws_accept_opts(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_msg,
+                        const char *first, size_t first_len, const lc_client_opts_t *extra);
+/* Whether origin matches one of patterns ('*' = any run of characters, case-insensitive); an
+ * absent origin (not a browser) always does. */
+bool lc__origin_match_any(char *const *patterns, size_t n, const char *origin);
 int lc__ws_send(lc_transport_t *t, lc_rcbuf_t *frame);
 void lc__ws_flush(lc_transport_t *t);
 void lc__ws_ping(lc_transport_t *t);

@@ -28,13 +28,18 @@ static bool glob_match(const char *pat, const char *s)
     return *pat == '\0';
 }
 
-bool lc__http_origin_allowed(const lc_config_t *cfg, const char *origin)
+bool lc__origin_match_any(char *const *patterns, size_t n, const char *origin)
 {
     if (origin == NULL || origin[0] == '\0')
         return true; /* not a browser: nothing to check */
-    for (size_t i = 0; i < cfg->n_allowed_origins; i++) {
-        if (glob_match(cfg->allowed_origins[i], origin))
+    for (size_t i = 0; i < n; i++) {
+        if (glob_match(patterns[i], origin))
             return true;
     }
     return false;
+}
+
+bool lc__http_origin_allowed(const lc_config_t *cfg, const char *origin)
+{
+    return lc__origin_match_any(cfg->allowed_origins, cfg->n_allowed_origins, origin);
 }

@@ -617,6 +617,12 @@ static bool wants_protobuf(lc_http_req_t *req, const char *protocols)
 void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_msg,
                    const char *first, size_t first_len)
 {
+    lc__ws_accept_opts(req, kind, max_msg, first, first_len, NULL);
+}
+
+void lc__ws_accept_opts(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_msg,
+                        const char *first, size_t first_len, const lc_client_opts_t *extra)
+{
     const lc_config_t *cfg = lc_worker_config(lc_http_req_worker(req));
     if (strcmp(lc_http_req_method(req), "GET") != 0) {
         respond_text(req, 405, "Method Not Allowed\n", "Allow: GET\r\n");
@@ -641,7 +647,7 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
         return;
     }
     const char *origin = lc_http_req_header(req, "Origin");
-    if (!lc__http_origin_allowed(cfg, origin)) {
+    if (!kind->server_first && !lc__http_origin_allowed(cfg, origin)) {
         lc_log_info("%s upgrade from %s refused: origin %s not allowed", kind->vt->name,
                     lc_http_req_remote(req), origin);
         respond_text(req, 403, "Forbidden\n", NULL);
@@ -669,6 +675,8 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
         .mode = kind->mode,
         .native_ping = kind->native_ping || (ping != NULL && strcmp(ping, "true") == 0),
         .protobuf = pb,
+        .pusher_app = extra ? extra->pusher_app : NULL,
+        .pusher_refuse = extra ? extra->pusher_refuse : 0,
     };
 
     /* The request is gone after the upgrade: the session gets the headers from a copy. */
@@ -713,7 +721,7 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
         return;
     }
     /* the first message may have come with the request (uni_websocket's cf_connect) */
-    if (first == NULL)
+    if (first == NULL && !kind->server_first)
         lc__conn_timeout(c, LC__T_HANDSHAKE);
     ws->got_message = first != NULL;
     opts.headers = hdrs;

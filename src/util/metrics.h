@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LC_M_TRANSPORTS 8 /* >= LC_FRAMING_MAX: indexed by a transport's framing kind */
+#define LC_M_TRANSPORTS 9 /* >= LC_FRAMING_MAX: indexed by a transport's framing kind */
 #define LC_M_BUCKETS 13   /* latency histogram buckets, see lc_metrics_bucket_bounds */
 #define LC_M_DISCONNECT_SLOTS 202
 #define LC_M_API_METHODS 16
