@@ -148,6 +148,13 @@ static int64_t activity_ms(const lc_pusher_sess_t *s)
                                                      : DEFAULT_ACTIVITY_MS;
 }
 
+/* The wait for an answer to our ping: 30 s, or the activity timeout when that is shorter. */
+static int64_t pong_wait_ms(const lc_pusher_sess_t *s)
+{
+    int64_t a = activity_ms(s);
+    return a < PONG_WAIT_MS ? a : PONG_WAIT_MS;
+}
+
 void lc__pusher_start(lc_client_t *c, const lc_client_opts_t *opts)
 {
     lc__worker_unsched(c->w, &c->sched); /* no connect to wait for */
@@ -198,7 +205,7 @@ void lc__pusher_start(lc_client_t *c, const lc_client_opts_t *opts)
     if (lc_pusher_connection_established(&b, c->id, (int)((act + 999) / 1000)) == 0)
         send_buf(c, &b);
     lc_buf_free(&b);
-    lc__worker_sched(c->w, &c->sched, LC_SCHED_PUSHER, act + PONG_WAIT_MS);
+    lc__worker_sched(c->w, &c->sched, LC_SCHED_PUSHER, act + pong_wait_ms(s));
     lc_log_debug("pusher %s connected (app %s)", c->id, app->id);
 }
 
@@ -224,20 +231,23 @@ void lc__pusher_rx(lc_client_t *c)
     }
 }
 
-/* Silent for activity_timeout + 30 s: pusher:ping; still silent 30 s later: 4201. Input
- * only stamps the time; this check moves itself to the next possible deadline. */
+/* Silent for activity_timeout + 30 s: pusher:ping; still silent 30 s later: 4201 (30 s, or the
+ * activity timeout when shorter). Input only stamps the time; this check moves itself to the
+ * next possible deadline. */
 void lc__pusher_on_activity(lc_client_t *c)
 {
     lc_pusher_sess_t *s = sess(c);
     if (!s || c->state != LC_CLIENT_CONNECTED)
         return;
-    int64_t now = lc_mono_ms(), idle = now - s->last_rx, limit = activity_ms(s) + PONG_WAIT_MS;
+    int64_t wait = pong_wait_ms(s);
+    int64_t now = lc_mono_ms(), idle = now - s->last_rx, limit = activity_ms(s) + wait;
     if (s->ping_sent) {
-        if (idle >= limit + PONG_WAIT_MS) {
+        if (idle >= limit + wait) {
+            lc_log_info("pusher %s: no answer to pusher:ping: disconnect", c->id);
             lc__client_disconnect(c, LC_PUSHER_NO_PONG, "Pong reply not received");
             return;
         }
-        lc__worker_sched(c->w, &c->sched, LC_SCHED_PUSHER, limit + PONG_WAIT_MS - idle);
+        lc__worker_sched(c->w, &c->sched, LC_SCHED_PUSHER, limit + wait - idle);
         return;
     }
     if (idle >= limit) {
@@ -246,7 +256,7 @@ void lc__pusher_on_activity(lc_client_t *c)
             send_buf(c, &b);
         lc_buf_free(&b);
         s->ping_sent = true;
-        lc__worker_sched(c->w, &c->sched, LC_SCHED_PUSHER, PONG_WAIT_MS);
+        lc__worker_sched(c->w, &c->sched, LC_SCHED_PUSHER, wait);
         return;
     }
     lc__worker_sched(c->w, &c->sched, LC_SCHED_PUSHER, limit - idle);

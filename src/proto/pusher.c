@@ -510,11 +510,11 @@ int lc_pusher_data_to_pub(const char *raw, size_t len, lc_buf_t *out)
     char *s = raw[0] == '"' && !chk.nul ? string_of(raw, len) : NULL;
     if (s) {
         size_t n = strlen(s);
-        const char *q = s;
-        while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
-            q++;
-        /* raw newlines would not survive the JSON protocol's framing (codec.h) */
-        if (*q && *q != '"' && !memchr(s, '\n', n) && lc_json_check(s, n, NULL)) {
+        /* Whitespace around the JSON, raw newlines (the JSON protocol's framing drops them,
+         * codec.h) and a JSON string would not come back as the same string: those stay
+         * strings. */
+        bool ws = n > 0 && (strchr(" \t\r\n", s[0]) || strchr(" \t\r\n", s[n - 1]));
+        if (n > 0 && !ws && s[0] != '"' && !memchr(s, '\n', n) && lc_json_check(s, n, NULL)) {
             int rc = lc_buf_append(out, s, n);
             free(s);
             return rc;

@@ -34,6 +34,7 @@ return {
 const ORIGIN_APP = { id: '2', key: 'origin-key', secret: 'origin-secret-0123456789' };
 const OFF_APP = { id: '3', key: 'off-key', secret: 'off-secret-0123456789' };
 const NOWHISPER_APP = { id: '4', key: 'nowhisper-key', secret: 'nowhisper-secret-012345' };
+const ACT_APP = { id: '5', key: 'act-key', secret: 'act-secret-0123456789' };
 
 let server;
 let backend;
@@ -53,6 +54,7 @@ before(async () => {
         { ...ORIGIN_APP, allowed_origins: ['https://good.example'], channel_prefix: 'origin-app.' },
         { ...OFF_APP, enabled: false, channel_prefix: 'off-app.' },
         { ...NOWHISPER_APP, client_events: 'off', channel_prefix: 'nowhisper-app.', max_presence_members: 2 },
+        { ...ACT_APP, activity_timeout: '1s', channel_prefix: 'act-app.' },
       ],
     },
   });
@@ -84,6 +86,27 @@ t('connection_established carries a socket_id N.N and activity_timeout; pusher:p
   assert.notEqual(raw2.socketId, raw.socketId);
   raw.close();
   raw2.close();
+});
+
+t('liveness: a silent connection gets pusher:ping, then 4201; one that answers stays', async () => {
+  const silent = P.rawPusher(server, { key: ACT_APP.key });
+  const talker = P.rawPusher(server, { key: ACT_APP.key });
+  const est = await silent.established();
+  await talker.established();
+  assert.equal(est.payload.activity_timeout, 1);
+  const t0 = Date.now();
+  // the talker answers every ping, as pusher-js does
+  talker.ws.on('message', (buf) => {
+    if (JSON.parse(buf.toString()).event === 'pusher:ping') talker.send({ event: 'pusher:pong', data: {} });
+  });
+  await silent.event('pusher:ping', 5000);
+  const err = await silent.event('pusher:error', 5000);
+  assert.equal(err.payload.code, 4201);
+  assert.equal((await silent.closed).code, 4201);
+  assert.ok(Date.now() - t0 >= 2500, 'closed after activity_timeout + two waits');
+  await sleep(1500);
+  assert.equal(talker.ws.readyState, 1, 'the connection that answers stays open');
+  talker.close();
 });
 
 t('refusals come after the upgrade as pusher:error and the same close code', async () => {
