@@ -14,7 +14,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 secs="${1:-60}"
 shift || true
-all=(json proto config jwt proxy lua http ws)
+all=(json proto pusher config jwt proxy lua http ws)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 out="$repo/build-fuzz"
