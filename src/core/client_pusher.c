@@ -97,28 +97,34 @@ int lc__pusher_lucent_channel(const lc_client_t *c, const char *name, lc_buf_t *
 
 /* --- start and end ------------------------------------------------------------------------- */
 
-/* Connections per app on this node (max_connections), indexed like cfg->pusher_apps. */
-static _Atomic(int) *app_conns;
+/* Connections per app on this node (max_connections), indexed like cfg->pusher_apps: one array
+ * for the process (the config does not change while it runs), made by the first connection of
+ * any worker. */
+typedef struct app_conns {
+    size_t n;
+    _Atomic(int) count[];
+} app_conns_t;
+static _Atomic(app_conns_t *) app_conns;
 
 static _Atomic(int) *app_counter(const lc_client_t *c, const lc_pusher_app_t *app)
 {
-    size_t n = c->cfg->n_pusher_apps;
-    _Atomic(int) *arr = atomic_load(&app_conns);
+    app_conns_t *arr = atomic_load(&app_conns);
     if (!arr) {
-        /* one array for the process, made by the first connection of any worker */
-        _Atomic(int) *fresh = calloc(n ? n : 1, sizeof(*fresh));
-        _Atomic(int) *none = NULL;
+        size_t n = c->cfg->n_pusher_apps;
+        app_conns_t *fresh = calloc(1, sizeof(*fresh) + n * sizeof(fresh->count[0]));
+        app_conns_t *none = NULL;
         if (!fresh)
             return NULL;
-        if (atomic_compare_exchange_strong(&app_conns, &none, fresh))
+        fresh->n = n;
+        if (atomic_compare_exchange_strong(&app_conns, &none, fresh)) {
             arr = fresh;
-        else {
+        } else {
             free(fresh);
             arr = none;
         }
     }
     size_t i = (size_t)(app - c->cfg->pusher_apps);
-    return i < n ? &arr[i] : NULL;
+    return i < arr->n ? &arr->count[i] : NULL;
 }
 
 /* "<per-thread random>.<per-thread counter>": digits only (the HTTP SDKs check ^\d+\.\d+$),

@@ -511,10 +511,11 @@ int lc_pusher_data_to_pub(const char *raw, size_t len, lc_buf_t *out)
     if (s) {
         size_t n = strlen(s);
         /* Whitespace around the JSON, raw newlines (the JSON protocol's framing drops them,
-         * codec.h) and a JSON string would not come back as the same string: those stay
+         * codec.h), a JSON string and null would not come back as the same string: those stay
          * strings. */
         bool ws = n > 0 && (strchr(" \t\r\n", s[0]) || strchr(" \t\r\n", s[n - 1]));
-        if (n > 0 && !ws && s[0] != '"' && !memchr(s, '\n', n) && lc_json_check(s, n, NULL)) {
+        if (n > 0 && !ws && s[0] != '"' && strcmp(s, "null") != 0 && !memchr(s, '\n', n) &&
+            lc_json_check(s, n, NULL)) {
             int rc = lc_buf_append(out, s, n);
             free(s);
             return rc;

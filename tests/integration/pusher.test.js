@@ -51,7 +51,7 @@ before(async () => {
       enabled: true,
       apps: [
         { id: P.APP.id, key: P.APP.key, secret: P.APP.secret },
-        { ...ORIGIN_APP, allowed_origins: ['https://good.example'], channel_prefix: 'origin-app.' },
+        { ...ORIGIN_APP, allowed_origins: ['https://good.example'], channel_prefix: 'origin-app.', max_connections: 1 },
         { ...OFF_APP, enabled: false, channel_prefix: 'off-app.' },
         { ...NOWHISPER_APP, client_events: 'off', channel_prefix: 'nowhisper-app.', max_presence_members: 2 },
         { ...ACT_APP, activity_timeout: '1s', channel_prefix: 'act-app.' },
@@ -122,10 +122,21 @@ t('refusals come after the upgrade as pusher:error and the same close code', asy
     assert.equal(err.payload.code, code, JSON.stringify(err));
     assert.equal((await raw.closed).code, code);
   }
-  // the allowed origin connects
+  // the allowed origin connects; the app's max_connections (1) holds the next one off (4004)
   const ok = P.rawPusher(server, { key: ORIGIN_APP.key, headers: { Origin: 'https://good.example' } });
   await ok.established();
+  const over = P.rawPusher(server, { key: ORIGIN_APP.key });
+  assert.equal((await over.event('pusher:error')).payload.code, 4004);
+  assert.equal((await over.closed).code, 4004);
   ok.close();
+  await ok.closed;
+  // the place is given back
+  await waitUntil(async () => {
+    const again = P.rawPusher(server, { key: ORIGIN_APP.key });
+    const m = await again.next((x) => x.event === 'pusher:connection_established' || x.event === 'pusher:error');
+    again.close();
+    return m.event === 'pusher:connection_established';
+  }, { what: 'a place of max_connections free again' });
   // pusher-js stops on a 4001 (refused) instead of retrying
   const p = P.newPusher(server, { app: { ...P.APP, key: 'no-such-key' } });
   await waitUntil(() => p.connection.state === 'failed' || p.connection.state === 'disconnected', { what: 'pusher-js gives up' });

@@ -273,6 +273,7 @@ static void test_data_to_pub_round_trip(void **state)
     data_pub_eq("\"[1] \"", "\"[1] \"");
     data_pub_eq("\"\"", "\"\"");
     data_pub_eq("\"12\"", "12");
+    data_pub_eq("\"null\"", "\"null\"");
     data_pub_eq("{\"x\":1}", "{\"x\":1}");
     data_pub_eq("\"a\\u0000b\"", "\"a\\u0000b\"");
     lc_buf_t b = LC_BUF_INIT;
