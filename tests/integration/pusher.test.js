@@ -204,6 +204,10 @@ t('private channels: /broadcasting/auth signatures accepted, bad signatures refu
   try {
     const q = P.newPusher(server, { user: '1', backend: wrong });
     await assert.rejects(P.subscribed(q, uniq('private-x.')), (e) => e.info?.status === 401 && e.info?.type === 'AuthError');
+    // Echo's .error() gets the same refusal
+    const echo = P.newEcho(server, { user: '1', backend: wrong });
+    const refused = await new Promise((resolve) => echo.private(uniq('orders.')).error(resolve));
+    assert.equal(refused.status, 401);
   } finally {
     await wrong.stop();
   }
