@@ -10,7 +10,6 @@
  * in client_pusher_events.c, the events' encoding in proto/pusher.c. */
 #include "core/client_internal.h"
 
-#include <cjson/cJSON.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,47 +335,6 @@ int lc__pusher_handle(lc_client_t *c, lc_cmd_t *cmd)
 
 /* --- subscribe ----------------------------------------------------------------------------- */
 
-/* The presence member of channel_data: user_id (string or number) as text into *user, the raw
- * user_info (absent: p NULL). NULL, or why it is refused (status into *status). */
-static const char *read_member(const lc_pusher_app_t *app, const char *cd, char **user,
-                               lc_raw_t *info, int *status)
-{
-    static const char *const id_path[] = {"user_id"};
-    static const char *const info_path[] = {"user_info"};
-    size_t n = cd ? strlen(cd) : 0;
-    lc_raw_t id = {0};
-    *status = 4302;
-    if (!cd || !lc_json_check_object(cd, n, NULL))
-        return "channel_data must be a JSON object";
-    if (lc_json_raw_find(cd, n, id_path, 1, &id) <= 0)
-        return "channel_data has no user_id";
-    memset(info, 0, sizeof(*info));
-    lc_json_raw_find(cd, n, info_path, 1, info);
-    int max_id = app->max_user_id_length > 0 ? app->max_user_id_length : 128;
-    int max_info = app->max_user_info_size > 0 ? app->max_user_info_size : 1024;
-    if (id.p[0] == '"') {
-        /* the string's text, decoded (PHP writes "\/" for "/"); no NUL inside */
-        lc_json_check_t chk;
-        cJSON *v = lc_json_check(id.p, id.len, &chk) && !chk.nul
-                       ? cJSON_ParseWithLength(id.p, id.len)
-                       : NULL;
-        *user = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
-        cJSON_Delete(v);
-        if (!*user)
-            return "user_id must be a string or a number";
-    } else if ((id.p[0] >= '0' && id.p[0] <= '9') || id.p[0] == '-') {
-        *user = strndup(id.p, id.len); /* 1 and "1" are one user */
-    } else {
-        return "user_id must be a string or a number";
-    }
-    *status = 4301;
-    if (!*user || !**user || strlen(*user) > (size_t)max_id)
-        return "user_id empty or too long";
-    if (info->p && info->len > (size_t)max_info)
-        return "user_info too big";
-    return NULL;
-}
-
 /* c->user becomes the presence user of the connection (one per connection). Takes user. */
 static bool take_user(lc_client_t *c, char *user)
 {
@@ -452,7 +410,10 @@ static int handle_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     if (kind == LC_PUSHER_PRESENCE) {
         lc_raw_t info;
         int status;
-        const char *why = read_member(app, cmd->channel_data, &user, &info, &status);
+        size_t max_id = app->max_user_id_length > 0 ? (size_t)app->max_user_id_length : 128;
+        size_t max_info = app->max_user_info_size > 0 ? (size_t)app->max_user_info_size : 1024;
+        const char *why =
+            lc_pusher_member(cmd->channel_data, max_id, max_info, &user, &info, &status);
         if (why) {
             sub_error(c, name, status == 4302 ? "ServerError" : "LimitReached", why, status);
             goto done;

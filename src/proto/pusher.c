@@ -77,6 +77,17 @@ const char *lc_pusher_name_of(const char *ch, size_t len, const char *prefix, si
     return ch + pl;
 }
 
+/* The content of a JSON string token (NUL-terminated, owned), NULL if it is not one. */
+static char *string_of(const char *tok, size_t n)
+{
+    if (n < 2 || tok[0] != '"')
+        return NULL;
+    cJSON *v = cJSON_ParseWithLength(tok, n);
+    char *s = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+    cJSON_Delete(v);
+    return s;
+}
+
 /* --- decoding ------------------------------------------------------------------------------ */
 
 static int dup_str(const cJSON *it, char **out)
@@ -186,6 +197,39 @@ fail:
     cJSON_Delete(root);
     lc_cmd_free(cmd);
     return rc;
+}
+
+const char *lc_pusher_member(const char *cd, size_t max_id, size_t max_info, char **user,
+                             lc_raw_t *info, int *status)
+{
+    static const char *const id_path[] = {"user_id"};
+    static const char *const info_path[] = {"user_info"};
+    size_t n = cd ? strlen(cd) : 0;
+    lc_raw_t id = {0};
+    *user = NULL;
+    memset(info, 0, sizeof(*info));
+    *status = 4302;
+    if (!cd || !lc_json_check_object(cd, n, NULL))
+        return "channel_data must be a JSON object";
+    if (lc_json_raw_find(cd, n, id_path, 1, &id) <= 0)
+        return "channel_data has no user_id";
+    lc_json_raw_find(cd, n, info_path, 1, info);
+    if (id.p[0] == '"') {
+        /* the string's text, decoded (PHP writes "\/" for "/"); no NUL inside */
+        lc_json_check_t chk;
+        if (lc_json_check(id.p, id.len, &chk) && !chk.nul)
+            *user = string_of(id.p, id.len);
+    } else if ((id.p[0] >= '0' && id.p[0] <= '9') || id.p[0] == '-') {
+        *user = strndup(id.p, id.len); /* 1 and "1" are one user */
+    }
+    if (!*user)
+        return "user_id must be a string or a number";
+    *status = 4301;
+    if (!**user || strlen(*user) > max_id)
+        return "user_id empty or too long";
+    if (info->p && info->len > max_info)
+        return "user_info too big";
+    return NULL;
 }
 
 /* --- events out ---------------------------------------------------------------------------- */
@@ -338,17 +382,6 @@ void lc_pusher_members_free(lc_pusher_members_t *m)
 }
 
 /* --- publications -------------------------------------------------------------------------- */
-
-/* The content of a JSON string token (NUL-terminated, owned), NULL if it is not one. */
-static char *string_of(const char *tok, size_t n)
-{
-    if (n < 2 || tok[0] != '"')
-        return NULL;
-    cJSON *v = cJSON_ParseWithLength(tok, n);
-    char *s = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
-    cJSON_Delete(v);
-    return s;
-}
 
 static bool raw_is(const lc_raw_t *r, const char *tok)
 {

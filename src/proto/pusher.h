@@ -74,6 +74,14 @@ const char *lc_pusher_name_of(const char *ch, size_t len, const char *prefix, si
  * string `event`, or a subscribe without a string channel; LC_ENOMEM. */
 int lc_pusher_decode(const char *msg, size_t len, lc_cmd_t *cmd);
 
+/* The member in a presence subscription's channel_data: a JSON object with user_id (a string,
+ * decoded, or a number, as written: 1 and "1" are one user) of 1..max_id bytes and optional
+ * user_info (any JSON, at most max_info bytes). NULL with *user (owned) and *info (pointing into
+ * cd; p NULL when absent) set, or why it is refused with the Pusher status in *status: 4302
+ * malformed, 4301 over a limit (*user may be set then too: free it). */
+const char *lc_pusher_member(const char *cd, size_t max_id, size_t max_info, char **user,
+                             lc_raw_t *info, int *status);
+
 /* --- events sent to Pusher clients: each appends one JSON object -------------------------- */
 
 int lc_pusher_connection_established(lc_buf_t *b, const char *socket_id, int activity_timeout_s);

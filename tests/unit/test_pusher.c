@@ -285,6 +285,50 @@ static void test_data_to_pub_round_trip(void **state)
     lc_buf_free(&b);
 }
 
+static void member_ok(const char *cd, const char *user, const char *info)
+{
+    char *u = NULL;
+    lc_raw_t i;
+    int status = 0;
+    assert_null(lc_pusher_member(cd, 128, 1024, &u, &i, &status));
+    assert_string_equal(u, user);
+    if (info) {
+        assert_int_equal(i.len, strlen(info));
+        assert_memory_equal(i.p, info, i.len);
+    } else {
+        assert_null(i.p);
+    }
+    free(u);
+}
+
+static void member_refused(const char *cd, size_t max_id, size_t max_info, int want)
+{
+    char *u = NULL;
+    lc_raw_t i;
+    int status = 0;
+    assert_non_null(lc_pusher_member(cd, max_id, max_info, &u, &i, &status));
+    assert_int_equal(status, want);
+    free(u);
+}
+
+static void test_presence_member(void **state)
+{
+    member_ok("{\"user_id\":\"1\",\"user_info\":{\"name\":\"A\"}}", "1", "{\"name\":\"A\"}");
+    member_ok("{\"user_id\":1}", "1", NULL);
+    member_ok("{\"user_id\":\"a\\/b\\u00e9\"}", "a/b\xc3\xa9", NULL);
+    member_ok("{\"user_id\":-2.5e3,\"user_info\":null}", "-2.5e3", NULL);
+    member_refused(NULL, 128, 1024, 4302);
+    member_refused("not json", 128, 1024, 4302);
+    member_refused("[1]", 128, 1024, 4302);
+    member_refused("{\"user_info\":{}}", 128, 1024, 4302);
+    member_refused("{\"user_id\":true}", 128, 1024, 4302);
+    member_refused("{\"user_id\":{\"a\":1}}", 128, 1024, 4302);
+    member_refused("{\"user_id\":\"a\\u0000b\"}", 128, 1024, 4302);
+    member_refused("{\"user_id\":\"\"}", 128, 1024, 4301);
+    member_refused("{\"user_id\":\"abcdef\"}", 5, 1024, 4301);
+    member_refused("{\"user_id\":\"a\",\"user_info\":\"0123456789\"}", 128, 10, 4301);
+}
+
 /* shared/spec/pusher-protocol.md §4.3 */
 static void test_auth_vectors(void **state)
 {
@@ -342,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_push_to_event),
         cmocka_unit_test(test_push_is_user_event),
         cmocka_unit_test(test_data_to_pub_round_trip),
+        cmocka_unit_test(test_presence_member),
         cmocka_unit_test(test_auth_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
