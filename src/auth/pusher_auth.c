@@ -18,7 +18,7 @@ int lc_pusher_hmac_hex(const char *secret, const char *msg, size_t len, char out
               &mdlen) ||
         mdlen != 32)
         return -1;
-    for (unsigned i = 0; i < 32; i++) {
+    for (size_t i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
     }

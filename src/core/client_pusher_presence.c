@@ -33,6 +33,7 @@ static int members_of(lc_client_t *c, const lc_csub_t *cs, const lc_presence_res
                       lc_buf_t *out, bool *had, size_t *users)
 {
     static const char *const ci_path[] = {"chan_info"};
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     const lc_presence_entry_t **v = calloc(res->n + 1, sizeof(*v));
     if (!v)
         return LC_ENOMEM;
@@ -40,7 +41,7 @@ static int members_of(lc_client_t *c, const lc_csub_t *cs, const lc_presence_res
     for (size_t i = 0; i < res->n; i++)
         if (res->entries[i].user[0])
             v[n++] = &res->entries[i];
-    qsort(v, n, sizeof(*v), by_user);
+    qsort(v, n, sizeof(*v), by_user); // NOLINT(bugprone-sizeof-expression): pointers
     lc_pusher_members_t m;
     memset(&m, 0, sizeof(m));
     int rc = 0;
