@@ -295,7 +295,7 @@ static int handle_subscribe(lc_client_t *c, lc_cmd_t *cmd);
 static void handle_unsubscribe(lc_client_t *c, const lc_cmd_t *cmd)
 {
     lc_buf_t ch = LC_BUF_INIT;
-    if (lc__pusher_lucent_channel(c, cmd->channel, &ch) == 0) {
+    if (cmd->channel[0] && lc__pusher_lucent_channel(c, cmd->channel, &ch) == 0) {
         lc_csub_t *cs = lc__client_find_sub(c, ch.data, ch.len);
         if (cs)
             lc__client_remove_sub(c, (uint32_t)(cs - c->subs));

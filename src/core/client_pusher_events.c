@@ -40,7 +40,7 @@ int lc__pusher_client_event(lc_client_t *c, lc_cmd_t *cmd)
     }
     size_t max_name = app->max_event_name_length > 0 ? (size_t)app->max_event_name_length : 200;
     size_t max_data = app->max_event_data_size > 0 ? (size_t)app->max_event_data_size : 10240;
-    if (!cmd->channel || !cmd->data.p) {
+    if (!cmd->channel || !cmd->channel[0] || !cmd->data.p) {
         client_event_refused(c, cmd, LC_PUSHER_RECONNECT, "Client event needs channel and data");
         return LC_CMD_DONE;
     }

@@ -152,6 +152,10 @@ t('bad input: malformed frames and unknown events get pusher:error 4200, the con
   }
   raw.send({ event: 'pusher:signin', data: { auth: 'x', user_data: '{}' } });
   assert.equal((await raw.event('pusher:error')).payload.code, 4200);
+  // empty names: an unsubscribe is ignored, a client event refused
+  raw.send({ event: 'pusher:unsubscribe', data: { channel: '' } });
+  raw.send({ event: 'client-x', channel: '', data: {} });
+  assert.equal((await raw.event('pusher:error')).payload.code, 4200);
   // still usable
   const ok = await P.rawSubscribe(raw, uniq('news-'));
   assert.equal(ok.event, 'pusher_internal:subscription_succeeded');
