@@ -109,7 +109,7 @@ static _Atomic(int) *app_counter(const lc_client_t *c, const lc_pusher_app_t *ap
 {
     app_conns_t *arr = atomic_load(&app_conns);
     if (!arr) {
-        size_t n = c->cfg->n_pusher_apps;
+        size_t n = lc__ccfg(c)->n_pusher_apps;
         app_conns_t *fresh = calloc(1, sizeof(*fresh) + n * sizeof(fresh->count[0]));
         app_conns_t *none = NULL;
         if (!fresh)
@@ -122,7 +122,7 @@ static _Atomic(int) *app_counter(const lc_client_t *c, const lc_pusher_app_t *ap
             arr = none;
         }
     }
-    size_t i = (size_t)(app - c->cfg->pusher_apps);
+    size_t i = (size_t)(app - lc__ccfg(c)->pusher_apps);
     return i < arr->n ? &arr->count[i] : NULL;
 }
 
@@ -385,11 +385,11 @@ static int handle_subscribe(lc_client_t *c, lc_cmd_t *cmd)
         }
         goto done;
     }
-    if ((int64_t)ch.len > c->cfg->channel_max_length) {
+    if ((int64_t)ch.len > lc__ccfg(c)->channel_max_length) {
         sub_error(c, name, "LimitReached", "Channel name too long", LC_PUSHER_OVER_CAPACITY);
         goto done;
     }
-    if (c->cfg->channel_limit > 0 && c->nsubs >= (uint32_t)c->cfg->channel_limit) {
+    if (lc__ccfg(c)->channel_limit > 0 && c->nsubs >= (uint32_t)lc__ccfg(c)->channel_limit) {
         sub_error(c, name, "LimitReached", "Too many channels", LC_PUSHER_OVER_CAPACITY);
         goto done;
     }
@@ -431,7 +431,8 @@ static int handle_subscribe(lc_client_t *c, lc_cmd_t *cmd)
         }
     }
     lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, ch.data, ch.len, c->user, &scratch);
+    const lc_ns_opts_t *o =
+        lc_config_resolve_channel(lc__ccfg(c), ch.data, ch.len, c->user, &scratch);
     if (!o) {
         sub_error(c, name, "InvalidChannel", "Unknown namespace", LC_PUSHER_UNAUTHORIZED);
         goto done;
@@ -469,7 +470,7 @@ static int subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict
     const char *ch = cmd->method; /* the Lucent channel */
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o =
-        ch ? lc_config_resolve_channel(c->cfg, ch, strlen(ch), c->user, &scratch) : NULL;
+        ch ? lc_config_resolve_channel(lc__ccfg(c), ch, strlen(ch), c->user, &scratch) : NULL;
     if (!o) {
         lc__pusher_reply_error(c, LC_ERROR_INTERNAL);
         return LC_CMD_DONE;

@@ -75,7 +75,8 @@ int lc__pusher_client_event(lc_client_t *c, lc_cmd_t *cmd)
     bool member = false;
     if (lc__pusher_lucent_channel(c, cmd->channel, &ch) == 0) {
         member = lc__client_find_sub(c, ch.data, ch.len) != NULL;
-        o = member ? lc_config_resolve_channel(c->cfg, ch.data, ch.len, c->user, &scratch) : NULL;
+        o = member ? lc_config_resolve_channel(lc__ccfg(c), ch.data, ch.len, c->user, &scratch)
+                   : NULL;
     }
     if (!member || !o) {
         lc_buf_free(&ch);
@@ -123,7 +124,7 @@ int lc__pusher_client_event_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o = NULL;
     if (ch && lc_pusher_event_tags(&tags, cmd->name) == 0)
-        o = lc_config_resolve_channel(c->cfg, ch, chlen, c->user, &scratch);
+        o = lc_config_resolve_channel(lc__ccfg(c), ch, chlen, c->user, &scratch);
     lc_csub_t *cs = o ? lc__client_find_sub(c, ch, chlen) : NULL;
     if (!cs) { /* unsubscribed meanwhile */
         lc_buf_free(&tags);
