@@ -64,9 +64,10 @@ static const lc__ws_kind_t pusher_kind = {
 static void on_pusher_app(lc_http_req_t *req, void *arg)
 {
     const lc_config_t *cfg = arg;
+    /* the route is <handler_prefix>/app/: the key is what follows */
     const char *path = lc_http_req_path(req);
-    const char *key = strstr(path, "/app/");
-    key = key ? key + 5 : "";
+    size_t skip = strlen(cfg->pusher_prefix ? cfg->pusher_prefix : "") + 5;
+    const char *key = strlen(path) >= skip ? path + skip : "";
     size_t klen = strlen(key);
     lc_client_opts_t extra = {0};
     extra.pusher_app =

@@ -109,6 +109,22 @@ t('liveness: a silent connection gets pusher:ping, then 4201; one that answers s
   talker.close();
 });
 
+test('pusher.handler_prefix moves the endpoint (Reverb\'s REVERB_SERVER_PATH); pusher-js follows with wsPath', async () => {
+  const s2 = await startServer(merge(defaultConfig(), { pusher: { ...P.pusherSection(), handler_prefix: '/app/reverb' } }));
+  await withLogsOnFailure(s2, async () => {
+    const raw = P.rawPusher(s2, { prefix: '/app/reverb' });
+    await raw.established();
+    raw.close();
+    const p = P.newPusher(s2, { wsPath: '/app/reverb' });
+    assert.match(await P.connected(p), /^\d+\.\d+$/);
+    p.disconnect();
+    // not at the root
+    const bare = P.rawPusher(s2);
+    await assert.rejects(bare.opened);
+  });
+  await assertCleanExit(s2);
+});
+
 t('refusals come after the upgrade as pusher:error and the same close code', async () => {
   const cases = [
     [{ key: 'no-such-key' }, 4001],

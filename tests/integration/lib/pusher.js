@@ -162,8 +162,8 @@ function subscribed(p, name, ms = 5000) {
  * events parsed too, as .payload), next(pred) waits for a matching message, closed resolves
  * with {code, reason}.
  */
-function rawPusher(server, { key = APP.key, query = '?protocol=7&client=js&version=8.6.0&flash=false', headers = {} } = {}) {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/app/${key}${query}`, { headers });
+function rawPusher(server, { key = APP.key, query = '?protocol=7&client=js&version=8.6.0&flash=false', headers = {}, prefix = '' } = {}) {
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}${prefix}/app/${key}${query}`, { headers });
   const msgs = [];
   const waiters = [];
   const raw = { ws, msgs };
