@@ -188,6 +188,11 @@ static lc_rcbuf_t *pusher_frame(lc_client_t *c, const char *push, size_t len)
     return f;
 }
 
+/* The app prefix the current fan-out's Pusher frame (frames[LC_FRAMING_PUSHER_WS]) was made
+ * for: only Pusher sessions fill that slot, each fan-out starts with it empty and runs in one
+ * thread without another inside it (engine sinks only queue). */
+static _Thread_local const char *frame_prefix;
+
 void lc__pusher_deliver(lc_client_t *c, lc_rcbuf_t *push, lc_rcbuf_t **frames)
 {
     if (!sess(c) || !sess(c)->app)
@@ -196,11 +201,28 @@ void lc__pusher_deliver(lc_client_t *c, lc_rcbuf_t *push, lc_rcbuf_t **frames)
     if (c->user[0] && lc_pusher_push_is_user_event(push->data, push->len, c->user))
         return;
     unsigned k = c->t->framing;
-    if (!frames[k] && !(frames[k] = pusher_frame(c, push->data, push->len)))
+    const char *prefix = sess(c)->app->channel_prefix;
+    lc_rcbuf_t *own = NULL, *f;
+    if (!frames[k]) {
+        if (!(frames[k] = pusher_frame(c, push->data, push->len)))
+            return;
+        frame_prefix = prefix;
+        f = frames[k];
+    } else if (frame_prefix == prefix || strcmp(frame_prefix, prefix) == 0) {
+        f = frames[k];
+    } else {
+        /* another app reaching the channel under another prefix: its own frame */
+        if (!(f = own = pusher_frame(c, push->data, push->len)))
+            return;
+    }
+    if (f->len == 0) {
+        if (own)
+            lc_rcbuf_unref(own);
         return;
-    if (frames[k]->len == 0)
-        return;
-    int sent = c->t->vt->send(c->t, frames[k]);
+    }
+    int sent = c->t->vt->send(c->t, f);
+    if (own)
+        lc_rcbuf_unref(own);
     if (sent == 0)
         lc_metrics_pub_out(k);
     if (sent == LC_ESLOW) {

@@ -468,3 +468,22 @@ t('private-encrypted channels: authorized like private ones, the ciphertext rela
   assert.equal(m.data, sealed);
   raw.close();
 });
+
+t('two apps reaching one Lucent channel under different prefixes each get their own channel name', async () => {
+  const name = uniq('shared');
+  const main = P.rawPusher(server);
+  const other = P.rawPusher(server, { key: ORIGIN_APP.key });
+  await Promise.all([main.established(), other.established()]);
+  // the main app's "origin-app.<name>" is the origin app's "<name>"
+  await P.rawSubscribe(main, `origin-app.${name}`);
+  await P.rawSubscribe(other, name, { app: ORIGIN_APP });
+  await api(server, 'publish', { channel: `origin-app.${name}`, data: { n: 1 } });
+  const a = await main.next((m) => m.event === 'message');
+  const b = await other.next((m) => m.event === 'message');
+  assert.equal(a.channel, `origin-app.${name}`);
+  assert.equal(b.channel, name);
+  assert.deepEqual(a.payload, { n: 1 });
+  assert.deepEqual(b.payload, { n: 1 });
+  main.close();
+  other.close();
+});
