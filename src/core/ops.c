@@ -152,20 +152,9 @@ static void do_subscribe(lc_client_t *c, void *arg)
         sp.offset = a->o->recover_offset;
         sp.epoch = a->o->recover_epoch;
     }
-    lc_buf_t result = LC_BUF_INIT;
-    if (lc__client_subscribe_core(c, a->channel, len, &sp, &result) == 0) {
-        /* The push carries the same result object a subscribe reply would. */
-        lc_buf_t push = LC_BUF_INIT;
-        lc_buf_append_str(&push, "{\"push\":{\"channel\":");
-        lc_buf_append_json_str(&push, a->channel, len);
-        lc_buf_append_str(&push, ",\"subscribe\":");
-        lc_buf_append(&push, result.data, result.len);
-        lc_buf_append_str(&push, "}}");
-        lc__client_send_push(c, push.data, push.len);
-        lc_buf_free(&push);
-        a->done++;
-    }
-    lc_buf_free(&result);
+    /* The stream is read (Redis: later) as for a client subscribe; the push follows. */
+    lc__client_api_subscribe(c, a->channel, len, &sp);
+    a->done++;
 }
 
 size_t lc_ops_subscribe(lc_worker_t *w, const lc_target_t *t, const char *channel,

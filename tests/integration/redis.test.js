@@ -244,6 +244,61 @@ t('API disconnect, unsubscribe and subscribe act on connections of any node', as
   assert.equal(closed.code, 3503);
 });
 
+t('API subscribe into a history channel through another node and the same node: positioned push, offsets, recovery', async () => {
+  const [a, b, c] = nodes;
+  const ch = `rec:api${Date.now()}`;
+  const pre = [];
+  for (let i = 1; i <= 3; i++) pre.push((await api(a, 'publish', { channel: ch, data: { i } })).body.result);
+  const { epoch } = pre[0];
+  const onA = await rawSession(a, { token: token('apisub') });
+  const onB = await rawSession(b, { token: token('apisub') });
+  // through node B: one connection on B itself, one on A (a control message there)
+  assert.deepEqual((await api(b, 'subscribe', { user: 'apisub', channel: ch })).body, { result: {} });
+  for (const s of [onA, onB]) {
+    const p = await s.push((m) => m.subscribe !== undefined, 5000, 'subscribe push');
+    assert.equal(p.push.channel, ch);
+    const r = p.push.subscribe;
+    assert.equal(r.positioned, true, JSON.stringify(p));
+    assert.equal(r.recoverable, true, JSON.stringify(p));
+    assert.equal(r.epoch, epoch);
+    assert.equal(r.offset, 3);
+  }
+  // the subscribe push came once the node receives the channel: nothing published after it is missed
+  await publish(c, ch, { i: 4 });
+  for (const s of [onA, onB]) assert.deepEqual((await s.next()).push.pub, { data: { i: 4 }, offset: 4 });
+  // a second subscribe of a subscribed connection sends nothing
+  assert.deepEqual((await api(a, 'subscribe', { user: 'apisub', channel: ch })).body, { result: {} });
+  await publish(a, ch, { i: 5 });
+  for (const s of [onA, onB]) assert.deepEqual((await s.next()).push.pub, { data: { i: 5 }, offset: 5 });
+
+  // the connection on A goes away and misses two; back on C, the backend subscribes it again
+  // with recover_since, asked through node A
+  onA.close();
+  await publish(b, ch, { i: 6 });
+  await publish(c, ch, { i: 7 });
+  const back = await rawSession(c, { token: token('apisub2') });
+  assert.deepEqual(
+    (await api(a, 'subscribe', { user: 'apisub2', channel: ch, recover_since: { offset: 5, epoch } })).body,
+    { result: {} },
+  );
+  const rp = (await back.push((m) => m.subscribe !== undefined, 5000, 'recovering subscribe push')).push.subscribe;
+  assert.equal(rp.recovered, true, JSON.stringify(rp));
+  assert.equal(rp.epoch, epoch);
+  assert.deepEqual(rp.publications.map((p) => [p.offset, p.data.i]), [[6, 6], [7, 7]]);
+  await publish(b, ch, { i: 8 });
+  assert.deepEqual((await back.next()).push.pub, { data: { i: 8 }, offset: 8 });
+  // the same node: the API call on C for the connection on C, with a stale epoch: not recovered
+  const same = await rawSession(c, { token: token('apisub3') });
+  await api(c, 'subscribe', { user: 'apisub3', channel: ch, recover_since: { offset: 2, epoch: 'stale' } });
+  const sp = (await same.push((m) => m.subscribe !== undefined, 5000, 'same-node subscribe push')).push.subscribe;
+  assert.ok(!sp.recovered, JSON.stringify(sp));
+  assert.equal(sp.epoch, epoch);
+  assert.equal(sp.offset, 8);
+  await publish(a, ch, { i: 9 });
+  assert.deepEqual((await same.next()).push.pub, { data: { i: 9 }, offset: 9 });
+  assert.deepEqual((await back.next()).push.pub, { data: { i: 9 }, offset: 9 });
+});
+
 t('exclusion travels with the publication: exclude_client and exclude_user on another node', async () => {
   const [a, b] = nodes;
   const x = await rawSession(a, { token: token('ex1'), channels: ['exc'] });
