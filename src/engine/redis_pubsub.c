@@ -11,6 +11,9 @@
  *
  * Every message between nodes starts with an envelope line:
  *   "L1 P <offset> <nclients> <nusers>\n" <ids> <push>   a publication (offset 0 = none)
+ *   "L1 D <offset> <nclients> <nusers> <nprev>\n" <ids> <push> <prev>
+ *                                      a publication of a delta namespace, with the stream's
+ *                                      previous publication (nprev bytes, 0 = none)
  *   "L1 J 0 0 0\n" <push>                                 a join or leave
  *   "L1 C <node uid>\n" <data>                            control data (on <prefix>.control)
  *   "L1 N <node uid>\n" <node info>                       a node's description (likewise)
@@ -32,7 +35,9 @@
 
 int lc__broker_envelope(lc_buf_t *b, char kind, const lc_exclude_t *ex)
 {
-    int rc = lc_buf_printf(b, "L1 %c 0 %zu %zu\n", kind, ex->n_clients, ex->n_users);
+    /* (a 'D' written here carries no previous publication: one without offset) */
+    int rc = lc_buf_printf(b, "L1 %c 0 %zu %zu%s\n", kind, ex->n_clients, ex->n_users,
+                           kind == 'D' ? " 0" : "");
     for (size_t i = 0; rc == 0 && i < ex->n_clients; i++)
         rc = lc_buf_printf(b, "%zu:%s", strlen(ex->clients[i]), ex->clients[i]);
     for (size_t i = 0; rc == 0 && i < ex->n_users; i++)
@@ -68,10 +73,11 @@ static void deliver(lc__redis_t *r, const char *ch, size_t chlen, const char *ms
     char kind = 0;
     if (p < end)
         kind = *p++;
-    uint64_t offset, nc, nu;
+    uint64_t offset, nc, nu, nprev = 0;
     if (!expect(&p, end, ' ') || !parse_u64(&p, end, &offset) || !expect(&p, end, ' ') ||
         !parse_u64(&p, end, &nc) || !expect(&p, end, ' ') || !parse_u64(&p, end, &nu) ||
-        !expect(&p, end, '\n') || nc + nu > len) {
+        (kind == 'D' && (!expect(&p, end, ' ') || !parse_u64(&p, end, &nprev))) ||
+        !expect(&p, end, '\n') || nc + nu > len || nprev > (uint64_t)(end - p)) {
         lc_log_warn("redis: malformed delivery on %.*s dropped", (int)chlen, ch);
         return;
     }
@@ -95,15 +101,26 @@ static void deliver(lc__redis_t *r, const char *ch, size_t chlen, const char *ms
         q += l + 1;
         p += l;
     }
+    if (nprev > (uint64_t)(end - p)) {
+        lc_log_warn("redis: malformed delivery on %.*s dropped", (int)chlen, ch);
+        goto out;
+    }
+    end -= nprev; /* the previous publication follows the push */
     lc_rcbuf_t *push = lc_rcbuf_from(p, (size_t)(end - p));
-    if (!push)
+    lc_rcbuf_t *prev = nprev ? lc_rcbuf_from(end, (size_t)nprev) : NULL;
+    if (!push || (nprev && !prev)) {
+        lc_rcbuf_unref(push);
         goto oom;
+    }
     lc_exclude_t ex = {(const char *const *)ids, (size_t)nc, (const char *const *)ids + nc,
                        (size_t)nu};
-    if (r->base.sink.deliver)
+    if (kind == 'D' && r->base.sink.deliver_delta)
+        r->base.sink.deliver_delta(r->base.sink.ctx, ch, chlen, offset, push, &ex, prev, true);
+    else if (r->base.sink.deliver)
         r->base.sink.deliver(r->base.sink.ctx, ch, chlen,
                              kind == 'J' ? LC_PUSH_JOIN_LEAVE : LC_PUSH_PUB, offset, push, &ex);
     lc_rcbuf_unref(push);
+    lc_rcbuf_unref(prev);
     goto out;
 oom:
     lc_log_error("redis: delivery on %.*s dropped: out of memory", (int)chlen, ch);

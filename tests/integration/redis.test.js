@@ -12,7 +12,7 @@ const { startServer, defaultConfig, merge, assertCleanExit, httpGet, binaryPath,
 const { startRedis, startSentinel } = require('./lib/redis');
 const jwt = require('./lib/jwt');
 const { api, publish } = require('./lib/api');
-const { rawSession, rawCall } = require('./lib/client');
+const { rawSession, rawCall, newClient, connected, newSubscription, subscribed, nextPublication } = require('./lib/client');
 const { waitUntil, sleep, withTimeout } = require('./lib/wait');
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -39,6 +39,7 @@ function nodeConfig(addresses, prefix, extra = {}) {
           { name: 'pr', allow_subscribe_for_client: true, presence: true, join_leave: true, force_push_join_leave: true },
           { name: 'big', allow_subscribe_for_client: true, history_size: 5000, history_ttl: '300s' },
           { name: 'rec', allow_subscribe_for_client: true, history_size: 50, history_ttl: '300s', force_recovery: true },
+          { name: 'dl', allow_subscribe_for_client: true, allowed_delta_types: ['fossil'], history_size: 10, history_ttl: '300s', force_recovery: true },
         ],
       },
     }),
@@ -297,6 +298,72 @@ t('API subscribe into a history channel through another node and the same node: 
   await publish(a, ch, { i: 9 });
   assert.deepEqual((await same.next()).push.pub, { data: { i: 9 }, offset: 9 });
   assert.deepEqual((await back.next()).push.pub, { data: { i: 9 }, offset: 9 });
+});
+
+/** A 2 KB document of which one item changes per step. */
+function documentAt(step) {
+  const items = [];
+  for (let i = 0; i < 40; i++) items.push({ id: i, name: `item-${i}`, value: i === step % 40 ? step : i * 7 });
+  return { step, items };
+}
+
+t('fossil deltas across nodes: a subscriber on A decodes publications made on B and C', async () => {
+  const [a, b, c] = nodes;
+  const ch = `dl:doc${Date.now()}`;
+  const cl = newClient(a, { token: token('delta1') });
+  await connected(cl);
+  const sub = newSubscription(cl, ch, { delta: 'fossil' });
+  await subscribed(sub);
+  assert.equal(sub._delta_negotiated, true, 'delta negotiated on the Redis engine');
+  for (let step = 0; step < 20; step++) {
+    const via = step % 2 ? c : b;
+    const r = await api(via, 'publish', { channel: ch, data: documentAt(step), delta: true });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual((await nextPublication(sub)).data, documentAt(step), `step ${step}`);
+  }
+  assert.equal(sub._deltaNumFull, 1);
+  assert.equal(sub._deltaNumDelta, 19);
+});
+
+t('fossil deltas across nodes: a missed publication or a reconnect gets the next one whole', async () => {
+  const [a, b, c] = nodes;
+  const ch = `dl:raw${Date.now()}`;
+  const raw = await rawSession(a, { token: token('delta2') });
+  const rep = await rawCall(raw, { subscribe: { channel: ch, delta: 'fossil' } });
+  assert.equal(rep.subscribe.delta, true, JSON.stringify(rep));
+  const pubOf = async (s) => (await s.push((p) => p.pub)).push.pub;
+  const text = (n) => ({ n, text: 'x'.repeat(200) });
+  await api(b, 'publish', { channel: ch, data: text(1), delta: true });
+  const p1 = await pubOf(raw);
+  assert.equal(p1.delta, false);
+  assert.deepEqual(JSON.parse(p1.data), text(1));
+  await api(c, 'publish', { channel: ch, data: text(2), delta: true });
+  const p2 = await pubOf(raw);
+  assert.equal(p2.delta, true);
+  assert.ok(p2.data.length < 40, p2.data);
+  // excluded from offset 3 (made on B): offset 4 cannot be a delta against it
+  await api(b, 'publish', { channel: ch, data: text(3), delta: true, exclude_client: raw.client });
+  await api(c, 'publish', { channel: ch, data: text(4), delta: true });
+  const p4 = await pubOf(raw);
+  assert.equal(p4.offset, 4);
+  assert.equal(p4.delta, false);
+  assert.deepEqual(JSON.parse(p4.data), text(4));
+  await api(b, 'publish', { channel: ch, data: text(5), delta: true });
+  const p5 = await pubOf(raw);
+  assert.equal(p5.delta, true);
+  // back through node C after missing 6: recovered whole, then the first live one whole
+  raw.close();
+  await api(a, 'publish', { channel: ch, data: text(6), delta: true });
+  const again = await rawSession(c, { token: token('delta2') });
+  const rec = await rawCall(again, { subscribe: { channel: ch, delta: 'fossil', recover: true, offset: 5, epoch: rep.subscribe.epoch } });
+  assert.equal(rec.subscribe.recovered, true, JSON.stringify(rec));
+  assert.deepEqual(rec.subscribe.publications.map((p) => p.offset), [6]);
+  await api(b, 'publish', { channel: ch, data: text(7), delta: true });
+  const p7 = await pubOf(again);
+  assert.equal(p7.delta, false);
+  assert.deepEqual(JSON.parse(p7.data), text(7));
+  await api(a, 'publish', { channel: ch, data: text(8), delta: true });
+  assert.equal((await pubOf(again)).delta, true);
 });
 
 t('exclusion travels with the publication: exclude_client and exclude_user on another node', async () => {
