@@ -453,9 +453,15 @@ static void redis_detach(lc_engine_t *e, int index)
     if (index < 0 || index >= r->nslots || !r->slots[index].attached || r->slots[index].closed)
         return;
     lc__rslot_t *s = &r->slots[index];
+    /* Worker 0 says goodbye on its first connection, closed once Redis took it. */
+    bool leaving = index == 0 && r->broker_on && lc__broker_leave(r) == 0;
     s->closed = true;
-    for (int i = 0; i < r->nshards; i++)
-        lc__rconn_close(&s->conns[i]);
+    for (int i = 0; i < r->nshards; i++) {
+        if (i == 0 && leaving)
+            lc__rconn_close_after(&s->conns[i]);
+        else
+            lc__rconn_close(&s->conns[i]);
+    }
     uv_close((uv_handle_t *)&s->presence_timer, NULL);
     uv_mutex_lock(&s->done_mu);
     s->done_live = false;

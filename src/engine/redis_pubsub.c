@@ -17,6 +17,7 @@
  *   "L1 J 0 0 0\n" <push>                                 a join or leave
  *   "L1 C <node uid>\n" <data>                            control data (on <prefix>.control)
  *   "L1 N <node uid>\n" <node info>                       a node's description (likewise)
+ *   "L1 L <node uid>\n"                                    a node stopping (likewise)
  * where <ids> are the excluded client ids then user ids, each as "<length>:<bytes>". */
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +135,7 @@ out:
 
 static void on_control(lc__redis_t *r, const char *msg, size_t len)
 {
-    if (len < 6 + 36 + 1 || memcmp(msg, "L1 ", 3) != 0 || msg[4] != ' ')
+    if (len < 5 + 36 + 1 || memcmp(msg, "L1 ", 3) != 0 || msg[4] != ' ')
         return;
     const char *uid = msg + 5;
     const char *nl = memchr(uid, '\n', len - 5);
@@ -148,6 +149,14 @@ static void on_control(lc__redis_t *r, const char *msg, size_t len)
     if (msg[3] == 'C') {
         if (r->base.sink.control)
             r->base.sink.control(r->base.sink.ctx, data, dlen);
+        return;
+    }
+    if (msg[3] == 'L') {
+        /* stopped cleanly: no longer listed nor waited for, without waiting NODE_TTL_MS */
+        uv_mutex_lock(&r->mu);
+        free(lc_map_del(&r->nodes, uid, uidlen));
+        uv_mutex_unlock(&r->mu);
+        lc_log_info("redis: node %.*s left", (int)uidlen, uid);
         return;
     }
     if (msg[3] != 'N')
@@ -196,6 +205,11 @@ static int send_control(lc__redis_t *r, char kind, const char *data, size_t len)
     lc_buf_free(&chan);
     lc_buf_free(&msg);
     return rc;
+}
+
+int lc__broker_leave(lc__redis_t *r)
+{
+    return send_control(r, 'L', "", 0);
 }
 
 int lc__broker_control(lc_engine_t *e, const char *data, size_t len)

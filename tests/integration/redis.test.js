@@ -2,9 +2,11 @@
 // The Redis engine with several Lucent nodes on real redis-server processes: cross-node
 // delivery with one Redis subscription per channel per node, history and recovery through
 // another node, presence and join/leave across nodes, entries of a SIGKILLed node expiring,
-// API session operations (refresh too) and exclusion across nodes, `info` and `channels`
-// covering every node, Redis restarts (clients kept, 503 health, publish errors while down,
-// publishing resuming), two shards, and the configuration refusals.
+// API session operations (refresh too; subscribe into history channels, positioned and
+// recovering) and exclusion across nodes, fossil deltas across nodes, `info` and `channels`
+// covering every node (a node stopped with SIGTERM leaving them at once), Redis restarts
+// (clients kept, 503 health, publish errors while down, publishing resuming), two shards, and
+// the configuration refusals.
 
 const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
@@ -465,6 +467,35 @@ t('channels with a node that does not answer: error 100 after a bounded wait, no
   // once the dead node is forgotten, channels answers again
   await waitUntil(async () => !(await api(nodes[0], 'channels', {})).body.error, { timeoutMs: 12000, what: 'channels answered again' });
 }, { timeout: 30000 });
+
+t('a node stopped with SIGTERM leaves info and channels of the other nodes at once', async () => {
+  const extra = await startServer(nodeConfig(redis.address, prefix));
+  const uid = (await api(extra, 'info', {})).body.result.nodes[0].uid;
+  for (const n of nodes) {
+    await waitUntil(async () => (await api(n, 'info', {})).body.result.nodes.some((x) => x.uid === uid), {
+      timeoutMs: 6000,
+      what: 'the new node known',
+    });
+  }
+  const ch = `leaving${Date.now()}`;
+  const s = await rawSession(extra, { token: token('leaver'), channels: [ch] });
+  assert.deepEqual((await api(nodes[0], 'channels', { pattern: ch })).body, { result: { channels: { [ch]: { num_clients: 1 } } } });
+  await assertCleanExit(extra);
+  await s.closed;
+  // node info travels every 2 s and is forgotten 6 s after the last: without the goodbye the
+  // node would still be listed here for seconds
+  const t0 = Date.now();
+  for (const n of nodes) {
+    await waitUntil(async () => !(await api(n, 'info', {})).body.result.nodes.some((x) => x.uid === uid), {
+      timeoutMs: 1000,
+      intervalMs: 50,
+      what: `the stopped node gone from the info of ${n.port}`,
+    });
+  }
+  const r = await api(nodes[1], 'channels', { pattern: ch });
+  assert.deepEqual(r.body, { result: { channels: {} } });
+  assert.ok(Date.now() - t0 < 1500, `took ${Date.now() - t0} ms`);
+});
 
 t('API refresh through node B acts on a connection on node A: new expiry, closed at it with 3005', async () => {
   const [a, b, c] = nodes;
