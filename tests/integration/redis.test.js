@@ -483,18 +483,18 @@ t('a node stopped with SIGTERM leaves info and channels of the other nodes at on
   await assertCleanExit(extra);
   await s.closed;
   // node info travels every 2 s and is forgotten 6 s after the last: without the goodbye the
-  // node would still be listed here for seconds
+  // node would still be listed here for 4 to 6 s
   const t0 = Date.now();
   for (const n of nodes) {
     await waitUntil(async () => !(await api(n, 'info', {})).body.result.nodes.some((x) => x.uid === uid), {
-      timeoutMs: 1000,
+      timeoutMs: 3000,
       intervalMs: 50,
       what: `the stopped node gone from the info of ${n.port}`,
     });
   }
   const r = await api(nodes[1], 'channels', { pattern: ch });
   assert.deepEqual(r.body, { result: { channels: {} } });
-  assert.ok(Date.now() - t0 < 1500, `took ${Date.now() - t0} ms`);
+  assert.ok(Date.now() - t0 < 3500, `took ${Date.now() - t0} ms`);
 });
 
 t('API refresh through node B acts on a connection on node A: new expiry, closed at it with 3005', async () => {
