@@ -26,6 +26,7 @@
 #define BACKOFF_MAX_MS 1000
 #define PING_IDLE_MS 1000
 #define TICK_MS 250
+#define CLOSE_AFTER_MS 300
 
 typedef struct rcmd {
     lc__rcmd_cb cb;
@@ -531,6 +532,11 @@ void lc__rconn_close(lc__rconn_t *c)
     uv_close((uv_handle_t *)&c->tick, NULL);
 }
 
+static void on_close_deadline(uv_timer_t *t)
+{
+    lc__rconn_close(t->data);
+}
+
 void lc__rconn_close_after(lc__rconn_t *c)
 {
     if (c->state != LC__RC_READY || c->sent_n == 0) {
@@ -538,6 +544,8 @@ void lc__rconn_close_after(lc__rconn_t *c)
         return;
     }
     c->closing = true;
+    /* A stopping node waits this long at most for a Redis that does not answer. */
+    uv_timer_start(&c->timer, on_close_deadline, CLOSE_AFTER_MS, 0);
 }
 
 void lc__rconn_free(lc__rconn_t *c)

@@ -76,8 +76,8 @@ void lc__rconn_init(lc__rconn_t *c, lc__redis_t *r, uv_loop_t *loop, int shard, 
 void lc__rconn_start(lc__rconn_t *c);
 /* Close for good (the loop's thread); pending commands fail. */
 void lc__rconn_close(lc__rconn_t *c);
-/* The same once the commands already sent have their replies (or fail, or time out after
- * io_timeout): what was sent last reaches Redis. Nothing may be sent meanwhile. */
+/* The same once the commands already sent have their replies (or fail, or 300 ms passed):
+ * what was sent last reaches Redis. Nothing may be sent meanwhile. */
 void lc__rconn_close_after(lc__rconn_t *c);
 void lc__rconn_free(lc__rconn_t *c); /* after the loop has ended */
 bool lc__rconn_ready(const lc__rconn_t *c);
