@@ -463,9 +463,7 @@ static void redis_detach(lc_engine_t *e, int index)
             lc__rconn_close(&s->conns[i]);
     }
     uv_close((uv_handle_t *)&s->presence_timer, NULL);
-    uv_mutex_lock(&s->done_mu);
-    s->done_live = false;
-    uv_mutex_unlock(&s->done_mu);
+    lc__broker_detach_slot(r, s);
     uv_close((uv_handle_t *)&s->done_async, NULL);
     if (index == 0 && r->broker_on) {
         r->broker_on = false;

@@ -221,6 +221,9 @@ typedef struct lc__redis_done {
     lc_done_cb cb;
     void *arg;
 } lc__redis_done_t;
+/* The slot's worker stops (its thread, s->closed set): answer its channel_ready waiters with
+ * LC_EIO and its queued completions, and queue nothing for it afterwards. */
+void lc__broker_detach_slot(lc__redis_t *r, lc__rslot_t *s);
 /* Drop what a slot still has queued (engine teardown, loops gone). */
 void lc__broker_free_done(lc__rslot_t *s);
 void lc__broker_on_async(uv_async_t *h);

@@ -315,6 +315,69 @@ void lc__broker_on_done(uv_async_t *h)
     }
 }
 
+/* Take the waiters of slot out of w (returned; the others stay, in order). */
+static lc__rwait_t *take_slot_waiters(lc__rwait_t **w, int slot)
+{
+    lc__rwait_t *taken = NULL;
+    while (*w) {
+        if ((*w)->slot == slot) {
+            lc__rwait_t *t = *w;
+            *w = t->next;
+            t->err = LC_EIO;
+            t->next = taken;
+            taken = t;
+        } else {
+            w = &(*w)->next;
+        }
+    }
+    return taken;
+}
+
+void lc__broker_detach_slot(lc__redis_t *r, lc__rslot_t *s)
+{
+    /* s->closed is set: no new waiter of this slot joins a channel. Those still waiting
+     * for a subscription, then the completions already queued, are answered here (their
+     * callbacks run exactly once); afterwards nothing is queued for the slot any more. */
+    lc__rwait_t *all = NULL;
+    for (int i = 0; i < r->nshards; i++) {
+        lc__rshard_t *sh = &r->shards[i];
+        uv_mutex_lock(&sh->mu);
+        lc_map_iter_t it = {0};
+        const char *k;
+        size_t kl;
+        void *v;
+        while (lc_map_next(&sh->chans, &it, &k, &kl, &v)) {
+            lc__rwait_t *t = take_slot_waiters(&((lc__rchan_t *)v)->waiters, s->index);
+            while (t) {
+                lc__rwait_t *next = t->next;
+                t->next = all;
+                all = t;
+                t = next;
+            }
+        }
+        uv_mutex_unlock(&sh->mu);
+    }
+    uv_mutex_lock(&s->done_mu);
+    s->done_live = false;
+    lc__rwait_t *done = s->done; /* newest first */
+    s->done = NULL;
+    uv_mutex_unlock(&s->done_mu);
+    /* in the order asked: the queued completions came first */
+    while (done) {
+        lc__rwait_t *next = done->next;
+        done->next = all;
+        all = done;
+        done = next;
+    }
+    while (all) {
+        lc__rwait_t *next = all->next;
+        if (all->cb)
+            all->cb(all->arg, all->err);
+        free(all);
+        all = next;
+    }
+}
+
 void lc__broker_free_done(lc__rslot_t *s)
 {
     while (s->done) {

@@ -5,8 +5,8 @@
 // API session operations (refresh too; subscribe into history channels, positioned and
 // recovering) and exclusion across nodes, fossil deltas across nodes, `info` and `channels`
 // covering every node (a node stopped with SIGTERM leaving them at once), Redis restarts
-// (clients kept, 503 health, publish errors while down, publishing resuming), two shards, and
-// the configuration refusals.
+// (clients kept, 503 health, publish errors while down, publishing resuming), a node stopped
+// while a subscribe waits for Redis, two shards, and the configuration refusals.
 
 const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
@@ -495,6 +495,28 @@ t('a node stopped with SIGTERM leaves info and channels of the other nodes at on
   const r = await api(nodes[1], 'channels', { pattern: ch });
   assert.deepEqual(r.body, { result: { channels: {} } });
   assert.ok(Date.now() - t0 < 3500, `took ${Date.now() - t0} ms`);
+});
+
+test('a node stopped while a subscribe waits for Redis answers it with 100 and exits cleanly', async () => {
+  const own = await startRedis();
+  const srv = await startServer(nodeConfig(own.address, `stop${Date.now()}`, { engine: { redis: { io_timeout: '10s' } } }));
+  try {
+    const raw = await rawSession(srv, { token: token('stopping') });
+    // Redis frozen: the channel's SUBSCRIBE stays unanswered, the subscribe waits for it
+    own.proc.child.kill('SIGSTOP');
+    const id = raw.cmd({ subscribe: { channel: `frozen${Date.now()}` } });
+    await sleep(300);
+    const stopping = assertCleanExit(srv).then(() => null, (err) => err);
+    const rep = await raw.reply(id, 5000).catch((err) => ({ noReply: String(err) }));
+    const stopErr = await stopping;
+    assert.equal(rep.error && rep.error.code, 100, JSON.stringify(rep));
+    // exit 0 without a leak report: the waiting subscribe was answered, not dropped
+    if (stopErr) throw stopErr;
+  } finally {
+    own.proc.child.kill('SIGCONT');
+    if (!srv.exited) srv.process.kill('SIGKILL');
+    await own.stop();
+  }
 });
 
 t('API refresh through node B acts on a connection on node A: new expiry, closed at it with 3005', async () => {
