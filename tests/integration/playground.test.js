@@ -30,7 +30,9 @@ return r:hooks()
 
 before(async () => {
   backend = await startBackend({
-    '/subscribe': (r) => (r.json.user === '42' ? { json: { result: {} } } : { json: { error: { code: 103, message: 'not yours' } } }),
+    '/subscribe': (r) => (r.json.user === '42' ? { json: { result: {} } }
+      : r.json.user === 'slow' ? { delayMs: 800, json: { result: {} } }
+        : { json: { error: { code: 103, message: 'not yours' } } }),
   });
   const cfg = merge(defaultConfig({ secret }), {
     admin: { enabled: true, password, secret: randomSecret(32) },
@@ -51,8 +53,8 @@ after(async () => {
   if (backend) await backend.close();
 });
 
-const play = (body, headers = { Cookie: cookie, 'X-Lucent-Admin': '1' }) =>
-  request(server, '/admin/api/playground', { method: 'POST', headers, body });
+const play = (body, headers = { Cookie: cookie, 'X-Lucent-Admin': '1' }, timeoutMs = 10000) =>
+  request(server, '/admin/api/playground', { method: 'POST', headers, body, timeoutMs });
 
 test('the page: an allowed and a denied subscribe through a Lua route and a real proxy', async () => {
   await withLogsOnFailure(server, async () => {
@@ -156,4 +158,15 @@ test('the endpoint refuses callers without a session (401) and bad input (400 wi
     assert.equal(r.status, 400, `${JSON.stringify(body).slice(0, 80)}: ${r.text}`);
     assert.match(r.body.error.message, re);
   }
+});
+
+test('a caller that leaves while the backend is slow cancels the run; the server carries on', async () => {
+  const before = backend.calls('/subscribe').length;
+  await assert.rejects(play({ command: 'subscribe', target: 'orders.1', user: 'slow' }, { Cookie: cookie, 'X-Lucent-Admin': '1' }, 150), /timed out/);
+  await new Promise((resolve) => setTimeout(resolve, 900)); // the backend has answered by now
+  assert.equal(backend.calls('/subscribe').length, before + 1);
+  const r = await play({ command: 'subscribe', target: 'orders.1', user: '42' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.result.allowed, true);
+  // leaks or a late callback into the freed request would show at exit (ASan, assertCleanExit)
 });
