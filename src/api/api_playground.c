@@ -27,13 +27,13 @@
 #include "util/log.h"
 
 #define PLAYGROUND_TIMEOUT_MS 10000
-#define NAME_MAX_LEN 256      /* user, client, command */
-#define TOKEN_MAX_LEN 8192    /* token, claims */
-#define DATA_MAX_LEN 65536    /* data */
+#define NAME_MAX_LEN 256   /* user, client, command */
+#define TOKEN_MAX_LEN 8192 /* token, claims */
+#define DATA_MAX_LEN 65536 /* data */
 #define JSON_TYPE "application/json"
 
 typedef struct play {
-    uv_timer_t timer; /* first: freed by its close callback */
+    uv_timer_t timer;   /* first: freed by its close callback */
     lc_http_req_t *req; /* NULL once answered or the peer left */
     lc_explain_t *run;  /* the pending run, NULL otherwise */
 } play_t;

@@ -62,4 +62,3 @@ bool lc_decide_subscribe_rules(const lc_config_t *cfg, const lc_ns_opts_t *ns, c
         return true;
     return cfg->client_insecure;
 }
-

@@ -112,8 +112,8 @@ void lc__decide_trace_start(lc_decide_trace_t *t, const lc_decide_req_t *r)
     const char *pattern =
         i >= 0 ? lc_config_channel_rule(cfg, (size_t)i, opts, sizeof(opts)) : NULL;
     if (!pattern)
-        lc_decide_trace_add(t, "rules", "no channels rule matched (%zu rules)",
-                            cfg->n_channel_rules);
+        lc_decide_trace_add(t, "rules", "no channels rule matched (%zu rule%s)",
+                            cfg->n_channel_rules, cfg->n_channel_rules == 1 ? "" : "s");
     else if (family)
         lc_decide_trace_add(t, "rules",
                             "channels rule %d \"%s\" names this channel for another user: none "

@@ -94,7 +94,9 @@ static void on_verdict(void *arg, const lc_verdict_t *v)
                             v->data.p);
     char *reply = client_reply(e, v);
     lc_explain_result_t r = {
-        .rc = v->type == LC_VERDICT_ALLOW ? 0 : v->unavailable ? 2 : 1,
+        .rc = v->type == LC_VERDICT_ALLOW ? 0
+              : v->unavailable            ? 2
+                                          : 1,
         .trace = e->trace,
         .user = v->type == LC_VERDICT_ALLOW && e->kind == LC_HOOK_CONNECT ? v->user : NULL,
         .reply = reply ? reply : "(out of memory)",
@@ -248,8 +250,8 @@ int lc_explain_start(const lc_config_t *cfg, lc_lua_t *vm, lc_httpc_t *hc,
         explain_free(e);
         return rc;
     }
-    bool channel = kind == LC_HOOK_SUBSCRIBE || kind == LC_HOOK_SUB_REFRESH ||
-                   kind == LC_HOOK_PUBLISH;
+    bool channel =
+        kind == LC_HOOK_SUBSCRIBE || kind == LC_HOOK_SUB_REFRESH || kind == LC_HOOK_PUBLISH;
     const lc_ns_opts_t *ns = NULL;
     if (channel) {
         ns = lc_config_resolve_channel(cfg, e->target, strlen(e->target), e->user, &e->scratch);

@@ -177,7 +177,7 @@ test('refresh and sub_refresh: the token of the user, as the client would refres
 test('namespace rules: allow and deny with the options applied', async () => {
   let r = await explain('--user', '7', 'subscribe', 'chat:1');
   assert.equal(r.code, 0, show(r));
-  assert.match(r.stdout, /^rules: no channels rule matched \(1 rules\)$/m, show(r));
+  assert.match(r.stdout, /^rules: no channels rule matched \(1 rule\)$/m, show(r));
   assert.match(r.stdout, /^lua: hook answered nil \(no opinion\)/m);
   assert.match(r.stdout, /^rules: namespace chat: allow_subscribe_for_client 1/m);
   assert.deepEqual(reply(r), { id: 1, subscribe: {} });

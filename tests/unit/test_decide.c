@@ -334,7 +334,7 @@ static void test_trace_channels_rule_by_index_and_pattern(void **state)
 
     channel_req(f, LC_HOOK_PUBLISH, "px:lua_yes", &r, &scratch);
     t = traced(f, &r);
-    assert_non_null(line_with(t, "rules: no channels rule matched (1 rules)"));
+    assert_non_null(line_with(t, "rules: no channels rule matched (1 rule)"));
     assert_null(line_with(t, "rules: channels rule"));
     lc_decide_trace_free(t);
 }
