@@ -91,7 +91,10 @@ static void finish(lc_decide_t *d, lc_verdict_t *v)
         v->message = "";
     if (v->type == LC_VERDICT_ALLOW && v->user == NULL)
         v->user = "";
-    account(d, v);
+    /* An explained decision (lucent explain, the admin playground) is no client's: it stays
+     * out of the decision metrics and the refusal log. */
+    if (!d->req.trace)
+        account(d, v);
     if (d->trace)
         lc__decide_trace_end(d->trace, &d->req, v, d->own_trace != NULL);
     d->done = true;

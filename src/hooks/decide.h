@@ -62,7 +62,8 @@ typedef struct lc_decide_req {
     bool no_proxy;
     lc_lua_t *lua;     /* the worker's VM, NULL without a script */
     lc_httpc_t *httpc; /* the worker's HTTP client for proxies */
-    /* Records the steps when set (`lucent explain`; borrowed, filled before the callback).
+    /* Records the steps when set (`lucent explain`, the admin playground; borrowed, filled
+     * before the callback; such a decision is left out of the metrics and the refusal log).
      * NULL: a trace is kept and logged at info only for users and clients named in
      * log.trace_users. */
     lc_decide_trace_t *trace;

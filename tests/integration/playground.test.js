@@ -170,3 +170,9 @@ test('a caller that leaves while the backend is slow cancels the run; the server
   assert.equal(r.body.result.allowed, true);
   // leaks or a late callback into the freed request would show at exit (ASan, assertCleanExit)
 });
+
+test('explained decisions are no client\'s: no refusal lines in the log', async () => {
+  const r = await play({ command: 'subscribe', target: 'orders.1', user: '7' });
+  assert.equal(r.body.result.exit_code, 1);
+  assert.doesNotMatch(server.logs(), /refused \w+: client=playground/);
+});
