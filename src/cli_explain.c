@@ -46,7 +46,7 @@ static void on_explained(void *arg, const lc_explain_result_t *r)
 static void usage_explain(void)
 {
     fprintf(stderr, "usage: lucent explain -c FILE [--user USER] [--client ID] [--claims JSON] "
-                    "[--token JWT] [--subscribed] [--no-proxy]\n"
+                    "[--token JWT] [--subscribed] [--no-proxy] [--at-expiry]\n"
                     "                      connect | refresh | subscribe CHANNEL | "
                     "sub_refresh CHANNEL |\n"
                     "                      publish CHANNEL DATA | rpc METHOD [DATA]\n");
@@ -80,6 +80,8 @@ int lc_cli_explain(int argc, char **argv)
             args.no_proxy = true;
         else if (strcmp(a, "--subscribed") == 0)
             args.subscribed = true;
+        else if (strcmp(a, "--at-expiry") == 0)
+            args.at_expiry = true;
         else {
             fprintf(stderr, "lucent explain: unknown option %s\n", a);
             usage_explain();

@@ -48,7 +48,7 @@ static void usage(FILE *f)
             "                                  print a subscription JWT for CHANNEL (key:\n"
             "                                  client.subscription_token.hmac_secret_key when\n"
             "                                  enabled, else client.token.hmac_secret_key)\n"
-            "  lucent explain -c FILE [--user USER] [--claims JSON] [--no-proxy]\n"
+            "  lucent explain -c FILE [--user USER] [--claims JSON] [--no-proxy] [--at-expiry]\n"
             "                 connect | refresh | subscribe CHANNEL | sub_refresh CHANNEL |\n"
             "                 publish CHANNEL DATA | rpc METHOD [DATA]\n"
             "                                  run the permission checks once, offline, and\n"

@@ -8,7 +8,8 @@
  *
  * Fields: command (connect, refresh, subscribe, sub_refresh, publish, rpc), target (channel or
  * method), data (any JSON value, kept byte for byte), user, client, claims (an object, signed
- * with the config's HMAC key into the command's token), token, subscribed, no_proxy. Admitted
+ * with the config's HMAC key into the command's token), token, subscribed, no_proxy,
+ * at_expiry (refresh, sub_refresh: as the server asks the refresh proxies). Admitted
  * by api_admin.c (login cookie, X-Lucent-Admin header); every field is bounded, and a bad one
  * is 400 with a message naming it.
  *
@@ -198,6 +199,7 @@ void lc__api_playground(lc__api_t *a, lc_http_req_t *req, const cJSON *p)
         !get_str(req, p, "token", TOKEN_MAX_LEN, &args.token) ||
         !get_bool(req, p, "subscribed", &args.subscribed) ||
         !get_bool(req, p, "no_proxy", &args.no_proxy) ||
+        !get_bool(req, p, "at_expiry", &args.at_expiry) ||
         !get_raw(req, body, len, p, "data", DATA_MAX_LEN, &data) ||
         !get_raw(req, body, len, p, "claims", TOKEN_MAX_LEN, &claims))
         goto done;

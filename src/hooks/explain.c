@@ -9,6 +9,7 @@
 
 #include "auth/jwt.h"
 #include "hooks/decide.h"
+#include "proto/codec.h"
 #include "proto/codes.h"
 #include "proto/json_check.h"
 #include "util/clock.h"
@@ -18,6 +19,7 @@ struct lc_explain {
     lc_explain_cb cb;
     void *arg;
     lc_hook_kind kind;
+    bool at_expiry;
     lc_decide_t *d;
     lc_decide_trace_t *trace;
     lc_ns_opts_t scratch;
@@ -84,6 +86,36 @@ static char *client_reply(const lc_explain_t *e, const lc_verdict_t *v)
     return s;
 }
 
+/* At expiry nothing is answered: the client sees what the session does with the verdict
+ * (client_connect.c, client_expiry.c): nothing while it goes on, or the end. *rc as usual. */
+static char *expiry_outcome(const lc_explain_t *e, const lc_verdict_t *v, int *rc)
+{
+    char text[192];
+    int64_t now = lc_now_s();
+    bool conn = e->kind == LC_HOOK_REFRESH;
+    if (v->unavailable) {
+        *rc = 2;
+        snprintf(text, sizeof(text), "(nothing sent: the backend is asked again in 60 s)");
+    } else if (v->type == LC_VERDICT_ALLOW && v->granted && !v->expired && v->expire_at > now) {
+        *rc = 0;
+        snprintf(text, sizeof(text), "(nothing sent: the %s now expires in %lld s)",
+                 conn ? "connection" : "subscription", (long long)(v->expire_at - now));
+    } else {
+        *rc = 1;
+        if (conn) {
+            snprintf(text, sizeof(text), "{\"disconnect\":{\"code\":%u,\"reason\":\"%s\"}}",
+                     (unsigned)LC_DISCONNECT_EXPIRED, lc_disconnect_reason(LC_DISCONNECT_EXPIRED));
+        } else {
+            lc_buf_t b = LC_BUF_INIT;
+            int err = lc_proto_push_unsubscribe(&b, e->target, LC_UNSUBSCRIBE_EXPIRED, NULL);
+            char *s = err == 0 ? strndup(b.data, b.len) : NULL;
+            lc_buf_free(&b);
+            return s;
+        }
+    }
+    return strdup(text);
+}
+
 static void on_verdict(void *arg, const lc_verdict_t *v)
 {
     lc_explain_t *e = arg;
@@ -92,11 +124,10 @@ static void on_verdict(void *arg, const lc_verdict_t *v)
     if (v->type == LC_VERDICT_ALLOW && v->data_set)
         lc_decide_trace_add(e->trace, "publish", "data replaced by %.*s", (int)v->data.len,
                             v->data.p);
-    char *reply = client_reply(e, v);
+    int rc = v->type == LC_VERDICT_ALLOW ? 0 : v->unavailable ? 2 : 1;
+    char *reply = e->at_expiry ? expiry_outcome(e, v, &rc) : client_reply(e, v);
     lc_explain_result_t r = {
-        .rc = v->type == LC_VERDICT_ALLOW ? 0
-              : v->unavailable            ? 2
-                                          : 1,
+        .rc = rc,
         .trace = e->trace,
         .user = v->type == LC_VERDICT_ALLOW && e->kind == LC_HOOK_CONNECT ? v->user : NULL,
         .reply = reply ? reply : "(out of memory)",
@@ -264,7 +295,23 @@ int lc_explain_start(const lc_config_t *cfg, lc_lua_t *vm, lc_httpc_t *hc,
         lc_decide_trace_add(e->trace, "channel", "%s in namespace %s", e->target,
                             ns->name ? ns->name : "(channel.without_namespace)");
     }
-    if (kind == LC_HOOK_SUB_REFRESH && !e->token) {
+    e->at_expiry = a->at_expiry;
+    if (a->at_expiry) {
+        const char *no = kind != LC_HOOK_REFRESH && kind != LC_HOOK_SUB_REFRESH
+                             ? "at expiry: only refresh and sub_refresh"
+                         : a->no_proxy ? "at expiry: the refresh proxies decide, no-proxy leaves "
+                                         "nothing to ask"
+                         : kind == LC_HOOK_REFRESH && !cfg->refresh_proxy_enabled
+                             ? "at expiry: no refresh proxy (client.proxy.refresh) is enabled"
+                         : kind == LC_HOOK_SUB_REFRESH && !ns->sub_refresh_proxy
+                             ? "at expiry: the channel's namespace has no sub_refresh proxy"
+                             : NULL;
+        if (no) {
+            snprintf(err, errlen, "%s", no);
+            explain_free(e);
+            return LC_EINVAL;
+        }
+    } else if (kind == LC_HOOK_SUB_REFRESH && !e->token) {
         answer_early(e, LC_ERROR_BAD_REQUEST, "sub_refresh without a subscription token");
         return 0;
     }
@@ -281,6 +328,7 @@ int lc_explain_start(const lc_config_t *cfg, lc_lua_t *vm, lc_httpc_t *hc,
         .data = {e->data, e->data ? strlen(e->data) : 0},
         .subscribed = a->subscribed,
         .no_proxy = a->no_proxy,
+        .at_expiry = a->at_expiry,
         .lua = vm,
         .httpc = hc,
         .trace = e->trace,

@@ -32,6 +32,10 @@ typedef struct lc_explain_args {
     const char *token;
     bool subscribed; /* publish: the client is subscribed to the channel */
     bool no_proxy;   /* leave every proxy out (decide.h) */
+    /* refresh, sub_refresh: what the server does when the connection's (the subscription's)
+     * expiry passes and the refresh (sub_refresh) proxy owns it: that proxy alone decides,
+     * and the "reply" is what the client then sees (nothing, a disconnect, an unsubscribe). */
+    bool at_expiry;
 } lc_explain_args_t;
 
 typedef struct lc_explain_result {

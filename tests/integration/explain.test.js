@@ -58,16 +58,19 @@ before(async () => {
     '/subscribe': (r) => (r.json.user === '42' ? { json: { result: {} } }
       : r.json.user === 'boom' ? { status: 500, json: {} }
         : { json: { error: { code: 103, message: 'not yours' } } }),
+    // the refresh proxies prolong user 42 by ten minutes and end everyone else
+    '/refresh': (r) => ({ json: { result: r.json.user === '42' ? { expire_at: Math.floor(Date.now() / 1000) + 600 } : { expired: true } } }),
+    '/sub_refresh': (r) => ({ json: { result: r.json.user === '42' ? { expire_at: Math.floor(Date.now() / 1000) + 600 } : { expired: true } } }),
   });
   const config = {
-    client: { token: { hmac_secret_key: secret } },
+    client: { token: { hmac_secret_key: secret }, proxy: { refresh: { enabled: true, endpoint: backend.url('/refresh') } } },
     lua: { script: 'rules.lua' },
     channel: {
       without_namespace: { allow_subscribe_for_client: false },
-      proxy: { subscribe: { endpoint: backend.url('/subscribe') } },
+      proxy: { subscribe: { endpoint: backend.url('/subscribe') }, sub_refresh: { endpoint: backend.url('/sub_refresh') } },
       namespaces: [
         { name: 'chat', allow_subscribe_for_client: true, allow_publish_for_subscriber: true },
-        { name: 'sp', subscribe_proxy_enabled: true },
+        { name: 'sp', subscribe_proxy_enabled: true, sub_refresh_proxy_enabled: true },
       ],
     },
     channels: [{ name: 'orders.{id}', subscribe: false, presence: true }],
@@ -172,6 +175,31 @@ test('refresh and sub_refresh: the token of the user, as the client would refres
   r = await explain('--user', '42', '--claims', '{"channel":"chat:2"}', 'sub_refresh', 'chat:1');
   assert.equal(r.code, 1, show(r));
   assert.equal(reply(r).disconnect.code, 3500);
+});
+
+test('--at-expiry: the refresh proxies decide as when an expiry passes; what the client then sees', async () => {
+  let r = await explain('--user', '42', '--at-expiry', 'refresh');
+  assert.equal(r.code, 0, show(r));
+  assert.ok(r.stdout.includes(`proxy: ${backend.url('/refresh')} answered HTTP 200 in `), show(r));
+  assert.match(r.stdout, /^reply: \(nothing sent: the connection now expires in 60\d s\)$/m, show(r));
+
+  r = await explain('--user', '7', '--at-expiry', 'refresh');
+  assert.equal(r.code, 1, show(r));
+  assert.deepEqual(reply(r), { disconnect: { code: 3005, reason: 'connection expired' } });
+
+  r = await explain('--user', '42', '--at-expiry', 'sub_refresh', 'sp:1');
+  assert.equal(r.code, 0, show(r));
+  assert.ok(r.stdout.includes(`proxy: ${backend.url('/sub_refresh')} answered HTTP 200 in `), show(r));
+  assert.match(r.stdout, /^reply: \(nothing sent: the subscription now expires in 60\d s\)$/m, show(r));
+
+  r = await explain('--user', '7', '--at-expiry', 'sub_refresh', 'sp:1');
+  assert.equal(r.code, 1, show(r));
+  assert.deepEqual(reply(r), { push: { channel: 'sp:1', unsubscribe: { code: 2501, reason: 'subscription expired' } } });
+
+  // a namespace without a sub_refresh proxy has nothing to ask
+  r = await explain('--user', '42', '--at-expiry', 'sub_refresh', 'chat:1');
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /no sub_refresh proxy/);
 });
 
 test('namespace rules: allow and deny with the options applied', async () => {

@@ -150,6 +150,7 @@ test('the endpoint refuses callers without a session (401) and bad input (400 wi
     [{ command: 'connect', user: 42 }, /user: expected a string/],
     [{ command: 'connect', claims: [1] }, /claims: expected a JSON object/],
     [{ command: 'connect', no_proxy: 'yes' }, /no_proxy: expected true or false/],
+    [{ command: 'refresh', user: '42', at_expiry: true }, /at expiry: no refresh proxy/],
     [{ command: 'rpc', target: 'x', data: 'd'.repeat(70000) }, /data: longer than 65536 bytes/],
     ['not json', /body/],
   ];

@@ -269,12 +269,13 @@ async function playground() {
       ...['connect', 'refresh', 'subscribe CHANNEL', 'sub_refresh CHANNEL', 'publish CHANNEL {"text":"hi"}', 'rpc METHOD {}'].map((v) => el('option', { value: v }))),
     el('label', { class: 'check' }, el('input', { id: 'pg-subscribed', type: 'checkbox' }), 'publish: the client is subscribed'),
     el('label', { class: 'check' }, el('input', { id: 'pg-no-proxy', type: 'checkbox' }), 'no proxy (--no-proxy)'),
+    el('label', { class: 'check' }, el('input', { id: 'pg-at-expiry', type: 'checkbox' }), 'refresh, sub_refresh: at expiry, asking the refresh proxy (--at-expiry)'),
     el('button', { type: 'submit' }, 'Explain'));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const cmd = parseCommand($('#pg-command').value);
     if (!cmd) return;
-    const params = { ...cmd, user: $('#pg-user').value, subscribed: $('#pg-subscribed').checked, no_proxy: $('#pg-no-proxy').checked };
+    const params = { ...cmd, user: $('#pg-user').value, subscribed: $('#pg-subscribed').checked, no_proxy: $('#pg-no-proxy').checked, at_expiry: $('#pg-at-expiry').checked };
     const claims = $('#pg-claims').value.trim();
     try {
       if (params.data !== undefined) params.data = JSON.parse(params.data);
@@ -287,13 +288,13 @@ async function playground() {
     try {
       const r = await call('playground', params);
       const cli = ['lucent explain -c CONFIG', params.user ? `--user ${shellQuote(params.user)}` : '', claims ? `--claims ${shellQuote(JSON.stringify(params.claims))}` : '',
-        params.subscribed ? '--subscribed' : '', params.no_proxy ? '--no-proxy' : '', cmd.command, cmd.target ? shellQuote(cmd.target) : '',
+        params.subscribed ? '--subscribed' : '', params.no_proxy ? '--no-proxy' : '', params.at_expiry ? '--at-expiry' : '', cmd.command, cmd.target ? shellQuote(cmd.target) : '',
         cmd.data !== undefined ? shellQuote(JSON.stringify(params.data)) : ''].filter(Boolean).join(' ');
       out.replaceChildren(
         el('p', { id: 'pg-verdict', class: r.allowed ? 'ok' : 'error' }, r.allowed ? 'allowed' : r.exit_code === 2 ? 'could not decide' : 'refused'),
         el('h2', {}, 'Steps'), el('pre', { id: 'pg-trace', class: 'tail' }, r.trace.join('\n')),
         ...(r.user !== null ? [el('p', { id: 'pg-user-out' }, `user: "${r.user}"${r.user ? '' : ' (anonymous)'}`)] : []),
-        el('h2', {}, 'Reply the client gets'), el('pre', { id: 'pg-reply', class: 'tail' }, JSON.stringify(r.reply)),
+        el('h2', {}, params.at_expiry ? 'What the client sees' : 'Reply the client gets'), el('pre', { id: 'pg-reply', class: 'tail' }, typeof r.reply === 'string' ? r.reply : JSON.stringify(r.reply)),
         el('p', { class: 'muted' }, 'The same from a shell: ', el('code', {}, cli)));
     } catch (e) {
       out.replaceChildren(el('p', { class: 'error', id: 'pg-error' }, e.message));
