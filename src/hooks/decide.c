@@ -263,7 +263,8 @@ static void on_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
               rep->type == LC_PROXY_RESULT  ? "result"
               : rep->type == LC_PROXY_ERROR ? "error"
                                             : "disconnect",
-              (unsigned)rep->code, rep->message ? " " : "", rep->message ? rep->message : "");
+              (unsigned)rep->code, rep->message && rep->message[0] ? " " : "",
+              rep->message ? rep->message : "");
     if (err != 0) {
         set_error(&v, LC_STEP_PROXY, LC_ERROR_INTERNAL);
         v.unavailable = true;

@@ -244,12 +244,14 @@ static void on_proxy(void *arg, int err, const lc_proxy_reply_t *reply)
                             "lucent.proxy: %s answered HTTP %ld in %.1f ms: not usable (%s)",
                             c->proxy_url, reply->status, ms, lc_strerror(err));
     else
-        lc_decide_trace_add(c->trace, "lua", "lucent.proxy: %s answered HTTP %ld in %.1f ms: %s %u",
+        lc_decide_trace_add(c->trace, "lua",
+                            "lucent.proxy: %s answered HTTP %ld in %.1f ms: %s %u%s%s",
                             c->proxy_url, reply->status, ms,
                             reply->type == LC_PROXY_RESULT  ? "result"
                             : reply->type == LC_PROXY_ERROR ? "error"
                                                             : "disconnect",
-                            (unsigned)reply->code);
+                            (unsigned)reply->code, reply->message && reply->message[0] ? " " : "",
+                            reply->message ? reply->message : "");
     lc__lua_resume(c, push_proxy_answer, &a);
 }
 

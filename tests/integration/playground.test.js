@@ -77,6 +77,7 @@ test('the page: an allowed and a denied subscribe through a Lua route and a real
     assert.match(trace, /^lua: lucent\.rules subscribe route "orders\.\{id\}" matched \(handler \S*rules\.lua:3\), \{id\} = "1"$/m, trace);
     assert.ok(trace.includes(`lua: lucent.proxy subscribe: POST ${backend.url('/subscribe')}`), trace);
     assert.ok(trace.includes(`lua: lucent.proxy: ${backend.url('/subscribe')} answered HTTP 200 in `), trace);
+    assert.match(trace, /answered HTTP 200 in [0-9.]+ ms: result 0$/m, trace);
     assert.match(trace, /^outcome: allow by lua$/m, trace);
     assert.deepEqual(JSON.parse(await page.textContent('#pg-reply')), { id: 1, subscribe: {} });
     await screenshot(page, 'admin-playground-allowed');
@@ -85,7 +86,7 @@ test('the page: an allowed and a denied subscribe through a Lua route and a real
     await page.click('#pg-form button[type=submit]');
     await page.waitForSelector('#pg-verdict:text("refused")');
     trace = await page.textContent('#pg-trace');
-    assert.match(trace, /answered HTTP 200 in [0-9.]+ ms: error 103$/m, trace);
+    assert.match(trace, /answered HTTP 200 in [0-9.]+ ms: error 103 not yours$/m, trace);
     assert.match(trace, /^outcome: error 103 "not yours" by lua$/m, trace);
     assert.deepEqual(JSON.parse(await page.textContent('#pg-reply')), { id: 1, error: { code: 103, message: 'not yours' } });
     assert.equal(backend.calls('/subscribe').length, before + 2);
