@@ -28,13 +28,15 @@ end)
 return r:hooks()
 `;
 
+let cfg;
+
 before(async () => {
   backend = await startBackend({
     '/subscribe': (r) => (r.json.user === '42' ? { json: { result: {} } }
       : r.json.user === 'slow' ? { delayMs: 800, json: { result: {} } }
         : { json: { error: { code: 103, message: 'not yours' } } }),
   });
-  const cfg = merge(defaultConfig({ secret }), {
+  cfg = merge(defaultConfig({ secret }), {
     admin: { enabled: true, password, secret: randomSecret(32) },
     lua: { script: 'rules.lua' },
     channel: { proxy: { subscribe: { endpoint: backend.url('/subscribe') } } },
@@ -177,4 +179,16 @@ test('explained decisions are no client\'s: no refusal lines in the log', async 
   const r = await play({ command: 'subscribe', target: 'orders.1', user: '7' });
   assert.equal(r.body.result.exit_code, 1);
   assert.doesNotMatch(server.logs(), /refused \w+: client=playground/);
+});
+
+test('a server stopping while a run waits for the backend ends cleanly', async () => {
+  const other = await startServer(cfg, { files: { 'rules.lua': RULES } });
+  const login = await request(other, '/admin/login', { method: 'POST', body: { password } });
+  const c = login.headers['set-cookie'][0].split(';')[0];
+  const pending = request(other, '/admin/api/playground', {
+    method: 'POST', headers: { Cookie: c, 'X-Lucent-Admin': '1' }, body: { command: 'subscribe', target: 'orders.1', user: 'slow' },
+  }).catch((e) => e);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await assertCleanExit(other); // no leak, no late callback, no 10 s wait for the bound
+  await pending;
 });
