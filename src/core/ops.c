@@ -347,3 +347,12 @@ size_t lc_ops_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, v
     conn_arg_t a = {fn, arg};
     return for_target(w, t, do_list, &a);
 }
+
+/* --- the admin playground ------------------------------------------------------------------ */
+
+int lc_ops_explain(lc_worker_t *w, const lc_explain_args_t *a, lc_explain_cb cb, void *arg,
+                   lc_explain_t **out, char *err, size_t errlen)
+{
+    return lc_explain_start(lc_worker_config(w), lc__worker_lua(w), lc__worker_httpc(w), a, cb, arg,
+                            out, err, errlen);
+}
