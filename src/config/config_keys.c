@@ -237,6 +237,48 @@ static const struct lc__key proxy_grpc_keys[] = {
     BOOL("compression", U), ANYOBJ("static_metadata"), END,
 };
 
+/* A namespace's `map` object (map subscription types; core/client_map.c). */
+/* map_broker: which store keeps map channels (config_unsupported.c refuses all but memory). */
+static const struct lc__key map_broker_keys[] = {
+    ENUM("type", "memory|redis|postgres"),
+    ANYOBJ("redis"),
+    ANYOBJ("postgres"),
+    END,
+};
+
+static const struct lc__key ns_map_keys[] = {
+    ENUMF("mode", NF(map.mode), "|ephemeral|durable|persistent"),
+    DUR("key_ttl", NF(map.key_ttl_ms)),
+    BOOL("ordered", NF(map.ordered)),
+    INT("stream_size", NF(map.stream_size), 0, 1000000),
+    DUR("stream_ttl", NF(map.stream_ttl_ms)),
+    DUR("meta_ttl", NF(map.meta_ttl_ms)),
+    FALSE_ONLY("external_state",
+               "external map state is not supported (the map broker keeps the state)"),
+    BOOL("remove_client_on_unsubscribe", NF(map.remove_client_on_unsubscribe)),
+    ENUMF("client_key", NF(map.client_key), "|client_id|user_id"),
+    BOOL("allow_publish_for_client", NF(map.allow_publish_for_client)),
+    BOOL("allow_publish_for_subscriber", NF(map.allow_publish_for_subscriber)),
+    BOOL("allow_publish_for_anonymous", NF(map.allow_publish_for_anonymous)),
+    BOOL("allow_remove_for_client", NF(map.allow_remove_for_client)),
+    BOOL("allow_remove_for_subscriber", NF(map.allow_remove_for_subscriber)),
+    BOOL("allow_remove_for_anonymous", NF(map.allow_remove_for_anonymous)),
+    PROXY_ON("publish_proxy_enabled", NF(map.publish_proxy), LC__USE_PUBLISH),
+    PROXY_NAME("publish_proxy_name", NF(map.publish_proxy), LC__USE_PUBLISH),
+    PROXY_ON("remove_proxy_enabled", NF(map.remove_proxy), LC__USE_PUBLISH),
+    PROXY_NAME("remove_proxy_name", NF(map.remove_proxy), LC__USE_PUBLISH),
+    INT("default_page_size", NF(map.default_page_size), 0, 100000),
+    INT("min_page_size", NF(map.min_page_size), 0, 100000),
+    INT("max_page_size", NF(map.max_page_size), 0, 100000),
+    INT("live_transition_max_publication_limit", NF(map.live_transition_max_publication_limit), 0,
+        1000000),
+    DURN("subscribe_catch_up_timeout", NF(map.subscribe_catch_up_timeout_ms)),
+    /* Lucent's own bounds */
+    INT("max_keys", NF(map.max_keys), 0, 10000000),
+    INT("max_key_length", NF(map.max_key_length), 0, 1000),
+    END,
+};
+
 /* One table for every Proxy object (spec §5.4). "name" is read by the proxies[] loader and
  * ignored in the sections (as Centrifugo does); "enabled" belongs to client.proxy.*.
  * "protocol" is Lucent's own: "laravel_auth" for a subscribe proxy that is Laravel's
@@ -354,13 +396,13 @@ const struct lc__key lc__config_ns_keys[] = {
                "subscribe stream proxies are not supported (they need gRPC)"),
     STR("subscribe_stream_proxy_name", U),
     BOOL("subscribe_stream_proxy_bidirectional", U),
-    /* v6.8: only streams are served; the other types are refused at start-up (validate_ns) */
+    /* v6.8: streams and the map types are served; shared_poll is refused (validate_ns) */
     ENUMF("subscription_type", NF(subscription_type),
           "|stream|map|map_clients|map_users|shared_poll"),
-    ANYOBJ("map"),
+    OBJ("map", ns_map_keys),
     ANYOBJ("shared_poll"),
-    STR("map_clients_presence_channel_prefix", U),
-    STR("map_users_presence_channel_prefix", U),
+    STR("map_clients_presence_channel_prefix", NF(map_clients_prefix)),
+    STR("map_users_presence_channel_prefix", NF(map_users_prefix)),
     DUR("client_publish_debounce_interval", NF(client_publish_debounce_ms)),
     END,
 };
@@ -603,9 +645,9 @@ const struct lc__key lc__config_root_keys[] = {
     ANYOBJ("graphite"),
     ANYOBJ("usage_stats"),
     ANYOBJ("opentelemetry"),
-    /* v6.8 sections for map and shared-poll subscriptions: known, used only by namespaces of
-     * those subscription types, which are refused */
-    ANYOBJ("map_broker"),
+    /* v6.8 map subscriptions: only the memory map broker is served (the default) */
+    OBJ("map_broker", map_broker_keys),
+    /* v6.8 shared-poll subscriptions: known, used only by namespaces of that type, refused */
     ANYOBJ("shared_poll"),
     ANYOBJ("controller"),
     OBJ("dev", dev_keys),

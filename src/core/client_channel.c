@@ -89,6 +89,8 @@ static int do_publish(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o
 
 int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
 {
+    if (cmd->pub_type != 0)
+        return lc__client_map_publish(c, cmd); /* a map write (client_map_write.c) */
     if (!cmd->channel || !cmd->channel[0] || !cmd->data.p || cmd->data.len == 0) {
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel and data required");
         return LC_CMD_STOP;
@@ -106,6 +108,8 @@ int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
 
 int lc__client_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
 {
+    if (cmd->pub_type != 0)
+        return lc__client_map_publish_apply(c, cmd, v);
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o =
         lc_config_resolve_channel(c->cfg, cmd->channel, strlen(cmd->channel), c->user, &scratch);

@@ -76,7 +76,7 @@ const char *lc__channel_name_after_ns(const lc_config_t *cfg, const char *ch)
 
 /* --- making a subscription ------------------------------------------------------------- */
 
-static int grow_subs(lc_client_t *c)
+int lc__client_grow_subs(lc_client_t *c)
 {
     if (c->nsubs < c->capsubs)
         return 0;
@@ -242,7 +242,7 @@ uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const l
                              const lc_sub_plan_t *p, const lc_stream_t *h, lc_buf_t *out)
 {
     /* An expiring subscription needs the expiry check of the side struct. */
-    if (grow_subs(c) != 0 || (sp->exp > 0 && !lc__client_x(c)))
+    if (lc__client_grow_subs(c) != 0 || (sp->exp > 0 && !lc__client_x(c)))
         return LC_ERROR_INTERNAL;
 
     lc_subscribe_result_t r;
@@ -351,6 +351,8 @@ uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const l
         }
         lc_buf_free(&b);
     }
+    /* map_clients / map_users presence of this channel (client_map_write.c) */
+    lc__client_map_presence_join(c, cs, sp->o);
     return 0;
 }
 
@@ -361,6 +363,8 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i)
     size_t len;
     const char *ch = lc_hub_sub_channel(s, &len);
     lc__client_notify(c, LC_HOOK_UNSUBSCRIBE, ch, 0);
+    if (s->flags & (LC_SUB_MAP_CLEANUP | LC_SUB_MAP_PRESENCE))
+        lc__client_map_leave(c, cs);
     if (s->flags & (LC_SUB_PRESENCE | LC_SUB_EMIT_JOIN_LEAVE)) {
         lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
         if (s->flags & LC_SUB_PRESENCE)
@@ -425,8 +429,10 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     }
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
+    if (cmd->sub_type >= 1 && cmd->sub_type <= 3)
+        return lc__client_map_subscribe(c, cmd); /* map, map_clients, map_users */
     if (cmd->sub_type != 0) {
-        /* map, map_clients, map_users, shared_poll: not served, and never as a plain stream */
+        /* shared_poll: not served, and never as a plain stream */
         lc_log_info("client %s: subscribe to %s with subscription type %d refused: only "
                     "streams are served",
                     c->id, ch, (int)cmd->sub_type);
@@ -450,6 +456,9 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
         code = LC_ERROR_UNKNOWN_CHANNEL;
     else if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch)))
         code = LC_ERROR_BAD_REQUEST;
+    /* a map channel subscribed to as a stream (Centrifugo: bad request) */
+    else if (lc_config_map_type(o->subscription_type) && (why = "a map channel"))
+        code = LC_ERROR_BAD_REQUEST;
     /* a tag filter where the namespace does not allow one (Centrifugo: bad request) */
     else if (cmd->tf && !o->allow_tags_filter)
         code = LC_ERROR_BAD_REQUEST;
@@ -470,6 +479,8 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
 
 int lc__client_subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
 {
+    if (cmd->sub_type >= 1 && cmd->sub_type <= 3)
+        return lc__client_map_subscribe_apply(c, cmd, v);
     size_t len = strlen(cmd->channel);
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, cmd->channel, len, c->user, &scratch);
