@@ -71,9 +71,13 @@ static int check_prefix(const lc_config_t *c, const lc_ns_opts_t *ns, const char
     return 0;
 }
 
-int lc__config_validate_ns_map(const lc_config_t *c, const lc_ns_opts_t *ns, const char *where,
+int lc__config_validate_ns_map(const lc_config_t *c, const lc_ns_opts_t *ns, const char *at,
                                char *err, size_t errlen)
 {
+    /* messages name the namespace as well as its place in the file */
+    char where[320];
+    snprintf(where, sizeof(where), "%s%s%s%s", at, ns->name ? " (namespace \"" : "",
+             ns->name ? ns->name : "", ns->name ? "\")" : "");
     int rc = check_prefix(c, ns, "map_clients_presence_channel_prefix", ns->map_clients_prefix,
                           LC_SUB_TYPE_MAP_CLIENTS, where, err, errlen);
     if (rc == 0)
@@ -113,8 +117,8 @@ int lc__config_validate_ns_map(const lc_config_t *c, const lc_ns_opts_t *ns, con
                                where);
     const lc_proxy_conf_t *const px[2] = {m->publish_proxy, m->remove_proxy};
     for (int i = 0; i < 2; i++)
-        if (px[i] && (!px[i]->endpoint || !px[i]->endpoint[0] ||
-                      px[i]->protocol == LC_PROXY_LARAVEL_AUTH))
+        if (px[i] &&
+            (!px[i]->endpoint || !px[i]->endpoint[0] || px[i]->protocol == LC_PROXY_LARAVEL_AUTH))
             return lc__config_fail(err, errlen,
                                    "%s.map.%s_proxy_enabled: the proxy \"%s\" has no endpoint "
                                    "speaking Centrifugo's proxy protocol",

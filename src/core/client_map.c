@@ -202,7 +202,7 @@ typedef struct live_params {
     lc_stream_pos_t since;
     lc_rcbuf_t *const *state; /* the last state page (state → live), else none */
     size_t n_state;
-    bool recovery; /* from the stream phase or a direct live request */
+    bool recovery;         /* from the stream phase or a direct live request */
     const lc_verdict_t *v; /* the decision when this request was the walk's first */
 } live_params_t;
 

@@ -49,8 +49,8 @@ static int write_now(lc_client_t *c, const lc_map_write_req_t *req)
 /* --- presence entries --------------------------------------------------------------------- */
 
 /* prefix + channel into buf; 0, or LC_ETOOBIG. */
-static int presence_channel(char *buf, size_t cap, const char *prefix, const char *ch,
-                            size_t len, size_t *out_len)
+static int presence_channel(char *buf, size_t cap, const char *prefix, const char *ch, size_t len,
+                            size_t *out_len)
 {
     size_t pl = strlen(prefix);
     if (pl + len + 1 > cap)
@@ -160,8 +160,8 @@ static const char *write_key(const lc_client_t *c, const lc_cmd_t *cmd, const lc
 
 static bool data_fits(const lc_client_t *c, const lc_ns_opts_t *o, lc_raw_t data)
 {
-    int fmt = o->publication_data_format ? o->publication_data_format
-                                         : c->cfg->publication_data_format;
+    int fmt =
+        o->publication_data_format ? o->publication_data_format : c->cfg->publication_data_format;
     return fmt != LC_PUB_FORMAT_JSON_OBJECT || (data.p && data.len && data.p[0] == '{');
 }
 
@@ -255,8 +255,7 @@ int lc__client_map_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_v
                        "the map holds map.max_keys keys");
         lc__client_reply_error(c, cmd->id, LC_ERROR_LIMIT_EXCEEDED);
     } else if (rc != 0) {
-        lc_log_error("client %s: map write to %s failed: %s", c->id, cmd->channel,
-                     lc_strerror(rc));
+        lc_log_error("client %s: map write to %s failed: %s", c->id, cmd->channel, lc_strerror(rc));
         lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
     } else {
         lc__client_reply_empty(c, cmd->id, "publish");

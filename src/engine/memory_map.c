@@ -454,7 +454,8 @@ static int read_state(lc__mapch_t *m, const lc_map_read_req_t *req, lc_map_read_
     if (take < n) {
         const mkey_t *last = all[take - 1];
         rc = lc_buf_printf(cursor, "%lld:", (long long)last->score) < 0 ||
-                     lc_buf_append(cursor, last->key, last->keylen) < 0 || lc_buf_putc(cursor, 0) < 0
+                     lc_buf_append(cursor, last->key, last->keylen) < 0 ||
+                     lc_buf_putc(cursor, 0) < 0
                  ? LC_ENOMEM
                  : 0;
     }
@@ -508,7 +509,8 @@ int lc__memory_map_read(lc_engine_t *e, const lc_map_read_req_t *req, lc_map_rea
         res.top.offset = m->top;
         memcpy(res.top.epoch, m->epoch, sizeof(m->epoch));
         res.num_keys = lc_map_count(&m->keys);
-        err = req->stream ? read_stream(m, req, &res, &pubs) : read_state(m, req, &res, &pubs, &cursor);
+        err = req->stream ? read_stream(m, req, &res, &pubs)
+                          : read_state(m, req, &res, &pubs, &cursor);
     }
     uv_mutex_unlock(&sh->mu);
     if (!m)
