@@ -13,6 +13,7 @@ const jwt = require('./lib/jwt');
 const { api } = require('./lib/api');
 const { newClient, connected, rawSession, rawCall, payload, valueOf } = require('./lib/client');
 const { events, dropTransport, assertErrorReply } = require('./lib/chan');
+const { startBackend } = require('./lib/backend');
 
 // Cursor sharing: a client may write only the key of its own user (the Lua publish hook sees
 // ctx.key); everyone else's cursor is read-only to it.
@@ -27,10 +28,16 @@ return {
 }
 `;
 
-const box = { server: null };
+const box = { server: null, backend: null };
 before(async () => {
+  // the map publish / remove proxy: sees the key, may replace the data or refuse
+  box.backend = await startBackend({
+    '/map': (r) =>
+      r.json.key === 'locked' ? { json: { error: { code: 1403, message: 'locked' } } } : { json: { result: r.json.removed ? {} : { data: { by: 'proxy', got: r.json.data } } } },
+  });
   const config = merge(defaultConfig(), {
     lua: { script: 'hooks.lua' },
+    proxies: [{ name: 'backend', endpoint: box.backend.url('/map'), timeout: '3s' }],
     channel: {
       namespaces: [
         {
@@ -64,6 +71,18 @@ before(async () => {
         { name: 'clients', subscription_type: 'map_clients', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '60s' } },
         { name: 'users', subscription_type: 'map_users', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '1s' } },
         { name: 'news', allow_subscribe_for_client: true },
+        {
+          name: 'pins',
+          subscription_type: 'map',
+          allow_subscribe_for_client: true,
+          map: { mode: 'durable', key_ttl: '60s', publish_proxy_enabled: true, publish_proxy_name: 'backend', remove_proxy_enabled: true, remove_proxy_name: 'backend' },
+        },
+        {
+          name: 'typing',
+          subscription_type: 'map',
+          allow_subscribe_for_client: true,
+          map: { mode: 'ephemeral', key_ttl: '10s', client_key: 'client_id', remove_client_on_unsubscribe: true, allow_publish_for_subscriber: true },
+        },
       ],
     },
   });
@@ -301,4 +320,39 @@ t('bad inputs: wrong types, unknown phases, stray cursors, oversized keys, full 
   // the connection survived all of it
   const ok = await rawCall(raw, { subscribe: { channel: 'board:ok', type: 1, phase: 2 } });
   assert.ok(ok.subscribe, JSON.stringify(ok));
+});
+
+t('map publish / remove proxy: the request carries the key (and removed), its answer decides and may replace the data', async () => {
+  const ch = 'pins:1';
+  const m = await mapMember('pp', ch);
+  await m.syncs.next();
+  box.backend.reset();
+  await m.sub.publish('pin-1', { x: 1 });
+  const req = await box.backend.next('/map');
+  assert.equal(req.json.key, 'pin-1');
+  assert.equal(req.json.channel, ch);
+  assert.deepEqual(req.json.data, { x: 1 });
+  const up = await m.updates.next();
+  assert.deepEqual([up.key, up.data], ['pin-1', { by: 'proxy', got: { x: 1 } }]);
+  await assert.rejects(m.sub.publish('locked', { x: 2 }), (e) => e.code === 1403);
+  await m.sub.remove('pin-1');
+  const rm = await box.backend.next('/map', 5000, (r) => r.json.removed === true);
+  assert.equal(rm.json.key, 'pin-1');
+  assert.equal(rm.json.data, undefined);
+  assert.deepEqual([(await m.updates.next()).removed], [true]);
+});
+
+t('map.client_key client_id: a write lands on the writer\'s own key; remove_client_on_unsubscribe takes it back', async () => {
+  const ch = 'typing:1';
+  const watcher = await mapMember('tw', ch);
+  await watcher.syncs.next();
+  const typist = await mapMember('tt', ch);
+  await typist.syncs.next();
+  const id = typist.client.lc.connectedCtx.client;
+  await typist.sub.publish('whatever-it-sent', { typing: true });
+  const up = await watcher.updates.next();
+  assert.deepEqual([up.key, up.data], [id, { typing: true }]);
+  typist.sub.unsubscribe();
+  const gone = await watcher.updates.next();
+  assert.deepEqual([gone.key, gone.removed], [id, true]);
 });
