@@ -99,6 +99,10 @@ int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
     const lc_ns_opts_t *o = lc__client_channel_checks(c, cmd, &scratch);
     if (!o)
         return LC_CMD_DONE;
+    if (lc_config_map_type(o->subscription_type)) { /* a map channel takes keyed writes only */
+        lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
+        return LC_CMD_DONE;
+    }
     lc_decide_req_t r;
     lc__client_decide_req(c, LC_HOOK_PUBLISH, &r);
     r.ns = o;

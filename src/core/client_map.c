@@ -78,6 +78,31 @@ static size_t walk_count(const lc_client_t *c)
     return n;
 }
 
+/* Forget walks the client left unfinished for longer than their namespace allows (it gave up
+ * or unsubscribed mid-walk): they would hold places of client.channel_limit. */
+static void walk_sweep(lc_client_t *c)
+{
+    if (!c->x)
+        return;
+    int64_t now = lc_mono_ms();
+    for (lc_map_walk_t **p = &c->x->map_walks; *p;) {
+        lc_map_walk_t *w = *p;
+        lc_ns_opts_t scratch;
+        lc_ns_map_t mo;
+        const lc_ns_opts_t *o =
+            lc_config_resolve_channel(c->cfg, w->channel, w->chlen, c->user, &scratch);
+        if (o)
+            lc_config_map_effective(c->cfg, o, &mo);
+        if (!o || (mo.subscribe_catch_up_timeout_ms > 0 &&
+                   now - w->started_ms > mo.subscribe_catch_up_timeout_ms)) {
+            *p = w->next;
+            free(w);
+        } else {
+            p = &w->next;
+        }
+    }
+}
+
 /* A fresh walk for ch (replacing one left over). NULL on OOM. */
 static lc_map_walk_t *walk_start(lc_client_t *c, const char *ch, size_t len, int type)
 {
@@ -503,6 +528,10 @@ int lc__client_map_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     }
     lc_map_walk_t *w = walk_find(c, ch, len);
     bool first = cmd->phase == PHASE_STATE ? !cmd->cursor || !cmd->cursor[0] : !w;
+    if (first) {
+        walk_sweep(c); /* this channel's own walk starts afresh anyway */
+        w = walk_find(c, ch, len);
+    }
     if (!first || (cmd->cursor && cmd->cursor[0])) {
         if (!w)
             return walk_fail(c, cmd, LC_ERROR_PERMISSION_DENIED, "a page without a walk");
