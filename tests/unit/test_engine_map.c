@@ -59,8 +59,8 @@ static int teardown(void **state)
 
 static const lc_map_opts_t durable = {.stream_size = 3, .key_ttl_ms = 10000, .max_keys = 4};
 
-static int put(lc_engine_t *e, const char *key, const char *json, const lc_map_opts_t *o,
-               int hold, int mode)
+static int put(lc_engine_t *e, const char *key, const char *json, const lc_map_opts_t *o, int hold,
+               int mode)
 {
     lc_map_write_req_t r;
     memset(&r, 0, sizeof(r));
@@ -292,12 +292,12 @@ static void test_map_ordered_pages_by_score(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_map_state_pages_follow_the_cursor_in_key_order,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_state_pages_follow_the_cursor_in_key_order, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_map_stream_catches_up_until_its_changes_are_gone,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_map_keys_expire_after_their_ttl_with_a_removal,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_keys_expire_after_their_ttl_with_a_removal, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_map_holds_keep_a_key_until_released_then_its_ttl,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_bounds_and_suppressed_writes, setup, teardown),
