@@ -11,6 +11,7 @@
 #define NF(f) offsetof(lc_ns_opts_t, f)
 #define PF(f) offsetof(lc_proxy_conf_t, f)
 #define RF(f) offsetof(lc_rpc_ns_t, f)
+#define MF(f) offsetof(lc_ns_map_t, f)
 #define AF(f) offsetof(lc_pusher_app_t, f)
 #define U LC__NOFIELD
 #define NOMAX INT64_MAX
@@ -239,7 +240,8 @@ static const struct lc__key proxy_grpc_keys[] = {
     BOOL("compression", U), ANYOBJ("static_metadata"), END,
 };
 
-/* A namespace's `map` object (map subscription types; core/client_map.c). */
+/* A namespace's `map` object (map subscription types; core/client_map.c), offsets inside
+ * lc_ns_map_t. */
 /* map_broker: which store keeps map channels (config_unsupported.c refuses all but memory). */
 static const struct lc__key map_broker_keys[] = {
     ENUM("type", "memory|redis|postgres"),
@@ -249,35 +251,35 @@ static const struct lc__key map_broker_keys[] = {
 };
 
 static const struct lc__key ns_map_keys[] = {
-    ENUMF("mode", NF(map.mode), "|ephemeral|durable|persistent"),
-    DUR("key_ttl", NF(map.key_ttl_ms)),
-    BOOL("ordered", NF(map.ordered)),
-    INT("stream_size", NF(map.stream_size), 0, 1000000),
-    DUR("stream_ttl", NF(map.stream_ttl_ms)),
-    DUR("meta_ttl", NF(map.meta_ttl_ms)),
+    ENUMF("mode", MF(mode), "|ephemeral|durable|persistent"),
+    DUR("key_ttl", MF(key_ttl_ms)),
+    BOOL("ordered", MF(ordered)),
+    INT("stream_size", MF(stream_size), 0, 1000000),
+    DUR("stream_ttl", MF(stream_ttl_ms)),
+    DUR("meta_ttl", MF(meta_ttl_ms)),
     FALSE_ONLY("external_state",
                "external map state is not supported (the map broker keeps the state)"),
-    BOOL("remove_client_on_unsubscribe", NF(map.remove_client_on_unsubscribe)),
-    ENUMF("client_key", NF(map.client_key), "|client_id|user_id"),
-    BOOL("allow_publish_for_client", NF(map.allow_publish_for_client)),
-    BOOL("allow_publish_for_subscriber", NF(map.allow_publish_for_subscriber)),
-    BOOL("allow_publish_for_anonymous", NF(map.allow_publish_for_anonymous)),
-    BOOL("allow_remove_for_client", NF(map.allow_remove_for_client)),
-    BOOL("allow_remove_for_subscriber", NF(map.allow_remove_for_subscriber)),
-    BOOL("allow_remove_for_anonymous", NF(map.allow_remove_for_anonymous)),
-    PROXY_ON("publish_proxy_enabled", NF(map.publish_proxy), LC__USE_PUBLISH),
-    PROXY_NAME("publish_proxy_name", NF(map.publish_proxy), LC__USE_PUBLISH),
-    PROXY_ON("remove_proxy_enabled", NF(map.remove_proxy), LC__USE_PUBLISH),
-    PROXY_NAME("remove_proxy_name", NF(map.remove_proxy), LC__USE_PUBLISH),
-    INT("default_page_size", NF(map.default_page_size), 0, 100000),
-    INT("min_page_size", NF(map.min_page_size), 0, 100000),
-    INT("max_page_size", NF(map.max_page_size), 0, 100000),
-    INT("live_transition_max_publication_limit", NF(map.live_transition_max_publication_limit), 0,
+    BOOL("remove_client_on_unsubscribe", MF(remove_client_on_unsubscribe)),
+    ENUMF("client_key", MF(client_key), "|client_id|user_id"),
+    BOOL("allow_publish_for_client", MF(allow_publish_for_client)),
+    BOOL("allow_publish_for_subscriber", MF(allow_publish_for_subscriber)),
+    BOOL("allow_publish_for_anonymous", MF(allow_publish_for_anonymous)),
+    BOOL("allow_remove_for_client", MF(allow_remove_for_client)),
+    BOOL("allow_remove_for_subscriber", MF(allow_remove_for_subscriber)),
+    BOOL("allow_remove_for_anonymous", MF(allow_remove_for_anonymous)),
+    PROXY_ON("publish_proxy_enabled", MF(publish_proxy), LC__USE_PUBLISH),
+    PROXY_NAME("publish_proxy_name", MF(publish_proxy), LC__USE_PUBLISH),
+    PROXY_ON("remove_proxy_enabled", MF(remove_proxy), LC__USE_PUBLISH),
+    PROXY_NAME("remove_proxy_name", MF(remove_proxy), LC__USE_PUBLISH),
+    INT("default_page_size", MF(default_page_size), 0, 100000),
+    INT("min_page_size", MF(min_page_size), 0, 100000),
+    INT("max_page_size", MF(max_page_size), 0, 100000),
+    INT("live_transition_max_publication_limit", MF(live_transition_max_publication_limit), 0,
         1000000),
-    DURN("subscribe_catch_up_timeout", NF(map.subscribe_catch_up_timeout_ms)),
+    DURN("subscribe_catch_up_timeout", MF(subscribe_catch_up_timeout_ms)),
     /* Lucent's own bounds */
-    INT("max_keys", NF(map.max_keys), 0, 10000000),
-    INT("max_key_length", NF(map.max_key_length), 0, 1000),
+    INT("max_keys", MF(max_keys), 0, 10000000),
+    INT("max_key_length", MF(max_key_length), 0, 1000),
     END,
 };
 
@@ -401,7 +403,8 @@ const struct lc__key lc__config_ns_keys[] = {
     /* v6.8: streams and the map types are served; shared_poll is refused (validate_ns) */
     ENUMF("subscription_type", NF(subscription_type),
           "|stream|map|map_clients|map_users|shared_poll"),
-    OBJ("map", ns_map_keys),
+    /* lo = the struct's size: a channel rule's overlay copies the whole object */
+    K_("map", LC__K_SUBOBJ, NF(map), 0, sizeof(lc_ns_map_t), 0, ns_map_keys, NULL),
     ANYOBJ("shared_poll"),
     STR("map_clients_presence_channel_prefix", NF(map_clients_prefix)),
     STR("map_users_presence_channel_prefix", NF(map_users_prefix)),
