@@ -44,9 +44,48 @@ struct lc_map_walk {
     bool start_captured; /* the first stream page fixed the stream's top */
     uint64_t stream_start;
     int64_t started_ms;
+    /* what the walk's decision granted, for the live reply and the subscription */
+    int64_t exp;        /* subscription expiry (Unix s), 0 = none */
+    bool proxy_refresh; /* the sub_refresh proxy prolongs it */
+    char *info;         /* channel info (raw JSON), NULL = none */
+    size_t info_len;
+    char *data; /* subscribe result data (raw JSON), NULL = none */
+    size_t data_len;
     size_t chlen;
     char channel[];
 };
+
+static void walk_free(lc_map_walk_t *w)
+{
+    free(w->info);
+    free(w->data);
+    free(w);
+}
+
+static char *dup_raw(lc_raw_t r, size_t *len)
+{
+    *len = 0;
+    if (!r.p || !r.len)
+        return NULL;
+    char *p = malloc(r.len + 1);
+    if (p) {
+        memcpy(p, r.p, r.len);
+        p[r.len] = '\0';
+        *len = r.len;
+    }
+    return p;
+}
+
+/* Keep what the decision v granted in w (v NULL: a continued walk, nothing new). */
+static void walk_grant(lc_map_walk_t *w, const lc_verdict_t *v)
+{
+    if (!v)
+        return;
+    w->exp = v->expire_at;
+    w->proxy_refresh = v->refresh_by_proxy;
+    w->info = dup_raw(v->info, &w->info_len);
+    w->data = dup_raw(v->data, &w->data_len);
+}
 
 static lc_map_walk_t *walk_find(lc_client_t *c, const char *ch, size_t len)
 {
@@ -64,7 +103,7 @@ static void walk_drop(lc_client_t *c, const char *ch, size_t len)
         if ((*p)->chlen == len && memcmp((*p)->channel, ch, len) == 0) {
             lc_map_walk_t *w = *p;
             *p = w->next;
-            free(w);
+            walk_free(w);
             return;
         }
     }
@@ -96,7 +135,7 @@ static void walk_sweep(lc_client_t *c)
         if (!o || (mo.subscribe_catch_up_timeout_ms > 0 &&
                    now - w->started_ms > mo.subscribe_catch_up_timeout_ms)) {
             *p = w->next;
-            free(w);
+            walk_free(w);
         } else {
             p = &w->next;
         }
@@ -125,7 +164,7 @@ void lc__client_map_free_walks(lc_client_x_t *x)
     while (x && x->map_walks) {
         lc_map_walk_t *w = x->map_walks;
         x->map_walks = w->next;
-        free(w);
+        walk_free(w);
     }
 }
 
@@ -231,13 +270,39 @@ typedef struct live_params {
     const lc_verdict_t *v; /* the decision when this request was the walk's first */
 } live_params_t;
 
+/* What the subscription is granted: the decision of this request, else the walk's. */
+typedef struct grant {
+    int64_t exp;
+    bool proxy_refresh;
+    lc_raw_t info, data;
+} grant_t;
+
+static void grant_of(const live_params_t *lp, const lc_map_walk_t *w, grant_t *g)
+{
+    memset(g, 0, sizeof(*g));
+    if (lp->v) {
+        g->exp = lp->v->expire_at;
+        g->proxy_refresh = lp->v->refresh_by_proxy;
+        g->info = lp->v->info;
+        g->data = lp->v->data;
+    } else if (w) {
+        g->exp = w->exp;
+        g->proxy_refresh = w->proxy_refresh;
+        g->info = (lc_raw_t){w->info, w->info_len};
+        g->data = (lc_raw_t){w->data, w->data_len};
+    }
+}
+
 static int go_live(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
                    const lc_ns_map_t *mo, const live_params_t *lp)
 {
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
     bool positioned = mo->stream_size > 0;
-    if (lc__client_grow_subs(c) != 0)
+    grant_t g;
+    grant_of(lp, walk_find(c, ch, len), &g);
+    /* an expiring subscription needs the expiry check of the side struct */
+    if (lc__client_grow_subs(c) != 0 || (g.exp > 0 && !lc__client_x(c)))
         return walk_fail(c, cmd, LC_ERROR_INTERNAL, "no memory");
     lc_sub_t *s;
     if (lc_hub_subscribe(lc__worker_hub(c->w), ch, len, c, &s) != 0)
@@ -282,17 +347,11 @@ static int go_live(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
     lc_csub_t *cs = &c->subs[c->nsubs++];
     memset(cs, 0, sizeof(*cs));
     cs->s = s;
-    if (lp->v && lp->v->info.p && lp->v->info.len) {
-        cs->chan_info = malloc(lp->v->info.len + 1);
-        if (cs->chan_info) {
-            memcpy(cs->chan_info, lp->v->info.p, lp->v->info.len);
-            cs->chan_info[lp->v->info.len] = '\0';
-            cs->chan_info_len = lp->v->info.len;
-        }
-    }
+    cs->chan_info = dup_raw(g.info, &cs->chan_info_len);
+    cs->exp = g.exp;
+    cs->proxy_refresh = g.proxy_refresh;
     lc__worker_count_subs(c->w, 1);
     lc_metrics_sub(c->t->framing, 1);
-    walk_drop(c, ch, len);
 
     lc_subscribe_result_t r;
     memset(&r, 0, sizeof(r));
@@ -310,10 +369,18 @@ static int go_live(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
         r.was_recovering = true;
         r.recovered = true;
     }
-    if (lp->v)
-        r.data = lp->v->data;
+    r.data = g.data;
+    if (g.exp > 0) {
+        int64_t now = lc_now_s();
+        if (!g.proxy_refresh) { /* the client refreshes its token itself (sub_refresh) */
+            r.expires = true;
+            r.ttl = g.exp > now ? (uint32_t)(g.exp - now) : 0;
+        }
+        lc__client_arm_sub_expiry(c);
+    }
     reply_result(c, cmd->id, &r);
     read_free(&rd);
+    walk_drop(c, ch, len); /* g pointed into it until here */
     lc__client_map_presence_join(c, cs, o);
     return LC_CMD_DONE;
 }
@@ -331,6 +398,8 @@ static int state_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *
     if (!w)
         return walk_fail(c, cmd, first ? LC_ERROR_INTERNAL : LC_ERROR_PERMISSION_DENIED,
                          first ? "no memory" : "a cursor without a walk");
+    if (first)
+        walk_grant(w, v);
     int limit = page_size(cmd, mo);
     lc_map_read_req_t q;
     memset(&q, 0, sizeof(q));
@@ -399,6 +468,7 @@ static int stream_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t 
         w = walk_start(c, ch, len, cmd->sub_type);
         if (!w)
             return walk_fail(c, cmd, LC_ERROR_INTERNAL, "no memory");
+        walk_grant(w, v);
         snprintf(w->epoch, sizeof(w->epoch), "%s", cmd->epoch ? cmd->epoch : "");
     }
     if (cmd->epoch && cmd->epoch[0] && w->epoch[0] && strcmp(cmd->epoch, w->epoch) != 0)

@@ -71,6 +71,8 @@ before(async () => {
         { name: 'clients', subscription_type: 'map_clients', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '60s' } },
         { name: 'users', subscription_type: 'map_users', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '1s' } },
         { name: 'news', allow_subscribe_for_client: true },
+        // private map channels ($secret:…): a subscription token grants, with its expiry and info
+        { name: 'secret', subscription_type: 'map', map: { mode: 'durable', key_ttl: '60s', min_page_size: 2, default_page_size: 2 } },
         {
           name: 'pins',
           subscription_type: 'map',
@@ -355,4 +357,22 @@ t('map.client_key client_id: a write lands on the writer\'s own key; remove_clie
   typist.sub.unsubscribe();
   const gone = await watcher.updates.next();
   assert.deepEqual([gone.key, gone.removed], [id, true]);
+});
+
+t('a subscription token grants a private map channel across its pages: expiry, info and data reach the live reply', async () => {
+  const ch = '$secret:1';
+  for (const k of ['a', 'b', 'c']) await mapPublish(ch, k, { k });
+  const raw = await rawSession(box.server, { token: token('s1') });
+  assertErrorReply(await rawCall(raw, { subscribe: { channel: ch, type: 1, phase: 2 } }), 103);
+  const st = jwt.subToken(box.server.secret, 's1', ch, { info: { role: 'viewer' }, data: { hello: 1 } }, { ttl: 600 });
+  const p1 = await rawCall(raw, { subscribe: { channel: ch, type: 1, phase: 2, limit: 2, token: st } });
+  assert.equal(p1.subscribe.phase, 2, JSON.stringify(p1));
+  const p2 = await rawCall(raw, { subscribe: { channel: ch, type: 1, phase: 2, limit: 2, cursor: p1.subscribe.cursor, offset: p1.subscribe.offset, epoch: p1.subscribe.epoch } });
+  assert.ok(!p2.subscribe.phase, JSON.stringify(p2));
+  assert.equal(p2.subscribe.expires, true);
+  assert.ok(p2.subscribe.ttl > 500 && p2.subscribe.ttl <= 600, JSON.stringify(p2));
+  assert.deepEqual(p2.subscribe.data, { hello: 1 });
+  // the channel info from the token is the writer's in map_clients-like entries and publications
+  const r = await rawCall(raw, { sub_refresh: { channel: ch, token: jwt.subToken(box.server.secret, 's1', ch, {}, { ttl: 900 }) } });
+  assert.equal(r.sub_refresh.expires, true, JSON.stringify(r));
 });
