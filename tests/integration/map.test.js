@@ -11,7 +11,8 @@ const { test, before, after } = require('node:test');
 const { defaultConfig, merge, startServer, assertCleanExit, withLogsOnFailure } = require('./lib/server');
 const jwt = require('./lib/jwt');
 const { api } = require('./lib/api');
-const { newClient, connected, rawSession, rawCall, payload, valueOf } = require('./lib/client');
+const { newClient, connected, newSubscription, subscribed, rawSession, rawCall, payload, valueOf } = require('./lib/client');
+const { waitUntil } = require('./lib/wait');
 const { events, dropTransport, assertErrorReply } = require('./lib/chan');
 const { startBackend } = require('./lib/backend');
 
@@ -71,6 +72,8 @@ before(async () => {
         { name: 'clients', subscription_type: 'map_clients', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '60s' } },
         { name: 'users', subscription_type: 'map_users', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '1s' } },
         { name: 'news', allow_subscribe_for_client: true },
+        // a stream namespace with map presence: its subscribers appear in clients:lobby:…
+        { name: 'lobby', allow_subscribe_for_client: true, map_clients_presence_channel_prefix: 'clients:' },
         // private map channels ($secret:…): a subscription token grants, with its expiry and info
         { name: 'secret', subscription_type: 'map', map: { mode: 'durable', key_ttl: '60s', min_page_size: 2, default_page_size: 2 } },
         {
@@ -375,4 +378,15 @@ t('a subscription token grants a private map channel across its pages: expiry, i
   // the channel info from the token is the writer's in map_clients-like entries and publications
   const r = await rawCall(raw, { sub_refresh: { channel: ch, token: jwt.subToken(box.server.secret, 's1', ch, {}, { ttl: 900 }) } });
   assert.equal(r.sub_refresh.expires, true, JSON.stringify(r));
+});
+
+t('map presence of a stream channel: a stream subscriber has its map_clients entry while subscribed', async () => {
+  const client = newClient(box.server, { token: token('ls') });
+  const cc = await connected(client);
+  const sub = newSubscription(client, 'lobby:1');
+  await subscribed(sub);
+  const keys = async () => (await api(box.server, 'map_read_state', { channel: 'clients:lobby:1' })).body.result.entries.map((e) => e.key);
+  assert.deepEqual(await keys(), [cc.client]);
+  sub.unsubscribe();
+  await waitUntil(async () => (await keys()).length === 0, { timeoutMs: 3000, what: 'the entry to leave with the subscription' });
 });
