@@ -582,9 +582,10 @@ int lc__client_map_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     } else if (!e->vt->map_read || !e->vt->map_write) {
         code = LC_ERROR_NOT_AVAILABLE;
         why = "the engine keeps no map channels";
-    } else if (cmd->tf || cmd->delta) {
+    } else if (cmd->tf) {
+        /* Centrifugo answers 107 where the namespace allows no filter; Lucent filters no map */
         code = LC_ERROR_BAD_REQUEST;
-        why = "tag filters and deltas are not served on map subscriptions";
+        why = "tag filters are not served on map subscriptions";
     } else if (cmd->phase < PHASE_LIVE || cmd->phase > PHASE_STATE) {
         code = LC_ERROR_BAD_REQUEST;
         why = "unknown phase";

@@ -390,3 +390,12 @@ t('map presence of a stream channel: a stream subscriber has its map_clients ent
   sub.unsubscribe();
   await waitUntil(async () => (await keys()).length === 0, { timeoutMs: 3000, what: 'the entry to leave with the subscription' });
 });
+
+t('a map subscription asking for fossil deltas gets whole values (no delta negotiated)', async () => {
+  const ch = 'board:delta';
+  await mapPublish(ch, 'd1', { v: 1 });
+  const m = await mapMember('dl', ch, { subOpts: { delta: 'fossil' } });
+  assert.deepEqual(entriesOf(await m.syncs.next()), { d1: { v: 1 } });
+  await mapPublish(ch, 'd1', { v: 2 });
+  assert.deepEqual(valueOf((await m.updates.next()).data), { v: 2 });
+});
