@@ -29,9 +29,10 @@ void lc_config_map_effective(const lc_config_t *c, const lc_ns_opts_t *ns, lc_ns
     if (out->mode == LC_MAP_MODE_PERSISTENT)
         out->key_ttl_ms = 0;
     if (out->meta_ttl_ms <= 0) {
-        /* an empty channel keeps its epoch this long after its last write */
-        int64_t meta = c ? c->history_meta_ttl_ms : 0;
-        out->meta_ttl_ms = meta > 0 ? meta : 3600 * MS_S;
+        /* An empty channel keeps its epoch this long after its last write; a subscriber
+         * coming back later takes a new snapshot. Bounded, since a subscribe to any name of
+         * the namespace makes a channel. */
+        out->meta_ttl_ms = 3600 * MS_S;
     }
     if (out->default_page_size <= 0)
         out->default_page_size = 100;
