@@ -21,6 +21,8 @@ static lc_engine_t *engine(lc__api_cmd_t *c)
 static uint32_t map_channel(lc__api_cmd_t *c, const cJSON *p, const char **ch, lc_ns_map_t *mo,
                             lc_map_opts_t *opts, const lc_ns_opts_t **ns, lc_ns_opts_t *scratch)
 {
+    memset(mo, 0, sizeof(*mo));
+    memset(opts, 0, sizeof(*opts));
     uint32_t code = lc__api_get_channel(c->api, p, ch, scratch, ns);
     if (code)
         return code;

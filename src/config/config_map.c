@@ -5,7 +5,7 @@
 
 #include "config/internal.h"
 
-#define MS_S 1000
+#define MS_S ((int64_t)1000)
 
 bool lc_config_map_type(int t)
 {

@@ -409,6 +409,7 @@ static int read_state(lc__mapch_t *m, const lc_map_read_req_t *req, lc_map_read_
         mkey_t *k = lc_map_get(&m->keys, req->key, strlen(req->key));
         if (!k)
             return 0;
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         lc_rcbuf_t **one = malloc(sizeof(*one));
         if (!one)
             return LC_ENOMEM;
@@ -426,6 +427,7 @@ static int read_state(lc__mapch_t *m, const lc_map_read_req_t *req, lc_map_read_
         return LC_EINVAL;
     if (count == 0)
         return 0;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     mkey_t **all = malloc(count * sizeof(*all));
     if (!all)
         return LC_ENOMEM;
@@ -438,11 +440,13 @@ static int read_state(lc__mapch_t *m, const lc_map_read_req_t *req, lc_map_read_
         if ((!has_after || key_cmp(v, &after.k, m->opts.ordered) > 0) &&
             (req->max_offset == 0 || ((mkey_t *)v)->offset <= req->max_offset))
             all[n++] = v;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     qsort(all, n, sizeof(*all), m->opts.ordered ? cmp_by_score : cmp_by_key);
     size_t limit = req->limit > 0 ? (size_t)req->limit : n;
     size_t take = 0, bytes = 0;
     while (take < n && take < limit && (req->max_bytes == 0 || take == 0 || bytes < req->max_bytes))
         bytes += all[take++]->pub->len;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     lc_rcbuf_t **pubs = take ? malloc(take * sizeof(*pubs)) : NULL;
     if (take && !pubs) {
         free(all);
@@ -478,6 +482,7 @@ static int read_stream(lc__mapch_t *m, const lc_map_read_req_t *req, lc_map_read
     size_t take = req->limit < 0 || (size_t)req->limit > avail ? avail : (size_t)req->limit;
     if (take == 0)
         return 0;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     lc_rcbuf_t **pubs = malloc(take * sizeof(*pubs));
     if (!pubs)
         return LC_ENOMEM;
@@ -515,21 +520,24 @@ int lc__memory_map_read(lc_engine_t *e, const lc_map_read_req_t *req, lc_map_rea
     uv_mutex_unlock(&sh->mu);
     if (!m)
         return err;
-    if (err == LC_ENOMEM) {
-        lc_buf_free(&cursor);
-        return err;
-    }
-    res.pubs = pubs;
-    res.cursor = cursor.len ? cursor.data : "";
-    if (err != 0)
+    size_t held = pubs ? res.n : 0; /* the references this call owns */
+    if (err == 0) {
+        res.pubs = pubs;
+        res.n = held;
+        res.cursor = cursor.len ? cursor.data : "";
+        if (cb)
+            cb(arg, 0, &res);
+    } else if (err != LC_ENOMEM) {
         res.n = 0;
-    if (cb)
-        cb(arg, err, &res);
-    for (size_t i = 0; i < res.n; i++)
+        res.cursor = "";
+        if (cb)
+            cb(arg, err, &res);
+    }
+    for (size_t i = 0; i < held; i++)
         lc_rcbuf_unref(pubs[i]);
     free(pubs);
     lc_buf_free(&cursor);
-    return 0;
+    return err == LC_ENOMEM ? err : 0;
 }
 
 int lc__memory_map_clear(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb cb, void *arg)
