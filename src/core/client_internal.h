@@ -313,5 +313,7 @@ void lc__client_map_presence_join(lc_client_t *c, lc_csub_t *cs, const lc_ns_opt
 /* Subscription cs ends (LC_SUB_MAP_* flags): its presence entries and own key go. */
 void lc__client_map_leave(lc_client_t *c, lc_csub_t *cs);
 void lc__client_map_free_walks(lc_client_x_t *x);
+/* An unsubscribe of a channel whose map subscribe has not gone live: its walk ends. */
+void lc__client_map_forget(lc_client_t *c, const char *channel);
 
 #endif

@@ -159,6 +159,11 @@ static lc_map_walk_t *walk_start(lc_client_t *c, const char *ch, size_t len, int
     return w;
 }
 
+void lc__client_map_forget(lc_client_t *c, const char *channel)
+{
+    walk_drop(c, channel, strlen(channel));
+}
+
 void lc__client_map_free_walks(lc_client_x_t *x)
 {
     while (x && x->map_walks) {

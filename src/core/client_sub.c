@@ -513,5 +513,7 @@ void lc__client_unsubscribe(lc_client_t *c, const lc_cmd_t *cmd)
     lc_csub_t *cs = lc__client_find_sub(c, cmd->channel, strlen(cmd->channel));
     if (cs)
         lc__client_remove_sub(c, (uint32_t)(cs - c->subs));
+    else
+        lc__client_map_forget(c, cmd->channel); /* a map subscribe given up mid-walk */
     lc__client_reply_empty(c, cmd->id, "unsubscribe");
 }

@@ -322,6 +322,12 @@ t('bad inputs: wrong types, unknown phases, stray cursors, oversized keys, full 
   assert.equal(badCursor.body.error.code, 107, badCursor.text);
   const longKey = await api(box.server, 'map_publish', { channel: 'tiny:y', key: 'x'.repeat(17), data: {} });
   assert.equal(longKey.body.error.code, 107, longKey.text);
+  // a walk given up with an unsubscribe is over: its next page has no walk to continue
+  for (const k of ['a', 'b', 'c']) await mapPublish('board:quit', k, { k });
+  const q1 = await rawCall(raw, { subscribe: { channel: 'board:quit', type: 1, phase: 2, limit: 2 } });
+  assert.ok(q1.subscribe.cursor, JSON.stringify(q1));
+  assert.deepEqual((await rawCall(raw, { unsubscribe: { channel: 'board:quit' } })).unsubscribe, {});
+  assertErrorReply(await rawCall(raw, { subscribe: { channel: 'board:quit', type: 1, phase: 2, cursor: q1.subscribe.cursor } }), 103);
   // the connection survived all of it
   const ok = await rawCall(raw, { subscribe: { channel: 'board:ok', type: 1, phase: 2 } });
   assert.ok(ok.subscribe, JSON.stringify(ok));
