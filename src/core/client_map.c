@@ -129,9 +129,9 @@ static void walk_sweep(lc_client_t *c)
         lc_ns_opts_t scratch;
         lc_ns_map_t mo;
         const lc_ns_opts_t *o =
-            lc_config_resolve_channel(c->cfg, w->channel, w->chlen, c->user, &scratch);
+            lc_config_resolve_channel(lc__ccfg(c), w->channel, w->chlen, c->user, &scratch);
         if (o)
-            lc_config_map_effective(c->cfg, o, &mo);
+            lc_config_map_effective(lc__ccfg(c), o, &mo);
         if (!o || (mo.subscribe_catch_up_timeout_ms > 0 &&
                    now - w->started_ms > mo.subscribe_catch_up_timeout_ms)) {
             *p = w->next;
@@ -532,7 +532,7 @@ static int run_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
                      const lc_verdict_t *v)
 {
     lc_ns_map_t mo;
-    lc_config_map_effective(c->cfg, o, &mo);
+    lc_config_map_effective(lc__ccfg(c), o, &mo);
     switch (cmd->phase) {
     case PHASE_STATE:
         return state_phase(c, cmd, o, &mo, v);
@@ -563,7 +563,7 @@ static int ns_type(int32_t wire)
 
 int lc__client_map_subscribe(lc_client_t *c, lc_cmd_t *cmd)
 {
-    const lc_config_t *cfg = c->cfg;
+    const lc_config_t *cfg = lc__ccfg(c);
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
     lc_ns_opts_t scratch;
@@ -641,7 +641,8 @@ int lc__client_map_subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc
 {
     size_t len = strlen(cmd->channel);
     lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, cmd->channel, len, c->user, &scratch);
+    const lc_ns_opts_t *o =
+        lc_config_resolve_channel(lc__ccfg(c), cmd->channel, len, c->user, &scratch);
     if (v->type != LC_VERDICT_ALLOW) {
         walk_drop(c, cmd->channel, len);
         lc__client_reply_verdict(c, cmd->id, v);

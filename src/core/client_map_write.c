@@ -20,10 +20,10 @@
 static const lc_ns_opts_t *map_ns(const lc_client_t *c, const char *ch, size_t len,
                                   lc_ns_opts_t *scratch, lc_ns_map_t *mo)
 {
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, ch, len, c->user, scratch);
+    const lc_ns_opts_t *o = lc_config_resolve_channel(lc__ccfg(c), ch, len, c->user, scratch);
     if (!o || !lc_config_map_type(o->subscription_type))
         return NULL;
-    lc_config_map_effective(c->cfg, o, mo);
+    lc_config_map_effective(lc__ccfg(c), o, mo);
     return o;
 }
 
@@ -121,7 +121,7 @@ void lc__client_map_leave(lc_client_t *c, lc_csub_t *cs)
     size_t len;
     const char *ch = lc_hub_sub_channel(cs->s, &len);
     lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, ch, len, c->user, &scratch);
+    const lc_ns_opts_t *o = lc_config_resolve_channel(lc__ccfg(c), ch, len, c->user, &scratch);
     if (!o)
         return;
     if (cs->s->flags & LC_SUB_MAP_PRESENCE) {
@@ -133,7 +133,7 @@ void lc__client_map_leave(lc_client_t *c, lc_csub_t *cs)
     lc_ns_map_t mo;
     if ((cs->s->flags & LC_SUB_MAP_CLEANUP) && lc_config_map_type(o->subscription_type)) {
         /* map.remove_client_on_unsubscribe: the entry keyed by the client's id goes */
-        lc_config_map_effective(c->cfg, o, &mo);
+        lc_config_map_effective(lc__ccfg(c), o, &mo);
         lc_map_write_req_t req;
         memset(&req, 0, sizeof(req));
         req.channel = ch;
@@ -160,8 +160,8 @@ static const char *write_key(const lc_client_t *c, const lc_cmd_t *cmd, const lc
 
 static bool data_fits(const lc_client_t *c, const lc_ns_opts_t *o, lc_raw_t data)
 {
-    int fmt =
-        o->publication_data_format ? o->publication_data_format : c->cfg->publication_data_format;
+    int fmt = o->publication_data_format ? o->publication_data_format
+                                         : lc__ccfg(c)->publication_data_format;
     return fmt != LC_PUB_FORMAT_JSON_OBJECT || (data.p && data.len && data.p[0] == '{');
 }
 
@@ -176,7 +176,7 @@ int lc__client_map_publish(lc_client_t *c, lc_cmd_t *cmd)
     if (!o)
         return LC_CMD_DONE;
     lc_ns_map_t mo;
-    lc_config_map_effective(c->cfg, o, &mo);
+    lc_config_map_effective(lc__ccfg(c), o, &mo);
     const char *key = write_key(c, cmd, &mo);
     const char *why = NULL;
     uint32_t code = LC_ERROR_BAD_REQUEST;
