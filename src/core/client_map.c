@@ -375,6 +375,10 @@ static int go_live(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
         r.recovered = true;
     }
     r.data = g.data;
+    if (o->client_publish_debounce_ms > 0) /* the SDK holds map publishes back per key */
+        r.publish_debounce = o->client_publish_debounce_ms > UINT32_MAX
+                                 ? UINT32_MAX
+                                 : (uint32_t)o->client_publish_debounce_ms;
     if (g.exp > 0) {
         int64_t now = lc_now_s();
         if (!g.proxy_refresh) { /* the client refreshes its token itself (sub_refresh) */

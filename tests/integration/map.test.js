@@ -86,6 +86,7 @@ before(async () => {
           name: 'typing',
           subscription_type: 'map',
           allow_subscribe_for_client: true,
+          client_publish_debounce_interval: '50ms',
           map: { mode: 'ephemeral', key_ttl: '10s', client_key: 'client_id', remove_client_on_unsubscribe: true, allow_publish_for_subscriber: true },
         },
       ],
@@ -366,6 +367,10 @@ t('map.client_key client_id: a write lands on the writer\'s own key; remove_clie
   typist.sub.unsubscribe();
   const gone = await watcher.updates.next();
   assert.deepEqual([gone.key, gone.removed], [id, true]);
+  // the live reply tells the SDK the namespace's publish debounce
+  const raw = await rawSession(box.server, { token: token('td') });
+  const live = await rawCall(raw, { subscribe: { channel: ch, type: 1, phase: 2 } });
+  assert.equal(live.subscribe.publish_debounce, 50, JSON.stringify(live));
 });
 
 t('a subscription token grants a private map channel across its pages: expiry, info and data reach the live reply', async () => {
