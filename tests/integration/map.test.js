@@ -311,9 +311,11 @@ t('bad inputs: wrong types, unknown phases, stray cursors, oversized keys, full 
     assert.deepEqual(r.publish, {}, JSON.stringify(r));
   }
   assertErrorReply(await rawCall(raw, { publish: { channel: 'tiny:x', type: 1, key: 'd', data: { k: 'd' } } }), 106);
-  // a page size beyond map.max_page_size is cut to it
+  // an oversized page (limit beyond map.max_page_size, 3 here) is cut to it, with a cursor on
+  for (const k of ['a', 'b', 'c', 'd', 'e']) await mapPublish('board:big', k, { k });
   const big = await rawCall(raw, { subscribe: { channel: 'board:big', type: 1, phase: 2, limit: 100000 } });
-  assert.ok(big.subscribe, JSON.stringify(big));
+  assert.equal(big.subscribe.state.length, 3, JSON.stringify(big));
+  assert.ok(big.subscribe.cursor, JSON.stringify(big));
   // server API
   const noKey = await api(box.server, 'map_publish', { channel: 'board:z', data: {} });
   assert.equal(noKey.body.error.code, 107, noKey.text);
