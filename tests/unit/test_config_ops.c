@@ -62,6 +62,11 @@ static void test_unsupported_keys_refused_when_on(void **state)
     expect_refused("{\"channel\": {\"namespaces\": [{\"name\": \"game\", "
                    "\"map_clients_presence_channel_prefix\": \"nope:\"}]}}",
                    "must name a namespace of subscription_type \"map_clients\"");
+    /* map channels live in the memory engine only, for now */
+    expect_refused("{\"engine\": {\"type\": \"redis\"}, \"channel\": {\"namespaces\": "
+                   "[{\"name\": \"cursors\", \"subscription_type\": \"map\", \"map\": "
+                   "{\"mode\": \"persistent\"}}]}}",
+                   "map subscriptions are served by the memory engine only");
     expect_refused("{\"auto_cache_recover\": true}", "not supported");
     expect_refused("{\"graphite\": {\"enabled\": true}}", "graphite: not supported");
     expect_refused("{\"channel\": {\"proxy\": {\"state\": {\"endpoint\": \"http://a\"}}}}",
