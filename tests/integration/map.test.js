@@ -26,6 +26,13 @@ return {
         end
         return nil
     end,
+    subscribe = function(ctx)
+        -- ctx.type names the map subscription type: user presence is not for "spy"
+        if ctx.type == "map_users" and ctx.user == "spy" then
+            return false
+        end
+        return nil
+    end,
 }
 `;
 
@@ -262,6 +269,10 @@ t('map_clients and map_users: entries appear and leave with connections', async 
   // the user entry outlives the last connection by map.key_ttl (1s), then goes
   const userGone = await watchU.updates.next(4000);
   assert.deepEqual([userGone.key, userGone.removed], ['42', true]);
+  // the Lua subscribe hook sees ctx.type
+  const spy = await rawSession(box.server, { token: token('spy') });
+  assertErrorReply(await rawCall(spy, { subscribe: { channel: `users:${game}`, type: 3, phase: 2 } }), 103);
+  assert.ok((await rawCall(spy, { subscribe: { channel: `clients:${game}`, type: 2, phase: 2 } })).subscribe);
 });
 
 t('server API: map_publish, map_read_state (pages, one key), map_read_stream, map_stats, map_clear', async () => {
