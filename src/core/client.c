@@ -75,6 +75,7 @@ static void free_x(lc_client_x_t *x)
     free_headers(x->headers, x->n_headers);
     free_headers(x->emulated, x->n_emulated);
     free(x->pusher);
+    lc__client_map_free_walks(x);
     free(x);
 }
 

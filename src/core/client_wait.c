@@ -122,7 +122,7 @@ void lc__client_decide_req(lc_client_t *c, lc_hook_kind kind, lc_decide_req_t *r
 static int apply(lc_client_t *c, const lc_verdict_t *v)
 {
     const lc_cmd_t *cmd = c->cmd;
-    if (cmd->type >= LC_CMD_PUSHER_SUBSCRIBE)
+    if (cmd->type >= LC_CMD_PUSHER_SUBSCRIBE && cmd->type <= LC_CMD_PUSHER_OTHER)
         return lc__pusher_apply(c, cmd, v);
     switch (kind_of(cmd)) {
     case LC_HOOK_CONNECT:
