@@ -11,6 +11,7 @@
 #define NF(f) offsetof(lc_ns_opts_t, f)
 #define PF(f) offsetof(lc_proxy_conf_t, f)
 #define RF(f) offsetof(lc_rpc_ns_t, f)
+#define SPF(f) offsetof(lc_spoll_ns_t, f)
 #define U LC__NOFIELD
 #define NOMAX INT64_MAX
 
@@ -313,6 +314,21 @@ static const struct lc__key client_keys[] = {
     END,
 };
 
+/* a namespace's shared_poll object (offsets inside lc_spoll_ns_t) */
+static const struct lc__key spoll_ns_keys[] = {
+    STR("proxy_name", SPF(proxy_name)),
+    DUR("refresh_interval", SPF(refresh_interval_ms)),
+    INT("refresh_batch_size", SPF(refresh_batch_size), 1, 100000),
+    INT("max_keys_per_connection", SPF(max_keys_per_connection), 1, 1000000),
+    ENUMF("mode", SPF(mode), "|versionless|versioned"),
+    DUR("channel_shutdown_delay", SPF(channel_shutdown_delay_ms)),
+    DUR("track_expired_extra_delay", SPF(track_expired_extra_delay_ms)),
+    INT("max_consecutive_absences", SPF(max_consecutive_absences), 0, 1000000),
+    BOOL("publish_enabled", SPF(publish_enabled)),
+    BOOL("keep_latest_data", SPF(keep_latest_data)),
+    END,
+};
+
 const struct lc__key lc__config_ns_keys[] = {
     BOOL("presence", NF(presence)),
     BOOL("join_leave", NF(join_leave)),
@@ -358,7 +374,9 @@ const struct lc__key lc__config_ns_keys[] = {
     ENUMF("subscription_type", NF(subscription_type),
           "|stream|map|map_clients|map_users|shared_poll"),
     ANYOBJ("map"),
-    ANYOBJ("shared_poll"),
+    /* lo = the struct's size: a channel rule's overlay copies the whole object */
+    K_("shared_poll", LC__K_SUBOBJ, NF(shared_poll), 0, sizeof(lc_spoll_ns_t), 0, spoll_ns_keys,
+       NULL),
     STR("map_clients_presence_channel_prefix", U),
     STR("map_users_presence_channel_prefix", U),
     DUR("client_publish_debounce_interval", NF(client_publish_debounce_ms)),
@@ -369,6 +387,7 @@ static const struct lc__key channel_proxy_keys[] = {
     PROXY("subscribe", CF(channel_proxy_subscribe)),
     PROXY("publish", CF(channel_proxy_publish)),
     PROXY("sub_refresh", CF(channel_proxy_sub_refresh)),
+    PROXY("shared_poll_refresh", CF(channel_proxy_shared_poll_refresh)),
     PROXY("subscribe_stream", U),
     PROXY("state", U),
     PROXY("cache_empty", U),
@@ -571,6 +590,16 @@ static const struct lc__key init_keys[] = {
     END,
 };
 
+/* top-level shared_poll */
+static const struct lc__key spoll_keys[] = {
+    STR("hmac_secret_key", CF(shared_poll.hmac_secret_key)),
+    STR("hmac_previous_secret_key", CF(shared_poll.hmac_previous_secret_key)),
+    I64("hmac_previous_secret_key_valid_until",
+        CF(shared_poll.hmac_previous_secret_key_valid_until), 0, NOMAX),
+    INT("concurrency_limit", CF(shared_poll.concurrency_limit), 0, 1000000),
+    END,
+};
+
 const struct lc__key lc__config_root_keys[] = {
     OBJ("http_server", http_server_keys),
     OBJ("log", log_keys),
@@ -606,7 +635,7 @@ const struct lc__key lc__config_root_keys[] = {
     /* v6.8 sections for map and shared-poll subscriptions: known, used only by namespaces of
      * those subscription types, which are refused */
     ANYOBJ("map_broker"),
-    ANYOBJ("shared_poll"),
+    OBJ("shared_poll", spoll_keys),
     ANYOBJ("controller"),
     OBJ("dev", dev_keys),
     OBJ("init", init_keys),

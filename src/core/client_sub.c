@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
+#include "core/spoll.h"
 #include "proto/codes.h"
 #include "proto/tagfilter.h"
 #include "util/clock.h"
@@ -361,6 +362,8 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i)
     size_t len;
     const char *ch = lc_hub_sub_channel(s, &len);
     lc__client_notify(c, LC_HOOK_UNSUBSCRIBE, ch, 0);
+    if (s->flags & LC_SUB_SPOLL)
+        lc__spoll_forget(c, ch, len);
     if (s->flags & (LC_SUB_PRESENCE | LC_SUB_EMIT_JOIN_LEAVE)) {
         lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
         if (s->flags & LC_SUB_PRESENCE)
@@ -425,7 +428,7 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     }
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
-    if (cmd->sub_type != 0) {
+    if (cmd->sub_type != 0 && cmd->sub_type != LC_SPOLL_SUB_TYPE) {
         /* map, map_clients, map_users, shared_poll: not served, and never as a plain stream */
         lc_log_info("client %s: subscribe to %s with subscription type %d refused: only "
                     "streams are served",
@@ -455,6 +458,10 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
         code = LC_ERROR_BAD_REQUEST;
     else if (cmd->tf && !tf_valid(cmd->tf, &why))
         code = LC_ERROR_BAD_REQUEST;
+    /* a shared poll subscription only into a shared poll namespace, and the other way round */
+    else if ((cmd->sub_type == LC_SPOLL_SUB_TYPE) !=
+             (o->subscription_type == LC_SUB_TYPE_SHARED_POLL))
+        code = LC_ERROR_BAD_REQUEST;
     if (code) {
         lc_log_refused("subscribe", c->id, c->user, ch, "rules", code,
                        why ? why : lc_error_message(code));
@@ -480,6 +487,8 @@ int lc__client_subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_ver
     } else if (lc__client_find_sub(c, cmd->channel, len)) {
         /* subscribed meanwhile (a server-side subscription from the API) */
         lc__client_reply_error(c, cmd->id, LC_ERROR_ALREADY_SUBSCRIBED);
+    } else if (o->subscription_type == LC_SUB_TYPE_SHARED_POLL) {
+        return lc__spoll_subscribe(c, cmd, o, v);
     } else {
         lc_sub_spec_t sp;
         client_spec(cmd, o, &sp);
