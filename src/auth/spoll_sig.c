@@ -45,13 +45,13 @@ static int mac_hex(const char *secret, const char *user, const char *channel,
     char *payload = malloc(plen);
     if (!payload)
         return LC_ENOMEM;
-    int len = snprintf(payload, plen, "%" PRId64 ":%" PRId64 ":%s:%s:%s", iat, exp, user, channel,
-                       khex);
+    int len =
+        snprintf(payload, plen, "%" PRId64 ":%" PRId64 ":%s:%s:%s", iat, exp, user, channel, khex);
     unsigned char mac[EVP_MAX_MD_SIZE];
     size_t maclen = 0;
-    ok = len > 0 && EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, strlen(secret),
-                              (const unsigned char *)payload, (size_t)len, mac, sizeof(mac),
-                              &maclen) != NULL;
+    ok = len > 0 &&
+         EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, strlen(secret),
+                   (const unsigned char *)payload, (size_t)len, mac, sizeof(mac), &maclen) != NULL;
     free(payload);
     if (!ok || maclen != 32)
         return LC_ENOMEM;

@@ -40,8 +40,8 @@ int lc__config_validate_spoll(const lc_config_t *c, const lc_ns_opts_t *ns, cons
     const lc_proxy_conf_t *p = lc_config_spoll_proxy(c, ns);
     if (!p)
         return lc__config_fail(err, errlen,
-                               "%s.shared_poll.proxy_name: no proxy named \"%s\" in proxies",
-                               where, sp->proxy_name);
+                               "%s.shared_poll.proxy_name: no proxy named \"%s\" in proxies", where,
+                               sp->proxy_name);
     if (!p->endpoint || !p->endpoint[0])
         return lc__config_fail(err, errlen,
                                "%s: subscription_type \"shared_poll\" needs a refresh proxy "

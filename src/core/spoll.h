@@ -79,9 +79,9 @@ void lc__spoll_worker_deliver(lc_worker_t *w, const char *ch, size_t len,
 /* Node registry calls made by the session side (any worker thread). */
 typedef struct lc__spoll_track_in {
     const char *key;
-    uint64_t version; /* the client's */
-    uint64_t *out_version;           /* the node's version of the item, or the client's */
-    struct lc_rcbuf **out_pub;       /* a Publication to reply with (ref), NULL = none */
+    uint64_t version;          /* the client's */
+    uint64_t *out_version;     /* the node's version of the item, or the client's */
+    struct lc_rcbuf **out_pub; /* a Publication to reply with (ref), NULL = none */
 } lc__spoll_track_in_t;
 
 /* Count new trackers of the keys on channel ch (creating the channel, owned by worker w when

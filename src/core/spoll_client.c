@@ -313,8 +313,8 @@ static uint32_t verify(lc_client_t *c, const lc_cmd_t *cmd, int64_t *min_exp, co
         for (size_t i = 0; i < t->n_items; i++)
             ks[i] = t->items[i].key;
         int64_t exp = 0;
-        int rc = lc_spoll_sig_verify(&keys, c->user ? c->user : "", cmd->channel, ks,
-                                     t->n_items, t->signature, now, &exp);
+        int rc = lc_spoll_sig_verify(&keys, c->user ? c->user : "", cmd->channel, ks, t->n_items,
+                                     t->signature, now, &exp);
         free(ks);
         if (rc == LC_EEXPIRED) {
             *why = "track signature expired";
@@ -341,8 +341,7 @@ static char *items_json(const lc_cmd_t *cmd)
             const lc_cmd_item_t *it = &cmd->track[i].items[j];
             rc = lc_buf_append_str(&b, first ? "{\"key\":" : ",{\"key\":");
             rc = rc ? rc : lc_buf_append_json_str(&b, it->key, strlen(it->key));
-            rc = rc ? rc
-                    : lc_buf_printf(&b, ",\"version\":%llu}", (unsigned long long)it->version);
+            rc = rc ? rc : lc_buf_printf(&b, ",\"version\":%llu}", (unsigned long long)it->version);
             first = false;
         }
     rc = rc ? rc : lc_buf_append(&b, "]", 2); /* with the NUL */
@@ -584,8 +583,7 @@ static void sweep_expired(lc_worker_t *w, sp_wchan_t *wc, const char *ch, size_t
         }
         if (e) {
             /* silently, as the reference does: the SDK refreshes signatures before this */
-            lc_log_info("client %s: %zu tracked items of %.*s expired", cs->c->id, e, (int)len,
-                        ch);
+            lc_log_info("client %s: %zu tracked items of %.*s expired", cs->c->id, e, (int)len, ch);
             untrack_keys(cs->c, cs, ch, len, gone, e);
         }
         for (size_t j = 0; j < e; j++)
@@ -597,8 +595,7 @@ static void sweep_expired(lc_worker_t *w, sp_wchan_t *wc, const char *ch, size_t
 }
 
 void lc__spoll_worker_deliver(lc_worker_t *w, const char *ch, size_t len,
-                              const lc__spoll_delivery_t *d, size_t n, int64_t extra_ms,
-                              bool reset)
+                              const lc__spoll_delivery_t *d, size_t n, int64_t extra_ms, bool reset)
 {
     lc__spoll_wstate_t *ws = lc__spoll_wstate(lc__node_spoll(lc_worker_node(w)), w);
     sp_wchan_t *wc = lc_map_get(&ws->chans, ch, len);

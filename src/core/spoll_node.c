@@ -9,7 +9,7 @@
 
 #include "core/internal.h"
 #include "core/ops.h"
-#include "core/spoll.h"
+#include "core/spoll_internal.h"
 #include "hooks/proxy_spoll.h"
 #include "hooks/script.h"
 #include "util/buf.h"
@@ -19,72 +19,6 @@
 #include "util/map.h"
 #include "util/rand.h"
 #include "util/rcbuf.h"
-
-#define DEFAULT_INTERVAL_MS 10000
-#define DEFAULT_BATCH 1000
-#define DEFAULT_SHUTDOWN_MS 1000
-#define DEFAULT_ABSENCES 2
-#define DEFAULT_CONCURRENCY 64
-
-typedef struct sp_item {
-    uint32_t refs;    /* trackers on this node, every worker */
-    uint64_t version; /* current version, 0 = no data yet */
-    uint64_t hash;    /* versionless: the current data's hash */
-    int absences;     /* versionless: cycles in a row the backend left it out */
-    lc_rcbuf_t *pub;  /* the current Publication (for track replies), NULL before data */
-} sp_item_t;
-
-typedef struct sp_call sp_call_t;
-
-typedef struct sp_chan {
-    lc_spoll_t *reg;
-    char *name;
-    size_t len;
-    lc_spoll_ns_t opts; /* copied (proxy_name borrowed from the config) */
-    const lc_proxy_conf_t *proxy;
-    lc_map_t items; /* key → sp_item_t */
-    int owner;      /* the worker running the cycle */
-    lc_worker_t *ow;
-    uv_timer_t timer;
-    int64_t empty_since; /* mono ms since which no item is tracked, 0 = some are */
-    int inflight;        /* refresh calls out (cycle or cold) */
-    bool cold_posted;    /* an early poll for cold keys is queued to the owner */
-    bool removed;        /* out of the registry: the timer's close frees it */
-    char *epoch;         /* versioned: the backend's epoch, "" before one came */
-    sp_call_t *calls;    /* calls out, for cancelling at stop (owner thread) */
-} sp_chan_t;
-
-struct sp_call {
-    sp_call_t *next, **prev;
-    sp_chan_t *ch;
-    lc_spoll_call_t *http;
-    lc_lua_call_t *lua;
-    bool cycle;   /* a timed cycle: absences count */
-    char **keys;  /* the keys asked about */
-    size_t nkeys;
-    char *result; /* the answer's raw result while the Lua hook runs */
-};
-
-struct lc_spoll {
-    lc_node_t *node;
-    uv_mutex_t mu;
-    lc_map_t chans; /* name → sp_chan_t */
-    char epoch[17]; /* versionless epoch of this node's lifetime */
-    uint64_t counter; /* synthetic versions (under mu) */
-    atomic_int calls; /* refresh calls out on the node (concurrency_limit) */
-    int nworkers;
-    lc__spoll_wstate_t **w;
-};
-
-static int64_t interval_ms(const sp_chan_t *c)
-{
-    return c->opts.refresh_interval_ms > 0 ? c->opts.refresh_interval_ms : DEFAULT_INTERVAL_MS;
-}
-
-static bool versioned(const lc_spoll_ns_t *o)
-{
-    return o->mode == LC_SPOLL_VERSIONED;
-}
 
 lc__spoll_wstate_t *lc__spoll_wstate(lc_spoll_t *s, lc_worker_t *w)
 {
@@ -127,7 +61,7 @@ lc_spoll_t *lc__spoll_new(lc_node_t *n)
     return s;
 }
 
-static void item_free(sp_item_t *it)
+void lc__spoll_item_free(sp_item_t *it)
 {
     lc_rcbuf_unref(it->pub);
     free(it);
@@ -140,7 +74,7 @@ static void chan_free(sp_chan_t *c)
     size_t kl;
     void *v;
     while (lc_map_next(&c->items, &it, &k, &kl, &v))
-        item_free(v);
+        lc__spoll_item_free(v);
     lc_map_free(&c->items);
     free(c->name);
     free(c->epoch);
@@ -190,227 +124,21 @@ static void arm(sp_chan_t *c, int64_t delay)
     uv_timer_start(&c->timer, on_timer, (uint64_t)(delay > 0 ? delay : 0), 0);
 }
 
-/* Everything the workers learn from one answer. */
-typedef struct fanout {
-    lc_spoll_t *reg;
-    char *ch;
-    size_t len;
-    lc__spoll_delivery_t *d;
-    size_t n;
-    int64_t extra_ms;
-    bool reset;
-} fanout_t;
-
-static void fan_each(lc_worker_t *w, void *arg)
-{
-    fanout_t *f = arg;
-    lc__spoll_worker_deliver(w, f->ch, f->len, f->d, f->n, f->extra_ms, f->reset);
-}
-
-static void fan_done(lc_worker_t *w, void *arg)
-{
-    fanout_t *f = arg;
-    for (size_t i = 0; i < f->n; i++) {
-        free(f->d[i].key);
-        lc_rcbuf_unref(f->d[i].push);
-    }
-    free(f->d);
-    free(f->ch);
-    free(f);
-}
-
-/* {"push":{"channel":<ch>,"pub":<pub>}} */
-static lc_rcbuf_t *make_push(const char *ch, size_t len, const char *pub, size_t plen)
-{
-    lc_buf_t b = LC_BUF_INIT;
-    int rc = lc_buf_append_str(&b, "{\"push\":{\"channel\":");
-    rc = rc ? rc : lc_buf_append_json_str(&b, ch, len);
-    rc = rc ? rc : lc_buf_append_str(&b, ",\"pub\":");
-    rc = rc ? rc : lc_buf_append(&b, pub, plen);
-    rc = rc ? rc : lc_buf_append_str(&b, "}}");
-    lc_rcbuf_t *r = rc ? NULL : lc_rcbuf_from(b.data, b.len);
-    lc_buf_free(&b);
-    return r;
-}
-
-/* A Publication {"data":..,"key":..,"version":N} or {"key":..,"removed":true}. */
-static lc_rcbuf_t *make_pub(const char *key, size_t klen, const char *data, size_t dlen,
-                            uint64_t version, bool removed)
-{
-    lc_buf_t b = LC_BUF_INIT;
-    int rc = lc_buf_putc(&b, '{');
-    if (data) {
-        rc = rc ? rc : lc_buf_append_str(&b, "\"data\":");
-        rc = rc ? rc : lc_proto_append_raw(&b, data, dlen);
-        rc = rc ? rc : lc_buf_putc(&b, ',');
-    }
-    rc = rc ? rc : lc_buf_append_str(&b, "\"key\":");
-    rc = rc ? rc : lc_buf_append_json_str(&b, key, klen);
-    if (removed)
-        rc = rc ? rc : lc_buf_append_str(&b, ",\"removed\":true");
-    else if (version)
-        rc = rc ? rc : lc_buf_printf(&b, ",\"version\":%llu", (unsigned long long)version);
-    rc = rc ? rc : lc_buf_putc(&b, '}');
-    lc_rcbuf_t *r = rc ? NULL : lc_rcbuf_from(b.data, b.len);
-    lc_buf_free(&b);
-    return r;
-}
-
-static int add_delivery(fanout_t *f, size_t *cap, const char *key, size_t klen, uint64_t version,
-                        bool removed, lc_rcbuf_t *pub)
-{
-    if (f->n == *cap) {
-        size_t nc = *cap ? 2 * *cap : 8;
-        lc__spoll_delivery_t *nd = realloc(f->d, nc * sizeof(*nd));
-        if (!nd)
-            return LC_ENOMEM;
-        f->d = nd;
-        *cap = nc;
-    }
-    lc_rcbuf_t *push = make_push(f->ch, f->len, pub->data, pub->len);
-    char *k = strndup(key, klen);
-    if (!push || !k) {
-        lc_rcbuf_unref(push);
-        free(k);
-        return LC_ENOMEM;
-    }
-    f->d[f->n++] = (lc__spoll_delivery_t){k, version, removed, push};
-    return 0;
-}
-
-/* Apply one answer under the registry lock; what changed goes to the fan-out. */
-static void apply_answer(sp_chan_t *c, sp_call_t *k, const lc_spoll_reply_t *r, fanout_t *f)
-{
-    lc_spoll_t *s = c->reg;
-    size_t cap = 0;
-    bool ver = versioned(&c->opts);
-    int max_abs =
-        c->opts.max_consecutive_absences > 0 ? c->opts.max_consecutive_absences : DEFAULT_ABSENCES;
-    uv_mutex_lock(&s->mu);
-    if (ver && r->epoch[0] && strcmp(r->epoch, c->epoch) != 0) {
-        if (c->epoch[0]) {
-            /* the backend restarted its versions: every version held is meaningless */
-            lc_log_info("shared poll %.*s: backend epoch changed (%s → %s): subscribers start "
-                        "afresh",
-                        (int)c->len, c->name, c->epoch, r->epoch);
-            lc_map_iter_t it = {0};
-            const char *key;
-            size_t kl;
-            void *v;
-            while (lc_map_next(&c->items, &it, &key, &kl, &v)) {
-                sp_item_t *item = v;
-                item->version = 0;
-                lc_rcbuf_unref(item->pub);
-                item->pub = NULL;
-            }
-            f->reset = true;
-        }
-        char *e = strdup(r->epoch);
-        if (e) {
-            free(c->epoch);
-            c->epoch = e;
-        }
-    }
-    /* versionless: an item the backend leaves out is gone after max_consecutive_absences */
-    if (k->cycle && !ver)
-        for (size_t i = 0; i < k->nkeys; i++) {
-            sp_item_t *item = lc_map_get(&c->items, k->keys[i], strlen(k->keys[i]));
-            if (item)
-                item->absences++;
-        }
-    for (size_t i = 0; i < r->n_items; i++) {
-        const lc_spoll_item_res_t *e = &r->items[i];
-        sp_item_t *item = lc_map_get(&c->items, e->key, e->key_len);
-        if (!item)
-            continue; /* nobody tracks it any more */
-        item->absences = 0;
-        if (e->removed) {
-            lc_rcbuf_t *pub = make_pub(e->key, e->key_len, NULL, 0, 0, true);
-            if (pub && add_delivery(f, &cap, e->key, e->key_len, 0, true, pub) == 0) {
-                lc_map_del(&c->items, e->key, e->key_len);
-                item_free(item);
-            }
-            lc_rcbuf_unref(pub);
-            continue;
-        }
-        if (!e->data)
-            continue;
-        uint64_t version;
-        if (ver) {
-            if (e->version <= item->version)
-                continue;
-            version = e->version;
-        } else {
-            uint64_t h = lc_hash(e->data, e->data_len);
-            if (item->version > 0 && h == item->hash)
-                continue;
-            item->hash = h;
-            version = ++s->counter;
-        }
-        lc_rcbuf_t *pub = make_pub(e->key, e->key_len, e->data, e->data_len, version, false);
-        if (!pub || add_delivery(f, &cap, e->key, e->key_len, version, false, pub) != 0) {
-            lc_rcbuf_unref(pub);
-            continue;
-        }
-        item->version = version;
-        lc_rcbuf_unref(item->pub);
-        item->pub = pub;
-    }
-    if (k->cycle && !ver)
-        for (size_t i = 0; i < k->nkeys; i++) {
-            size_t kl = strlen(k->keys[i]);
-            sp_item_t *item = lc_map_get(&c->items, k->keys[i], kl);
-            if (!item || item->absences < max_abs)
-                continue;
-            lc_rcbuf_t *pub = make_pub(k->keys[i], kl, NULL, 0, 0, true);
-            if (pub && add_delivery(f, &cap, k->keys[i], kl, 0, true, pub) == 0) {
-                lc_map_del(&c->items, k->keys[i], kl);
-                item_free(item);
-            }
-            lc_rcbuf_unref(pub);
-        }
-    uv_mutex_unlock(&s->mu);
-}
-
-static void fan_out(sp_chan_t *c, fanout_t *f)
-{
-    lc_spoll_t *s = c->reg;
-    f->extra_ms = c->opts.track_expired_extra_delay_ms > 0 ? c->opts.track_expired_extra_delay_ms
-                                                           : 25000;
-    if (lc_ops_each_worker(s->node, fan_each, fan_done, f) != 0) {
-        lc_log_error("shared poll %.*s: fan-out dropped: out of memory", (int)c->len, c->name);
-        fan_done(NULL, f);
-    }
-}
-
-static fanout_t *fanout_new(const sp_chan_t *c)
-{
-    fanout_t *f = calloc(1, sizeof(*f));
-    if (f && !(f->ch = strndup(c->name, c->len))) {
-        free(f);
-        return NULL;
-    }
-    if (f) {
-        f->reg = c->reg;
-        f->len = c->len;
-    }
-    return f;
-}
-
+/* An answer (or a failure) of one call: applied, and what changed fanned out. */
 static void finish_call(sp_call_t *k, int err, const lc_spoll_reply_t *r)
 {
     sp_chan_t *c = k->ch;
     c->inflight--;
     atomic_fetch_sub(&c->reg->calls, 1);
     if (err == 0 && r && !r->is_error) {
-        fanout_t *f = fanout_new(c);
+        lc__spoll_fanout_t *f = lc__spoll_fanout_new(c);
         if (f) {
-            apply_answer(c, k, r, f);
+            lc__spoll_apply_answer(c, k, r, f);
             /* a cycle always reaches the workers: they also drop expired trackers then */
             if (f->n || f->reset || k->cycle)
-                fan_out(c, f);
+                lc__spoll_fan_out(c, f);
             else
-                fan_done(NULL, f);
+                lc__spoll_fanout_free(f);
         }
     }
     call_free(k);
@@ -456,35 +184,6 @@ static void on_lua_refresh(void *arg, const lc_decision_t *d)
 }
 
 /* The answer's result object re-encoded for the Lua hook's ctx.data. */
-static char *result_json(const lc_spoll_reply_t *r)
-{
-    lc_buf_t b = LC_BUF_INIT;
-    int rc = lc_buf_append_str(&b, "{\"items\":[");
-    for (size_t i = 0; rc == 0 && i < r->n_items; i++) {
-        const lc_spoll_item_res_t *e = &r->items[i];
-        rc = lc_buf_append_str(&b, i ? ",{\"key\":" : "{\"key\":");
-        rc = rc ? rc : lc_buf_append_json_str(&b, e->key, e->key_len);
-        if (rc == 0 && e->data) {
-            rc = lc_buf_append_str(&b, ",\"data\":");
-            rc = rc ? rc : lc_proto_append_raw(&b, e->data, e->data_len);
-        }
-        if (rc == 0 && e->version)
-            rc = lc_buf_printf(&b, ",\"version\":%llu", (unsigned long long)e->version);
-        if (rc == 0 && e->removed)
-            rc = lc_buf_append_str(&b, ",\"removed\":true");
-        rc = rc ? rc : lc_buf_putc(&b, '}');
-    }
-    rc = rc ? rc : lc_buf_append_str(&b, "],\"epoch\":");
-    rc = rc ? rc : lc_buf_append_json_str(&b, r->epoch, strlen(r->epoch));
-    rc = rc ? rc : lc_buf_putc(&b, '}');
-    rc = rc ? rc : lc_buf_putc(&b, '\0');
-    if (rc) {
-        lc_buf_free(&b);
-        return NULL;
-    }
-    return b.data; /* the buffer's memory, NUL-terminated */
-}
-
 static void on_refresh(void *arg, int err, const lc_spoll_reply_t *r)
 {
     sp_call_t *k = arg;
@@ -492,7 +191,7 @@ static void on_refresh(void *arg, int err, const lc_spoll_reply_t *r)
     sp_chan_t *c = k->ch;
     lc_lua_t *vm = lc__worker_lua(c->ow);
     if (err == 0 && !r->is_error && vm && lc_lua_has_hook(vm, LC_HOOK_SPOLL_REFRESH)) {
-        k->result = result_json(r);
+        k->result = lc__spoll_result_json(r);
         if (k->result) {
             lc_hook_ctx_t ctx;
             memset(&ctx, 0, sizeof(ctx));
@@ -538,8 +237,8 @@ static void start_call(sp_chan_t *c, char **keys, uint64_t *versions, size_t n, 
     }
     if (lc_proxy_spoll_encode(c->name, c->len, (const char *const *)k->keys, versions, n, &body))
         goto fail;
-    k->http = lc_proxy_spoll_call(lc__worker_httpc(c->ow), c->proxy, c->name, body.data,
-                                  body.len, on_refresh, k);
+    k->http = lc_proxy_spoll_call(lc__worker_httpc(c->ow), c->proxy, c->name, body.data, body.len,
+                                  on_refresh, k);
     if (!k->http)
         goto fail;
     atomic_fetch_add(&s->calls, 1);
@@ -564,54 +263,64 @@ fail:
     lc_buf_free(&body);
 }
 
-/* Collect the keys to ask about (all, or only cold ones) under the lock, then ask in batches. */
+typedef struct keyver {
+    char *key;
+    uint64_t version;
+} keyver_t;
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const keyver_t *)a)->key, ((const keyver_t *)b)->key);
+}
+
+/* Collect the keys to ask about (all, or only cold ones) under the lock, then ask in batches,
+ * keys sorted so a backend sees the same order every cycle. */
 static void poll(sp_chan_t *c, bool cycle)
 {
     lc_spoll_t *s = c->reg;
     bool ver = versioned(&c->opts);
-    size_t batch = c->opts.refresh_batch_size > 0 ? (size_t)c->opts.refresh_batch_size
-                                                  : DEFAULT_BATCH;
+    size_t batch =
+        c->opts.refresh_batch_size > 0 ? (size_t)c->opts.refresh_batch_size : DEFAULT_BATCH;
     uv_mutex_lock(&s->mu);
     size_t total = lc_map_count(&c->items);
-    char **keys = calloc(total ? total : 1, sizeof(char *));
-    uint64_t *vers = calloc(total ? total : 1, sizeof(uint64_t));
+    keyver_t *kv = calloc(total ? total : 1, sizeof(*kv));
     size_t n = 0;
     lc_map_iter_t it = {0};
     const char *k;
     size_t kl;
     void *v;
-    while (keys && vers && lc_map_next(&c->items, &it, &k, &kl, &v)) {
+    while (kv && lc_map_next(&c->items, &it, &k, &kl, &v)) {
         const sp_item_t *item = v;
-        if (!cycle && item->version > 0)
+        if (item->refs == 0 || (!cycle && item->version > 0))
             continue;
-        if (!(keys[n] = strndup(k, kl)))
+        if (!(kv[n].key = strndup(k, kl)))
             break;
-        vers[n++] = item->version;
+        kv[n++].version = item->version;
     }
     uv_mutex_unlock(&s->mu);
-    if (!keys || !vers) {
-        free(keys);
-        free(vers);
+    if (!kv)
         return;
-    }
-    for (size_t at = 0; at < n; at += batch) {
+    qsort(kv, n, sizeof(*kv), by_key);
+    size_t at = 0;
+    for (; at < n; at += batch) {
         size_t m = n - at < batch ? n - at : batch;
         char **bk = malloc(m * sizeof(char *));
         uint64_t *bv = ver ? malloc(m * sizeof(uint64_t)) : NULL;
         if (!bk || (ver && !bv)) {
             free(bk);
             free(bv);
-            for (size_t i = at; i < n; i++)
-                free(keys[i]);
             break;
         }
-        memcpy(bk, keys + at, m * sizeof(char *));
-        if (bv)
-            memcpy(bv, vers + at, m * sizeof(uint64_t));
+        for (size_t i = 0; i < m; i++) {
+            bk[i] = kv[at + i].key;
+            if (bv)
+                bv[i] = kv[at + i].version;
+        }
         start_call(c, bk, bv, m, cycle);
     }
-    free(keys);
-    free(vers);
+    for (; at < n; at++)
+        free(kv[at].key);
+    free(kv);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -629,7 +338,31 @@ static void on_timer(uv_timer_t *t)
     int64_t delay = c->opts.channel_shutdown_delay_ms > 0 ? c->opts.channel_shutdown_delay_ms
                                                           : DEFAULT_SHUTDOWN_MS;
     uv_mutex_lock(&s->mu);
-    if (lc_map_count(&c->items) == 0) {
+    /* items nobody tracks any more are kept channel_shutdown_delay, then forgotten */
+    size_t active = 0;
+    lc_map_iter_t it = {0};
+    const char *k;
+    size_t kl;
+    void *v;
+    while (lc_map_next(&c->items, &it, &k, &kl, &v)) {
+        sp_item_t *item = v;
+        if (item->refs > 0) {
+            active++;
+        } else if (now - item->idle_since >= delay) {
+            char *key = strndup(k, kl);
+            if (key) {
+                lc_map_del(&c->items, key, kl);
+                lc__spoll_item_free(item);
+                free(key);
+            }
+        }
+    }
+    if (active == 0) {
+        if (lc_map_count(&c->items) > 0) {
+            uv_mutex_unlock(&s->mu);
+            arm(c, delay < interval_ms(c) ? delay : interval_ms(c));
+            return;
+        }
         if (c->empty_since == 0)
             c->empty_since = now;
         if (now - c->empty_since >= delay && c->inflight == 0 && !c->cold_posted) {
@@ -650,8 +383,8 @@ static void on_timer(uv_timer_t *t)
     if (busy) {
         /* the previous cycle's call is still out (a slow or hanging backend): its timeout ends
          * it; asking again meanwhile would only pile calls up */
-        lc_log_warn("shared poll %.*s: previous refresh still pending, cycle skipped",
-                    (int)c->len, c->name);
+        lc_log_warn("shared poll %.*s: previous refresh still pending, cycle skipped", (int)c->len,
+                    c->name);
         return;
     }
     poll(c, true);
@@ -720,8 +453,8 @@ int lc__spoll_node_track(lc_spoll_t *s, lc_worker_t *w, const char *ch, size_t l
                 break;
             }
         }
-        if (is_new[i])
-            item->refs++;
+        if (is_new[i] && item->refs++ == 0)
+            item->idle_since = 0;
         *in[i].out_version = in[i].version;
         *in[i].out_pub = NULL;
         if (item->pub && item->version > in[i].version) {
@@ -755,10 +488,8 @@ void lc__spoll_node_untrack(lc_spoll_t *s, const char *ch, size_t len, const cha
     for (size_t i = 0; c && i < n; i++) {
         size_t kl = strlen(keys[i]);
         sp_item_t *item = lc_map_get(&c->items, keys[i], kl);
-        if (item && --item->refs == 0) {
-            lc_map_del(&c->items, keys[i], kl);
-            item_free(item);
-        }
+        if (item && item->refs > 0 && --item->refs == 0)
+            item->idle_since = lc_mono_ms();
     }
     uv_mutex_unlock(&s->mu);
 }
@@ -772,7 +503,8 @@ void lc__spoll_node_epoch(lc_spoll_t *s, const char *ch, size_t len, const lc_ns
     }
     uv_mutex_lock(&s->mu);
     sp_chan_t *c = lc_map_get(&s->chans, ch, len);
-    snprintf(out, outlen, "%s", c ? c->epoch : "");
+    /* "-" until the backend named one: a client must see the first real epoch change it */
+    snprintf(out, outlen, "%s", c && c->epoch[0] ? c->epoch : "-");
     uv_mutex_unlock(&s->mu);
 }
 
