@@ -14,7 +14,6 @@
 
 static void fan_done(lc_worker_t *w, void *arg);
 
-
 static void fan_each(lc_worker_t *w, void *arg)
 {
     lc__spoll_fanout_t *f = arg;
@@ -69,8 +68,8 @@ static lc_rcbuf_t *make_pub(const char *key, size_t klen, const char *data, size
     return r;
 }
 
-static int add_delivery(lc__spoll_fanout_t *f, size_t *cap, const char *key, size_t klen, uint64_t version,
-                        bool removed, lc_rcbuf_t *pub)
+static int add_delivery(lc__spoll_fanout_t *f, size_t *cap, const char *key, size_t klen,
+                        uint64_t version, bool removed, lc_rcbuf_t *pub)
 {
     if (f->n == *cap) {
         size_t nc = *cap ? 2 * *cap : 8;
@@ -92,7 +91,8 @@ static int add_delivery(lc__spoll_fanout_t *f, size_t *cap, const char *key, siz
 }
 
 /* Apply one answer under the registry lock; what changed goes to the fan-out. */
-void lc__spoll_apply_answer(sp_chan_t *c, const sp_call_t *k, const lc_spoll_reply_t *r, lc__spoll_fanout_t *f)
+void lc__spoll_apply_answer(sp_chan_t *c, const sp_call_t *k, const lc_spoll_reply_t *r,
+                            lc__spoll_fanout_t *f)
 {
     lc_spoll_t *s = c->reg;
     size_t cap = 0;
@@ -188,8 +188,8 @@ void lc__spoll_apply_answer(sp_chan_t *c, const sp_call_t *k, const lc_spoll_rep
 void lc__spoll_fan_out(sp_chan_t *c, lc__spoll_fanout_t *f)
 {
     lc_spoll_t *s = c->reg;
-    f->extra_ms = c->opts.track_expired_extra_delay_ms > 0 ? c->opts.track_expired_extra_delay_ms
-                                                           : 25000;
+    f->extra_ms =
+        c->opts.track_expired_extra_delay_ms > 0 ? c->opts.track_expired_extra_delay_ms : 25000;
     if (lc_ops_each_worker(s->node, fan_each, fan_done, f) != 0) {
         lc_log_error("shared poll %.*s: fan-out dropped: out of memory", (int)c->len, c->name);
         lc__spoll_fanout_free(f);
@@ -209,7 +209,6 @@ lc__spoll_fanout_t *lc__spoll_fanout_new(const sp_chan_t *c)
     }
     return f;
 }
-
 
 static void fan_done(lc_worker_t *w, void *arg)
 {
@@ -245,4 +244,3 @@ char *lc__spoll_result_json(const lc_spoll_reply_t *r)
     }
     return b.data; /* the buffer's memory, NUL-terminated */
 }
-

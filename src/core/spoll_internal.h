@@ -20,13 +20,13 @@
 #define DEFAULT_CONCURRENCY 64
 
 typedef struct sp_item {
-    uint32_t refs;    /* trackers on this node, every worker */
+    uint32_t refs;      /* trackers on this node, every worker */
     int64_t idle_since; /* mono ms since refs is 0: kept channel_shutdown_delay for returning
                            trackers (a reconnect keeps its versions), not polled */
-    uint64_t version; /* current version, 0 = no data yet */
-    uint64_t hash;    /* versionless: the current data's hash */
-    int absences;     /* versionless: cycles in a row the backend left it out */
-    lc_rcbuf_t *pub;  /* the current Publication (for track replies), NULL before data */
+    uint64_t version;   /* current version, 0 = no data yet */
+    uint64_t hash;      /* versionless: the current data's hash */
+    int absences;       /* versionless: cycles in a row the backend left it out */
+    lc_rcbuf_t *pub;    /* the current Publication (for track replies), NULL before data */
 } sp_item_t;
 
 typedef struct sp_call sp_call_t;
@@ -54,8 +54,8 @@ struct sp_call {
     sp_chan_t *ch;
     lc_spoll_call_t *http;
     lc_lua_call_t *lua;
-    bool cycle;   /* a timed cycle: absences count */
-    char **keys;  /* the keys asked about */
+    bool cycle;  /* a timed cycle: absences count */
+    char **keys; /* the keys asked about */
     size_t nkeys;
     char *result; /* the answer's raw result while the Lua hook runs */
 };
@@ -63,14 +63,13 @@ struct sp_call {
 struct lc_spoll {
     lc_node_t *node;
     uv_mutex_t mu;
-    lc_map_t chans; /* name → sp_chan_t */
-    char epoch[17]; /* versionless epoch of this node's lifetime */
+    lc_map_t chans;   /* name → sp_chan_t */
+    char epoch[17];   /* versionless epoch of this node's lifetime */
     uint64_t counter; /* synthetic versions (under mu) */
     atomic_int calls; /* refresh calls out on the node (concurrency_limit) */
     int nworkers;
     lc__spoll_wstate_t **w;
 };
-
 
 static inline int64_t interval_ms(const sp_chan_t *c)
 {
@@ -81,7 +80,6 @@ static inline bool versioned(const lc_spoll_ns_t *o)
 {
     return o->mode == LC_SPOLL_VERSIONED;
 }
-
 
 void lc__spoll_item_free(sp_item_t *it);
 
