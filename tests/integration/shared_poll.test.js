@@ -14,6 +14,15 @@ const { newClient, connected, rawSession, rawCall } = require('./lib/client');
 const { sleep, waitUntil } = require('./lib/wait');
 const { dropTransport } = require('./lib/chan');
 const { startBackend } = require('./lib/backend');
+const fs = require('node:fs');
+const path = require('node:path');
+
+function readmeScript() {
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const m = /<!-- shared-poll-example -->\n```lua\n([\s\S]*?)```/.exec(readme);
+  assert.ok(m, 'README has the shared poll example script');
+  return m[1];
+}
 
 const HMAC = 'shared-poll-test-key';
 const INTERVAL = 300; // ms, refresh_interval of the test namespaces
@@ -49,7 +58,8 @@ function answerVersionless(r) {
 before(async () => {
   backend = await startBackend({
     '/refresh': answerVersionless,
-    '/refresh-slow': (r) => (hang ? { delayMs: 3000, json: { result: { items: [] } } } : answerVersionless(r)),
+    '/refresh-slow': (r) =>
+      hang === 'down' ? { destroy: true } : hang ? { delayMs: 3000, json: { result: { items: [] } } } : answerVersionless(r),
     '/refresh-v': (r) => {
       const items = [];
       for (const { key, version = 0 } of r.json?.items ?? []) {
@@ -83,34 +93,13 @@ before(async () => {
         ns('few', { max_keys_per_connection: 3 }),
         ns('slow', { proxy_name: 'slow' }),
         ns('ver', { proxy_name: 'ver', mode: 'versioned' }),
-        ns('lua'),
+        ns('results'),
       ],
     },
-    lua: { script: 'hooks.lua' },
+    lua: { script: 'votes.lua' },
   });
-  server = await startServer(config, {
-    files: {
-      'hooks.lua': `
-return {
-  -- a track hook decides after the signature: no "secret-" items for anyone
-  track = function(ctx)
-    for _, item in ipairs(ctx.data) do
-      if item.key:sub(1, 7) == "secret-" then return lucent.error(403, "not for you") end
-    end
-    return true
-  end,
-  -- the refresh proxy's answer for lua: channels is transformed before it is applied
-  shared_poll_refresh = function(ctx)
-    if ctx.channel:sub(1, 4) ~= "lua:" then return nil end
-    for _, item in ipairs(ctx.data.items) do
-      item.data = { votes = item.data.votes * 10, via = "lua" }
-    end
-    return { data = ctx.data }
-  end,
-}
-`,
-    },
-  });
+  // the vote-count script of the README's "Shared poll subscriptions", as it is written there
+  server = await startServer(config, { files: { 'votes.lua': readmeScript() } });
 });
 
 after(async () => {
@@ -312,24 +301,52 @@ t('a backend that hangs or is down stalls only its own channel (timeout, logged)
   await waitUntil(() => /shared poll refresh proxy .*refresh-slow.*(timeout|timed out)/i.test(server.logs()), {
     what: 'a log line for the timed-out refresh',
   });
+  // down: the connection is cut without an answer
+  hang = 'down';
+  const logged = server.logs().length;
+  votes.get(fine).set('f', { votes: 5 });
+  await untilData(B, 'f', 5, 'the healthy channel keeps updating while the other backend is down');
+  await waitUntil(() => /shared poll refresh proxy .*refresh-slow/.test(server.logs().slice(logged)), {
+    what: 'a log line for the failed refresh',
+  });
+  assert.equal(latest(A.updates, 's').data.votes, 1, 'nothing from the backend that is down');
   hang = false;
   await untilData(A, 's', 2, 'the channel recovers with its backend');
   A.c.disconnect();
   B.c.disconnect();
 });
 
-t('Lua: the track hook refuses items, the shared_poll_refresh hook transforms the answer', async () => {
-  const ch = uniq('lua');
-  votes.set(ch, new Map([['m', { votes: 4 }], ['secret-1', { votes: 9 }]]));
+t('Lua (the README script): the track hook refuses items, the shared_poll_refresh hook adds shares once per cycle', async () => {
+  const ch = uniq('results');
+  votes.set(ch, new Map([['m', { votes: 1 }], ['n', { votes: 3 }], ['hidden-1', { votes: 9 }]]));
   const A = await pollClient(ch, { user: '1' });
-  A.sub.track(['m']);
-  await waitUntil(() => latest(A.updates, 'm')?.data?.via === 'lua', { what: 'the transformed item' });
-  assert.deepEqual(latest(A.updates, 'm').data, { votes: 40, via: 'lua' });
-  A.sub.track(['secret-1']);
+  const B = await pollClient(ch, { user: '2' });
+  A.sub.track(['m', 'n']);
+  B.sub.track(['n']);
+  await waitUntil(() => latest(A.updates, 'm')?.data?.share === 25 && latest(A.updates, 'n')?.data?.share === 75, {
+    what: 'the transformed items',
+  });
+  assert.deepEqual(latest(A.updates, 'm').data, { votes: 1, share: 25 });
+  await waitUntil(() => latest(B.updates, 'n')?.data?.share === 75, { what: 'the same transformed item for B' });
+  // the same share for everybody: computed from the whole answer, once per cycle
+  votes.get(ch).set('m', { votes: 3 });
+  await waitUntil(() => latest(A.updates, 'n')?.data?.share === 50 && latest(B.updates, 'n')?.data?.share === 50, {
+    what: 'n falling to 50% for both',
+  });
+  A.sub.track(['hidden-1']);
   await waitUntil(() => A.errors.some((e) => e.type === 'track' && e.error?.code === 403), { what: 'the refused track' });
   await sleep(2 * INTERVAL);
-  assert.equal(latest(A.updates, 'secret-1')?.data, null, 'the refused item never delivers data');
+  assert.equal(latest(A.updates, 'hidden-1')?.data ?? null, null, 'the refused item never delivers data');
+  // a channel the script leaves alone (nil): the backend's bytes as they were
+  const plain = uniq('votes');
+  votes.set(plain, new Map([['z', { votes: 2 }]]));
+  const C = await pollClient(plain, { user: '3' });
+  C.sub.track(['z']);
+  await untilData(C, 'z', 2);
+  assert.deepEqual(latest(C.updates, 'z').data, { votes: 2 });
   A.c.disconnect();
+  B.c.disconnect();
+  C.c.disconnect();
 });
 
 // ---- bad inputs over a raw connection: the documented codes ----
