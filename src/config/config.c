@@ -57,7 +57,7 @@ static const char *const s_static[] = {
 
 void lc__config_free_str(char *p)
 {
-    if (lc__config_ops_static(p))
+    if (lc__config_ops_static(p) || lc__config_pusher_static(p))
         return;
     for (size_t i = 0; i < sizeof(s_static) / sizeof(s_static[0]); i++) {
         if (p == s_static[i])
@@ -204,6 +204,7 @@ void lc_config_defaults(lc_config_t *c)
     c->lua_memory_limit = (int64_t)64 * 1024 * 1024;
     c->lua_time_limit_ms = 1000;
     lc__config_ops_defaults(c);
+    lc__config_pusher_defaults(c);
 
     c->redis.prefix = (char *)s_redis_prefix;
     c->redis.user = (char *)s_empty;
@@ -317,6 +318,7 @@ void lc_config_free(lc_config_t *c)
     c->n_rpc_namespaces = 0;
     c->rpc_without_namespace.proxy = NULL;
     lc__config_ops_free(c);
+    lc__config_pusher_free(c);
 }
 
 int lc__config_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -535,6 +537,9 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
     }
 
     int rc = lc__config_ops_validate(c, err, errlen);
+    if (rc)
+        return rc;
+    rc = lc__config_pusher_validate(c, err, errlen);
     if (rc)
         return rc;
     rc = lc__config_validate_proxies(c, err, errlen);

@@ -180,6 +180,40 @@ typedef struct lc_ops_conf {
     unsigned unknown_keys;   /* unknown keys and CENTRIFUGO_ variables met while loading */
 } lc_ops_conf_t;
 
+/* pusher.apps[].client_events: who may send client events (`client-*`). */
+enum lc_pusher_client_events {
+    LC_PUSHER_CLIENT_EVENTS_MEMBERS = 0, /* default: subscribers of private and presence channels */
+    LC_PUSHER_CLIENT_EVENTS_OFF,         /* nobody (pusher:error 4301) */
+    LC_PUSHER_CLIENT_EVENTS_ALL,         /* subscribers of any channel, public ones included */
+};
+
+/* One Pusher application (pusher.apps[], config_pusher.c): the credentials Laravel's pusher /
+ * reverb driver and pusher-js use (REVERB_APP_ID / KEY / SECRET), and its limits. A Pusher channel
+ * `c` of this app is the Lucent channel channel_prefix + c (proto/pusher_map.h). Limits of 0 mean
+ * no limit where the comment says so. */
+typedef struct lc_pusher_app {
+    char *id;               /* the HTTP API's /apps/{id}: [A-Za-z0-9_.-]+, unique */
+    char *key;              /* the WebSocket's /app/{key} and auth_key: [A-Za-z0-9_.-]+, unique */
+    char *secret;           /* HMAC-SHA256 key of channel auth and HTTP API signatures, required */
+    bool enabled;           /* default true; false: connections get 4003, the HTTP API 403 */
+    char **allowed_origins; /* Origin patterns as client.allowed_origins; none = any origin */
+    size_t n_allowed_origins;
+    int client_events;           /* enum lc_pusher_client_events */
+    char *channel_prefix;        /* "" (default): prepended to Pusher names to make Lucent's */
+    int64_t activity_timeout_ms; /* told to clients in connection_established, default 30s */
+    int max_connections;         /* per app and node, 0 = no limit (4004 over it) */
+    int max_presence_members;    /* distinct users per presence channel, default 100 */
+    int max_user_info_size;      /* bytes of a presence member's user_info, default 1024 */
+    int max_user_id_length;      /* default 128 */
+    int max_channel_name_length; /* default 200 */
+    int max_event_name_length;   /* default 200 */
+    int max_event_data_size;     /* bytes of an event's data, HTTP API and client, default 10240 */
+    int max_batch_size;          /* items of /batch_events, default 10 */
+    int max_channels_per_event;  /* channels of one /events call, default 100 */
+    int max_client_events_per_second; /* per connection, default 10, 0 = no limit */
+    int64_t timestamp_window_ms;      /* |now - auth_timestamp| of HTTP API calls, 600s; 0 = off */
+} lc_pusher_app_t;
+
 /* One rule of the top-level "channels" list; defined in config/internal.h. */
 struct lc_channel_rule;
 
@@ -360,6 +394,14 @@ typedef struct lc_config {
     char *node_name; /* "" = hostname */
 
     lc_ops_conf_t ops;
+
+    /* pusher (Lucent's own): the Pusher protocol endpoints, /app/{key} (WebSocket) and
+     * /apps/{id}/... (HTTP API), both under handler_prefix; off unless enabled. */
+    bool pusher_enabled;
+    char *pusher_prefix; /* pusher.handler_prefix: "" (default) or "/path" without a final / */
+    lc_pusher_app_t *pusher_apps;
+    size_t n_pusher_apps;
+
     /* engine */
     int engine_type; /* enum lc_engine_type */
     lc_redis_conf_t redis;
@@ -517,6 +559,10 @@ const char *lc_config_channel_rule(const lc_config_t *c, size_t i, char *buf, si
  * that only tune something. The server and checkconfig turn it on before loading; off (the
  * default) the values are only type-checked and stored, which tests of the loader rely on. */
 void lc_config_refuse_unsupported(bool on);
+
+/* The app of pusher.apps whose id (or key) is the n bytes at s; NULL when none. */
+const lc_pusher_app_t *lc_config_pusher_app_by_id(const lc_config_t *c, const char *s, size_t n);
+const lc_pusher_app_t *lc_config_pusher_app_by_key(const lc_config_t *c, const char *s, size_t n);
 
 /* checkconfig --strict: the secrets that are placeholders ("change-me…") or too short to be
  * keys (under 32 bytes), one "key.path: why" per line into out. Returns how many. */

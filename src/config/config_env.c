@@ -240,6 +240,7 @@ static cJSON *env_value(const char *var, const char *path, const struct lc__key 
     case LC__K_RULES:
     case LC__K_PROXIES:
     case LC__K_RPCNSARR:
+    case LC__K_PUSHER_APPS:
     case LC__K_ANYARR:
         v = cJSON_Parse(s);
         if (!cJSON_IsArray(v)) {

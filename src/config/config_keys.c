@@ -12,6 +12,7 @@
 #define PF(f) offsetof(lc_proxy_conf_t, f)
 #define RF(f) offsetof(lc_rpc_ns_t, f)
 #define SPF(f) offsetof(lc_spoll_ns_t, f)
+#define AF(f) offsetof(lc_pusher_app_t, f)
 #define U LC__NOFIELD
 #define NOMAX INT64_MAX
 
@@ -43,6 +44,7 @@
 #define HEADERS(n) K_(n, LC__K_HEADERS, U, 0, 0, 0, NULL, NULL)
 #define PROXY_ON(n, off, use) K_(n, LC__K_PROXY_ON, off, 0, use, 0, NULL, NULL)
 #define PROXY_NAME(n, off, use) K_(n, LC__K_PROXY_NAME, off, 0, use, 0, NULL, NULL)
+#define PUSHER_APPS(n, sub) K_(n, LC__K_PUSHER_APPS, U, 0, 0, 0, sub, NULL)
 #define RPCNSARR(n, sub) K_(n, LC__K_RPCNSARR, U, 0, 0, 0, sub, NULL)
 #define FALSE_ONLY(n, why) K_(n, LC__K_FALSE, U, 0, 0, 0, NULL, why)
 #define ANYOBJ(n) K_(n, LC__K_ANYOBJ, U, 0, 0, 0, NULL, NULL)
@@ -441,6 +443,38 @@ static const struct lc__key http_api_keys[] = {
     END,
 };
 
+/* Lucent's own: one Pusher application (lc_pusher_app_t; defaults in config_pusher.c). */
+static const struct lc__key pusher_app_keys[] = {
+    STR("id", AF(id)),
+    STR("key", AF(key)),
+    STR("secret", AF(secret)),
+    BOOL("enabled", AF(enabled)),
+    STRS("allowed_origins", AF(allowed_origins), AF(n_allowed_origins)),
+    ENUMF("client_events", AF(client_events), "members|off|all"),
+    STR("channel_prefix", AF(channel_prefix)),
+    DUR("activity_timeout", AF(activity_timeout_ms)),
+    INT("max_connections", AF(max_connections), 0, INT_MAX),
+    INT("max_presence_members", AF(max_presence_members), 1, INT_MAX),
+    INT("max_user_info_size", AF(max_user_info_size), 1, INT_MAX),
+    INT("max_user_id_length", AF(max_user_id_length), 1, INT_MAX),
+    INT("max_channel_name_length", AF(max_channel_name_length), 1, INT_MAX),
+    INT("max_event_name_length", AF(max_event_name_length), 1, INT_MAX),
+    INT("max_event_data_size", AF(max_event_data_size), 1, INT_MAX),
+    INT("max_batch_size", AF(max_batch_size), 1, INT_MAX),
+    INT("max_channels_per_event", AF(max_channels_per_event), 1, INT_MAX),
+    INT("max_client_events_per_second", AF(max_client_events_per_second), 0, INT_MAX),
+    DUR("timestamp_window", AF(timestamp_window_ms)),
+    END,
+};
+
+/* Lucent's own: the Pusher protocol endpoints. */
+static const struct lc__key pusher_keys[] = {
+    BOOL("enabled", CF(pusher_enabled)),
+    STR("handler_prefix", CF(pusher_prefix)),
+    PUSHER_APPS("apps", pusher_app_keys),
+    END,
+};
+
 /* Lucent's own: the Lua hooks script and its VM's limits. */
 static const struct lc__key lua_keys[] = {
     STR("script", CF(lua_script)),
@@ -644,6 +678,7 @@ const struct lc__key lc__config_root_keys[] = {
     INT("workers", CF(workers), 0, 1024),
     RULES("channels"),
     OBJ("lua", lua_keys),
+    OBJ("pusher", pusher_keys),
     END,
 };
 

@@ -321,6 +321,8 @@ static int apply(struct lc__walk *x, const struct lc__key *k, void *base, const 
         return lc__walk_proxies(x, k, v);
     case LC__K_RPCNSARR:
         return lc__walk_rpc_namespaces(x, k, v);
+    case LC__K_PUSHER_APPS:
+        return lc__walk_pusher_apps(x, k, v);
     case LC__K_PROXY_ENABLED:
         return lc__walk_proxy_enabled(x, base, v);
     case LC__K_HEADERS:

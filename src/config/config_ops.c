@@ -75,6 +75,32 @@ static bool placeholder(const char *s)
            strncasecmp(s, "changeme", 8) == 0;
 }
 
+struct lint {
+    char *out;
+    size_t outlen, used;
+    int n;
+};
+
+static void lint_one(const char *path, const char *v, void *arg)
+{
+    struct lint *l = arg;
+    const char *why = NULL;
+    if (!v || !*v)
+        return;
+    if (placeholder(v))
+        why = "a placeholder (\"change-me...\"): generate one with `lucent genconfig`";
+    else if (strlen(v) < 32)
+        why = "shorter than 32 bytes";
+    if (!why)
+        return;
+    l->n++;
+    if (l->used < l->outlen) {
+        int w = snprintf(l->out + l->used, l->outlen - l->used, "%s: %s\n", path, why);
+        if (w > 0)
+            l->used += (size_t)w < l->outlen - l->used ? (size_t)w : l->outlen - l->used - 1;
+    }
+}
+
 int lc_config_lint_secrets(const lc_config_t *c, char *out, size_t outlen)
 {
     struct {
@@ -87,29 +113,14 @@ int lc_config_lint_secrets(const lc_config_t *c, char *out, size_t outlen)
         {"admin.password", c->ops.admin_password},
         {"admin.secret", c->ops.admin_secret},
     };
-    int n = 0;
-    size_t used = 0;
+    struct lint l = {.out = out, .outlen = outlen};
     if (outlen)
         out[0] = '\0';
-    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
-        const char *v = secrets[i].value;
-        const char *why = NULL;
-        if (!v || !*v)
-            continue;
-        if (placeholder(v))
-            why = "a placeholder (\"change-me...\"): generate one with `lucent genconfig`";
-        else if (strlen(v) < 32)
-            why = "shorter than 32 bytes";
-        if (!why)
-            continue;
-        n++;
-        if (used < outlen) {
-            int w = snprintf(out + used, outlen - used, "%s: %s\n", secrets[i].path, why);
-            if (w > 0)
-                used += (size_t)w < outlen - used ? (size_t)w : outlen - used - 1;
-        }
-    }
-    return n;
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+        lint_one(secrets[i].path, secrets[i].value, &l);
+    /* Reverb's installer makes 20-character secrets: checkconfig --strict names them too */
+    lc__config_pusher_secrets(c, lint_one, &l);
+    return l.n;
 }
 
 /* ---- checkconfig --print ---- */
@@ -252,6 +263,8 @@ static cJSON *dump_key(const lc_config_t *c, const struct lc__key *k, const void
     }
     case LC__K_RULES:
         return c->n_channel_rules ? cJSON_CreateString("(see the config file)") : NULL;
+    case LC__K_PUSHER_APPS:
+        return lc__config_pusher_dump(c, show);
     default:
         return NULL;
     }
@@ -267,7 +280,7 @@ static cJSON *dump(const lc_config_t *c, const struct lc__key *t, const void *ba
         if (!v)
             continue;
         if ((cJSON_IsObject(v) || cJSON_IsArray(v)) && !v->child && k->kind != LC__K_STRS &&
-            k->kind != LC__K_NSARR) {
+            k->kind != LC__K_NSARR && k->kind != LC__K_PUSHER_APPS) {
             cJSON_Delete(v);
             continue;
         }

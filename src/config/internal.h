@@ -38,6 +38,7 @@ enum lc__key_kind {
                             enum lc__proxy_use; resolved after the walk (see lc__proxy_ref) */
     LC__K_PROXY_NAME,    /* *_proxy_name: string; same off and min */
     LC__K_RPCNSARR,      /* rpc.namespaces: entries walked with sub */
+    LC__K_PUSHER_APPS,   /* pusher.apps: entries walked with sub (config_pusher.c) */
     LC__K_FALSE,         /* a bool that must be false: what Lucent does not support; values = why */
     LC__K_ANYOBJ,        /* any object, contents not checked (maps, PRO sections) */
     LC__K_ANYARR,        /* any array, contents not checked */
@@ -217,6 +218,20 @@ void lc__config_env_paths(void (*fn)(const char *path, const struct lc__key *k, 
 /* Apply a parsed config document to c (as lc_config_load_string does after parsing): walk,
  * resolve proxy references, validate. */
 int lc__config_load_tree(lc_config_t *c, const struct cJSON *root, char *err, size_t errlen);
+
+/* config_pusher.c: pusher.apps (defaults, walk, validation, effective config, secrets). */
+struct lc__walk;
+void lc__config_pusher_defaults(lc_config_t *c);
+void lc__config_pusher_free(lc_config_t *c);
+bool lc__config_pusher_static(const char *p);
+int lc__walk_pusher_apps(struct lc__walk *x, const struct lc__key *k, const struct cJSON *v);
+int lc__config_pusher_validate(const lc_config_t *c, char *err, size_t errlen);
+/* The apps as JSON for checkconfig --print, secrets masked unless show. NULL on OOM. */
+struct cJSON *lc__config_pusher_dump(const lc_config_t *c, bool show);
+/* Calls fn with "pusher.apps[i].secret" and the secret of every app (checkconfig --strict). */
+void lc__config_pusher_secrets(const lc_config_t *c,
+                               void (*fn)(const char *path, const char *value, void *arg),
+                               void *arg);
 
 /* config_ops.c: defaults and strings of c->ops. */
 void lc__config_ops_defaults(lc_config_t *c);
