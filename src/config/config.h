@@ -29,7 +29,8 @@ enum lc_pub_format {
     LC_PUB_FORMAT_BINARY,
 };
 
-/* subscription_type (v6.8): "" and "stream" are streams, the others are refused at start. */
+/* subscription_type (v6.8): "" and "stream" are streams, "shared_poll" is served (core/spoll.h),
+ * the map types are refused at start. */
 enum lc_sub_type {
     LC_SUB_TYPE_DEFAULT = 0,
     LC_SUB_TYPE_STREAM,
@@ -138,7 +139,7 @@ typedef struct lc_ns_opts {
     unsigned allowed_delta_types; /* LC_DELTA_* bits */
     bool delta_publish;
     bool allow_tags_filter;             /* subscribe `tf` accepted */
-    int subscription_type;              /* enum lc_sub_type; only streams are served */
+    int subscription_type;              /* enum lc_sub_type */
     int64_t client_publish_debounce_ms; /* told to the SDK in the subscribe result */
     int publication_data_format;        /* enum lc_pub_format */
     /* channel_regex as written (NULL when unset) and its compiled form, made together by

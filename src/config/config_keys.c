@@ -372,7 +372,7 @@ const struct lc__key lc__config_ns_keys[] = {
                "subscribe stream proxies are not supported (they need gRPC)"),
     STR("subscribe_stream_proxy_name", U),
     BOOL("subscribe_stream_proxy_bidirectional", U),
-    /* v6.8: only streams are served; the other types are refused at start-up (validate_ns) */
+    /* v6.8: streams and shared poll are served; the map types are refused at start-up */
     ENUMF("subscription_type", NF(subscription_type),
           "|stream|map|map_clients|map_users|shared_poll"),
     ANYOBJ("map"),
@@ -666,8 +666,8 @@ const struct lc__key lc__config_root_keys[] = {
     ANYOBJ("graphite"),
     ANYOBJ("usage_stats"),
     ANYOBJ("opentelemetry"),
-    /* v6.8 sections for map and shared-poll subscriptions: known, used only by namespaces of
-     * those subscription types, which are refused */
+    /* v6.8 sections: map_broker is known, used only by map namespaces, which are refused;
+     * shared_poll holds the HMAC keys of shared poll subscriptions */
     ANYOBJ("map_broker"),
     OBJ("shared_poll", spoll_keys),
     ANYOBJ("controller"),

@@ -30,7 +30,8 @@ static void test_spoll_encode_versionless_and_versioned(void **state)
     lc_buf_t b = LC_BUF_INIT;
     assert_int_equal(lc_proxy_spoll_encode("v:1", 3, keys, NULL, 2, &b), 0);
     lc_buf_putc(&b, '\0');
-    assert_string_equal(b.data, "{\"channel\":\"v:1\",\"items\":[{\"key\":\"a\"},{\"key\":\"b\\\"x\"}]}");
+    assert_string_equal(b.data,
+                        "{\"channel\":\"v:1\",\"items\":[{\"key\":\"a\"},{\"key\":\"b\\\"x\"}]}");
     lc_buf_reset(&b);
     assert_int_equal(lc_proxy_spoll_encode("v:1", 3, keys, vers, 2, &b), 0);
     lc_buf_putc(&b, '\0');
@@ -69,7 +70,8 @@ static void test_spoll_parse_error_and_empty(void **state)
 {
     (void)state;
     lc_spoll_reply_t r;
-    assert_int_equal(parse("{\"error\":{\"code\":1000,\"message\":\"backend unavailable\"}}", &r), 0);
+    assert_int_equal(parse("{\"error\":{\"code\":1000,\"message\":\"backend unavailable\"}}", &r),
+                     0);
     assert_true(r.is_error);
     assert_int_equal(r.code, 1000);
     assert_string_equal(r.message, "backend unavailable");
@@ -89,8 +91,8 @@ static void test_spoll_parse_garbage_refused(void **state)
         "not json",
         "[1]",
         "{\"result\":{\"items\":{}}}",
-        "{\"result\":{\"items\":[{\"data\":1}]}}",          /* no key */
-        "{\"result\":{\"items\":[{\"key\":\"\"}]}}",        /* empty key */
+        "{\"result\":{\"items\":[{\"data\":1}]}}",   /* no key */
+        "{\"result\":{\"items\":[{\"key\":\"\"}]}}", /* empty key */
         "{\"result\":{\"items\":[{\"key\":\"k\",\"version\":-1}]}}",
         "{\"result\":{\"items\":[{\"key\":\"k\",\"b64data\":\"!!\"}]}}",
         "{\"result\":{\"items\":[{\"key\":\"k\",\"b64data\":\"bm90IGpzb24=\"}]}}", /* not JSON */
@@ -118,7 +120,8 @@ static void test_spoll_sig_documented_payload(void **state)
                              "aa7ce4c520d34e670b648cd221c90f9f74fa9173ddd01594df968cb33ee4eefd");
     lc_spoll_keys_t k = {"s3cret", NULL, 0};
     int64_t exp = -1;
-    assert_int_equal(lc_spoll_sig_verify(&k, "42", "votes:feed", keys, 2, sig, 1700000100, &exp), 0);
+    assert_int_equal(lc_spoll_sig_verify(&k, "42", "votes:feed", keys, 2, sig, 1700000100, &exp),
+                     0);
     assert_int_equal(exp, 1700003600);
     /* another user, channel, order, key or a touched mac */
     const char *swapped[] = {"b", "a"};
@@ -126,8 +129,8 @@ static void test_spoll_sig_documented_payload(void **state)
                      LC_EINVAL);
     assert_int_equal(lc_spoll_sig_verify(&k, "42", "votes:x", keys, 2, sig, 1700000100, &exp),
                      LC_EINVAL);
-    assert_int_equal(
-        lc_spoll_sig_verify(&k, "42", "votes:feed", swapped, 2, sig, 1700000100, &exp), LC_EINVAL);
+    assert_int_equal(lc_spoll_sig_verify(&k, "42", "votes:feed", swapped, 2, sig, 1700000100, &exp),
+                     LC_EINVAL);
     assert_int_equal(lc_spoll_sig_verify(&k, "42", "votes:feed", keys, 1, sig, 1700000100, &exp),
                      LC_EINVAL);
     lc_spoll_keys_t other = {"other", NULL, 0};
@@ -152,12 +155,11 @@ static void test_spoll_sig_expiry_grace_and_rotation(void **state)
     lc_spoll_keys_t k = {"new", "old", 0};
     int64_t exp;
     /* the previous key during a rotation; the grace after exp; then expired */
-    assert_int_equal(lc_spoll_sig_verify(&k, "", "c", keys, 1, sig, 2000 + LC_SPOLL_SIG_GRACE_S,
-                                         &exp),
-                     0);
-    assert_int_equal(lc_spoll_sig_verify(&k, "", "c", keys, 1, sig,
-                                         2001 + LC_SPOLL_SIG_GRACE_S, &exp),
-                     LC_EEXPIRED);
+    assert_int_equal(
+        lc_spoll_sig_verify(&k, "", "c", keys, 1, sig, 2000 + LC_SPOLL_SIG_GRACE_S, &exp), 0);
+    assert_int_equal(
+        lc_spoll_sig_verify(&k, "", "c", keys, 1, sig, 2001 + LC_SPOLL_SIG_GRACE_S, &exp),
+        LC_EEXPIRED);
     /* signatures issued after hmac_previous_secret_key_valid_until need the new key */
     lc_spoll_keys_t until = {"new", "old", 999};
     assert_int_equal(lc_spoll_sig_verify(&until, "", "c", keys, 1, sig, 1500, &exp), LC_EINVAL);
