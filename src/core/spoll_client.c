@@ -299,7 +299,7 @@ static int refuse(lc_client_t *c, const lc_cmd_t *cmd, uint32_t code, const char
 /* Every batch's signature: 0 with the earliest expiry (0 = none), or the error code. */
 static uint32_t verify(lc_client_t *c, const lc_cmd_t *cmd, int64_t *min_exp, const char **why)
 {
-    const lc_config_t *cfg = c->cfg;
+    const lc_config_t *cfg = lc__ccfg(c);
     lc_spoll_keys_t keys = {cfg->shared_poll.hmac_secret_key,
                             cfg->shared_poll.hmac_previous_secret_key,
                             cfg->shared_poll.hmac_previous_secret_key_valid_until};
@@ -404,7 +404,8 @@ int lc__spoll_sub_refresh(lc_client_t *c, lc_cmd_t *cmd)
     if (code)
         return refuse(c, cmd, code, why);
     lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, cmd->channel, len, c->user, &scratch);
+    const lc_ns_opts_t *o =
+        lc_config_resolve_channel(lc__ccfg(c), cmd->channel, len, c->user, &scratch);
     int max = o && o->shared_poll.max_keys_per_connection > 0
                   ? o->shared_poll.max_keys_per_connection
                   : DEFAULT_MAX_KEYS;
@@ -438,7 +439,7 @@ int lc__spoll_track_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_
     size_t len = strlen(ch);
     sp_csub_t *cs = csub_find(c, ch, len);
     lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, ch, len, c->user, &scratch);
+    const lc_ns_opts_t *o = lc_config_resolve_channel(lc__ccfg(c), ch, len, c->user, &scratch);
     int64_t exp = 0;
     const char *why = NULL;
     if (!cs || !o) /* unsubscribed while the hook ran */
