@@ -67,6 +67,7 @@ struct lc_spoll {
     char epoch[17];   /* versionless epoch of this node's lifetime */
     uint64_t counter; /* synthetic versions (under mu) */
     atomic_int calls; /* refresh calls out on the node (concurrency_limit) */
+    bool inited;      /* mu and chans are initialised */
     int nworkers;
     lc__spoll_wstate_t **w;
 };

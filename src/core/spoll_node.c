@@ -49,6 +49,7 @@ lc_spoll_t *lc__spoll_new(lc_node_t *n)
         }
     }
     uv_mutex_init(&s->mu);
+    s->inited = true;
     lc_map_init(&s->chans);
     atomic_init(&s->calls, 0);
     /* the versionless epoch: a client's synthetic versions are only good with this node */
@@ -57,7 +58,10 @@ lc_spoll_t *lc__spoll_new(lc_node_t *n)
     for (int i = 0; i < 8; i++)
         snprintf(s->epoch + 2 * i, 3, "%02x", r[i]);
     for (int i = 0; i < s->nworkers; i++)
-        lc_worker_on_stop(lc_node_worker(n, i), on_worker_stop, s);
+        if (lc_worker_on_stop(lc_node_worker(n, i), on_worker_stop, s) != 0) {
+            lc__spoll_free(s);
+            return NULL;
+        }
     return s;
 }
 
@@ -85,7 +89,7 @@ void lc__spoll_free(lc_spoll_t *s)
 {
     if (!s)
         return;
-    if (s->chans.buckets || s->chans.count) {
+    if (s->inited) {
         lc_map_iter_t it = {0};
         const char *k;
         size_t kl;
@@ -406,6 +410,9 @@ static void cold_run(lc_worker_t *w, void *arg)
 static sp_chan_t *chan_new(lc_spoll_t *s, lc_worker_t *w, const char *ch, size_t len,
                            const lc_ns_opts_t *o)
 {
+    /* a worker that is stopping has closed its channels' timers already: none is started */
+    if (lc_worker_stopping(w))
+        return NULL;
     sp_chan_t *c = calloc(1, sizeof(*c));
     if (!c || !(c->name = strndup(ch, len)) || !(c->epoch = strdup(""))) {
         if (c)
