@@ -91,6 +91,7 @@ before(async () => {
         { name: 'chat', allow_subscribe_for_client: true },
         ns('votes'),
         ns('few', { max_keys_per_connection: 3 }),
+        ns('batch', { refresh_batch_size: 2 }),
         ns('slow', { proxy_name: 'slow' }),
         ns('ver', { proxy_name: 'ver', mode: 'versioned' }),
         ns('results'),
@@ -224,6 +225,23 @@ t('untrack: the item leaves the union and its updates stop; an item tracked else
   assert.equal(backend.calls('/refresh').filter((r) => r.json?.channel === ch).length, m, 'no tracked items: no polling');
   A.c.disconnect();
   B.c.disconnect();
+});
+
+t('refresh_batch_size: a cycle asks in batches of at most that many items, together covering the union', async () => {
+  const ch = uniq('batch');
+  votes.set(ch, new Map([['a', { votes: 1 }], ['b', { votes: 2 }], ['c', { votes: 3 }]]));
+  const A = await pollClient(ch, { user: '1' });
+  A.sub.track(['a', 'b', 'c']);
+  await untilData(A, 'c', 3);
+  await sleep(INTERVAL);
+  const n = backend.calls('/refresh').length;
+  await sleep(3 * INTERVAL);
+  const reqs = backend.calls('/refresh').slice(n).filter((r) => r.json?.channel === ch);
+  assert.ok(reqs.length >= 4, `two requests per cycle: ${reqs.length}`);
+  for (const r of reqs) assert.ok(keysOf(r).length <= 2);
+  const keys = new Set(reqs.flatMap(keysOf));
+  assert.deepEqual([...keys].sort(), ['a', 'b', 'c']);
+  A.c.disconnect();
 });
 
 t('versionless mode: an item left out by the backend twice is removed; reconnect replays versions without duplicates', async () => {
