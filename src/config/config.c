@@ -98,6 +98,9 @@ void lc__config_free_ns(lc_ns_opts_t *ns)
 {
     free(ns->name);
     ns->name = NULL;
+    lc__config_free_str(ns->map_clients_prefix);
+    lc__config_free_str(ns->map_users_prefix);
+    ns->map_clients_prefix = ns->map_users_prefix = NULL;
     lc__config_free_str(ns->shared_poll.proxy_name);
     ns->shared_poll.proxy_name = NULL;
     lc__config_free_ns_regex(ns);
@@ -351,17 +354,21 @@ static int validate_ns(const lc_config_t *c, const lc_ns_opts_t *ns, const char 
     if (history && meta > 0 && ns->history_ttl_ms > meta)
         return lc__config_fail(err, errlen, "%s: history_ttl must not exceed history_meta_ttl",
                                where);
+    /* map, map_clients, map_users: their `map` options (config_map.c) */
+    int mrc = lc__config_validate_ns_map(c, ns, where, err, errlen);
+    if (mrc != 0)
+        return mrc;
     if (ns->subscription_type == LC_SUB_TYPE_SHARED_POLL) {
+        /* shared_poll: its options, refresh proxy and HMAC key (config_spoll.c) */
         int rc = lc__config_validate_spoll(c, ns, where, err, errlen);
         if (rc)
             return rc;
-    } else if (ns->subscription_type > LC_SUB_TYPE_STREAM) {
+    } else if (ns->subscription_type > LC_SUB_TYPE_MAP_USERS) {
         static const char *const types[] = {"",          "stream",     "map", "map_clients",
                                             "map_users", "shared_poll"};
         return lc__config_fail(err, errlen,
-                               "%s%s%s%s: subscription_type \"%s\" is not served by Lucent (only "
-                               "\"stream\" and \"shared_poll\" subscriptions are)",
-                               where, ns->name ? " (namespace \"" : "", ns->name ? ns->name : "",
+                               "%s%s%s%s: subscription_type \"%s\" is not served by Lucent", where,
+                               ns->name ? " (namespace \"" : "", ns->name ? ns->name : "",
                                ns->name ? "\")" : "", types[ns->subscription_type]);
     }
     if (ns->channel_regex && !ns->channel_re)

@@ -29,8 +29,8 @@ enum lc_pub_format {
     LC_PUB_FORMAT_BINARY,
 };
 
-/* subscription_type (v6.8): "" and "stream" are streams, "shared_poll" is served (core/spoll.h),
- * the map types are refused at start. */
+/* subscription_type (v6.8): "" and "stream" are streams; map, map_clients and map_users are
+ * served on the memory engine (core/client_map.c); shared_poll is served (core/spoll.h). */
 enum lc_sub_type {
     LC_SUB_TYPE_DEFAULT = 0,
     LC_SUB_TYPE_STREAM,
@@ -46,6 +46,40 @@ enum lc_spoll_mode {
     LC_SPOLL_VERSIONLESS = 1, /* Lucent detects changes by content, synthetic versions */
     LC_SPOLL_VERSIONED = 2,   /* the backend's versions decide */
 };
+
+/* map.mode (v6.8 map subscriptions): ephemeral keeps no change stream (a snapshot on every
+ * subscribe), durable and persistent keep one for catch-up; persistent keys never expire. */
+enum lc_map_mode {
+    LC_MAP_MODE_UNSET = 0,
+    LC_MAP_MODE_EPHEMERAL,
+    LC_MAP_MODE_DURABLE,
+    LC_MAP_MODE_PERSISTENT,
+};
+
+/* map.client_key: the key of a client's map publish or remove (as sent, or its own id). */
+enum lc_map_client_key { LC_MAP_KEY_AS_SENT = 0, LC_MAP_KEY_CLIENT_ID, LC_MAP_KEY_USER_ID };
+
+/* The namespace's `map` object (spec: Centrifugo "Map subscriptions"), and Lucent's bounds. */
+typedef struct lc_ns_map {
+    int mode; /* enum lc_map_mode */
+    int64_t key_ttl_ms;
+    bool ordered;
+    int stream_size;       /* 0 = derived from the mode */
+    int64_t stream_ttl_ms; /* 0 = derived from the mode */
+    int64_t meta_ttl_ms;   /* 0 = derived */
+    bool remove_client_on_unsubscribe;
+    int client_key; /* enum lc_map_client_key */
+    bool allow_publish_for_client, allow_publish_for_subscriber, allow_publish_for_anonymous;
+    bool allow_remove_for_client, allow_remove_for_subscriber, allow_remove_for_anonymous;
+    const struct lc_proxy_conf *publish_proxy;           /* map.publish_proxy_enabled (+ name) */
+    const struct lc_proxy_conf *remove_proxy;            /* map.remove_proxy_enabled (+ name) */
+    int default_page_size, min_page_size, max_page_size; /* 0 = 100, 100, 1000 */
+    int live_transition_max_publication_limit;           /* 0 = max_page_size */
+    int64_t subscribe_catch_up_timeout_ms;               /* 0 = 5 s, < 0 = none */
+    /* Lucent's own bounds (memory stays bounded): keys per channel and key length */
+    int max_keys;       /* 0 = 10000 */
+    int max_key_length; /* 0 = 256 bytes */
+} lc_ns_map_t;
 
 /* bits of allowed_delta_types */
 #define LC_DELTA_FOSSIL (1u << 0)
@@ -138,8 +172,13 @@ typedef struct lc_ns_opts {
     bool auto_cache_recover;
     unsigned allowed_delta_types; /* LC_DELTA_* bits */
     bool delta_publish;
-    bool allow_tags_filter;             /* subscribe `tf` accepted */
-    int subscription_type;              /* enum lc_sub_type */
+    bool allow_tags_filter; /* subscribe `tf` accepted */
+    int subscription_type;  /* enum lc_sub_type */
+    lc_ns_map_t map;        /* map subscription types */
+    /* map_clients_presence_channel_prefix / map_users_presence_channel_prefix: a subscriber of
+     * a channel gets an entry in prefix + channel (NULL = none) */
+    char *map_clients_prefix;
+    char *map_users_prefix;
     int64_t client_publish_debounce_ms; /* told to the SDK in the subscribe result */
     int publication_data_format;        /* enum lc_pub_format */
     /* channel_regex as written (NULL when unset) and its compiled form, made together by
@@ -517,6 +556,10 @@ const lc_rpc_ns_t *lc_config_rpc_ns(const lc_config_t *c, const char *method);
 /* Namespace resolution (spec §6.1): strip the private prefix, take the part before the first
  * namespace boundary. Returns the options, or NULL when the namespace is not defined (→ 102). */
 const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *channel, size_t len);
+/* Whether subscription_type t is one of the map types (map, map_clients, map_users). */
+bool lc_config_map_type(int t);
+/* The map options of ns with the defaults its mode implies filled in (config_map.c). */
+void lc_config_map_effective(const lc_config_t *c, const lc_ns_opts_t *ns, lc_ns_map_t *out);
 
 /* Channel options with the declarative rules of the top-level "channels" list applied.
  *

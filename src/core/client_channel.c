@@ -91,6 +91,8 @@ static int do_publish(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o
 
 int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
 {
+    if (cmd->pub_type != 0)
+        return lc__client_map_publish(c, cmd); /* a map write (client_map_write.c) */
     if (!cmd->channel || !cmd->channel[0] || !cmd->data.p || cmd->data.len == 0) {
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel and data required");
         return LC_CMD_STOP;
@@ -99,6 +101,10 @@ int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
     const lc_ns_opts_t *o = lc__client_channel_checks(c, cmd, &scratch);
     if (!o)
         return LC_CMD_DONE;
+    if (lc_config_map_type(o->subscription_type)) { /* a map channel takes keyed writes only */
+        lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
+        return LC_CMD_DONE;
+    }
     lc_decide_req_t r;
     lc__client_decide_req(c, LC_HOOK_PUBLISH, &r);
     r.ns = o;
@@ -108,6 +114,8 @@ int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
 
 int lc__client_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
 {
+    if (cmd->pub_type != 0)
+        return lc__client_map_publish_apply(c, cmd, v);
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o = lc_config_resolve_channel(lc__ccfg(c), cmd->channel,
                                                       strlen(cmd->channel), c->user, &scratch);

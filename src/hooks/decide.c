@@ -703,6 +703,9 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
         ctx.transport = req->session.transport;
         ctx.channel = req->channel;
         ctx.method = req->method;
+        ctx.key = req->session.key;
+        ctx.removed = req->session.removed;
+        ctx.sub_type = req->session.sub_type;
         ctx.data = req->data;
         ctx.info = req->conn_info;
         ctx.token = req->token;

@@ -59,6 +59,9 @@ typedef struct lc_hook_ctx {
     const char *transport; /* "websocket", ... */
     const char *channel;   /* subscribe, sub_refresh, publish, broadcast, unsubscribe */
     const char *method;    /* rpc */
+    const char *key;       /* map publish / remove: the key (NULL = not a map write) */
+    bool removed;          /* map remove */
+    int sub_type;          /* subscribe: 1 map, 2 map_clients, 3 map_users (0 = stream) */
     lc_raw_t data;         /* raw JSON: decoded into a Lua value for the hook */
     lc_raw_t info;         /* connection info */
     lc_raw_t meta;

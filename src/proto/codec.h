@@ -93,6 +93,14 @@ typedef struct lc_cmd {
     char *delta;
     int32_t sub_type;
     char *tf;
+    /* map subscriptions (v6.8): subscribe phase (0 live, 1 stream, 2 state) and state page
+     * cursor (NULL = first page), `limit` below is the page size; publish type (1 = map) with
+     * the key and whether it is a removal */
+    int32_t phase;
+    char *cursor;
+    int32_t pub_type;
+    char *key;
+    bool removed;
     int32_t limit;
     bool has_limit;
     bool reverse;
@@ -154,6 +162,11 @@ typedef struct lc_publication {
     const lc_client_info_t *info; /* publisher, NULL for server API publications */
     uint64_t offset;              /* 0 = omitted */
     lc_raw_t tags;                /* raw JSON object of string→string, NULL/empty = omitted */
+    /* map channels: the entry's key (NULL = none), a removal, its score (0 = omitted) */
+    const char *key;
+    size_t keylen;
+    bool removed;
+    int64_t score;
 } lc_publication_t;
 
 typedef struct lc_connect_result {
@@ -186,6 +199,13 @@ typedef struct lc_subscribe_result {
     size_t n_publications;
     bool delta;                /* fossil deltas negotiated */
     uint32_t publish_debounce; /* ms the SDK holds client publishes back (0 = omitted) */
+    /* map subscriptions: type (1), phase (0 live = omitted, 1 stream, 2 state), the next state
+     * page's cursor, and state entries (encoded Publication objects with their keys) */
+    int32_t type;
+    int32_t phase;
+    const char *cursor;
+    lc_rcbuf_t *const *state;
+    size_t n_state;
 } lc_subscribe_result_t;
 
 /* Reply encoders: {"id":N,"<kind>":{...}} */
