@@ -279,4 +279,8 @@ void lc__config_rule_overlay(lc_ns_opts_t *o, const struct lc_channel_rule *r);
 bool lc__config_rule_match(const struct lc_channel_rule *r, const char *ch, size_t len,
                            const char *user, size_t ulen);
 
+/* A shared_poll namespace (config_spoll.c): its options, its refresh proxy, the HMAC key. */
+int lc__config_validate_spoll(const lc_config_t *c, const lc_ns_opts_t *ns, const char *where,
+                              char *err, size_t errlen);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
+#include "core/spoll.h"
 #include "proto/codes.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -172,6 +173,8 @@ int lc__client_sub_refresh(lc_client_t *c, lc_cmd_t *cmd)
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel required");
         return LC_CMD_STOP;
     }
+    if (cmd->refresh_type != 0) /* track / untrack of a shared poll subscription */
+        return lc__spoll_sub_refresh(c, cmd);
     if (!cmd->token || !cmd->token[0]) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
         return LC_CMD_DONE;
@@ -187,6 +190,8 @@ int lc__client_sub_refresh(lc_client_t *c, lc_cmd_t *cmd)
 
 int lc__client_sub_refresh_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
 {
+    if (cmd->refresh_type != 0)
+        return lc__spoll_track_apply(c, cmd, v);
     if (v->type != LC_VERDICT_ALLOW) {
         /* an expired token: not prolonged, the subscription ends at its current expiry */
         lc__client_reply_verdict(c, cmd->id, v);

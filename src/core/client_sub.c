@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
+#include "core/spoll.h"
 #include "proto/codes.h"
 #include "proto/tagfilter.h"
 #include "util/clock.h"
@@ -329,6 +330,8 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i)
     lc__client_notify(c, LC_HOOK_UNSUBSCRIBE, ch, 0);
     if (s->flags & (LC_SUB_MAP_CLEANUP | LC_SUB_MAP_PRESENCE))
         lc__client_map_leave(c, cs);
+    if (s->flags & LC_SUB_SPOLL)
+        lc__spoll_forget(c, ch, len);
     if (c->mode == LC_CLIENT_PUSHER) {
         if (s->flags & LC_SUB_PRESENCE)
             lc__pusher_presence_leave(c, cs); /* member_removed after the user's last */
@@ -398,8 +401,8 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     size_t len = strlen(ch);
     if (cmd->sub_type >= 1 && cmd->sub_type <= 3)
         return lc__client_map_subscribe(c, cmd); /* map, map_clients, map_users */
-    if (cmd->sub_type != 0) {
-        /* shared_poll: not served, and never as a plain stream */
+    if (cmd->sub_type != 0 && cmd->sub_type != LC_SPOLL_SUB_TYPE) {
+        /* an unknown type: never served as a plain stream */
         lc_log_info("client %s: subscribe to %s with subscription type %d refused: only "
                     "streams are served",
                     c->id, ch, (int)cmd->sub_type);
@@ -431,6 +434,10 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
         code = LC_ERROR_BAD_REQUEST;
     else if (cmd->tf && !tf_valid(cmd->tf, &why))
         code = LC_ERROR_BAD_REQUEST;
+    /* a shared poll subscription only into a shared poll namespace, and the other way round */
+    else if ((cmd->sub_type == LC_SPOLL_SUB_TYPE) !=
+             (o->subscription_type == LC_SUB_TYPE_SHARED_POLL))
+        code = LC_ERROR_BAD_REQUEST;
     if (code) {
         lc_log_refused("subscribe", c->id, c->user, ch, "rules", code,
                        why ? why : lc_error_message(code));
@@ -459,6 +466,8 @@ int lc__client_subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_ver
     } else if (lc__client_find_sub(c, cmd->channel, len)) {
         /* subscribed meanwhile (a server-side subscription from the API) */
         lc__client_reply_error(c, cmd->id, LC_ERROR_ALREADY_SUBSCRIBED);
+    } else if (o->subscription_type == LC_SUB_TYPE_SHARED_POLL) {
+        return lc__spoll_subscribe(c, cmd, o, v);
     } else {
         lc_sub_spec_t sp;
         client_spec(cmd, o, &sp);

@@ -45,9 +45,9 @@ const char lc__lua_key_guard_mt = 0;
 const char lc__lua_key_cache = 0;
 const char lc__lua_key_cache_exp = 0;
 
-static const char *const hook_names[LC_HOOK_MAX] = {"connect",     "refresh",    "subscribe",
-                                                    "sub_refresh", "publish",    "broadcast",
-                                                    "rpc",         "disconnect", "unsubscribe"};
+static const char *const hook_names[LC_HOOK_MAX] = {
+    "connect",    "refresh",     "subscribe", "sub_refresh",        "publish", "broadcast", "rpc",
+    "disconnect", "unsubscribe", "track",     "shared_poll_refresh"};
 
 const char *lc__lua_hook_name(lc_hook_kind kind)
 {

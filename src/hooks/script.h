@@ -38,6 +38,12 @@ typedef enum lc_hook_kind {
     LC_HOOK_RPC,
     LC_HOOK_DISCONNECT,  /* notification: the return value is ignored */
     LC_HOOK_UNSUBSCRIBE, /* notification */
+    /* shared poll (core/spoll.h): a client's track request, after its signature checked
+     * (ctx.channel, ctx.data = {{key = .., version = ..}, ...}); the refresh proxy's answer
+     * before it is applied (ctx.channel, ctx.data = the result object {items = {...}, epoch}),
+     * which the hook may replace by returning {data = {items = {...}}} */
+    LC_HOOK_TRACK,
+    LC_HOOK_SPOLL_REFRESH,
     LC_HOOK_MAX
 } lc_hook_kind;
 

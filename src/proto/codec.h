@@ -55,6 +55,19 @@ typedef struct lc_cmd_sub {
     char *epoch;
 } lc_cmd_sub_t;
 
+/* sub_refresh of a shared poll subscription (v6.8): an item to track, with the version the
+ * client holds (0 = none), and a batch of items signed together. */
+typedef struct lc_cmd_item {
+    char *key;
+    uint64_t version;
+} lc_cmd_item_t;
+
+typedef struct lc_cmd_track {
+    char *signature; /* "" when absent */
+    lc_cmd_item_t *items;
+    size_t n_items;
+} lc_cmd_track_t;
+
 /* A string pair (connect `headers`). */
 typedef struct lc_kv {
     char *key;
@@ -101,6 +114,14 @@ typedef struct lc_cmd {
     bool has_since;
     uint64_t since_offset;
     char *since_epoch;
+    /* sub_refresh (v6.8 shared poll): type (1 track, 2 untrack, 0 a token refresh), the
+     * signed batches to track and the keys to stop tracking */
+    int32_t refresh_type;
+    lc_cmd_track_t *track;
+    size_t n_track;
+    char **untrack;
+    size_t n_untrack;
+    char *track_json; /* core's: the items as JSON for a Lua track hook (owned, NULL = none) */
     /* connect: subs, headers (headers emulation: forwarded to proxies when allowed) */
     lc_cmd_sub_t *subs;
     size_t n_subs;

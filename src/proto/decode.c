@@ -491,6 +491,7 @@ static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
     case LC_CMD_SUB_REFRESH:
         TRY(get_str(req, "channel", &cmd->channel));
         TRY(get_str(req, "token", &cmd->token));
+        TRY(lc__decode_track_json(req, cmd));
         break;
     case LC_CMD_NONE:
     default: /* Pusher events never come from this decoder (proto/pusher.c) */
@@ -639,6 +640,7 @@ void lc_cmd_free(lc_cmd_t *cmd)
     }
     free(cmd->headers);
     free(cmd->channel_data);
+    lc__track_free(cmd);
     free(cmd->storage_);
     memset(cmd, 0, sizeof(*cmd));
 }

@@ -332,7 +332,8 @@ static int map_command(const Lcpb__Command *m, lc_cmd_t *cmd)
     if (m->sub_refresh) {
         cmd->type = LC_CMD_SUB_REFRESH;
         TRY(dup_str(m->sub_refresh->channel, &cmd->channel));
-        return dup_str(m->sub_refresh->token, &cmd->token);
+        TRY(dup_str(m->sub_refresh->token, &cmd->token));
+        return lc__decode_track_pb(m->sub_refresh, cmd);
     }
     return 0;
 }
