@@ -191,6 +191,11 @@ static int validate_app(const lc_config_t *c, size_t i, char *err, size_t errlen
                                "pusher.apps[%zu].activity_timeout: at least 1s (pusher-js drops "
                                "a connection told 0)",
                                i);
+    if (strpbrk(a->channel_prefix, "*?[]\\ "))
+        return lc__config_fail(err, errlen,
+                               "pusher.apps[%zu].channel_prefix: no spaces or glob characters "
+                               "(* ? [ ] \\): the channel listing matches names by pattern",
+                               i);
     size_t plen = strlen(a->channel_prefix);
     if ((int64_t)plen + a->max_channel_name_length > c->channel_max_length)
         return lc__config_fail(err, errlen,

@@ -119,18 +119,22 @@ static void test_config_pusher_bad_apps_are_refused_with_the_key(void **state)
                    "pusher.apps[0].key: required");
     expect_refused("{\"pusher\": {\"apps\": [{\"id\": \"1\", \"key\": \"k\"}]}}",
                    "pusher.apps[0].secret: required");
-    expect_refused("{\"pusher\": {\"apps\": [{\"id\": \"a/b\", \"key\": \"k\", \"secret\": \"s\"}]}}",
-                   "pusher.apps[0].id: expected 1 to 128 characters");
-    expect_refused("{\"pusher\": {\"apps\": [{\"id\": \"1\", \"key\": \"k?\", \"secret\": \"s\"}]}}",
-                   "pusher.apps[0].key: expected");
-    expect_refused("{\"pusher\": {\"apps\": [" APP("") ", {\"id\": \"1\", \"key\": \"k2\", "
-                   "\"secret\": \"s\", \"channel_prefix\": \"b.\"}]}}",
-                   "pusher.apps[1].id: duplicate app id \"1\"");
-    expect_refused("{\"pusher\": {\"apps\": [" APP("") ", {\"id\": \"2\", \"key\": \"k1\", "
-                   "\"secret\": \"s\", \"channel_prefix\": \"b.\"}]}}",
-                   "pusher.apps[1].key: duplicate app key \"k1\"");
+    expect_refused(
+        "{\"pusher\": {\"apps\": [{\"id\": \"a/b\", \"key\": \"k\", \"secret\": \"s\"}]}}",
+        "pusher.apps[0].id: expected 1 to 128 characters");
+    expect_refused(
+        "{\"pusher\": {\"apps\": [{\"id\": \"1\", \"key\": \"k?\", \"secret\": \"s\"}]}}",
+        "pusher.apps[0].key: expected");
+    expect_refused(
+        "{\"pusher\": {\"apps\": [" APP("") ", {\"id\": \"1\", \"key\": \"k2\", "
+                                            "\"secret\": \"s\", \"channel_prefix\": \"b.\"}]}}",
+        "pusher.apps[1].id: duplicate app id \"1\"");
+    expect_refused(
+        "{\"pusher\": {\"apps\": [" APP("") ", {\"id\": \"2\", \"key\": \"k1\", "
+                                            "\"secret\": \"s\", \"channel_prefix\": \"b.\"}]}}",
+        "pusher.apps[1].key: duplicate app key \"k1\"");
     expect_refused("{\"pusher\": {\"apps\": [" APP("") ", {\"id\": \"2\", \"key\": \"k2\", "
-                   "\"secret\": \"s\"}]}}",
+                                                       "\"secret\": \"s\"}]}}",
                    "pusher.apps[1].channel_prefix: \"\" is also the prefix");
     expect_refused("{\"pusher\": {\"apps\": [" APP(", \"client_events\": \"public\"") "]}}",
                    "pusher.apps[0].client_events: expected one of members, off, all");
@@ -143,6 +147,8 @@ static void test_config_pusher_bad_apps_are_refused_with_the_key(void **state)
     expect_refused("{\"pusher\": {\"apps\": [" APP(", \"channel_prefix\": \"nope:\"") "]}}",
                    "pusher.apps[0].channel_prefix: \"nope:\" puts the app's channels in a "
                    "namespace");
+    expect_refused("{\"pusher\": {\"apps\": [" APP(", \"channel_prefix\": \"a*\"") "]}}",
+                   "pusher.apps[0].channel_prefix: no spaces or glob characters");
     expect_refused("{\"channel\": {\"max_length\": 100}, \"pusher\": {\"apps\": [" APP("") "]}}",
                    "pusher.apps[0].channel_prefix: with max_channel_name_length 200");
     expect_refused("{\"pusher\": {\"handler_prefix\": \"/ws/\", \"apps\": [" APP("") "]}}",
