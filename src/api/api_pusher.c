@@ -183,8 +183,9 @@ static int verify(lc_http_req_t *req, const lc_pusher_app_t *app, const char *si
     size_t blen = 0;
     const char *body = lc_http_req_body(req, &blen);
     if (!key || !ts || !ver || !sig) {
-        snprintf(why, whylen, "auth_key, auth_timestamp, auth_version and auth_signature are "
-                              "required query parameters");
+        snprintf(why, whylen,
+                 "auth_key, auth_timestamp, auth_version and auth_signature are "
+                 "required query parameters");
         return 401;
     }
     if (strcmp(key, app->key) != 0) {
@@ -240,8 +241,9 @@ static int verify(lc_http_req_t *req, const lc_pusher_app_t *app, const char *si
     lc_buf_free(&s);
     to_hex(mac, mlen, hex);
     if (!lc_ct_equal(hex, strlen(hex), sig, strlen(sig))) {
-        snprintf(why, whylen, "Invalid signature: you should have sent HmacSHA256Hex of "
-                              "METHOD\\nPATH\\nSORTED_QUERY with your secret");
+        snprintf(why, whylen,
+                 "Invalid signature: you should have sent HmacSHA256Hex of "
+                 "METHOD\\nPATH\\nSORTED_QUERY with your secret");
         return 401;
     }
     return 0;

@@ -46,8 +46,8 @@ static void run_presence_stats(lc__api_cmd_t *c, const char *params, size_t len,
 {
     lc_engine_t *e = engine(c);
     const char *ch = cmd_channel(p);
-    int rc = e->vt->presence_stats ? e->vt->presence_stats(e, ch, strlen(ch), on_stats, c)
-                                   : LC_EINVAL;
+    int rc =
+        e->vt->presence_stats ? e->vt->presence_stats(e, ch, strlen(ch), on_stats, c) : LC_EINVAL;
     if (rc) {
         lc_log_error("pusher api: presence stats of %s: %s", ch, lc_strerror(rc));
         lc__api_fail(c, LC_ERROR_INTERNAL);
@@ -168,7 +168,7 @@ typedef struct ch_op {
     char *channel; /* CH_ONE, CH_USERS: the Lucent name; CH_LIST*: the pattern */
     lc_buf_t *texts;
     size_t n;
-    char **names; /* CH_LIST_USERS: the Lucent names counted, one per command */
+    char **names;     /* CH_LIST_USERS: the Lucent names counted, one per command */
     lc_buf_t listing; /* CH_LIST_USERS: the first survey's result */
 } ch_op_t;
 
@@ -254,8 +254,7 @@ static void answer_list(ch_op_t *op, lc__api_call_t *call)
             long long u = -1;
             for (; k < op->n && u < 0; k++)
                 if (strcmp(op->names[k], e->string) == 0)
-                    u = lc__pusher_count_result(lc__api_call_cmd(call, k), e->string,
-                                                "num_users");
+                    u = lc__pusher_count_result(lc__api_call_cmd(call, k), e->string, "num_users");
             rc |= u < 0 ? LC_EIO : lc_buf_printf(&b, "%s\"user_count\":%lld", subs ? "," : "", u);
         }
         rc |= lc_buf_putc(&b, '}');
@@ -291,9 +290,9 @@ static void count_users(ch_op_t *op, lc__api_call_t *survey)
     op->n = 0;
     op->texts = calloc(n ? n : 1, sizeof(*op->texts));
     op->names = calloc(n ? n : 1, sizeof(*op->names));
-    lc__api_call_t *call = op->texts && op->names && r ? lc__api_call_new_internal(
-                                                             op->api, op->req, n, NULL, on_done, op)
-                                                       : NULL;
+    lc__api_call_t *call = op->texts && op->names && r
+                               ? lc__api_call_new_internal(op->api, op->req, n, NULL, on_done, op)
+                               : NULL;
     int rc = call ? 0 : LC_ENOMEM;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r, "channels"))
     {
@@ -314,10 +313,10 @@ static void count_users(ch_op_t *op, lc__api_call_t *survey)
 static void answer_one(ch_op_t *op, lc__api_call_t *call)
 {
     long long subs = lc__pusher_count_result(lc__api_call_cmd(call, 0), op->channel, "num_clients");
-    long long users = op->info & LC__PUSHER_USER_COUNT
-                          ? lc__pusher_count_result(lc__api_call_cmd(call, 1), op->channel,
-                                                    "num_users")
-                          : 0;
+    long long users =
+        op->info & LC__PUSHER_USER_COUNT
+            ? lc__pusher_count_result(lc__api_call_cmd(call, 1), op->channel, "num_users")
+            : 0;
     if (subs < 0 || users < 0) {
         fail_500(op, "counting the channel");
         return;
@@ -392,8 +391,7 @@ void lc__pusher_channels(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t
     const char *filter = q->filter_by_prefix ? q->filter_by_prefix : "";
     if (!read_info(req, app, q->info, &info))
         return;
-    if (filter[0] &&
-        !lc__pusher_channel_ok(filter, strlen(filter), app->max_channel_name_length)) {
+    if (filter[0] && !lc__pusher_channel_ok(filter, strlen(filter), app->max_channel_name_length)) {
         lc__pusher_error(req, app, 400, "filter_by_prefix: not the start of a channel name");
         return;
     }

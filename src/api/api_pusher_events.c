@@ -143,8 +143,9 @@ static int read_item(const cJSON *o, const lc_pusher_app_t *app, ev_item_t *it, 
     const char *info = str_field(o, "info", &bad);
     const cJSON *chs = cJSON_GetObjectItemCaseSensitive(o, "channels");
     if (bad || (chs && !cJSON_IsNull(chs) && !cJSON_IsArray(chs))) {
-        snprintf(why, whylen, "name, data, channel, socket_id and info must be strings, channels "
-                              "an array of strings");
+        snprintf(why, whylen,
+                 "name, data, channel, socket_id and info must be strings, channels "
+                 "an array of strings");
         return 400;
     }
     it->channels = cJSON_IsArray(chs) ? chs : NULL;
@@ -180,8 +181,7 @@ static int read_item(const cJSON *o, const lc_pusher_app_t *app, ev_item_t *it, 
         return 400;
     }
     if (n > app->max_channels_per_event) {
-        snprintf(why, whylen, "channels: %d, over the limit of %d", n,
-                 app->max_channels_per_event);
+        snprintf(why, whylen, "channels: %d, over the limit of %d", n, app->max_channels_per_event);
         return 400;
     }
     const cJSON *e;
@@ -203,17 +203,16 @@ static int read_item(const cJSON *o, const lc_pusher_app_t *app, ev_item_t *it, 
     return 0;
 }
 
-/* The publication data for a Pusher data string (see the top of the file). */
+/* The publication data for a Pusher data string (see the top of the file; the same rule as
+ * lc_pusher_data_to_pub of the WebSocket side). Content with raw newlines stays a string: the
+ * JSON protocol's framing would drop them, and Pusher clients must get the string back. */
 static int append_pub_data(lc_buf_t *b, const char *data)
 {
     size_t n = strlen(data);
-    lc_json_check_t chk;
-    bool as_is = n > 0 && data[0] != '"' && lc_json_check(data, n, &chk);
-    /* JSON text starts with its value after optional whitespace: a string in disguise */
     const char *v = data;
-    while (as_is && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
+    while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
         v++;
-    if (as_is && *v != '"')
+    if (*v && *v != '"' && !memchr(data, '\n', n) && lc_json_check(data, n, NULL))
         return lc_buf_append(b, data, n);
     return lc_buf_append_json_str(b, data, n);
 }
@@ -268,8 +267,8 @@ static int broadcast_status(const lc__api_cmd_t *c, char *why, size_t whylen)
     }
     if (!code)
         return 0;
-    snprintf(why, whylen, "publish failed: %s%s%s", lc__api_error_message(code),
-             c->why ? ": " : "", c->why ? c->why : "");
+    snprintf(why, whylen, "publish failed: %s%s%s", lc__api_error_message(code), c->why ? ": " : "",
+             c->why ? c->why : "");
     switch (code) {
     case LC_ERROR_PERMISSION_DENIED:
         return 403;
@@ -303,9 +302,9 @@ static int append_counts(lc_buf_t *b, ev_op_t *op, lc__api_call_t *call, size_t 
         }
         char lucent[512];
         snprintf(lucent, sizeof(lucent), "%s%s", op->app->channel_prefix, k->channel);
-        long long n = lc__pusher_count_result(
-            lc__api_call_cmd(call, k->cmd), lucent,
-            k->attr == LC__PUSHER_USER_COUNT ? "num_users" : "num_clients");
+        long long n =
+            lc__pusher_count_result(lc__api_call_cmd(call, k->cmd), lucent,
+                                    k->attr == LC__PUSHER_USER_COUNT ? "num_users" : "num_clients");
         if (n < 0)
             return LC_EIO;
         rc |= lc_buf_printf(b, "%s\"%s\":%lld", first_attr ? "" : ",",

@@ -8,7 +8,9 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { test, describe, before, after } = require('node:test');
 const Pusher = require('pusher');
-const { startServer, defaultConfig, merge, assertCleanExit, withLogsOnFailure } = require('./lib/server');
+const fs = require('node:fs');
+const path = require('node:path');
+const { REPO_ROOT, startServer, stopServer, defaultConfig, merge, assertCleanExit, withLogsOnFailure } = require('./lib/server');
 const jwt = require('./lib/jwt');
 const { request, api } = require('./lib/api');
 const { clientOn, nextPublication } = require('./lib/client');
@@ -126,6 +128,9 @@ describe('pusher SDK → Centrifugo clients', () => {
     assert.equal((await nextPublication(sub)).data, 'hello "world"');
     await pusher.trigger(ch, 'quoted', '"already a JSON string"');
     assert.equal((await nextPublication(sub)).data, '"already a JSON string"');
+    // JSON with raw newlines stays a string: the JSON protocol's framing would drop them
+    await pusher.trigger(ch, 'pretty', '{\n  "a": 1\n}');
+    assert.equal((await nextPublication(sub)).data, '{\n  "a": 1\n}');
   });
 
   test('socket_id (toOthers) is accepted and everyone else still gets the event', async () => {
@@ -318,4 +323,25 @@ describe('signatures and bad requests', () => {
     const res = await request(server, `/apps/${APP.id}/channels?auth_key=%zz`, {});
     assertPusherError(res, 400, /Malformed query/);
   });
+});
+
+test('examples/laravel/lucent-reverb.json as shipped: the pusher SDK publishes with its credentials', async () => {
+  const file = path.join(REPO_ROOT, 'examples/laravel/lucent-reverb.json');
+  const text = fs.readFileSync(file, 'utf8');
+  const s = await startServer({}, { configText: (port) => text.replace('"port": 8080', `"port": ${port}`) });
+  try {
+    const p = new Pusher({
+      appId: '123456',
+      key: 'change-me-app-key',
+      secret: 'change-me-to-a-long-random-secret',
+      host: '127.0.0.1',
+      port: String(s.port),
+      useTLS: false,
+    });
+    const res = await p.trigger('news', 'hello', { text: 'x'.repeat(20000) }); // over 10 KB: raised
+    assert.equal(res.status, 200);
+    assert.deepEqual(await (await p.get({ path: '/channels' })).json(), { channels: {} });
+  } finally {
+    await stopServer(s);
+  }
 });
