@@ -234,8 +234,11 @@ static int broadcast_params(lc_buf_t *b, const lc_pusher_app_t *app, const ev_it
     int rc = lc_buf_append_str(b, "{\"channels\":[");
     const char *ch;
     for (size_t i = 0; each_channel(it, i, &ch); i++) {
+        lc_buf_t name = LC_BUF_INIT;
         rc |= i ? lc_buf_putc(b, ',') : 0;
-        rc |= lc_buf_printf(b, "\"%s%s\"", app->channel_prefix, ch); /* checked: no escapes */
+        rc |= lc_buf_printf(&name, "%s%s", app->channel_prefix, ch);
+        rc |= rc ? 0 : lc_buf_append_json_str(b, name.data, name.len);
+        lc_buf_free(&name);
     }
     rc |= lc_buf_append_str(b, "],\"data\":");
     rc |= append_pub_data(b, it->data);
@@ -395,7 +398,12 @@ static int plan_counts(ev_op_t *op, size_t item, const ev_item_t *it)
 {
     const char *ch;
     for (size_t i = 0; each_channel(it, i, &ch); i++) {
-        bool presence = lc__pusher_is_presence(ch);
+        bool presence = lc__pusher_is_presence(ch), seen = false;
+        const char *prev;
+        for (size_t j = 0; j < i && !seen && each_channel(it, j, &prev); j++)
+            seen = strcmp(prev, ch) == 0; /* each channel is counted once */
+        if (seen)
+            continue;
         int rc = 0;
         if ((it->info & LC__PUSHER_USER_COUNT) && presence)
             rc = add_count(op, item, ch, LC__PUSHER_USER_COUNT);

@@ -154,6 +154,9 @@ describe('pusher SDK → Centrifugo clients', () => {
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { channels: { [a]: { subscription_count: 2 }, [b]: { user_count: 0 } } });
     assert.deepEqual((await nextPublication(sub)).data, { n: 1 });
+    // a channel named twice is counted once
+    const twice = await signed({ path: `/apps/${APP.id}/events`, body: event({ channels: [a, a], info: 'subscription_count' }) });
+    assert.equal(twice.text, `{"channels":{"${a}":{"subscription_count":2}}}`);
   });
 
   test('batch events: each delivered, info answered index by index', async () => {
