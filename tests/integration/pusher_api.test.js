@@ -21,6 +21,18 @@ const APP2 = { id: '100002', key: 'second-app-key', secret: crypto.randomBytes(1
 // the signing example of Pusher's REST API docs (spec §6.1): an old timestamp, so no window
 const DOCS = { id: '3', key: '278d425bdf160c739803', secret: '7ad3773142a6692b25b8' };
 
+// The Lua broadcast hook sees Pusher events as it sees server API publications.
+const LUA = `
+local rules = require "lucent.rules"
+local r = rules.new()
+r:broadcast("luadeny-*", function(ctx, pub) return false end)
+r:broadcast("luatag-*", function(ctx, pub)
+  pub.data.seen_by_lua = true
+  return pub
+end)
+return r:hooks()
+`;
+
 let server;
 let pusher;
 let pusher2;
@@ -88,7 +100,9 @@ before(async () => {
           { ...DOCS, channel_prefix: 'docs.', timestamp_window: '0s' },
         ],
       },
+      lua: { script: 'pusher_hooks.lua' },
     }),
+    { files: { 'pusher_hooks.lua': LUA } },
   );
   const opts = { host: '127.0.0.1', port: String(server.port), useTLS: false };
   pusher = new Pusher({ appId: APP.id, key: APP.key, secret: APP.secret, ...opts });
@@ -192,6 +206,14 @@ describe('pusher SDK → Centrifugo clients', () => {
     const list = await pusher2.get({ path: '/channels', params: { filter_by_prefix: 'orders.' } });
     assert.ok(Object.keys((await list.json()).channels).includes(name));
   });
+});
+
+test('Pusher events go through the Lua broadcast hook: transformed, or refused with 403', async () => {
+  const ch = uniq('luatag-');
+  const { sub } = await centrifugoOn(ch);
+  assert.equal((await pusher.trigger(ch, 'e', { a: 1 })).status, 200);
+  assert.deepEqual((await nextPublication(sub)).data, { a: 1, seen_by_lua: true });
+  await assert.rejects(pusher.trigger(uniq('luadeny-'), 'e', { a: 1 }), (e) => e.status === 403 && /permission denied/.test(e.body));
 });
 
 describe('channel queries', () => {
