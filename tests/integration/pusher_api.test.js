@@ -14,6 +14,8 @@ const { REPO_ROOT, startServer, stopServer, defaultConfig, merge, assertCleanExi
 const jwt = require('./lib/jwt');
 const { request, api } = require('./lib/api');
 const { clientOn, nextPublication } = require('./lib/client');
+const { startRedis } = require('./lib/redis');
+const { waitUntil } = require('./lib/wait');
 
 const APP = { id: '100001', key: 'lucent-app-key', secret: crypto.randomBytes(16).toString('hex') };
 // an app whose channels live in the namespace "laravel" (channel_prefix)
@@ -368,5 +370,45 @@ test('examples/laravel/lucent-reverb.json as shipped: the pusher SDK publishes w
     assert.deepEqual(await (await p.get({ path: '/channels' })).json(), { channels: {} });
   } finally {
     await stopServer(s);
+  }
+});
+
+test('two nodes on Redis: an event triggered on node A reaches node B; counts and users span both nodes', async () => {
+  const r = await startRedis();
+  const cfg = merge(defaultConfig(), {
+    engine: { type: 'redis', redis: { address: r.address, prefix: `pa${process.pid}`, presence_ttl: '5s' } },
+    channel: { without_namespace: { allow_subscribe_for_client: true, presence: true } },
+    pusher: { enabled: true, apps: [{ ...APP }] },
+  });
+  const a = await startServer(cfg);
+  const b = await startServer(cfg);
+  try {
+    const ch = uniq('presence-nodes');
+    const { sub } = await clientOn(b, jwt.connToken(b.secret, 'u7'), ch);
+    await clientOn(b, jwt.connToken(b.secret, 'u7'), ch); // the same user twice: one member
+    const pa = new Pusher({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', port: String(a.port), useTLS: false });
+    const res = await pa.trigger(ch, 'across', '{"from":"a"}');
+    assert.equal(res.status, 200);
+    const pub = await nextPublication(sub);
+    assert.deepEqual(pub.data, { from: 'a' });
+    assert.deepEqual(pub.tags, { event: 'across' });
+    // node A counts node B's connections once it knows B (nodes announce themselves)
+    await waitUntil(async () => (await api(a, 'info', {})).body.result?.nodes?.length === 2, { timeoutMs: 8000, what: 'two nodes' });
+    let info;
+    await waitUntil(
+      async () => {
+        info = await (await pa.get({ path: `/channels/${ch}`, params: { info: 'user_count,subscription_count' } })).json();
+        return info.user_count === 1;
+      },
+      { what: 'the presence of node B seen from node A' },
+    );
+    assert.deepEqual(info, { occupied: true, user_count: 1, subscription_count: 2 });
+    assert.deepEqual(await (await pa.get({ path: `/channels/${ch}/users` })).json(), { users: [{ id: 'u7' }] });
+    const list = await (await pa.get({ path: '/channels', params: { filter_by_prefix: 'presence-', info: 'user_count' } })).json();
+    assert.deepEqual(list.channels[ch], { user_count: 1 });
+  } finally {
+    await assertCleanExit(a);
+    await assertCleanExit(b);
+    await r.stop();
   }
 });
