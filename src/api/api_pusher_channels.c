@@ -64,13 +64,16 @@ static void on_presence(void *arg, int err, const lc_presence_res_t *res)
 {
     lc__api_cmd_t *c = arg;
     size_t n = res && !err ? res->n : 0;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     const lc_presence_entry_t **v = calloc(n ? n : 1, sizeof(*v));
     int rc = err ? err : v ? 0 : LC_ENOMEM;
     size_t m = 0;
     for (size_t i = 0; !rc && i < n; i++)
         if (res->entries[i].user[0]) /* an anonymous Centrifugo client is nobody's member */
             v[m++] = &res->entries[i];
-    qsort(v, m, sizeof(*v), by_user);
+    if (v && m > 1)
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
+        qsort(v, m, sizeof(*v), by_user);
     rc |= rc ? 0 : lc_buf_append_str(&c->result, "{\"users\":[");
     bool first = true;
     for (size_t i = 0; !rc && i < m; i++) {
@@ -335,8 +338,8 @@ static void on_done(void *arg, lc__api_call_t *call, bool gone)
 {
     ch_op_t *op = arg;
     lc__api_cmd_t *c0 = lc__api_call_size(call) ? lc__api_call_cmd(call, 0) : NULL;
-    if (gone) {
-        op_free(op);
+    if (gone || (!c0 && op->kind != CH_LIST_USERS)) {
+        op_free(op); /* every kind but the second round of a listing has one command at least */
         return;
     }
     switch (op->kind) {

@@ -81,7 +81,7 @@ static cJSON *normalised_entry(const cJSON *e)
 {
     cJSON *copy = cJSON_Duplicate(e, 1);
     const cJSON *id = copy ? cJSON_GetObjectItemCaseSensitive(copy, "id") : NULL;
-    if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < 1e15 &&
+    if (id && cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < 1e15 &&
         (double)(long long)id->valuedouble == id->valuedouble) {
         char b[32];
         snprintf(b, sizeof(b), "%lld", (long long)id->valuedouble);
