@@ -204,15 +204,15 @@ static int read_item(const cJSON *o, const lc_pusher_app_t *app, ev_item_t *it, 
 }
 
 /* The publication data for a Pusher data string (see the top of the file; the same rule as
- * lc_pusher_data_to_pub of the WebSocket side). Content with raw newlines stays a string: the
- * JSON protocol's framing would drop them, and Pusher clients must get the string back. */
+ * lc_pusher_data_to_pub of the WebSocket side). What would not come back as the same string
+ * stays a string: whitespace around the JSON, raw newlines (the JSON protocol's framing drops
+ * them), a JSON string, null. */
 static int append_pub_data(lc_buf_t *b, const char *data)
 {
     size_t n = strlen(data);
-    const char *v = data;
-    while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
-        v++;
-    if (*v && *v != '"' && !memchr(data, '\n', n) && lc_json_check(data, n, NULL))
+    bool ws = n > 0 && (strchr(" \t\r\n", data[0]) || strchr(" \t\r\n", data[n - 1]));
+    if (n > 0 && !ws && data[0] != '"' && strcmp(data, "null") != 0 && !memchr(data, '\n', n) &&
+        lc_json_check(data, n, NULL))
         return lc_buf_append(b, data, n);
     return lc_buf_append_json_str(b, data, n);
 }

@@ -147,6 +147,13 @@ describe('pusher SDK → Centrifugo clients', () => {
     // JSON with raw newlines stays a string: the JSON protocol's framing would drop them
     await pusher.trigger(ch, 'pretty', '{\n  "a": 1\n}');
     assert.equal((await nextPublication(sub)).data, '{\n  "a": 1\n}');
+    // so do whitespace around the JSON and null: they would not come back as the same string
+    await pusher.trigger(ch, 'spaced', ' {"a":1}');
+    assert.equal((await nextPublication(sub)).data, ' {"a":1}');
+    await pusher.trigger(ch, 'null', 'null');
+    assert.equal((await nextPublication(sub)).data, 'null');
+    await pusher.trigger(ch, 'number', '42');
+    assert.equal((await nextPublication(sub)).data, 42);
   });
 
   test('socket_id (toOthers) is accepted and everyone else still gets the event', async () => {
