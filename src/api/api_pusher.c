@@ -30,13 +30,13 @@
 #define MAX_PARAMS 32
 #define MAX_QUERY 8192
 
-void lc__pusher_respond(lc_http_req_t *req, int status, const char *body, size_t len)
+void lc__papi_respond(lc_http_req_t *req, int status, const char *body, size_t len)
 {
     lc_http_respond(req, status, JSON_TYPE, body, len, NULL);
 }
 
-void lc__pusher_error(lc_http_req_t *req, const lc_pusher_app_t *app, int status, const char *fmt,
-                      ...)
+void lc__papi_error(lc_http_req_t *req, const lc_pusher_app_t *app, int status, const char *fmt,
+                    ...)
 {
     char msg[512];
     va_list ap;
@@ -52,7 +52,7 @@ void lc__pusher_error(lc_http_req_t *req, const lc_pusher_app_t *app, int status
     if (rc)
         lc_http_respond(req, 500, "text/plain", "", 0, NULL);
     else
-        lc__pusher_respond(req, status, b.data, b.len);
+        lc__papi_respond(req, status, b.data, b.len);
     lc_buf_free(&b);
 }
 
@@ -268,17 +268,17 @@ static void on_pusher(lc_http_req_t *req, void *arg)
         slash ? lc_config_pusher_app_by_id(cfg, id, (size_t)(slash - id)) : NULL;
     if (!app) {
         int idlen = slash ? (int)(slash - id) : (int)strlen(id);
-        lc__pusher_error(req, NULL, 404, "The app %.*s could not be found",
-                         idlen > 128 ? 128 : idlen, id);
+        lc__papi_error(req, NULL, 404, "The app %.*s could not be found", idlen > 128 ? 128 : idlen,
+                       id);
         return;
     }
     const char *rest = slash + 1;
     if (!app->enabled) {
-        lc__pusher_error(req, app, 403, "The app is disabled");
+        lc__papi_error(req, app, 403, "The app is disabled");
         return;
     }
     if (lc_worker_stopping(lc_http_req_worker(req))) {
-        lc__pusher_error(req, app, 503, "The server is shutting down");
+        lc__papi_error(req, app, 503, "The server is shutting down");
         return;
     }
 
@@ -304,7 +304,7 @@ static void on_pusher(lc_http_req_t *req, void *arg)
             what = TERMINATE;
     }
     if (what == NONE) {
-        lc__pusher_error(req, app, 404, "Not found");
+        lc__papi_error(req, app, 404, "Not found");
         return;
     }
     bool post = what == EVENTS || what == BATCH || what == TERMINATE;
@@ -320,7 +320,7 @@ static void on_pusher(lc_http_req_t *req, void *arg)
     int status;
     if (parse_query(lc_http_req_query(req), p, &n) != 0) {
         params_free(p, n);
-        lc__pusher_error(req, app, 400, "Malformed query string");
+        lc__papi_error(req, app, 400, "Malformed query string");
         return;
     }
     if ((status = verify(req, app, signed_path, p, n, why, sizeof(why))) != 0) {
@@ -328,29 +328,29 @@ static void on_pusher(lc_http_req_t *req, void *arg)
         if (status == 500)
             lc_http_respond(req, 500, "text/plain", "", 0, NULL);
         else
-            lc__pusher_error(req, app, status, "%s", why);
+            lc__papi_error(req, app, status, "%s", why);
         return;
     }
-    lc__pusher_query_t q = {
+    lc__papi_query_t q = {
         .info = param(p, n, "info"),
         .filter_by_prefix = param(p, n, "filter_by_prefix"),
     };
     switch (what) {
     case EVENTS:
-        lc__pusher_events(a, app, req, false);
+        lc__papi_events(a, app, req, false);
         break;
     case BATCH:
-        lc__pusher_events(a, app, req, true);
+        lc__papi_events(a, app, req, true);
         break;
     case CHANNELS:
-        lc__pusher_channels(a, app, req, &q);
+        lc__papi_channels(a, app, req, &q);
         break;
     case CHANNEL:
     case USERS:
-        lc__pusher_channel(a, app, req, name, (size_t)(name_end - name), what == USERS, &q);
+        lc__papi_channel(a, app, req, name, (size_t)(name_end - name), what == USERS, &q);
         break;
     case TERMINATE:
-        lc__pusher_terminate(a, app, req, name, (size_t)(name_end - name));
+        lc__papi_terminate(a, app, req, name, (size_t)(name_end - name));
         break;
     default:
         break;

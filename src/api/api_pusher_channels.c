@@ -128,7 +128,7 @@ static int cmd_channel_params(lc_buf_t *text, const char *key, const char *value
     return rc | lc_buf_putc(text, '}');
 }
 
-int lc__pusher_cmd_subscriptions(lc__api_cmd_t *c, lc_buf_t *text, const char *ch)
+int lc__papi_cmd_subscriptions(lc__api_cmd_t *c, lc_buf_t *text, const char *ch)
 {
     /* Pusher names and channel prefixes hold no glob characters: the pattern is the name */
     if (cmd_channel_params(text, "pattern", ch) != 0)
@@ -136,14 +136,14 @@ int lc__pusher_cmd_subscriptions(lc__api_cmd_t *c, lc_buf_t *text, const char *c
     return cmd_set(c, text, lc__api_method_find("channels", false));
 }
 
-int lc__pusher_cmd_presence(lc__api_cmd_t *c, lc_buf_t *text, const char *ch, bool users)
+int lc__papi_cmd_presence(lc__api_cmd_t *c, lc_buf_t *text, const char *ch, bool users)
 {
     if (cmd_channel_params(text, "channel", ch) != 0)
         return LC_ENOMEM;
     return cmd_set(c, text, users ? &m_users : &m_presence_stats);
 }
 
-long long lc__pusher_count_result(const lc__api_cmd_t *c, const char *ch, const char *field)
+long long lc__papi_count_result(const lc__api_cmd_t *c, const char *ch, const char *field)
 {
     if (c->error)
         return -1;
@@ -219,13 +219,13 @@ static void start(ch_op_t *op, lc__api_call_t *call, int rc)
     }
     if (call)
         lc__api_call_abort(call);
-    lc__pusher_error(op->req, op->app, 500, "out of memory");
+    lc__papi_error(op->req, op->app, 500, "out of memory");
     op_free(op);
 }
 
 static void fail_500(ch_op_t *op, const char *what)
 {
-    lc__pusher_error(op->req, op->app, 500, "%s failed", what);
+    lc__papi_error(op->req, op->app, 500, "%s failed", what);
 }
 
 /* The channels listing, with the user counts of its presence channels when asked. */
@@ -241,23 +241,23 @@ static void answer_list(ch_op_t *op, lc__api_call_t *call)
     {
         const char *name = e->string + plen;
         if (strncmp(e->string, op->app->channel_prefix, plen) != 0 ||
-            !lc__pusher_channel_ok(name, strlen(name), op->app->max_channel_name_length))
+            !lc__papi_channel_ok(name, strlen(name), op->app->max_channel_name_length))
             continue; /* a channel of Centrifugo clients only, not a Pusher name */
         rc |= first ? 0 : lc_buf_putc(&b, ',');
         rc |= lc_buf_append_json_str(&b, name, strlen(name));
         rc |= lc_buf_putc(&b, ':');
         first = false;
         const cJSON *nc = cJSON_GetObjectItemCaseSensitive(e, "num_clients");
-        bool subs = op->info & LC__PUSHER_SUBSCRIPTION_COUNT;
+        bool subs = op->info & LC__PAPI_SUBSCRIPTION_COUNT;
         rc |= lc_buf_putc(&b, '{');
         if (subs)
             rc |= lc_buf_printf(&b, "\"subscription_count\":%lld",
                                 cJSON_IsNumber(nc) ? (long long)nc->valuedouble : 0);
-        if (op->kind == CH_LIST_USERS && lc__pusher_is_presence(name)) {
+        if (op->kind == CH_LIST_USERS && lc__papi_is_presence(name)) {
             long long u = -1;
             for (; k < op->n && u < 0; k++)
                 if (strcmp(op->names[k], e->string) == 0)
-                    u = lc__pusher_count_result(lc__api_call_cmd(call, k), e->string, "num_users");
+                    u = lc__papi_count_result(lc__api_call_cmd(call, k), e->string, "num_users");
             rc |= u < 0 ? LC_EIO : lc_buf_printf(&b, "%s\"user_count\":%lld", subs ? "," : "", u);
         }
         rc |= lc_buf_putc(&b, '}');
@@ -267,7 +267,7 @@ static void answer_list(ch_op_t *op, lc__api_call_t *call)
     if (rc)
         fail_500(op, "listing the channels");
     else
-        lc__pusher_respond(op->req, 200, b.data, b.len);
+        lc__papi_respond(op->req, 200, b.data, b.len);
     lc_buf_free(&b);
 }
 
@@ -285,7 +285,7 @@ static void count_users(ch_op_t *op, lc__api_call_t *survey)
     size_t n = 0, plen = strlen(op->app->channel_prefix);
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r, "channels"))
     {
-        n += lc__pusher_is_presence(e->string + plen);
+        n += lc__papi_is_presence(e->string + plen);
     }
     for (size_t i = 0; i < op->n; i++)
         lc_buf_free(&op->texts[i]);
@@ -299,14 +299,14 @@ static void count_users(ch_op_t *op, lc__api_call_t *survey)
     int rc = call ? 0 : LC_ENOMEM;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r, "channels"))
     {
-        if (rc || !lc__pusher_is_presence(e->string + plen))
+        if (rc || !lc__papi_is_presence(e->string + plen))
             continue;
         op->names[op->n] = strdup(e->string);
         rc = op->names[op->n] ? 0 : LC_ENOMEM;
         op->n++;
         if (!rc)
-            rc = lc__pusher_cmd_presence(lc__api_call_cmd(call, op->n - 1), &op->texts[op->n - 1],
-                                         e->string, false);
+            rc = lc__papi_cmd_presence(lc__api_call_cmd(call, op->n - 1), &op->texts[op->n - 1],
+                                       e->string, false);
     }
     cJSON_Delete(r);
     op->kind = CH_LIST_USERS;
@@ -315,10 +315,10 @@ static void count_users(ch_op_t *op, lc__api_call_t *survey)
 
 static void answer_one(ch_op_t *op, lc__api_call_t *call)
 {
-    long long subs = lc__pusher_count_result(lc__api_call_cmd(call, 0), op->channel, "num_clients");
+    long long subs = lc__papi_count_result(lc__api_call_cmd(call, 0), op->channel, "num_clients");
     long long users =
-        op->info & LC__PUSHER_USER_COUNT
-            ? lc__pusher_count_result(lc__api_call_cmd(call, 1), op->channel, "num_users")
+        op->info & LC__PAPI_USER_COUNT
+            ? lc__papi_count_result(lc__api_call_cmd(call, 1), op->channel, "num_users")
             : 0;
     if (subs < 0 || users < 0) {
         fail_500(op, "counting the channel");
@@ -326,12 +326,12 @@ static void answer_one(ch_op_t *op, lc__api_call_t *call)
     }
     char body[160];
     int n = snprintf(body, sizeof(body), "{\"occupied\":%s", subs > 0 ? "true" : "false");
-    if (op->info & LC__PUSHER_USER_COUNT)
+    if (op->info & LC__PAPI_USER_COUNT)
         n += snprintf(body + n, sizeof(body) - (size_t)n, ",\"user_count\":%lld", users);
-    if (op->info & LC__PUSHER_SUBSCRIPTION_COUNT)
+    if (op->info & LC__PAPI_SUBSCRIPTION_COUNT)
         n += snprintf(body + n, sizeof(body) - (size_t)n, ",\"subscription_count\":%lld", subs);
     n += snprintf(body + n, sizeof(body) - (size_t)n, "}");
-    lc__pusher_respond(op->req, 200, body, (size_t)n);
+    lc__papi_respond(op->req, 200, body, (size_t)n);
 }
 
 static void on_done(void *arg, lc__api_call_t *call, bool gone)
@@ -344,7 +344,7 @@ static void on_done(void *arg, lc__api_call_t *call, bool gone)
     }
     switch (op->kind) {
     case CH_LIST:
-        if (op->info & LC__PUSHER_USER_COUNT) {
+        if (op->info & LC__PAPI_USER_COUNT) {
             count_users(op, call); /* a second call, which comes back here */
             return;
         }
@@ -363,13 +363,13 @@ static void on_done(void *arg, lc__api_call_t *call, bool gone)
         if (c0->error)
             fail_500(op, "reading the presence");
         else
-            lc__pusher_respond(op->req, 200, c0->result.data, c0->result.len);
+            lc__papi_respond(op->req, 200, c0->result.data, c0->result.len);
         break;
     case CH_TERMINATE:
         if (c0->error)
             fail_500(op, "disconnecting the user");
         else
-            lc__pusher_respond(op->req, 200, "{}", 2);
+            lc__papi_respond(op->req, 200, "{}", 2);
         break;
     }
     op_free(op);
@@ -381,31 +381,31 @@ static bool read_info(lc_http_req_t *req, const lc_pusher_app_t *app, const char
                       unsigned *bits)
 {
     char bad[80];
-    if (lc__pusher_info_parse(info, bits, bad, sizeof(bad)))
+    if (lc__papi_info_parse(info, bits, bad, sizeof(bad)))
         return true;
-    lc__pusher_error(req, app, 400, "info: unknown attribute \"%s\"", bad);
+    lc__papi_error(req, app, 400, "info: unknown attribute \"%s\"", bad);
     return false;
 }
 
-void lc__pusher_channels(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t *req,
-                         const lc__pusher_query_t *q)
+void lc__papi_channels(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t *req,
+                       const lc__papi_query_t *q)
 {
     unsigned info = 0;
     const char *filter = q->filter_by_prefix ? q->filter_by_prefix : "";
     if (!read_info(req, app, q->info, &info))
         return;
-    if (filter[0] && !lc__pusher_channel_ok(filter, strlen(filter), app->max_channel_name_length)) {
-        lc__pusher_error(req, app, 400, "filter_by_prefix: not the start of a channel name");
+    if (filter[0] && !lc__papi_channel_ok(filter, strlen(filter), app->max_channel_name_length)) {
+        lc__papi_error(req, app, 400, "filter_by_prefix: not the start of a channel name");
         return;
     }
-    if ((info & LC__PUSHER_USER_COUNT) && !lc__pusher_is_presence(filter)) {
-        lc__pusher_error(req, app, 400,
-                         "info: user_count needs filter_by_prefix starting with presence-");
+    if ((info & LC__PAPI_USER_COUNT) && !lc__papi_is_presence(filter)) {
+        lc__papi_error(req, app, 400,
+                       "info: user_count needs filter_by_prefix starting with presence-");
         return;
     }
     ch_op_t *op = op_new(a, req, app, CH_LIST, 1);
     if (!op) {
-        lc__pusher_error(req, app, 500, "out of memory");
+        lc__papi_error(req, app, 500, "out of memory");
         return;
     }
     op->info = info;
@@ -413,39 +413,39 @@ void lc__pusher_channels(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t
     int rc = lc_buf_printf(&pat, "%s%s*", app->channel_prefix, filter);
     lc__api_call_t *call = rc ? NULL : lc__api_call_new_internal(a, req, 1, NULL, on_done, op);
     if (call)
-        rc = lc__pusher_cmd_subscriptions(lc__api_call_cmd(call, 0), &op->texts[0], pat.data);
+        rc = lc__papi_cmd_subscriptions(lc__api_call_cmd(call, 0), &op->texts[0], pat.data);
     lc_buf_free(&pat);
     start(op, call, call ? rc : LC_ENOMEM);
 }
 
-void lc__pusher_channel(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t *req,
-                        const char *name, size_t len, bool users, const lc__pusher_query_t *q)
+void lc__papi_channel(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t *req,
+                      const char *name, size_t len, bool users, const lc__papi_query_t *q)
 {
     unsigned info = 0;
-    if (!lc__pusher_channel_ok(name, len, app->max_channel_name_length)) {
-        lc__pusher_error(req, app, 400, "Invalid channel name %.*s", (int)(len > 64 ? 64 : len),
-                         name);
+    if (!lc__papi_channel_ok(name, len, app->max_channel_name_length)) {
+        lc__papi_error(req, app, 400, "Invalid channel name %.*s", (int)(len > 64 ? 64 : len),
+                       name);
         return;
     }
     bool presence = strncmp(name, "presence-", 9) == 0;
     if (users && !presence) {
-        lc__pusher_error(req, app, 400, "Users can only be listed for presence channels");
+        lc__papi_error(req, app, 400, "Users can only be listed for presence channels");
         return;
     }
     if (!users && !read_info(req, app, q->info, &info))
         return;
-    if ((info & LC__PUSHER_USER_COUNT) && !presence) {
-        lc__pusher_error(req, app, 400, "info: user_count is only available for presence channels");
+    if ((info & LC__PAPI_USER_COUNT) && !presence) {
+        lc__papi_error(req, app, 400, "info: user_count is only available for presence channels");
         return;
     }
-    size_t n = users ? 1 : (info & LC__PUSHER_USER_COUNT) ? 2 : 1;
+    size_t n = users ? 1 : (info & LC__PAPI_USER_COUNT) ? 2 : 1;
     ch_op_t *op = op_new(a, req, app, users ? CH_USERS : CH_ONE, n);
     lc_buf_t ch = LC_BUF_INIT;
     if (!op || lc_buf_printf(&ch, "%s%.*s", app->channel_prefix, (int)len, name) != 0) {
         lc_buf_free(&ch);
         if (op)
             op_free(op);
-        lc__pusher_error(req, app, 500, "out of memory");
+        lc__papi_error(req, app, 500, "out of memory");
         return;
     }
     op->info = info;
@@ -453,26 +453,26 @@ void lc__pusher_channel(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t 
     lc__api_call_t *call = lc__api_call_new_internal(a, req, n, NULL, on_done, op);
     int rc = call ? 0 : LC_ENOMEM;
     if (!rc && users)
-        rc = lc__pusher_cmd_presence(lc__api_call_cmd(call, 0), &op->texts[0], op->channel, true);
+        rc = lc__papi_cmd_presence(lc__api_call_cmd(call, 0), &op->texts[0], op->channel, true);
     if (!rc && !users)
-        rc = lc__pusher_cmd_subscriptions(lc__api_call_cmd(call, 0), &op->texts[0], op->channel);
+        rc = lc__papi_cmd_subscriptions(lc__api_call_cmd(call, 0), &op->texts[0], op->channel);
     if (!rc && n == 2)
-        rc = lc__pusher_cmd_presence(lc__api_call_cmd(call, 1), &op->texts[1], op->channel, false);
+        rc = lc__papi_cmd_presence(lc__api_call_cmd(call, 1), &op->texts[1], op->channel, false);
     start(op, call, rc);
 }
 
-void lc__pusher_terminate(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t *req,
-                          const char *user, size_t len)
+void lc__papi_terminate(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t *req,
+                        const char *user, size_t len)
 {
     if (len == 0 || (int64_t)len > app->max_user_id_length) {
-        lc__pusher_error(req, app, 400, "Invalid user id");
+        lc__papi_error(req, app, 400, "Invalid user id");
         return;
     }
     /* every connection whose user is that id, Pusher presence members included (their user is
      * the presence user_id), on every node: the server API's disconnect */
     ch_op_t *op = op_new(a, req, app, CH_TERMINATE, 1);
     if (!op) {
-        lc__pusher_error(req, app, 500, "out of memory");
+        lc__papi_error(req, app, 500, "out of memory");
         return;
     }
     lc_buf_t *t = &op->texts[0];

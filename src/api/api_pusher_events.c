@@ -38,7 +38,7 @@ typedef struct ev_op {
     size_t n_counts;
 } ev_op_t;
 
-bool lc__pusher_channel_ok(const char *name, size_t len, int max)
+bool lc__papi_channel_ok(const char *name, size_t len, int max)
 {
     if (len == 0 || (int64_t)len > max)
         return false;
@@ -52,12 +52,12 @@ bool lc__pusher_channel_ok(const char *name, size_t len, int max)
     return true;
 }
 
-bool lc__pusher_is_presence(const char *name)
+bool lc__papi_is_presence(const char *name)
 {
     return strncmp(name, "presence-", 9) == 0;
 }
 
-bool lc__pusher_info_parse(const char *info, unsigned *bits, char *bad, size_t badlen)
+bool lc__papi_info_parse(const char *info, unsigned *bits, char *bad, size_t badlen)
 {
     *bits = 0;
     if (!info)
@@ -67,9 +67,9 @@ bool lc__pusher_info_parse(const char *info, unsigned *bits, char *bad, size_t b
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
         if (n == 10 && strncmp(p, "user_count", 10) == 0) {
-            *bits |= LC__PUSHER_USER_COUNT;
+            *bits |= LC__PAPI_USER_COUNT;
         } else if (n == 18 && strncmp(p, "subscription_count", 18) == 0) {
-            *bits |= LC__PUSHER_SUBSCRIPTION_COUNT;
+            *bits |= LC__PAPI_SUBSCRIPTION_COUNT;
         } else if (n > 0) {
             snprintf(bad, badlen, "%.*s", (int)(n > 64 ? 64 : n), p);
             return false;
@@ -171,7 +171,7 @@ static int read_item(const cJSON *o, const lc_pusher_app_t *app, ev_item_t *it, 
         return 400;
     }
     char attr[80];
-    if (!lc__pusher_info_parse(info, &it->info, attr, sizeof(attr))) {
+    if (!lc__papi_info_parse(info, &it->info, attr, sizeof(attr))) {
         snprintf(why, whylen, "info: unknown attribute \"%s\"", attr);
         return 400;
     }
@@ -188,15 +188,15 @@ static int read_item(const cJSON *o, const lc_pusher_app_t *app, ev_item_t *it, 
     if (it->channels) {
         cJSON_ArrayForEach(e, it->channels)
         {
-            if (!cJSON_IsString(e) || !lc__pusher_channel_ok(e->valuestring, strlen(e->valuestring),
-                                                             app->max_channel_name_length)) {
+            if (!cJSON_IsString(e) || !lc__papi_channel_ok(e->valuestring, strlen(e->valuestring),
+                                                           app->max_channel_name_length)) {
                 snprintf(why, whylen, "channels: invalid channel name %.64s",
                          cJSON_IsString(e) ? e->valuestring : "(not a string)");
                 return 400;
             }
         }
-    } else if (!lc__pusher_channel_ok(it->channel, strlen(it->channel),
-                                      app->max_channel_name_length)) {
+    } else if (!lc__papi_channel_ok(it->channel, strlen(it->channel),
+                                    app->max_channel_name_length)) {
         snprintf(why, whylen, "channel: invalid channel name %.64s", it->channel);
         return 400;
     }
@@ -306,13 +306,13 @@ static int append_counts(lc_buf_t *b, ev_op_t *op, lc__api_call_t *call, size_t 
         char lucent[512];
         snprintf(lucent, sizeof(lucent), "%s%s", op->app->channel_prefix, k->channel);
         long long n =
-            lc__pusher_count_result(lc__api_call_cmd(call, k->cmd), lucent,
-                                    k->attr == LC__PUSHER_USER_COUNT ? "num_users" : "num_clients");
+            lc__papi_count_result(lc__api_call_cmd(call, k->cmd), lucent,
+                                  k->attr == LC__PAPI_USER_COUNT ? "num_users" : "num_clients");
         if (n < 0)
             return LC_EIO;
-        rc |= lc_buf_printf(b, "%s\"%s\":%lld", first_attr ? "" : ",",
-                            k->attr == LC__PUSHER_USER_COUNT ? "user_count" : "subscription_count",
-                            n);
+        rc |=
+            lc_buf_printf(b, "%s\"%s\":%lld", first_attr ? "" : ",",
+                          k->attr == LC__PAPI_USER_COUNT ? "user_count" : "subscription_count", n);
         first_attr = false;
     }
     if (open)
@@ -331,7 +331,7 @@ static void on_done(void *arg, lc__api_call_t *call, bool gone)
     for (size_t i = 0; i < op->n_items && !status; i++)
         status = broadcast_status(lc__api_call_cmd(call, i), why, sizeof(why));
     if (status) {
-        lc__pusher_error(op->req, op->app, status, "%s", why);
+        lc__papi_error(op->req, op->app, status, "%s", why);
         goto out;
     }
     /* Pusher's shapes: {} without info; {"channels":{..}} or {"batch":[{..},..]} with it */
@@ -351,9 +351,9 @@ static void on_done(void *arg, lc__api_call_t *call, bool gone)
         rc |= lc_buf_append_str(&b, "]}");
     }
     if (rc)
-        lc__pusher_error(op->req, op->app, 500, "counting the channels failed");
+        lc__papi_error(op->req, op->app, 500, "counting the channels failed");
     else
-        lc__pusher_respond(op->req, 200, b.data, b.len);
+        lc__papi_respond(op->req, 200, b.data, b.len);
 out:
     lc_buf_free(&b);
     op_free(op);
@@ -398,36 +398,36 @@ static int plan_counts(ev_op_t *op, size_t item, const ev_item_t *it)
 {
     const char *ch;
     for (size_t i = 0; each_channel(it, i, &ch); i++) {
-        bool presence = lc__pusher_is_presence(ch), seen = false;
+        bool presence = lc__papi_is_presence(ch), seen = false;
         const char *prev;
         for (size_t j = 0; j < i && !seen && each_channel(it, j, &prev); j++)
             seen = strcmp(prev, ch) == 0; /* each channel is counted once */
         if (seen)
             continue;
         int rc = 0;
-        if ((it->info & LC__PUSHER_USER_COUNT) && presence)
-            rc = add_count(op, item, ch, LC__PUSHER_USER_COUNT);
-        if (!rc && (it->info & LC__PUSHER_SUBSCRIPTION_COUNT) && !presence)
-            rc = add_count(op, item, ch, LC__PUSHER_SUBSCRIPTION_COUNT);
+        if ((it->info & LC__PAPI_USER_COUNT) && presence)
+            rc = add_count(op, item, ch, LC__PAPI_USER_COUNT);
+        if (!rc && (it->info & LC__PAPI_SUBSCRIPTION_COUNT) && !presence)
+            rc = add_count(op, item, ch, LC__PAPI_SUBSCRIPTION_COUNT);
         if (rc)
             return rc;
     }
     return 0;
 }
 
-void lc__pusher_events(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t *req, bool batch)
+void lc__papi_events(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t *req, bool batch)
 {
     size_t len = 0;
     const char *body = lc_http_req_body(req, &len);
     lc_json_check_t chk;
     if (!body || !len || !lc_json_check_object(body, len, &chk)) {
-        lc__pusher_error(req, app, 400, "The body is not a JSON object%s%s",
-                         body && len ? ": " : "", body && len ? chk.why : "");
+        lc__papi_error(req, app, 400, "The body is not a JSON object%s%s", body && len ? ": " : "",
+                       body && len ? chk.why : "");
         return;
     }
     if (chk.nul) {
         /* names are C strings here, and the data string's content is published as text */
-        lc__pusher_error(req, app, 400, "Strings holding \\u0000 are not supported");
+        lc__papi_error(req, app, 400, "Strings holding \\u0000 are not supported");
         return;
     }
     cJSON *root = cJSON_ParseWithLength(body, len);
@@ -497,8 +497,8 @@ void lc__pusher_events(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t *
         snprintf(lucent, sizeof(lucent), "%s%s", app->channel_prefix, k->channel);
         lc__api_cmd_t *c = lc__api_call_cmd(call, k->cmd);
         lc_buf_t *t = &op->texts[k->cmd];
-        rc = k->attr == LC__PUSHER_USER_COUNT ? lc__pusher_cmd_presence(c, t, lucent, false)
-                                              : lc__pusher_cmd_subscriptions(c, t, lucent);
+        rc = k->attr == LC__PAPI_USER_COUNT ? lc__papi_cmd_presence(c, t, lucent, false)
+                                            : lc__papi_cmd_subscriptions(c, t, lucent);
     }
     if (rc) {
         lc__api_call_abort(call);
@@ -511,7 +511,7 @@ void lc__pusher_events(lc__api_t *a, const lc_pusher_app_t *app, lc_http_req_t *
     lc__api_call_run(call, true);
     return;
 fail:
-    lc__pusher_error(req, app, status, "%s", why);
+    lc__papi_error(req, app, status, "%s", why);
     free(its);
     cJSON_Delete(root);
     if (op)
