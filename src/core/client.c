@@ -83,7 +83,6 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
         return NULL;
     c->t = t;
     c->w = t->worker;
-    c->cfg = lc_worker_config(c->w);
     c->native_ping = opts && opts->native_ping;
     c->protobuf = opts && opts->protobuf;
     c->mode = opts ? (uint8_t)opts->mode : LC_CLIENT_BIDI;
@@ -98,8 +97,8 @@ lc_client_t *lc_client_new(lc_transport_t *t, const lc_client_opts_t *opts)
     lc__worker_count_session(c->w, 1);
     lc_metrics_conn(c->t->framing, 1);
     /* A connection that never authenticates is closed as stale. */
-    if (c->cfg->stale_close_delay_ms > 0)
-        lc__worker_sched(c->w, &c->sched, LC_SCHED_STALE, c->cfg->stale_close_delay_ms);
+    if (lc__ccfg(c)->stale_close_delay_ms > 0)
+        lc__worker_sched(c->w, &c->sched, LC_SCHED_STALE, lc__ccfg(c)->stale_close_delay_ms);
     return c;
 }
 
@@ -114,7 +113,6 @@ static void client_detach(lc_client_t *c)
     while (c->nsubs > 0)
         lc__client_remove_sub(c, c->nsubs - 1);
     lc__worker_unsched(c->w, &c->sched);
-    lc__worker_unsched(c->w, &c->pong);
     if (x) {
         lc__worker_unsched(c->w, &x->expire);
         lc__worker_unsched(c->w, &x->sub_expire);
@@ -197,9 +195,7 @@ void lc_client_on_close(lc_client_t *c)
     lc__worker_count_session(c->w, -1);
     lc_metrics_conn(c->t->framing, -1);
     lc_buf_free(&c->replies);
-    for (uint32_t i = c->qhead; i < c->qlen; i++)
-        lc_cmd_free(&c->queue[i]);
-    free(c->queue);
+    lc__client_drop_queue(c);
     free(c->subs);
     free(c->user);
     free(c->conn_info);
@@ -253,18 +249,15 @@ void lc__client_reply_empty(lc_client_t *c, uint32_t id, const char *kind)
 
 void lc__client_schedule_ping(lc_client_t *c)
 {
-    if (c->cfg->ping_interval_ms > 0)
-        lc__worker_sched(c->w, &c->sched, LC_SCHED_PING, c->cfg->ping_interval_ms);
+    if (lc__ccfg(c)->ping_interval_ms > 0)
+        lc__worker_sched(c->w, &c->sched, LC_SCHED_PING, lc__ccfg(c)->ping_interval_ms);
 }
 
 static void send_ping(lc_client_t *c)
 {
     if (c->native_ping) {
         c->t->vt->ping(c->t);
-        /* Native pongs come from tools (wscat, Postman): allow a whole interval and a bit. */
-        if (!c->pong.armed)
-            lc__worker_sched(c->w, &c->pong, LC_SCHED_PONG, c->cfg->ping_interval_ms * 10 / 9);
-        c->ping_outstanding = true;
+        c->ping_outstanding = true; /* answered by a pong frame before the next ping */
         if (c->mode != LC_CLIENT_UNI)
             return; /* uni_websocket pings both ways (spec §8.2) */
     }
@@ -276,14 +269,40 @@ static void send_ping(lc_client_t *c)
         return;
     int rc = c->t->vt->send(c->t, f);
     lc_rcbuf_unref(f);
-    if (rc == LC_ESLOW) {
+    if (rc == LC_ESLOW)
         lc__client_disconnect(c, LC_DISCONNECT_SLOW, NULL);
+}
+
+/* One sched runs the whole ping cycle of a session, so that a session carries one timer entry:
+ * PING sends a ping; with client.pong_timeout the sched then waits PONG (the deadline) and
+ * PING_REST (the rest of the interval), each kind with one fixed delay as the worker's lists
+ * need. A pong only clears ping_outstanding. Native ping frames (tools such as wscat answer
+ * them at once) have their whole interval to be answered: the next ping checks. */
+static void ping_cycle(lc_client_t *c, int kind)
+{
+    const lc_config_t *cfg = lc__ccfg(c);
+    if (kind == LC_SCHED_PONG) {
+        if (c->ping_outstanding) {
+            lc__client_disconnect(c, LC_DISCONNECT_NO_PONG, NULL);
+            return;
+        }
+        int64_t rest = cfg->ping_interval_ms - cfg->pong_timeout_ms;
+        lc__worker_sched(c->w, &c->sched, LC_SCHED_PING_REST, rest > 0 ? rest : 0);
         return;
     }
-    if (c->mode != LC_CLIENT_UNI && c->cfg->pong_timeout_ms > 0 && !c->ping_outstanding) {
-        c->ping_outstanding = true;
-        lc__worker_sched(c->w, &c->pong, LC_SCHED_PONG, c->cfg->pong_timeout_ms);
+    if (c->native_ping && c->ping_outstanding) {
+        lc__client_disconnect(c, LC_DISCONNECT_NO_PONG, NULL);
+        return;
     }
+    send_ping(c);
+    if (c->state != LC_CLIENT_CONNECTED)
+        return;
+    if (!c->native_ping && c->mode != LC_CLIENT_UNI && cfg->pong_timeout_ms > 0) {
+        c->ping_outstanding = true;
+        lc__worker_sched(c->w, &c->sched, LC_SCHED_PONG, cfg->pong_timeout_ms);
+        return;
+    }
+    lc__client_schedule_ping(c);
 }
 
 void lc__client_on_sched(lc_sched_t *s)
@@ -295,15 +314,11 @@ void lc__client_on_sched(lc_sched_t *s)
         lc__client_disconnect(c, LC_DISCONNECT_STALE, NULL);
         break;
     case LC_SCHED_PING:
-        c = lc_container_of(s, lc_client_t, sched);
-        send_ping(c);
-        if (c->state == LC_CLIENT_CONNECTED)
-            lc__client_schedule_ping(c);
-        break;
     case LC_SCHED_PONG:
-        c = lc_container_of(s, lc_client_t, pong);
-        if (c->ping_outstanding)
-            lc__client_disconnect(c, LC_DISCONNECT_NO_PONG, NULL);
+    case LC_SCHED_PING_REST:
+        c = lc_container_of(s, lc_client_t, sched);
+        if (c->state == LC_CLIENT_CONNECTED)
+            ping_cycle(c, s->kind);
         break;
     case LC_SCHED_EXPIRE:
         c = lc_container_of(s, lc_client_x_t, expire)->c;
@@ -327,7 +342,6 @@ void lc__client_on_sched(lc_sched_t *s)
 static void got_pong(lc_client_t *c)
 {
     c->ping_outstanding = false;
-    lc__worker_unsched(c->w, &c->pong);
 }
 
 void lc_client_on_pong(lc_client_t *c)
@@ -353,7 +367,7 @@ void lc__client_arm_expiry(lc_client_t *c)
     int64_t delay_s = c->exp - lc_now_s();
     /* Client-side refresh gets client.expired_close_delay of grace; the refresh proxy is asked
      * at the expiry itself. */
-    int64_t grace = c->server_refresh ? 0 : c->cfg->expired_close_delay_ms;
+    int64_t grace = c->server_refresh ? 0 : lc__ccfg(c)->expired_close_delay_ms;
     int64_t delay = (delay_s > 0 ? delay_s * 1000 : 0) + grace;
     lc__worker_sched(c->w, &c->x->expire, LC_SCHED_EXPIRE, delay);
 }
@@ -405,15 +419,19 @@ int lc__client_handle(lc_client_t *c, lc_cmd_t *cmd)
 /* client.command_rate_limit: whether this command is one too many in the current second. */
 static bool over_rate(lc_client_t *c)
 {
-    int limit = c->cfg->command_rate_limit;
+    int limit = lc__ccfg(c)->command_rate_limit;
     if (limit <= 0)
         return false;
+    /* the counters live in the side struct: only sessions under a limit pay for them */
+    lc_client_x_t *x = lc__client_x(c);
+    if (!x)
+        return false;
     uint32_t now = (uint32_t)(lc_mono_ms() / 1000);
-    if (now != c->rate_second) {
-        c->rate_second = now;
-        c->rate_count = 0;
+    if (now != x->rate_second) {
+        x->rate_second = now;
+        x->rate_count = 0;
     }
-    return ++c->rate_count > (uint32_t)limit;
+    return ++x->rate_count > (uint32_t)limit;
 }
 
 static int dispatch(lc_client_t *c, lc_cmd_t *cmd)
@@ -423,7 +441,7 @@ static int dispatch(lc_client_t *c, lc_cmd_t *cmd)
     if (!pong && over_rate(c)) {
         if (cmd->type == LC_CMD_SEND)
             return LC_CMD_DONE;
-        if (c->cfg->command_rate_limit_disconnect || cmd->type == LC_CMD_CONNECT) {
+        if (lc__ccfg(c)->command_rate_limit_disconnect || cmd->type == LC_CMD_CONNECT) {
             lc_log_info("client %s: over client.command_rate_limit: disconnect",
                         c->id[0] ? c->id : "-");
             lc__client_disconnect(c, LC_DISCONNECT_TOO_MANY_REQUESTS, NULL);
@@ -467,16 +485,20 @@ static int dispatch(lc_client_t *c, lc_cmd_t *cmd)
  * a decoded command), and commands are rare next to the pushes a session receives. */
 static void release_queue(lc_client_t *c)
 {
-    c->qhead = c->qlen = 0;
     free(c->queue);
     c->queue = NULL;
-    c->qcap = 0;
+}
+
+static uint32_t queued(const lc_client_t *c)
+{
+    return c->queue ? c->queue->len - c->queue->head : 0;
 }
 
 void lc__client_drop_queue(lc_client_t *c)
 {
-    for (uint32_t i = c->qhead; i < c->qlen; i++)
-        lc_cmd_free(&c->queue[i]);
+    lc_cmd_queue_t *q = c->queue;
+    for (uint32_t i = q ? q->head : 0; q && i < q->len; i++)
+        lc_cmd_free(&q->cmds[i]);
     release_queue(c);
     c->bad_tail = false;
 }
@@ -501,7 +523,7 @@ void lc__client_process_queue(lc_client_t *c)
             run_due(c);
             continue;
         }
-        if (c->qhead == c->qlen) {
+        if (queued(c) == 0) {
             release_queue(c);
             if (c->bad_tail) {
                 c->bad_tail = false;
@@ -510,7 +532,7 @@ void lc__client_process_queue(lc_client_t *c)
             }
             return;
         }
-        lc_cmd_t cmd = c->queue[c->qhead++];
+        lc_cmd_t cmd = c->queue->cmds[c->queue->head++];
         int r = dispatch(c, &cmd);
         /* parked when it waits: then this copy is empty */
         lc_cmd_free(&cmd);
@@ -526,15 +548,20 @@ void lc__client_process_queue(lc_client_t *c)
 
 static int queue_push(lc_client_t *c, lc_cmd_t *cmd)
 {
-    if (c->qlen == c->qcap) {
-        uint32_t ncap = c->qcap ? c->qcap * 2 : 4;
-        lc_cmd_t *nq = realloc(c->queue, ncap * sizeof(*nq));
+    lc_cmd_queue_t *q = c->queue;
+    if (!q || q->len == q->cap) {
+        uint32_t ncap = q ? q->cap * 2 : 4;
+        if (q && ncap < q->cap)
+            return LC_ENOMEM;
+        lc_cmd_queue_t *nq = realloc(q, sizeof(*nq) + ncap * sizeof(nq->cmds[0]));
         if (!nq)
             return LC_ENOMEM;
-        c->queue = nq;
-        c->qcap = ncap;
+        if (!q)
+            nq->head = nq->len = 0;
+        nq->cap = ncap;
+        c->queue = q = nq;
     }
-    c->queue[c->qlen++] = *cmd;
+    q->cmds[q->len++] = *cmd;
     return 0;
 }
 
@@ -569,11 +596,11 @@ void lc_client_on_message(lc_client_t *c, const char *data, size_t len)
         }
         /* Commands waiting behind an unanswered hook decision (client.max_queued_commands):
          * more is a flood. */
-        if (c->qlen - c->qhead >= (uint32_t)c->cfg->max_queued_commands) {
+        if (queued(c) >= (uint32_t)lc__ccfg(c)->max_queued_commands) {
             lc_cmd_free(&cmd);
             lc_log_info("client %s: more than client.max_queued_commands (%d) commands "
                         "waiting: disconnect",
-                        c->id[0] ? c->id : "-", c->cfg->max_queued_commands);
+                        c->id[0] ? c->id : "-", lc__ccfg(c)->max_queued_commands);
             lc__client_disconnect(c, LC_DISCONNECT_TOO_MANY_REQUESTS, NULL);
             lc__client_drop_queue(c);
             return;
@@ -629,6 +656,11 @@ const char *lc_client_session(const lc_client_t *c)
 lc_client_t *lc__client_of_user_node(lc_list_t *node)
 {
     return lc_container_of(node, lc_client_t, user_node);
+}
+
+const char *lc__client_user_of_node(lc_list_t *node)
+{
+    return lc_container_of(node, lc_client_t, user_node)->user;
 }
 
 bool lc_client_keeps_headers(lc_worker_t *w)

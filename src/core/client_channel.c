@@ -23,18 +23,19 @@ const lc_ns_opts_t *lc__client_channel_checks(lc_client_t *c, const lc_cmd_t *cm
         return NULL;
     }
     size_t len = strlen(cmd->channel);
-    if ((int64_t)len > c->cfg->channel_max_length) {
+    if ((int64_t)len > lc__ccfg(c)->channel_max_length) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
         return NULL;
     }
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, cmd->channel, len, c->user, scratch);
+    const lc_ns_opts_t *o =
+        lc_config_resolve_channel(lc__ccfg(c), cmd->channel, len, c->user, scratch);
     if (!o) {
         lc_log_refused(cmd->type == LC_CMD_PUBLISH ? "publish" : "command", c->id, c->user,
                        cmd->channel, "rules", LC_ERROR_UNKNOWN_CHANNEL, "unknown channel");
         lc__client_reply_error(c, cmd->id, LC_ERROR_UNKNOWN_CHANNEL);
         return NULL;
     }
-    if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(c->cfg, cmd->channel))) {
+    if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(lc__ccfg(c), cmd->channel))) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
         return NULL;
     }
@@ -107,8 +108,8 @@ int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
 int lc__client_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
 {
     lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o =
-        lc_config_resolve_channel(c->cfg, cmd->channel, strlen(cmd->channel), c->user, &scratch);
+    const lc_ns_opts_t *o = lc_config_resolve_channel(lc__ccfg(c), cmd->channel,
+                                                      strlen(cmd->channel), c->user, &scratch);
     if (v->type != LC_VERDICT_ALLOW) {
         lc__client_reply_verdict(c, cmd->id, v);
         return LC_CMD_DONE;

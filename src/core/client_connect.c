@@ -29,7 +29,7 @@ typedef struct conn_grant {
 
 static char *dup_raw(lc_raw_t r, size_t *len)
 {
-    if (!r.p || r.len == 0)
+    if (!r.p || r.len == 0 || r.len > UINT32_MAX)
         return NULL;
     char *p = malloc(r.len + 1);
     if (!p)
@@ -42,7 +42,7 @@ static char *dup_raw(lc_raw_t r, size_t *len)
 
 static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, const conn_grant_t *g)
 {
-    const lc_config_t *cfg = c->cfg;
+    const lc_config_t *cfg = lc__ccfg(c);
     int64_t now = lc_now_s();
     int64_t exp = cfg->client_insecure ? 0 : g->exp; /* insecure mode ignores expiry */
     if (g->expire_at_claim && exp > 0 && exp <= now) {
@@ -51,7 +51,9 @@ static int finish_connect(lc_client_t *c, uint32_t id, const lc_cmd_t *cmd, cons
         return LC_CMD_STOP;
     }
     c->user = strdup(g->user ? g->user : "");
-    c->conn_info = dup_raw(g->info, &c->conn_info_len);
+    size_t info_len = 0;
+    c->conn_info = dup_raw(g->info, &info_len);
+    c->conn_info_len = (uint32_t)info_len; /* dup_raw refuses more than 4 GiB */
     /* Meta, a session id and an expiry check live in the side struct; a connection with
      * none of them goes without it. */
     bool want_meta = g->meta.p && g->meta.len > 0;
@@ -222,7 +224,7 @@ void lc__client_refresh_at_expiry_apply(lc_client_t *c, const lc_verdict_t *v)
         if (ni) {
             free(c->conn_info);
             c->conn_info = ni;
-            c->conn_info_len = n;
+            c->conn_info_len = (uint32_t)n;
         }
     }
     if (v->expire_at > lc_now_s()) {

@@ -16,7 +16,7 @@ static int64_t sub_deadline(const lc_client_t *c, const lc_csub_t *cs)
 {
     /* A client-side refresh gets client.expired_sub_close_delay of grace; the sub_refresh
      * proxy is asked at the expiry itself. */
-    return cs->exp * 1000 + (cs->proxy_refresh ? 0 : c->cfg->expired_sub_close_delay_ms);
+    return cs->exp * 1000 + (cs->proxy_refresh ? 0 : lc__ccfg(c)->expired_sub_close_delay_ms);
 }
 
 void lc__client_arm_sub_expiry(lc_client_t *c)
@@ -102,7 +102,7 @@ static bool ask_sub_refresh_proxy(lc_client_t *c, lc_csub_t *cs)
     size_t len;
     const char *ch = lc_hub_sub_channel(cs->s, &len);
     lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, ch, len, c->user, &scratch);
+    const lc_ns_opts_t *o = lc_config_resolve_channel(lc__ccfg(c), ch, len, c->user, &scratch);
     if (!o || !o->sub_refresh_proxy)
         return false;
     x->sub_refresh_ch = strndup(ch, len);

@@ -69,8 +69,17 @@ typedef struct lc_sub_spec {
  * expiring tokens. A plain token-authenticated connection never allocates it (lc__client_x
  * makes it when a path first writes one of these; readers take c->x == NULL as "none"). Freed
  * with the session. */
+/* Commands of one message (or several) waiting to be handled in order; allocated when a
+ * message arrives and freed once worked through, so an idle session holds none. */
+typedef struct lc_cmd_queue {
+    uint32_t head, len, cap;
+    lc_cmd_t cmds[];
+} lc_cmd_queue_t;
+
 typedef struct lc_client_x {
     lc_client_t *c;        /* back pointer for the scheds below */
+    uint32_t rate_second;  /* client.command_rate_limit: the second being counted (mono s) */
+    uint32_t rate_count;   /* commands dispatched in it */
     lc_sched_t expire;     /* connection expiry check (exp + grace) */
     lc_sched_t sub_expire; /* the earliest subscription expiry check */
     lc_cmd_t cur;          /* the command waiting for the pending step (empty at expiry) */
@@ -94,41 +103,46 @@ typedef struct lc_client_x {
 struct lc_client {
     lc_transport_t *t;
     lc_worker_t *w;
-    const lc_config_t *cfg;
     uint8_t state;         /* enum lc_client_state */
-    bool unusable;         /* a connect error was answered: nothing else is accepted */
+    uint8_t mode;          /* enum lc_client_mode */
+    uint8_t wait;          /* enum lc_wait_kind: the pending step, its handle in x */
     bool native_ping;      /* transport-level pings (?cf_ws_frame_ping_pong=true) */
     bool protobuf;         /* commands arrive as Protobuf messages */
     bool ping_outstanding; /* a ping was sent and its pong has not arrived */
-    bool registered;       /* in the worker's id → client map */
-    bool user_counted;     /* holds a place of client.user_connection_limit */
-    uint8_t mode;          /* enum lc_client_mode */
-    bool bad_tail;         /* a malformed command followed: disconnect there */
-    uint8_t wait;          /* enum lc_wait_kind: the pending step, its handle in x */
-    bool starting;         /* inside the call that starts a step (its answer may come at once) */
-    bool server_refresh;   /* the refresh proxy prolongs this connection */
-    char id[37];           /* client id (UUID v4), "" before connect */
-    char *user;            /* "" = anonymous */
-    char *conn_info;       /* raw JSON from the token's info / b64info, NULL when none */
-    size_t conn_info_len;
-    int64_t exp; /* connection expiry (Unix s), 0 = none */
+    /* Flags read rarely share a byte: every session holds them (keep the address of none). */
+    bool unusable : 1;       /* a connect error was answered: nothing else is accepted */
+    bool registered : 1;     /* in the worker's id → client map */
+    bool user_counted : 1;   /* holds a place of client.user_connection_limit */
+    bool bad_tail : 1;       /* a malformed command followed: disconnect there */
+    bool starting : 1;       /* inside the call that starts a step (its answer may come at once) */
+    bool server_refresh : 1; /* the refresh proxy prolongs this connection */
+    char id[37];             /* client id (UUID v4), "" before connect */
+    uint32_t conn_info_len;  /* (with nsubs, fills what id leaves of 8-byte words) */
+    uint32_t nsubs;          /* entries of subs */
+    char *user;              /* "" = anonymous */
+    char *conn_info;         /* raw JSON from the token's info / b64info, NULL when none */
+    int64_t exp;             /* connection expiry (Unix s), 0 = none */
     /* The client's side of the two-way subscription index: compact records owned by the
-     * hub; a small array is enough below client.channel_limit (128 by default). */
+     * hub; a small array is enough below client.channel_limit (128 by default). Its capacity
+     * is the power of two at or above nsubs (see grow_subs). */
     lc_csub_t *subs;
-    uint32_t nsubs, capsubs;
-    lc_list_t user_node; /* in the worker's list of this user's connections */
-    lc_sched_t sched;    /* stale before connect, ping after */
-    lc_sched_t pong;
+    lc_list_t user_node; /* in the ring of this user's connections on the worker */
+    /* Stale before connect; after it the ping cycle: ping, then the pong deadline, then the
+     * rest of the interval (one sched for all three, see lc__client_on_sched). */
+    lc_sched_t sched;
     lc_buf_t replies; /* replies to the message being processed, sent as one frame */
     /* Commands wait here while an asynchronous step is pending: a connection's commands
-     * are answered in order. */
-    lc_cmd_t *queue;
-    uint32_t qhead, qlen, qcap;
-    uint32_t rate_second; /* client.command_rate_limit: the second being counted (mono s) */
-    uint32_t rate_count;  /* commands dispatched in it */
-    lc_cmd_t *cmd;        /* the command being handled (the dispatcher's, or x->cur once parked) */
-    lc_client_x_t *x;     /* NULL until a path needs it */
+     * are answered in order. NULL while empty. */
+    lc_cmd_queue_t *queue;
+    lc_cmd_t *cmd;    /* the command being handled (the dispatcher's, or x->cur once parked) */
+    lc_client_x_t *x; /* NULL until a path needs it */
 };
+
+/* The config, through the worker: one pointer less in every session. */
+static inline const lc_config_t *lc__ccfg(const lc_client_t *c)
+{
+    return lc_worker_config(c->w);
+}
 
 /* The session's side struct, made on first use. NULL when out of memory: the caller answers
  * as for any other allocation failure on its path. */

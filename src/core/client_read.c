@@ -137,7 +137,7 @@ static int handle_history(lc_client_t *c, const lc_cmd_t *cmd)
     req.chlen = len;
     lc_node_chan_opts(lc_worker_node(c->w), o, &req.opts);
     /* Client limits are capped at client.history_max_publication_limit (also for "all"). */
-    int cap = c->cfg->history_max_publication_limit;
+    int cap = lc__ccfg(c)->history_max_publication_limit;
     req.limit = cmd->limit;
     if (cap > 0 && (req.limit < 0 || req.limit > cap))
         req.limit = cap;

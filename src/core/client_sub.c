@@ -50,7 +50,7 @@ bool lc__client_can_presence(const lc_client_t *c, const lc_ns_opts_t *o, bool s
     if (o->allow_presence_for_subscriber && subscribed &&
         anon_ok(c, o->allow_presence_for_anonymous))
         return true;
-    return c->cfg->client_insecure;
+    return lc__ccfg(c)->client_insecure;
 }
 
 bool lc__client_can_history(const lc_client_t *c, const lc_ns_opts_t *o, bool subscribed)
@@ -59,7 +59,7 @@ bool lc__client_can_history(const lc_client_t *c, const lc_ns_opts_t *o, bool su
         return true;
     if (o->allow_history_for_subscriber && subscribed && anon_ok(c, o->allow_history_for_anonymous))
         return true;
-    return c->cfg->client_insecure;
+    return lc__ccfg(c)->client_insecure;
 }
 
 const char *lc__channel_name_after_ns(const lc_config_t *cfg, const char *ch)
@@ -76,16 +76,21 @@ const char *lc__channel_name_after_ns(const lc_config_t *cfg, const char *ch)
 
 /* --- making a subscription ------------------------------------------------------------- */
 
+/* The array holds at least the power of two at or above nsubs (it is not shrunk when
+ * subscriptions go), so it is full exactly when nsubs is 0 or a power of two: then it is
+ * reallocated to twice that (most sessions hold one or two). */
 static int grow_subs(lc_client_t *c)
 {
-    if (c->nsubs < c->capsubs)
+    uint32_t n = c->nsubs;
+    if (n != 0 && (n & (n - 1)) != 0)
         return 0;
-    uint32_t ncap = c->capsubs ? c->capsubs * 2 : 1; /* most sessions hold one or two */
+    uint32_t ncap = n ? n * 2 : 1;
+    if (ncap < n)
+        return LC_ENOMEM;
     lc_csub_t *ns = realloc(c->subs, ncap * sizeof(*ns));
     if (!ns)
         return LC_ENOMEM;
     c->subs = ns;
-    c->capsubs = ncap;
     return 0;
 }
 
@@ -132,7 +137,7 @@ void lc__client_stream_req(const lc_client_t *c, const char *ch, size_t len,
         req->since.offset = sp->offset;
         if (sp->epoch)
             snprintf(req->since.epoch, sizeof(req->since.epoch), "%s", sp->epoch);
-        int lim = c->cfg->recovery_max_publication_limit;
+        int lim = lc__ccfg(c)->recovery_max_publication_limit;
         req->limit = lim > 0 ? lim : -1;
     }
 }
@@ -414,7 +419,7 @@ static void client_spec(const lc_cmd_t *cmd, const lc_ns_opts_t *o, lc_sub_spec_
 
 int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
 {
-    const lc_config_t *cfg = c->cfg;
+    const lc_config_t *cfg = lc__ccfg(c);
     if (!cmd->channel || !cmd->channel[0]) {
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel required");
         return LC_CMD_STOP;
@@ -472,7 +477,8 @@ int lc__client_subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_ver
 {
     size_t len = strlen(cmd->channel);
     lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, cmd->channel, len, c->user, &scratch);
+    const lc_ns_opts_t *o =
+        lc_config_resolve_channel(lc__ccfg(c), cmd->channel, len, c->user, &scratch);
     if (v->type != LC_VERDICT_ALLOW) {
         lc__client_reply_verdict(c, cmd->id, v);
     } else if (!o) {

@@ -242,7 +242,7 @@ static void reply_subscribe(lc_client_t *c, uint32_t id, const lc_buf_t *result)
 
 static void reply_connect(lc_client_t *c, sub_run_t *run)
 {
-    const lc_config_t *cfg = c->cfg;
+    const lc_config_t *cfg = lc__ccfg(c);
     int64_t now = lc_now_s();
     lc_buf_putc(&run->out, '}');
     lc_connect_result_t r;
@@ -376,10 +376,10 @@ static int add_server_job(lc_client_t *c, sub_run_t *run, const char *ch,
                           const lc_sub_options_t *so, const lc_cmd_t *cmd)
 {
     size_t len = strlen(ch);
-    if (len == 0 || (int64_t)len > c->cfg->channel_max_length)
+    if (len == 0 || (int64_t)len > lc__ccfg(c)->channel_max_length)
         return add_job(run, ch, len, NULL, LC_ERROR_BAD_REQUEST, false);
     lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, ch, len, c->user, &scratch);
+    const lc_ns_opts_t *o = lc_config_resolve_channel(lc__ccfg(c), ch, len, c->user, &scratch);
     if (!o)
         return add_job(run, ch, len, NULL, LC_ERROR_UNKNOWN_CHANNEL, false);
     lc_sub_spec_t sp;
@@ -412,7 +412,7 @@ static int add_server_job(lc_client_t *c, sub_run_t *run, const char *ch,
  * skipped otherwise; a bad name or an undefined namespace ends the connection (3501). */
 static int add_uni_jobs(lc_client_t *c, sub_run_t *run, const lc_cmd_t *cmd)
 {
-    const lc_config_t *cfg = c->cfg;
+    const lc_config_t *cfg = lc__ccfg(c);
     int rc = 0;
     for (size_t i = 0; i < cmd->n_subs && !rc; i++) {
         const lc_cmd_sub_t *want = &cmd->subs[i];
@@ -462,13 +462,13 @@ int lc__client_connect_run(lc_client_t *c, const lc_cmd_t *cmd, const lc_conn_su
         rc = add_server_job(c, run, g->subs[i].channel, &g->subs[i].opts, cmd);
     for (size_t i = 0; !rc && i < g->n_channels; i++)
         rc = add_server_job(c, run, g->channels[i], NULL, cmd);
-    if (!rc && c->cfg->personal_channel_enabled && c->user[0]) {
+    if (!rc && lc__ccfg(c)->personal_channel_enabled && c->user[0]) {
         /* client.subscribe_to_user_personal_channel: `#42`, or `ns:#42` */
         lc_buf_t name = LC_BUF_INIT;
-        const char *ns = c->cfg->personal_channel_namespace;
+        const char *ns = lc__ccfg(c)->personal_channel_namespace;
         if (ns && *ns)
-            lc_buf_printf(&name, "%s%s", ns, c->cfg->namespace_boundary);
-        lc_buf_printf(&name, "%s%s", c->cfg->user_boundary, c->user);
+            lc_buf_printf(&name, "%s%s", ns, lc__ccfg(c)->namespace_boundary);
+        lc_buf_printf(&name, "%s%s", lc__ccfg(c)->user_boundary, c->user);
         rc = name.data ? add_server_job(c, run, name.data, NULL, cmd) : LC_ENOMEM;
         lc_buf_free(&name);
     }

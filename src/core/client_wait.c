@@ -90,7 +90,7 @@ void lc__client_decide_req(lc_client_t *c, lc_hook_kind kind, lc_decide_req_t *r
 {
     memset(r, 0, sizeof(*r));
     r->kind = kind;
-    r->cfg = c->cfg;
+    r->cfg = lc__ccfg(c);
     r->session.client = c->id;
     r->session.transport = c->t->vt->name;
     r->session.user = c->user ? c->user : "";

@@ -18,8 +18,9 @@
  * deadline. No timer per connection. */
 enum lc_sched_kind {
     LC_SCHED_STALE,
-    LC_SCHED_PING,
-    LC_SCHED_PONG,
+    LC_SCHED_PING,      /* client.ping_interval after connect or the previous ping */
+    LC_SCHED_PONG,      /* client.pong_timeout after a ping */
+    LC_SCHED_PING_REST, /* the rest of the interval after the pong deadline */
     LC_SCHED_EXPIRE,
     LC_SCHED_SUB_EXPIRE,
     LC_SCHED_MAX
@@ -49,8 +50,10 @@ void lc__worker_remove_client(lc_worker_t *w, const char *id, const char *user,
 /* Emulation sessions by session id (POST /emulation finds its session through these). */
 int lc__worker_add_session(lc_worker_t *w, const char *session, lc_client_t *c);
 void lc__worker_remove_session(lc_worker_t *w, const char *session);
-/* The list of a user's connections on this worker (lc_client_t.user_node), or NULL. */
-lc_list_t *lc__worker_user_clients(lc_worker_t *w, const char *user);
+/* A user's sessions on this worker: fills out[0..max) with their lc_client_t pointers and
+ * returns how many there are (call with max 0 to count). id and user must be the session's own
+ * strings (c->id, c->user): the worker's maps borrow them until lc__worker_remove_client. */
+size_t lc__worker_user_clients(lc_worker_t *w, const char *user, void **out, size_t max);
 lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id);
 /* Call fn for every connected session of the worker (fn may end the one it is given). */
 size_t lc__worker_each_client(lc_worker_t *w, void (*fn)(lc_client_t *c, void *arg), void *arg);
@@ -101,6 +104,8 @@ void lc__client_deliver(void *owner, lc_rcbuf_t *push, lc_rcbuf_t **frames, void
 void lc__client_shutdown(lc_client_t *c);
 /* The session a worker's user list node belongs to. */
 lc_client_t *lc__client_of_user_node(lc_list_t *node);
+/* The user string of the session whose user_node this is (the worker's users map borrows it). */
+const char *lc__client_user_of_node(lc_list_t *node);
 
 /* Node side. */
 /* client.user_connection_limit: take one of user's places on this node (false when all

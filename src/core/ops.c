@@ -85,35 +85,25 @@ static size_t for_target(lc_worker_t *w, const lc_target_t *t,
     }
     if (!has_user)
         return 0;
-    lc_list_t *head = lc__worker_user_clients(w, t->user);
-    if (!head)
+    /* fn may disconnect any of them, which changes the user's ring: take the sessions out of
+     * it first. */
+    size_t n = lc__worker_user_clients(w, t->user, NULL, 0);
+    if (n == 0)
         return 0;
-    /* fn may disconnect the user's last connection here, which frees the list head: take the
-     * sessions out of the list first. */
-    size_t n = 0, cap = 0;
-    lc_client_t **all = NULL;
-    lc_list_t *pos;
-    lc_list_foreach(pos, head)
-    {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
-            lc_client_t **na = realloc(all, cap * sizeof(*na));
-            if (!na) {
-                lc_log_error("server API operation on user %s: out of memory", t->user);
-                free(all);
-                return 0;
-            }
-            all = na;
-        }
-        all[n++] = lc_container_of(pos, lc_client_t, user_node);
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
+    void **all = malloc(n * sizeof(*all));
+    if (!all) {
+        lc_log_error("server API operation on user %s: out of memory", t->user);
+        return 0;
     }
+    lc__worker_user_clients(w, t->user, all, n);
     size_t done = 0;
     for (size_t i = 0; i < n; i++) {
-        if (all[i]->state != LC_CLIENT_CONNECTED)
+        lc_client_t *c = all[i];
+        if (c->state != LC_CLIENT_CONNECTED)
             continue;
         done++;
-        fn(all[i], arg);
+        fn(c, arg);
     }
     free(all);
     return done;
@@ -134,7 +124,8 @@ static void do_subscribe(lc_client_t *c, void *arg)
     if (lc__client_find_sub(c, a->channel, len))
         return;
     lc_ns_opts_t scratch;
-    const lc_ns_opts_t *o = lc_config_resolve_channel(c->cfg, a->channel, len, c->user, &scratch);
+    const lc_ns_opts_t *o =
+        lc_config_resolve_channel(lc__ccfg(c), a->channel, len, c->user, &scratch);
     if (!o)
         return;
     lc_sub_spec_t sp;
@@ -286,14 +277,14 @@ static void do_refresh(lc_client_t *c, void *arg)
         lc__client_disconnect(c, LC_DISCONNECT_EXPIRED, NULL);
         return;
     }
-    if (a->info.p && a->info.len) {
+    if (a->info.p && a->info.len && a->info.len <= UINT32_MAX) {
         char *ni = malloc(a->info.len + 1);
         if (ni) {
             memcpy(ni, a->info.p, a->info.len);
             ni[a->info.len] = '\0';
             free(c->conn_info);
             c->conn_info = ni;
-            c->conn_info_len = a->info.len;
+            c->conn_info_len = (uint32_t)a->info.len;
         }
     }
     if (a->expire_at > 0) {

@@ -315,37 +315,27 @@ void lc__worker_unsched(lc_worker_t *w, lc_sched_t *s)
 
 /* --- sessions -------------------------------------------------------------------------- */
 
-/* A user's connections on this worker, for the server API's user-targeted operations. */
-typedef struct lc_user_conns {
-    lc_list_t clients; /* lc_client_t.user_node */
-    size_t n;
-} lc_user_conns_t;
-
+/* A user's connections on this worker, for the server API's user-targeted operations and the
+ * exclusion of a user's sessions, form a ring through lc_client_t.user_node without a head of
+ * its own: the users map points at one member, whose user string is also the map's (borrowed)
+ * key. A user then costs one map entry, nothing else, which matters with one entry per
+ * connection. The client id map borrows the session's id the same way. */
 int lc__worker_add_client(lc_worker_t *w, const char *id, const char *user, lc_client_t *c,
                           lc_list_t *user_node)
 {
     size_t ul = strlen(user);
-    lc_user_conns_t *u = lc_map_get(&w->users, user, ul);
-    bool created = false;
-    if (!u) {
-        u = malloc(sizeof(*u));
-        if (!u || lc_map_put(&w->users, user, ul, u, NULL) != 0) {
-            free(u);
+    if (lc_map_put_ref(&w->clients, id, strlen(id), c, NULL) != 0)
+        return LC_ENOMEM;
+    lc_list_t *anchor = lc_map_get(&w->users, user, ul);
+    if (anchor) {
+        lc_list_insert_tail(anchor, user_node);
+    } else {
+        lc_list_init(user_node);
+        if (lc_map_put_ref(&w->users, user, ul, user_node, NULL) != 0) {
+            lc_map_del(&w->clients, id, strlen(id));
             return LC_ENOMEM;
         }
-        lc_list_init(&u->clients);
-        u->n = 0;
-        created = true;
     }
-    if (lc_map_put(&w->clients, id, strlen(id), c, NULL) != 0) {
-        if (created) {
-            lc_map_del(&w->users, user, ul);
-            free(u);
-        }
-        return LC_ENOMEM;
-    }
-    lc_list_insert_tail(&u->clients, user_node);
-    u->n++;
     atomic_store(&w->stat_clients, lc_map_count(&w->clients));
     atomic_store(&w->stat_users, lc_map_count(&w->users));
     return 0;
@@ -356,13 +346,17 @@ void lc__worker_remove_client(lc_worker_t *w, const char *id, const char *user,
 {
     if (!lc_map_del(&w->clients, id, strlen(id)))
         return;
-    lc_list_remove(user_node);
     size_t ul = strlen(user);
-    lc_user_conns_t *u = lc_map_get(&w->users, user, ul);
-    if (u && --u->n == 0) {
-        lc_map_del(&w->users, user, ul);
-        free(u);
+    if (user_node->next == user_node) {
+        lc_map_del(&w->users, user, ul); /* the user's last connection here */
+    } else {
+        lc_list_t *next = user_node->next;
+        lc_list_remove(user_node);
+        /* the map's key is the anchor's string: hand both to another member (no allocation) */
+        if (lc_map_get(&w->users, user, ul) == user_node)
+            (void)lc_map_put_ref(&w->users, lc__client_user_of_node(next), ul, next, NULL);
     }
+    lc_list_init(user_node);
     atomic_store(&w->stat_clients, lc_map_count(&w->clients));
     atomic_store(&w->stat_users, lc_map_count(&w->users));
 }
@@ -386,10 +380,20 @@ bool lc_ops_emulate(lc_worker_t *w, const char *session, const char *data, size_
     return true;
 }
 
-lc_list_t *lc__worker_user_clients(lc_worker_t *w, const char *user)
+size_t lc__worker_user_clients(lc_worker_t *w, const char *user, void **out, size_t max)
 {
-    lc_user_conns_t *u = lc_map_get(&w->users, user, strlen(user));
-    return u ? &u->clients : NULL;
+    lc_list_t *anchor = lc_map_get(&w->users, user, strlen(user));
+    if (!anchor)
+        return 0;
+    size_t n = 0;
+    lc_list_t *pos = anchor;
+    do {
+        if (n < max)
+            out[n] = lc__client_of_user_node(pos);
+        n++;
+        pos = pos->next;
+    } while (pos != anchor);
+    return n;
 }
 
 size_t lc__worker_each_client(lc_worker_t *w, void (*fn)(lc_client_t *c, void *arg), void *arg)
@@ -481,10 +485,8 @@ void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, 
     void **owners = stack;
     size_t n = 0, cap = LC_MAX_EXCLUDE_STACK;
     size_t want = ex->n_clients;
-    for (size_t i = 0; i < ex->n_users; i++) {
-        lc_user_conns_t *u = lc_map_get(&w->users, ex->users[i], strlen(ex->users[i]));
-        want += u ? u->n : 0;
-    }
+    for (size_t i = 0; i < ex->n_users; i++)
+        want += lc__worker_user_clients(w, ex->users[i], NULL, 0);
     if (want > cap) {
         owners = malloc(want * sizeof(*owners));
         if (!owners) {
@@ -497,12 +499,8 @@ void lc__worker_deliver(lc_worker_t *w, const char *ch, size_t chlen, int kind, 
         if (c)
             owners[n++] = c;
     }
-    for (size_t i = 0; i < ex->n_users; i++) {
-        lc_user_conns_t *u = lc_map_get(&w->users, ex->users[i], strlen(ex->users[i]));
-        lc_list_t *pos;
-        if (u)
-            lc_list_foreach(pos, &u->clients) owners[n++] = lc__client_of_user_node(pos);
-    }
+    for (size_t i = 0; i < ex->n_users; i++)
+        n += lc__worker_user_clients(w, ex->users[i], owners + n, want - n);
     lc_rcbuf_t *pushes[LC_HUB_VARIANTS] = {push, variants ? variants[0] : NULL,
                                            variants ? variants[1] : NULL};
     lc_hub_fanout_v(w->hub, ch, chlen, pushes, kind, offset, owners, n);
@@ -787,12 +785,6 @@ void lc__worker_free(lc_worker_t *w)
     uv_mutex_destroy(&w->inbox_mu);
     lc_hub_free(w->hub);
     lc_map_free(&w->clients);
-    lc_map_iter_t it = {0};
-    const char *k;
-    size_t kl;
-    void *v;
-    while (lc_map_next(&w->users, &it, &k, &kl, &v))
-        free(v);
     lc_map_free(&w->users);
     lc_map_free(&w->sessions);
     free(w->readbuf);

@@ -86,22 +86,34 @@ static lc__conn_aux_t *conn_aux(lc__conn_t *c)
 {
     if (c->aux == NULL) {
         c->aux = calloc(1, sizeof(*c->aux));
-        if (c->aux != NULL)
+        if (c->aux != NULL) {
             lc_buf_init(&c->aux->tail);
+            c->aux->conn = c;
+            lc_list_init(&c->aux->tnode);
+            c->aux->tkind = LC__T_NONE;
+        }
     }
     return c->aux;
 }
 
-/* Drop the tail, and the side state when no deadline needs it either. */
+/* Free the side state once nothing in it is in use. */
+static void aux_release(lc__conn_t *c)
+{
+    lc__conn_aux_t *a = c->aux;
+    if (a != NULL && a->tail.len == 0 && a->tail.cap == 0 && a->deadline == NULL &&
+        a->tkind == LC__T_NONE) {
+        free(a);
+        c->aux = NULL;
+    }
+}
+
+/* Drop the tail, and the side state when nothing else needs it either. */
 static void tail_free(lc__conn_t *c)
 {
     if (c->aux == NULL)
         return;
     lc_buf_free(&c->aux->tail);
-    if (c->aux->deadline == NULL) {
-        free(c->aux);
-        c->aux = NULL;
-    }
+    aux_release(c);
 }
 
 /* Feed p[0..n) (after whatever is kept) to the protocol, following protocol changes. The tail
@@ -212,8 +224,6 @@ void lc__conn_start(lc__server_t *srv, int fd, bool refuse)
     c->t.vt = &lc__http_vt;
     c->t.worker = srv->w;
     lc_list_init(&c->t.flush_node);
-    lc_list_init(&c->tnode);
-    c->tkind = LC__T_NONE;
     c->proto = refuse ? &refuse_proto : &lc__http_proto;
     lc_wqueue_init(&c->wq);
     lc_list_insert_tail(&srv->conns, &c->node);
@@ -268,20 +278,27 @@ int64_t lc__timeout_delay(const lc_config_t *cfg, int kind)
 
 void lc__conn_timeout(lc__conn_t *c, int kind)
 {
-    if (c->tkind != LC__T_NONE) {
-        lc_list_remove(&c->tnode);
-        lc_list_init(&c->tnode);
-        c->tkind = LC__T_NONE;
+    lc__conn_aux_t *a = c->aux;
+    if (a != NULL && a->tkind != LC__T_NONE) {
+        lc_list_remove(&a->tnode);
+        lc_list_init(&a->tnode);
+        a->tkind = LC__T_NONE;
     }
-    if (kind == LC__T_NONE || (c->flags & LC__CONN_CLOSED))
+    int64_t delay = kind == LC__T_NONE || (c->flags & LC__CONN_CLOSED)
+                        ? 0
+                        : lc__timeout_delay(lc_worker_config(c->t.worker), kind);
+    if (delay <= 0) {
+        aux_release(c);
         return;
-    int64_t delay = lc__timeout_delay(lc_worker_config(c->t.worker), kind);
-    if (delay <= 0)
+    }
+    if ((a = conn_aux(c)) == NULL) {
+        lc__conn_fail(c); /* out of memory: no deadline means no bound, so close */
         return;
-    c->due = (int64_t)uv_now(lc_worker_loop(c->t.worker)) + delay;
-    c->tkind = (int8_t)kind;
-    lc_list_insert_tail(&c->srv->timed[kind], &c->tnode);
-    lc__server_arm(c->srv, c->due);
+    }
+    a->due = (int64_t)uv_now(lc_worker_loop(c->t.worker)) + delay;
+    a->tkind = (int8_t)kind;
+    lc_list_insert_tail(&c->srv->timed[kind], &a->tnode);
+    lc__server_arm(c->srv, a->due);
 }
 
 int lc__conn_write(lc__conn_t *c, lc_rcbuf_t *b, size_t limit)

@@ -69,11 +69,16 @@ enum {
     LC__CONN_DELAYED = 1 << 10,  /* client.write_delay: queued frames wait for a delayed flush */
 };
 
-/* What only a connection with unconsumed input or a close in progress needs: most WebSocket
- * connections live without it, so it is allocated on demand and freed once empty. */
+/* What only a connection with unconsumed input, a pending deadline (HTTP timeouts, the
+ * WebSocket handshake) or a close in progress needs: an established WebSocket connection lives
+ * without it, so it is allocated on demand and freed once empty. */
 typedef struct lc__conn_aux {
     lc_buf_t tail;        /* unconsumed input */
     uv_timer_t *deadline; /* the close deadline, while closing */
+    lc__conn_t *conn;     /* back pointer from the server's deadline lists */
+    lc_list_t tnode;      /* in srv->timed[tkind] while a deadline is set */
+    int64_t due;          /* loop time (ms) of that deadline */
+    int8_t tkind;         /* enum lc__timeout_kind, LC__T_NONE when none */
 } lc__conn_aux_t;
 
 struct lc__conn {
@@ -86,9 +91,6 @@ struct lc__conn {
     lc_wqueue_t wq;
     lc__conn_aux_t *aux; /* NULL with no tail and no deadline */
     struct lc__tls *tls; /* NULL for plain TCP */
-    lc_list_t tnode;     /* in srv->timed[tkind] while a deadline is set */
-    int64_t due;         /* loop time (ms) of that deadline */
-    int8_t tkind;        /* enum lc__timeout_kind */
     unsigned flags;
 };
 
@@ -130,6 +132,11 @@ int64_t lc__timeout_delay(const lc_config_t *cfg, int kind);
 /* Set (or with LC__T_NONE clear) the connection's deadline of a kind; the delay comes from the
  * config (0 = that check is off). Replaces any deadline already set. */
 void lc__conn_timeout(lc__conn_t *c, int kind);
+/* The kind of the deadline set, LC__T_NONE when none. */
+static inline int lc__conn_tkind(const lc__conn_t *c)
+{
+    return c->aux != NULL ? c->aux->tkind : LC__T_NONE;
+}
 /* Whether the output queued for c exceeds http_server.max_output_buffer: protocols stop
  * consuming input until it drains (the connection resumes them). */
 bool lc__conn_out_full(const lc__conn_t *c);

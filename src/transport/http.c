@@ -190,7 +190,7 @@ static int on_message_begin(llhttp_t *p)
     h->in_message = true;
     /* a request head has read_header_timeout from its first byte (a new connection's from the
      * accept) */
-    if (h->req.conn->tkind != LC__T_HEAD)
+    if (lc__conn_tkind(h->req.conn) != LC__T_HEAD)
         lc__conn_timeout(h->req.conn, LC__T_HEAD);
     h->headers_done = false;
     h->field_open = false;

@@ -186,9 +186,10 @@ static void on_sweep(uv_timer_t *t)
     srv->timer_due = 0;
     for (int k = 0; k < LC__T_MAX; k++) {
         while (!lc_list_empty(&srv->timed[k])) {
-            lc__conn_t *c = lc_container_of(srv->timed[k].next, lc__conn_t, tnode);
-            if (c->due > now)
+            lc__conn_aux_t *a = lc_container_of(srv->timed[k].next, lc__conn_aux_t, tnode);
+            if (a->due > now)
                 break;
+            lc__conn_t *c = a->conn;
             lc__conn_timeout(c, LC__T_NONE);
             if (c->proto != NULL && c->proto->on_timeout != NULL)
                 c->proto->on_timeout(c, k);
@@ -207,7 +208,7 @@ static void on_sweep(uv_timer_t *t)
     }
     for (int k = 0; k < LC__T_MAX; k++) {
         if (!lc_list_empty(&srv->timed[k]))
-            lc__server_arm(srv, lc_container_of(srv->timed[k].next, lc__conn_t, tnode)->due);
+            lc__server_arm(srv, lc_container_of(srv->timed[k].next, lc__conn_aux_t, tnode)->due);
     }
 }
 

@@ -57,14 +57,19 @@ typedef struct ws_conn {
     lc__conn_t *conn;
     lc_client_t *client;
     const lc__ws_kind_t *kind;
-    size_t limit;       /* write queue bound (client.queue_max_size) */
-    uint64_t max_msg;   /* incoming message size limit, 0 = none */
-    uint32_t max_frags; /* websocket.max_fragments */
-    bool closing;       /* the session asked to close (or the worker stops) */
-    bool first_done;    /* kind->on_first has had its message */
-    bool got_message;   /* a data message arrived (the handshake timeout is over) */
-    bool too_big;       /* the message in progress broke a limit: close 1009 */
+    /* Every connection holds one of these, so what the config says is read from it rather
+     * than copied here (client.queue_max_size, websocket.max_fragments). */
+    uint32_t max_msg; /* incoming message size limit, 0 = none (a limit over 4 GiB is 4 GiB) */
+    bool closing;     /* the session asked to close (or the worker stops) */
+    bool first_done;  /* kind->on_first has had its message */
+    bool got_message; /* a data message arrived (the handshake timeout is over) */
+    bool too_big;     /* the message in progress broke a limit: close 1009 */
 } ws_conn_t;
+
+static const lc_config_t *ws_config(const ws_conn_t *ws)
+{
+    return lc_worker_config(ws->conn->t.worker);
+}
 
 /* ---- frames ---- */
 
@@ -169,7 +174,8 @@ static bool track_frames(ws_conn_t *ws, ws_session_t *s, const uint8_t *p, size_
             s->frags++;
             s->msg_cost += len + (s->frags > 1 ? WS_FRAGMENT_COST : 0);
             s->frag_open = !(s->hdr[0] & 0x80);
-            if ((ws->max_frags > 0 && s->frags > ws->max_frags) ||
+            int max_frags = ws_config(ws)->websocket_max_fragments;
+            if ((max_frags > 0 && s->frags > (uint32_t)max_frags) ||
                 (ws->max_msg > 0 && s->msg_cost > ws->max_msg))
                 return false;
         }
@@ -432,7 +438,8 @@ int lc__ws_send(lc_transport_t *t, lc_rcbuf_t *frame)
     if (ws->s != NULL &&
         (wslay_event_get_close_received(ws->s->ctx) || wslay_event_get_close_sent(ws->s->ctx)))
         return LC_ECLOSED;
-    return lc__conn_write(c, frame, ws->limit);
+    int64_t limit = ws_config(ws)->queue_max_size;
+    return lc__conn_write(c, frame, limit > 0 ? (size_t)limit : 0);
 }
 
 void lc__ws_flush(lc_transport_t *t)
@@ -684,9 +691,7 @@ void lc__ws_accept(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t max_ms
         return;
     }
     ws->kind = kind;
-    ws->limit = cfg->queue_max_size > 0 ? (size_t)cfg->queue_max_size : 0;
-    ws->max_msg = max_msg > 0 ? (uint64_t)max_msg : 0;
-    ws->max_frags = cfg->websocket_max_fragments > 0 ? (uint32_t)cfg->websocket_max_fragments : 0;
+    ws->max_msg = max_msg <= 0 ? 0 : max_msg > UINT32_MAX ? UINT32_MAX : (uint32_t)max_msg;
 
     char head[256];
     int hl = snprintf(head, sizeof(head),

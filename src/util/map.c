@@ -3,6 +3,8 @@
  * the owner shrinks explicitly (lc_map_shrink) when no iteration is in progress. */
 #include "util/map.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,9 +14,19 @@ struct lc_map_entry {
     lc_map_entry_t *next;
     uint64_t hash;
     void *val;
-    size_t klen;
-    char key[]; /* klen bytes plus a NUL */
+    uint32_t klen;
+    bool ref;   /* key[] holds a pointer to the caller's key (lc_map_put_ref) */
+    char key[]; /* klen bytes plus a NUL, or the pointer */
 };
+
+static const char *entry_key(const lc_map_entry_t *e)
+{
+    if (!e->ref)
+        return e->key;
+    const char *k;
+    memcpy(&k, e->key, sizeof(k));
+    return k;
+}
 
 #define MAP_MIN_BUCKETS 16
 
@@ -56,7 +68,7 @@ static lc_map_entry_t **map_slot(const lc_map_t *m, const void *key, size_t klen
     lc_map_entry_t **pp = &m->buckets[h & (m->nbuckets - 1)];
     for (; *pp != NULL; pp = &(*pp)->next) {
         lc_map_entry_t *e = *pp;
-        if (e->hash == h && e->klen == klen && (klen == 0 || memcmp(e->key, key, klen) == 0))
+        if (e->hash == h && e->klen == klen && (klen == 0 || memcmp(entry_key(e), key, klen) == 0))
             return pp;
     }
     return pp;
@@ -110,10 +122,12 @@ void lc_map_shrink(lc_map_t *m)
         (void)map_rehash(m, n); /* on ENOMEM the map simply stays as it was */
 }
 
-int lc_map_put(lc_map_t *m, const void *key, size_t klen, void *val, void **old)
+static int map_put(lc_map_t *m, const void *key, size_t klen, void *val, void **old, bool ref)
 {
     if (old != NULL)
         *old = NULL;
+    if (klen > UINT32_MAX)
+        return LC_ENOMEM;
     uint64_t h = lc_hash(key, klen);
     if (m->nbuckets > 0) {
         lc_map_entry_t *e = *map_slot(m, key, klen, h);
@@ -121,6 +135,8 @@ int lc_map_put(lc_map_t *m, const void *key, size_t klen, void *val, void **old)
             if (old != NULL)
                 *old = e->val;
             e->val = val;
+            if (ref && e->ref)
+                memcpy(e->key, &key, sizeof(key)); /* the new value's key from now on */
             return 0;
         }
     }
@@ -130,22 +146,35 @@ int lc_map_put(lc_map_t *m, const void *key, size_t klen, void *val, void **old)
         if (rc < 0)
             return rc;
     }
-    if (klen > SIZE_MAX - sizeof(lc_map_entry_t) - 1)
-        return LC_ENOMEM;
-    lc_map_entry_t *e = malloc(sizeof(*e) + klen + 1);
+    lc_map_entry_t *e = malloc(sizeof(*e) + (ref ? sizeof(key) : klen + 1));
     if (e == NULL)
         return LC_ENOMEM;
     e->hash = h;
     e->val = val;
-    e->klen = klen;
-    if (klen > 0)
-        memcpy(e->key, key, klen);
-    e->key[klen] = '\0';
+    e->klen = (uint32_t)klen;
+    e->ref = ref;
+    if (ref) {
+        memcpy(e->key, &key, sizeof(key));
+    } else {
+        if (klen > 0)
+            memcpy(e->key, key, klen);
+        e->key[klen] = '\0';
+    }
     size_t j = h & (m->nbuckets - 1);
     e->next = m->buckets[j];
     m->buckets[j] = e;
     m->count++;
     return 0;
+}
+
+int lc_map_put(lc_map_t *m, const void *key, size_t klen, void *val, void **old)
+{
+    return map_put(m, key, klen, val, old, false);
+}
+
+int lc_map_put_ref(lc_map_t *m, const char *key, size_t klen, void *val, void **old)
+{
+    return map_put(m, key, klen, val, old, true);
 }
 
 void *lc_map_del(lc_map_t *m, const void *key, size_t klen)
@@ -180,7 +209,7 @@ int lc_map_next(const lc_map_t *m, lc_map_iter_t *it, const char **key, size_t *
     }
     it->next = e->next;
     if (key != NULL)
-        *key = e->key;
+        *key = entry_key(e);
     if (klen != NULL)
         *klen = e->klen;
     if (val != NULL)

@@ -1,4 +1,5 @@
-/* Hash map from byte-string keys to pointers. The map copies keys; values are the caller's.
+/* Hash map from byte-string keys to pointers. The map copies keys (or borrows them, see
+ * lc_map_put_ref); values are the caller's.
  * Not thread-safe: each worker owns its maps. */
 #ifndef LC_UTIL_MAP_H
 #define LC_UTIL_MAP_H
@@ -26,6 +27,11 @@ void lc_map_free(lc_map_t *m);
 void *lc_map_get(const lc_map_t *m, const void *key, size_t klen);
 /* Insert or replace. *old (if non-NULL) receives the replaced value or NULL. 0 or LC_ENOMEM. */
 int lc_map_put(lc_map_t *m, const void *key, size_t klen, void *val, void **old);
+/* Like lc_map_put without copying the key: the entry points at key[0..klen), which must stay
+ * valid and unchanged while the entry exists (a key held by the value itself, such as a
+ * session's id). Saves the copy in maps with one entry per connection. Replacing the value of
+ * an entry made this way points it at the new key. */
+int lc_map_put_ref(lc_map_t *m, const char *key, size_t klen, void *val, void **old);
 /* Remove; returns the removed value or NULL when absent. */
 void *lc_map_del(lc_map_t *m, const void *key, size_t klen);
 size_t lc_map_count(const lc_map_t *m);
@@ -34,7 +40,8 @@ size_t lc_map_count(const lc_map_t *m);
 void lc_map_shrink(lc_map_t *m);
 /* Iteration: lc_map_iter_t it = {0}; while (lc_map_next(m, &it, &k, &kl, &v)) ...
  * Deleting the entry just returned is allowed; other modifications during iteration are not.
- * The key pointer stays valid while the entry exists (NUL-terminated copy). */
+ * The key pointer stays valid while the entry exists (a NUL-terminated copy, or the key given
+ * to lc_map_put_ref). */
 int lc_map_next(const lc_map_t *m, lc_map_iter_t *it, const char **key, size_t *klen, void **val);
 
 #endif

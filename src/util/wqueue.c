@@ -15,18 +15,17 @@
  * `one`, so a delivery does not allocate a ring and free it again after the write. */
 static inline lc_rcbuf_t **slots(lc_wqueue_t *q)
 {
-    return q->cap == 1 ? &q->one : q->items;
+    return q->cap == 1 ? &q->u.one : q->u.items;
 }
 
 static inline lc_rcbuf_t *const *cslots(const lc_wqueue_t *q)
 {
-    return q->cap == 1 ? &q->one : q->items;
+    return q->cap == 1 ? &q->u.one : q->u.items;
 }
 
 void lc_wqueue_init(lc_wqueue_t *q)
 {
-    q->items = NULL;
-    q->one = NULL;
+    q->u.items = NULL;
     q->cap = 0;
     q->head = 0;
     q->count = 0;
@@ -37,10 +36,11 @@ void lc_wqueue_init(lc_wqueue_t *q)
 void lc_wqueue_free(lc_wqueue_t *q)
 {
     lc_rcbuf_t **it = slots(q);
-    for (size_t i = 0; i < q->count; i++)
+    for (uint32_t i = 0; i < q->count; i++)
         lc_rcbuf_unref(it[(q->head + i) & (q->cap - 1)]);
     lc_metrics_wq_bytes(-(int64_t)q->bytes);
-    free(q->items);
+    if (q->cap > 1)
+        free(q->u.items);
     lc_wqueue_init(q);
 }
 
@@ -53,20 +53,19 @@ static int wqueue_grow(lc_wqueue_t *q)
         q->head = 0;
         return 0;
     }
-    size_t ncap = q->cap > 1 ? q->cap * 2 : WQ_MIN_CAP;
-    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
-    if (ncap < q->cap || ncap > SIZE_MAX / sizeof(*q->items))
+    uint32_t ncap = q->cap > 1 ? q->cap * 2 : WQ_MIN_CAP;
+    if (ncap < q->cap)
         return LC_ENOMEM;
     // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     lc_rcbuf_t **items = malloc(ncap * sizeof(*items));
     if (items == NULL)
         return LC_ENOMEM;
     lc_rcbuf_t **old = slots(q);
-    for (size_t i = 0; i < q->count; i++)
+    for (uint32_t i = 0; i < q->count; i++)
         items[i] = old[(q->head + i) & (q->cap - 1)];
-    free(q->items);
-    q->one = NULL;
-    q->items = items;
+    if (q->cap > 1)
+        free(q->u.items);
+    q->u.items = items;
     q->cap = ncap;
     q->head = 0;
     return 0;
@@ -75,7 +74,7 @@ static int wqueue_grow(lc_wqueue_t *q)
 int lc_wqueue_push(lc_wqueue_t *q, lc_rcbuf_t *b, size_t limit)
 {
     /* written as a subtraction so a huge frame cannot wrap the sum past the limit */
-    if (limit > 0 && (b->len > limit || q->bytes > limit - b->len))
+    if ((limit > 0 && (b->len > limit || q->bytes > limit - b->len)) || b->len > UINT32_MAX)
         return LC_ESLOW;
     if (q->count == q->cap) {
         int rc = wqueue_grow(q);
@@ -93,7 +92,7 @@ size_t lc_wqueue_iov(const lc_wqueue_t *q, uv_buf_t *iov, size_t max)
 {
     size_t n = 0;
     lc_rcbuf_t *const *it = cslots(q);
-    for (size_t i = 0; i < q->count && n < max; i++) {
+    for (uint32_t i = 0; i < q->count && n < max; i++) {
         lc_rcbuf_t *b = it[(q->head + i) & (q->cap - 1)];
         size_t off = i == 0 ? q->head_off : 0;
         if (b->len == off)
@@ -121,7 +120,7 @@ void lc_wqueue_consume(lc_wqueue_t *q, size_t n)
         LC_ASSERT(q->head_off <= b->len);
         size_t left = b->len - q->head_off;
         if (n < left) {
-            q->head_off += n;
+            q->head_off += (uint32_t)n;
             break;
         }
         /* fully written (empty frames included): drop it */

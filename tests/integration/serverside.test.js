@@ -184,6 +184,35 @@ t('API subscribe (user): every connection of the user gets a subscribe push, the
   assert.deepEqual(await other.next(), { push: { channel: 'barrier', pub: { data: { b: 1 } } } });
 });
 
+t('a user whose first connection left is still found: API subscribe and disconnect reach every other connection', async () => {
+  // A worker indexes a user's connections through one of them: whichever leaves, the others
+  // stay reachable, and the last one leaving forgets the user.
+  const a = await rawSession(ctx.server, { token: token('71') });
+  const b = await rawSession(ctx.server, { token: token('71') });
+  const c = await rawSession(ctx.server, { token: token('71') });
+  a.close();
+  await a.closed;
+  await sleep(100);
+  await apiOk('subscribe', { user: '71', channel: 'news' });
+  for (const raw of [b, c]) {
+    assert.deepEqual(await raw.push((p) => p.subscribe !== undefined, 5000, 'subscribe push'), {
+      push: { channel: 'news', subscribe: {} },
+    });
+  }
+  const d = await rawSession(ctx.server, { token: token('71') });
+  b.close();
+  await b.closed;
+  await sleep(100);
+  await apiOk('disconnect', { user: '71' });
+  for (const raw of [c, d]) assert.ok((await raw.closed).code >= 3000);
+  // all gone: a new connection of the user is a fresh start
+  const e = await rawSession(ctx.server, { token: token('71') });
+  await apiOk('subscribe', { user: '71', channel: 'news' });
+  assert.deepEqual(await e.push((p) => p.subscribe !== undefined, 5000, 'subscribe push'), {
+    push: { channel: 'news', subscribe: {} },
+  });
+});
+
 t('API subscribe with client: only that connection; with data: the push carries it', async () => {
   const a = await rawSession(ctx.server, { token: token('9') });
   const b = await rawSession(ctx.server, { token: token('9'), channels: ['barrier2'] });

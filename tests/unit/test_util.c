@@ -164,6 +164,48 @@ static void test_map_put_get_del_basic(void **state)
     assert_int_equal(lc_map_count(&m), 0);
 }
 
+/* lc_map_put_ref borrows the key: lookups compare the caller's bytes, iteration returns the
+ * caller's pointer, and replacing the value moves the entry to the new key's storage. */
+static void test_map_put_ref_borrows_the_key(void **state)
+{
+    lc_map_t m;
+    lc_map_init(&m);
+    char k1[] = "0b5e2c1a-user-connection-id-000000001";
+    char k2[] = "0b5e2c1a-user-connection-id-000000001"; /* same bytes, other storage */
+    int a = 1, b = 2;
+    void *old = NULL;
+    assert_int_equal(lc_map_put_ref(&m, k1, strlen(k1), &a, NULL), 0);
+    assert_ptr_equal(lc_map_get(&m, k2, strlen(k2)), &a);
+    lc_map_iter_t it = {0};
+    const char *key;
+    size_t klen;
+    void *val;
+    assert_true(lc_map_next(&m, &it, &key, &klen, &val));
+    assert_ptr_equal(key, k1);
+    assert_int_equal(klen, strlen(k1));
+    assert_int_equal(lc_map_put_ref(&m, k2, strlen(k2), &b, &old), 0);
+    assert_ptr_equal(old, &a);
+    memset(k1, 'x', sizeof(k1) - 1); /* the first owner's storage may go now */
+    assert_ptr_equal(lc_map_get(&m, k2, strlen(k2)), &b);
+    memset(&it, 0, sizeof(it));
+    assert_true(lc_map_next(&m, &it, &key, &klen, &val));
+    assert_ptr_equal(key, k2);
+    /* copied and borrowed keys live side by side, through growth */
+    char names[100][16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(names[i], sizeof(names[i]), "k%d", i);
+        if (i % 2)
+            assert_int_equal(lc_map_put_ref(&m, names[i], strlen(names[i]), &a, NULL), 0);
+        else
+            assert_int_equal(lc_map_put(&m, names[i], strlen(names[i]), &b, NULL), 0);
+    }
+    for (int i = 0; i < 100; i++)
+        assert_ptr_equal(lc_map_get(&m, names[i], strlen(names[i])), i % 2 ? &a : &b);
+    assert_ptr_equal(lc_map_del(&m, k2, strlen(k2)), &b);
+    assert_int_equal(lc_map_count(&m), 100);
+    lc_map_free(&m);
+}
+
 static void test_map_many_keys_grow_keeps_all(void **state)
 {
     lc_map_t m;
@@ -548,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_buf_json_str_any_bytes_parse_back),
         cmocka_unit_test(test_rcbuf_ref_unref_counts),
         cmocka_unit_test(test_map_put_get_del_basic),
+        cmocka_unit_test(test_map_put_ref_borrows_the_key),
         cmocka_unit_test(test_map_many_keys_grow_keeps_all),
         cmocka_unit_test(test_map_shrink_after_deletes_keeps_the_rest),
         cmocka_unit_test(test_map_iterate_with_delete_visits_each_once),

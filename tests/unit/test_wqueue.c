@@ -180,7 +180,7 @@ static void test_wqueue_free_unrefs_everything_queued(void **state)
     assert_int_equal(refs(a), 20);
     lc_wqueue_free(&q);
     assert_int_equal(refs(a), 1);
-    assert_null(q.items);
+    assert_null(q.u.items);
     assert_int_equal(lc_wqueue_bytes(&q), 0);
     lc_wqueue_free(&q); /* freeing an empty queue again is harmless */
     lc_rcbuf_unref(a);
