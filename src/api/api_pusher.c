@@ -43,6 +43,10 @@ void lc__papi_error(lc_http_req_t *req, const lc_pusher_app_t *app, int status, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* the message may quote what the request sent: printable ASCII only in the log and body */
+    for (char *m = msg; *m; m++)
+        if ((unsigned char)*m < 0x20 || (unsigned char)*m > 0x7e)
+            *m = '?';
     lc_log_info("pusher api %s %s from %s (app %s): %d %s", lc_http_req_method(req),
                 lc_http_req_path(req), lc_http_req_remote(req), app ? app->id : "?", status, msg);
     lc_buf_t b = LC_BUF_INIT;

@@ -356,6 +356,9 @@ describe('signatures and bad requests', () => {
   test('malformed query strings are refused', async () => {
     const res = await request(server, `/apps/${APP.id}/channels?auth_key=%zz`, {});
     assertPusherError(res, 400, /Malformed query/);
+    // what the request sent is quoted as printable ASCII only
+    const odd = await signed({ path: `/apps/${APP.id}/channels`, query: { info: 'ÿ\u0001' } });
+    assertPusherError(odd, 400, /unknown attribute "\?\?\?"/);
   });
 });
 
