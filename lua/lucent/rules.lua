@@ -130,7 +130,7 @@ local function call1(route, a, c1, ...)
     if c1 == nil then
         return NOMATCH
     end
-    matched(route.kind, route.pattern, route.fn)
+    matched(route.kind, route.pattern, route.fn, route.names, c1, ...)
     return (route.fn(a, c1, ...))
 end
 
@@ -138,7 +138,7 @@ local function call2(route, a, b, c1, ...)
     if c1 == nil then
         return NOMATCH
     end
-    matched(route.kind, route.pattern, route.fn)
+    matched(route.kind, route.pattern, route.fn, route.names, c1, ...)
     return (route.fn(a, b, c1, ...))
 end
 

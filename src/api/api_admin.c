@@ -1,9 +1,10 @@
 /* The admin web UI at {admin.handler_prefix} (default /admin) when admin.enabled: the page and
  * its script (web/admin/, embedded), a login with admin.password that sets a session cookie
  * signed with admin.secret (HMAC-SHA256), failed logins limited per address, and the UI's API:
- * POST {prefix}/api/<method> runs the server API's methods (api.c) plus three of its own:
+ * POST {prefix}/api/<method> runs the server API's methods (api.c) plus four of its own:
  * "connections" (a user's live connections on every worker), "stats" (the metric totals, for
- * rates) and "tail_token" (tokens for the page's live tail WebSocket).
+ * rates), "tail_token" (tokens for the page's live tail WebSocket) and "playground" (one
+ * decision explained, api_playground.c).
  *
  * admin.insecure skips the login (local use only). API calls must carry X-Lucent-Admin: 1,
  * which no cross-site form can send. */
@@ -156,7 +157,7 @@ static void respond_json(lc_http_req_t *req, int status, const char *json, const
     lc_http_respond(req, status, JSON_TYPE, json, strlen(json), extra);
 }
 
-static void respond_error(lc_http_req_t *req, int status, const char *message)
+void lc__api_admin_error(lc_http_req_t *req, int status, const char *message)
 {
     lc_buf_t b = LC_BUF_INIT;
     int rc = lc_buf_append_str(&b, "{\"error\":{\"message\":");
@@ -209,12 +210,12 @@ static void on_login(lc__api_t *a, lc_http_req_t *req)
     if (!ok) {
         login_blocked(addr, true);
         lc_log_warn("admin: failed login from %s", addr);
-        respond_error(req, 401, "wrong password");
+        lc__api_admin_error(req, 401, "wrong password");
         return;
     }
     char value[160], extra[320];
     if (!sign(a->cfg->ops.admin_secret, lc_now_s() + SESSION_TTL_S, value, sizeof(value))) {
-        respond_error(req, 500, "cannot sign the session");
+        lc__api_admin_error(req, 500, "cannot sign the session");
         return;
     }
     snprintf(extra, sizeof(extra),
@@ -307,7 +308,7 @@ static void admin_connections(lc__api_t *a, lc_http_req_t *req, const cJSON *p)
     const cJSON *user = cJSON_GetObjectItemCaseSensitive(p, "user");
     if (!cJSON_IsString(user) || !user->valuestring[0] ||
         strlen(user->valuestring) >= sizeof(((conns_op_t *)0)->user)) {
-        respond_error(req, 400, "user: required");
+        lc__api_admin_error(req, 400, "user: required");
         return;
     }
     conns_op_t *op = calloc(1, sizeof(*op));
@@ -316,7 +317,7 @@ static void admin_connections(lc__api_t *a, lc_http_req_t *req, const cJSON *p)
         op->parts = calloc((size_t)n, sizeof(*op->parts));
     if (!op || !op->parts) {
         free(op);
-        respond_error(req, 500, "out of memory");
+        lc__api_admin_error(req, 500, "out of memory");
         return;
     }
     op->req = req;
@@ -327,7 +328,7 @@ static void admin_connections(lc__api_t *a, lc_http_req_t *req, const cJSON *p)
         lc_http_req_set_cancel(req, NULL, NULL);
         free(op->parts);
         free(op);
-        respond_error(req, 500, "out of memory");
+        lc__api_admin_error(req, 500, "out of memory");
     }
 }
 
@@ -335,7 +336,7 @@ static void admin_stats(lc_http_req_t *req)
 {
     lc_metrics_sum_t *s = malloc(sizeof(*s));
     if (!s) {
-        respond_error(req, 500, "out of memory");
+        lc__api_admin_error(req, 500, "out of memory");
         return;
     }
     lc_metrics_sum(s);
@@ -364,13 +365,13 @@ static void admin_tail_token(lc__api_t *a, lc_http_req_t *req, const cJSON *p)
     const cJSON *ch = cJSON_GetObjectItemCaseSensitive(p, "channel");
     const char *secret = a->cfg->token_hmac_secret_key;
     if (!cJSON_IsString(ch) || !ch->valuestring[0]) {
-        respond_error(req, 400, "channel: required");
+        lc__api_admin_error(req, 400, "channel: required");
         return;
     }
     if (!secret[0] || a->cfg->websocket_disabled) {
-        respond_error(req, 409,
-                      "the live tail needs client.token.hmac_secret_key and the WebSocket "
-                      "endpoint");
+        lc__api_admin_error(req, 409,
+                            "the live tail needs client.token.hmac_secret_key and the WebSocket "
+                            "endpoint");
         return;
     }
     const char *user = "lucent-admin";
@@ -390,7 +391,7 @@ static void admin_tail_token(lc__api_t *a, lc_http_req_t *req, const cJSON *p)
         rc |= lc_buf_append_str(&b, "}}");
     }
     if (rc)
-        respond_error(req, 500, "cannot sign the tokens");
+        lc__api_admin_error(req, 500, "cannot sign the tokens");
     else
         lc_http_respond(req, 200, JSON_TYPE, b.data, b.len, "Cache-Control: no-store\r\n");
     lc_buf_free(&b);
@@ -406,15 +407,15 @@ static void on_admin_api(lc__api_t *a, lc_http_req_t *req, const char *name)
     }
     const char *mark = lc_http_req_header(req, "X-Lucent-Admin");
     if (!mark || strcmp(mark, "1") != 0) {
-        respond_error(req, 403, "missing X-Lucent-Admin header");
+        lc__api_admin_error(req, 403, "missing X-Lucent-Admin header");
         return;
     }
     if (!logged_in(a, req)) {
-        respond_error(req, 401, "log in first");
+        lc__api_admin_error(req, 401, "log in first");
         return;
     }
     bool own = strcmp(name, "connections") == 0 || strcmp(name, "stats") == 0 ||
-               strcmp(name, "tail_token") == 0;
+               strcmp(name, "tail_token") == 0 || strcmp(name, "playground") == 0;
     if (!own) {
         lc__api_run_request(a, req, name);
         return;
@@ -423,11 +424,13 @@ static void on_admin_api(lc__api_t *a, lc_http_req_t *req, const char *name)
     const char *body = lc_http_req_body(req, &len);
     cJSON *p = body && len ? cJSON_ParseWithLength(body, len) : cJSON_CreateObject();
     if (!cJSON_IsObject(p))
-        respond_error(req, 400, "body: expected a JSON object");
+        lc__api_admin_error(req, 400, "body: expected a JSON object");
     else if (strcmp(name, "connections") == 0)
         admin_connections(a, req, p);
     else if (strcmp(name, "stats") == 0)
         admin_stats(req);
+    else if (strcmp(name, "playground") == 0)
+        lc__api_playground(a, req, p);
     else
         admin_tail_token(a, req, p);
     cJSON_Delete(p);

@@ -161,6 +161,11 @@ int lc__api_admin_register(lc_router_t *r, lc__api_t *a);
  * 0 or LC_ENOMEM. */
 int lc__api_pusher_register(lc_router_t *r, lc__api_t *a);
 
+/* The admin UI's API (api_admin.c): an error answer {"error":{"message":..}} with status; the
+ * playground method (api_playground.c), p being the parsed body of an admitted request. */
+void lc__api_admin_error(lc_http_req_t *req, int status, const char *message);
+void lc__api_playground(lc__api_t *a, lc_http_req_t *req, const cJSON *p);
+
 /* POST /api/batch (api_legacy.c): root is the parsed body, given to the call. */
 void lc__api_batch(lc__api_t *a, lc_http_req_t *req, const char *body, size_t len, cJSON *root);
 /* POST {prefix} exactly: the legacy single-endpoint API. */

@@ -513,6 +513,12 @@ const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *cha
 const lc_ns_opts_t *lc_config_resolve_channel(const lc_config_t *c, const char *channel, size_t len,
                                               const char *user, lc_ns_opts_t *scratch);
 
+/* Which rule of "channels" lc_config_resolve_channel applies to the channel (for the decision
+ * trace): its index, or -1 when none does. *family is set when the rule only names the
+ * channel's family for another user ("user:$user" and user:7 asked by user 42). */
+int lc_config_channel_rule_of(const lc_config_t *c, const char *channel, size_t len,
+                              const char *user, bool *family);
+
 /* Rule i of "channels" (in match order): its pattern as written, with the options it sets
  * written to buf as "key=value, ...". NULL past the last rule. */
 const char *lc_config_channel_rule(const lc_config_t *c, size_t i, char *buf, size_t len);

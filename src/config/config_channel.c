@@ -364,6 +364,25 @@ const lc_ns_opts_t *lc_config_resolve_channel(const lc_config_t *c, const char *
     return NULL;
 }
 
+int lc_config_channel_rule_of(const lc_config_t *c, const char *channel, size_t len,
+                              const char *user, bool *family)
+{
+    size_t ulen = user ? strlen(user) : 0;
+    *family = false;
+    for (size_t i = 0; i < c->n_channel_rules; i++)
+        if (lc__config_rule_match(&c->channel_rules[i], channel, len, user, ulen))
+            return (int)i;
+    if (lc_config_channel_opts(c, channel, len))
+        return -1;
+    for (size_t i = 0; i < c->n_channel_rules; i++) {
+        if (rule_match(&c->channel_rules[i], channel, len, NULL, 0, true)) {
+            *family = true;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
 void lc__config_free_rules(struct lc_channel_rule *r, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

@@ -110,6 +110,7 @@ static void client_detach(lc_client_t *c)
     lc_client_x_t *x = c->x;
     /* A step still pending is abandoned: its answer never reaches the session. */
     lc__client_cancel_wait(c);
+    lc__client_api_drop(c);
     while (c->nsubs > 0)
         lc__client_remove_sub(c, c->nsubs - 1);
     lc__worker_unsched(c->w, &c->sched);
@@ -521,6 +522,13 @@ void lc__client_process_queue(lc_client_t *c)
     while (c->wait == LC_WAIT_NONE && c->state != LC_CLIENT_CLOSING) {
         if (c->x && (c->x->refresh_due || c->x->sub_expiry_due)) {
             run_due(c);
+            continue;
+        }
+        if (c->x && c->x->api_runs) {
+            if (lc__client_api_next(c) == LC_CMD_STOP) {
+                lc__client_drop_queue(c);
+                return;
+            }
             continue;
         }
         if (queued(c) == 0) {

@@ -33,6 +33,7 @@ enum lc_wait_kind {
 };
 
 struct lc_engine_wait;
+struct lc_sub_run;
 
 /* The session's side of one subscription. */
 typedef struct lc_csub {
@@ -89,10 +90,13 @@ typedef struct lc_client_x {
         struct lc_engine_wait *engine; /* ENGINE */
     } pending;
     char *sub_refresh_ch; /* SUB_REFRESH: the channel asked about */
-    bool refresh_due;     /* the connection's expiry passed while another step was pending */
-    bool sub_expiry_due;  /* likewise for a subscription's */
-    char *session;        /* emulation / unidirectional session id, NULL otherwise */
-    char *meta;           /* raw JSON from a token or the connect proxy */
+    /* The server API's subscribes that came while a step was pending, oldest first: each
+     * takes its turn before the queued commands once nothing is pending (client_subrun.c). */
+    struct lc_sub_run *api_runs;
+    bool refresh_due;    /* the connection's expiry passed while another step was pending */
+    bool sub_expiry_due; /* likewise for a subscription's */
+    char *session;       /* emulation / unidirectional session id, NULL otherwise */
+    char *meta;          /* raw JSON from a token or the connect proxy */
     size_t meta_len;
     lc_http_header_t *headers; /* forwarded request headers (owned copies), lc_client_opts */
     size_t n_headers;
@@ -236,10 +240,6 @@ void lc__stream_free(lc_stream_t *h);
  * its SubscribeResult object into out. 0, or a reply error code (no subscription made). */
 uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const lc_sub_spec_t *sp,
                              const lc_sub_plan_t *p, const lc_stream_t *h, lc_buf_t *out);
-/* The same, reading the stream only from an engine that answers at once (the server API's
- * subscriptions into live sessions). */
-uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
-                                   const lc_sub_spec_t *sp, lc_buf_t *out);
 /* Remove subscription i; announce the leave, drop the presence entry. */
 void lc__client_remove_sub(lc_client_t *c, uint32_t i);
 lc_csub_t *lc__client_find_sub(lc_client_t *c, const char *ch, size_t len);
@@ -263,6 +263,16 @@ typedef struct lc_conn_subs {
  * unidirectional connects the request's own), then the connect reply or push. Returns like a
  * handler. */
 int lc__client_connect_run(lc_client_t *c, const lc_cmd_t *cmd, const lc_conn_subs_t *g);
+/* The server API's subscribe of this session with spec sp (copied): made now when no step is
+ * pending, else after the pending step (before the queued commands); the subscribe push
+ * follows once the stream is read. A failure is logged (the API answered already); a session
+ * that closes first drops it. */
+void lc__client_api_subscribe(lc_client_t *c, const char *ch, size_t len, const lc_sub_spec_t *sp);
+/* Start the oldest waiting server API subscribe: -1 when none, else like a handler. Only when
+ * no step is pending and no command is being handled. */
+int lc__client_api_next(lc_client_t *c);
+/* Forget the waiting server API subscribes (the session ends). */
+void lc__client_api_drop(lc_client_t *c);
 void lc__client_arm_sub_expiry(lc_client_t *c);
 void lc__client_arm_expiry(lc_client_t *c);
 /* The subscription expiry check is due (it runs from the sched in c->x). */

@@ -172,53 +172,6 @@ void lc__stream_free(lc_stream_t *h)
     memset(h, 0, sizeof(*h));
 }
 
-/* A stream read that only counts when the engine answers inside the call; a later answer
- * finds it abandoned and frees it. */
-typedef struct quick_read {
-    lc_stream_t h;
-    bool abandoned;
-} quick_read_t;
-
-static void on_stream_now(void *arg, int err, const lc_history_res_t *res)
-{
-    quick_read_t *q = arg;
-    if (q->abandoned) {
-        free(q);
-        return;
-    }
-    lc__stream_keep(&q->h, err, res);
-}
-
-uint32_t lc__client_subscribe_core(lc_client_t *c, const char *ch, size_t len,
-                                   const lc_sub_spec_t *sp, lc_buf_t *out)
-{
-    lc_sub_plan_t p;
-    lc__client_sub_plan(c, sp, &p);
-    lc_stream_t h;
-    memset(&h, 0, sizeof(h));
-    if (p.positioned) {
-        /* The server API's subscriptions read the stream only from an engine that answers
-         * at once; client subscribes and connects wait for any engine (client_subrun.c). */
-        lc_history_req_t req;
-        lc__client_stream_req(c, ch, len, sp, &p, &req);
-        lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
-        quick_read_t *q = calloc(1, sizeof(*q));
-        int rc = q ? e->vt->history(e, &req, on_stream_now, q) : LC_ENOMEM;
-        if (rc == 0 && !q->h.read) {
-            q->abandoned = true; /* its answer comes later and frees it */
-            rc = LC_EINVAL;
-        } else if (q) {
-            h = q->h;
-            free(q);
-        }
-        if (rc != 0)
-            h.err = rc;
-    }
-    uint32_t code = lc__client_sub_make(c, ch, len, sp, &p, &h, out);
-    lc__stream_free(&h);
-    return code;
-}
-
 /* The recovered publications of r that match the tag filter tf: r is pointed at a new array
  * (returned, for the caller to free after encoding; references stay the stream's). */
 static lc_rcbuf_t **filter_pubs(const char *tf, lc_subscribe_result_t *r)

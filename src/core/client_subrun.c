@@ -2,8 +2,10 @@
  * position (and a recovering one with the missed publications), which the engine reads at
  * once (memory) or later (Redis). A run holds what its subscriptions need, owned, and makes
  * them in order — one for a client subscribe, the server-side ones of a connect (the grant's
- * subs and channels, the personal channel, a unidirectional request's channels) — waiting as
- * the session's one pending step whenever the engine answers later. */
+ * subs and channels, the personal channel, a unidirectional request's channels), one for the
+ * server API's subscribe — waiting as the session's one pending step whenever the engine
+ * answers later. The server API's runs come from outside the session's commands: they wait
+ * in the session's own list until no step is pending, and end with a subscribe push. */
 #include "core/client_internal.h"
 
 #include <stdlib.h>
@@ -29,9 +31,12 @@ typedef struct sub_job {
     char *chan_info, *data, *epoch;
 } sub_job_t;
 
-typedef struct sub_run {
-    bool connect;
-    uint32_t id; /* the command's */
+enum run_kind { RUN_SUBSCRIBE, RUN_CONNECT, RUN_API };
+
+typedef struct lc_sub_run {
+    int kind;                 /* enum run_kind */
+    uint32_t id;              /* the command's (RUN_API: none) */
+    struct lc_sub_run *later; /* RUN_API: the session's list of runs waiting to start */
     sub_job_t *jobs;
     size_t n, cap, next;
     lc_stream_t stream; /* jobs[next]'s, once read */
@@ -278,18 +283,39 @@ static void reply_connect(lc_client_t *c, sub_run_t *run)
     lc_log_debug("client %s connected (user \"%s\")", c->id, c->user);
 }
 
+/* The server API's subscribe, made: the push carries the same result object a subscribe
+ * reply would. Replies already produced go out first, in order. */
+static void push_subscribe(lc_client_t *c, const sub_job_t *j, const lc_buf_t *result)
+{
+    lc_buf_t push = LC_BUF_INIT;
+    if (lc_buf_append_str(&push, "{\"push\":{\"channel\":") == 0 &&
+        lc_buf_append_json_str(&push, j->channel, j->len) == 0 &&
+        lc_buf_append_str(&push, ",\"subscribe\":") == 0 &&
+        lc_buf_append(&push, result->data, result->len) == 0 &&
+        lc_buf_append_str(&push, "}}") == 0) {
+        lc__client_send_replies(c);
+        lc__client_send_push(c, push.data, push.len);
+    }
+    lc_buf_free(&push);
+}
+
 /* Make the run's subscriptions from run->next on, then answer. Returns like a handler; the
  * run is freed unless it waits (LC_CMD_WAIT). */
 static int run_go(lc_client_t *c, sub_run_t *run)
 {
     int r = LC_CMD_DONE;
+    bool answer = true;
     while (run->next < run->n) {
         sub_job_t *j = &run->jobs[run->next];
         uint32_t code = j->code;
         if (!code && lc__client_find_sub(c, j->channel, j->len)) {
             /* a client subscribe meets a server-side subscription made meanwhile; a
-             * connect names a channel twice */
-            code = run->connect ? 0 : LC_ERROR_ALREADY_SUBSCRIBED;
+             * connect names a channel twice; the server API's finds it made already */
+            if (run->kind == RUN_API) {
+                answer = false;
+                break;
+            }
+            code = run->kind == RUN_CONNECT ? 0 : LC_ERROR_ALREADY_SUBSCRIBED;
             if (!code) {
                 run->next++;
                 continue;
@@ -318,7 +344,7 @@ static int run_go(lc_client_t *c, sub_run_t *run)
                 if (r == LC_CMD_STOP)
                     break;
             }
-            if (run->connect) {
+            if (run->kind == RUN_CONNECT) {
                 if (run->out.len > 1)
                     lc_buf_putc(&run->out, ',');
                 lc_buf_append_json_str(&run->out, j->channel, j->len);
@@ -334,9 +360,13 @@ static int run_go(lc_client_t *c, sub_run_t *run)
             if (j->uni) {
                 lc__client_disconnect(c, code, NULL);
                 r = LC_CMD_STOP;
+            } else if (run->kind == RUN_API) {
+                /* nobody waits for an answer: the server API answered already */
+                lc_log_error("client %s: server API subscribe to %.*s not made: %s", c->id,
+                             (int)j->len, j->channel, lc_error_message(code));
             } else {
                 lc__client_reply_error(c, run->id, code);
-                if (run->connect) {
+                if (run->kind == RUN_CONNECT) {
                     c->unusable = true;
                     r = LC_CMD_STOP;
                 }
@@ -345,9 +375,11 @@ static int run_go(lc_client_t *c, sub_run_t *run)
         }
         run->next++;
     }
-    if (run->next == run->n && c->state != LC_CLIENT_CLOSING) {
-        if (run->connect)
+    if (answer && run->next == run->n && c->state != LC_CLIENT_CLOSING) {
+        if (run->kind == RUN_CONNECT)
             reply_connect(c, run);
+        else if (run->kind == RUN_API)
+            push_subscribe(c, &run->jobs[0], &run->out);
         else
             reply_subscribe(c, run->id, &run->out);
     }
@@ -450,7 +482,7 @@ int lc__client_connect_run(lc_client_t *c, const lc_cmd_t *cmd, const lc_conn_su
     sub_run_t *run = calloc(1, sizeof(*run));
     int rc = run ? 0 : LC_ENOMEM;
     if (run) {
-        run->connect = true;
+        run->kind = RUN_CONNECT;
         run->id = cmd->id;
         run->exp = g->exp;
         if (g->data.p && g->data.len && !(run->data = dup_n(g->data.p, g->data.len)))
@@ -480,4 +512,68 @@ int lc__client_connect_run(lc_client_t *c, const lc_cmd_t *cmd, const lc_conn_su
         return LC_CMD_STOP;
     }
     return run_go(c, run);
+}
+
+/* --- the server API's subscribe ------------------------------------------------------------- */
+
+/* Start a run of the server API now: the session has no pending step. */
+static int api_start(lc_client_t *c, sub_run_t *run)
+{
+    LC_ASSERT(c->wait == LC_WAIT_NONE && c->cmd == NULL);
+    return run_go(c, run);
+}
+
+void lc__client_api_subscribe(lc_client_t *c, const char *ch, size_t len, const lc_sub_spec_t *sp)
+{
+    sub_run_t *run = calloc(1, sizeof(*run));
+    if (!run || add_job(run, ch, len, sp, 0, false) != 0) {
+        run_free(run);
+        lc_log_error("client %s: server API subscribe to %.*s not made: out of memory", c->id,
+                     (int)len, ch);
+        return;
+    }
+    run->kind = RUN_API;
+    if (c->state != LC_CLIENT_CONNECTED) {
+        run_free(run);
+        return;
+    }
+    if (c->wait == LC_WAIT_NONE && !c->cmd && !(c->x && c->x->api_runs)) {
+        if (api_start(c, run) == LC_CMD_STOP)
+            lc__client_drop_queue(c);
+        return;
+    }
+    /* Behind the pending step (and the runs already waiting), bounded like commands. */
+    lc_client_x_t *x = lc__client_x(c);
+    size_t n = 0;
+    sub_run_t **tail = x ? &x->api_runs : NULL;
+    while (tail && *tail) {
+        tail = &(*tail)->later;
+        n++;
+    }
+    if (!tail || n >= (size_t)lc__ccfg(c)->max_queued_commands) {
+        lc_log_error("client %s: server API subscribe to %.*s not made: %s", c->id, (int)len, ch,
+                     x ? "too many waiting" : "out of memory");
+        run_free(run);
+        return;
+    }
+    *tail = run;
+}
+
+int lc__client_api_next(lc_client_t *c)
+{
+    sub_run_t *run = c->x ? c->x->api_runs : NULL;
+    if (!run)
+        return -1;
+    c->x->api_runs = run->later;
+    run->later = NULL;
+    return api_start(c, run);
+}
+
+void lc__client_api_drop(lc_client_t *c)
+{
+    while (c->x && c->x->api_runs) {
+        sub_run_t *run = c->x->api_runs;
+        c->x->api_runs = run->later;
+        run_free(run);
+    }
 }

@@ -235,7 +235,8 @@ int lc__client_engine_started(lc_client_t *c, lc_engine_wait_t *w, int rc)
                                                : LC_CMD_DONE;
     }
     w->pending = true;
-    if (lc__client_park(c) != 0) {
+    /* A step without a command (the server API's subscribe) has nothing to park. */
+    if (!lc__client_x(c) || (c->cmd && lc__client_park(c) != 0)) {
         w->c = NULL; /* the answer finds no session and is dropped */
         lc__client_disconnect(c, LC_DISCONNECT_INTERNAL, NULL);
         return LC_CMD_STOP;

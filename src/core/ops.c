@@ -143,20 +143,9 @@ static void do_subscribe(lc_client_t *c, void *arg)
         sp.offset = a->o->recover_offset;
         sp.epoch = a->o->recover_epoch;
     }
-    lc_buf_t result = LC_BUF_INIT;
-    if (lc__client_subscribe_core(c, a->channel, len, &sp, &result) == 0) {
-        /* The push carries the same result object a subscribe reply would. */
-        lc_buf_t push = LC_BUF_INIT;
-        lc_buf_append_str(&push, "{\"push\":{\"channel\":");
-        lc_buf_append_json_str(&push, a->channel, len);
-        lc_buf_append_str(&push, ",\"subscribe\":");
-        lc_buf_append(&push, result.data, result.len);
-        lc_buf_append_str(&push, "}}");
-        lc__client_send_push(c, push.data, push.len);
-        lc_buf_free(&push);
-        a->done++;
-    }
-    lc_buf_free(&result);
+    /* The stream is read (Redis: later) as for a client subscribe; the push follows. */
+    lc__client_api_subscribe(c, a->channel, len, &sp);
+    a->done++;
 }
 
 size_t lc_ops_subscribe(lc_worker_t *w, const lc_target_t *t, const char *channel,
@@ -357,4 +346,13 @@ size_t lc_ops_connections(lc_worker_t *w, const lc_target_t *t, lc_conn_fn fn, v
 {
     conn_arg_t a = {fn, arg};
     return for_target(w, t, do_list, &a);
+}
+
+/* --- the admin playground ------------------------------------------------------------------ */
+
+int lc_ops_explain(lc_worker_t *w, const lc_explain_args_t *a, lc_explain_cb cb, void *arg,
+                   lc_explain_t **out, char *err, size_t errlen)
+{
+    return lc_explain_start(lc_worker_config(w), lc__worker_lua(w), lc__worker_httpc(w), a, cb, arg,
+                            out, err, errlen);
 }

@@ -14,6 +14,7 @@
 
 #include "core/node.h"
 #include "core/worker.h"
+#include "hooks/explain.h"
 #include "proto/codec.h"
 
 typedef void (*lc_ops_each_fn)(lc_worker_t *w, void *arg);
@@ -76,5 +77,11 @@ bool lc_ops_emulate(lc_worker_t *w, const char *session, const char *data, size_
  * worker's subscriber count. */
 void lc_ops_channels(lc_worker_t *w, const char *pattern,
                      void (*fn)(void *arg, const char *ch, size_t len, uint64_t nsubs), void *arg);
+
+/* Explain one decision (hooks/explain.h) with this worker's config, Lua VM and HTTP client, as
+ * its sessions would decide it (the admin UI's playground). Worker thread; same contract as
+ * lc_explain_start, cb runs in this thread. A hook's lucent.publish publishes for real. */
+int lc_ops_explain(lc_worker_t *w, const lc_explain_args_t *a, lc_explain_cb cb, void *arg,
+                   lc_explain_t **out, char *err, size_t errlen);
 
 #endif

@@ -218,11 +218,15 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
     if (rc)
         goto done;
     static const char push_open[] = "{\"push\":{\"channel\":";
+    /* A delta namespace: subscribers that negotiated deltas get what core makes from the
+     * previous publication, which travels with this one ('D' envelope). */
+    bool delta = req->opts.delta != LC_DELTA_OFF;
+    const char *delta_arg = !delta ? "0" : req->opts.delta == LC_DELTA_CANDIDATE ? "2" : "1";
     if (!keep) {
         /* No offset: one PUBLISH of the whole delivery. */
         lc_publication_t pub = req->pub;
         pub.offset = 0;
-        rc = lc__broker_envelope(&env, 'P', &req->exclude);
+        rc = lc__broker_envelope(&env, delta ? 'D' : 'P', &req->exclude);
         if (!rc)
             rc = lc_proto_push_pub(&env, req->channel, req->chlen, &pub);
         if (rc)
@@ -238,22 +242,28 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
             rc = result_key(r, &result, req);
         if (rc)
             goto done;
-        const char *argv[16] = {meta.data, meta.data, result.data, "", "", env.data,
-                                "",        "",        "",          "", "", "",
-                                "",        chan.data, IDEM_TTL_MS, "0"};
-        size_t lens[16] = {meta.len, meta.len, result.len,          0, 0, env.len, 0, 0, 0, 0, 0, 0,
-                           0,        chan.len, strlen(IDEM_TTL_MS), 1};
-        rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 3, 16, argv, lens);
+        const char *argv[18] = {meta.data, meta.data, result.data, "",  "", env.data,
+                                "",        "",        "",          "",  "", "",
+                                "",        chan.data, IDEM_TTL_MS, "0", "", "0"};
+        size_t lens[18] = {meta.len, meta.len, result.len,          0, 0, env.len, 0, 0, 0, 0, 0, 0,
+                           0,        chan.len, strlen(IDEM_TTL_MS), 1, 0, 1};
+        rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 3, 18, argv, lens);
         goto done;
     }
     rc = split_publication(&req->pub, &head, &tail);
-    /* The delivery: envelope with the offset in the middle, then the push around pub. */
-    lc_buf_t mid = LC_BUF_INIT;
+    /* The delivery: envelope with the offset in the middle (and with delta the previous
+     * publication's length at the end of its line), then the push around pub. */
+    lc_buf_t nums = LC_BUF_INIT, mid = LC_BUF_INIT;
     if (!rc)
         rc = lc__broker_envelope(&env, 'P', &req->exclude);
-    /* env is "L1 P 0 <rest>": split at the offset digit */
+    /* env is "L1 P 0 <nclients> <nusers>\n<ids>": split after the offset digit and before the
+     * newline */
     if (!rc) {
-        if (lc_buf_append(&mid, env.data + 6, env.len - 6) < 0 ||
+        const char *nl = memchr(env.data, '\n', env.len);
+        size_t at = (size_t)(nl - env.data);
+        env.data[3] = delta ? 'D' : 'P';
+        if (lc_buf_append(&nums, env.data + 6, at - 6) < 0 ||
+            lc_buf_append(&mid, nl, env.len - at) < 0 ||
             lc_buf_append(&mid, push_open, sizeof(push_open) - 1) < 0 ||
             lc_buf_append_json_str(&mid, req->channel, req->chlen) < 0 ||
             lc_buf_append_str(&mid, ",\"pub\":") < 0)
@@ -273,19 +283,19 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
         lc__redis_random_epoch(epoch);
         if (idem)
             rc = result_key(r, &result, req);
-        const char *argv[16] = {stream.data, meta.data, idem ? result.data : meta.data,
+        const char *argv[18] = {stream.data, meta.data, idem ? result.data : meta.data,
                                 head.data,   tail.data, env.data,
-                                mid.data,    "}}",      size,
+                                nums.data,   "}}",      size,
                                 ttl,         mttl,      epoch,
                                 now,         chan.data, idem ? IDEM_TTL_MS : "",
-                                "1"};
-        size_t lens[16] = {stream.len,
+                                "1",         mid.data,  delta_arg};
+        size_t lens[18] = {stream.len,
                            meta.len,
                            idem ? result.len : meta.len,
                            head.len,
                            tail.len,
                            env.len,
-                           mid.len,
+                           nums.len,
                            2,
                            strlen(size),
                            strlen(ttl),
@@ -294,10 +304,12 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
                            strlen(now),
                            chan.len,
                            strlen(argv[14]),
+                           1,
+                           mid.len,
                            1};
         p->wait = r->rc->n_sentinel_addresses > 0;
         if (!rc)
-            rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 3, 16, argv, lens);
+            rc = lc__redis_script(c, LC__SCRIPT_PUBLISH, on_published, p, 3, 18, argv, lens);
         if (!rc && p->wait) {
             const char *wv[3] = {"WAIT", "1", WAIT_REPLICA_MS};
             size_t wl[3] = {4, 1, strlen(WAIT_REPLICA_MS)};
@@ -310,6 +322,7 @@ int lc__redis_publish(lc_engine_t *e, const lc_publish_req_t *req, lc_publish_cb
             }
         }
     }
+    lc_buf_free(&nums);
     lc_buf_free(&mid);
 done:
     lc_buf_free(&chan);
@@ -440,13 +453,17 @@ static void redis_detach(lc_engine_t *e, int index)
     if (index < 0 || index >= r->nslots || !r->slots[index].attached || r->slots[index].closed)
         return;
     lc__rslot_t *s = &r->slots[index];
+    /* Worker 0 says goodbye on its first connection, closed once Redis took it. */
+    bool leaving = index == 0 && r->broker_on && lc__broker_leave(r) == 0;
     s->closed = true;
-    for (int i = 0; i < r->nshards; i++)
-        lc__rconn_close(&s->conns[i]);
+    for (int i = 0; i < r->nshards; i++) {
+        if (i == 0 && leaving)
+            lc__rconn_close_after(&s->conns[i]);
+        else
+            lc__rconn_close(&s->conns[i]);
+    }
     uv_close((uv_handle_t *)&s->presence_timer, NULL);
-    uv_mutex_lock(&s->done_mu);
-    s->done_live = false;
-    uv_mutex_unlock(&s->done_mu);
+    lc__broker_detach_slot(r, s);
     uv_close((uv_handle_t *)&s->done_async, NULL);
     if (index == 0 && r->broker_on) {
         r->broker_on = false;
@@ -618,6 +635,8 @@ lc_engine_t *lc_engine_redis_new(const lc_config_t *cfg)
     if (!r)
         return NULL;
     r->base.vt = &redis_vt;
+    /* each publication of a delta namespace brings the previous one (redis_pubsub.c) */
+    r->base.supports_delta = true;
     r->cfg = cfg;
     r->rc = &cfg->redis;
     lc_uuid4(r->uid); /* tells this process's own messages from other nodes' */

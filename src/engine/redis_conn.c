@@ -26,6 +26,7 @@
 #define BACKOFF_MAX_MS 1000
 #define PING_IDLE_MS 1000
 #define TICK_MS 250
+#define CLOSE_AFTER_MS 300
 
 typedef struct rcmd {
     lc__rcmd_cb cb;
@@ -107,6 +108,10 @@ static void fail(lc__rconn_t *c, const char *why)
 {
     if (c->state == LC__RC_CLOSED || c->state == LC__RC_BACKOFF)
         return;
+    if (c->closing) {
+        lc__rconn_close(c); /* no reconnecting: it was closing anyway */
+        return;
+    }
     bool was_ready = c->state == LC__RC_READY;
     /* Log the first failure and then every 20th, not every retry of a long outage. */
     if (was_ready || c->attempt % 20 == 0)
@@ -186,6 +191,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         rp && rp->type == REDIS_REPLY_ERROR && rp->len >= 8 && memcmp(rp->str, "READONLY", 8) == 0;
     if (cb)
         cb(c, reply, arg);
+    if (c && ac == c->ac && c->closing && c->sent_n == 0) {
+        lc__rconn_close(c);
+        return;
+    }
     if (demoted && c && ac == c->ac)
         fail(c, "the primary was demoted (READONLY)");
 }
@@ -521,6 +530,22 @@ void lc__rconn_close(lc__rconn_t *c)
     drop_context(c);
     uv_close((uv_handle_t *)&c->timer, NULL);
     uv_close((uv_handle_t *)&c->tick, NULL);
+}
+
+static void on_close_deadline(uv_timer_t *t)
+{
+    lc__rconn_close(t->data);
+}
+
+void lc__rconn_close_after(lc__rconn_t *c)
+{
+    if (c->state != LC__RC_READY || c->sent_n == 0) {
+        lc__rconn_close(c);
+        return;
+    }
+    c->closing = true;
+    /* A stopping node waits this long at most for a Redis that does not answer. */
+    uv_timer_start(&c->timer, on_close_deadline, CLOSE_AFTER_MS, 0);
 }
 
 void lc__rconn_free(lc__rconn_t *c)

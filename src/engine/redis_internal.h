@@ -65,6 +65,7 @@ struct lc__rconn {
     uint64_t last_io_ms;
     uint64_t ping_sent_ms; /* PUB/SUB: a PING subscription awaiting its reply (0 = none) */
     unsigned switch_gen;   /* the engine's Sentinel switch generation when this got READY */
+    bool closing;          /* closes once the commands sent are answered (close_after) */
     void (*on_ready)(lc__rconn_t *c);
     void (*on_down)(lc__rconn_t *c);
     void (*on_message)(lc__rconn_t *c, redisReply *reply); /* PUB/SUB */
@@ -75,6 +76,9 @@ void lc__rconn_init(lc__rconn_t *c, lc__redis_t *r, uv_loop_t *loop, int shard, 
 void lc__rconn_start(lc__rconn_t *c);
 /* Close for good (the loop's thread); pending commands fail. */
 void lc__rconn_close(lc__rconn_t *c);
+/* The same once the commands already sent have their replies (or fail, or 300 ms passed):
+ * what was sent last reaches Redis. Nothing may be sent meanwhile. */
+void lc__rconn_close_after(lc__rconn_t *c);
 void lc__rconn_free(lc__rconn_t *c); /* after the loop has ended */
 bool lc__rconn_ready(const lc__rconn_t *c);
 /* 0, or LC_EIO when the connection is not ready (then cb never runs). */
@@ -217,6 +221,9 @@ typedef struct lc__redis_done {
     lc_done_cb cb;
     void *arg;
 } lc__redis_done_t;
+/* The slot's worker stops (its thread, s->closed set): answer its channel_ready waiters with
+ * LC_EIO and its queued completions, and queue nothing for it afterwards. */
+void lc__broker_detach_slot(lc__redis_t *r, lc__rslot_t *s);
 /* Drop what a slot still has queued (engine teardown, loops gone). */
 void lc__broker_free_done(lc__rslot_t *s);
 void lc__broker_on_async(uv_async_t *h);
@@ -227,6 +234,10 @@ void lc__broker_down(lc__rconn_t *c);
 void lc__broker_message(lc__rconn_t *c, redisReply *reply);
 void lc__broker_info_tick(uv_timer_t *t);
 int lc__broker_control(lc_engine_t *e, const char *data, size_t len);
+/* Worker 0, stopping: tell the other nodes this one leaves (they drop it from `info` and
+ * `channels` at once). 0 when sent on the slot's first connection, which must then be
+ * closed with lc__rconn_close_after. */
+int lc__broker_leave(lc__redis_t *r);
 void lc__broker_nodes(lc_engine_t *e, void (*fn)(void *arg, const char *info, size_t len),
                       void *arg);
 /* The envelope header of a message to other nodes: "L1 <kind> " ... (see redis_pubsub.c). */

@@ -11,9 +11,13 @@
  *
  * Every message between nodes starts with an envelope line:
  *   "L1 P <offset> <nclients> <nusers>\n" <ids> <push>   a publication (offset 0 = none)
+ *   "L1 D <offset> <nclients> <nusers> <nprev>\n" <ids> <push> <prev>
+ *                                      a publication of a delta namespace, with the stream's
+ *                                      previous publication (nprev bytes, 0 = none)
  *   "L1 J 0 0 0\n" <push>                                 a join or leave
  *   "L1 C <node uid>\n" <data>                            control data (on <prefix>.control)
  *   "L1 N <node uid>\n" <node info>                       a node's description (likewise)
+ *   "L1 L <node uid>\n"                                    a node stopping (likewise)
  * where <ids> are the excluded client ids then user ids, each as "<length>:<bytes>". */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +36,9 @@
 
 int lc__broker_envelope(lc_buf_t *b, char kind, const lc_exclude_t *ex)
 {
-    int rc = lc_buf_printf(b, "L1 %c 0 %zu %zu\n", kind, ex->n_clients, ex->n_users);
+    /* (a 'D' written here carries no previous publication: one without offset) */
+    int rc = lc_buf_printf(b, "L1 %c 0 %zu %zu%s\n", kind, ex->n_clients, ex->n_users,
+                           kind == 'D' ? " 0" : "");
     for (size_t i = 0; rc == 0 && i < ex->n_clients; i++)
         rc = lc_buf_printf(b, "%zu:%s", strlen(ex->clients[i]), ex->clients[i]);
     for (size_t i = 0; rc == 0 && i < ex->n_users; i++)
@@ -68,10 +74,11 @@ static void deliver(lc__redis_t *r, const char *ch, size_t chlen, const char *ms
     char kind = 0;
     if (p < end)
         kind = *p++;
-    uint64_t offset, nc, nu;
+    uint64_t offset, nc, nu, nprev = 0;
     if (!expect(&p, end, ' ') || !parse_u64(&p, end, &offset) || !expect(&p, end, ' ') ||
         !parse_u64(&p, end, &nc) || !expect(&p, end, ' ') || !parse_u64(&p, end, &nu) ||
-        !expect(&p, end, '\n') || nc + nu > len) {
+        (kind == 'D' && (!expect(&p, end, ' ') || !parse_u64(&p, end, &nprev))) ||
+        !expect(&p, end, '\n') || nc + nu > len || nprev > (uint64_t)(end - p)) {
         lc_log_warn("redis: malformed delivery on %.*s dropped", (int)chlen, ch);
         return;
     }
@@ -95,15 +102,26 @@ static void deliver(lc__redis_t *r, const char *ch, size_t chlen, const char *ms
         q += l + 1;
         p += l;
     }
+    if (nprev > (uint64_t)(end - p)) {
+        lc_log_warn("redis: malformed delivery on %.*s dropped", (int)chlen, ch);
+        goto out;
+    }
+    end -= nprev; /* the previous publication follows the push */
     lc_rcbuf_t *push = lc_rcbuf_from(p, (size_t)(end - p));
-    if (!push)
+    lc_rcbuf_t *prev = nprev ? lc_rcbuf_from(end, (size_t)nprev) : NULL;
+    if (!push || (nprev && !prev)) {
+        lc_rcbuf_unref(push);
         goto oom;
+    }
     lc_exclude_t ex = {(const char *const *)ids, (size_t)nc, (const char *const *)ids + nc,
                        (size_t)nu};
-    if (r->base.sink.deliver)
+    if (kind == 'D' && r->base.sink.deliver_delta)
+        r->base.sink.deliver_delta(r->base.sink.ctx, ch, chlen, offset, push, &ex, prev, true);
+    else if (r->base.sink.deliver)
         r->base.sink.deliver(r->base.sink.ctx, ch, chlen,
                              kind == 'J' ? LC_PUSH_JOIN_LEAVE : LC_PUSH_PUB, offset, push, &ex);
     lc_rcbuf_unref(push);
+    lc_rcbuf_unref(prev);
     goto out;
 oom:
     lc_log_error("redis: delivery on %.*s dropped: out of memory", (int)chlen, ch);
@@ -117,7 +135,7 @@ out:
 
 static void on_control(lc__redis_t *r, const char *msg, size_t len)
 {
-    if (len < 6 + 36 + 1 || memcmp(msg, "L1 ", 3) != 0 || msg[4] != ' ')
+    if (len < 5 + 36 + 1 || memcmp(msg, "L1 ", 3) != 0 || msg[4] != ' ')
         return;
     const char *uid = msg + 5;
     const char *nl = memchr(uid, '\n', len - 5);
@@ -131,6 +149,14 @@ static void on_control(lc__redis_t *r, const char *msg, size_t len)
     if (msg[3] == 'C') {
         if (r->base.sink.control)
             r->base.sink.control(r->base.sink.ctx, data, dlen);
+        return;
+    }
+    if (msg[3] == 'L') {
+        /* stopped cleanly: no longer listed nor waited for, without waiting NODE_TTL_MS */
+        uv_mutex_lock(&r->mu);
+        free(lc_map_del(&r->nodes, uid, uidlen));
+        uv_mutex_unlock(&r->mu);
+        lc_log_info("redis: node %.*s left", (int)uidlen, uid);
         return;
     }
     if (msg[3] != 'N')
@@ -179,6 +205,11 @@ static int send_control(lc__redis_t *r, char kind, const char *data, size_t len)
     lc_buf_free(&chan);
     lc_buf_free(&msg);
     return rc;
+}
+
+int lc__broker_leave(lc__redis_t *r)
+{
+    return send_control(r, 'L', "", 0);
 }
 
 int lc__broker_control(lc_engine_t *e, const char *data, size_t len)
@@ -281,6 +312,69 @@ void lc__broker_on_done(uv_async_t *h)
             rev->cb(rev->arg, rev->err);
         free(rev);
         rev = next;
+    }
+}
+
+/* Take the waiters of slot out of w (returned; the others stay, in order). */
+static lc__rwait_t *take_slot_waiters(lc__rwait_t **w, int slot)
+{
+    lc__rwait_t *taken = NULL;
+    while (*w) {
+        if ((*w)->slot == slot) {
+            lc__rwait_t *t = *w;
+            *w = t->next;
+            t->err = LC_EIO;
+            t->next = taken;
+            taken = t;
+        } else {
+            w = &(*w)->next;
+        }
+    }
+    return taken;
+}
+
+void lc__broker_detach_slot(lc__redis_t *r, lc__rslot_t *s)
+{
+    /* s->closed is set: no new waiter of this slot joins a channel. Those still waiting
+     * for a subscription, then the completions already queued, are answered here (their
+     * callbacks run exactly once); afterwards nothing is queued for the slot any more. */
+    lc__rwait_t *all = NULL;
+    for (int i = 0; i < r->nshards; i++) {
+        lc__rshard_t *sh = &r->shards[i];
+        uv_mutex_lock(&sh->mu);
+        lc_map_iter_t it = {0};
+        const char *k;
+        size_t kl;
+        void *v;
+        while (lc_map_next(&sh->chans, &it, &k, &kl, &v)) {
+            lc__rwait_t *t = take_slot_waiters(&((lc__rchan_t *)v)->waiters, s->index);
+            while (t) {
+                lc__rwait_t *next = t->next;
+                t->next = all;
+                all = t;
+                t = next;
+            }
+        }
+        uv_mutex_unlock(&sh->mu);
+    }
+    uv_mutex_lock(&s->done_mu);
+    s->done_live = false;
+    lc__rwait_t *done = s->done; /* newest first */
+    s->done = NULL;
+    uv_mutex_unlock(&s->done_mu);
+    /* in the order asked: the queued completions came first */
+    while (done) {
+        lc__rwait_t *next = done->next;
+        done->next = all;
+        all = done;
+        done = next;
+    }
+    while (all) {
+        lc__rwait_t *next = all->next;
+        if (all->cb)
+            all->cb(all->arg, all->err);
+        free(all);
+        all = next;
     }
 }
 

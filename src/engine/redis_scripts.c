@@ -12,9 +12,13 @@
 
 const char *const lc__redis_scripts[LC__SCRIPTS] = {
     /* PUBLISH. KEYS: stream, meta, idempotent result. ARGV: pub head (ends with "offset":),
-     * pub tail, delivery head, delivery middle, delivery tail, history size, history ttl ms,
-     * meta ttl ms (0 = forever), new epoch, now ms, PUB/SUB channel, result ttl ms ("" = no
-     * idempotency key), history (1) or the whole delivery in ARGV[3] (0). */
+     * pub tail, delivery head, delivery header rest, delivery tail, history size, history ttl
+     * ms, meta ttl ms (0 = forever), new epoch, now ms, PUB/SUB channel, result ttl ms ("" = no
+     * idempotency key), history (1) or the whole delivery in ARGV[3] (0), delivery middle
+     * (after the header line's numbers, up to the pub), delta: 0 none, 1 a delta namespace, 2
+     * a delta asked for. With delta the header line ends with the previous publication's
+     * length, and the previous publication (offset - 1, when the stream still has it) follows
+     * the push: every node makes the same delta from the stream's truth. */
     "if ARGV[12] ~= '' then\n"
     "  local prev = redis.call('get', KEYS[3])\n"
     "  if prev then\n"
@@ -33,9 +37,18 @@ const char *const lc__redis_scripts[LC__SCRIPTS] = {
     "local epoch = redis.call('hget', KEYS[2], 'e')\n"
     "if tonumber(ARGV[8]) > 0 then redis.call('pexpire', KEYS[2], ARGV[8]) end\n"
     "local pub = ARGV[1] .. off .. ARGV[2]\n"
+    "local prev, plen = '', ''\n"
+    "if ARGV[15] ~= '0' then\n"
+    "  if ARGV[15] == '2' then\n"
+    "    local last = redis.call('xrevrange', KEYS[1], '+', '-', 'COUNT', 1)\n"
+    "    if #last > 0 and last[1][1] == (off - 1) .. '-0' then prev = last[1][2][2] end\n"
+    "  end\n"
+    "  plen = ' ' .. #prev\n"
+    "end\n"
     "redis.call('xadd', KEYS[1], 'MAXLEN', ARGV[6], off .. '-0', 'd', pub, 't', ARGV[10])\n"
     "redis.call('pexpire', KEYS[1], ARGV[7])\n"
-    "redis.call('publish', ARGV[11], ARGV[3] .. off .. ARGV[4] .. pub .. ARGV[5])\n"
+    "redis.call('publish', ARGV[11], ARGV[3] .. off .. ARGV[4] .. plen .. ARGV[14] .. pub .. "
+    "ARGV[5] .. prev)\n"
     "if ARGV[12] ~= '' then redis.call('set', KEYS[3], off .. ':' .. epoch, 'PX', ARGV[12]) end\n"
     "return {off, epoch}\n",
     /* HISTORY. KEYS: stream, meta. ARGV: new epoch, meta ttl ms, now ms, pub ttl ms, since

@@ -32,6 +32,7 @@ struct lc_decide {
     bool done;
     uint64_t t0; /* uv_hrtime() at the start, for the latency metric */
     uint64_t proxy_t0;
+    const char *proxy_url;    /* the endpoint asked (in the config), for the trace */
     lc_decide_trace_t *trace; /* req.trace, or own_trace (log.trace_users) */
     lc_decide_trace_t *own_trace;
 };
@@ -90,7 +91,10 @@ static void finish(lc_decide_t *d, lc_verdict_t *v)
         v->message = "";
     if (v->type == LC_VERDICT_ALLOW && v->user == NULL)
         v->user = "";
-    account(d, v);
+    /* An explained decision (lucent explain, the admin playground) is no client's: it stays
+     * out of the decision metrics and the refusal log. */
+    if (!d->req.trace)
+        account(d, v);
     if (d->trace)
         lc__decide_trace_end(d->trace, &d->req, v, d->own_trace != NULL);
     d->done = true;
@@ -139,65 +143,6 @@ static lc_raw_t pick_info(const char *json, size_t json_len, const unsigned char
 }
 
 /* --- rules ------------------------------------------------------------------------------- */
-
-static bool anon_ok(const char *user, bool allow_anonymous)
-{
-    return user[0] || allow_anonymous;
-}
-
-static bool has_prefix(const char *s, size_t len, const char *prefix)
-{
-    size_t pl = prefix ? strlen(prefix) : 0;
-    return pl > 0 && len >= pl && memcmp(s, prefix, pl) == 0;
-}
-
-/* User-limited channel (`dialog#42,43`): is the user among those after the last boundary? */
-static bool user_listed(const lc_config_t *cfg, const char *user, const char *ch, size_t len)
-{
-    const char *ub = cfg->user_boundary;
-    const char *sep = cfg->user_separator;
-    if (!ub || !*ub || !user[0])
-        return false;
-    size_t ubl = strlen(ub), sepl = sep ? strlen(sep) : 0;
-    const char *last = NULL;
-    for (const char *p = ch; p + ubl <= ch + len; p++)
-        if (memcmp(p, ub, ubl) == 0)
-            last = p;
-    if (!last)
-        return false;
-    const char *p = last + ubl, *end = ch + len;
-    size_t ul = strlen(user);
-    while (p <= end) {
-        const char *q = p;
-        while (q < end && !(sepl && (size_t)(end - q) >= sepl && memcmp(q, sep, sepl) == 0))
-            q++;
-        if ((size_t)(q - p) == ul && memcmp(p, user, ul) == 0)
-            return true;
-        if (q >= end)
-            break;
-        p = q + sepl;
-    }
-    return false;
-}
-
-bool lc_decide_user_limited(const lc_config_t *cfg, const lc_ns_opts_t *ns, const char *ch,
-                            size_t len)
-{
-    const char *ub = cfg->user_boundary;
-    return ns->allow_user_limited_channels && ub && *ub && memmem(ch, len, ub, strlen(ub));
-}
-
-bool lc_decide_subscribe_rules(const lc_config_t *cfg, const lc_ns_opts_t *ns, const char *user,
-                               const char *ch, size_t len)
-{
-    bool limited = lc_decide_user_limited(cfg, ns, ch, len);
-    if (limited && user_listed(cfg, user, ch, len))
-        return true;
-    if (!limited && ns->allow_subscribe_for_client &&
-        anon_ok(user, ns->allow_subscribe_for_anonymous))
-        return true;
-    return cfg->client_insecure;
-}
 
 /* No credentials at connect: anonymous when the config allows it, else 3501. */
 static void connect_anonymous(const lc_decide_t *d, lc_decide_step by, lc_verdict_t *v)
@@ -307,14 +252,19 @@ static void on_proxy(void *arg, int err, const lc_proxy_reply_t *rep)
     d->proxy = NULL;
     lc_verdict_t v;
     double ms = (double)(uv_hrtime() - d->proxy_t0) / 1e6;
-    if (err != 0)
-        TRACE(d, "proxy", "no answer after %.1f ms (%s)", ms, lc_strerror(err));
+    if (err != 0 && rep->status == 0)
+        TRACE(d, "proxy", "%s: no answer after %.1f ms (%s)", d->proxy_url, ms, lc_strerror(err));
+    else if (err != 0)
+        TRACE(d, "proxy", "%s answered HTTP %ld in %.1f ms: not usable (%s)", d->proxy_url,
+              rep->status, ms, lc_strerror(err));
     else
-        TRACE(d, "proxy", "answered in %.1f ms: %s %u%s%s", ms,
+        TRACE(d, "proxy", "%s answered HTTP %ld in %.1f ms: %s %u%s%s", d->proxy_url, rep->status,
+              ms,
               rep->type == LC_PROXY_RESULT  ? "result"
               : rep->type == LC_PROXY_ERROR ? "error"
                                             : "disconnect",
-              (unsigned)rep->code, rep->message ? " " : "", rep->message ? rep->message : "");
+              (unsigned)rep->code, rep->message && rep->message[0] ? " " : "",
+              rep->message ? rep->message : "");
     if (err != 0) {
         set_error(&v, LC_STEP_PROXY, LC_ERROR_INTERNAL);
         v.unavailable = true;
@@ -349,6 +299,7 @@ static void ask_proxy(lc_decide_t *d, lc_proxy_kind kind, const lc_proxy_conf_t 
           conf->protocol == LC_PROXY_LARAVEL_AUTH ? ", Laravel broadcasting auth" : "",
           (long long)conf->timeout_ms);
     d->proxy_t0 = uv_hrtime();
+    d->proxy_url = conf->endpoint;
     if (conf->protocol == LC_PROXY_LARAVEL_AUTH && kind == LC_PROXY_SUBSCRIBE)
         d->proxy = lc_proxy_laravel_auth(q->httpc, conf, &r, on_proxy, d);
     else
@@ -388,7 +339,7 @@ static void connect_steps(lc_decide_t *d)
     lc_verdict_t v;
     if (!q->token || !q->token[0]) {
         TRACE(d, "token", "no connection token");
-        if (q->cfg->connect_proxy_enabled) {
+        if (q->cfg->connect_proxy_enabled && !q->no_proxy) {
             ask_proxy(d, LC_PROXY_CONNECT, &q->cfg->connect_proxy);
             return;
         }
@@ -543,7 +494,7 @@ static void subscribe_steps(lc_decide_t *d)
     lc_verdict_t v;
     bool have_token = q->token && q->token[0];
     bool laravel = o->subscribe_proxy && o->subscribe_proxy->protocol == LC_PROXY_LARAVEL_AUTH;
-    if (has_prefix(ch, len, cfg->private_prefix) && !have_token && !laravel) {
+    if (lc__decide_has_prefix(ch, len, cfg->private_prefix) && !have_token && !laravel) {
         /* A private channel needs a subscription token — unless Laravel's broadcasting auth
          * decides for the namespace: `$orders.1` is Laravel's `private-orders.1`. */
         TRACE(d, "token", "private channel (prefix \"%s\") without a subscription token",
@@ -567,7 +518,7 @@ static void subscribe_steps(lc_decide_t *d)
         bool limited = lc_decide_user_limited(cfg, o, ch, len);
         if (limited)
             TRACE(d, "rules", "user-limited channel: user \"%s\" %s", q->session.user,
-                  user_listed(cfg, q->session.user, ch, len) ? "listed" : "not listed");
+                  lc__decide_user_listed(cfg, q->session.user, ch, len) ? "listed" : "not listed");
         else
             TRACE(d, "rules",
                   "namespace %s: allow_subscribe_for_client %d, allow_subscribe_for_anonymous %d, "
@@ -596,8 +547,8 @@ static void rpc_steps(lc_decide_t *d)
         finish(d, &v);
         return;
     }
-    bool any = cfg->rpc_without_namespace.proxy != NULL;
-    for (size_t i = 0; !any && i < cfg->n_rpc_namespaces; i++)
+    bool any = cfg->rpc_without_namespace.proxy != NULL && !d->req.no_proxy;
+    for (size_t i = 0; !any && !d->req.no_proxy && i < cfg->n_rpc_namespaces; i++)
         any = cfg->rpc_namespaces[i].proxy != NULL;
     const lc_rpc_ns_t *ns = any ? lc_config_rpc_ns(cfg, method) : NULL;
     if (ns && ns->proxy) {
@@ -605,9 +556,10 @@ static void rpc_steps(lc_decide_t *d)
         return;
     }
     TRACE(d, "rules", "rpc method \"%s\": %s", method,
-          !any ? "no rpc proxy configured"
-          : ns ? "its rpc namespace has no proxy"
-               : "no rpc namespace");
+          !any && d->req.no_proxy ? "proxies left out (no-proxy)"
+          : !any                  ? "no rpc proxy configured"
+          : ns                    ? "its rpc namespace has no proxy"
+                                  : "no rpc namespace");
     set_error(&v, LC_STEP_RULES, any && !ns ? LC_ERROR_METHOD_NOT_FOUND : LC_ERROR_NOT_AVAILABLE);
     finish(d, &v);
 }
@@ -718,6 +670,8 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
     if (req->ns) {
         d->ns = *req->ns;
         d->req.ns = &d->ns;
+        if (req->no_proxy)
+            d->ns.subscribe_proxy = d->ns.publish_proxy = d->ns.sub_refresh_proxy = NULL;
     }
     if (!d->req.session.user)
         d->req.session.user = "";
@@ -731,6 +685,8 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
     if (!d->trace && req->cfg && req->cfg->n_trace_users > 0 &&
         (req->kind == LC_HOOK_CONNECT || lc__decide_traced(req->cfg, &req->session)))
         d->trace = d->own_trace = lc_decide_trace_new();
+    if (d->trace)
+        lc__decide_trace_start(d->trace, &d->req);
     lc_lua_t *vm = req->lua;
     if (vm && !req->at_expiry && lc_lua_has_hook(vm, req->kind)) {
         lc_hook_ctx_t ctx;
@@ -747,6 +703,7 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
         ctx.headers = req->session.conn_headers;
         ctx.n_headers = req->session.n_conn_headers;
         ctx.trace = d->trace;
+        ctx.no_proxy = req->no_proxy;
         if (d->trace) {
             char where[256] = "?";
             lc_lua_hook_where(vm, req->kind, where, sizeof(where));

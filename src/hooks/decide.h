@@ -57,9 +57,13 @@ typedef struct lc_decide_req {
     size_t n_subs;
     bool subscribed;     /* publish: the client is subscribed to the channel */
     bool server_refresh; /* refresh: the refresh proxy owns this connection's expiry */
-    lc_lua_t *lua;       /* the worker's VM, NULL without a script */
-    lc_httpc_t *httpc;   /* the worker's HTTP client for proxies */
-    /* Records the steps when set (`lucent explain`; borrowed, filled before the callback).
+    /* Leave every proxy out, as if none were configured (`lucent explain --no-proxy`, the
+     * admin playground): a Lua hook's lucent.proxy answers nil, "proxy skipped". */
+    bool no_proxy;
+    lc_lua_t *lua;     /* the worker's VM, NULL without a script */
+    lc_httpc_t *httpc; /* the worker's HTTP client for proxies */
+    /* Records the steps when set (`lucent explain`, the admin playground; borrowed, filled
+     * before the callback; such a decision is left out of the metrics and the refusal log).
      * NULL: a trace is kept and logged at info only for users and clients named in
      * log.trace_users. */
     lc_decide_trace_t *trace;
@@ -129,6 +133,12 @@ void lc_decide_cancel(lc_decide_t *d);
 const char *lc__decide_kind_name(lc_hook_kind kind);
 const char *lc__decide_step_name(lc_decide_step step);
 bool lc__decide_traced(const lc_config_t *cfg, const lc_proxy_req_t *session);
+/* decide_rules.c: whether ch starts with a non-empty prefix; whether user is among those a
+ * user-limited channel names after its last boundary. */
+bool lc__decide_has_prefix(const char *s, size_t len, const char *prefix);
+bool lc__decide_user_listed(const lc_config_t *cfg, const char *user, const char *ch, size_t len);
+/* The first lines: which rule of the top-level `channels` list applies to the channel. */
+void lc__decide_trace_start(lc_decide_trace_t *t, const lc_decide_req_t *r);
 /* The outcome line; log: the lines go to the log at info (log.trace_users). */
 void lc__decide_trace_end(lc_decide_trace_t *t, const lc_decide_req_t *r, const lc_verdict_t *v,
                           bool log);

@@ -100,6 +100,30 @@ bool lc__decide_traced(const lc_config_t *cfg, const lc_proxy_req_t *s)
     return false;
 }
 
+void lc__decide_trace_start(lc_decide_trace_t *t, const lc_decide_req_t *r)
+{
+    const lc_config_t *cfg = r->cfg;
+    if (!t || !r->channel || cfg->n_channel_rules == 0)
+        return;
+    bool family = false;
+    int i =
+        lc_config_channel_rule_of(cfg, r->channel, strlen(r->channel), r->session.user, &family);
+    char opts[256];
+    const char *pattern =
+        i >= 0 ? lc_config_channel_rule(cfg, (size_t)i, opts, sizeof(opts)) : NULL;
+    if (!pattern)
+        lc_decide_trace_add(t, "rules", "no channels rule matched (%zu rule%s)",
+                            cfg->n_channel_rules, cfg->n_channel_rules == 1 ? "" : "s");
+    else if (family)
+        lc_decide_trace_add(t, "rules",
+                            "channels rule %d \"%s\" names this channel for another user: none "
+                            "of its options apply",
+                            i + 1, pattern);
+    else
+        lc_decide_trace_add(t, "rules", "channels rule %d \"%s\" matched: %s", i + 1, pattern,
+                            opts[0] ? opts : "(no options)");
+}
+
 void lc__decide_trace_end(lc_decide_trace_t *t, const lc_decide_req_t *r, const lc_verdict_t *v,
                           bool log)
 {

@@ -233,8 +233,25 @@ static void on_proxy(void *arg, int err, const lc_proxy_reply_t *reply)
 {
     lc_lua_call_t *c = arg;
     proxy_answer_t a = {err, reply};
+    double ms = (double)(uv_hrtime() - c->proxy_t0) / 1e6;
 
     c->proxy = NULL;
+    if (err != 0 && reply->status == 0)
+        lc_decide_trace_add(c->trace, "lua", "lucent.proxy: %s: no answer after %.1f ms (%s)",
+                            c->proxy_url, ms, lc_strerror(err));
+    else if (err != 0)
+        lc_decide_trace_add(c->trace, "lua",
+                            "lucent.proxy: %s answered HTTP %ld in %.1f ms: not usable (%s)",
+                            c->proxy_url, reply->status, ms, lc_strerror(err));
+    else
+        lc_decide_trace_add(c->trace, "lua",
+                            "lucent.proxy: %s answered HTTP %ld in %.1f ms: %s %u%s%s",
+                            c->proxy_url, reply->status, ms,
+                            reply->type == LC_PROXY_RESULT  ? "result"
+                            : reply->type == LC_PROXY_ERROR ? "error"
+                                                            : "disconnect",
+                            (unsigned)reply->code, reply->message && reply->message[0] ? " " : "",
+                            reply->message ? reply->message : "");
     lc__lua_resume(c, push_proxy_answer, &a);
 }
 
@@ -292,11 +309,18 @@ static int l_proxy(lua_State *L)
         r.n_channels = n;
     }
     conf = proxy_conf(vm->cfg, &r);
-    if (conf == NULL) {
+    if (conf == NULL || c->no_proxy) {
+        lc_decide_trace_add(c->trace, "lua", "lucent.proxy %s: %s", proxy_kinds[k],
+                            conf == NULL ? "no proxy configured" : "skipped (no-proxy)");
         lua_pushnil(L);
-        lua_pushfstring(L, "no %s proxy configured", proxy_kinds[k]);
+        lua_pushfstring(L, conf == NULL ? "no %s proxy configured" : "%s proxy skipped (no-proxy)",
+                        proxy_kinds[k]);
         return 2;
     }
+    lc_decide_trace_add(c->trace, "lua", "lucent.proxy %s: POST %s (timeout %lld ms)",
+                        proxy_kinds[k], conf->endpoint, (long long)conf->timeout_ms);
+    c->proxy_t0 = uv_hrtime();
+    c->proxy_url = conf->endpoint;
     if ((hc = host_httpc(L)) == NULL)
         return fail(L, "no HTTP client");
     if (conf->protocol == LC_PROXY_LARAVEL_AUTH) {

@@ -77,6 +77,9 @@ struct lc_lua_call {
     lc_proxy_call_t *proxy;
     lc_httpc_req_t *http;
     lc_decide_trace_t *trace; /* the decision's trace, NULL when untraced */
+    bool no_proxy;            /* lucent.proxy answers nil, "proxy skipped" (explain) */
+    uint64_t proxy_t0;        /* uv_hrtime() when lucent.proxy asked, for the trace */
+    const char *proxy_url;    /* the endpoint it asked (in the config) */
 };
 
 /* lua_routes.c: lucent._route / lucent._routes (rules.lua), and keeping the list of a load

@@ -24,17 +24,32 @@ static void where(lua_State *L, int fn, char *buf, size_t len)
         snprintf(buf, len, "?");
 }
 
-/* lucent._route(kind, pattern, fn): a route matched; noted when the call is traced. */
+/* lucent._route(kind, pattern, fn [, names, captures...]): a route matched; noted when the
+ * call is traced, with what its {name} parameters captured ({id} = "1"). */
 int lc__lua_route_matched(lua_State *L)
 {
     lc_lua_t *vm = lc__lua_vm(L);
     lc_lua_call_t *c = vm->running;
     if (c == NULL || c->trace == NULL || !lua_isfunction(L, 3))
         return 0;
-    char at[256];
+    char at[256], caps[512] = "";
     where(L, 3, at, sizeof(at));
-    lc_decide_trace_add(c->trace, "lua", "lucent.rules %s route \"%s\" matched (handler %s)",
-                        luaL_optstring(L, 1, "?"), luaL_optstring(L, 2, "?"), at);
+    size_t pos = 0;
+    if (lua_istable(L, 4)) {
+        for (int i = 1; i <= lua_gettop(L) - 4 && pos < sizeof(caps); i++) {
+            lua_rawgeti(L, 4, i);
+            const char *name = lua_tostring(L, -1);
+            const char *val = lua_tostring(L, 4 + i);
+            int n = snprintf(caps + pos, sizeof(caps) - pos, ", {%s} = \"%s\"", name ? name : "?",
+                             val ? val : "");
+            lua_pop(L, 1);
+            if (n < 0)
+                break;
+            pos += (size_t)n;
+        }
+    }
+    lc_decide_trace_add(c->trace, "lua", "lucent.rules %s route \"%s\" matched (handler %s)%s",
+                        luaL_optstring(L, 1, "?"), luaL_optstring(L, 2, "?"), at, caps);
     return 0;
 }
 

@@ -706,6 +706,7 @@ lc_lua_call_t *lc_lua_call(lc_lua_t *vm, lc_hook_kind kind, const lc_hook_ctx_t 
     c->vm = vm;
     c->kind = kind;
     c->trace = ctx->trace;
+    c->no_proxy = ctx->no_proxy;
     describe(c, ctx);
     c->cb = cb;
     c->arg = arg;

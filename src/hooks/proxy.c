@@ -317,7 +317,12 @@ static void on_response(void *arg, const lc_httpc_resp_t *resp)
         lc_log_error("proxy %s %s%s: result data or info is not valid JSON", kind, c->endpoint,
                      c->who);
     }
-    c->cb(c->arg, err, err == 0 ? &reply : NULL);
+    if (err != 0) {
+        lc_proxy_reply_free(&reply);
+        memset(&reply, 0, sizeof(reply));
+    }
+    reply.status = resp->err != 0 ? 0 : resp->status;
+    c->cb(c->arg, err, &reply);
     lc_proxy_reply_free(&reply);
     free(c);
 }

@@ -74,6 +74,7 @@ typedef struct lc_proxy_reply {
     char *meta;                 /* connect, refresh */
     lc_sub_override_t override; /* subscribe */
     bool skip_history;          /* publish */
+    long status; /* the HTTP status of the answer, 0 when none came (for the decision trace) */
 } lc_proxy_reply_t;
 
 /* The request body for r as JSON (Centrifugo protocol): client, transport, protocol, encoding,
@@ -111,7 +112,8 @@ size_t lc_proxy_headers(const lc_proxy_conf_t *conf, const lc_proxy_req_t *r, lc
 
 /* err: 0 with a reply; or a negative lc_err when the backend could not be asked or answered
  * nonsense (unreachable, timeout, non-200, invalid JSON) — the caller then answers as spec §5.3
- * says. The reply is valid during the callback only. */
+ * says, and of the reply only `status` is set (what the backend said, 0 when nothing came).
+ * reply is never NULL and valid during the callback only. */
 typedef void (*lc_proxy_cb)(void *arg, int err, const lc_proxy_reply_t *reply);
 
 /* One request in flight; owned by the module until its callback has run or it is cancelled. */

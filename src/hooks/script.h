@@ -61,8 +61,10 @@ typedef struct lc_hook_ctx {
     size_t n_headers;
     const char *const *exclude_clients; /* broadcast: exclude_client given to the API */
     size_t n_exclude_clients;
-    uint32_t code;            /* disconnect / unsubscribe: the code */
-    lc_decide_trace_t *trace; /* the decision's trace: a lucent.rules match is noted there */
+    uint32_t code; /* disconnect / unsubscribe: the code */
+    /* the decision's trace: a lucent.rules match and the lucent.proxy calls are noted there */
+    lc_decide_trace_t *trace;
+    bool no_proxy; /* lucent.proxy asks nobody and answers nil, "proxy skipped (no-proxy)" */
 } lc_hook_ctx_t;
 
 typedef enum lc_decision_type {

@@ -55,17 +55,22 @@ const explain = (...args) => run(['explain', '-c', 'config.json', ...args]);
 before(async () => {
   backend = await startBackend({
     // the subscribe proxy allows user 42 and refuses everyone else
-    '/subscribe': (r) => (r.json.user === '42' ? { json: { result: {} } } : { json: { error: { code: 103, message: 'not yours' } } }),
+    '/subscribe': (r) => (r.json.user === '42' ? { json: { result: {} } }
+      : r.json.user === 'boom' ? { status: 500, json: {} }
+        : { json: { error: { code: 103, message: 'not yours' } } }),
+    // the refresh proxies prolong user 42 by ten minutes and end everyone else
+    '/refresh': (r) => ({ json: { result: r.json.user === '42' ? { expire_at: Math.floor(Date.now() / 1000) + 600 } : { expired: true } } }),
+    '/sub_refresh': (r) => ({ json: { result: r.json.user === '42' ? { expire_at: Math.floor(Date.now() / 1000) + 600 } : { expired: true } } }),
   });
   const config = {
-    client: { token: { hmac_secret_key: secret } },
+    client: { token: { hmac_secret_key: secret }, proxy: { refresh: { enabled: true, endpoint: backend.url('/refresh') } } },
     lua: { script: 'rules.lua' },
     channel: {
       without_namespace: { allow_subscribe_for_client: false },
-      proxy: { subscribe: { endpoint: backend.url('/subscribe') } },
+      proxy: { subscribe: { endpoint: backend.url('/subscribe') }, sub_refresh: { endpoint: backend.url('/sub_refresh') } },
       namespaces: [
         { name: 'chat', allow_subscribe_for_client: true, allow_publish_for_subscriber: true },
-        { name: 'sp', subscribe_proxy_enabled: true },
+        { name: 'sp', subscribe_proxy_enabled: true, sub_refresh_proxy_enabled: true },
       ],
     },
     channels: [{ name: 'orders.{id}', subscribe: false, presence: true }],
@@ -108,8 +113,10 @@ test('token: --claims signs a subscription token; a private channel without one 
 test('Lua: the lucent.rules route that matched is named with its handler file:line', async () => {
   let r = await explain('--user', '42', 'subscribe', 'orders.1');
   assert.equal(r.code, 0, show(r));
-  assert.match(r.stdout, /^lua: lucent.rules subscribe route "orders.\{id\}" matched \(handler rules.lua:3\)/m, show(r));
+  assert.match(r.stdout, /^lua: lucent.rules subscribe route "orders.\{id\}" matched \(handler rules.lua:3\), \{id\} = "1"$/m, show(r));
   assert.match(r.stdout, /^outcome: allow by lua$/m);
+  // the `channels` rule that applies, by its place in the list and its pattern
+  assert.match(r.stdout, /^rules: channels rule 1 "orders.\{id\}" matched: presence=true, allow_subscribe_for_client=false$/m, show(r));
 
   r = await explain('--user', '7', 'subscribe', 'orders.1');
   assert.equal(r.code, 1, show(r));
@@ -118,7 +125,7 @@ test('Lua: the lucent.rules route that matched is named with its handler file:li
 
   r = await explain('--user', '7', 'rpc', 'time', '{}');
   assert.equal(r.code, 0, show(r));
-  assert.match(r.stdout, /route "time" matched \(handler rules.lua:7\)/);
+  assert.match(r.stdout, /route "time" matched \(handler rules.lua:7\)$/m);
   assert.deepEqual(reply(r), { id: 1, rpc: { data: { now: 1 } } });
 });
 
@@ -127,25 +134,78 @@ test('proxy: the real backend is called (URL, time, answer); --no-proxy leaves i
   let r = await explain('--user', '42', 'subscribe', 'sp:1');
   assert.equal(r.code, 0, show(r));
   assert.ok(r.stdout.includes(`proxy: POST ${backend.url('/subscribe')} (proxy "default"`), show(r));
-  assert.match(r.stdout, /^proxy: answered in [0-9.]+ ms: result 0/m);
+  assert.ok(r.stdout.includes(`proxy: ${backend.url('/subscribe')} answered HTTP 200 in `), show(r));
+  assert.match(r.stdout, /^proxy: \S+ answered HTTP 200 in [0-9.]+ ms: result 0$/m);
   assert.match(r.stdout, /^outcome: allow by proxy$/m);
 
   r = await explain('--user', '7', 'subscribe', 'sp:1');
   assert.equal(r.code, 1, show(r));
-  assert.match(r.stdout, /^proxy: answered in [0-9.]+ ms: error 103 not yours/m, show(r));
+  assert.match(r.stdout, /^proxy: \S+ answered HTTP 200 in [0-9.]+ ms: error 103 not yours/m, show(r));
   assert.deepEqual(reply(r), { id: 1, error: { code: 103, message: 'not yours' } });
   assert.equal(backend.calls('/subscribe').length, before + 2);
+
+  // a backend failing: its status and time, and exit 2 (no decision)
+  r = await explain('--user', 'boom', 'subscribe', 'sp:1');
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stdout, /^proxy: \S+\/subscribe answered HTTP 500 in [0-9.]+ ms: not usable/m, show(r));
+  assert.equal(backend.calls('/subscribe').length, before + 3);
 
   r = await explain('--user', '42', '--no-proxy', 'subscribe', 'sp:1');
   assert.equal(r.code, 1, show(r));
   assert.doesNotMatch(r.stdout, /^proxy:/m);
   assert.match(r.stdout, /^rules: namespace sp: allow_subscribe_for_client 0/m);
-  assert.equal(backend.calls('/subscribe').length, before + 2);
+  assert.equal(backend.calls('/subscribe').length, before + 3);
+});
+
+test('refresh and sub_refresh: the token of the user, as the client would refresh', async () => {
+  let r = await explain('--user', '42', 'refresh');
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, /^token: refresh token valid, sub "42"$/m, show(r));
+  assert.equal(reply(r).refresh.expires, true);
+
+  r = await explain('--user', '42', '--claims', '{"sub":"7"}', 'refresh');
+  assert.equal(r.code, 1, show(r));
+  assert.deepEqual(reply(r), { disconnect: { code: 3500, reason: 'invalid token' } });
+
+  r = await explain('--user', '42', 'sub_refresh', 'chat:1');
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, /^token: subscription token valid: channel chat:1, sub "42"/m, show(r));
+  assert.equal(reply(r).sub_refresh.expires, true);
+
+  r = await explain('--user', '42', '--claims', '{"channel":"chat:2"}', 'sub_refresh', 'chat:1');
+  assert.equal(r.code, 1, show(r));
+  assert.equal(reply(r).disconnect.code, 3500);
+});
+
+test('--at-expiry: the refresh proxies decide as when an expiry passes; what the client then sees', async () => {
+  let r = await explain('--user', '42', '--at-expiry', 'refresh');
+  assert.equal(r.code, 0, show(r));
+  assert.ok(r.stdout.includes(`proxy: ${backend.url('/refresh')} answered HTTP 200 in `), show(r));
+  assert.match(r.stdout, /^reply: \(nothing sent: the connection now expires in 60\d s\)$/m, show(r));
+
+  r = await explain('--user', '7', '--at-expiry', 'refresh');
+  assert.equal(r.code, 1, show(r));
+  assert.deepEqual(reply(r), { disconnect: { code: 3005, reason: 'connection expired' } });
+
+  r = await explain('--user', '42', '--at-expiry', 'sub_refresh', 'sp:1');
+  assert.equal(r.code, 0, show(r));
+  assert.ok(r.stdout.includes(`proxy: ${backend.url('/sub_refresh')} answered HTTP 200 in `), show(r));
+  assert.match(r.stdout, /^reply: \(nothing sent: the subscription now expires in 60\d s\)$/m, show(r));
+
+  r = await explain('--user', '7', '--at-expiry', 'sub_refresh', 'sp:1');
+  assert.equal(r.code, 1, show(r));
+  assert.deepEqual(reply(r), { push: { channel: 'sp:1', unsubscribe: { code: 2501, reason: 'subscription expired' } } });
+
+  // a namespace without a sub_refresh proxy has nothing to ask
+  r = await explain('--user', '42', '--at-expiry', 'sub_refresh', 'chat:1');
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /no sub_refresh proxy/);
 });
 
 test('namespace rules: allow and deny with the options applied', async () => {
   let r = await explain('--user', '7', 'subscribe', 'chat:1');
   assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, /^rules: no channels rule matched \(1 rule\)$/m, show(r));
   assert.match(r.stdout, /^lua: hook answered nil \(no opinion\)/m);
   assert.match(r.stdout, /^rules: namespace chat: allow_subscribe_for_client 1/m);
   assert.deepEqual(reply(r), { id: 1, subscribe: {} });

@@ -2,9 +2,11 @@
 // The Redis engine with several Lucent nodes on real redis-server processes: cross-node
 // delivery with one Redis subscription per channel per node, history and recovery through
 // another node, presence and join/leave across nodes, entries of a SIGKILLed node expiring,
-// API session operations (refresh too) and exclusion across nodes, `info` and `channels`
-// covering every node, Redis restarts (clients kept, 503 health, publish errors while down,
-// publishing resuming), two shards, and the configuration refusals.
+// API session operations (refresh too; subscribe into history channels, positioned and
+// recovering) and exclusion across nodes, fossil deltas across nodes, `info` and `channels`
+// covering every node (a node stopped with SIGTERM leaving them at once), Redis restarts
+// (clients kept, 503 health, publish errors while down, publishing resuming), a node stopped
+// while a subscribe waits for Redis, two shards, and the configuration refusals.
 
 const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
@@ -12,7 +14,7 @@ const { startServer, defaultConfig, merge, assertCleanExit, httpGet, binaryPath,
 const { startRedis, startSentinel } = require('./lib/redis');
 const jwt = require('./lib/jwt');
 const { api, publish } = require('./lib/api');
-const { rawSession, rawCall } = require('./lib/client');
+const { rawSession, rawCall, newClient, connected, newSubscription, subscribed, nextPublication } = require('./lib/client');
 const { waitUntil, sleep, withTimeout } = require('./lib/wait');
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -39,6 +41,7 @@ function nodeConfig(addresses, prefix, extra = {}) {
           { name: 'pr', allow_subscribe_for_client: true, presence: true, join_leave: true, force_push_join_leave: true },
           { name: 'big', allow_subscribe_for_client: true, history_size: 5000, history_ttl: '300s' },
           { name: 'rec', allow_subscribe_for_client: true, history_size: 50, history_ttl: '300s', force_recovery: true },
+          { name: 'dl', allow_subscribe_for_client: true, allowed_delta_types: ['fossil'], history_size: 10, history_ttl: '300s', force_recovery: true },
         ],
       },
     }),
@@ -244,6 +247,127 @@ t('API disconnect, unsubscribe and subscribe act on connections of any node', as
   assert.equal(closed.code, 3503);
 });
 
+t('API subscribe into a history channel through another node and the same node: positioned push, offsets, recovery', async () => {
+  const [a, b, c] = nodes;
+  const ch = `rec:api${Date.now()}`;
+  const pre = [];
+  for (let i = 1; i <= 3; i++) pre.push((await api(a, 'publish', { channel: ch, data: { i } })).body.result);
+  const { epoch } = pre[0];
+  const onA = await rawSession(a, { token: token('apisub') });
+  const onB = await rawSession(b, { token: token('apisub') });
+  // through node B: one connection on B itself, one on A (a control message there)
+  assert.deepEqual((await api(b, 'subscribe', { user: 'apisub', channel: ch })).body, { result: {} });
+  for (const s of [onA, onB]) {
+    const p = await s.push((m) => m.subscribe !== undefined, 5000, 'subscribe push');
+    assert.equal(p.push.channel, ch);
+    const r = p.push.subscribe;
+    assert.equal(r.positioned, true, JSON.stringify(p));
+    assert.equal(r.recoverable, true, JSON.stringify(p));
+    assert.equal(r.epoch, epoch);
+    assert.equal(r.offset, 3);
+  }
+  // the subscribe push came once the node receives the channel: nothing published after it is missed
+  await publish(c, ch, { i: 4 });
+  for (const s of [onA, onB]) assert.deepEqual((await s.next()).push.pub, { data: { i: 4 }, offset: 4 });
+  // a second subscribe of a subscribed connection sends nothing
+  assert.deepEqual((await api(a, 'subscribe', { user: 'apisub', channel: ch })).body, { result: {} });
+  await publish(a, ch, { i: 5 });
+  for (const s of [onA, onB]) assert.deepEqual((await s.next()).push.pub, { data: { i: 5 }, offset: 5 });
+
+  // the connection on A goes away and misses two; back on C, the backend subscribes it again
+  // with recover_since, asked through node A
+  onA.close();
+  await publish(b, ch, { i: 6 });
+  await publish(c, ch, { i: 7 });
+  const back = await rawSession(c, { token: token('apisub2') });
+  assert.deepEqual(
+    (await api(a, 'subscribe', { user: 'apisub2', channel: ch, recover_since: { offset: 5, epoch } })).body,
+    { result: {} },
+  );
+  const rp = (await back.push((m) => m.subscribe !== undefined, 5000, 'recovering subscribe push')).push.subscribe;
+  assert.equal(rp.recovered, true, JSON.stringify(rp));
+  assert.equal(rp.epoch, epoch);
+  assert.deepEqual(rp.publications.map((p) => [p.offset, p.data.i]), [[6, 6], [7, 7]]);
+  await publish(b, ch, { i: 8 });
+  assert.deepEqual((await back.next()).push.pub, { data: { i: 8 }, offset: 8 });
+  // the same node: the API call on C for the connection on C, with a stale epoch: not recovered
+  const same = await rawSession(c, { token: token('apisub3') });
+  await api(c, 'subscribe', { user: 'apisub3', channel: ch, recover_since: { offset: 2, epoch: 'stale' } });
+  const sp = (await same.push((m) => m.subscribe !== undefined, 5000, 'same-node subscribe push')).push.subscribe;
+  assert.ok(!sp.recovered, JSON.stringify(sp));
+  assert.equal(sp.epoch, epoch);
+  assert.equal(sp.offset, 8);
+  await publish(a, ch, { i: 9 });
+  assert.deepEqual((await same.next()).push.pub, { data: { i: 9 }, offset: 9 });
+  assert.deepEqual((await back.next()).push.pub, { data: { i: 9 }, offset: 9 });
+});
+
+/** A 2 KB document of which one item changes per step. */
+function documentAt(step) {
+  const items = [];
+  for (let i = 0; i < 40; i++) items.push({ id: i, name: `item-${i}`, value: i === step % 40 ? step : i * 7 });
+  return { step, items };
+}
+
+t('fossil deltas across nodes: a subscriber on A decodes publications made on B and C', async () => {
+  const [a, b, c] = nodes;
+  const ch = `dl:doc${Date.now()}`;
+  const cl = newClient(a, { token: token('delta1') });
+  await connected(cl);
+  const sub = newSubscription(cl, ch, { delta: 'fossil' });
+  await subscribed(sub);
+  assert.equal(sub._delta_negotiated, true, 'delta negotiated on the Redis engine');
+  for (let step = 0; step < 20; step++) {
+    const via = step % 2 ? c : b;
+    const r = await api(via, 'publish', { channel: ch, data: documentAt(step), delta: true });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual((await nextPublication(sub)).data, documentAt(step), `step ${step}`);
+  }
+  assert.equal(sub._deltaNumFull, 1);
+  assert.equal(sub._deltaNumDelta, 19);
+});
+
+t('fossil deltas across nodes: a missed publication or a reconnect gets the next one whole', async () => {
+  const [a, b, c] = nodes;
+  const ch = `dl:raw${Date.now()}`;
+  const raw = await rawSession(a, { token: token('delta2') });
+  const rep = await rawCall(raw, { subscribe: { channel: ch, delta: 'fossil' } });
+  assert.equal(rep.subscribe.delta, true, JSON.stringify(rep));
+  const pubOf = async (s) => (await s.push((p) => p.pub)).push.pub;
+  const text = (n) => ({ n, text: 'x'.repeat(200) });
+  await api(b, 'publish', { channel: ch, data: text(1), delta: true });
+  const p1 = await pubOf(raw);
+  assert.equal(p1.delta, false);
+  assert.deepEqual(JSON.parse(p1.data), text(1));
+  await api(c, 'publish', { channel: ch, data: text(2), delta: true });
+  const p2 = await pubOf(raw);
+  assert.equal(p2.delta, true);
+  assert.ok(p2.data.length < 40, p2.data);
+  // excluded from offset 3 (made on B): offset 4 cannot be a delta against it
+  await api(b, 'publish', { channel: ch, data: text(3), delta: true, exclude_client: raw.client });
+  await api(c, 'publish', { channel: ch, data: text(4), delta: true });
+  const p4 = await pubOf(raw);
+  assert.equal(p4.offset, 4);
+  assert.equal(p4.delta, false);
+  assert.deepEqual(JSON.parse(p4.data), text(4));
+  await api(b, 'publish', { channel: ch, data: text(5), delta: true });
+  const p5 = await pubOf(raw);
+  assert.equal(p5.delta, true);
+  // back through node C after missing 6: recovered whole, then the first live one whole
+  raw.close();
+  await api(a, 'publish', { channel: ch, data: text(6), delta: true });
+  const again = await rawSession(c, { token: token('delta2') });
+  const rec = await rawCall(again, { subscribe: { channel: ch, delta: 'fossil', recover: true, offset: 5, epoch: rep.subscribe.epoch } });
+  assert.equal(rec.subscribe.recovered, true, JSON.stringify(rec));
+  assert.deepEqual(rec.subscribe.publications.map((p) => p.offset), [6]);
+  await api(b, 'publish', { channel: ch, data: text(7), delta: true });
+  const p7 = await pubOf(again);
+  assert.equal(p7.delta, false);
+  assert.deepEqual(JSON.parse(p7.data), text(7));
+  await api(a, 'publish', { channel: ch, data: text(8), delta: true });
+  assert.equal((await pubOf(again)).delta, true);
+});
+
 t('exclusion travels with the publication: exclude_client and exclude_user on another node', async () => {
   const [a, b] = nodes;
   const x = await rawSession(a, { token: token('ex1'), channels: ['exc'] });
@@ -343,6 +467,57 @@ t('channels with a node that does not answer: error 100 after a bounded wait, no
   // once the dead node is forgotten, channels answers again
   await waitUntil(async () => !(await api(nodes[0], 'channels', {})).body.error, { timeoutMs: 12000, what: 'channels answered again' });
 }, { timeout: 30000 });
+
+t('a node stopped with SIGTERM leaves info and channels of the other nodes at once', async () => {
+  const extra = await startServer(nodeConfig(redis.address, prefix));
+  const uid = (await api(extra, 'info', {})).body.result.nodes[0].uid;
+  for (const n of nodes) {
+    await waitUntil(async () => (await api(n, 'info', {})).body.result.nodes.some((x) => x.uid === uid), {
+      timeoutMs: 6000,
+      what: 'the new node known',
+    });
+  }
+  const ch = `leaving${Date.now()}`;
+  const s = await rawSession(extra, { token: token('leaver'), channels: [ch] });
+  assert.deepEqual((await api(nodes[0], 'channels', { pattern: ch })).body, { result: { channels: { [ch]: { num_clients: 1 } } } });
+  await assertCleanExit(extra);
+  await s.closed;
+  // node info travels every 2 s and is forgotten 6 s after the last: without the goodbye the
+  // node would still be listed here for 4 to 6 s
+  const t0 = Date.now();
+  for (const n of nodes) {
+    await waitUntil(async () => !(await api(n, 'info', {})).body.result.nodes.some((x) => x.uid === uid), {
+      timeoutMs: 3000,
+      intervalMs: 50,
+      what: `the stopped node gone from the info of ${n.port}`,
+    });
+  }
+  const r = await api(nodes[1], 'channels', { pattern: ch });
+  assert.deepEqual(r.body, { result: { channels: {} } });
+  assert.ok(Date.now() - t0 < 3500, `took ${Date.now() - t0} ms`);
+});
+
+test('a node stopped while a subscribe waits for Redis answers it with 100 and exits cleanly', async () => {
+  const own = await startRedis();
+  const srv = await startServer(nodeConfig(own.address, `stop${Date.now()}`, { engine: { redis: { io_timeout: '10s' } } }));
+  try {
+    const raw = await rawSession(srv, { token: token('stopping') });
+    // Redis frozen: the channel's SUBSCRIBE stays unanswered, the subscribe waits for it
+    own.proc.child.kill('SIGSTOP');
+    const id = raw.cmd({ subscribe: { channel: `frozen${Date.now()}` } });
+    await sleep(300);
+    const stopping = assertCleanExit(srv).then(() => null, (err) => err);
+    const rep = await raw.reply(id, 5000).catch((err) => ({ noReply: String(err) }));
+    const stopErr = await stopping;
+    assert.equal(rep.error && rep.error.code, 100, JSON.stringify(rep));
+    // exit 0 without a leak report: the waiting subscribe was answered, not dropped
+    if (stopErr) throw stopErr;
+  } finally {
+    own.proc.child.kill('SIGCONT');
+    if (!srv.exited) srv.process.kill('SIGKILL');
+    await own.stop();
+  }
+});
 
 t('API refresh through node B acts on a connection on node A: new expiry, closed at it with 3005', async () => {
   const [a, b, c] = nodes;

@@ -240,6 +240,29 @@ t('centrifuge-js: API subscribe emits a client-level subscribed event, then publ
   assert.deepEqual(p.data, { n: 3 });
 });
 
+t('API subscribe into a channel with history: the push gives the position; recover_since recovers', async () => {
+  const ch = `hs:api${Date.now()}`;
+  const first = (await api(ctx.server, 'publish', { channel: ch, data: { n: 1 } })).body.result;
+  await publish(ctx.server, ch, { n: 2 });
+  const raw = await rawSession(ctx.server, { token: token('15') });
+  await apiOk('subscribe', { user: '15', channel: ch });
+  const r = (await raw.push((p) => p.subscribe !== undefined, 5000, 'subscribe push')).push.subscribe;
+  assert.deepEqual(
+    { positioned: r.positioned, recoverable: r.recoverable, epoch: r.epoch, offset: r.offset },
+    { positioned: true, recoverable: true, epoch: first.epoch, offset: 2 },
+  );
+  await publish(ctx.server, ch, { n: 3 });
+  assert.deepEqual(await raw.next(), { push: { channel: ch, pub: { data: { n: 3 }, offset: 3 } } });
+  // another connection, subscribed with recover_since: what it missed comes in the push
+  const back = await rawSession(ctx.server, { token: token('16') });
+  await apiOk('subscribe', { user: '16', channel: ch, recover_since: { offset: 1, epoch: first.epoch } });
+  const rec = (await back.push((p) => p.subscribe !== undefined, 5000, 'recovering subscribe push')).push.subscribe;
+  assert.equal(rec.recovered, true, JSON.stringify(rec));
+  assert.deepEqual(offsets(rec.publications), [2, 3]);
+  await publish(ctx.server, ch, { n: 4 });
+  assert.deepEqual(await back.next(), { push: { channel: ch, pub: { data: { n: 4 }, offset: 4 } } });
+});
+
 t('API unsubscribe → unsubscribe push 2000 "server unsubscribe", and no more publications', async () => {
   const raw = await rawSession(ctx.server, { token: token('12'), channels: ['news', 'barrier3'] });
   await apiOk('unsubscribe', { user: '12', channel: 'news' });

@@ -21,6 +21,10 @@ lucent = {
     disconnect = function(code, reason)
         return {lucent = "disconnect", code = code, reason = reason}
     end,
+    -- the matched route as the server's decision trace gets it, kept for the tests to read
+    _route = function(kind, pattern, fn, names, ...)
+        lucent.last_route = {kind = kind, pattern = pattern, names = names or {}, captures = {...}}
+    end,
 }
 
 local tests = {}

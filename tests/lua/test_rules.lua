@@ -31,6 +31,18 @@ test("a {param} stops at '.' and ':' and is never empty", function()
     eq(sub1("{ns}:x", "a.b:x"), nil)
 end)
 
+test("a matched route is reported with its parameter names and captures (decision trace)", function()
+    lucent.last_route = nil
+    eq(sub1("orders.{order}.items.{item}", "orders.7.items.9"), {"7", "9"})
+    eq(lucent.last_route.kind, "subscribe")
+    eq(lucent.last_route.pattern, "orders.{order}.items.{item}")
+    eq(lucent.last_route.names, {"order", "item"})
+    eq(lucent.last_route.captures, {"7", "9"})
+    lucent.last_route = nil
+    eq(sub1("orders.{id}", "news"), nil)
+    eq(lucent.last_route, nil)
+end)
+
 test("several params arrive in pattern order", function()
     eq(sub1("{ns}:{a}.{b}", "chat:1.2"), {"chat", "1", "2"})
     eq(sub1("orders.{order}.items.{item}", "orders.7.items.9"), {"7", "9"})

@@ -23,7 +23,8 @@ static const char *config_json =
     "\"publish_proxy_enabled\":true},"
     "{\"name\":\"open\",\"allow_subscribe_for_client\":true,\"allow_publish_for_client\":true}]},"
     "\"rpc\":{\"proxy\":{\"endpoint\":\"http://127.0.0.1:1/r\"},"
-    "\"without_namespace\":{\"proxy_enabled\":true}}}";
+    "\"without_namespace\":{\"proxy_enabled\":true}},"
+    "\"channels\":[{\"name\":\"open:{x}\",\"presence\":true}]}";
 
 /* Lua has an opinion only about names holding lua_yes / lua_no (and a connect whose data
  * says so). */
@@ -301,6 +302,81 @@ static void test_cancel_pending_proxy(void **state)
     assert_int_equal(got.calls, 0);
 }
 
+/* The trace line starting with prefix, or NULL. */
+static const char *line_with(const lc_decide_trace_t *t, const char *prefix)
+{
+    for (size_t i = 0; i < lc_decide_trace_count(t); i++)
+        if (strncmp(lc_decide_trace_line(t, i), prefix, strlen(prefix)) == 0)
+            return lc_decide_trace_line(t, i);
+    return NULL;
+}
+
+static lc_decide_trace_t *traced(fx_t *f, lc_decide_req_t *r)
+{
+    lc_decide_trace_t *t = lc_decide_trace_new();
+    assert_non_null(t);
+    r->trace = t;
+    decide(f, r);
+    return t;
+}
+
+static void test_trace_channels_rule_by_index_and_pattern(void **state)
+{
+    fx_t *f = *state;
+    lc_decide_req_t r;
+    lc_ns_opts_t scratch;
+    channel_req(f, LC_HOOK_SUBSCRIBE, "open:a", &r, &scratch);
+    lc_decide_trace_t *t = traced(f, &r);
+    const char *l = line_with(t, "rules: channels rule");
+    assert_non_null(l);
+    assert_string_equal(l, "rules: channels rule 1 \"open:{x}\" matched: presence=true");
+    lc_decide_trace_free(t);
+
+    channel_req(f, LC_HOOK_PUBLISH, "px:lua_yes", &r, &scratch);
+    t = traced(f, &r);
+    assert_non_null(line_with(t, "rules: no channels rule matched (1 rule)"));
+    assert_null(line_with(t, "rules: channels rule"));
+    lc_decide_trace_free(t);
+}
+
+static void test_trace_proxy_url_and_time_and_no_proxy(void **state)
+{
+    fx_t *f = *state;
+    lc_decide_req_t r;
+    lc_ns_opts_t scratch;
+    channel_req(f, LC_HOOK_SUBSCRIBE, "px:a", &r, &scratch);
+    lc_decide_trace_t *t = traced(f, &r);
+    assert_non_null(line_with(t, "proxy: POST http://127.0.0.1:1/s (proxy"));
+    const char *l = line_with(t, "proxy: http://127.0.0.1:1/s: no answer after ");
+    assert_non_null(l);
+    assert_non_null(strstr(l, " ms ("));
+    lc_decide_trace_free(t);
+
+    /* no_proxy: the namespace rules decide, no proxy is asked */
+    r.no_proxy = true;
+    t = traced(f, &r);
+    assert_int_equal(got.by, LC_STEP_RULES);
+    assert_int_equal(got.code, LC_ERROR_PERMISSION_DENIED);
+    assert_null(line_with(t, "proxy:"));
+    lc_decide_trace_free(t);
+
+    base_req(f, LC_HOOK_CONNECT, &r, &scratch);
+    r.no_proxy = true;
+    t = traced(f, &r);
+    assert_int_equal(got.by, LC_STEP_RULES);
+    assert_int_equal(got.type, LC_VERDICT_ALLOW);
+    lc_decide_trace_free(t);
+
+    base_req(f, LC_HOOK_RPC, &r, &scratch);
+    r.method = "m";
+    r.no_proxy = true;
+    t = traced(f, &r);
+    assert_int_equal(got.by, LC_STEP_RULES);
+    assert_int_equal(got.code, LC_ERROR_NOT_AVAILABLE);
+    assert_non_null(line_with(t, "rules: rpc method \"m\": proxies left out (no-proxy)"));
+    lc_decide_trace_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +385,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_publish_and_rpc_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_and_sub_refresh_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_pending_proxy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trace_channels_rule_by_index_and_pattern, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_trace_proxy_url_and_time_and_no_proxy, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

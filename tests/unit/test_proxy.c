@@ -324,6 +324,7 @@ typedef struct outcome {
     int type;
     uint32_t code;
     lc_buf_t info;
+    long status;
 } outcome_t;
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -416,9 +417,9 @@ static void on_reply(void *arg, int err, const lc_proxy_reply_t *reply)
         o->code = reply->code;
         if (reply->info != NULL)
             assert_int_equal(lc_buf_append(&o->info, reply->info, reply->info_len), 0);
-    } else {
-        assert_null(reply);
     }
+    assert_non_null(reply);
+    o->status = reply->status;
 }
 
 static void on_hc_closed(void *arg)
@@ -483,6 +484,7 @@ static void test_proxy_call_posts_json_and_answers(void **state)
 
     assert_int_equal(o.calls, 1);
     assert_int_equal(o.err, 0);
+    assert_int_equal(o.status, 200);
     assert_int_equal(o.type, LC_PROXY_RESULT);
     assert_string_equal(o.info.data, "{\"a\":1}");
     assert_non_null(strstr(s.req.data, "POST /proxy HTTP/1.1\r\n"));
@@ -519,6 +521,7 @@ static void test_proxy_call_non_200_is_eio(void **state)
     finish_loop(&loop, hc, &s, &o);
     assert_int_equal(o.calls, 1);
     assert_int_equal(o.err, LC_EIO);
+    assert_int_equal(o.status, 404); /* for the decision trace */
     lc_buf_free(&s.req);
 }
 

@@ -2,7 +2,9 @@
  * core/transport.h vtable), the memory engine behind a wrapper that can hold its answers back,
  * and a stubbed decision step (hooks/decide.h replaced at link time by the functions below):
  * commands queue in order behind a pending decision or engine call, a pending step is dropped
- * when the connection closes, an engine answer arriving after the close finds no session. */
+ * when the connection closes, an engine answer arriving after the close finds no session; the
+ * server API's subscribe waits for its stream too, behind the pending step, and ends with a
+ * subscribe push. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -493,13 +495,79 @@ static void test_api_subscribe_with_a_late_engine_answer(void **state)
     fx_t *f = *state;
     connect_now(f);
     slow->hold = true;
-    /* the server API's subscribe reads the stream only from an engine answering at once: a
-     * later answer makes no subscription and finds its read abandoned (ASan: freed once) */
+    /* the server API's subscribe waits for the stream like a client subscribe */
+    lc_target_t t = {.user = "u1"};
+    assert_int_equal(lc_ops_subscribe(lc_node_worker(f->node, 0), &t, "b", NULL), 1);
+    assert_int_equal(slow->n_held, 1);
+    assert_string_equal(out(f), "");
+    slow->hold = false;
+    release(0);
+    const char *o = out(f);
+    const char *push = strstr(o, "{\"push\":{\"channel\":\"b\",\"subscribe\":{");
+    assert_non_null(push);
+    assert_non_null(strstr(push, "\"positioned\":true"));
+    assert_non_null(strstr(push, "\"epoch\":\"e1\""));
+    assert_non_null(strstr(push, "\"offset\":7"));
+    /* the subscription is made: a second one finds it (acts on no session), and the client's
+     * own is refused */
+    lc_buf_reset(&f->ft.out);
+    assert_int_equal(lc_ops_subscribe(lc_node_worker(f->node, 0), &t, "b", NULL), 0);
+    assert_int_equal(slow->n_held, 1);
+    assert_string_equal(out(f), "");
+    stub.at_once = true;
+    send_text(f, "{\"id\":2,\"subscribe\":{\"channel\":\"b\"}}");
+    assert_non_null(strstr(out(f), "{\"id\":2,\"error\":{\"code\":105"));
+}
+
+static void test_api_subscribe_waits_behind_the_pending_step(void **state)
+{
+    fx_t *f = *state;
+    connect_now(f);
+    slow->hold = true;
+    send_text(f, "{\"id\":2,\"subscribe\":{\"channel\":\"a\"}}\n"
+                 "{\"id\":3,\"presence_stats\":{\"channel\":\"b\"}}");
+    assert_int_equal(stub.n_started, 1); /* a's decision pending */
+    lc_target_t t = {.user = "u1"};
+    lc_ops_subscribe(lc_node_worker(f->node, 0), &t, "b", NULL);
+    /* nothing read for b while a's step is pending */
+    assert_int_equal(slow->n_held, 0);
+    answer(0);
+    assert_int_equal(slow->n_held, 1); /* a's stream */
+    release(0);
+    /* a answered; then the server API's run reads b's stream, before the queued command */
+    assert_int_equal(slow->n_held, 2);
+    assert_null(strstr(out(f), "\"id\":3"));
+    release(1);
+    /* the presence_stats queued behind it, then held too */
+    assert_int_equal(slow->n_held, 3);
+    release(2);
+    const char *o = out(f);
+    const char *r2 = strstr(o, "{\"id\":2,\"subscribe\":{");
+    const char *pb = strstr(o, "{\"push\":{\"channel\":\"b\",\"subscribe\":{");
+    const char *r3 = strstr(o, "{\"id\":3,\"presence_stats\"");
+    assert_non_null(r2);
+    assert_non_null(pb);
+    assert_non_null(r3);
+    assert_true(r2 < pb && pb < r3);
+    assert_non_null(strstr(pb, "\"offset\":7"));
+}
+
+static void test_api_subscribe_closed_while_pending(void **state)
+{
+    fx_t *f = *state;
+    connect_now(f);
+    slow->hold = true;
     lc_target_t t = {.user = "u1"};
     lc_ops_subscribe(lc_node_worker(f->node, 0), &t, "b", NULL);
     assert_int_equal(slow->n_held, 1);
+    /* one more waits behind it */
+    lc_ops_subscribe(lc_node_worker(f->node, 0), &t, "c", NULL);
+    assert_int_equal(slow->n_held, 1);
+    lc_client_on_close(f->c);
+    f->c = NULL;
+    /* the answer finds no session; the waiting run was dropped (ASan: freed once, no leak) */
     release(0);
-    assert_null(strstr(out(f), "\"subscribe\""));
+    assert_int_equal(slow->n_held, 1);
 }
 
 int main(void)
@@ -522,6 +590,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_api_subscribe_with_a_late_engine_answer, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_api_subscribe_waits_behind_the_pending_step, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_api_subscribe_closed_while_pending, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

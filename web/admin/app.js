@@ -244,6 +244,67 @@ async function user(name) {
   await load();
 }
 
+// The playground: one command of one user through the running server's decision pipeline, with
+// the steps `lucent explain` prints and the reply the client would get.
+function parseCommand(line) {
+  const m = line.trim().match(/^(\S+)(?:\s+(\S+))?(?:\s+([\s\S]+))?$/);
+  if (!m) return null;
+  const [, command, second, rest] = m;
+  // connect [DATA], refresh: no target; the rest takes a channel or method first
+  if (command === 'connect' || command === 'refresh') return { command, data: [second, rest].filter(Boolean).join(' ') || undefined };
+  return { command, target: second, data: rest };
+}
+
+function shellQuote(s) {
+  return /^[\w.:@%+=,/#$-]+$/.test(s) && !s.startsWith('$') ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+async function playground() {
+  const out = el('div', { id: 'pg-out' });
+  const form = el('form', { id: 'pg-form' },
+    el('label', {}, 'User', el('input', { id: 'pg-user', placeholder: 'e.g. 42 (empty: anonymous)' })),
+    el('label', {}, 'Claims (JSON, optional: signed into the token)', el('textarea', { id: 'pg-claims', placeholder: '{"sub": "42", "info": {"name": "Ann"}}' })),
+    el('label', {}, 'Command', el('input', { id: 'pg-command', required: '', list: 'pg-examples', placeholder: 'subscribe orders.1' })),
+    el('datalist', { id: 'pg-examples' },
+      ...['connect', 'refresh', 'subscribe CHANNEL', 'sub_refresh CHANNEL', 'publish CHANNEL {"text":"hi"}', 'rpc METHOD {}'].map((v) => el('option', { value: v }))),
+    el('label', { class: 'check' }, el('input', { id: 'pg-subscribed', type: 'checkbox' }), 'publish: the client is subscribed'),
+    el('label', { class: 'check' }, el('input', { id: 'pg-no-proxy', type: 'checkbox' }), 'no proxy (--no-proxy)'),
+    el('label', { class: 'check' }, el('input', { id: 'pg-at-expiry', type: 'checkbox' }), 'refresh, sub_refresh: at expiry, asking the refresh proxy (--at-expiry)'),
+    el('button', { type: 'submit' }, 'Explain'));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const cmd = parseCommand($('#pg-command').value);
+    if (!cmd) return;
+    const params = { ...cmd, user: $('#pg-user').value, subscribed: $('#pg-subscribed').checked, no_proxy: $('#pg-no-proxy').checked, at_expiry: $('#pg-at-expiry').checked };
+    const claims = $('#pg-claims').value.trim();
+    try {
+      if (params.data !== undefined) params.data = JSON.parse(params.data);
+      if (claims) params.claims = JSON.parse(claims);
+    } catch (e) {
+      out.replaceChildren(el('p', { class: 'error', id: 'pg-error' }, `not JSON: ${e.message}`));
+      return;
+    }
+    out.replaceChildren(el('p', { class: 'muted' }, 'running…'));
+    try {
+      const r = await call('playground', params);
+      const cli = ['lucent explain -c CONFIG', params.user ? `--user ${shellQuote(params.user)}` : '', claims ? `--claims ${shellQuote(JSON.stringify(params.claims))}` : '',
+        params.subscribed ? '--subscribed' : '', params.no_proxy ? '--no-proxy' : '', params.at_expiry ? '--at-expiry' : '', cmd.command, cmd.target ? shellQuote(cmd.target) : '',
+        cmd.data !== undefined ? shellQuote(JSON.stringify(params.data)) : ''].filter(Boolean).join(' ');
+      out.replaceChildren(
+        el('p', { id: 'pg-verdict', class: r.allowed ? 'ok' : 'error' }, r.allowed ? 'allowed' : r.exit_code === 2 ? 'could not decide' : 'refused'),
+        el('h2', {}, 'Steps'), el('pre', { id: 'pg-trace', class: 'tail' }, r.trace.join('\n')),
+        ...(r.user !== null ? [el('p', { id: 'pg-user-out' }, `user: "${r.user}"${r.user ? '' : ' (anonymous)'}`)] : []),
+        el('h2', {}, params.at_expiry ? 'What the client sees' : 'Reply the client gets'), el('pre', { id: 'pg-reply', class: 'tail' }, typeof r.reply === 'string' ? r.reply : JSON.stringify(r.reply)),
+        el('p', { class: 'muted' }, 'The same from a shell: ', el('code', {}, cli)));
+    } catch (e) {
+      out.replaceChildren(el('p', { class: 'error', id: 'pg-error' }, e.message));
+    }
+  });
+  view.replaceChildren(el('h1', {}, 'Playground'),
+    el('p', { class: 'muted' }, 'Runs one decision with this server\'s config, Lua hooks and proxies (a hook\'s lucent.publish publishes for real) and shows every step.'),
+    form, out);
+}
+
 async function route() {
   stop();
   $('#login').hidden = true;
@@ -254,6 +315,7 @@ async function route() {
     if (h.startsWith('channel/')) await channel(h.slice(8));
     else if (h === 'channels') await channels();
     else if (h === 'user' || h.startsWith('user/')) await user(h.slice(5));
+    else if (h === 'playground') await playground();
     else await overview();
   } catch (e) {
     if (e.message !== 'log in first') view.replaceChildren(el('p', { class: 'error' }, e.message));
