@@ -48,6 +48,13 @@ static const lc__api_method_t methods[] = {
     {"rpc", 10, lc__api_rpc},
     {"subscribe", 11, lc__api_subscribe},
     {"refresh", 12, lc__api_refresh},
+    /* v6.8 map channels (api_map.c): no legacy numbers */
+    {"map_publish", -1, lc__api_map_publish},
+    {"map_remove", -1, lc__api_map_remove},
+    {"map_read_state", -1, lc__api_map_read_state},
+    {"map_read_stream", -1, lc__api_map_read_stream},
+    {"map_stats", -1, lc__api_map_stats},
+    {"map_clear", -1, lc__api_map_clear},
 };
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]))
 
@@ -61,7 +68,7 @@ const lc__api_method_t *lc__api_method_find(const char *name, bool ignore_case)
 
 const lc__api_method_t *lc__api_method_legacy(long num)
 {
-    for (size_t i = 0; i < N_METHODS; i++)
+    for (size_t i = 0; i < N_METHODS && num >= 0; i++)
         if (methods[i].legacy == num)
             return &methods[i];
     return NULL;

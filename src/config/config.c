@@ -98,6 +98,11 @@ void lc__config_free_ns(lc_ns_opts_t *ns)
 {
     free(ns->name);
     ns->name = NULL;
+    lc__config_free_str(ns->map_clients_prefix);
+    lc__config_free_str(ns->map_users_prefix);
+    ns->map_clients_prefix = ns->map_users_prefix = NULL;
+    lc__config_free_str(ns->shared_poll.proxy_name);
+    ns->shared_poll.proxy_name = NULL;
     lc__config_free_ns_regex(ns);
 }
 
@@ -196,6 +201,8 @@ void lc_config_defaults(lc_config_t *c)
     c->rpc_namespace_boundary = (char *)s_namespace_boundary;
     c->rpc_ping_method = (char *)s_ping;
     c->http_api_exclude_client_field = (char *)s_empty;
+    c->shared_poll.hmac_secret_key = (char *)s_empty;
+    c->shared_poll.hmac_previous_secret_key = (char *)s_empty;
     c->lua_instruction_budget = 10000000;
     c->lua_memory_limit = (int64_t)64 * 1024 * 1024;
     c->lua_time_limit_ms = 1000;
@@ -257,6 +264,8 @@ void lc_config_free(lc_config_t *c)
                      &c->rpc_namespace_boundary,
                      &c->rpc_ping_method,
                      &c->http_api_exclude_client_field,
+                     &c->shared_poll.hmac_secret_key,
+                     &c->shared_poll.hmac_previous_secret_key,
                      &c->lua_script,
                      &c->http_tls_cert,
                      &c->http_tls_key,
@@ -345,13 +354,21 @@ static int validate_ns(const lc_config_t *c, const lc_ns_opts_t *ns, const char 
     if (history && meta > 0 && ns->history_ttl_ms > meta)
         return lc__config_fail(err, errlen, "%s: history_ttl must not exceed history_meta_ttl",
                                where);
-    if (ns->subscription_type > LC_SUB_TYPE_STREAM) {
+    /* map, map_clients, map_users: their `map` options (config_map.c) */
+    int mrc = lc__config_validate_ns_map(c, ns, where, err, errlen);
+    if (mrc != 0)
+        return mrc;
+    if (ns->subscription_type == LC_SUB_TYPE_SHARED_POLL) {
+        /* shared_poll: its options, refresh proxy and HMAC key (config_spoll.c) */
+        int rc = lc__config_validate_spoll(c, ns, where, err, errlen);
+        if (rc)
+            return rc;
+    } else if (ns->subscription_type > LC_SUB_TYPE_MAP_USERS) {
         static const char *const types[] = {"",          "stream",     "map", "map_clients",
                                             "map_users", "shared_poll"};
         return lc__config_fail(err, errlen,
-                               "%s%s%s%s: subscription_type \"%s\" is not served by Lucent (only "
-                               "\"stream\" subscriptions are)",
-                               where, ns->name ? " (namespace \"" : "", ns->name ? ns->name : "",
+                               "%s%s%s%s: subscription_type \"%s\" is not served by Lucent", where,
+                               ns->name ? " (namespace \"" : "", ns->name ? ns->name : "",
                                ns->name ? "\")" : "", types[ns->subscription_type]);
     }
     if (ns->channel_regex && !ns->channel_re)

@@ -29,7 +29,8 @@ enum lc_pub_format {
     LC_PUB_FORMAT_BINARY,
 };
 
-/* subscription_type (v6.8): "" and "stream" are streams, the others are refused at start. */
+/* subscription_type (v6.8): "" and "stream" are streams; map, map_clients and map_users are
+ * served on the memory engine (core/client_map.c); shared_poll is served (core/spoll.h). */
 enum lc_sub_type {
     LC_SUB_TYPE_DEFAULT = 0,
     LC_SUB_TYPE_STREAM,
@@ -38,6 +39,47 @@ enum lc_sub_type {
     LC_SUB_TYPE_MAP_USERS,
     LC_SUB_TYPE_SHARED_POLL,
 };
+
+/* shared_poll.mode of a namespace (v6.8): how the refresh proxy sees versions */
+enum lc_spoll_mode {
+    LC_SPOLL_DEFAULT = 0,     /* "": versionless */
+    LC_SPOLL_VERSIONLESS = 1, /* Lucent detects changes by content, synthetic versions */
+    LC_SPOLL_VERSIONED = 2,   /* the backend's versions decide */
+};
+
+/* map.mode (v6.8 map subscriptions): ephemeral keeps no change stream (a snapshot on every
+ * subscribe), durable and persistent keep one for catch-up; persistent keys never expire. */
+enum lc_map_mode {
+    LC_MAP_MODE_UNSET = 0,
+    LC_MAP_MODE_EPHEMERAL,
+    LC_MAP_MODE_DURABLE,
+    LC_MAP_MODE_PERSISTENT,
+};
+
+/* map.client_key: the key of a client's map publish or remove (as sent, or its own id). */
+enum lc_map_client_key { LC_MAP_KEY_AS_SENT = 0, LC_MAP_KEY_CLIENT_ID, LC_MAP_KEY_USER_ID };
+
+/* The namespace's `map` object (spec: Centrifugo "Map subscriptions"), and Lucent's bounds. */
+typedef struct lc_ns_map {
+    int mode; /* enum lc_map_mode */
+    int64_t key_ttl_ms;
+    bool ordered;
+    int stream_size;       /* 0 = derived from the mode */
+    int64_t stream_ttl_ms; /* 0 = derived from the mode */
+    int64_t meta_ttl_ms;   /* 0 = derived */
+    bool remove_client_on_unsubscribe;
+    int client_key; /* enum lc_map_client_key */
+    bool allow_publish_for_client, allow_publish_for_subscriber, allow_publish_for_anonymous;
+    bool allow_remove_for_client, allow_remove_for_subscriber, allow_remove_for_anonymous;
+    const struct lc_proxy_conf *publish_proxy;           /* map.publish_proxy_enabled (+ name) */
+    const struct lc_proxy_conf *remove_proxy;            /* map.remove_proxy_enabled (+ name) */
+    int default_page_size, min_page_size, max_page_size; /* 0 = 100, 100, 1000 */
+    int live_transition_max_publication_limit;           /* 0 = max_page_size */
+    int64_t subscribe_catch_up_timeout_ms;               /* 0 = 5 s, < 0 = none */
+    /* Lucent's own bounds (memory stays bounded): keys per channel and key length */
+    int max_keys;       /* 0 = 10000 */
+    int max_key_length; /* 0 = 256 bytes */
+} lc_ns_map_t;
 
 /* bits of allowed_delta_types */
 #define LC_DELTA_FOSSIL (1u << 0)
@@ -95,6 +137,21 @@ typedef struct lc_proxy_conf {
     int protocol; /* enum lc_proxy_protocol; Lucent's own key "protocol": "laravel_auth" */
 } lc_proxy_conf_t;
 
+/* A namespace's `shared_poll` object (subscription_type "shared_poll", Centrifugo v6.8). Zero
+ * values mean the documented defaults (core/spoll.h applies them). */
+typedef struct lc_spoll_ns {
+    int64_t refresh_interval_ms;          /* refresh_interval, 10s */
+    int refresh_batch_size;               /* items per refresh proxy call, 1000 */
+    int max_keys_per_connection;          /* 5000 */
+    int mode;                             /* enum lc_spoll_mode */
+    int64_t channel_shutdown_delay_ms;    /* 1s */
+    int64_t track_expired_extra_delay_ms; /* 25s */
+    int max_consecutive_absences;         /* versioned: absent this often = removed, 2 */
+    bool publish_enabled;                 /* shared_poll_publish across nodes: refused */
+    bool keep_latest_data;                /* Centrifugo PRO: refused */
+    char *proxy_name; /* NULL / "" / "default" = channel.proxy.shared_poll_refresh */
+} lc_spoll_ns_t;
+
 /* Channel options of one namespace (spec §6.2). Defaults are all false / 0. */
 typedef struct lc_ns_opts {
     char *name; /* NULL for channel.without_namespace */
@@ -115,8 +172,13 @@ typedef struct lc_ns_opts {
     bool auto_cache_recover;
     unsigned allowed_delta_types; /* LC_DELTA_* bits */
     bool delta_publish;
-    bool allow_tags_filter;             /* subscribe `tf` accepted */
-    int subscription_type;              /* enum lc_sub_type; only streams are served */
+    bool allow_tags_filter; /* subscribe `tf` accepted */
+    int subscription_type;  /* enum lc_sub_type */
+    lc_ns_map_t map;        /* map subscription types */
+    /* map_clients_presence_channel_prefix / map_users_presence_channel_prefix: a subscriber of
+     * a channel gets an entry in prefix + channel (NULL = none) */
+    char *map_clients_prefix;
+    char *map_users_prefix;
     int64_t client_publish_debounce_ms; /* told to the SDK in the subscribe result */
     int publication_data_format;        /* enum lc_pub_format */
     /* channel_regex as written (NULL when unset) and its compiled form, made together by
@@ -129,6 +191,7 @@ typedef struct lc_ns_opts {
     const lc_proxy_conf_t *subscribe_proxy;
     const lc_proxy_conf_t *publish_proxy;
     const lc_proxy_conf_t *sub_refresh_proxy;
+    lc_spoll_ns_t shared_poll; /* subscription_type "shared_poll" */
 } lc_ns_opts_t;
 
 /* An RPC namespace (spec §5.4 rpc.namespaces[] / rpc.without_namespace). */
@@ -288,11 +351,12 @@ typedef struct lc_config {
     bool connect_proxy_enabled;
     lc_proxy_conf_t refresh_proxy; /* client.proxy.refresh */
     bool refresh_proxy_enabled;
-    lc_proxy_conf_t channel_proxy_subscribe;   /* channel.proxy.subscribe ("default") */
-    lc_proxy_conf_t channel_proxy_publish;     /* channel.proxy.publish */
-    lc_proxy_conf_t channel_proxy_sub_refresh; /* channel.proxy.sub_refresh */
-    lc_proxy_conf_t rpc_proxy;                 /* rpc.proxy */
-    lc_proxy_conf_t *proxies;                  /* top-level proxies[] (named) */
+    lc_proxy_conf_t channel_proxy_subscribe;           /* channel.proxy.subscribe ("default") */
+    lc_proxy_conf_t channel_proxy_publish;             /* channel.proxy.publish */
+    lc_proxy_conf_t channel_proxy_sub_refresh;         /* channel.proxy.sub_refresh */
+    lc_proxy_conf_t rpc_proxy;                         /* rpc.proxy */
+    lc_proxy_conf_t channel_proxy_shared_poll_refresh; /* channel.proxy.shared_poll_refresh */
+    lc_proxy_conf_t *proxies;                          /* top-level proxies[] (named) */
     size_t n_proxies;
     lc_rpc_ns_t rpc_without_namespace;
     lc_rpc_ns_t *rpc_namespaces;
@@ -300,6 +364,14 @@ typedef struct lc_config {
     char *rpc_namespace_boundary; /* ":" */
     bool rpc_ping_enabled;        /* rpc.ping.enabled: built-in method answering {} */
     char *rpc_ping_method;        /* "ping" */
+
+    /* top-level shared_poll (v6.8): the HMAC keys that sign the items a client may track */
+    struct {
+        char *hmac_secret_key;                        /* "" = none */
+        char *hmac_previous_secret_key;               /* "" = none (key rotation) */
+        int64_t hmac_previous_secret_key_valid_until; /* Unix s, 0 = no limit */
+        int concurrency_limit; /* refresh proxy calls in flight per worker, 64 */
+    } shared_poll;
 
     /* http_api */
     char *http_api_key; /* "" = every API call gets 401 (unless insecure) */
@@ -484,6 +556,10 @@ const lc_rpc_ns_t *lc_config_rpc_ns(const lc_config_t *c, const char *method);
 /* Namespace resolution (spec §6.1): strip the private prefix, take the part before the first
  * namespace boundary. Returns the options, or NULL when the namespace is not defined (→ 102). */
 const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *channel, size_t len);
+/* Whether subscription_type t is one of the map types (map, map_clients, map_users). */
+bool lc_config_map_type(int t);
+/* The map options of ns with the defaults its mode implies filled in (config_map.c). */
+void lc_config_map_effective(const lc_config_t *c, const lc_ns_opts_t *ns, lc_ns_map_t *out);
 
 /* Channel options with the declarative rules of the top-level "channels" list applied.
  *
@@ -510,6 +586,11 @@ const lc_ns_opts_t *lc_config_channel_opts(const lc_config_t *c, const char *cha
  *
  * scratch borrows strings and the compiled regex from the config: never free it, and use it
  * only while the config lives. No allocation; safe from any thread. */
+/* The refresh proxy of a shared_poll namespace: its shared_poll.proxy_name among proxies[], or
+ * channel.proxy.shared_poll_refresh for none / "default". NULL for an unknown name (refused at
+ * start-up by lc_config_validate). */
+const lc_proxy_conf_t *lc_config_spoll_proxy(const lc_config_t *c, const lc_ns_opts_t *o);
+
 const lc_ns_opts_t *lc_config_resolve_channel(const lc_config_t *c, const char *channel, size_t len,
                                               const char *user, lc_ns_opts_t *scratch);
 

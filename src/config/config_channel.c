@@ -322,6 +322,9 @@ void lc__config_rule_overlay(lc_ns_opts_t *o, const struct lc_channel_rule *r)
             o->channel_regex = r->opts.channel_regex;
             o->channel_re = r->opts.channel_re;
             continue;
+        case LC__K_SUBOBJ: /* a namespace sub-object: its size is in lo */
+            size = (size_t)k->min;
+            break;
         case LC__K_PROXY_ON:
         case LC__K_PROXY_NAME: /* both keys stand for the resolved pointer */
             size = sizeof(const lc_proxy_conf_t *);

@@ -11,6 +11,8 @@
 #define NF(f) offsetof(lc_ns_opts_t, f)
 #define PF(f) offsetof(lc_proxy_conf_t, f)
 #define RF(f) offsetof(lc_rpc_ns_t, f)
+#define SPF(f) offsetof(lc_spoll_ns_t, f)
+#define MF(f) offsetof(lc_ns_map_t, f)
 #define AF(f) offsetof(lc_pusher_app_t, f)
 #define U LC__NOFIELD
 #define NOMAX INT64_MAX
@@ -239,6 +241,49 @@ static const struct lc__key proxy_grpc_keys[] = {
     BOOL("compression", U), ANYOBJ("static_metadata"), END,
 };
 
+/* A namespace's `map` object (map subscription types; core/client_map.c), offsets inside
+ * lc_ns_map_t. */
+/* map_broker: which store keeps map channels (config_unsupported.c refuses all but memory). */
+static const struct lc__key map_broker_keys[] = {
+    ENUM("type", "memory|redis|postgres"),
+    ANYOBJ("redis"),
+    ANYOBJ("postgres"),
+    END,
+};
+
+static const struct lc__key ns_map_keys[] = {
+    ENUMF("mode", MF(mode), "|ephemeral|durable|persistent"),
+    DUR("key_ttl", MF(key_ttl_ms)),
+    BOOL("ordered", MF(ordered)),
+    INT("stream_size", MF(stream_size), 0, 1000000),
+    DUR("stream_ttl", MF(stream_ttl_ms)),
+    DUR("meta_ttl", MF(meta_ttl_ms)),
+    FALSE_ONLY("external_state",
+               "external map state is not supported (the map broker keeps the state)"),
+    BOOL("remove_client_on_unsubscribe", MF(remove_client_on_unsubscribe)),
+    ENUMF("client_key", MF(client_key), "|client_id|user_id"),
+    BOOL("allow_publish_for_client", MF(allow_publish_for_client)),
+    BOOL("allow_publish_for_subscriber", MF(allow_publish_for_subscriber)),
+    BOOL("allow_publish_for_anonymous", MF(allow_publish_for_anonymous)),
+    BOOL("allow_remove_for_client", MF(allow_remove_for_client)),
+    BOOL("allow_remove_for_subscriber", MF(allow_remove_for_subscriber)),
+    BOOL("allow_remove_for_anonymous", MF(allow_remove_for_anonymous)),
+    PROXY_ON("publish_proxy_enabled", MF(publish_proxy), LC__USE_PUBLISH),
+    PROXY_NAME("publish_proxy_name", MF(publish_proxy), LC__USE_PUBLISH),
+    PROXY_ON("remove_proxy_enabled", MF(remove_proxy), LC__USE_PUBLISH),
+    PROXY_NAME("remove_proxy_name", MF(remove_proxy), LC__USE_PUBLISH),
+    INT("default_page_size", MF(default_page_size), 0, 100000),
+    INT("min_page_size", MF(min_page_size), 0, 100000),
+    INT("max_page_size", MF(max_page_size), 0, 100000),
+    INT("live_transition_max_publication_limit", MF(live_transition_max_publication_limit), 0,
+        1000000),
+    DURN("subscribe_catch_up_timeout", MF(subscribe_catch_up_timeout_ms)),
+    /* Lucent's own bounds */
+    INT("max_keys", MF(max_keys), 0, 10000000),
+    INT("max_key_length", MF(max_key_length), 0, 1000),
+    END,
+};
+
 /* One table for every Proxy object (spec §5.4). "name" is read by the proxies[] loader and
  * ignored in the sections (as Centrifugo does); "enabled" belongs to client.proxy.*.
  * "protocol" is Lucent's own: "laravel_auth" for a subscribe proxy that is Laravel's
@@ -315,6 +360,21 @@ static const struct lc__key client_keys[] = {
     END,
 };
 
+/* a namespace's shared_poll object (offsets inside lc_spoll_ns_t) */
+static const struct lc__key spoll_ns_keys[] = {
+    STR("proxy_name", SPF(proxy_name)),
+    DUR("refresh_interval", SPF(refresh_interval_ms)),
+    INT("refresh_batch_size", SPF(refresh_batch_size), 1, 100000),
+    INT("max_keys_per_connection", SPF(max_keys_per_connection), 1, 1000000),
+    ENUMF("mode", SPF(mode), "|versionless|versioned"),
+    DUR("channel_shutdown_delay", SPF(channel_shutdown_delay_ms)),
+    DUR("track_expired_extra_delay", SPF(track_expired_extra_delay_ms)),
+    INT("max_consecutive_absences", SPF(max_consecutive_absences), 0, 1000000),
+    BOOL("publish_enabled", SPF(publish_enabled)),
+    BOOL("keep_latest_data", SPF(keep_latest_data)),
+    END,
+};
+
 const struct lc__key lc__config_ns_keys[] = {
     BOOL("presence", NF(presence)),
     BOOL("join_leave", NF(join_leave)),
@@ -356,13 +416,15 @@ const struct lc__key lc__config_ns_keys[] = {
                "subscribe stream proxies are not supported (they need gRPC)"),
     STR("subscribe_stream_proxy_name", U),
     BOOL("subscribe_stream_proxy_bidirectional", U),
-    /* v6.8: only streams are served; the other types are refused at start-up (validate_ns) */
+    /* v6.8: streams, the map types and shared poll are served */
     ENUMF("subscription_type", NF(subscription_type),
           "|stream|map|map_clients|map_users|shared_poll"),
-    ANYOBJ("map"),
-    ANYOBJ("shared_poll"),
-    STR("map_clients_presence_channel_prefix", U),
-    STR("map_users_presence_channel_prefix", U),
+    /* lo = the struct's size: a channel rule's overlay copies the whole object */
+    K_("map", LC__K_SUBOBJ, NF(map), 0, sizeof(lc_ns_map_t), 0, ns_map_keys, NULL),
+    K_("shared_poll", LC__K_SUBOBJ, NF(shared_poll), 0, sizeof(lc_spoll_ns_t), 0, spoll_ns_keys,
+       NULL),
+    STR("map_clients_presence_channel_prefix", NF(map_clients_prefix)),
+    STR("map_users_presence_channel_prefix", NF(map_users_prefix)),
     DUR("client_publish_debounce_interval", NF(client_publish_debounce_ms)),
     END,
 };
@@ -371,6 +433,7 @@ static const struct lc__key channel_proxy_keys[] = {
     PROXY("subscribe", CF(channel_proxy_subscribe)),
     PROXY("publish", CF(channel_proxy_publish)),
     PROXY("sub_refresh", CF(channel_proxy_sub_refresh)),
+    PROXY("shared_poll_refresh", CF(channel_proxy_shared_poll_refresh)),
     PROXY("subscribe_stream", U),
     PROXY("state", U),
     PROXY("cache_empty", U),
@@ -605,6 +668,16 @@ static const struct lc__key init_keys[] = {
     END,
 };
 
+/* top-level shared_poll */
+static const struct lc__key spoll_keys[] = {
+    STR("hmac_secret_key", CF(shared_poll.hmac_secret_key)),
+    STR("hmac_previous_secret_key", CF(shared_poll.hmac_previous_secret_key)),
+    I64("hmac_previous_secret_key_valid_until",
+        CF(shared_poll.hmac_previous_secret_key_valid_until), 0, NOMAX),
+    INT("concurrency_limit", CF(shared_poll.concurrency_limit), 0, 1000000),
+    END,
+};
+
 const struct lc__key lc__config_root_keys[] = {
     OBJ("http_server", http_server_keys),
     OBJ("log", log_keys),
@@ -637,10 +710,10 @@ const struct lc__key lc__config_root_keys[] = {
     ANYOBJ("graphite"),
     ANYOBJ("usage_stats"),
     ANYOBJ("opentelemetry"),
-    /* v6.8 sections for map and shared-poll subscriptions: known, used only by namespaces of
-     * those subscription types, which are refused */
-    ANYOBJ("map_broker"),
-    ANYOBJ("shared_poll"),
+    /* v6.8 map subscriptions: only the memory map broker is served (the default) */
+    OBJ("map_broker", map_broker_keys),
+    /* v6.8 shared poll subscriptions: the HMAC keys of tracked items */
+    OBJ("shared_poll", spoll_keys),
     ANYOBJ("controller"),
     OBJ("dev", dev_keys),
     OBJ("init", init_keys),

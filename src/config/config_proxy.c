@@ -23,6 +23,8 @@ const struct lc__proxy_section lc__config_proxy_sections[] = {
     {"channel.proxy.publish", CF(channel_proxy_publish), LC__USE_PUBLISH},
     {"channel.proxy.sub_refresh", CF(channel_proxy_sub_refresh), LC__USE_SUB_REFRESH},
     {"rpc.proxy", CF(rpc_proxy), LC__USE_RPC},
+    /* named by a shared_poll namespace's proxy_name (config_spoll.c), not by the references */
+    {"channel.proxy.shared_poll_refresh", CF(channel_proxy_shared_poll_refresh), -1},
     {NULL, 0, -1},
 };
 

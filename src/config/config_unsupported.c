@@ -78,15 +78,12 @@ static const struct unsupported unsupported[] = {
     /* channel options */
     NO("*.auto_cache_recover", ON_TRUE, "automatic cache recovery is not supported yet"),
     NO("*.auto_cache_recovery", ON_TRUE, "automatic cache recovery is not supported yet"),
-    /* subscription_type other than "stream" is refused by the namespace checks (naming it) */
-    NO("*.map", ON_SET, "map subscriptions are not supported"),
-    NO("*.shared_poll", ON_SET, "shared poll is not supported"),
-    NO("*.map_clients_presence_channel_prefix", ON_SET,
-       "presence in map channels is not supported (map subscriptions are not served)"),
-    NO("*.map_users_presence_channel_prefix", ON_SET,
-       "presence in map channels is not supported (map subscriptions are not served)"),
-    NO("map_broker", ON_SET, "map subscriptions (and so a map broker) are not supported"),
-    NO("shared_poll", ON_SET, "shared poll is not supported"),
+    /* map subscriptions: the memory map broker is served; these parts of it are not */
+    NO_VALUE("map_broker.type", "redis",
+             "the Redis map broker is not supported yet: map channels live in the memory broker"),
+    NO_VALUE("map_broker.type", "postgres", "the PostgreSQL map broker is not supported"),
+    NO("map_broker.redis", ON_SET, "the Redis map broker is not supported yet"),
+    NO("map_broker.postgres", ON_SET, "the PostgreSQL map broker is not supported"),
     NO("controller", ON_SET,
        "a custom controller is not supported (one node, or the Redis engine)"),
     NO("dev.enabled", ON_TRUE, "the development page is not served"),

@@ -122,6 +122,9 @@ extern const struct lc__proxy_section lc__config_proxy_sections[];
 int lc__config_validate_proxies(const lc_config_t *c, char *err, size_t errlen);
 int lc__config_validate_ns_proxies(const lc_ns_opts_t *ns, const char *where, char *err,
                                    size_t errlen);
+/* The `map` options of a map-type namespace, and the map presence prefixes (config_map.c). */
+int lc__config_validate_ns_map(const lc_config_t *c, const lc_ns_opts_t *ns, const char *where,
+                               char *err, size_t errlen);
 /* Spec §6.1 and §5.4 name rule: ^[-a-zA-Z0-9_.]{2,}$ */
 bool lc__config_name_ok(const char *s);
 
@@ -275,5 +278,9 @@ void lc__config_rule_overlay(lc_ns_opts_t *o, const struct lc_channel_rule *r);
 /* Whether r matches the whole channel for user (NULL or "" = none). */
 bool lc__config_rule_match(const struct lc_channel_rule *r, const char *ch, size_t len,
                            const char *user, size_t ulen);
+
+/* A shared_poll namespace (config_spoll.c): its options, its refresh proxy, the HMAC key. */
+int lc__config_validate_spoll(const lc_config_t *c, const lc_ns_opts_t *ns, const char *where,
+                              char *err, size_t errlen);
 
 #endif

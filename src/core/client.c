@@ -73,6 +73,7 @@ static void free_x(lc_client_x_t *x)
     free(x->meta);
     free_headers(x->headers, x->n_headers);
     free_headers(x->emulated, x->n_emulated);
+    lc__client_map_free_walks(x);
     free(x);
 }
 

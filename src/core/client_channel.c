@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
+#include "core/spoll.h"
 #include "proto/codes.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -90,6 +91,8 @@ static int do_publish(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o
 
 int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
 {
+    if (cmd->pub_type != 0)
+        return lc__client_map_publish(c, cmd); /* a map write (client_map_write.c) */
     if (!cmd->channel || !cmd->channel[0] || !cmd->data.p || cmd->data.len == 0) {
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel and data required");
         return LC_CMD_STOP;
@@ -98,6 +101,10 @@ int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
     const lc_ns_opts_t *o = lc__client_channel_checks(c, cmd, &scratch);
     if (!o)
         return LC_CMD_DONE;
+    if (lc_config_map_type(o->subscription_type)) { /* a map channel takes keyed writes only */
+        lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
+        return LC_CMD_DONE;
+    }
     lc_decide_req_t r;
     lc__client_decide_req(c, LC_HOOK_PUBLISH, &r);
     r.ns = o;
@@ -107,6 +114,8 @@ int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
 
 int lc__client_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
 {
+    if (cmd->pub_type != 0)
+        return lc__client_map_publish_apply(c, cmd, v);
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o = lc_config_resolve_channel(lc__ccfg(c), cmd->channel,
                                                       strlen(cmd->channel), c->user, &scratch);
@@ -164,6 +173,8 @@ int lc__client_sub_refresh(lc_client_t *c, lc_cmd_t *cmd)
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "channel required");
         return LC_CMD_STOP;
     }
+    if (cmd->refresh_type != 0) /* track / untrack of a shared poll subscription */
+        return lc__spoll_sub_refresh(c, cmd);
     if (!cmd->token || !cmd->token[0]) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
         return LC_CMD_DONE;
@@ -179,6 +190,8 @@ int lc__client_sub_refresh(lc_client_t *c, lc_cmd_t *cmd)
 
 int lc__client_sub_refresh_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
 {
+    if (cmd->refresh_type != 0)
+        return lc__spoll_track_apply(c, cmd, v);
     if (v->type != LC_VERDICT_ALLOW) {
         /* an expired token: not prolonged, the subscription ends at its current expiry */
         lc__client_reply_verdict(c, cmd->id, v);

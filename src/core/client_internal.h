@@ -34,6 +34,7 @@ enum lc_wait_kind {
 
 struct lc_engine_wait;
 struct lc_sub_run;
+typedef struct lc_map_walk lc_map_walk_t; /* a map subscribe in its state/stream phases */
 
 /* The session's side of one subscription. */
 typedef struct lc_csub {
@@ -102,6 +103,7 @@ typedef struct lc_client_x {
     size_t n_headers;
     lc_http_header_t *emulated; /* connect `headers` some proxy forwards (owned copies) */
     size_t n_emulated;
+    lc_map_walk_t *map_walks; /* map subscribes in progress (core/client_map.c) */
 } lc_client_x_t;
 
 struct lc_client {
@@ -240,6 +242,8 @@ void lc__stream_free(lc_stream_t *h);
  * its SubscribeResult object into out. 0, or a reply error code (no subscription made). */
 uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const lc_sub_spec_t *sp,
                              const lc_sub_plan_t *p, const lc_stream_t *h, lc_buf_t *out);
+/* Room for one more subscription record. 0 or LC_ENOMEM. */
+int lc__client_grow_subs(lc_client_t *c);
 /* Remove subscription i; announce the leave, drop the presence entry. */
 void lc__client_remove_sub(lc_client_t *c, uint32_t i);
 lc_csub_t *lc__client_find_sub(lc_client_t *c, const char *ch, size_t len);
@@ -317,5 +321,23 @@ const lc_ns_opts_t *lc__client_channel_checks(lc_client_t *c, const lc_cmd_t *cm
 /* The part of a channel name channel_regex applies to: after the private prefix and the
  * namespace boundary. */
 const char *lc__channel_name_after_ns(const lc_config_t *cfg, const char *ch);
+
+/* --- map subscriptions (client_map.c, client_map_write.c) ------------------------------------ */
+
+/* A subscribe of a map type (cmd->sub_type 1..3): the phases of a map subscription. Returns
+ * like a handler; the decision's verdict comes back to lc__client_map_subscribe_apply. */
+int lc__client_map_subscribe(lc_client_t *c, lc_cmd_t *cmd);
+int lc__client_map_subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v);
+/* A publish of type 1 (a map write or removal by the client), and its verdict. */
+int lc__client_map_publish(lc_client_t *c, lc_cmd_t *cmd);
+int lc__client_map_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v);
+/* A subscription cs of a channel whose options o name map presence prefixes got made: its
+ * entries in the map_clients / map_users channels. */
+void lc__client_map_presence_join(lc_client_t *c, lc_csub_t *cs, const lc_ns_opts_t *o);
+/* Subscription cs ends (LC_SUB_MAP_* flags): its presence entries and own key go. */
+void lc__client_map_leave(lc_client_t *c, lc_csub_t *cs);
+void lc__client_map_free_walks(lc_client_x_t *x);
+/* An unsubscribe of a channel whose map subscribe has not gone live: its walk ends. */
+void lc__client_map_forget(lc_client_t *c, const char *channel);
 
 #endif

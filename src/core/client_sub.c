@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
+#include "core/spoll.h"
 #include "proto/codes.h"
 #include "proto/tagfilter.h"
 #include "util/clock.h"
@@ -79,7 +80,7 @@ const char *lc__channel_name_after_ns(const lc_config_t *cfg, const char *ch)
 /* The array holds at least the power of two at or above nsubs (it is not shrunk when
  * subscriptions go), so it is full exactly when nsubs is 0 or a power of two: then it is
  * reallocated to twice that (most sessions hold one or two). */
-static int grow_subs(lc_client_t *c)
+int lc__client_grow_subs(lc_client_t *c)
 {
     uint32_t n = c->nsubs;
     if (n != 0 && (n & (n - 1)) != 0)
@@ -200,7 +201,7 @@ uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const l
                              const lc_sub_plan_t *p, const lc_stream_t *h, lc_buf_t *out)
 {
     /* An expiring subscription needs the expiry check of the side struct. */
-    if (grow_subs(c) != 0 || (sp->exp > 0 && !lc__client_x(c)))
+    if (lc__client_grow_subs(c) != 0 || (sp->exp > 0 && !lc__client_x(c)))
         return LC_ERROR_INTERNAL;
 
     lc_subscribe_result_t r;
@@ -309,6 +310,8 @@ uint32_t lc__client_sub_make(lc_client_t *c, const char *ch, size_t len, const l
         }
         lc_buf_free(&b);
     }
+    /* map_clients / map_users presence of this channel (client_map_write.c) */
+    lc__client_map_presence_join(c, cs, sp->o);
     return 0;
 }
 
@@ -319,6 +322,10 @@ void lc__client_remove_sub(lc_client_t *c, uint32_t i)
     size_t len;
     const char *ch = lc_hub_sub_channel(s, &len);
     lc__client_notify(c, LC_HOOK_UNSUBSCRIBE, ch, 0);
+    if (s->flags & (LC_SUB_MAP_CLEANUP | LC_SUB_MAP_PRESENCE))
+        lc__client_map_leave(c, cs);
+    if (s->flags & LC_SUB_SPOLL)
+        lc__spoll_forget(c, ch, len);
     if (s->flags & (LC_SUB_PRESENCE | LC_SUB_EMIT_JOIN_LEAVE)) {
         lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
         if (s->flags & LC_SUB_PRESENCE)
@@ -383,8 +390,10 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     }
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
-    if (cmd->sub_type != 0) {
-        /* map, map_clients, map_users, shared_poll: not served, and never as a plain stream */
+    if (cmd->sub_type >= 1 && cmd->sub_type <= 3)
+        return lc__client_map_subscribe(c, cmd); /* map, map_clients, map_users */
+    if (cmd->sub_type != 0 && cmd->sub_type != LC_SPOLL_SUB_TYPE) {
+        /* an unknown type: never served as a plain stream */
         lc_log_info("client %s: subscribe to %s with subscription type %d refused: only "
                     "streams are served",
                     c->id, ch, (int)cmd->sub_type);
@@ -408,10 +417,17 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
         code = LC_ERROR_UNKNOWN_CHANNEL;
     else if (!lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch)))
         code = LC_ERROR_BAD_REQUEST;
+    /* a map channel subscribed to as a stream (Centrifugo: bad request) */
+    else if (lc_config_map_type(o->subscription_type) && (why = "a map channel"))
+        code = LC_ERROR_BAD_REQUEST;
     /* a tag filter where the namespace does not allow one (Centrifugo: bad request) */
     else if (cmd->tf && !o->allow_tags_filter)
         code = LC_ERROR_BAD_REQUEST;
     else if (cmd->tf && !tf_valid(cmd->tf, &why))
+        code = LC_ERROR_BAD_REQUEST;
+    /* a shared poll subscription only into a shared poll namespace, and the other way round */
+    else if ((cmd->sub_type == LC_SPOLL_SUB_TYPE) !=
+             (o->subscription_type == LC_SUB_TYPE_SHARED_POLL))
         code = LC_ERROR_BAD_REQUEST;
     if (code) {
         lc_log_refused("subscribe", c->id, c->user, ch, "rules", code,
@@ -428,6 +444,8 @@ int lc__client_subscribe(lc_client_t *c, lc_cmd_t *cmd)
 
 int lc__client_subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
 {
+    if (cmd->sub_type >= 1 && cmd->sub_type <= 3)
+        return lc__client_map_subscribe_apply(c, cmd, v);
     size_t len = strlen(cmd->channel);
     lc_ns_opts_t scratch;
     const lc_ns_opts_t *o =
@@ -439,6 +457,8 @@ int lc__client_subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_ver
     } else if (lc__client_find_sub(c, cmd->channel, len)) {
         /* subscribed meanwhile (a server-side subscription from the API) */
         lc__client_reply_error(c, cmd->id, LC_ERROR_ALREADY_SUBSCRIBED);
+    } else if (o->subscription_type == LC_SUB_TYPE_SHARED_POLL) {
+        return lc__spoll_subscribe(c, cmd, o, v);
     } else {
         lc_sub_spec_t sp;
         client_spec(cmd, o, &sp);
@@ -461,5 +481,7 @@ void lc__client_unsubscribe(lc_client_t *c, const lc_cmd_t *cmd)
     lc_csub_t *cs = lc__client_find_sub(c, cmd->channel, strlen(cmd->channel));
     if (cs)
         lc__client_remove_sub(c, (uint32_t)(cs - c->subs));
+    else
+        lc__client_map_forget(c, cmd->channel); /* a map subscribe given up mid-walk */
     lc__client_reply_empty(c, cmd->id, "unsubscribe");
 }

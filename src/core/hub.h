@@ -29,6 +29,10 @@ enum {
     LC_SUB_EMIT_JOIN_LEAVE = 1 << 5, /* announces its join and leave to the channel */
     LC_SUB_DELTA = 1 << 6,           /* negotiated fossil deltas */
     LC_SUB_DELTA_READY = 1 << 7,     /* has the whole previous publication: deltas apply */
+    /* map subscriptions (core/client_map.c) */
+    LC_SUB_MAP = 1 << 12,          /* a map-type subscription */
+    LC_SUB_MAP_CLEANUP = 1 << 13,  /* its client's own key goes when it ends */
+    LC_SUB_MAP_PRESENCE = 1 << 14, /* has map_clients / map_users entries to take back */
 };
 
 /* The pushes of one publication: the plain one, and for delta subscribers the whole data as a

@@ -3,6 +3,7 @@
  * worker fans out at once, the others get a reference through their inbox. */
 #include "core/internal.h"
 #include "core/lua_watch.h"
+#include "core/spoll.h"
 #include "hooks/httpc.h"
 #include "hooks/script.h"
 
@@ -60,6 +61,7 @@ struct lc_node {
      * only when the limit is set. */
     uv_mutex_t users_mu;
     lc_map_t user_conns;
+    lc_spoll_t *spoll; /* shared poll subscriptions (core/spoll.h) */
 };
 
 static bool in_names(const char *const *names, size_t n, const char *name)
@@ -382,6 +384,8 @@ lc_node_t *lc_node_new(const lc_config_t *cfg, lc_engine_t *engine)
             goto fail;
         }
     }
+    if (!(n->spoll = lc__spoll_new(n)))
+        goto fail;
     engine->sink.ctx = n;
     engine->sink.deliver = sink_deliver;
     engine->sink.deliver_delta = sink_deliver_delta;
@@ -407,6 +411,7 @@ void lc_node_free(lc_node_t *n)
             lc__worker_drain(n->workers[i]);
     for (int i = 0; n->workers && i < n->nworkers; i++)
         lc__worker_free(n->workers[i]);
+    lc__spoll_free(n->spoll);
     free(n->workers);
     free(n->fwd_headers);
     free(n->fwd_emulated);
@@ -415,6 +420,11 @@ void lc_node_free(lc_node_t *n)
     lc_map_free(&n->user_conns);
     uv_mutex_destroy(&n->users_mu);
     free(n);
+}
+
+lc_spoll_t *lc__node_spoll(lc_node_t *n)
+{
+    return n->spoll;
 }
 
 bool lc__node_user_acquire(lc_node_t *n, const char *user, int limit)

@@ -131,6 +131,8 @@ static int lua_host_publish(void *ctx, const char *channel, const char *data, si
     const lc_ns_opts_t *o = lc_config_resolve_channel(w->cfg, channel, chlen, NULL, &scratch);
     if (!o)
         return LC_ENOENT;
+    if (lc_config_map_type(o->subscription_type))
+        return LC_EINVAL; /* a map channel takes keyed writes only (map_publish) */
     lc_publish_req_t req;
     memset(&req, 0, sizeof(req));
     req.channel = channel;

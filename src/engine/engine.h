@@ -125,6 +125,79 @@ typedef void (*lc_presence_cb)(void *arg, int err, const lc_presence_res_t *res)
 typedef void (*lc_presence_stats_cb)(void *arg, int err, uint64_t num_clients, uint64_t num_users);
 typedef void (*lc_done_cb)(void *arg, int err);
 
+/* --- map channels (v6.8 map subscriptions) ------------------------------------------------ */
+
+/* A map channel holds a key-value state (each key's latest Publication) and, unless it is
+ * ephemeral, a change stream for catch-up. Every write (publish, remove, a key's expiry) gets
+ * the next offset of the channel and is delivered like a publication, with its key. */
+typedef struct lc_map_opts {
+    int stream_size;       /* changes kept for catch-up; 0 = none (ephemeral: snapshots only) */
+    int64_t stream_ttl_ms; /* how long a change is kept; 0 = while it fits */
+    int64_t meta_ttl_ms;   /* epoch and offsets live this long after the channel's last write
+                              once its state is empty; 0 = forever */
+    int64_t key_ttl_ms;    /* a key expires this long after its last write; 0 = never */
+    int max_keys;          /* a write of a new key beyond this fails with LC_ETOOBIG; 0 = none */
+    bool ordered;          /* state pages by score, highest first, then by key */
+} lc_map_opts_t;
+
+enum lc_map_key_mode { LC_MAP_KEY_ANY = 0, LC_MAP_KEY_IF_NEW, LC_MAP_KEY_IF_EXISTS };
+
+typedef struct lc_map_write_req {
+    const char *channel;
+    size_t chlen;
+    const char *key; /* non-empty */
+    size_t keylen;
+    bool remove;
+    lc_publication_t pub; /* data, info, tags, score; key and offset are set by the engine */
+    int key_mode;         /* enum lc_map_key_mode (writes only) */
+    /* Presence entries: +1 takes a hold on the key, -1 releases one. A held key never
+     * expires; its key TTL starts when the last hold is released (a user with several
+     * connections stays while any remains). A suppressed write still takes its hold. */
+    int hold;
+    lc_map_opts_t opts;
+    lc_exclude_t exclude;
+} lc_map_write_req_t;
+
+typedef struct lc_map_write_res {
+    lc_stream_pos_t pos;         /* the channel's position after the write */
+    bool suppressed;             /* nothing changed, nothing delivered */
+    const char *suppress_reason; /* "key_exists", "key_not_found" */
+} lc_map_write_res_t;
+
+typedef void (*lc_map_write_cb)(void *arg, int err, const lc_map_write_res_t *res);
+
+typedef struct lc_map_read_req {
+    const char *channel;
+    size_t chlen;
+    lc_map_opts_t opts;
+    bool stream; /* false: a page of the state; true: the change stream */
+    /* state: the cursor a previous page returned (NULL or "" = first page), one key only
+     * (NULL = all), at most limit entries (> 0) and about max_bytes of them (0 = no cap) */
+    const char *cursor;
+    const char *key;
+    size_t max_bytes;
+    uint64_t max_offset; /* > 0: leave out entries written after this offset */
+    /* stream: changes after since (its epoch must match, "" matches any); limit < 0 = all */
+    bool has_since;
+    lc_stream_pos_t since;
+    int limit;
+} lc_map_read_req_t;
+
+typedef struct lc_map_read_res {
+    lc_stream_pos_t top; /* the channel's current position (epoch created if none yet) */
+    /* Encoded Publication objects with their keys: state entries, or stream changes in offset
+     * order. Borrowed for the callback. */
+    lc_rcbuf_t *const *pubs;
+    size_t n;
+    const char *cursor; /* state: the next page's cursor, "" after the last page */
+    size_t num_keys;    /* the state's size */
+} lc_map_read_res_t;
+
+/* err: 0; LC_EPOS when since does not match the stream (another epoch, or changes after
+ * since.offset are no longer kept), with res->top set; LC_EINVAL for a cursor that is not one.
+ * map_write fails with LC_ETOOBIG for a new key beyond opts.max_keys. */
+typedef void (*lc_map_read_cb)(void *arg, int err, const lc_map_read_res_t *res);
+
 /* --- delivery back to this node ------------------------------------------------------------ */
 
 /* What a delivered message is: the hub gives join/leave only to subscribers that asked for
@@ -204,6 +277,12 @@ typedef struct lc_engine_vt {
     bool (*healthy)(lc_engine_t *e);
     /* Call fn with the node_info text of every other live node. Any thread. */
     void (*nodes)(lc_engine_t *e, void (*fn)(void *arg, const char *info, size_t len), void *arg);
+
+    /* --- map channels (NULL: the engine keeps none; map subscriptions answer 108) -------- */
+    int (*map_write)(lc_engine_t *e, const lc_map_write_req_t *req, lc_map_write_cb cb, void *arg);
+    int (*map_read)(lc_engine_t *e, const lc_map_read_req_t *req, lc_map_read_cb cb, void *arg);
+    /* Drop the channel's state and stream; its next write starts a new epoch. */
+    int (*map_clear)(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb cb, void *arg);
 } lc_engine_vt_t;
 
 struct lc_engine {

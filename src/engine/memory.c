@@ -13,9 +13,10 @@
 
 /* How often some call sweeps every shard for expired streams and publications. */
 #define SWEEP_INTERVAL_MS 1000
-/* A shard's encoding buffer is kept between publications up to this size; one huge
- * publication does not pin its size for good. */
-#define SCRATCH_KEEP ((size_t)64 * 1024)
+/* How often each worker sweeps its share of the shards for expired map keys: a key TTL is
+ * kept to about this precision. */
+#define MAP_SWEEP_INTERVAL_MS 200
+#define SCRATCH_KEEP LC__SCRATCH_KEEP
 
 lc__shard_t *lc__shard_of(lc__memory_t *m, const char *ch, size_t chlen)
 {
@@ -152,10 +153,71 @@ static void memory_destroy(lc_engine_t *e)
         lc__shard_t *sh = &m->shards[i];
         lc__shard_free_streams(sh);
         lc__shard_free_presence(sh);
+        lc__shard_free_maps(sh);
         lc_buf_free(&sh->scratch);
         uv_mutex_destroy(&sh->mu);
     }
+    free(m->sweeps);
     free(m);
+}
+
+void lc_engine_memory_sweep_maps(lc_engine_t *e)
+{
+    lc__memory_t *m = lc_container_of(e, lc__memory_t, base);
+    int64_t now = m->now_ms();
+    for (size_t i = 0; i < LC__SHARDS; i++) {
+        lc__shard_t *sh = &m->shards[i];
+        uv_mutex_lock(&sh->mu);
+        lc__shard_sweep_maps(e, sh, now);
+        uv_mutex_unlock(&sh->mu);
+    }
+}
+
+static void on_map_sweep(uv_timer_t *t)
+{
+    lc__msweep_t *sw = lc_container_of(t, lc__msweep_t, timer);
+    lc__memory_t *m = lc_container_of(sw->e, lc__memory_t, base);
+    int64_t now = m->now_ms();
+    for (size_t i = (size_t)sw->index; i < LC__SHARDS; i += (size_t)sw->n) {
+        lc__shard_t *sh = &m->shards[i];
+        uv_mutex_lock(&sh->mu);
+        lc__shard_sweep_maps(sw->e, sh, now);
+        uv_mutex_unlock(&sh->mu);
+    }
+}
+
+/* Worker `index` of n starts: its timer sweeps shards index, index + n, ... (worker 0 is
+ * attached before any other worker thread starts, and sizes the array). */
+static int memory_attach(lc_engine_t *e, int index, int n, uv_loop_t *loop)
+{
+    lc__memory_t *m = lc_container_of(e, lc__memory_t, base);
+    if (index == 0 && !m->sweeps) {
+        m->sweeps = calloc((size_t)n, sizeof(*m->sweeps));
+        if (!m->sweeps)
+            return LC_ENOMEM;
+        m->nsweeps = n;
+    }
+    if (!m->sweeps || index < 0 || index >= m->nsweeps)
+        return LC_EINVAL;
+    lc__msweep_t *sw = &m->sweeps[index];
+    sw->e = e;
+    sw->index = index;
+    sw->n = n;
+    if (uv_timer_init(loop, &sw->timer) != 0)
+        return LC_EIO;
+    sw->on = true;
+    uv_timer_start(&sw->timer, on_map_sweep, MAP_SWEEP_INTERVAL_MS, MAP_SWEEP_INTERVAL_MS);
+    uv_unref((uv_handle_t *)&sw->timer);
+    return 0;
+}
+
+static void memory_detach(lc_engine_t *e, int index)
+{
+    lc__memory_t *m = lc_container_of(e, lc__memory_t, base);
+    if (!m->sweeps || index < 0 || index >= m->nsweeps || !m->sweeps[index].on)
+        return;
+    m->sweeps[index].on = false;
+    uv_close((uv_handle_t *)&m->sweeps[index].timer, NULL);
 }
 
 static const lc_engine_vt_t memory_vt = {
@@ -169,6 +231,11 @@ static const lc_engine_vt_t memory_vt = {
     .presence = lc__memory_presence,
     .presence_stats = lc__memory_presence_stats,
     .destroy = memory_destroy,
+    .attach = memory_attach,
+    .detach = memory_detach,
+    .map_write = lc__memory_map_write,
+    .map_read = lc__memory_map_read,
+    .map_clear = lc__memory_map_clear,
 };
 
 lc_engine_t *lc_engine_memory_new(const lc_config_t *cfg)
@@ -191,6 +258,7 @@ lc_engine_t *lc_engine_memory_new(const lc_config_t *cfg)
         }
         lc_map_init(&sh->streams);
         lc_map_init(&sh->presence);
+        lc_map_init(&sh->maps);
         lc_buf_init(&sh->scratch);
     }
     return &m->base;

@@ -30,5 +30,9 @@ void lc_engine_memory_set_clock(lc_engine_t *e, int64_t (*now_ms)(void));
 /* For tests: how many channels have a stream / a presence set right now. */
 size_t lc_engine_memory_num_streams(lc_engine_t *e);
 size_t lc_engine_memory_num_presence_channels(lc_engine_t *e);
+/* For tests: how many map channels exist; run the map key expiry sweep of every shard now
+ * (workers run it from their timers). */
+size_t lc_engine_memory_num_maps(lc_engine_t *e);
+void lc_engine_memory_sweep_maps(lc_engine_t *e);
 
 #endif

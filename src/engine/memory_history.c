@@ -155,7 +155,7 @@ lc__stream_t *lc__stream_find(lc__shard_t *sh, const char *ch, size_t chlen, int
 
 /* Centrifugo epochs are short random strings of letters and digits; uniform by rejecting the
  * bytes that would bias the modulo. */
-static int make_epoch(char out[LC__EPOCH_LEN + 1])
+int lc__make_epoch(char out[LC__EPOCH_LEN + 1])
 {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     enum { N = sizeof(alphabet) - 1, LIMIT = 256 - 256 % N };
@@ -181,7 +181,7 @@ int lc__stream_open(lc__shard_t *sh, const char *ch, size_t chlen, const lc_chan
         s = calloc(1, sizeof(*s) + chlen + 1);
         if (!s)
             return LC_ENOMEM;
-        int rc = make_epoch(s->epoch);
+        int rc = lc__make_epoch(s->epoch);
         if (rc < 0) {
             free(s);
             return rc;

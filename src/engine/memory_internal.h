@@ -18,6 +18,11 @@
 
 #define LC__SHARDS 64
 #define LC__EPOCH_LEN 8
+/* A shard's encoding buffer is kept between publications up to this size; one huge
+ * publication does not pin its size for good. */
+#define LC__SCRATCH_KEEP ((size_t)64 * 1024)
+
+typedef struct lc__mapch lc__mapch_t;
 
 /* One kept publication: the encoded Publication object and when it was stored. */
 typedef struct lc__hist_ent {
@@ -46,6 +51,7 @@ typedef struct lc__shard {
     uv_mutex_t mu;
     lc_map_t streams;  /* channel → lc__stream_t */
     lc_map_t presence; /* channel → lc__presence_t (never empty) */
+    lc_map_t maps;     /* map channel → lc__mapch_t (memory_map.c) */
     /* Min-heap of every stream by deadline_ms: the sweep frees what expired without the
      * channel being touched again. */
     lc__stream_t **heap;
@@ -53,11 +59,22 @@ typedef struct lc__shard {
     lc_buf_t scratch; /* push encoding buffer, reused under mu */
 } lc__shard_t;
 
+/* A worker's sweep of map key expiries: one timer per worker, each sweeping its share of
+ * the shards (memory.c). */
+typedef struct lc__msweep {
+    uv_timer_t timer;
+    lc_engine_t *e;
+    int index, n;
+    bool on;
+} lc__msweep_t;
+
 typedef struct lc__memory {
     lc_engine_t base;
     const lc_config_t *cfg;
     int64_t (*now_ms)(void);
     _Atomic int64_t next_sweep_ms;
+    lc__msweep_t *sweeps; /* one per attached worker, freed with the engine */
+    int nsweeps;
     lc__shard_t shards[LC__SHARDS];
 } lc__memory_t;
 
@@ -84,6 +101,19 @@ void lc__stream_clear(lc__shard_t *sh, lc__stream_t *s);
 void lc__shard_sweep_streams(lc__shard_t *sh, int64_t now);
 /* Free every stream of the shard (engine teardown). */
 void lc__shard_free_streams(lc__shard_t *sh);
+
+/* A new random epoch. 0 or LC_EIO. */
+int lc__make_epoch(char out[LC__EPOCH_LEN + 1]);
+
+/* --- map channels (memory_map.c) ---------------------------------------------------------- */
+
+/* Expire due keys (removals are delivered) and free dead channels of the shard. */
+void lc__shard_sweep_maps(lc_engine_t *e, lc__shard_t *sh, int64_t now);
+void lc__shard_free_maps(lc__shard_t *sh);
+int lc__memory_map_write(lc_engine_t *e, const lc_map_write_req_t *req, lc_map_write_cb cb,
+                         void *arg);
+int lc__memory_map_read(lc_engine_t *e, const lc_map_read_req_t *req, lc_map_read_cb cb, void *arg);
+int lc__memory_map_clear(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb cb, void *arg);
 
 /* --- presence (memory_presence.c) ---------------------------------------------------------- */
 

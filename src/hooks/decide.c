@@ -63,6 +63,8 @@ static void account(const lc_decide_t *d, const lc_verdict_t *v)
         [LC_HOOK_RPC] = LC_M_RPC,
         [LC_HOOK_DISCONNECT] = -1,
         [LC_HOOK_UNSUBSCRIBE] = -1,
+        [LC_HOOK_TRACK] = -1,
+        [LC_HOOK_SPOLL_REFRESH] = -1,
     };
     int step = v->by == LC_STEP_LUA     ? LC_M_LUA
                : v->by == LC_STEP_TOKEN ? LC_M_TOKEN
@@ -603,6 +605,11 @@ static void later_steps(lc_decide_t *d)
     case LC_HOOK_RPC:
         rpc_steps(d);
         return;
+    case LC_HOOK_TRACK:
+        /* the signature was verified before: only a Lua hook may still refuse */
+        set_allow(&v, LC_STEP_RULES);
+        finish(d, &v);
+        return;
     default:
         set_error(&v, LC_STEP_RULES, LC_ERROR_INTERNAL);
         finish(d, &v);
@@ -696,6 +703,9 @@ lc_decide_t *lc_decide_start(const lc_decide_req_t *req, lc_decide_cb cb, void *
         ctx.transport = req->session.transport;
         ctx.channel = req->channel;
         ctx.method = req->method;
+        ctx.key = req->session.key;
+        ctx.removed = req->session.removed;
+        ctx.sub_type = req->session.sub_type;
         ctx.data = req->data;
         ctx.info = req->conn_info;
         ctx.token = req->token;

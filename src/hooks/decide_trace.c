@@ -78,6 +78,8 @@ static const char *const k_kind_names[LC_HOOK_MAX] = {
     [LC_HOOK_RPC] = "rpc",
     [LC_HOOK_DISCONNECT] = "disconnect",
     [LC_HOOK_UNSUBSCRIBE] = "unsubscribe",
+    [LC_HOOK_TRACK] = "track",
+    [LC_HOOK_SPOLL_REFRESH] = "shared_poll_refresh",
 };
 
 const char *lc__decide_kind_name(lc_hook_kind kind)

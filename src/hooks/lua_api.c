@@ -276,6 +276,7 @@ static int l_proxy(lua_State *L)
     r.transport = opt_str(L, 2, "transport", "ctx");
     r.user = opt_str(L, 2, "user", "ctx");
     r.channel = opt_str(L, 2, "channel", "ctx");
+    r.key = opt_str(L, 2, "key", "ctx");
     r.method = opt_str(L, 2, "method", "ctx");
     r.name = opt_str(L, 2, "name", "ctx");
     r.version = opt_str(L, 2, "version", "ctx");

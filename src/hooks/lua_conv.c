@@ -266,6 +266,7 @@ static void result_fields(lua_State *L, int t, lc_hook_kind kind, lc_decision_t 
         list_field(L, t, "exclude_user", true, &d->exclude_users, &d->n_exclude_users);
         break;
     case LC_HOOK_RPC:
+    case LC_HOOK_SPOLL_REFRESH:
         json_field(L, t, "data", &r->data, &r->data_len);
         break;
     default:

@@ -45,9 +45,9 @@ const char lc__lua_key_guard_mt = 0;
 const char lc__lua_key_cache = 0;
 const char lc__lua_key_cache_exp = 0;
 
-static const char *const hook_names[LC_HOOK_MAX] = {"connect",     "refresh",    "subscribe",
-                                                    "sub_refresh", "publish",    "broadcast",
-                                                    "rpc",         "disconnect", "unsubscribe"};
+static const char *const hook_names[LC_HOOK_MAX] = {
+    "connect",    "refresh",     "subscribe", "sub_refresh",        "publish", "broadcast", "rpc",
+    "disconnect", "unsubscribe", "track",     "shared_poll_refresh"};
 
 const char *lc__lua_hook_name(lc_hook_kind kind)
 {
@@ -432,6 +432,19 @@ static void push_ctx(lua_State *L, lc_hook_kind kind, const lc_hook_ctx_t *x)
     set_str(L, "channel", x->channel);
     set_str(L, "method", x->method);
     set_str(L, "token", x->token);
+    /* map channels: ctx.key and ctx.removed for a map publish or remove, ctx.type for a
+     * subscribe of a map type */
+    set_str(L, "key", x->key);
+    if (x->removed) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "removed");
+    }
+    if (x->sub_type > 0) {
+        static const char *const types[] = {"stream", "map", "map_clients", "map_users",
+                                            "shared_poll"};
+        if (x->sub_type < 5)
+            set_str(L, "type", types[x->sub_type]);
+    }
     if (x->token && x->token[0]) {
         /* ctx.claims: the token's claims when it verifies, absent otherwise */
         lua_pushcfunction(L, lc__lua_jwt_decode);

@@ -137,7 +137,14 @@ int lc_proxy_encode(const lc_proxy_req_t *r, const lc_proxy_conf_t *conf, lc_buf
     default:
         break;
     }
-    if (has_data && put_data(out, &r->data, conf->binary_encoding) != 0)
+    /* map channels: the key is what a map publish or remove proxy decides about */
+    if (r->key && put_str(out, "key", r->key) != 0)
+        return LC_ENOMEM;
+    if (r->removed && lc_buf_append_str(out, ",\"removed\":true") != 0)
+        return LC_ENOMEM;
+    if (r->sub_type > 0 && lc_buf_printf(out, ",\"type\":%d", r->sub_type) < 0)
+        return LC_ENOMEM;
+    if (has_data && !r->removed && put_data(out, &r->data, conf->binary_encoding) != 0)
         return LC_ENOMEM;
     if (connect) {
         if ((r->name != NULL && r->name[0] != '\0' && put_str(out, "name", r->name) != 0) ||

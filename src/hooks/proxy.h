@@ -37,9 +37,14 @@ typedef struct lc_proxy_req {
     const char *const *channels; /* connect: keys of the ConnectRequest's subs */
     size_t n_channels;
     const char *channel; /* subscribe, publish, sub_refresh */
-    const char *method;  /* rpc */
-    lc_raw_t data;       /* connect, subscribe, publish, rpc */
-    lc_raw_t meta;       /* with include_connection_meta */
+    /* map channels (v6.8): the key a publish or remove is about (NULL = none), a removal, and
+     * the subscription type a subscribe asks for (0 = stream) */
+    const char *key;
+    bool removed;
+    int sub_type;
+    const char *method; /* rpc */
+    lc_raw_t data;      /* connect, subscribe, publish, rpc */
+    lc_raw_t meta;      /* with include_connection_meta */
     /* Headers of the connection's HTTP request (forwarded when in http_headers), and the
      * connect command's `headers` (forwarded when in emulated_headers). */
     const lc_http_header_t *conn_headers;

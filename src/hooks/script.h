@@ -38,6 +38,12 @@ typedef enum lc_hook_kind {
     LC_HOOK_RPC,
     LC_HOOK_DISCONNECT,  /* notification: the return value is ignored */
     LC_HOOK_UNSUBSCRIBE, /* notification */
+    /* shared poll (core/spoll.h): a client's track request, after its signature checked
+     * (ctx.channel, ctx.data = {{key = .., version = ..}, ...}); the refresh proxy's answer
+     * before it is applied (ctx.channel, ctx.data = the result object {items = {...}, epoch}),
+     * which the hook may replace by returning {data = {items = {...}}} */
+    LC_HOOK_TRACK,
+    LC_HOOK_SPOLL_REFRESH,
     LC_HOOK_MAX
 } lc_hook_kind;
 
@@ -53,6 +59,9 @@ typedef struct lc_hook_ctx {
     const char *transport; /* "websocket", ... */
     const char *channel;   /* subscribe, sub_refresh, publish, broadcast, unsubscribe */
     const char *method;    /* rpc */
+    const char *key;       /* map publish / remove: the key (NULL = not a map write) */
+    bool removed;          /* map remove */
+    int sub_type;          /* subscribe: 1 map, 2 map_clients, 3 map_users (0 = stream) */
     lc_raw_t data;         /* raw JSON: decoded into a Lua value for the hook */
     lc_raw_t info;         /* connection info */
     lc_raw_t meta;

@@ -48,6 +48,19 @@ typedef struct lc_cmd_sub {
     char *epoch;
 } lc_cmd_sub_t;
 
+/* sub_refresh of a shared poll subscription (v6.8): an item to track, with the version the
+ * client holds (0 = none), and a batch of items signed together. */
+typedef struct lc_cmd_item {
+    char *key;
+    uint64_t version;
+} lc_cmd_item_t;
+
+typedef struct lc_cmd_track {
+    char *signature; /* "" when absent */
+    lc_cmd_item_t *items;
+    size_t n_items;
+} lc_cmd_track_t;
+
 /* A string pair (connect `headers`). */
 typedef struct lc_kv {
     char *key;
@@ -80,12 +93,28 @@ typedef struct lc_cmd {
     char *delta;
     int32_t sub_type;
     char *tf;
+    /* map subscriptions (v6.8): subscribe phase (0 live, 1 stream, 2 state) and state page
+     * cursor (NULL = first page), `limit` below is the page size; publish type (1 = map) with
+     * the key and whether it is a removal */
+    int32_t phase;
+    char *cursor;
+    int32_t pub_type;
+    char *key;
+    bool removed;
     int32_t limit;
     bool has_limit;
     bool reverse;
     bool has_since;
     uint64_t since_offset;
     char *since_epoch;
+    /* sub_refresh (v6.8 shared poll): type (1 track, 2 untrack, 0 a token refresh), the
+     * signed batches to track and the keys to stop tracking */
+    int32_t refresh_type;
+    lc_cmd_track_t *track;
+    size_t n_track;
+    char **untrack;
+    size_t n_untrack;
+    char *track_json; /* core's: the items as JSON for a Lua track hook (owned, NULL = none) */
     /* connect: subs, headers (headers emulation: forwarded to proxies when allowed) */
     lc_cmd_sub_t *subs;
     size_t n_subs;
@@ -133,6 +162,11 @@ typedef struct lc_publication {
     const lc_client_info_t *info; /* publisher, NULL for server API publications */
     uint64_t offset;              /* 0 = omitted */
     lc_raw_t tags;                /* raw JSON object of string→string, NULL/empty = omitted */
+    /* map channels: the entry's key (NULL = none), a removal, its score (0 = omitted) */
+    const char *key;
+    size_t keylen;
+    bool removed;
+    int64_t score;
 } lc_publication_t;
 
 typedef struct lc_connect_result {
@@ -165,6 +199,13 @@ typedef struct lc_subscribe_result {
     size_t n_publications;
     bool delta;                /* fossil deltas negotiated */
     uint32_t publish_debounce; /* ms the SDK holds client publishes back (0 = omitted) */
+    /* map subscriptions: type (1), phase (0 live = omitted, 1 stream, 2 state), the next state
+     * page's cursor, and state entries (encoded Publication objects with their keys) */
+    int32_t type;
+    int32_t phase;
+    const char *cursor;
+    lc_rcbuf_t *const *state;
+    size_t n_state;
 } lc_subscribe_result_t;
 
 /* Reply encoders: {"id":N,"<kind>":{...}} */

@@ -404,6 +404,32 @@ static int decode_sub_extras(const cJSON *req, lc_cmd_t *cmd)
     return 0;
 }
 
+/* Map subscriptions (v6.8): subscribe `phase`, `cursor`, `limit` (the page size). */
+static int decode_map_sub(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
+{
+    int64_t v = 0;
+    int rc;
+    if ((rc = get_small_int(req, "phase", INT32_MIN, INT32_MAX, &v)) < 0)
+        return rc;
+    cmd->phase = (int32_t)v;
+    if ((rc = get_str(req, "cursor", &cmd->cursor)) < 0)
+        return rc;
+    return decode_limit(d, req, cmd);
+}
+
+/* Map publish (v6.8): publish `type` 1 with `key` and `removed`. */
+static int decode_map_pub(const cJSON *req, lc_cmd_t *cmd)
+{
+    int64_t v = 0;
+    int rc;
+    if ((rc = get_small_int(req, "type", INT32_MIN, INT32_MAX, &v)) < 0)
+        return rc;
+    cmd->pub_type = (int32_t)v;
+    if ((rc = get_str(req, "key", &cmd->key)) < 0)
+        return rc;
+    return get_bool(req, "removed", &cmd->removed);
+}
+
 static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
 {
     int rc;
@@ -428,6 +454,7 @@ static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
         TRY(get_bool(req, "recoverable", &cmd->recoverable));
         TRY(get_bool(req, "join_leave", &cmd->join_leave));
         TRY(decode_sub_extras(req, cmd));
+        TRY(decode_map_sub(d, req, cmd));
         break;
     case LC_CMD_UNSUBSCRIBE:
     case LC_CMD_PRESENCE:
@@ -437,6 +464,7 @@ static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
     case LC_CMD_PUBLISH:
         TRY(get_str(req, "channel", &cmd->channel));
         TRY(get_data(d, &cmd->data));
+        TRY(decode_map_pub(req, cmd));
         break;
     case LC_CMD_HISTORY:
         TRY(get_str(req, "channel", &cmd->channel));
@@ -457,6 +485,7 @@ static int decode_request(const dec_t *d, const cJSON *req, lc_cmd_t *cmd)
     case LC_CMD_SUB_REFRESH:
         TRY(get_str(req, "channel", &cmd->channel));
         TRY(get_str(req, "token", &cmd->token));
+        TRY(lc__decode_track_json(req, cmd));
         break;
     case LC_CMD_NONE:
         break;
@@ -591,6 +620,8 @@ void lc_cmd_free(lc_cmd_t *cmd)
     free(cmd->since_epoch);
     free(cmd->delta);
     free(cmd->tf);
+    free(cmd->cursor);
+    free(cmd->key);
     for (size_t i = 0; i < cmd->n_subs; i++) {
         free(cmd->subs[i].channel);
         free(cmd->subs[i].epoch);
@@ -601,6 +632,7 @@ void lc_cmd_free(lc_cmd_t *cmd)
         free(cmd->headers[i].value);
     }
     free(cmd->headers);
+    lc__track_free(cmd);
     free(cmd->storage_);
     memset(cmd, 0, sizeof(*cmd));
 }

@@ -319,6 +319,27 @@ int lc_proto_encode_subscribe_result(lc_buf_t *b, const lc_subscribe_result_t *r
         TRY(FIELD(b, &first, "\"publish_debounce\":"));
         TRY(append_u64(b, r->publish_debounce));
     }
+    if (r->type) {
+        TRY(FIELD(b, &first, "\"type\":"));
+        TRY(append_u64(b, (uint64_t)r->type));
+    }
+    if (r->phase) {
+        TRY(FIELD(b, &first, "\"phase\":"));
+        TRY(append_u64(b, (uint64_t)r->phase));
+    }
+    if (str_set(r->cursor)) {
+        TRY(FIELD(b, &first, "\"cursor\":"));
+        TRY(append_str(b, r->cursor));
+    }
+    if (r->n_state) {
+        TRY(FIELD(b, &first, "\"state\":["));
+        for (size_t i = 0; i < r->n_state; i++) {
+            if (i)
+                TRY(LIT(b, ","));
+            TRY(lc_buf_append(b, r->state[i]->data, r->state[i]->len));
+        }
+        TRY(LIT(b, "]"));
+    }
     TRY(LIT(b, "}"));
     return 0;
 fail:
@@ -450,6 +471,16 @@ int lc_proto_encode_publication(lc_buf_t *b, const lc_publication_t *p)
     if (raw_set(&p->tags) && !raw_empty_object(&p->tags)) {
         TRY(FIELD(b, &first, "\"tags\":"));
         TRY(lc_proto_append_raw(b, p->tags.p, p->tags.len));
+    }
+    if (p->key) {
+        TRY(FIELD(b, &first, "\"key\":"));
+        TRY(lc_buf_append_json_str(b, p->key, p->keylen) < 0 ? LC_ENOMEM : 0);
+    }
+    if (p->removed)
+        TRY(FIELD(b, &first, "\"removed\":true"));
+    if (p->score) {
+        TRY(FIELD(b, &first, "\"score\":"));
+        TRY(lc_buf_printf(b, "%lld", (long long)p->score) < 0 ? LC_ENOMEM : 0);
     }
     TRY(lc_buf_putc(b, '}'));
     return 0;

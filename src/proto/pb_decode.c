@@ -251,6 +251,13 @@ static int map_subscribe(const Lcpb__SubscribeRequest *q, lc_cmd_t *cmd)
     cmd->positioned = q->positioned;
     cmd->recoverable = q->recoverable;
     cmd->join_leave = q->join_leave;
+    /* map subscriptions (v6.8) */
+    cmd->phase = q->phase;
+    TRY(dup_str(q->cursor, &cmd->cursor));
+    if (q->limit) {
+        cmd->limit = q->limit;
+        cmd->has_limit = true;
+    }
     return 0;
 }
 
@@ -291,6 +298,10 @@ static int map_command(const Lcpb__Command *m, lc_cmd_t *cmd)
     if (m->publish) {
         cmd->type = LC_CMD_PUBLISH;
         TRY(dup_str(m->publish->channel, &cmd->channel));
+        /* map publish (v6.8) */
+        cmd->pub_type = m->publish->type;
+        cmd->removed = m->publish->removed;
+        TRY(dup_str(m->publish->key, &cmd->key));
         return take_data(&m->publish->data, cmd);
     }
     if (m->presence) {
@@ -321,7 +332,8 @@ static int map_command(const Lcpb__Command *m, lc_cmd_t *cmd)
     if (m->sub_refresh) {
         cmd->type = LC_CMD_SUB_REFRESH;
         TRY(dup_str(m->sub_refresh->channel, &cmd->channel));
-        return dup_str(m->sub_refresh->token, &cmd->token);
+        TRY(dup_str(m->sub_refresh->token, &cmd->token));
+        return lc__decode_track_pb(m->sub_refresh, cmd);
     }
     return 0;
 }

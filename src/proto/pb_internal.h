@@ -24,4 +24,11 @@ struct lc_cmd_reader;
 struct lc_cmd;
 int lc__pb_cmd_next(struct lc_cmd_reader *r, struct lc_cmd *cmd);
 
+/* The shared poll fields of a sub_refresh (decode_track.c): type, track, untrack. 0, LC_EPARSE
+ * (a field of the wrong shape) or LC_ENOMEM; what was filled is freed by lc_cmd_free. */
+struct cJSON;
+int lc__decode_track_json(const struct cJSON *req, struct lc_cmd *cmd);
+int lc__decode_track_pb(const Lcpb__SubRefreshRequest *m, struct lc_cmd *cmd);
+void lc__track_free(struct lc_cmd *cmd);
+
 #endif

@@ -42,7 +42,7 @@ const unsupported = [
   [{ http_server: { http3: { enabled: true } } }, 'http_server.http3'],
   [{ client: { token: { user_id_claim: 'x' } } }, 'client.token.user_id_claim'],
   [{ channel: { namespaces: [{ name: 'dd', auto_cache_recover: true }] } }, 'channel.namespaces[0].auto_cache_recover'],
-  [{ map_broker: { type: 'redis' } }, 'map_broker'],
+  [{ map_broker: { type: 'redis' } }, 'map_broker.type'],
   [{ grpc_api: { enabled: true } }, 'grpc_api.enabled'],
   [{ opentelemetry: { enabled: true } }, 'opentelemetry'],
 ];
@@ -56,12 +56,12 @@ test('a recognised but unimplemented key switched on stops start-up and checkcon
       assert.ok(r.stderr.includes(`${key}: not supported`), `${key}: ${show(r)}`);
     }
   }
-  // a namespace of a subscription type Lucent does not serve is refused naming it
+  // a map namespace without the map mode Centrifugo requires is refused naming it
   const file = writeConfig({ channel: { namespaces: [{ name: 'cursors', subscription_type: 'map' }] } });
   for (const args of [['-c', file], ['checkconfig', '-c', file]]) {
     const r = await run(args, { timeoutMs: 5000 });
     assert.notEqual(r.code, 0, show(r));
-    assert.match(r.stderr, /namespace "cursors"\): subscription_type "map" is not served/, show(r));
+    assert.match(r.stderr, /namespace "cursors"\): map\.mode is required/, show(r));
   }
   // from the environment as well
   const r = await run(['checkconfig', '-c', writeConfig({})], { env: { CENTRIFUGO_GRPC_API_ENABLED: 'true' } });

@@ -50,17 +50,23 @@ static void test_unsupported_keys_refused_when_on(void **state)
                    "client.token.user_id_claim: not supported");
     /* channel options wherever they are set: namespaces, rules, flat keys */
     expect_refused("{\"channel\": {\"namespaces\": [{\"name\": \"ab\", \"map\":"
-                   " {\"mode\": \"recoverable\"}}]}}",
-                   "channel.namespaces[0].map: not supported");
-    expect_refused("{\"channels\": [{\"name\": \"x\", \"map_clients_presence_channel_prefix\":"
-                   " \"clients:\"}]}",
-                   "channels[0].map_clients_presence_channel_prefix: not supported");
-    expect_refused("{\"map_broker\": {\"type\": \"redis\"}}", "map_broker: not supported");
+                   " {\"external_state\": true}}]}}",
+                   "channel.namespaces[0].map.external_state: external map state is not supported");
+    expect_refused("{\"map_broker\": {\"type\": \"redis\"}}", "map_broker.type: not supported");
+    expect_refused("{\"map_broker\": {\"type\": \"postgres\"}}", "map_broker.type: not supported");
     expect_refused("{\"init\": {\"enabled\": true}}", "init.enabled: not supported");
-    /* a namespace of a subscription type other than streams: refused naming the namespace */
+    /* a map namespace without its mode, or naming a presence channel of no such namespace */
     expect_refused("{\"channel\": {\"namespaces\": [{\"name\": \"cursors\", "
                    "\"subscription_type\": \"map_clients\"}]}}",
-                   "(namespace \"cursors\"): subscription_type \"map_clients\" is not served");
+                   "map.mode is required");
+    expect_refused("{\"channel\": {\"namespaces\": [{\"name\": \"game\", "
+                   "\"map_clients_presence_channel_prefix\": \"nope:\"}]}}",
+                   "must name a namespace of subscription_type \"map_clients\"");
+    /* map channels live in the memory engine only, for now */
+    expect_refused("{\"engine\": {\"type\": \"redis\"}, \"channel\": {\"namespaces\": "
+                   "[{\"name\": \"cursors\", \"subscription_type\": \"map\", \"map\": "
+                   "{\"mode\": \"persistent\"}}]}}",
+                   "map subscriptions are served by the memory engine only");
     expect_refused("{\"auto_cache_recover\": true}", "not supported");
     expect_refused("{\"graphite\": {\"enabled\": true}}", "graphite: not supported");
     expect_refused("{\"channel\": {\"proxy\": {\"state\": {\"endpoint\": \"http://a\"}}}}",

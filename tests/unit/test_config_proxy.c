@@ -73,7 +73,7 @@ static void test_config_proxy_defaults_match_spec(void **state)
         assert_false(p->binary_encoding || p->include_connection_meta);
         assert_int_equal(p->protocol, LC_PROXY_CENTRIFUGO);
     }
-    assert_int_equal(n, 6);
+    assert_int_equal(n, 7); /* with channel.proxy.shared_poll_refresh */
     assert_false(c.connect_proxy_enabled || c.refresh_proxy_enabled);
     assert_int_equal(c.n_proxies, 0);
     assert_null(c.without_namespace.subscribe_proxy);

@@ -1,0 +1,349 @@
+/* Server API of map channels (Centrifugo v6.8 "Map subscriptions"): map_publish, map_remove,
+ * map_read_state, map_read_stream, map_stats and map_clear. The channel must be of a map
+ * subscription_type (map, map_clients or map_users); writes are delivered to its subscribers
+ * as publications with their key, like a client's map publish. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "proto/codes.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* The engine's answer, copied into the command's result (engine callbacks may run inside the
+ * call or later from this worker). */
+static lc_engine_t *engine(lc__api_cmd_t *c)
+{
+    return lc_node_engine(c->api->node);
+}
+
+/* The `channel` of a map channel and its effective map options. */
+static uint32_t map_channel(lc__api_cmd_t *c, const cJSON *p, const char **ch, lc_ns_map_t *mo,
+                            lc_map_opts_t *opts, const lc_ns_opts_t **ns, lc_ns_opts_t *scratch)
+{
+    memset(mo, 0, sizeof(*mo));
+    memset(opts, 0, sizeof(*opts));
+    uint32_t code = lc__api_get_channel(c->api, p, ch, scratch, ns);
+    if (code)
+        return code;
+    if (!lc_config_map_type((*ns)->subscription_type))
+        return lc__api_bad("channel", "not a map channel (its namespace's subscription_type)");
+    lc_engine_t *e = engine(c);
+    if (!e->vt->map_write || !e->vt->map_read)
+        return LC_ERROR_NOT_AVAILABLE;
+    lc_config_map_effective(c->api->cfg, *ns, mo);
+    memset(opts, 0, sizeof(*opts));
+    opts->stream_size = mo->stream_size;
+    opts->stream_ttl_ms = mo->stream_ttl_ms;
+    opts->meta_ttl_ms = mo->meta_ttl_ms;
+    opts->key_ttl_ms = mo->key_ttl_ms;
+    opts->max_keys = mo->max_keys;
+    opts->ordered = mo->ordered;
+    return 0;
+}
+
+static uint32_t get_key(const cJSON *p, const lc_ns_map_t *mo, bool required, const char **key)
+{
+    *key = NULL;
+    uint32_t code = lc__api_get_str(p, "key", key);
+    if (code)
+        return code;
+    if (!*key || !**key)
+        return required ? lc__api_bad("key", "required") : 0;
+    if (strlen(*key) > (size_t)mo->max_key_length)
+        return lc__api_bad("key", "longer than map.max_key_length");
+    return 0;
+}
+
+/* Options of Centrifugo's map_publish Lucent does not implement: refused, not ignored. */
+static uint32_t refuse_unserved(const cJSON *p)
+{
+    static const char *const unserved[] = {"idempotency_key", "version", "version_epoch",
+                                           "stream_data",     "b64data", "b64stream_data"};
+    for (size_t i = 0; i < sizeof(unserved) / sizeof(unserved[0]); i++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(p, unserved[i]);
+        if (it && !cJSON_IsNull(it) && !(cJSON_IsString(it) && !it->valuestring[0]) &&
+            !(cJSON_IsNumber(it) && it->valuedouble == 0))
+            return lc__api_bad(unserved[i], "not supported by Lucent");
+    }
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(p, "delta");
+    if (cJSON_IsTrue(d))
+        return lc__api_bad("delta", "deltas are not served on map channels");
+    return 0;
+}
+
+static void on_written(void *arg, int err, const lc_map_write_res_t *res)
+{
+    lc__api_cmd_t *c = arg;
+    lc_buf_t *b = &c->result;
+    int rc = lc_buf_printf(b, "{\"offset\":%llu", (unsigned long long)res->pos.offset) < 0;
+    if (res->pos.epoch[0]) {
+        rc |= lc_buf_append_str(b, ",\"epoch\":") != 0;
+        rc |= lc_buf_append_json_str(b, res->pos.epoch, strlen(res->pos.epoch)) != 0;
+    }
+    if (res->suppressed) {
+        rc |= lc_buf_append_str(b, ",\"suppressed\":true,\"suppress_reason\":") != 0;
+        rc |= lc_buf_append_json_str(b, res->suppress_reason, strlen(res->suppress_reason)) != 0;
+    }
+    rc |= lc_buf_putc(b, '}') != 0;
+    if (rc || err)
+        lc__api_fail(c, LC_ERROR_INTERNAL);
+    else
+        lc__api_ok(c);
+}
+
+static void write_failed(lc__api_cmd_t *c, const char *ch, int rc)
+{
+    if (rc == LC_ETOOBIG) {
+        lc__api_fail(c, lc__api_bad("key", "the map holds map.max_keys keys"));
+        return;
+    }
+    lc_log_error("api %s on %s: %s", c->method->name, ch, lc_strerror(rc));
+    lc__api_fail(c, LC_ERROR_INTERNAL);
+}
+
+void lc__api_map_publish(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
+{
+    const char *ch = NULL, *key = NULL, *mode = NULL;
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *ns = NULL;
+    lc_ns_map_t mo;
+    lc_map_write_req_t req;
+    memset(&req, 0, sizeof(req));
+    int64_t score = 0;
+    uint32_t code = map_channel(c, p, &ch, &mo, &req.opts, &ns, &scratch);
+    if (!code)
+        code = get_key(p, &mo, true, &key);
+    if (!code)
+        code = refuse_unserved(p);
+    if (!code)
+        code = lc__api_get_raw(params, len, "data", &req.pub.data);
+    if (!code && !req.pub.data.p)
+        code = lc__api_bad("data", "required");
+    if (!code)
+        code = lc__api_get_int(p, "score", INT64_MIN / 2, INT64_MAX / 2, &score);
+    if (!code)
+        code = lc__api_get_str(p, "key_mode", &mode);
+    if (!code && mode && *mode) {
+        if (strcmp(mode, "if_new") == 0)
+            req.key_mode = LC_MAP_KEY_IF_NEW;
+        else if (strcmp(mode, "if_exists") == 0)
+            req.key_mode = LC_MAP_KEY_IF_EXISTS;
+        else
+            code = lc__api_bad("key_mode", "expected \"if_new\" or \"if_exists\"");
+    }
+    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(p, "tags");
+    if (!code && tags && !cJSON_IsNull(tags)) {
+        const cJSON *t;
+        if (!cJSON_IsObject(tags))
+            code = lc__api_bad("tags", "expected an object of strings");
+        else
+            cJSON_ArrayForEach(t, tags) if (!cJSON_IsString(t)) code =
+                lc__api_bad("tags", "expected an object of strings");
+        if (!code && cJSON_GetArraySize(tags) > 0)
+            code = lc__api_get_raw(params, len, "tags", &req.pub.tags);
+    }
+    if (code) {
+        lc__api_fail(c, code);
+        return;
+    }
+    req.channel = ch;
+    req.chlen = strlen(ch);
+    req.key = key;
+    req.keylen = strlen(key);
+    req.pub.score = score;
+    lc_engine_t *e = engine(c);
+    int rc = e->vt->map_write(e, &req, on_written, c);
+    if (rc != 0)
+        write_failed(c, ch, rc);
+}
+
+void lc__api_map_remove(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
+{
+    const char *ch = NULL, *key = NULL;
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *ns = NULL;
+    lc_ns_map_t mo;
+    lc_map_write_req_t req;
+    memset(&req, 0, sizeof(req));
+    uint32_t code = map_channel(c, p, &ch, &mo, &req.opts, &ns, &scratch);
+    if (!code)
+        code = get_key(p, &mo, true, &key);
+    if (code) {
+        lc__api_fail(c, code);
+        return;
+    }
+    req.channel = ch;
+    req.chlen = strlen(ch);
+    req.key = key;
+    req.keylen = strlen(key);
+    req.remove = true;
+    lc_engine_t *e = engine(c);
+    int rc = e->vt->map_write(e, &req, on_written, c);
+    if (rc != 0)
+        write_failed(c, ch, rc);
+}
+
+/* {"entries":[...],"offset":N,"epoch":"E"[,"cursor":".."]} */
+static void on_read(void *arg, int err, const lc_map_read_res_t *res)
+{
+    lc__api_cmd_t *c = arg;
+    if (err == LC_EPOS) {
+        lc__api_fail(c, LC_ERROR_UNRECOVERABLE_POSITION);
+        return;
+    }
+    if (err == LC_EINVAL) {
+        lc__api_fail(c, lc__api_bad("cursor", "not a cursor of this channel"));
+        return;
+    }
+    if (err) {
+        lc__api_fail(c, LC_ERROR_INTERNAL);
+        return;
+    }
+    lc_buf_t *b = &c->result;
+    int rc = lc_buf_append_str(b, "{\"entries\":[") != 0;
+    for (size_t i = 0; i < res->n; i++) {
+        if (i)
+            rc |= lc_buf_putc(b, ',') != 0;
+        rc |= lc_buf_append(b, res->pubs[i]->data, res->pubs[i]->len) != 0;
+    }
+    rc |= lc_buf_printf(b, "],\"offset\":%llu,\"epoch\":", (unsigned long long)res->top.offset) < 0;
+    rc |= lc_buf_append_json_str(b, res->top.epoch, strlen(res->top.epoch)) != 0;
+    if (res->cursor && res->cursor[0]) {
+        rc |= lc_buf_append_str(b, ",\"cursor\":") != 0;
+        rc |= lc_buf_append_json_str(b, res->cursor, strlen(res->cursor)) != 0;
+    }
+    rc |= lc_buf_putc(b, '}') != 0;
+    if (rc)
+        lc__api_fail(c, LC_ERROR_INTERNAL);
+    else
+        lc__api_ok(c);
+}
+
+static void read_started(lc__api_cmd_t *c, const char *ch, int rc)
+{
+    if (rc == 0)
+        return;
+    lc_log_error("api %s on %s: %s", c->method->name, ch, lc_strerror(rc));
+    lc__api_fail(c, LC_ERROR_INTERNAL);
+}
+
+void lc__api_map_read_state(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
+{
+    const char *ch = NULL, *key = NULL, *cursor = NULL;
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *ns = NULL;
+    lc_ns_map_t mo;
+    lc_map_read_req_t req;
+    memset(&req, 0, sizeof(req));
+    int64_t limit = 0;
+    uint32_t code = map_channel(c, p, &ch, &mo, &req.opts, &ns, &scratch);
+    if (!code)
+        code = get_key(p, &mo, false, &key);
+    if (!code)
+        code = lc__api_get_str(p, "cursor", &cursor);
+    if (!code)
+        code = lc__api_get_int(p, "limit", 0, INT32_MAX, &limit);
+    if (code) {
+        lc__api_fail(c, code);
+        return;
+    }
+    req.channel = ch;
+    req.chlen = strlen(ch);
+    req.key = key;
+    req.cursor = cursor;
+    /* a page is at most map.max_page_size entries, whatever was asked */
+    req.limit = limit > 0 && limit < mo.max_page_size ? (int)limit : mo.max_page_size;
+    lc_engine_t *e = engine(c);
+    read_started(c, ch, e->vt->map_read(e, &req, on_read, c));
+}
+
+void lc__api_map_read_stream(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
+{
+    const char *ch = NULL, *epoch = NULL;
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *ns = NULL;
+    lc_ns_map_t mo;
+    lc_map_read_req_t req;
+    memset(&req, 0, sizeof(req));
+    int64_t limit = -1, since = -1;
+    uint32_t code = map_channel(c, p, &ch, &mo, &req.opts, &ns, &scratch);
+    if (!code)
+        code = lc__api_get_int(p, "limit", -1, INT32_MAX, &limit);
+    if (!code)
+        code = lc__api_get_int(p, "since_offset", 0, INT64_MAX / 2, &since);
+    if (!code)
+        code = lc__api_get_str(p, "since_epoch", &epoch);
+    if (code) {
+        lc__api_fail(c, code);
+        return;
+    }
+    req.channel = ch;
+    req.chlen = strlen(ch);
+    req.stream = true;
+    req.limit = limit < 0 || limit > mo.max_page_size ? mo.max_page_size : (int)limit;
+    if (since >= 0 || (epoch && *epoch)) {
+        req.has_since = true;
+        req.since.offset = since > 0 ? (uint64_t)since : 0;
+        snprintf(req.since.epoch, sizeof(req.since.epoch), "%s", epoch ? epoch : "");
+    }
+    lc_engine_t *e = engine(c);
+    read_started(c, ch, e->vt->map_read(e, &req, on_read, c));
+}
+
+static void on_stats(void *arg, int err, const lc_map_read_res_t *res)
+{
+    lc__api_cmd_t *c = arg;
+    if (err || lc_buf_printf(&c->result, "{\"num_keys\":%zu}", res->num_keys) < 0)
+        lc__api_fail(c, LC_ERROR_INTERNAL);
+    else
+        lc__api_ok(c);
+}
+
+void lc__api_map_stats(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
+{
+    const char *ch = NULL;
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *ns = NULL;
+    lc_ns_map_t mo;
+    lc_map_read_req_t req;
+    memset(&req, 0, sizeof(req));
+    uint32_t code = map_channel(c, p, &ch, &mo, &req.opts, &ns, &scratch);
+    if (code) {
+        lc__api_fail(c, code);
+        return;
+    }
+    req.channel = ch;
+    req.chlen = strlen(ch);
+    req.stream = true; /* position and size only */
+    req.limit = 0;
+    lc_engine_t *e = engine(c);
+    read_started(c, ch, e->vt->map_read(e, &req, on_stats, c));
+}
+
+static void on_cleared(void *arg, int err)
+{
+    lc__api_cmd_t *c = arg;
+    if (err)
+        lc__api_fail(c, LC_ERROR_INTERNAL);
+    else
+        lc__api_ok(c);
+}
+
+void lc__api_map_clear(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
+{
+    const char *ch = NULL;
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *ns = NULL;
+    lc_ns_map_t mo;
+    lc_map_opts_t opts;
+    uint32_t code = map_channel(c, p, &ch, &mo, &opts, &ns, &scratch);
+    lc_engine_t *e = engine(c);
+    if (!code && !e->vt->map_clear)
+        code = LC_ERROR_NOT_AVAILABLE;
+    if (code) {
+        lc__api_fail(c, code);
+        return;
+    }
+    read_started(c, ch, e->vt->map_clear(e, ch, strlen(ch), on_cleared, c));
+}
