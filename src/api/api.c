@@ -29,6 +29,8 @@ struct lc__api_call {
     bool advancing; /* inside call_advance: answers only count, the loop goes on */
     size_t n, started, answered;
     cJSON *own;
+    lc__api_done_fn done; /* LC__API_INTERNAL: gets the answers instead of the peer */
+    void *done_arg;
     lc__api_cmd_t cmds[];
 };
 
@@ -282,6 +284,22 @@ lc__api_call_t *lc__api_call_new(lc__api_t *a, lc_http_req_t *req, int kind, siz
     return call;
 }
 
+lc__api_call_t *lc__api_call_new_internal(lc__api_t *a, lc_http_req_t *req, size_t n, cJSON *own,
+                                          lc__api_done_fn done, void *arg)
+{
+    lc__api_call_t *call = lc__api_call_new(a, req, LC__API_INTERNAL, n, own);
+    if (call) {
+        call->done = done;
+        call->done_arg = arg;
+    }
+    return call;
+}
+
+size_t lc__api_call_size(const lc__api_call_t *call)
+{
+    return call->n;
+}
+
 lc__api_cmd_t *lc__api_call_cmd(lc__api_call_t *call, size_t i)
 {
     return &call->cmds[i];
@@ -378,7 +396,9 @@ static void call_advance(lc__api_call_t *call)
     call->advancing = false;
     if (call->answered < call->started)
         return; /* answers still to come: the last one comes back here */
-    if (call->req)
+    if (call->done)
+        call->done(call->done_arg, call, call->req == NULL);
+    else if (call->req)
         call_respond(call);
     call_free(call);
 }
@@ -612,7 +632,8 @@ int lc_api_register(lc_router_t *r, lc_node_t *node)
     ctx.cfg = cfg;
     if (cfg->health_enabled && lc_router_add(r, cfg->health_prefix, false, on_health, node) != 0)
         return LC_ENOMEM;
-    if (lc__api_metrics_register(r, &ctx) != 0 || lc__api_admin_register(r, &ctx) != 0)
+    if (lc__api_metrics_register(r, &ctx) != 0 || lc__api_admin_register(r, &ctx) != 0 ||
+        lc__api_pusher_register(r, &ctx) != 0)
         return LC_ENOMEM;
     /* Other nodes' session operations and surveys run here even when this node serves no
      * HTTP API: the connections they act on may live here. */

@@ -58,15 +58,24 @@ struct lc__api_cmd {
 };
 
 enum lc__api_call_kind {
-    LC__API_SINGLE, /* POST /api/<method>: {"result":..} or {"error":..} */
-    LC__API_BATCH,  /* POST /api/batch: {"result":{"replies":[{"<method>":..}|{"error":..}]}} */
-    LC__API_LEGACY, /* POST /api: one {"id":..,"result"|"error":..} line per command */
+    LC__API_SINGLE,   /* POST /api/<method>: {"result":..} or {"error":..} */
+    LC__API_BATCH,    /* POST /api/batch: {"result":{"replies":[{"<method>":..}|{"error":..}]}} */
+    LC__API_LEGACY,   /* POST /api: one {"id":..,"result"|"error":..} line per command */
+    LC__API_INTERNAL, /* the answers go to a done callback (lc__api_call_new_internal) */
 };
 
 /* A call with n commands (n may be 0 for an empty batch), every command answered with 107
  * until set up. NULL on OOM. own (may be NULL) is freed with the call. */
 lc__api_call_t *lc__api_call_new(lc__api_t *a, lc_http_req_t *req, int kind, size_t n, cJSON *own);
 lc__api_cmd_t *lc__api_call_cmd(lc__api_call_t *call, size_t i);
+size_t lc__api_call_size(const lc__api_call_t *call);
+/* A call whose commands answer to done rather than to the peer: the Pusher HTTP API runs the
+ * server API's methods (broadcast, channels, ...) and words the response itself. done runs once,
+ * when every started command has answered, with gone = the peer left (then nothing may be
+ * written to req); the call is freed right after done returns. NULL on OOM. */
+typedef void (*lc__api_done_fn)(void *arg, lc__api_call_t *call, bool gone);
+lc__api_call_t *lc__api_call_new_internal(lc__api_t *a, lc_http_req_t *req, size_t n, cJSON *own,
+                                          lc__api_done_fn done, void *arg);
 /* Give up on a call that was never run (its request is answered by the caller). */
 void lc__api_call_abort(lc__api_call_t *call);
 /* Start the commands: all at once (parallel), or each after the previous one answered. The
@@ -153,6 +162,10 @@ void lc__api_run_request(lc__api_t *a, lc_http_req_t *req, const char *name);
  * (api_admin.c). 0 or LC_ENOMEM. */
 int lc__api_metrics_register(lc_router_t *r, lc__api_t *a);
 int lc__api_admin_register(lc_router_t *r, lc__api_t *a);
+
+/* The Pusher HTTP API under {pusher.handler_prefix}/apps/ when pusher.enabled (api_pusher.c).
+ * 0 or LC_ENOMEM. */
+int lc__api_pusher_register(lc_router_t *r, lc__api_t *a);
 
 /* The admin UI's API (api_admin.c): an error answer {"error":{"message":..}} with status; the
  * playground method (api_playground.c), p being the parsed body of an admitted request. */

@@ -363,13 +363,6 @@ static int validate_ns(const lc_config_t *c, const lc_ns_opts_t *ns, const char 
         int rc = lc__config_validate_spoll(c, ns, where, err, errlen);
         if (rc)
             return rc;
-    } else if (ns->subscription_type > LC_SUB_TYPE_MAP_USERS) {
-        static const char *const types[] = {"",          "stream",     "map", "map_clients",
-                                            "map_users", "shared_poll"};
-        return lc__config_fail(err, errlen,
-                               "%s%s%s%s: subscription_type \"%s\" is not served by Lucent", where,
-                               ns->name ? " (namespace \"" : "", ns->name ? ns->name : "",
-                               ns->name ? "\")" : "", types[ns->subscription_type]);
     }
     if (ns->channel_regex && !ns->channel_re)
         return lc__config_fail(

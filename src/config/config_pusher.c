@@ -81,7 +81,7 @@ static cJSON *normalised_entry(const cJSON *e)
 {
     cJSON *copy = cJSON_Duplicate(e, 1);
     const cJSON *id = copy ? cJSON_GetObjectItemCaseSensitive(copy, "id") : NULL;
-    if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < 1e15 &&
+    if (id && cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < 1e15 &&
         (double)(long long)id->valuedouble == id->valuedouble) {
         char b[32];
         snprintf(b, sizeof(b), "%lld", (long long)id->valuedouble);
@@ -190,6 +190,11 @@ static int validate_app(const lc_config_t *c, size_t i, char *err, size_t errlen
         return lc__config_fail(err, errlen,
                                "pusher.apps[%zu].activity_timeout: at least 1s (pusher-js drops "
                                "a connection told 0)",
+                               i);
+    if (strpbrk(a->channel_prefix, "*?[]\\ "))
+        return lc__config_fail(err, errlen,
+                               "pusher.apps[%zu].channel_prefix: no spaces or glob characters "
+                               "(* ? [ ] \\): the channel listing matches names by pattern",
                                i);
     size_t plen = strlen(a->channel_prefix);
     if ((int64_t)plen + a->max_channel_name_length > c->channel_max_length)

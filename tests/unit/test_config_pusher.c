@@ -147,6 +147,8 @@ static void test_config_pusher_bad_apps_are_refused_with_the_key(void **state)
     expect_refused("{\"pusher\": {\"apps\": [" APP(", \"channel_prefix\": \"nope:\"") "]}}",
                    "pusher.apps[0].channel_prefix: \"nope:\" puts the app's channels in a "
                    "namespace");
+    expect_refused("{\"pusher\": {\"apps\": [" APP(", \"channel_prefix\": \"a*\"") "]}}",
+                   "pusher.apps[0].channel_prefix: no spaces or glob characters");
     expect_refused("{\"channel\": {\"max_length\": 100}, \"pusher\": {\"apps\": [" APP("") "]}}",
                    "pusher.apps[0].channel_prefix: with max_channel_name_length 200");
     expect_refused("{\"pusher\": {\"handler_prefix\": \"/ws/\", \"apps\": [" APP("") "]}}",
