@@ -20,9 +20,10 @@ _Static_assert(LC_FRAMING_MAX <= LC_M_TRANSPORTS, "metric blocks have a slot per
 
 /* By framing kind (core/transport.h), as Centrifugo names its transports. */
 static const char *const transport_names[LC_FRAMING_MAX] = {
-    [LC_FRAMING_WS_TEXT] = "websocket",       [LC_FRAMING_SSE] = "sse",
-    [LC_FRAMING_HTTP_STREAM] = "http_stream", [LC_FRAMING_UNI_WS] = "uni_websocket",
-    [LC_FRAMING_UNI_SSE] = "uni_sse",         [LC_FRAMING_UNI_HTTP_STREAM] = "uni_http_stream",
+    [LC_FRAMING_WS_TEXT] = "websocket",        [LC_FRAMING_SSE] = "sse",
+    [LC_FRAMING_HTTP_STREAM] = "http_stream",  [LC_FRAMING_UNI_WS] = "uni_websocket",
+    [LC_FRAMING_UNI_SSE] = "uni_sse",          [LC_FRAMING_UNI_HTTP_STREAM] = "uni_http_stream",
+    [LC_FRAMING_WS_PB] = "websocket_protobuf", [LC_FRAMING_HTTP_STREAM_PB] = "http_stream_protobuf",
     [LC_FRAMING_PUSHER_WS] = "pusher",
 };
 static const char *const kind_names[LC_M_KINDS] = {"connect",     "refresh", "subscribe",

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/api_pusher.h"
+#include "proto/pusher.h"
 #include "proto/codes.h"
 #include "proto/json_check.h"
 #include "util/err.h"
@@ -40,16 +41,7 @@ typedef struct ev_op {
 
 bool lc__papi_channel_ok(const char *name, size_t len, int max)
 {
-    if (len == 0 || (int64_t)len > max)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              strchr("_-=@,.;", ch)) ||
-            ch == '\0')
-            return false;
-    }
-    return true;
+    return max > 0 && lc_pusher_channel_valid(name, len, (size_t)max);
 }
 
 bool lc__papi_is_presence(const char *name)
@@ -203,18 +195,16 @@ static int read_item(const cJSON *o, const lc_pusher_app_t *app, ev_item_t *it, 
     return 0;
 }
 
-/* The publication data for a Pusher data string (see the top of the file; the same rule as
- * lc_pusher_data_to_pub of the WebSocket side). What would not come back as the same string
- * stays a string: whitespace around the JSON, raw newlines (the JSON protocol's framing drops
- * them), a JSON string, null. */
+/* The publication data for a Pusher data string: the WebSocket side's rule
+ * (lc_pusher_data_to_pub), given the string as the JSON value it arrived as. */
 static int append_pub_data(lc_buf_t *b, const char *data)
 {
-    size_t n = strlen(data);
-    bool ws = n > 0 && (strchr(" \t\r\n", data[0]) || strchr(" \t\r\n", data[n - 1]));
-    if (n > 0 && !ws && data[0] != '"' && strcmp(data, "null") != 0 && !memchr(data, '\n', n) &&
-        lc_json_check(data, n, NULL))
-        return lc_buf_append(b, data, n);
-    return lc_buf_append_json_str(b, data, n);
+    lc_buf_t raw = LC_BUF_INIT;
+    int rc = lc_buf_append_json_str(&raw, data, strlen(data));
+    if (rc == 0)
+        rc = lc_pusher_data_to_pub(raw.data, raw.len, b);
+    lc_buf_free(&raw);
+    return rc;
 }
 
 static int each_channel(const ev_item_t *it, size_t i, const char **out)

@@ -25,6 +25,10 @@ async function scrape(server) {
   const r = await request(server, '/metrics');
   assert.equal(r.status, 200, r.text);
   assert.match(r.headers['content-type'], /^text\/plain; version=0\.0\.4/);
+  // every transport has a label of its own (the Protobuf and Pusher ones included)
+  assert.doesNotMatch(r.text, /\(null\)/);
+  assert.match(r.text, /lucent_connections\{transport="websocket_protobuf"\}/);
+  assert.match(r.text, /lucent_connections\{transport="pusher"\}/);
   return parse(r.text);
 }
 
