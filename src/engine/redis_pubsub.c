@@ -291,6 +291,31 @@ static void finish_waiters(lc__redis_t *r, lc__rwait_t *w, int err)
     }
 }
 
+/* Push the waiters of w onto acc one by one (so w's order is reversed in front of acc); the
+ * lists are built newest first, so this restores the order asked where that matters. */
+static lc__rwait_t *push_reversed(lc__rwait_t *w, lc__rwait_t *acc)
+{
+    while (w) {
+        lc__rwait_t *next = w->next;
+        w->next = acc;
+        acc = w;
+        w = next;
+    }
+    return acc;
+}
+
+/* Run each waiter's callback once, in list order, and free it. */
+static void answer_waiters(lc__rwait_t *w)
+{
+    while (w) {
+        lc__rwait_t *next = w->next;
+        if (w->cb)
+            w->cb(w->arg, w->err);
+        free(w);
+        w = next;
+    }
+}
+
 void lc__broker_on_done(uv_async_t *h)
 {
     lc__rslot_t *s = h->data;
@@ -299,20 +324,7 @@ void lc__broker_on_done(uv_async_t *h)
     s->done = NULL;
     uv_mutex_unlock(&s->done_mu);
     /* queued newest first: answer in the order asked */
-    lc__rwait_t *rev = NULL;
-    while (w) {
-        lc__rwait_t *next = w->next;
-        w->next = rev;
-        rev = w;
-        w = next;
-    }
-    while (rev) {
-        lc__rwait_t *next = rev->next;
-        if (rev->cb)
-            rev->cb(rev->arg, rev->err);
-        free(rev);
-        rev = next;
-    }
+    answer_waiters(push_reversed(w, NULL));
 }
 
 /* Take the waiters of slot out of w (returned; the others stay, in order). */
@@ -348,12 +360,7 @@ void lc__broker_detach_slot(lc__redis_t *r, lc__rslot_t *s)
         void *v;
         while (lc_map_next(&sh->chans, &it, &k, &kl, &v)) {
             lc__rwait_t *t = take_slot_waiters(&((lc__rchan_t *)v)->waiters, s->index);
-            while (t) {
-                lc__rwait_t *next = t->next;
-                t->next = all;
-                all = t;
-                t = next;
-            }
+            all = push_reversed(t, all);
         }
         uv_mutex_unlock(&sh->mu);
     }
@@ -363,19 +370,7 @@ void lc__broker_detach_slot(lc__redis_t *r, lc__rslot_t *s)
     s->done = NULL;
     uv_mutex_unlock(&s->done_mu);
     /* in the order asked: the queued completions came first */
-    while (done) {
-        lc__rwait_t *next = done->next;
-        done->next = all;
-        all = done;
-        done = next;
-    }
-    while (all) {
-        lc__rwait_t *next = all->next;
-        if (all->cb)
-            all->cb(all->arg, all->err);
-        free(all);
-        all = next;
-    }
+    answer_waiters(push_reversed(done, all));
 }
 
 void lc__broker_free_done(lc__rslot_t *s)

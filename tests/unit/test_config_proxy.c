@@ -14,30 +14,12 @@
 #include "config/internal.h"
 #include "util/err.h"
 #include "util/log.h"
-
-static char err[512];
-
-static int load(lc_config_t *c, const char *json)
-{
-    lc_config_defaults(c);
-    err[0] = '\0';
-    return lc_config_load_string(c, json, strlen(json), err, sizeof(err));
-}
+#include "config_test_util.h"
 
 static void load_ok(lc_config_t *c, const char *json)
 {
     if (load(c, json) != 0)
         fail_msg("config %s: %s", json, err);
-}
-
-/* Loads json expecting LC_EINVAL with an error that contains want. */
-static void expect_error(const char *json, const char *want)
-{
-    lc_config_t c;
-    int rc = load(&c, json);
-    if (rc != LC_EINVAL || !strstr(err, want))
-        fail_msg("config %s: rc %d, err \"%s\", wanted \"%s\"", json, rc, err, want);
-    lc_config_free(&c);
 }
 
 /* {"a": {"b": inner}} for path "a.b" */

@@ -50,6 +50,10 @@ typedef struct fx {
     lc_httpc_t *hc;
     lc_lua_t *vm;
     char dir[64], path[96];
+    /* the request of the test under way (one at a time): kept here so that each test does
+     * not declare it and its namespace scratch again */
+    lc_decide_req_t req;
+    lc_ns_opts_t scratch;
 } fx_t;
 
 static struct {
@@ -118,8 +122,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static void base_req(fx_t *f, lc_hook_kind kind, lc_decide_req_t *r, lc_ns_opts_t *scratch)
+/* A fresh request of kind in the fixture (what it held before is dropped). */
+static lc_decide_req_t *base_req(fx_t *f, lc_hook_kind kind)
 {
+    lc_decide_req_t *r = &f->req;
     memset(r, 0, sizeof(*r));
     r->kind = kind;
     r->cfg = &f->cfg;
@@ -128,7 +134,7 @@ static void base_req(fx_t *f, lc_hook_kind kind, lc_decide_req_t *r, lc_ns_opts_
     r->session.user = kind == LC_HOOK_CONNECT ? "" : "u1";
     r->lua = f->vm;
     r->httpc = f->hc;
-    (void)scratch;
+    return r;
 }
 
 /* Run the pipeline to its verdict (the loop runs while it waits for the backend). */
@@ -141,40 +147,40 @@ static void decide(fx_t *f, const lc_decide_req_t *r)
     assert_int_equal(got.calls, 1);
 }
 
-static void channel_req(fx_t *f, lc_hook_kind kind, const char *ch, lc_decide_req_t *r,
-                        lc_ns_opts_t *scratch)
+/* A fresh request of kind on channel ch, its namespace resolved as the server would. */
+static lc_decide_req_t *channel_req(fx_t *f, lc_hook_kind kind, const char *ch)
 {
-    base_req(f, kind, r, scratch);
+    lc_decide_req_t *r = base_req(f, kind);
     r->channel = ch;
-    r->ns = lc_config_resolve_channel(&f->cfg, ch, strlen(ch), "u1", scratch);
+    r->ns = lc_config_resolve_channel(&f->cfg, ch, strlen(ch), "u1", &f->scratch);
     assert_non_null(r->ns);
     r->data = (lc_raw_t){"{}", 2};
+    return r;
 }
 
 static void test_connect_order(void **state)
 {
     fx_t *f = *state;
-    lc_decide_req_t r;
-    lc_ns_opts_t scratch;
+    lc_decide_req_t *r;
     char *tok = make_php_token("{\"sub\":\"tok-user\"}");
 
     /* Lua first, even with a token */
-    base_req(f, LC_HOOK_CONNECT, &r, &scratch);
-    r.token = tok;
-    r.data = (lc_raw_t){"{\"lua\":1}", 9};
-    decide(f, &r);
+    r = base_req(f, LC_HOOK_CONNECT);
+    r->token = tok;
+    r->data = (lc_raw_t){"{\"lua\":1}", 9};
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_LUA);
     assert_string_equal(got.user, "lua-user");
 
     /* Lua without an opinion: the token */
-    r.data = (lc_raw_t){NULL, 0};
-    decide(f, &r);
+    r->data = (lc_raw_t){NULL, 0};
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_TOKEN);
     assert_string_equal(got.user, "tok-user");
 
     /* no token: the connect proxy (unreachable: 100, unavailable) */
-    r.token = NULL;
-    decide(f, &r);
+    r->token = NULL;
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_PROXY);
     assert_int_equal(got.type, LC_VERDICT_ERROR);
     assert_int_equal(got.code, LC_ERROR_INTERNAL);
@@ -182,7 +188,7 @@ static void test_connect_order(void **state)
 
     /* no proxy: the anonymous options */
     f->cfg.connect_proxy_enabled = false;
-    decide(f, &r);
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_RULES);
     assert_int_equal(got.type, LC_VERDICT_ALLOW);
     assert_string_equal(got.user, "");
@@ -192,42 +198,41 @@ static void test_connect_order(void **state)
 static void test_subscribe_order(void **state)
 {
     fx_t *f = *state;
-    lc_decide_req_t r;
-    lc_ns_opts_t scratch;
+    lc_decide_req_t *r;
     char *tok = make_php_token("{\"sub\":\"u1\",\"channel\":\"px:lua_yes\"}");
 
-    channel_req(f, LC_HOOK_SUBSCRIBE, "px:lua_yes", &r, &scratch);
-    r.token = tok;
-    decide(f, &r);
+    r = channel_req(f, LC_HOOK_SUBSCRIBE, "px:lua_yes");
+    r->token = tok;
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_LUA);
     assert_int_equal(got.type, LC_VERDICT_ALLOW);
 
     char *tok2 = make_php_token("{\"sub\":\"u1\",\"channel\":\"px:a\"}");
-    channel_req(f, LC_HOOK_SUBSCRIBE, "px:a", &r, &scratch);
-    r.token = tok2;
-    decide(f, &r);
+    r = channel_req(f, LC_HOOK_SUBSCRIBE, "px:a");
+    r->token = tok2;
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_TOKEN);
     assert_int_equal(got.type, LC_VERDICT_ALLOW);
 
-    r.token = NULL;
-    decide(f, &r);
+    r->token = NULL;
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_PROXY);
     assert_true(got.unavailable);
 
-    channel_req(f, LC_HOOK_SUBSCRIBE, "open:a", &r, &scratch);
-    decide(f, &r);
+    r = channel_req(f, LC_HOOK_SUBSCRIBE, "open:a");
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_RULES);
     assert_int_equal(got.type, LC_VERDICT_ALLOW);
 
-    channel_req(f, LC_HOOK_SUBSCRIBE, "closed", &r, &scratch);
-    decide(f, &r);
+    r = channel_req(f, LC_HOOK_SUBSCRIBE, "closed");
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_RULES);
     assert_int_equal(got.type, LC_VERDICT_ERROR);
     assert_int_equal(got.code, LC_ERROR_PERMISSION_DENIED);
 
     /* Lua's false: 103 from Lua, before the token or the proxy */
-    channel_req(f, LC_HOOK_SUBSCRIBE, "px:lua_no", &r, &scratch);
-    decide(f, &r);
+    r = channel_req(f, LC_HOOK_SUBSCRIBE, "px:lua_no");
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_LUA);
     assert_int_equal(got.code, LC_ERROR_PERMISSION_DENIED);
     free(tok);
@@ -237,50 +242,46 @@ static void test_subscribe_order(void **state)
 static void test_publish_and_rpc_order(void **state)
 {
     fx_t *f = *state;
-    lc_decide_req_t r;
-    lc_ns_opts_t scratch;
-
-    channel_req(f, LC_HOOK_PUBLISH, "px:lua_yes", &r, &scratch);
-    decide(f, &r);
+    lc_decide_req_t *r = channel_req(f, LC_HOOK_PUBLISH, "px:lua_yes");
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_LUA);
-    channel_req(f, LC_HOOK_PUBLISH, "px:a", &r, &scratch);
-    decide(f, &r);
+    r = channel_req(f, LC_HOOK_PUBLISH, "px:a");
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_PROXY);
-    channel_req(f, LC_HOOK_PUBLISH, "open:a", &r, &scratch);
-    decide(f, &r);
+    r = channel_req(f, LC_HOOK_PUBLISH, "open:a");
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_RULES);
     assert_int_equal(got.type, LC_VERDICT_ALLOW);
 
-    base_req(f, LC_HOOK_RPC, &r, &scratch);
-    r.method = "lua_yes";
-    decide(f, &r);
+    r = base_req(f, LC_HOOK_RPC);
+    r->method = "lua_yes";
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_LUA);
-    r.method = "m";
-    decide(f, &r);
+    r->method = "m";
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_PROXY);
 }
 
 static void test_refresh_and_sub_refresh_tokens(void **state)
 {
     fx_t *f = *state;
-    lc_decide_req_t r;
-    lc_ns_opts_t scratch;
+    lc_decide_req_t *r;
     char *tok = make_php_token("{\"sub\":\"u1\",\"exp\":4102444800}");
-    base_req(f, LC_HOOK_REFRESH, &r, &scratch);
-    r.token = tok;
-    decide(f, &r);
+    r = base_req(f, LC_HOOK_REFRESH);
+    r->token = tok;
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_TOKEN);
     assert_int_equal(got.type, LC_VERDICT_ALLOW);
     /* the token of another user ends the connection */
-    r.session.user = "u2";
-    decide(f, &r);
+    r->session.user = "u2";
+    decide(f, r);
     assert_int_equal(got.type, LC_VERDICT_DISCONNECT);
     assert_int_equal(got.code, LC_DISCONNECT_INVALID_TOKEN);
 
     char *stok = make_php_token("{\"sub\":\"u1\",\"channel\":\"open:a\",\"exp\":4102444800}");
-    channel_req(f, LC_HOOK_SUB_REFRESH, "open:a", &r, &scratch);
-    r.token = stok;
-    decide(f, &r);
+    r = channel_req(f, LC_HOOK_SUB_REFRESH, "open:a");
+    r->token = stok;
+    decide(f, r);
     assert_int_equal(got.by, LC_STEP_TOKEN);
     assert_int_equal(got.type, LC_VERDICT_ALLOW);
     free(tok);
@@ -290,11 +291,9 @@ static void test_refresh_and_sub_refresh_tokens(void **state)
 static void test_cancel_pending_proxy(void **state)
 {
     fx_t *f = *state;
-    lc_decide_req_t r;
-    lc_ns_opts_t scratch;
-    channel_req(f, LC_HOOK_SUBSCRIBE, "px:a", &r, &scratch);
+    lc_decide_req_t *r = channel_req(f, LC_HOOK_SUBSCRIBE, "px:a");
     memset(&got, 0, sizeof(got));
-    lc_decide_t *d = lc_decide_start(&r, on_verdict, NULL);
+    lc_decide_t *d = lc_decide_start(r, on_verdict, NULL);
     assert_non_null(d);
     lc_decide_cancel(d);
     for (int i = 0; i < 20; i++)
@@ -320,20 +319,27 @@ static lc_decide_trace_t *traced(fx_t *f, lc_decide_req_t *r)
     return t;
 }
 
+/* With no_proxy no proxy is asked and the namespace rules give the verdict: the traced run. */
+static lc_decide_trace_t *traced_no_proxy(fx_t *f, lc_decide_req_t *r)
+{
+    r->no_proxy = true;
+    lc_decide_trace_t *t = traced(f, r);
+    assert_int_equal(got.by, LC_STEP_RULES);
+    return t;
+}
+
 static void test_trace_channels_rule_by_index_and_pattern(void **state)
 {
     fx_t *f = *state;
-    lc_decide_req_t r;
-    lc_ns_opts_t scratch;
-    channel_req(f, LC_HOOK_SUBSCRIBE, "open:a", &r, &scratch);
-    lc_decide_trace_t *t = traced(f, &r);
+    lc_decide_req_t *r = channel_req(f, LC_HOOK_SUBSCRIBE, "open:a");
+    lc_decide_trace_t *t = traced(f, r);
     const char *l = line_with(t, "rules: channels rule");
     assert_non_null(l);
     assert_string_equal(l, "rules: channels rule 1 \"open:{x}\" matched: presence=true");
     lc_decide_trace_free(t);
 
-    channel_req(f, LC_HOOK_PUBLISH, "px:lua_yes", &r, &scratch);
-    t = traced(f, &r);
+    r = channel_req(f, LC_HOOK_PUBLISH, "px:lua_yes");
+    t = traced(f, r);
     assert_non_null(line_with(t, "rules: no channels rule matched (1 rule)"));
     assert_null(line_with(t, "rules: channels rule"));
     lc_decide_trace_free(t);
@@ -342,10 +348,8 @@ static void test_trace_channels_rule_by_index_and_pattern(void **state)
 static void test_trace_proxy_url_and_time_and_no_proxy(void **state)
 {
     fx_t *f = *state;
-    lc_decide_req_t r;
-    lc_ns_opts_t scratch;
-    channel_req(f, LC_HOOK_SUBSCRIBE, "px:a", &r, &scratch);
-    lc_decide_trace_t *t = traced(f, &r);
+    lc_decide_req_t *r = channel_req(f, LC_HOOK_SUBSCRIBE, "px:a");
+    lc_decide_trace_t *t = traced(f, r);
     assert_non_null(line_with(t, "proxy: POST http://127.0.0.1:1/s (proxy"));
     const char *l = line_with(t, "proxy: http://127.0.0.1:1/s: no answer after ");
     assert_non_null(l);
@@ -353,25 +357,19 @@ static void test_trace_proxy_url_and_time_and_no_proxy(void **state)
     lc_decide_trace_free(t);
 
     /* no_proxy: the namespace rules decide, no proxy is asked */
-    r.no_proxy = true;
-    t = traced(f, &r);
-    assert_int_equal(got.by, LC_STEP_RULES);
+    t = traced_no_proxy(f, r);
     assert_int_equal(got.code, LC_ERROR_PERMISSION_DENIED);
     assert_null(line_with(t, "proxy:"));
     lc_decide_trace_free(t);
 
-    base_req(f, LC_HOOK_CONNECT, &r, &scratch);
-    r.no_proxy = true;
-    t = traced(f, &r);
-    assert_int_equal(got.by, LC_STEP_RULES);
+    r = base_req(f, LC_HOOK_CONNECT);
+    t = traced_no_proxy(f, r);
     assert_int_equal(got.type, LC_VERDICT_ALLOW);
     lc_decide_trace_free(t);
 
-    base_req(f, LC_HOOK_RPC, &r, &scratch);
-    r.method = "m";
-    r.no_proxy = true;
-    t = traced(f, &r);
-    assert_int_equal(got.by, LC_STEP_RULES);
+    r = base_req(f, LC_HOOK_RPC);
+    r->method = "m";
+    t = traced_no_proxy(f, r);
     assert_int_equal(got.code, LC_ERROR_NOT_AVAILABLE);
     assert_non_null(line_with(t, "rules: rpc method \"m\": proxies left out (no-proxy)"));
     lc_decide_trace_free(t);
