@@ -77,6 +77,14 @@ static uint32_t get_key(const cJSON *p, const lc_ns_map_t *mo, bool required, co
     return 0;
 }
 
+/* The map channel and its `key`: required by writes, a filter of map_read_state. */
+static uint32_t map_channel_key(lc__api_cmd_t *c, const cJSON *p, map_target_t *t,
+                                lc_map_opts_t *opts, bool required, const char **key)
+{
+    uint32_t code = map_channel(c, p, t, opts);
+    return code ? code : get_key(p, &t->mo, required, key);
+}
+
 /* Options of Centrifugo's map_publish Lucent does not implement: refused, not ignored. */
 static uint32_t refuse_unserved(const cJSON *p)
 {
@@ -137,9 +145,7 @@ void lc__api_map_publish(lc__api_cmd_t *c, const char *params, size_t len, const
     lc_map_write_req_t req;
     memset(&req, 0, sizeof(req));
     int64_t score = 0;
-    uint32_t code = map_channel(c, p, &t, &req.opts);
-    if (!code)
-        code = get_key(p, &t.mo, true, &key);
+    uint32_t code = map_channel_key(c, p, &t, &req.opts, true, &key);
     if (!code)
         code = refuse_unserved(p);
     if (!code)
@@ -181,9 +187,7 @@ void lc__api_map_remove(lc__api_cmd_t *c, const char *params, size_t len, const 
     map_target_t t;
     lc_map_write_req_t req;
     memset(&req, 0, sizeof(req));
-    uint32_t code = map_channel(c, p, &t, &req.opts);
-    if (!code)
-        code = get_key(p, &t.mo, true, &key);
+    uint32_t code = map_channel_key(c, p, &t, &req.opts, true, &key);
     if (refused(c, code))
         return;
     req.remove = true;
@@ -243,9 +247,7 @@ void lc__api_map_read_state(lc__api_cmd_t *c, const char *params, size_t len, co
     lc_map_read_req_t req;
     memset(&req, 0, sizeof(req));
     int64_t limit = 0;
-    uint32_t code = map_channel(c, p, &t, &req.opts);
-    if (!code)
-        code = get_key(p, &t.mo, false, &key);
+    uint32_t code = map_channel_key(c, p, &t, &req.opts, false, &key);
     if (!code)
         code = lc__api_get_str(p, "cursor", &cursor);
     if (!code)

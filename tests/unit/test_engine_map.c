@@ -59,8 +59,8 @@ static int teardown(void **state)
 
 static const lc_map_opts_t durable = {.stream_size = 3, .key_ttl_ms = 10000, .max_keys = 4};
 
-static int put(lc_engine_t *e, const char *key, const char *json, const lc_map_opts_t *o, int hold,
-               int mode)
+/* A write of key on the test channel "m" with options o; put and del add what they write. */
+static lc_map_write_req_t write_m(const char *key, const lc_map_opts_t *o)
 {
     lc_map_write_req_t r;
     memset(&r, 0, sizeof(r));
@@ -68,9 +68,16 @@ static int put(lc_engine_t *e, const char *key, const char *json, const lc_map_o
     r.chlen = 1;
     r.key = key;
     r.keylen = strlen(key);
+    r.opts = *o;
+    return r;
+}
+
+static int put(lc_engine_t *e, const char *key, const char *json, const lc_map_opts_t *o, int hold,
+               int mode)
+{
+    lc_map_write_req_t r = write_m(key, o);
     r.pub.data.p = json;
     r.pub.data.len = json ? strlen(json) : 0;
-    r.opts = *o;
     r.hold = hold;
     r.key_mode = mode;
     return e->vt->map_write(e, &r, NULL, NULL);
@@ -78,14 +85,8 @@ static int put(lc_engine_t *e, const char *key, const char *json, const lc_map_o
 
 static int del(lc_engine_t *e, const char *key, const lc_map_opts_t *o)
 {
-    lc_map_write_req_t r;
-    memset(&r, 0, sizeof(r));
-    r.channel = "m";
-    r.chlen = 1;
-    r.key = key;
-    r.keylen = strlen(key);
+    lc_map_write_req_t r = write_m(key, o);
     r.remove = true;
-    r.opts = *o;
     return e->vt->map_write(e, &r, NULL, NULL);
 }
 
