@@ -45,14 +45,7 @@ static void pusher_close(lc_transport_t *t, uint32_t code, const char *reason)
         lc_rcbuf_unref(last);
 }
 
-static const lc_transport_vt_t pusher_vt = {
-    .name = "pusher",
-    .frame = pusher_frame,
-    .send = lc__ws_send,
-    .flush = lc__ws_flush,
-    .close = pusher_close,
-    .ping = lc__ws_ping,
-};
+static const lc_transport_vt_t pusher_vt = LC__WS_VT("pusher", pusher_frame, pusher_close);
 
 static const lc__ws_kind_t pusher_kind = {
     .vt = &pusher_vt,
