@@ -237,6 +237,9 @@ void lc__ws_close(lc_transport_t *t, uint32_t code, const char *reason, lc_rcbuf
 /* Header of an unmasked, final text frame carrying len bytes (2, 4 or 10 bytes); returns its
  * length. */
 size_t lc__ws_text_header(uint8_t hdr[10], size_t len);
+/* payload[0..len) as one unmasked text frame (the JSON endpoint's and Pusher's framing); NULL
+ * when out of memory. */
+lc_rcbuf_t *lc__ws_text_frame(const char *payload, size_t len);
 /* For tests: whether the WebSocket connection behind t holds a wslay session right now (it
  * exists only while a frame, a fragmented message or a close is in progress). */
 bool lc__ws_has_session(lc_transport_t *t);
