@@ -17,29 +17,51 @@ static lc_engine_t *engine(lc__api_cmd_t *c)
     return lc_node_engine(c->api->node);
 }
 
+/* What every map method parses first: its channel, the channel's namespace and its effective
+ * map options. */
+typedef struct {
+    const char *ch;
+    const lc_ns_opts_t *ns;
+    lc_ns_opts_t scratch;
+    lc_ns_map_t mo;
+} map_target_t;
+
 /* The `channel` of a map channel and its effective map options. */
-static uint32_t map_channel(lc__api_cmd_t *c, const cJSON *p, const char **ch, lc_ns_map_t *mo,
-                            lc_map_opts_t *opts, const lc_ns_opts_t **ns, lc_ns_opts_t *scratch)
+static uint32_t map_channel(lc__api_cmd_t *c, const cJSON *p, map_target_t *t, lc_map_opts_t *opts)
 {
-    memset(mo, 0, sizeof(*mo));
+    t->ch = NULL;
+    t->ns = NULL;
+    memset(&t->mo, 0, sizeof(t->mo));
     memset(opts, 0, sizeof(*opts));
-    uint32_t code = lc__api_get_channel(c->api, p, ch, scratch, ns);
+    uint32_t code = lc__api_get_channel(c->api, p, &t->ch, &t->scratch, &t->ns);
     if (code)
         return code;
-    if (!lc_config_map_type((*ns)->subscription_type))
+    if (!lc_config_map_type(t->ns->subscription_type))
         return lc__api_bad("channel", "not a map channel (its namespace's subscription_type)");
     lc_engine_t *e = engine(c);
     if (!e->vt->map_write || !e->vt->map_read)
         return LC_ERROR_NOT_AVAILABLE;
-    lc_config_map_effective(c->api->cfg, *ns, mo);
-    memset(opts, 0, sizeof(*opts));
-    opts->stream_size = mo->stream_size;
-    opts->stream_ttl_ms = mo->stream_ttl_ms;
-    opts->meta_ttl_ms = mo->meta_ttl_ms;
-    opts->key_ttl_ms = mo->key_ttl_ms;
-    opts->max_keys = mo->max_keys;
-    opts->ordered = mo->ordered;
+    lc_config_map_effective(c->api->cfg, t->ns, &t->mo);
+    lc_node_map_opts(&t->mo, opts);
     return 0;
+}
+
+/* A bad parameter answered: true when the method stops there. */
+static bool refused(lc__api_cmd_t *c, uint32_t code)
+{
+    if (!code)
+        return false;
+    lc__api_fail(c, code);
+    return true;
+}
+
+/* An engine call on ch that did not start (rc != 0) is an internal error, logged once. */
+static void started(lc__api_cmd_t *c, const char *ch, int rc)
+{
+    if (rc == 0)
+        return;
+    lc_log_error("api %s on %s: %s", c->method->name, ch, lc_strerror(rc));
+    lc__api_fail(c, LC_ERROR_INTERNAL);
 }
 
 static uint32_t get_key(const cJSON *p, const lc_ns_map_t *mo, bool required, const char **key)
@@ -53,6 +75,14 @@ static uint32_t get_key(const cJSON *p, const lc_ns_map_t *mo, bool required, co
     if (strlen(*key) > (size_t)mo->max_key_length)
         return lc__api_bad("key", "longer than map.max_key_length");
     return 0;
+}
+
+/* The map channel and its `key`: required by writes, a filter of map_read_state. */
+static uint32_t map_channel_key(lc__api_cmd_t *c, const cJSON *p, map_target_t *t,
+                                lc_map_opts_t *opts, bool required, const char **key)
+{
+    uint32_t code = map_channel(c, p, t, opts);
+    return code ? code : get_key(p, &t->mo, required, key);
 }
 
 /* Options of Centrifugo's map_publish Lucent does not implement: refused, not ignored. */
@@ -92,28 +122,30 @@ static void on_written(void *arg, int err, const lc_map_write_res_t *res)
         lc__api_ok(c);
 }
 
-static void write_failed(lc__api_cmd_t *c, const char *ch, int rc)
+/* The write (or removal) of key on ch sent to the engine: map_publish and map_remove differ
+ * only in what they fill in req before. */
+static void write_key(lc__api_cmd_t *c, const char *ch, const char *key, lc_map_write_req_t *req)
 {
-    if (rc == LC_ETOOBIG) {
+    req->channel = ch;
+    req->chlen = strlen(ch);
+    req->key = key;
+    req->keylen = strlen(key);
+    lc_engine_t *e = engine(c);
+    int rc = e->vt->map_write(e, req, on_written, c);
+    if (rc == LC_ETOOBIG)
         lc__api_fail(c, lc__api_bad("key", "the map holds map.max_keys keys"));
-        return;
-    }
-    lc_log_error("api %s on %s: %s", c->method->name, ch, lc_strerror(rc));
-    lc__api_fail(c, LC_ERROR_INTERNAL);
+    else
+        started(c, ch, rc);
 }
 
 void lc__api_map_publish(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
 {
-    const char *ch = NULL, *key = NULL, *mode = NULL;
-    lc_ns_opts_t scratch;
-    const lc_ns_opts_t *ns = NULL;
-    lc_ns_map_t mo;
+    const char *key = NULL, *mode = NULL;
+    map_target_t t;
     lc_map_write_req_t req;
     memset(&req, 0, sizeof(req));
     int64_t score = 0;
-    uint32_t code = map_channel(c, p, &ch, &mo, &req.opts, &ns, &scratch);
-    if (!code)
-        code = get_key(p, &mo, true, &key);
+    uint32_t code = map_channel_key(c, p, &t, &req.opts, true, &key);
     if (!code)
         code = refuse_unserved(p);
     if (!code)
@@ -134,54 +166,32 @@ void lc__api_map_publish(lc__api_cmd_t *c, const char *params, size_t len, const
     }
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(p, "tags");
     if (!code && tags && !cJSON_IsNull(tags)) {
-        const cJSON *t;
+        const cJSON *tag;
         if (!cJSON_IsObject(tags))
             code = lc__api_bad("tags", "expected an object of strings");
         else
-            cJSON_ArrayForEach(t, tags) if (!cJSON_IsString(t)) code =
+            cJSON_ArrayForEach(tag, tags) if (!cJSON_IsString(tag)) code =
                 lc__api_bad("tags", "expected an object of strings");
         if (!code && cJSON_GetArraySize(tags) > 0)
             code = lc__api_get_raw(params, len, "tags", &req.pub.tags);
     }
-    if (code) {
-        lc__api_fail(c, code);
+    if (refused(c, code))
         return;
-    }
-    req.channel = ch;
-    req.chlen = strlen(ch);
-    req.key = key;
-    req.keylen = strlen(key);
     req.pub.score = score;
-    lc_engine_t *e = engine(c);
-    int rc = e->vt->map_write(e, &req, on_written, c);
-    if (rc != 0)
-        write_failed(c, ch, rc);
+    write_key(c, t.ch, key, &req);
 }
 
 void lc__api_map_remove(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
 {
-    const char *ch = NULL, *key = NULL;
-    lc_ns_opts_t scratch;
-    const lc_ns_opts_t *ns = NULL;
-    lc_ns_map_t mo;
+    const char *key = NULL;
+    map_target_t t;
     lc_map_write_req_t req;
     memset(&req, 0, sizeof(req));
-    uint32_t code = map_channel(c, p, &ch, &mo, &req.opts, &ns, &scratch);
-    if (!code)
-        code = get_key(p, &mo, true, &key);
-    if (code) {
-        lc__api_fail(c, code);
+    uint32_t code = map_channel_key(c, p, &t, &req.opts, true, &key);
+    if (refused(c, code))
         return;
-    }
-    req.channel = ch;
-    req.chlen = strlen(ch);
-    req.key = key;
-    req.keylen = strlen(key);
     req.remove = true;
-    lc_engine_t *e = engine(c);
-    int rc = e->vt->map_write(e, &req, on_written, c);
-    if (rc != 0)
-        write_failed(c, ch, rc);
+    write_key(c, t.ch, key, &req);
 }
 
 /* {"entries":[...],"offset":N,"epoch":"E"[,"cursor":".."]} */
@@ -220,75 +230,61 @@ static void on_read(void *arg, int err, const lc_map_read_res_t *res)
         lc__api_ok(c);
 }
 
-static void read_started(lc__api_cmd_t *c, const char *ch, int rc)
+/* The read req of ch sent to the engine, its answer to cb. */
+static void read_channel(lc__api_cmd_t *c, const char *ch, lc_map_read_req_t *req,
+                         lc_map_read_cb cb)
 {
-    if (rc == 0)
-        return;
-    lc_log_error("api %s on %s: %s", c->method->name, ch, lc_strerror(rc));
-    lc__api_fail(c, LC_ERROR_INTERNAL);
+    req->channel = ch;
+    req->chlen = strlen(ch);
+    lc_engine_t *e = engine(c);
+    started(c, ch, e->vt->map_read(e, req, cb, c));
 }
 
 void lc__api_map_read_state(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
 {
-    const char *ch = NULL, *key = NULL, *cursor = NULL;
-    lc_ns_opts_t scratch;
-    const lc_ns_opts_t *ns = NULL;
-    lc_ns_map_t mo;
+    const char *key = NULL, *cursor = NULL;
+    map_target_t t;
     lc_map_read_req_t req;
     memset(&req, 0, sizeof(req));
     int64_t limit = 0;
-    uint32_t code = map_channel(c, p, &ch, &mo, &req.opts, &ns, &scratch);
-    if (!code)
-        code = get_key(p, &mo, false, &key);
+    uint32_t code = map_channel_key(c, p, &t, &req.opts, false, &key);
     if (!code)
         code = lc__api_get_str(p, "cursor", &cursor);
     if (!code)
         code = lc__api_get_int(p, "limit", 0, INT32_MAX, &limit);
-    if (code) {
-        lc__api_fail(c, code);
+    if (refused(c, code))
         return;
-    }
-    req.channel = ch;
-    req.chlen = strlen(ch);
     req.key = key;
     req.cursor = cursor;
     /* a page is at most map.max_page_size entries, whatever was asked */
-    req.limit = limit > 0 && limit < mo.max_page_size ? (int)limit : mo.max_page_size;
-    lc_engine_t *e = engine(c);
-    read_started(c, ch, e->vt->map_read(e, &req, on_read, c));
+    req.limit = limit > 0 && limit < t.mo.max_page_size ? (int)limit : t.mo.max_page_size;
+    read_channel(c, t.ch, &req, on_read);
 }
 
 void lc__api_map_read_stream(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
 {
-    const char *ch = NULL, *epoch = NULL;
-    lc_ns_opts_t scratch;
-    const lc_ns_opts_t *ns = NULL;
-    lc_ns_map_t mo;
+    const char *epoch = NULL;
+    map_target_t t;
     lc_map_read_req_t req;
     memset(&req, 0, sizeof(req));
     int64_t limit = -1, since = -1;
-    uint32_t code = map_channel(c, p, &ch, &mo, &req.opts, &ns, &scratch);
+    uint32_t code = map_channel(c, p, &t, &req.opts);
     if (!code)
         code = lc__api_get_int(p, "limit", -1, INT32_MAX, &limit);
     if (!code)
         code = lc__api_get_int(p, "since_offset", 0, INT64_MAX / 2, &since);
     if (!code)
         code = lc__api_get_str(p, "since_epoch", &epoch);
-    if (code) {
-        lc__api_fail(c, code);
+    if (refused(c, code))
         return;
-    }
-    req.channel = ch;
-    req.chlen = strlen(ch);
     req.stream = true;
-    req.limit = limit < 0 || limit > mo.max_page_size ? mo.max_page_size : (int)limit;
+    req.limit = limit < 0 || limit > t.mo.max_page_size ? t.mo.max_page_size : (int)limit;
     if (since >= 0 || (epoch && *epoch)) {
         req.has_since = true;
         req.since.offset = since > 0 ? (uint64_t)since : 0;
         snprintf(req.since.epoch, sizeof(req.since.epoch), "%s", epoch ? epoch : "");
     }
-    lc_engine_t *e = engine(c);
-    read_started(c, ch, e->vt->map_read(e, &req, on_read, c));
+    read_channel(c, t.ch, &req, on_read);
 }
 
 static void on_stats(void *arg, int err, const lc_map_read_res_t *res)
@@ -302,23 +298,14 @@ static void on_stats(void *arg, int err, const lc_map_read_res_t *res)
 
 void lc__api_map_stats(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
 {
-    const char *ch = NULL;
-    lc_ns_opts_t scratch;
-    const lc_ns_opts_t *ns = NULL;
-    lc_ns_map_t mo;
+    map_target_t t;
     lc_map_read_req_t req;
     memset(&req, 0, sizeof(req));
-    uint32_t code = map_channel(c, p, &ch, &mo, &req.opts, &ns, &scratch);
-    if (code) {
-        lc__api_fail(c, code);
+    if (refused(c, map_channel(c, p, &t, &req.opts)))
         return;
-    }
-    req.channel = ch;
-    req.chlen = strlen(ch);
     req.stream = true; /* position and size only */
     req.limit = 0;
-    lc_engine_t *e = engine(c);
-    read_started(c, ch, e->vt->map_read(e, &req, on_stats, c));
+    read_channel(c, t.ch, &req, on_stats);
 }
 
 static void on_cleared(void *arg, int err)
@@ -332,18 +319,13 @@ static void on_cleared(void *arg, int err)
 
 void lc__api_map_clear(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p)
 {
-    const char *ch = NULL;
-    lc_ns_opts_t scratch;
-    const lc_ns_opts_t *ns = NULL;
-    lc_ns_map_t mo;
+    map_target_t t;
     lc_map_opts_t opts;
-    uint32_t code = map_channel(c, p, &ch, &mo, &opts, &ns, &scratch);
+    uint32_t code = map_channel(c, p, &t, &opts);
     lc_engine_t *e = engine(c);
     if (!code && !e->vt->map_clear)
         code = LC_ERROR_NOT_AVAILABLE;
-    if (code) {
-        lc__api_fail(c, code);
+    if (refused(c, code))
         return;
-    }
-    read_started(c, ch, e->vt->map_clear(e, ch, strlen(ch), on_cleared, c));
+    started(c, t.ch, e->vt->map_clear(e, t.ch, strlen(t.ch), on_cleared, c));
 }

@@ -214,15 +214,14 @@ static void read_free(read_now_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-static void map_opts(const lc_ns_map_t *mo, lc_map_opts_t *out)
+/* A read of channel ch: the state and stream phases and the catch-up before going live all
+ * start from the same query, then set what they page by. */
+static void read_query(lc_map_read_req_t *q, const char *ch, size_t len, const lc_ns_map_t *mo)
 {
-    memset(out, 0, sizeof(*out));
-    out->stream_size = mo->stream_size;
-    out->stream_ttl_ms = mo->stream_ttl_ms;
-    out->meta_ttl_ms = mo->meta_ttl_ms;
-    out->key_ttl_ms = mo->key_ttl_ms;
-    out->max_keys = mo->max_keys;
-    out->ordered = mo->ordered;
+    memset(q, 0, sizeof(*q));
+    q->channel = ch;
+    q->chlen = len;
+    lc_node_map_opts(mo, &q->opts);
 }
 
 /* 0 with r filled, or an lc_err (LC_EPOS, LC_EINVAL, ...). */
@@ -244,6 +243,30 @@ static void reply_result(lc_client_t *c, uint32_t id, const lc_subscribe_result_
         lc_buf_putc(&c->replies, '\n');
     if (lc_proto_reply_subscribe(&c->replies, id, r) != 0)
         lc__client_reply_error(c, id, LC_ERROR_INTERNAL);
+}
+
+/* A page of the state or stream phase answered, then rd freed: both phases reply alike, the
+ * state's entries with their cursor, the stream's as publications. */
+static int reply_page(lc_client_t *c, const lc_cmd_t *cmd, int phase, uint64_t offset,
+                      read_now_t *rd)
+{
+    lc_subscribe_result_t r;
+    memset(&r, 0, sizeof(r));
+    r.type = 1;
+    r.phase = phase;
+    r.epoch = rd->top.epoch;
+    r.offset = offset;
+    if (phase == PHASE_STATE) {
+        r.cursor = rd->cursor;
+        r.state = rd->pubs;
+        r.n_state = rd->n;
+    } else {
+        r.publications = rd->pubs;
+        r.n_publications = rd->n;
+    }
+    reply_result(c, cmd->id, &r);
+    read_free(rd);
+    return LC_CMD_DONE;
 }
 
 /* End the walk with an error reply (a log line says why). */
@@ -321,10 +344,7 @@ static int go_live(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
     const char *epoch = lp->since.epoch;
     if (positioned) {
         lc_map_read_req_t q;
-        memset(&q, 0, sizeof(q));
-        q.channel = ch;
-        q.chlen = len;
-        map_opts(mo, &q.opts);
+        read_query(&q, ch, len, mo);
         q.stream = true;
         q.has_since = true;
         q.since = lp->since;
@@ -411,10 +431,7 @@ static int state_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *
         walk_grant(w, v);
     int limit = page_size(cmd, mo);
     lc_map_read_req_t q;
-    memset(&q, 0, sizeof(q));
-    q.channel = ch;
-    q.chlen = len;
-    map_opts(mo, &q.opts);
+    read_query(&q, ch, len, mo);
     q.cursor = cmd->cursor;
     q.limit = limit;
     q.max_bytes = STATE_PAGE_BYTES;
@@ -448,18 +465,7 @@ static int state_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *
         read_free(&rd);
         return r;
     }
-    lc_subscribe_result_t r;
-    memset(&r, 0, sizeof(r));
-    r.type = 1;
-    r.phase = PHASE_STATE;
-    r.cursor = rd.cursor;
-    r.epoch = rd.top.epoch;
-    r.offset = w->offset;
-    r.state = rd.pubs;
-    r.n_state = rd.n;
-    reply_result(c, cmd->id, &r);
-    read_free(&rd);
-    return LC_CMD_DONE;
+    return reply_page(c, cmd, PHASE_STATE, w->offset, &rd);
 }
 
 static int stream_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
@@ -484,10 +490,7 @@ static int stream_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t 
         return walk_fail(c, cmd, LC_ERROR_UNRECOVERABLE_POSITION, "the epoch changed");
     int limit = page_size(cmd, mo);
     lc_map_read_req_t q;
-    memset(&q, 0, sizeof(q));
-    q.channel = ch;
-    q.chlen = len;
-    map_opts(mo, &q.opts);
+    read_query(&q, ch, len, mo);
     q.stream = true;
     q.has_since = true;
     q.since.offset = cmd->offset;
@@ -518,17 +521,8 @@ static int stream_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t 
                          rc == LC_EPOS ? LC_ERROR_UNRECOVERABLE_POSITION : LC_ERROR_INTERNAL,
                          rc == LC_EPOS ? "the position is no longer kept" : lc_strerror(rc));
     }
-    lc_subscribe_result_t r;
-    memset(&r, 0, sizeof(r));
-    r.type = 1;
-    r.phase = PHASE_STREAM;
-    r.epoch = rd.top.epoch;
-    r.offset = cmd->offset + rd.n; /* the last change of the page: the next page's start */
-    r.publications = rd.pubs;
-    r.n_publications = rd.n;
-    reply_result(c, cmd->id, &r);
-    read_free(&rd);
-    return LC_CMD_DONE;
+    /* the last change of the page: the next page's start */
+    return reply_page(c, cmd, PHASE_STREAM, cmd->offset + rd.n, &rd);
 }
 
 /* The phase the request asks for, once it may go on (decided, or a walk continued). */

@@ -27,17 +27,6 @@ static const lc_ns_opts_t *map_ns(const lc_client_t *c, const char *ch, size_t l
     return o;
 }
 
-static void fill_opts(const lc_ns_map_t *mo, lc_map_opts_t *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->stream_size = mo->stream_size;
-    out->stream_ttl_ms = mo->stream_ttl_ms;
-    out->meta_ttl_ms = mo->meta_ttl_ms;
-    out->key_ttl_ms = mo->key_ttl_ms;
-    out->max_keys = mo->max_keys;
-    out->ordered = mo->ordered;
-}
-
 static int write_now(lc_client_t *c, const lc_map_write_req_t *req)
 {
     lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
@@ -82,7 +71,7 @@ static void presence_write(lc_client_t *c, lc_csub_t *cs, const char *prefix, co
     req.keylen = strlen(req.key);
     if (req.keylen == 0)
         return; /* anonymous: no user entry */
-    fill_opts(&mo, &req.opts);
+    lc_node_map_opts(&mo, &req.opts);
     req.opts.max_keys = 0; /* presence follows the connections, whatever their number */
     lc_client_info_t ci;
     if (join) {
@@ -141,7 +130,7 @@ void lc__client_map_leave(lc_client_t *c, lc_csub_t *cs)
         req.key = c->id;
         req.keylen = strlen(c->id);
         req.remove = true;
-        fill_opts(&mo, &req.opts);
+        lc_node_map_opts(&mo, &req.opts);
         write_now(c, &req);
     }
 }
@@ -248,7 +237,7 @@ int lc__client_map_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_v
     req.exclude.n_clients = v->n_exclude_clients;
     req.exclude.users = v->exclude_users;
     req.exclude.n_users = v->n_exclude_users;
-    fill_opts(&mo, &req.opts);
+    lc_node_map_opts(&mo, &req.opts);
     int rc = write_now(c, &req);
     if (rc == LC_ETOOBIG) {
         lc_log_refused("publish", c->id, c->user, cmd->channel, "map", LC_ERROR_LIMIT_EXCEEDED,

@@ -486,6 +486,17 @@ void lc_node_chan_opts(const lc_node_t *n, const lc_ns_opts_t *o, lc_chan_opts_t
                                                              : LC_DELTA_ALLOWED;
 }
 
+void lc_node_map_opts(const lc_ns_map_t *mo, lc_map_opts_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->stream_size = mo->stream_size;
+    out->stream_ttl_ms = mo->stream_ttl_ms;
+    out->meta_ttl_ms = mo->meta_ttl_ms;
+    out->key_ttl_ms = mo->key_ttl_ms;
+    out->max_keys = mo->max_keys;
+    out->ordered = mo->ordered;
+}
+
 int lc_node_publish(lc_node_t *n, const lc_publish_req_t *req, lc_publish_cb cb, void *arg)
 {
     uint64_t t0 = uv_hrtime();

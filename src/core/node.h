@@ -34,6 +34,9 @@ lc_engine_t *lc_node_engine(lc_node_t *n);
 /* The engine's view of a channel's options (history size and TTLs, with the namespace's
  * history_meta_ttl falling back to channel.history_meta_ttl). */
 void lc_node_chan_opts(const lc_node_t *n, const lc_ns_opts_t *o, lc_chan_opts_t *out);
+/* The engine's view of a map channel's effective map options (lc_config_map_effective): one
+ * place for the server API and the client's map commands. */
+void lc_node_map_opts(const lc_ns_map_t *mo, lc_map_opts_t *out);
 
 /* Publish through the engine; see engine.h for the callback contract. Must be called from a
  * worker thread. */

@@ -337,14 +337,22 @@ static int map_write_locked(lc_engine_t *e, lc__shard_t *sh, const lc_map_write_
     return 0;
 }
 
+/* The shard holding channel ch, and the engine's clock read once before its lock is taken:
+ * how a write and a read of a map channel both begin. */
+static lc__shard_t *map_shard(lc_engine_t *e, const char *ch, size_t len, int64_t *now)
+{
+    lc__memory_t *mem = lc_container_of(e, lc__memory_t, base);
+    *now = mem->now_ms();
+    return lc__shard_of(mem, ch, len);
+}
+
 int lc__memory_map_write(lc_engine_t *e, const lc_map_write_req_t *req, lc_map_write_cb cb,
                          void *arg)
 {
     if (!req->channel || req->chlen == 0 || !req->key || req->keylen == 0)
         return LC_EINVAL;
-    lc__memory_t *mem = lc_container_of(e, lc__memory_t, base);
-    int64_t now = mem->now_ms();
-    lc__shard_t *sh = lc__shard_of(mem, req->channel, req->chlen);
+    int64_t now;
+    lc__shard_t *sh = map_shard(e, req->channel, req->chlen, &now);
     lc_map_write_res_t res;
     memset(&res, 0, sizeof(res));
     uv_mutex_lock(&sh->mu);
@@ -498,9 +506,8 @@ int lc__memory_map_read(lc_engine_t *e, const lc_map_read_req_t *req, lc_map_rea
 {
     if (!req->channel || req->chlen == 0)
         return LC_EINVAL;
-    lc__memory_t *mem = lc_container_of(e, lc__memory_t, base);
-    int64_t now = mem->now_ms();
-    lc__shard_t *sh = lc__shard_of(mem, req->channel, req->chlen);
+    int64_t now;
+    lc__shard_t *sh = map_shard(e, req->channel, req->chlen, &now);
     lc_map_read_res_t res;
     memset(&res, 0, sizeof(res));
     lc_rcbuf_t **pubs = NULL;

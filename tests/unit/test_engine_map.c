@@ -59,8 +59,8 @@ static int teardown(void **state)
 
 static const lc_map_opts_t durable = {.stream_size = 3, .key_ttl_ms = 10000, .max_keys = 4};
 
-static int put(lc_engine_t *e, const char *key, const char *json, const lc_map_opts_t *o, int hold,
-               int mode)
+/* A write of key on the test channel "m" with options o; put and del add what they write. */
+static lc_map_write_req_t write_m(const char *key, const lc_map_opts_t *o)
 {
     lc_map_write_req_t r;
     memset(&r, 0, sizeof(r));
@@ -68,9 +68,16 @@ static int put(lc_engine_t *e, const char *key, const char *json, const lc_map_o
     r.chlen = 1;
     r.key = key;
     r.keylen = strlen(key);
+    r.opts = *o;
+    return r;
+}
+
+static int put(lc_engine_t *e, const char *key, const char *json, const lc_map_opts_t *o, int hold,
+               int mode)
+{
+    lc_map_write_req_t r = write_m(key, o);
     r.pub.data.p = json;
     r.pub.data.len = json ? strlen(json) : 0;
-    r.opts = *o;
     r.hold = hold;
     r.key_mode = mode;
     return e->vt->map_write(e, &r, NULL, NULL);
@@ -78,14 +85,8 @@ static int put(lc_engine_t *e, const char *key, const char *json, const lc_map_o
 
 static int del(lc_engine_t *e, const char *key, const lc_map_opts_t *o)
 {
-    lc_map_write_req_t r;
-    memset(&r, 0, sizeof(r));
-    r.channel = "m";
-    r.chlen = 1;
-    r.key = key;
-    r.keylen = strlen(key);
+    lc_map_write_req_t r = write_m(key, o);
     r.remove = true;
-    r.opts = *o;
     return e->vt->map_write(e, &r, NULL, NULL);
 }
 
@@ -112,39 +113,45 @@ static void on_read(void *arg, int err, const lc_map_read_res_t *res)
     snprintf(g->cursor, sizeof(g->cursor), "%s", res->cursor ? res->cursor : "");
 }
 
-static got_t state_page(lc_engine_t *e, const lc_map_opts_t *o, const char *cursor, int limit,
-                        uint64_t max_offset)
+/* A read of the test channel "m" with options o; the page helpers set what they page by. */
+static lc_map_read_req_t query_m(const lc_map_opts_t *o)
 {
-    got_t g;
-    memset(&g, 0, sizeof(g));
     lc_map_read_req_t q;
     memset(&q, 0, sizeof(q));
     q.channel = "m";
     q.chlen = 1;
     q.opts = *o;
+    return q;
+}
+
+/* The read q run, which must start: the memory engine answers within the call. */
+static got_t read_m(lc_engine_t *e, const lc_map_read_req_t *q)
+{
+    got_t g;
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(e->vt->map_read(e, q, on_read, &g), 0);
+    return g;
+}
+
+static got_t state_page(lc_engine_t *e, const lc_map_opts_t *o, const char *cursor, int limit,
+                        uint64_t max_offset)
+{
+    lc_map_read_req_t q = query_m(o);
     q.cursor = cursor;
     q.limit = limit;
     q.max_offset = max_offset;
-    assert_int_equal(e->vt->map_read(e, &q, on_read, &g), 0);
-    return g;
+    return read_m(e, &q);
 }
 
 static got_t stream_since(lc_engine_t *e, const lc_map_opts_t *o, uint64_t since, const char *epoch)
 {
-    got_t g;
-    memset(&g, 0, sizeof(g));
-    lc_map_read_req_t q;
-    memset(&q, 0, sizeof(q));
-    q.channel = "m";
-    q.chlen = 1;
-    q.opts = *o;
+    lc_map_read_req_t q = query_m(o);
     q.stream = true;
     q.has_since = true;
     q.since.offset = since;
     snprintf(q.since.epoch, sizeof(q.since.epoch), "%s", epoch);
     q.limit = -1;
-    assert_int_equal(e->vt->map_read(e, &q, on_read, &g), 0);
-    return g;
+    return read_m(e, &q);
 }
 
 static void test_map_state_pages_follow_the_cursor_in_key_order(void **state)
