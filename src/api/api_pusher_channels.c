@@ -28,13 +28,23 @@ static const char *cmd_channel(const cJSON *p)
     return cJSON_IsString(ch) ? ch->valuestring : "";
 }
 
+/* An engine read that failed (to start, ch set, or in its answer): no fault of the request,
+ * so one log line and an internal error for every read of this API alike. */
+static void fail_read(lc__api_cmd_t *c, int rc, const char *what, const char *ch)
+{
+    if (ch)
+        lc_log_error("pusher api: %s of %s: %s", what, ch, lc_strerror(rc));
+    else
+        lc_log_error("pusher api: %s failed: %s", what, lc_strerror(rc));
+    lc__api_fail(c, LC_ERROR_INTERNAL);
+}
+
 static void on_stats(void *arg, int err, uint64_t num_clients, uint64_t num_users)
 {
     lc__api_cmd_t *c = arg;
     if (err || lc_buf_printf(&c->result, "{\"num_clients\":%llu,\"num_users\":%llu}",
                              (unsigned long long)num_clients, (unsigned long long)num_users)) {
-        lc_log_error("pusher api: presence stats failed: %s", lc_strerror(err ? err : LC_ENOMEM));
-        lc__api_fail(c, LC_ERROR_INTERNAL);
+        fail_read(c, err ? err : LC_ENOMEM, "presence stats", NULL);
         return;
     }
     lc__api_ok(c);
@@ -48,10 +58,8 @@ static void run_presence_stats(lc__api_cmd_t *c, const char *params, size_t len,
     const char *ch = cmd_channel(p);
     int rc =
         e->vt->presence_stats ? e->vt->presence_stats(e, ch, strlen(ch), on_stats, c) : LC_EINVAL;
-    if (rc) {
-        lc_log_error("pusher api: presence stats of %s: %s", ch, lc_strerror(rc));
-        lc__api_fail(c, LC_ERROR_INTERNAL);
-    }
+    if (rc)
+        fail_read(c, rc, "presence stats", ch);
 }
 
 static int by_user(const void *a, const void *b)
@@ -87,8 +95,7 @@ static void on_presence(void *arg, int err, const lc_presence_res_t *res)
     rc |= rc ? 0 : lc_buf_append_str(&c->result, "]}");
     free(v);
     if (rc) {
-        lc_log_error("pusher api: presence failed: %s", lc_strerror(rc));
-        lc__api_fail(c, LC_ERROR_INTERNAL);
+        fail_read(c, rc, "presence", NULL);
         return;
     }
     lc__api_ok(c);
@@ -99,10 +106,8 @@ static void run_users(lc__api_cmd_t *c, const char *params, size_t len, const cJ
     lc_engine_t *e = engine(c);
     const char *ch = cmd_channel(p);
     int rc = e->vt->presence ? e->vt->presence(e, ch, strlen(ch), on_presence, c) : LC_EINVAL;
-    if (rc) {
-        lc_log_error("pusher api: presence of %s: %s", ch, lc_strerror(rc));
-        lc__api_fail(c, LC_ERROR_INTERNAL);
-    }
+    if (rc)
+        fail_read(c, rc, "presence", ch);
 }
 
 static const lc__api_method_t m_presence_stats = {"pusher_presence_stats", -1, run_presence_stats};

@@ -34,6 +34,19 @@ int lc__walk_nomem(struct lc__walk *x)
     return LC_ENOMEM;
 }
 
+void *lc__walk_new_array(struct lc__walk *x, const cJSON *v, size_t elem, const char *what, int *rc)
+{
+    if (!cJSON_IsArray(v)) {
+        *rc = lc__walk_bad(x, "expected an array of %s", what);
+        return NULL;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(v);
+    void *a = calloc(n ? n : 1, elem);
+    if (!a)
+        *rc = lc__walk_nomem(x);
+    return a;
+}
+
 /* Append ".key" (or "key" at the root) to the path; returns the mark to restore. Paths too
  * long for the buffer are truncated, which only shortens messages. */
 size_t lc__walk_key(struct lc__walk *x, const char *key)
@@ -404,12 +417,10 @@ int lc__walk_object(struct lc__walk *x, const struct lc__key *table, void *base,
 static int load_namespaces(struct lc__walk *x, const cJSON *v)
 {
     lc_config_t *c = x->c;
-    if (!cJSON_IsArray(v))
-        return lc__walk_bad(x, "expected an array of namespace objects");
-    size_t n = (size_t)cJSON_GetArraySize(v);
-    lc_ns_opts_t *ns = calloc(n ? n : 1, sizeof(*ns));
+    int rc = 0;
+    lc_ns_opts_t *ns = lc__walk_new_array(x, v, sizeof(*ns), "namespace objects", &rc);
     if (!ns)
-        return lc__walk_nomem(x);
+        return rc;
     /* Install the new array at once: on a later error the config still owns everything. */
     lc__config_refs_drop(&x->refs, c->namespaces, c->n_namespaces * sizeof(*ns));
     for (size_t i = 0; i < c->n_namespaces; i++)
@@ -438,7 +449,7 @@ static int load_namespaces(struct lc__walk *x, const cJSON *v)
         if (!ns[i].name)
             return lc__walk_nomem(x);
         c->n_namespaces = i + 1;
-        int rc = lc__walk_object(x, lc__config_ns_keys, &ns[i], e, LC__WALK_NS_ENTRY);
+        rc = lc__walk_object(x, lc__config_ns_keys, &ns[i], e, LC__WALK_NS_ENTRY);
         if (rc)
             return rc;
         lc__walk_restore(x, mark);
@@ -498,12 +509,10 @@ static int walk_rule(struct lc__walk *x, struct lc_channel_rule *r, const cJSON 
 static int load_rules(struct lc__walk *x, const cJSON *v)
 {
     lc_config_t *c = x->c;
-    if (!cJSON_IsArray(v))
-        return lc__walk_bad(x, "expected an array of channel rule objects");
-    size_t n = (size_t)cJSON_GetArraySize(v);
-    struct lc_channel_rule *r = calloc(n ? n : 1, sizeof(*r));
+    int rc = 0;
+    struct lc_channel_rule *r = lc__walk_new_array(x, v, sizeof(*r), "channel rule objects", &rc);
     if (!r)
-        return lc__walk_nomem(x);
+        return rc;
     lc__config_refs_drop(&x->refs, c->channel_rules, c->n_channel_rules * sizeof(*r));
     lc__config_free_rules(c->channel_rules, c->n_channel_rules);
     c->channel_rules = r;
@@ -522,7 +531,7 @@ static int load_rules(struct lc__walk *x, const cJSON *v)
         size_t mark_name = lc__walk_key(x, "name");
         if (!cJSON_IsString(name))
             return lc__walk_bad(x, "expected a channel pattern string");
-        int rc = lc__config_rule_compile(&r[i], name->valuestring, msg, sizeof(msg));
+        rc = lc__config_rule_compile(&r[i], name->valuestring, msg, sizeof(msg));
         if (rc == LC_EINVAL)
             return lc__walk_bad(x, "%s", msg);
         if (rc)

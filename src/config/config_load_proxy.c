@@ -124,12 +124,10 @@ static int entry_name(struct lc__walk *x, const cJSON *e, const char **out)
 int lc__walk_proxies(struct lc__walk *x, const struct lc__key *k, const cJSON *v)
 {
     lc_config_t *c = x->c;
-    if (!cJSON_IsArray(v))
-        return lc__walk_bad(x, "expected an array of proxy objects");
-    size_t n = (size_t)cJSON_GetArraySize(v);
-    lc_proxy_conf_t *p = calloc(n ? n : 1, sizeof(*p));
+    int rc = 0;
+    lc_proxy_conf_t *p = lc__walk_new_array(x, v, sizeof(*p), "proxy objects", &rc);
     if (!p)
-        return lc__walk_nomem(x);
+        return rc;
     /* Options loaded earlier may point into the old array: re-reference them by name. */
     if (lc__config_proxies_replaced(c, &x->refs, c->proxies, c->n_proxies) != 0) {
         free(p);
@@ -149,7 +147,7 @@ int lc__walk_proxies(struct lc__walk *x, const struct lc__key *k, const cJSON *v
         size_t mark = lc__walk_index(x, i);
         if (!cJSON_IsObject(e))
             return lc__walk_bad(x, "expected an object");
-        int rc = entry_name(x, e, &name);
+        rc = entry_name(x, e, &name);
         if (rc)
             return rc;
         if (strcmp(name, "default") == 0) {
@@ -180,12 +178,10 @@ int lc__walk_proxies(struct lc__walk *x, const struct lc__key *k, const cJSON *v
 int lc__walk_rpc_namespaces(struct lc__walk *x, const struct lc__key *k, const cJSON *v)
 {
     lc_config_t *c = x->c;
-    if (!cJSON_IsArray(v))
-        return lc__walk_bad(x, "expected an array of rpc namespace objects");
-    size_t n = (size_t)cJSON_GetArraySize(v);
-    lc_rpc_ns_t *ns = calloc(n ? n : 1, sizeof(*ns));
+    int rc = 0;
+    lc_rpc_ns_t *ns = lc__walk_new_array(x, v, sizeof(*ns), "rpc namespace objects", &rc);
     if (!ns)
-        return lc__walk_nomem(x);
+        return rc;
     lc__config_refs_drop(&x->refs, c->rpc_namespaces, c->n_rpc_namespaces * sizeof(*ns));
     for (size_t i = 0; i < c->n_rpc_namespaces; i++)
         free(c->rpc_namespaces[i].name);
@@ -201,7 +197,7 @@ int lc__walk_rpc_namespaces(struct lc__walk *x, const struct lc__key *k, const c
         size_t mark = lc__walk_index(x, i);
         if (!cJSON_IsObject(e))
             return lc__walk_bad(x, "expected an object");
-        int rc = entry_name(x, e, &name);
+        rc = entry_name(x, e, &name);
         if (rc)
             return rc;
         for (size_t j = 0; j < i; j++) {

@@ -98,12 +98,11 @@ static cJSON *normalised_entry(const cJSON *e)
 int lc__walk_pusher_apps(struct lc__walk *x, const struct lc__key *k, const cJSON *v)
 {
     lc_config_t *c = x->c;
-    if (!cJSON_IsArray(v))
-        return lc__walk_bad(x, "expected an array of app objects ({\"id\", \"key\", \"secret\"})");
-    size_t n = (size_t)cJSON_GetArraySize(v);
-    lc_pusher_app_t *apps = calloc(n ? n : 1, sizeof(*apps));
+    int rc = 0;
+    lc_pusher_app_t *apps =
+        lc__walk_new_array(x, v, sizeof(*apps), "app objects ({\"id\", \"key\", \"secret\"})", &rc);
     if (!apps)
-        return lc__walk_nomem(x);
+        return rc;
     /* Install the new array at once: on a later error the config still owns everything. */
     free_apps(c);
     c->pusher_apps = apps;
@@ -120,7 +119,7 @@ int lc__walk_pusher_apps(struct lc__walk *x, const struct lc__key *k, const cJSO
         cJSON *entry = normalised_entry(e);
         if (!entry)
             return lc__walk_nomem(x);
-        int rc = lc__walk_object(x, k->sub, &apps[i], entry, LC__WALK_PLAIN);
+        rc = lc__walk_object(x, k->sub, &apps[i], entry, LC__WALK_PLAIN);
         cJSON_Delete(entry);
         if (rc)
             return rc;

@@ -38,6 +38,12 @@ struct lc__walk {
 int lc__walk_bad(struct lc__walk *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes "path: out of memory" and returns LC_ENOMEM. */
 int lc__walk_nomem(struct lc__walk *x);
+/* For a key holding an array of objects (namespaces, rules, proxies, Pusher apps): a zeroed
+ * array of as many elem-sized entries (at least one, so that an empty list is not taken for a
+ * failed allocation). NULL with *rc set when v is no array ("expected an array of <what>",
+ * LC_EINVAL) or on LC_ENOMEM. */
+void *lc__walk_new_array(struct lc__walk *x, const cJSON *v, size_t elem, const char *what,
+                         int *rc);
 /* Append ".key" or "[i]" to the path; the returned mark goes to lc__walk_restore. */
 size_t lc__walk_key(struct lc__walk *x, const char *key);
 size_t lc__walk_index(struct lc__walk *x, size_t i);

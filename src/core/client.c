@@ -435,9 +435,7 @@ int lc__client_handle(lc_client_t *c, lc_cmd_t *cmd)
         lc__client_disconnect(c, LC_DISCONNECT_BAD_REQUEST, "unknown command");
         return LC_CMD_STOP;
     }
-    if (r == LC_CMD_WAIT)
-        return r;
-    return c->state == LC_CLIENT_CLOSING ? LC_CMD_STOP : r;
+    return lc__client_cmd_result(c, r);
 }
 
 /* client.command_rate_limit: whether this command is one too many in the current second. */

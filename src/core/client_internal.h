@@ -167,6 +167,14 @@ void lc__client_notify(lc_client_t *c, lc_hook_kind kind, const char *channel, u
 
 /* dispatch results */
 enum lc_cmd_result { LC_CMD_DONE = 0, LC_CMD_STOP = 1, LC_CMD_WAIT = 2 };
+/* A handler's result r as the dispatcher returns it: a parked command waits, and a session
+ * the handler closed drops the rest of its queue. Shared by both protocols' dispatchers. */
+static inline int lc__client_cmd_result(const lc_client_t *c, int r)
+{
+    if (r == LC_CMD_WAIT)
+        return r;
+    return c->state == LC_CLIENT_CLOSING ? LC_CMD_STOP : r;
+}
 
 /* --- the pending step (client_wait.c) ------------------------------------------------------ */
 

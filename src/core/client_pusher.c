@@ -328,9 +328,7 @@ int lc__pusher_handle(lc_client_t *c, lc_cmd_t *cmd)
         break;
     }
     lc_buf_free(&b);
-    if (r == LC_CMD_WAIT)
-        return r;
-    return c->state == LC_CLIENT_CLOSING ? LC_CMD_STOP : r;
+    return lc__client_cmd_result(c, r);
 }
 
 /* --- subscribe ----------------------------------------------------------------------------- */

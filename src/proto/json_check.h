@@ -46,4 +46,18 @@ bool lc_utf8_valid(const char *s, size_t n);
  * is refused; payloads (`data`) carry any string byte for byte. */
 bool lc_json_nul_outside(const char *p, size_t n, int level, const char *const *allow);
 
+/* p at a JSON string's opening quote: the byte after its closing quote, or NULL when it does
+ * not end before `end` (escapes skipped, content not checked). Inline: the scanners of known
+ * JSON (Protobuf transcoding, Pusher push reading) call it once per string. */
+static inline const char *lc_json_skip_string(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "proto/pb.h"
+#include "proto/json_check.h"
 #include "proto/pb_internal.h"
 #include "util/err.h"
 
@@ -30,18 +31,6 @@ static const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-/* p at '"': the byte after the closing quote, or NULL. */
-static const char *skip_string(const char *p, const char *end)
-{
-    for (p++; p < end; p++) {
-        if (*p == '\\')
-            p++;
-        else if (*p == '"')
-            return p + 1;
-    }
-    return NULL;
-}
-
 /* The end of the JSON value at p, or NULL when it does not end before `end`. */
 static const char *skip_value(const char *p, const char *end)
 {
@@ -49,7 +38,7 @@ static const char *skip_value(const char *p, const char *end)
     while (p < end) {
         char c = *p;
         if (c == '"') {
-            p = skip_string(p, end);
+            p = lc_json_skip_string(p, end);
             if (!p)
                 return NULL;
             if (depth == 0)
@@ -101,7 +90,7 @@ static int next_member(const char **pp, const char *end, bool first, member_t *m
     if (p >= end || *p != '"')
         return LC_EPARSE;
     m->ks = p;
-    m->ke = skip_string(p, end);
+    m->ke = lc_json_skip_string(p, end);
     if (!m->ke)
         return LC_EPARSE;
     p = skip_ws(m->ke, end);

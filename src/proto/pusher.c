@@ -495,18 +495,6 @@ done:
     return rc;
 }
 
-/* Past the JSON string starting at p (its opening quote), or NULL when it does not end. */
-static const char *skip_str(const char *p, const char *end)
-{
-    for (p++; p < end; p++) {
-        if (*p == '\\')
-            p++;
-        else if (*p == '"')
-            return p + 1;
-    }
-    return NULL;
-}
-
 bool lc_pusher_push_is_user_event(const char *push, size_t len, const char *user)
 {
     /* Lucent's own layout (proto/encode.c): {"push":{"channel":"…","join":{"info":{"user":"…" */
@@ -516,7 +504,7 @@ bool lc_pusher_push_is_user_event(const char *push, size_t len, const char *user
     const char *p = push, *end = push + len;
     if (!user || !user[0] || len < sizeof(head) || memcmp(p, head, sizeof(head) - 1) != 0)
         return false;
-    p = skip_str(p + sizeof(head) - 1, end);
+    p = lc_json_skip_string(p + sizeof(head) - 1, end);
     if (!p)
         return false;
     if ((size_t)(end - p) > sizeof(join) && memcmp(p, join, sizeof(join) - 1) == 0)
@@ -525,7 +513,7 @@ bool lc_pusher_push_is_user_event(const char *push, size_t len, const char *user
         p += sizeof(leave) - 1;
     else
         return false;
-    const char *q = skip_str(p, end);
+    const char *q = lc_json_skip_string(p, end);
     if (!q)
         return false;
     char *u = string_of(p, (size_t)(q - p));

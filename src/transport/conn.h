@@ -221,6 +221,13 @@ void lc__ws_accept_opts(lc_http_req_t *req, const lc__ws_kind_t *kind, int64_t m
 /* Whether origin matches one of patterns ('*' = any run of characters, case-insensitive); an
  * absent origin (not a browser) always does. */
 bool lc__origin_match_any(char *const *patterns, size_t n, const char *origin);
+/* A WebSocket transport's vtable: every kind sends, flushes and pings through the same wslay
+ * session, only its name, framing and close differ. */
+#define LC__WS_VT(name_, frame_, close_)                                                           \
+    {                                                                                              \
+        .name = (name_), .frame = (frame_), .send = lc__ws_send, .flush = lc__ws_flush,            \
+        .close = (close_), .ping = lc__ws_ping,                                                    \
+    }
 int lc__ws_send(lc_transport_t *t, lc_rcbuf_t *frame);
 void lc__ws_flush(lc_transport_t *t);
 void lc__ws_ping(lc_transport_t *t);
@@ -230,6 +237,9 @@ void lc__ws_close(lc_transport_t *t, uint32_t code, const char *reason, lc_rcbuf
 /* Header of an unmasked, final text frame carrying len bytes (2, 4 or 10 bytes); returns its
  * length. */
 size_t lc__ws_text_header(uint8_t hdr[10], size_t len);
+/* payload[0..len) as one unmasked text frame (the JSON endpoint's and Pusher's framing); NULL
+ * when out of memory. */
+lc_rcbuf_t *lc__ws_text_frame(const char *payload, size_t len);
 /* For tests: whether the WebSocket connection behind t holds a wslay session right now (it
  * exists only while a frame, a fragmented message or a close is in progress). */
 bool lc__ws_has_session(lc_transport_t *t);

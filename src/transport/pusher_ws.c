@@ -16,20 +16,6 @@
 /* Pusher caps frames nowhere public; 64 KiB holds any event of the 10 KB data limit. */
 #define PUSHER_MAX_MESSAGE 65536
 
-/* One event per text frame. */
-static lc_rcbuf_t *pusher_frame(const char *payload, size_t len)
-{
-    uint8_t hdr[10];
-    size_t hl = lc__ws_text_header(hdr, len);
-    lc_rcbuf_t *b = lc_rcbuf_new(hl + len);
-    if (b == NULL)
-        return NULL;
-    memcpy(b->data, hdr, hl);
-    if (len > 0)
-        memcpy(b->data + hl, payload, len);
-    return b;
-}
-
 /* Every close is told first as pusher:error with the same code (spec §1.5), Lucent's own
  * disconnect codes turned into Pusher's. */
 static void pusher_close(lc_transport_t *t, uint32_t code, const char *reason)
@@ -38,21 +24,15 @@ static void pusher_close(lc_transport_t *t, uint32_t code, const char *reason)
     lc_buf_t b = LC_BUF_INIT;
     lc_rcbuf_t *last = NULL;
     if (lc_pusher_error(&b, pc, reason && *reason ? reason : "closed") == 0)
-        last = pusher_frame(b.data, b.len);
+        last = lc__ws_text_frame(b.data, b.len);
     lc_buf_free(&b);
     lc__ws_close(t, pc, reason, last);
     if (last)
         lc_rcbuf_unref(last);
 }
 
-static const lc_transport_vt_t pusher_vt = {
-    .name = "pusher",
-    .frame = pusher_frame,
-    .send = lc__ws_send,
-    .flush = lc__ws_flush,
-    .close = pusher_close,
-    .ping = lc__ws_ping,
-};
+/* One event per text frame, framed as the JSON endpoint's replies. */
+static const lc_transport_vt_t pusher_vt = LC__WS_VT("pusher", lc__ws_text_frame, pusher_close);
 
 static const lc__ws_kind_t pusher_kind = {
     .vt = &pusher_vt,

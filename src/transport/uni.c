@@ -137,23 +137,10 @@ static void uni_ws_close(lc_transport_t *t, uint32_t code, const char *reason)
     lc_rcbuf_unref(push);
 }
 
-static const lc_transport_vt_t uni_ws_vt = {
-    .name = "uni_websocket",
-    .frame = uni_ws_frame,
-    .send = lc__ws_send,
-    .flush = lc__ws_flush,
-    .close = uni_ws_close,
-    .ping = lc__ws_ping,
-};
+static const lc_transport_vt_t uni_ws_vt = LC__WS_VT("uni_websocket", uni_ws_frame, uni_ws_close);
 
-static const lc_transport_vt_t uni_ws_join_vt = {
-    .name = "uni_websocket",
-    .frame = uni_ws_join_frame,
-    .send = lc__ws_send,
-    .flush = lc__ws_flush,
-    .close = uni_ws_close,
-    .ping = lc__ws_ping,
-};
+static const lc_transport_vt_t uni_ws_join_vt =
+    LC__WS_VT("uni_websocket", uni_ws_join_frame, uni_ws_close);
 
 /* The connect request (first message or ?cf_connect=). Not a JSON object: close 3501 with no
  * push, as there is no session to speak of yet. */

@@ -92,7 +92,7 @@ size_t lc__ws_text_header(uint8_t hdr[10], size_t len)
     return 10;
 }
 
-static lc_rcbuf_t *ws_frame(const char *payload, size_t len)
+lc_rcbuf_t *lc__ws_text_frame(const char *payload, size_t len)
 {
     uint8_t hdr[10];
     size_t hl = lc__ws_text_header(hdr, len);
@@ -508,23 +508,9 @@ void lc__ws_ping(lc_transport_t *t)
         ws_session_release(ws);
 }
 
-static const lc_transport_vt_t ws_vt = {
-    .name = "websocket",
-    .frame = ws_frame,
-    .send = lc__ws_send,
-    .flush = lc__ws_flush,
-    .close = ws_close,
-    .ping = lc__ws_ping,
-};
+static const lc_transport_vt_t ws_vt = LC__WS_VT("websocket", lc__ws_text_frame, ws_close);
 
-static const lc_transport_vt_t ws_pb_vt = {
-    .name = "websocket",
-    .frame = ws_pb_frame,
-    .send = lc__ws_send,
-    .flush = lc__ws_flush,
-    .close = ws_close,
-    .ping = lc__ws_ping,
-};
+static const lc_transport_vt_t ws_pb_vt = LC__WS_VT("websocket", ws_pb_frame, ws_close);
 
 static void ws_on_stop(lc__conn_t *c)
 {
