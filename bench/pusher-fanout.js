@@ -16,37 +16,18 @@ const { spawn } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
-const net = require('net');
 const os = require('os');
 const path = require('path');
+const { parseArgs, freePort, cpuTicks } = require('./lib');
 
 const root = path.resolve(__dirname, '..');
 const WebSocket = require(path.join(root, 'tests/integration/node_modules/ws'));
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')).map(([k, v]) => [k, v ?? true]),
-);
+const args = parseArgs();
 const BIN = path.resolve(args.bin || path.join(root, 'build/lucent'));
 const SUBS = Number(args.subs || 500);
 const PUBS = Number(args.pubs || 400);
 const TICK_MS = 10; // USER_HZ 100 on Linux
 const APP = { id: '1', key: 'bench-key', secret: crypto.randomBytes(16).toString('hex') };
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-function cpuTicks(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return Number(parts[11]) + Number(parts[12]);
-}
 
 async function startServer() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lucent-bench-'));

@@ -13,32 +13,19 @@
 'use strict';
 const { spawn } = require('child_process');
 const fs = require('fs');
-const net = require('net');
 const os = require('os');
 const path = require('path');
+const { parseArgs, freePort, cpuTicks } = require('./lib');
 const crypto = require('crypto');
 
 const root = path.resolve(__dirname, '..');
 const WebSocket = require(path.join(root, 'tests/integration/node_modules/ws'));
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')).map(([k, v]) => [k, v ?? true]),
-);
+const args = parseArgs();
 const BIN = path.resolve(args.bin || path.join(root, 'build/lucent'));
 const CONNS = Number(args.conns || 20);
 const ROUNDS = Number(args.rounds || 2000);
 const BATCH = 50;
 const TICK = os.constants.signals ? 100 : 100; // USER_HZ on Linux
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 function b64url(x) {
   return Buffer.from(x).toString('base64url');
@@ -48,12 +35,6 @@ function token(secret, sub) {
   const p = b64url(JSON.stringify({ sub }));
   const sig = crypto.createHmac('sha256', secret).update(`${h}.${p}`).digest('base64url');
   return `${h}.${p}.${sig}`;
-}
-
-function cpuTicks(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return Number(parts[11]) + Number(parts[12]); // utime + stime
 }
 
 async function startServer(withLua) {

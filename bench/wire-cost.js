@@ -21,14 +21,13 @@ const http = require('http');
 const net = require('net');
 const os = require('os');
 const path = require('path');
+const { parseArgs, freePort, cpuTicks } = require('./lib');
 
 const root = path.resolve(__dirname, '..');
 const nm = path.join(root, 'tests/integration/node_modules');
 const WebSocket = require(path.join(nm, 'ws'));
 const protobuf = require(path.join(nm, 'protobufjs'));
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')).map(([k, v]) => [k, v ?? true]),
-);
+const args = parseArgs();
 const BIN = path.resolve(args.bin || path.join(root, 'build/lucent'));
 const SUBS = Number(args.subs || 200);
 const PUBS = Number(args.pubs || 500);
@@ -37,23 +36,6 @@ const TICK = 100; // USER_HZ
 const pb = protobuf.loadSync(path.join(root, 'src/proto/client.proto'));
 const Command = pb.lookupType('lcpb.Command');
 const Reply = pb.lookupType('lcpb.Reply');
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-function cpuTicks(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return Number(rest[11]) + Number(rest[12]); // utime + stime
-}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 function apiPublish(port, body) {

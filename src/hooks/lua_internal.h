@@ -187,5 +187,8 @@ void lc__lua_set_mt(lua_State *L, const char *key);
 /* lucent.jwt.decode(token): the claims of a connection token verified with the configured
  * key, or nil and the reason. Also fills ctx.claims for a connect with a token. */
 int lc__lua_jwt_decode(lua_State *L);
+/* Push the ctx table of a hook call of kind (lua_ctx.c); raises a Lua error when a JSON value
+ * of x cannot be decoded. */
+void lc__lua_push_ctx(lua_State *L, lc_hook_kind kind, const lc_hook_ctx_t *x);
 
 #endif
