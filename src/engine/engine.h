@@ -156,12 +156,25 @@ typedef struct lc_map_write_req {
     int hold;
     lc_map_opts_t opts;
     lc_exclude_t exclude;
+    /* Safe retries (publish and remove): a repeat of idempotency_key within idempotent_ttl_ms
+     * writes nothing and answers the first write's result. NULL or "" = none. */
+    const char *idempotency_key;
+    int64_t idempotent_ttl_ms;
+    /* Writes only. version > 0: the write is suppressed ("version", checked before key_mode)
+     * unless it is above the key's stored version; a version_epoch other than the stored one
+     * accepts any version, an empty one compares with whatever is stored. */
+    uint64_t version;
+    const char *version_epoch;
+    /* Writes only. Set: what the change stream and the subscribers get, while the state keeps
+     * pub.data (the state is the whole value, the stream carries a change). */
+    lc_raw_t stream_data;
 } lc_map_write_req_t;
 
 typedef struct lc_map_write_res {
     lc_stream_pos_t pos;         /* the channel's position after the write */
     bool suppressed;             /* nothing changed, nothing delivered */
-    const char *suppress_reason; /* "key_exists", "key_not_found" */
+    const char *suppress_reason; /* "key_exists", "key_not_found", "version",
+                                    "idempotency" (the first write's position) */
 } lc_map_write_res_t;
 
 typedef void (*lc_map_write_cb)(void *arg, int err, const lc_map_write_res_t *res);
