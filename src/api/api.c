@@ -55,6 +55,8 @@ static const lc__api_method_t methods[] = {
     {"map_read_stream", -1, lc__api_map_read_stream},
     {"map_stats", -1, lc__api_map_stats},
     {"map_clear", -1, lc__api_map_clear},
+    /* v6.8 shared poll direct publish (api_spoll.c) */
+    {"shared_poll_publish", -1, lc__api_shared_poll_publish},
 };
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]))
 

@@ -153,6 +153,7 @@ void lc__api_map_read_state(lc__api_cmd_t *c, const char *params, size_t len, co
 void lc__api_map_read_stream(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
 void lc__api_map_stats(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
 void lc__api_map_clear(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
+void lc__api_shared_poll_publish(lc__api_cmd_t *c, const char *params, size_t len, const cJSON *p);
 
 /* Run the method `name` (or "batch") of an admitted POST request with a JSON body; answers
  * 404 for unknown names. Shared by the server API and the admin UI's API. */

@@ -147,7 +147,7 @@ typedef struct lc_spoll_ns {
     int64_t channel_shutdown_delay_ms;    /* 1s */
     int64_t track_expired_extra_delay_ms; /* 25s */
     int max_consecutive_absences;         /* versioned: absent this often = removed, 2 */
-    bool publish_enabled;                 /* shared_poll_publish across nodes: refused */
+    bool publish_enabled;                 /* shared_poll_publish through the engine */
     bool keep_latest_data;                /* Centrifugo PRO: refused */
     char *proxy_name; /* NULL / "" / "default" = channel.proxy.shared_poll_refresh */
 } lc_spoll_ns_t;

@@ -21,11 +21,6 @@ int lc__config_validate_spoll(const lc_config_t *c, const lc_ns_opts_t *ns, cons
                               char *err, size_t errlen)
 {
     const lc_spoll_ns_t *sp = &ns->shared_poll;
-    if (sp->publish_enabled)
-        return lc__config_fail(err, errlen,
-                               "%s.shared_poll.publish_enabled: direct publish across nodes "
-                               "(shared_poll_publish) is not supported by Lucent",
-                               where);
     if (sp->keep_latest_data)
         return lc__config_fail(err, errlen,
                                "%s.shared_poll.keep_latest_data: a Centrifugo PRO option, not "

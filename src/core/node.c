@@ -191,6 +191,10 @@ static void sink_deliver(void *ctx, const char *ch, size_t chlen, int kind, uint
                          lc_rcbuf_t *push, const lc_exclude_t *ex)
 {
     lc_node_t *n = ctx;
+    /* A shared poll direct publish travels as a join/leave of its channel, which the shared
+     * poll layer takes here before any hub (core/spoll_publish.c). */
+    if (kind == LC_PUSH_JOIN_LEAVE && lc__spoll_bus_take(n, ch, chlen, push))
+        return;
     lc_delivery_t *d = delivery_new(ch, chlen, kind, offset, push, ex, (unsigned)n->nworkers);
     if (!d) {
         lc_log_error("publication to %.*s not delivered: out of memory", (int)chlen, ch);

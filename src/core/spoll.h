@@ -13,8 +13,13 @@
  * backend stalls only its own channel: each call has the proxy's timeout, a cycle whose
  * previous call is still out is skipped (logged), and other channels keep their timers.
  *
- * Files: spoll_node.c (registry, cycles, answers, fan-out), spoll_client.c (subscribe, track,
- * untrack, the session's trackers). */
+ * Direct publish (the server API's shared_poll_publish, versioned channels only) hands an
+ * item's new data straight to its trackers and spares the backend the next cycle's question
+ * about it. With shared_poll.publish_enabled it travels through the engine on the channel
+ * itself, as a message every node subscribed to the channel receives (spoll_publish.c).
+ *
+ * Files: spoll_node.c (registry, cycles), spoll_answer.c (answers, fan-out), spoll_publish.c
+ * (direct publish), spoll_client.c (subscribe, track, untrack, the session's trackers). */
 #ifndef LC_CORE_SPOLL_H
 #define LC_CORE_SPOLL_H
 
@@ -26,6 +31,8 @@
 #include "core/node.h"
 #include "hooks/decide.h"
 #include "proto/codec.h"
+#include "util/buf.h"
+#include "util/rcbuf.h"
 
 /* A bit of lc_sub_t.flags the hub never reads: the subscription is a shared poll one. */
 #define LC_SUB_SPOLL (1u << 15)
@@ -44,6 +51,36 @@ typedef struct lc_spoll lc_spoll_t;
 lc_spoll_t *lc__spoll_new(lc_node_t *n);
 void lc__spoll_free(lc_spoll_t *s);
 lc_spoll_t *lc__node_spoll(lc_node_t *n);
+
+/* --- direct publish (spoll_publish.c) ------------------------------------------------------- */
+
+/* A shared_poll_publish: the item key of channel gets data (JSON, kept byte for byte) at
+ * version (> 0); epoch "" = no epoch check. Strings need not be NUL-terminated. */
+typedef struct lc_spoll_pub {
+    const char *channel;
+    size_t chlen;
+    const char *key;
+    size_t keylen;
+    uint64_t version;
+    const char *epoch;
+    size_t epochlen;
+    const char *data;
+    size_t datalen;
+} lc_spoll_pub_t;
+
+/* Apply p on this node: an epoch other than the channel's resets it (subscribers get 2500);
+ * a version not above the item's is dropped; else the trackers of the key on this node get
+ * the data at once (one push for all) and the next timed cycle does not ask about it. Nothing
+ * happens for a channel or key nobody tracks here, or a versionless channel. From a worker
+ * thread. */
+void lc_spoll_publish_apply(lc_node_t *n, const lc_spoll_pub_t *p);
+/* p as the message the engine carries to the nodes subscribed to the channel
+ * (publish_join_leave: delivered, never stored), which their sink hands to
+ * lc__spoll_bus_take. 0 or LC_ENOMEM. */
+int lc_spoll_publish_encode(const lc_spoll_pub_t *p, lc_buf_t *out);
+/* The node's sink: push delivered on channel ch is such a message (true): it is applied from
+ * worker 0's thread. Any thread; only queues. */
+bool lc__spoll_bus_take(lc_node_t *n, const char *ch, size_t chlen, const lc_rcbuf_t *push);
 
 /* --- session side (spoll_client.c) ---------------------------------------------------------- */
 
@@ -70,8 +107,9 @@ typedef struct lc__spoll_delivery {
 } lc__spoll_delivery_t;
 
 /* In worker w: hand the deliveries of channel ch to its trackers, and drop trackers whose
- * signature expired more than extra_ms ago. reset: the channel's versions were reset (a new
- * backend epoch): its subscribers are unsubscribed with 2500 to start afresh. */
+ * signature expired more than extra_ms ago (extra_ms < 0: no such sweep). reset: the channel's
+ * versions were reset (a new epoch): its subscribers are unsubscribed with 2500 to start
+ * afresh. */
 void lc__spoll_worker_deliver(lc_worker_t *w, const char *ch, size_t len,
                               const lc__spoll_delivery_t *d, size_t n, int64_t extra_ms,
                               bool reset);

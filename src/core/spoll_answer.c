@@ -45,9 +45,8 @@ static lc_rcbuf_t *make_push(const char *ch, size_t len, const char *pub, size_t
     return r;
 }
 
-/* A Publication {"data":..,"key":..,"version":N} or {"key":..,"removed":true}. */
-static lc_rcbuf_t *make_pub(const char *key, size_t klen, const char *data, size_t dlen,
-                            uint64_t version, bool removed)
+lc_rcbuf_t *lc__spoll_make_pub(const char *key, size_t klen, const char *data, size_t dlen,
+                               uint64_t version, bool removed)
 {
     lc_buf_t b = LC_BUF_INIT;
     int rc = lc_buf_putc(&b, '{');
@@ -68,8 +67,8 @@ static lc_rcbuf_t *make_pub(const char *key, size_t klen, const char *data, size
     return r;
 }
 
-static int add_delivery(lc__spoll_fanout_t *f, size_t *cap, const char *key, size_t klen,
-                        uint64_t version, bool removed, lc_rcbuf_t *pub)
+int lc__spoll_add_delivery(lc__spoll_fanout_t *f, size_t *cap, const char *key, size_t klen,
+                           uint64_t version, bool removed, const lc_rcbuf_t *pub)
 {
     if (f->n == *cap) {
         size_t nc = *cap ? 2 * *cap : 8;
@@ -90,6 +89,36 @@ static int add_delivery(lc__spoll_fanout_t *f, size_t *cap, const char *key, siz
     return 0;
 }
 
+void lc__spoll_set_epoch(sp_chan_t *c, const char *epoch, lc__spoll_fanout_t *f)
+{
+    if (strcmp(epoch, c->epoch) == 0)
+        return;
+    if (c->epoch[0]) {
+        /* the publisher restarted its versions: every version held is meaningless */
+        lc_log_info("shared poll %.*s: epoch changed (%s → %s): subscribers start afresh",
+                    (int)c->len, c->name, c->epoch, epoch);
+        lc_map_iter_t it = {0};
+        const char *key;
+        size_t kl;
+        void *v;
+        while (lc_map_next(&c->items, &it, &key, &kl, &v)) {
+            sp_item_t *item = v;
+            item->version = 0;
+            item->fresh = false;
+            lc_rcbuf_unref(item->pub);
+            item->pub = NULL;
+        }
+        f->reset = true;
+    }
+    /* (the first epoch a channel meets is adopted quietly: its subscribers were told "-",
+     * which their next subscribe reply replaces) */
+    char *e = strdup(epoch);
+    if (e) {
+        free(c->epoch);
+        c->epoch = e;
+    }
+}
+
 /* Apply one answer under the registry lock; what changed goes to the fan-out. */
 void lc__spoll_apply_answer(sp_chan_t *c, const sp_call_t *k, const lc_spoll_reply_t *r,
                             lc__spoll_fanout_t *f)
@@ -100,30 +129,8 @@ void lc__spoll_apply_answer(sp_chan_t *c, const sp_call_t *k, const lc_spoll_rep
     int max_abs =
         c->opts.max_consecutive_absences > 0 ? c->opts.max_consecutive_absences : DEFAULT_ABSENCES;
     uv_mutex_lock(&s->mu);
-    if (ver && r->epoch[0] && strcmp(r->epoch, c->epoch) != 0) {
-        if (c->epoch[0]) {
-            /* the backend restarted its versions: every version held is meaningless */
-            lc_log_info("shared poll %.*s: backend epoch changed (%s → %s): subscribers start "
-                        "afresh",
-                        (int)c->len, c->name, c->epoch, r->epoch);
-            lc_map_iter_t it = {0};
-            const char *key;
-            size_t kl;
-            void *v;
-            while (lc_map_next(&c->items, &it, &key, &kl, &v)) {
-                sp_item_t *item = v;
-                item->version = 0;
-                lc_rcbuf_unref(item->pub);
-                item->pub = NULL;
-            }
-            f->reset = true;
-        }
-        char *e = strdup(r->epoch);
-        if (e) {
-            free(c->epoch);
-            c->epoch = e;
-        }
-    }
+    if (ver && r->epoch[0])
+        lc__spoll_set_epoch(c, r->epoch, f);
     /* versionless: an item the backend leaves out is gone after max_consecutive_absences */
     if (k->cycle && !ver)
         for (size_t i = 0; i < k->nkeys; i++) {
@@ -138,8 +145,8 @@ void lc__spoll_apply_answer(sp_chan_t *c, const sp_call_t *k, const lc_spoll_rep
             continue; /* nobody tracks it any more */
         item->absences = 0;
         if (e->removed) {
-            lc_rcbuf_t *pub = make_pub(e->key, e->key_len, NULL, 0, 0, true);
-            if (pub && add_delivery(f, &cap, e->key, e->key_len, 0, true, pub) == 0) {
+            lc_rcbuf_t *pub = lc__spoll_make_pub(e->key, e->key_len, NULL, 0, 0, true);
+            if (pub && lc__spoll_add_delivery(f, &cap, e->key, e->key_len, 0, true, pub) == 0) {
                 lc_map_del(&c->items, e->key, e->key_len);
                 lc__spoll_item_free(item);
             }
@@ -160,8 +167,9 @@ void lc__spoll_apply_answer(sp_chan_t *c, const sp_call_t *k, const lc_spoll_rep
             item->hash = h;
             version = ++s->counter;
         }
-        lc_rcbuf_t *pub = make_pub(e->key, e->key_len, e->data, e->data_len, version, false);
-        if (!pub || add_delivery(f, &cap, e->key, e->key_len, version, false, pub) != 0) {
+        lc_rcbuf_t *pub =
+            lc__spoll_make_pub(e->key, e->key_len, e->data, e->data_len, version, false);
+        if (!pub || lc__spoll_add_delivery(f, &cap, e->key, e->key_len, version, false, pub) != 0) {
             lc_rcbuf_unref(pub);
             continue;
         }
@@ -175,8 +183,8 @@ void lc__spoll_apply_answer(sp_chan_t *c, const sp_call_t *k, const lc_spoll_rep
             sp_item_t *item = lc_map_get(&c->items, k->keys[i], kl);
             if (!item || item->absences < max_abs)
                 continue;
-            lc_rcbuf_t *pub = make_pub(k->keys[i], kl, NULL, 0, 0, true);
-            if (pub && add_delivery(f, &cap, k->keys[i], kl, 0, true, pub) == 0) {
+            lc_rcbuf_t *pub = lc__spoll_make_pub(k->keys[i], kl, NULL, 0, 0, true);
+            if (pub && lc__spoll_add_delivery(f, &cap, k->keys[i], kl, 0, true, pub) == 0) {
                 lc_map_del(&c->items, k->keys[i], kl);
                 lc__spoll_item_free(item);
             }
@@ -187,11 +195,15 @@ void lc__spoll_apply_answer(sp_chan_t *c, const sp_call_t *k, const lc_spoll_rep
 
 void lc__spoll_fan_out(sp_chan_t *c, lc__spoll_fanout_t *f)
 {
-    lc_spoll_t *s = c->reg;
     f->extra_ms =
         c->opts.track_expired_extra_delay_ms > 0 ? c->opts.track_expired_extra_delay_ms : 25000;
-    if (lc_ops_each_worker(s->node, fan_each, fan_done, f) != 0) {
-        lc_log_error("shared poll %.*s: fan-out dropped: out of memory", (int)c->len, c->name);
+    lc__spoll_fanout_send(f);
+}
+
+void lc__spoll_fanout_send(lc__spoll_fanout_t *f)
+{
+    if (lc_ops_each_worker(f->reg->node, fan_each, fan_done, f) != 0) {
+        lc_log_error("shared poll %.*s: fan-out dropped: out of memory", (int)f->len, f->ch);
         lc__spoll_fanout_free(f);
     }
 }

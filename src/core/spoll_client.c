@@ -631,5 +631,6 @@ void lc__spoll_worker_deliver(lc_worker_t *w, const char *ch, size_t len,
         for (int f = 0; f < LC_FRAMING_MAX; f++)
             lc_rcbuf_unref(frames[f]);
     }
-    sweep_expired(w, wc, ch, len, extra_ms);
+    if (extra_ms >= 0)
+        sweep_expired(w, wc, ch, len, extra_ms);
 }

@@ -26,6 +26,8 @@ typedef struct sp_item {
     uint64_t version;   /* current version, 0 = no data yet */
     uint64_t hash;      /* versionless: the current data's hash */
     int absences;       /* versionless: cycles in a row the backend left it out */
+    bool fresh;         /* versioned: a direct publish brought its data since the last timed
+                           cycle, which skips it once (the backend would only repeat it) */
     lc_rcbuf_t *pub;    /* the current Publication (for track replies), NULL before data */
 } sp_item_t;
 
@@ -91,7 +93,8 @@ typedef struct lc__spoll_fanout {
     size_t len;
     lc__spoll_delivery_t *d;
     size_t n;
-    int64_t extra_ms;
+    int64_t extra_ms; /* < 0: the workers do not look for expired trackers this time (a direct
+                         publish: the cycles do it) */
     bool reset;
 } lc__spoll_fanout_t;
 
@@ -100,8 +103,21 @@ lc__spoll_fanout_t *lc__spoll_fanout_new(const sp_chan_t *c);
  * publications, removals; what changed is added to f. */
 void lc__spoll_apply_answer(sp_chan_t *c, const sp_call_t *k, const lc_spoll_reply_t *r,
                             lc__spoll_fanout_t *f);
-/* Hand f to every worker (frees it afterwards); lc__spoll_fanout_free for one not sent. */
+/* A versioned channel meets epoch (non-empty) from its backend or a direct publish: adopted;
+ * when it replaces another one, every item's version and data are wiped and f->reset set (the
+ * subscribers start afresh). Under the registry lock. */
+void lc__spoll_set_epoch(sp_chan_t *c, const char *epoch, lc__spoll_fanout_t *f);
+/* A Publication {"data":..,"key":..,"version":N}, or {"key":..,"removed":true} (data NULL). */
+lc_rcbuf_t *lc__spoll_make_pub(const char *key, size_t klen, const char *data, size_t dlen,
+                               uint64_t version, bool removed);
+/* Add to f the push of pub (a Publication) for the trackers of key. 0 or LC_ENOMEM. */
+int lc__spoll_add_delivery(lc__spoll_fanout_t *f, size_t *cap, const char *key, size_t klen,
+                           uint64_t version, bool removed, const lc_rcbuf_t *pub);
+/* Hand f to every worker (frees it afterwards); lc__spoll_fanout_free for one not sent.
+ * fan_out (the owner's thread) sets the expiry sweep from the channel's options; fanout_send
+ * sends f as it is, needing nothing of the channel (which another thread may free). */
 void lc__spoll_fan_out(sp_chan_t *c, lc__spoll_fanout_t *f);
+void lc__spoll_fanout_send(lc__spoll_fanout_t *f);
 void lc__spoll_fanout_free(lc__spoll_fanout_t *f);
 /* The answer's result object as JSON text (the Lua hook's ctx.data), NUL-terminated. */
 char *lc__spoll_result_json(const lc_spoll_reply_t *r);

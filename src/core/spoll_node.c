@@ -294,9 +294,15 @@ static void poll(sp_chan_t *c, bool cycle)
     size_t kl;
     void *v;
     while (kv && lc_map_next(&c->items, &it, &k, &kl, &v)) {
-        const sp_item_t *item = v;
+        sp_item_t *item = v;
         if (item->refs == 0 || (!cycle && item->version > 0))
             continue;
+        if (cycle && item->fresh) {
+            /* a direct publish brought its data since the last cycle: asking the backend
+             * now would only repeat it; the next cycle asks again (the safety net) */
+            item->fresh = false;
+            continue;
+        }
         if (!(kv[n].key = strndup(k, kl)))
             break;
         kv[n++].version = item->version;

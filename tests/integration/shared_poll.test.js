@@ -467,7 +467,7 @@ t('data tracked elsewhere on the node comes in the track reply; untrack and disc
   assert.equal(backend.calls('/refresh').filter((q) => q.json?.channel === ch).length, n, 'everyone left: no polling');
 });
 
-test('config: publish_enabled and a missing hmac key stop start-up with a clear message', async () => {
+test('config: a missing hmac key, an unknown proxy and keep_latest_data stop start-up with a clear message', async () => {
   const base = (sp, top) =>
     merge(defaultConfig(), {
       ...(top ? { shared_poll: top } : {}),
@@ -476,7 +476,6 @@ test('config: publish_enabled and a missing hmac key stop start-up with a clear 
         namespaces: [{ name: 'vv', subscription_type: 'shared_poll', shared_poll: sp }],
       },
     });
-  await assert.rejects(startServer(base({ publish_enabled: true }, { hmac_secret_key: 'k' })), /publish_enabled.*not supported/);
   await assert.rejects(startServer(base({}, null)), /hmac_secret_key/);
   await assert.rejects(startServer(base({ proxy_name: 'nope' }, { hmac_secret_key: 'k' })), /no proxy named "nope"/);
   await assert.rejects(startServer(base({ keep_latest_data: true }, { hmac_secret_key: 'k' })), /keep_latest_data.*PRO/);
