@@ -123,8 +123,9 @@ typedef struct lc__spoll_track_in {
 } lc__spoll_track_in_t;
 
 /* Count new trackers of the keys on channel ch (creating the channel, owned by worker w when
- * new): for each, the node's current data when newer than the client's. Cold keys (no data
- * yet) bring an early poll. 0 or LC_ENOMEM. */
+ * new): for each, the node's current data when newer than the client's. Cold keys (tracked
+ * with version 0, no data on the node and no other tracker here) bring an early poll. 0 or
+ * LC_ENOMEM. */
 int lc__spoll_node_track(lc_spoll_t *s, lc_worker_t *w, const char *ch, size_t len,
                          const lc_ns_opts_t *o, lc__spoll_track_in_t *in, size_t n,
                          const bool *is_new);

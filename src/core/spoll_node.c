@@ -466,6 +466,7 @@ int lc__spoll_node_track(lc_spoll_t *s, lc_worker_t *w, const char *ch, size_t l
                 break;
             }
         }
+        bool first = is_new[i] && item->refs == 0; /* no other connection tracks it here */
         if (is_new[i] && item->refs++ == 0)
             item->idle_since = 0;
         *in[i].out_version = in[i].version;
@@ -473,8 +474,11 @@ int lc__spoll_node_track(lc_spoll_t *s, lc_worker_t *w, const char *ch, size_t l
         if (item->pub && item->version > in[i].version) {
             *in[i].out_version = item->version;
             *in[i].out_pub = lc_rcbuf_ref(item->pub);
-        } else if (item->version == 0 && in[i].version == 0) {
-            cold = true; /* nobody on this node has its data yet */
+        } else if (item->version == 0 && in[i].version == 0 && first) {
+            /* nobody on this node has its data yet, and nobody asked for it: a key other
+             * trackers wait for already is on its way (or the backend has nothing for it, and
+             * asking again per tracker would not change that before the next cycle) */
+            cold = true;
         }
     }
     c->empty_since = 0;

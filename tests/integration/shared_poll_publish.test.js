@@ -41,7 +41,8 @@ function answerVersioned(r) {
   const items = [];
   for (const { key, version = 0 } of r.json?.items ?? []) {
     const it = s.items.get(key);
-    if (it && it.version > version) items.push({ key, data: it.data, version: it.version });
+    if (it?.removed) items.push({ key, removed: true });
+    else if (it && it.version > version) items.push({ key, data: it.data, version: it.version });
   }
   return { json: { result: { items, epoch: s.epoch } } };
 }
@@ -99,7 +100,8 @@ let seq = 0;
 const uniq = (prefix) => `${prefix}:feed${process.pid}x${++seq}`;
 
 function valueOf(data) {
-  return data instanceof Uint8Array ? JSON.parse(new TextDecoder().decode(data)) : data;
+  if (!(data instanceof Uint8Array)) return data;
+  return data.length ? JSON.parse(new TextDecoder().decode(data)) : null; // a removal has none
 }
 
 /** A connected client with a subscribed SharedPollSubscription to channel. */
@@ -322,6 +324,60 @@ t('in /api/batch', async () => {
   assert.deepEqual(r.body.result.replies[0], { shared_poll_publish: {} }, r.text);
   assert.equal(r.body.result.replies[1].error.code, 107, r.text);
   await untilVersion(A, 'q', 3);
+  A.c.disconnect();
+});
+
+// ---- the refresh side of quick initial data and removals ----
+
+t('cold keys: a key tracked with version 0 that nobody else tracks on the node is polled at once, alone; others wait for the cycle', async () => {
+  const ch = uniq('pv'); // refresh_interval 10 s: any request within the test is a cold-key poll
+  const s = stateOf(ch);
+  s.items.set('c1', { data: { votes: 1 }, version: 3 });
+  const asked = (key) => backend.calls('/refresh-v').filter((r) => r.json?.channel === ch && keysOf(r).includes(key));
+  const A = await pollClient(server, ch, { user: '1' });
+  A.sub.track(['c1']);
+  await untilVersion(A, 'c1', 3, 'c1 from the immediate poll');
+  assert.deepEqual(asked('c1').map(keysOf), [['c1']]);
+  // tracked elsewhere on the node with data: in the track reply, no request
+  const B = await pollClient(server, ch, { user: '2' });
+  B.sub.track(['c1']);
+  await untilVersion(B, 'c1', 3);
+  // the backend has nothing for nodata: asked once, not again for a second tracker
+  A.sub.track(['nodata']);
+  await waitUntil(() => asked('nodata').length === 1, { what: 'the poll of nodata' });
+  B.sub.track(['nodata']);
+  // a client holding data (version > 0) of a key nobody tracks: no early poll
+  const raw = await rawSession(server, { token: jwt.connToken(server.config.client.token.hmac_secret_key, '9') });
+  assert.ok((await rawCall(raw, { subscribe: { channel: ch, type: 4 } })).subscribe);
+  const r = await rawCall(raw, { sub_refresh: { channel: ch, type: 1, track: [{ signature: sign('9', ch, ['held']), items: [{ key: 'held', version: 4 }] }] } });
+  assert.ok(r.sub_refresh, JSON.stringify(r));
+  await sleep(600);
+  assert.equal(asked('nodata').length, 1, 'a second tracker of a cold key does not ask again');
+  assert.equal(asked('held').length, 0, 'version > 0: the cycle will do');
+  assert.equal(asked('c1').length, 1);
+  raw.close();
+  A.c.disconnect();
+  B.c.disconnect();
+});
+
+t('an item the backend answers removed: true reaches its trackers as a removal and leaves the cycles', async () => {
+  const ch = uniq('pf');
+  const s = stateOf(ch);
+  s.items.set('r1', { data: { votes: 1 }, version: 1 });
+  s.items.set('r2', { data: { votes: 2 }, version: 1 });
+  const A = await pollClient(server, ch, { encoding: 'protobuf' });
+  A.sub.track(['r1', 'r2']);
+  await untilVersion(A, 'r1', 1);
+  await untilVersion(A, 'r2', 1);
+  s.items.set('r1', { removed: true });
+  await waitUntil(() => latest(A, 'r1')?.removed, { what: 'the removal of r1' });
+  assert.ok(!A.sub.trackedKeys().has('r1'));
+  const t0 = Date.now();
+  await waitUntil(() => backend.calls('/refresh-v').filter((r) => r.json?.channel === ch && r.time > t0).length >= 2, {
+    what: 'two cycles after the removal',
+  });
+  const last = backend.calls('/refresh-v').filter((r) => r.json?.channel === ch).pop();
+  assert.deepEqual(keysOf(last), ['r2'], 'r1 is no longer asked about');
   A.c.disconnect();
 });
 
