@@ -240,8 +240,9 @@ void lc__spoll_forget(lc_client_t *c, const char *ch, size_t len)
 
 /* --- subscribe ---------------------------------------------------------------------------- */
 
-int lc__spoll_subscribe(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
-                        const lc_verdict_t *v)
+/* The subscription and its reply, once nothing stands in the way. */
+static int subscribe_make(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
+                          const lc_verdict_t *v)
 {
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
@@ -285,6 +286,129 @@ int lc__spoll_subscribe(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t 
         lc_buf_putc(&c->replies, '\n');
     lc_proto_reply_subscribe(&c->replies, cmd->id, &r);
     return LC_CMD_DONE;
+}
+
+/* With publish_enabled on an engine that links nodes, direct publishes come to this node
+ * through the channel's engine subscription: the subscribe is answered once the node receives
+ * the channel (as a stream subscribe is), so no publish after a track reply is missed. What
+ * the wait keeps of the decision: */
+typedef struct sp_ready {
+    lc_engine_t *held; /* the channel counted in for the wait (the hub counts its own) */
+    char *ch;
+    size_t len;
+    lc_verdict_t v; /* info and data point to the copies below */
+    char *info, *data;
+    int err;
+} sp_ready_t;
+
+static void ready_free(void *arg)
+{
+    sp_ready_t *r = arg;
+    if (!r)
+        return;
+    if (r->held)
+        r->held->vt->channel_unsubscribe(r->held, r->ch, r->len);
+    free(r->ch);
+    free(r->info);
+    free(r->data);
+    free(r);
+}
+
+static char *copy_raw(lc_raw_t *raw)
+{
+    char *p = malloc(raw->len ? raw->len : 1);
+    if (p && raw->len)
+        memcpy(p, raw->p, raw->len);
+    raw->p = p;
+    return p;
+}
+
+static int refuse_subscribe(lc_client_t *c, const lc_cmd_t *cmd)
+{
+    lc_log_error("client %s: subscribe to %s: out of memory", c->id, cmd->channel);
+    lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+    return LC_CMD_DONE;
+}
+
+/* The channel is received (or err): subscribe unless that changed meanwhile. */
+static int subscribe_ready(lc_client_t *c, const lc_cmd_t *cmd, sp_ready_t *r)
+{
+    lc_ns_opts_t scratch;
+    const lc_ns_opts_t *o =
+        lc_config_resolve_channel(lc__ccfg(c), r->ch, r->len, c->user, &scratch);
+    int res = LC_CMD_DONE;
+    if (r->err) {
+        lc_log_error("client %s: %s not subscribed on other nodes: %s", c->id, r->ch,
+                     lc_strerror(r->err));
+        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+    } else if (!o) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+    } else if (lc__client_find_sub(c, r->ch, r->len)) {
+        lc__client_reply_error(c, cmd->id, LC_ERROR_ALREADY_SUBSCRIBED);
+    } else {
+        res = subscribe_make(c, cmd, o, &r->v);
+    }
+    return res;
+}
+
+static void on_ready(void *arg, int err)
+{
+    lc_engine_wait_t *w = arg;
+    sp_ready_t *r = w->ctx;
+    bool async;
+    lc_client_t *c = lc__client_engine_answer(w, &async);
+    r->err = err;
+    int res = LC_CMD_DONE;
+    if (async && c) {
+        w->ctx = NULL;
+        w->ctx_free = NULL;
+        res = subscribe_ready(c, c->cmd, r);
+        ready_free(r); /* after the hub counted the channel itself */
+    }
+    lc__client_engine_end(w, res, async);
+}
+
+int lc__spoll_subscribe(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
+                        const lc_verdict_t *v)
+{
+    lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
+    if (!o->shared_poll.publish_enabled || !e->vt->channel_ready)
+        return subscribe_make(c, cmd, o, v);
+    sp_ready_t *r = calloc(1, sizeof(*r));
+    if (r) {
+        r->len = strlen(cmd->channel);
+        r->ch = strndup(cmd->channel, r->len);
+        /* what subscribe_make reads of the verdict */
+        r->v.type = LC_VERDICT_ALLOW;
+        r->v.info = v->info;
+        r->v.data = v->data;
+        r->v.expire_at = v->expire_at;
+        r->v.refresh_by_proxy = v->refresh_by_proxy;
+        r->info = copy_raw(&r->v.info);
+        r->data = copy_raw(&r->v.data);
+    }
+    lc_engine_wait_t *w = r && r->ch && r->info && r->data ? lc__client_engine_wait(c) : NULL;
+    if (!w) {
+        ready_free(r);
+        return refuse_subscribe(c, cmd);
+    }
+    e->vt->channel_subscribe(e, r->ch, r->len);
+    r->held = e;
+    w->ctx = r;
+    int rc = e->vt->channel_ready(e, r->ch, r->len, on_ready, w);
+    int res = lc__client_engine_started(c, w, rc);
+    if (res == LC_CMD_WAIT) {
+        w->ctx_free = ready_free; /* dropped with the waiter if the session ends first */
+        return res;
+    }
+    if (res != LC_CMD_STOP) {
+        /* answered inside the call (r->err set), or not started */
+        if (rc)
+            r->err = rc;
+        res = subscribe_ready(c, cmd, r);
+    }
+    ready_free(r);
+    return res;
 }
 
 /* --- track and untrack ------------------------------------------------------------------- */

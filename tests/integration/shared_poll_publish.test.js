@@ -394,7 +394,13 @@ test('Redis engine: with publish_enabled a publish on node A reaches a tracker o
     const on = uniq('pe');
     const off = uniq('pd');
     for (const ch of [on, off]) stateOf(ch).items.set('k', { data: { votes: 1 }, version: 1 });
+    // publish_enabled: B answers the subscribe once it receives the channel from Redis, so
+    // no publish after a track reply is missed (Redis paused: the answer waits for it)
+    await redis.cmd(['CLIENT', 'PAUSE', '700', 'ALL']);
+    const t0 = Date.now();
     const onB = await pollClient(B, on);
+    assert.ok(Date.now() - t0 >= 500, `the subscribe waited for Redis: ${Date.now() - t0} ms`);
+    assert.equal(Number((await redis.cmd(['PUBSUB', 'NUMSUB', `${prefix}.client.${on}`]))[1]), 1, 'B subscribed in Redis');
     const offB = await pollClient(B, off);
     const offA = await pollClient(A, off);
     onB.sub.track(['k']);
@@ -403,10 +409,6 @@ test('Redis engine: with publish_enabled a publish on node A reaches a tracker o
     await untilVersion(onB, 'k', 1);
     await untilVersion(offB, 'k', 1);
     await untilVersion(offA, 'k', 1);
-    // B's node receives the channel from Redis (its hub holds the shared poll subscription)
-    await waitUntil(async () => Number((await redis.cmd(['PUBSUB', 'NUMSUB', `${prefix}.client.${on}`]))[1]) === 1, {
-      what: 'node B subscribed to the channel in Redis',
-    });
 
     await spPublish(A, { channel: on, key: 'k', data: { votes: 5 }, version: 5 });
     await untilVersion(onB, 'k', 5, 'the publish on A reaching B');
