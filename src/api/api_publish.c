@@ -199,6 +199,9 @@ static void pub_start(pub_op_t *op, size_t i, const char *ch, const pub_params_t
         s->error = lc__api_bad("data", "does not match the channel's publication_data_format");
     if (!s->error && lc_config_map_type(ns->subscription_type)) /* keyed writes only */
         s->error = lc__api_bad("channel", "a map channel: use map_publish");
+    /* a shared poll channel's clients take items with keys and versions only */
+    if (!s->error && ns->subscription_type == LC_SUB_TYPE_SHARED_POLL)
+        s->error = lc__api_bad("channel", "a shared poll channel: use shared_poll_publish");
     if (s->error) {
         if (op->broadcast) /* a single publish is logged with its answer */
             lc_log_info("api broadcast to \"%s\": error %u %s", ch, s->error,

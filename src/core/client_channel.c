@@ -101,7 +101,10 @@ int lc__client_publish(lc_client_t *c, lc_cmd_t *cmd)
     const lc_ns_opts_t *o = lc__client_channel_checks(c, cmd, &scratch);
     if (!o)
         return LC_CMD_DONE;
-    if (lc_config_map_type(o->subscription_type)) { /* a map channel takes keyed writes only */
+    /* a map channel takes keyed writes only; a shared poll channel's items come from its
+     * backend and shared_poll_publish (a keyless publication means nothing to its clients) */
+    if (lc_config_map_type(o->subscription_type) ||
+        o->subscription_type == LC_SUB_TYPE_SHARED_POLL) {
         lc__client_reply_error(c, cmd->id, LC_ERROR_BAD_REQUEST);
         return LC_CMD_DONE;
     }

@@ -133,6 +133,8 @@ static int lua_host_publish(void *ctx, const char *channel, const char *data, si
         return LC_ENOENT;
     if (lc_config_map_type(o->subscription_type))
         return LC_EINVAL; /* a map channel takes keyed writes only (map_publish) */
+    if (o->subscription_type == LC_SUB_TYPE_SHARED_POLL)
+        return LC_EINVAL; /* items with keys and versions only (shared_poll_publish) */
     lc_publish_req_t req;
     memset(&req, 0, sizeof(req));
     req.channel = channel;

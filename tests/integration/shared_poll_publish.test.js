@@ -74,6 +74,7 @@ function spollConfig(backend, extra = {}) {
           ns('pe', { refresh_interval: SLOW, publish_enabled: true }),
           ns('pd', { refresh_interval: SLOW }),
           ns('pl', { refresh_interval: SLOW, proxy_name: '', mode: 'versionless' }),
+          ns('pc', { refresh_interval: SLOW }, { allow_publish_for_client: true }),
         ],
       },
     }),
@@ -295,6 +296,14 @@ t('bad inputs: 107 with the field named, 102 for an unknown channel, 100 on a ve
       what: `a log line for ${JSON.stringify(params).slice(0, 60)}`,
     });
   }
+  // a plain publish into a shared poll channel would reach its clients as an item without key
+  const plain = await api(server, 'publish', { channel: ch, data: { votes: 1 } });
+  assert.equal(plain.body.error?.code, 107, plain.text);
+  assert.match(plain.body.error.message, /shared poll channel: use shared_poll_publish/);
+  const raw = await rawSession(server, { token: jwt.connToken(server.config.client.token.hmac_secret_key, '5') });
+  const pc = await rawCall(raw, { publish: { channel: uniq('pc'), data: { votes: 1 } } });
+  assert.equal(pc.error?.code, 107, `a client's publish: ${JSON.stringify(pc)}`);
+  raw.close();
   // invalid JSON in data: refused at the door
   let logged = server.logs().length;
   const bad = await api(server, 'shared_poll_publish', null, { raw: `{"channel":"${ch}","key":"k","version":1,"data":{"a":}}` });
