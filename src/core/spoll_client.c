@@ -314,13 +314,19 @@ static void ready_free(void *arg)
     free(r);
 }
 
-static char *copy_raw(lc_raw_t *raw)
+/* raw pointed at a copy (in *out); an absent one stays absent. false on OOM. */
+static bool copy_raw(lc_raw_t *raw, char **out)
 {
-    char *p = malloc(raw->len ? raw->len : 1);
-    if (p && raw->len)
-        memcpy(p, raw->p, raw->len);
-    raw->p = p;
-    return p;
+    *out = NULL;
+    if (!raw->p || raw->len == 0) {
+        *raw = (lc_raw_t){NULL, 0};
+        return true;
+    }
+    if (!(*out = malloc(raw->len)))
+        return false;
+    memcpy(*out, raw->p, raw->len);
+    raw->p = *out;
+    return true;
 }
 
 static int refuse_subscribe(lc_client_t *c, const lc_cmd_t *cmd)
@@ -384,10 +390,9 @@ int lc__spoll_subscribe(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t 
         r->v.data = v->data;
         r->v.expire_at = v->expire_at;
         r->v.refresh_by_proxy = v->refresh_by_proxy;
-        r->info = copy_raw(&r->v.info);
-        r->data = copy_raw(&r->v.data);
     }
-    lc_engine_wait_t *w = r && r->ch && r->info && r->data ? lc__client_engine_wait(c) : NULL;
+    bool ok = r && r->ch && copy_raw(&r->v.info, &r->info) && copy_raw(&r->v.data, &r->data);
+    lc_engine_wait_t *w = ok ? lc__client_engine_wait(c) : NULL;
     if (!w) {
         ready_free(r);
         return refuse_subscribe(c, cmd);
