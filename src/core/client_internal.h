@@ -2,8 +2,8 @@
  * expiry), client_wait.c (the one pending asynchronous step: decisions, engine calls),
  * client_connect.c (connect, refresh), client_sub.c (subscriptions), client_expiry.c
  * (subscription expiry), client_channel.c (publish, rpc, sub_refresh), client_read.c
- * (history, presence) and ops.c (node-wide operations of the server API); not for
- * other modules. */
+ * (history, presence), client_map*.c (map subscriptions and writes) and ops.c (node-wide
+ * operations of the server API); not for other modules. */
 #ifndef LC_CORE_CLIENT_INTERNAL_H
 #define LC_CORE_CLIENT_INTERNAL_H
 
