@@ -276,6 +276,10 @@ typedef struct lc_conn_subs {
     lc_raw_t data; /* connect result data */
     int64_t exp;   /* the connection's expiry (Unix s), 0 = none */
 } lc_conn_subs_t;
+/* Why a channel with options o takes no server-side subscription (connect channels/subs, the
+ * personal channel, a unidirectional request, the server API), or NULL when it does: map and
+ * shared poll channels are subscribed by their clients only, as upstream serves them. */
+const char *lc__client_server_side_refusal(const lc_ns_opts_t *o);
 /* The server-side subscriptions of a connect (the grant's, the personal channel, and for
  * unidirectional connects the request's own), then the connect reply or push. Returns like a
  * handler. */

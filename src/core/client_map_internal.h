@@ -53,11 +53,11 @@ typedef int (*lc_map_step_fn)(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t
 
 struct lc_map_step {
     lc_map_step_fn next;
-    lc_map_got_t got;     /* the last call's answer */
-    int limit;            /* the page size of this request */
+    lc_map_got_t got;      /* the last call's answer */
+    int limit;             /* the page size of this request */
     lc_stream_pos_t since; /* going live: the catch-up starts after this position */
-    bool recovery;        /* from the stream phase or a direct live request */
-    lc_map_got_t state;   /* going live from the state phase: its last page */
+    bool recovery;         /* from the stream phase or a direct live request */
+    lc_map_got_t state;    /* going live from the state phase: its last page */
     /* going live with an engine that links nodes: the channel counted in for this node
      * until the hub holds it (given back when the step is freed, with or without session) */
     lc_engine_t *held;

@@ -158,7 +158,7 @@ static int live_make(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
         lc__client_arm_sub_expiry(c);
     }
     lc__map_reply_result(c, cmd->id, &r);
-    lc__map_step_free(st); /* the hub counts the channel now */
+    lc__map_step_free(st);         /* the hub counts the channel now */
     lc__map_walk_drop(c, ch, len); /* g pointed into it until here */
     lc__client_map_presence_join(c, cs, o);
     return LC_CMD_DONE;

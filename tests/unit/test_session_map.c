@@ -182,7 +182,7 @@ static void test_state_to_live_with_late_answers(void **state)
     release_all();
     r = sub_result(f, 3);
     s = cJSON_GetObjectItem(r, "subscribe");
-    assert_null(cJSON_GetObjectItem(s, "phase")); /* 0: live */
+    assert_null(cJSON_GetObjectItem(s, "phase"));     /* 0: live */
     assert_int_equal(count_of(s, "state"), 1);        /* k3 */
     assert_int_equal(count_of(s, "publications"), 1); /* k4, offset 4 */
     assert_int_equal((int)cJSON_GetObjectItem(s, "offset")->valuedouble, 4);
@@ -229,9 +229,8 @@ static void test_stream_to_live_with_late_answers(void **state)
     assert_int_equal(n_pending(), 1);
     release_all();
     r = sub_result(f, 3);
-    assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetObjectItem(r, "subscribe"), "offset")
-                         ->valuedouble,
-                     5);
+    assert_int_equal(
+        (int)cJSON_GetObjectItem(cJSON_GetObjectItem(r, "subscribe"), "offset")->valuedouble, 5);
     cJSON_Delete(r);
     /* from 5: close to the top, live with the catch-up read */
     snprintf(msg, sizeof(msg),
