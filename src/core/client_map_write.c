@@ -248,10 +248,12 @@ static void on_publish_written(void *arg, int err, const lc_map_write_res_t *res
 }
 
 /* The write request of an allowed client write: what the client sent, as the decision v left
- * it. Pointers into cmd, v, info and key, valid for the engine call. */
-static void publish_req(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v,
-                        const lc_ns_map_t *mo, const char *key, lc_client_info_t *info,
-                        lc_map_write_req_t *req)
+ * it (the one place the request is built). Pointers into cmd, v, info and key, valid for the
+ * engine call. NULL when built, else what is wrong with the decision's result (nothing is
+ * written). */
+static const char *publish_req(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v,
+                               const lc_ns_map_t *mo, const char *key, lc_client_info_t *info,
+                               lc_map_write_req_t *req)
 {
     size_t len = strlen(cmd->channel);
     lc__client_info(c, lc__client_find_sub(c, cmd->channel, len), info);
@@ -271,6 +273,7 @@ static void publish_req(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t 
     req->exclude.users = v->exclude_users;
     req->exclude.n_users = v->n_exclude_users;
     lc_node_map_opts(mo, &req->opts);
+    return NULL;
 }
 
 int lc__client_map_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
@@ -290,7 +293,13 @@ int lc__client_map_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_v
     }
     lc_client_info_t info;
     lc_map_write_req_t req;
-    publish_req(c, cmd, v, &mo, key, &info, &req);
+    const char *bad = publish_req(c, cmd, v, &mo, key, &info, &req);
+    if (bad) {
+        lc_log_error("client %s: map write to %s: the publish decision's result %s", c->id,
+                     cmd->channel, bad);
+        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+        return LC_CMD_DONE;
+    }
     /* the reply follows the engine's answer, at once (memory) or later (the session waits) */
     lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
     lc_engine_wait_t *w = lc__client_engine_wait(c);

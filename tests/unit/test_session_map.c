@@ -24,6 +24,9 @@ static const char *config_json =
     "\"map_clients_presence_channel_prefix\":\"clients:\","
     "\"map_users_presence_channel_prefix\":\"users:\","
     "\"map\":{\"mode\":\"ephemeral\",\"key_ttl\":\"60s\"}},"
+    "{\"name\":\"fossil\",\"subscription_type\":\"map\",\"allow_subscribe_for_client\":true,"
+    "\"allowed_delta_types\":[\"fossil\"],\"delta_publish\":true,"
+    "\"map\":{\"mode\":\"durable\",\"key_ttl\":\"60s\"}},"
     "{\"name\":\"clients\",\"subscription_type\":\"map_clients\","
     "\"allow_subscribe_for_client\":true,\"map\":{\"mode\":\"durable\",\"key_ttl\":\"60s\"}},"
     "{\"name\":\"users\",\"subscription_type\":\"map_users\",\"allow_subscribe_for_client\":true,"
@@ -424,6 +427,30 @@ static void test_presence_writes_answered_after_the_close(void **state)
     cJSON_Delete(r);
 }
 
+/* Fossil deltas are not served on map subscriptions, even where the namespace allows them:
+ * the replies never claim one, so the SDK takes every value whole. */
+static void test_map_replies_claim_no_delta(void **state)
+{
+    fx_t *f = *state;
+    connect_now(f);
+    write_keys(f, "fossil:a", 3, 10);
+    stub.at_once = true;
+    slow->hold_map = true;
+    send_text(f, "{\"id\":2,\"subscribe\":{\"channel\":\"fossil:a\",\"type\":1,\"phase\":2,"
+                 "\"delta\":\"fossil\"}}");
+    release_all(); /* the only state page */
+    release_all(); /* the catch-up of going live */
+    cJSON *r = sub_result(f, 2);
+    const cJSON *s = cJSON_GetObjectItem(r, "subscribe");
+    assert_null(cJSON_GetObjectItem(s, "phase")); /* live */
+    assert_null(cJSON_GetObjectItem(s, "delta"));
+    /* values as written, not escaped into strings for a delta base */
+    const cJSON *st = cJSON_GetObjectItem(s, "state");
+    assert_int_equal(cJSON_GetArraySize(st), 3);
+    assert_true(cJSON_IsObject(cJSON_GetObjectItem(cJSON_GetArrayItem(st, 0), "data")));
+    cJSON_Delete(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +467,7 @@ int main(void)
                                         setup_linked, teardown),
         cmocka_unit_test_setup_teardown(test_presence_writes_answered_after_the_close, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_map_replies_claim_no_delta, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
