@@ -434,7 +434,9 @@ static lc__shard_t *map_shard(lc_engine_t *e, const char *ch, size_t len, int64_
 int lc__memory_map_write(lc_engine_t *e, const lc_map_write_req_t *req, lc_map_write_cb cb,
                          void *arg)
 {
-    if (!req->channel || req->chlen == 0 || !req->key || req->keylen == 0)
+    if (!req->channel || req->chlen == 0 || !req->key || req->keylen == 0 ||
+        (req->idempotency_key && strlen(req->idempotency_key) > LC_MAP_IDEM_KEY_MAX) ||
+        (req->version_epoch && strlen(req->version_epoch) > LC_MAP_IDEM_KEY_MAX))
         return LC_EINVAL;
     int64_t now;
     lc__shard_t *sh = map_shard(e, req->channel, req->chlen, &now);

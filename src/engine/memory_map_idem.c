@@ -54,8 +54,7 @@ void lc__map_idem_expire(lc__map_idem_t *c, int64_t now)
         lc_map_shrink(&c->by_key);
 }
 
-bool lc__map_idem_get(lc__map_idem_t *c, const char *key, size_t len, int64_t now,
-                      uint64_t *offset)
+bool lc__map_idem_get(lc__map_idem_t *c, const char *key, size_t len, int64_t now, uint64_t *offset)
 {
     lc__map_idem_ent_t *en = lc_map_get(&c->by_key, key, len);
     if (!en)
