@@ -124,7 +124,9 @@ static uint32_t get_write_extras(const char *params, size_t len, const cJSON *p,
     /* as in Centrifugo: versions need a change stream, which map.mode ephemeral has not */
     if (!code && version > 0 && t->mo.mode == LC_MAP_MODE_EPHEMERAL)
         code = lc__api_bad("version", "needs map.mode durable or persistent");
-    if (!code)
+    /* null is absent, as for every field */
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(p, "stream_data");
+    if (!code && sd && !cJSON_IsNull(sd))
         code = lc__api_get_raw(params, len, "stream_data", &req->stream_data);
     if (!code && req->stream_data.p && req->stream_data.len == 0)
         code = lc__api_bad("stream_data", "empty");

@@ -130,7 +130,7 @@ for (const encoding of ['json', 'protobuf']) {
     assert.equal(rm.body.result.suppressed, undefined, rm.text);
     const rm2 = await api(box.server, 'map_remove', { channel: ch, key: 'k', idempotency_key: 'rm-1' });
     assert.deepEqual(rm2.body.result, { offset: rm.body.result.offset, epoch: first.epoch, suppressed: true, suppress_reason: 'idempotency' });
-    await mapPublish(ch, 'end', { n: 9 });
+    await mapPublish(ch, 'end', { n: 9 }, { stream_data: null, version_epoch: null });
     assert.deepEqual(await nextUpdate(m), ['k', { n: 1 }, false]);
     assert.deepEqual(await nextUpdate(m), ['k', null, true]);
     assert.deepEqual(await nextUpdate(m), ['end', { n: 9 }, false]);

@@ -212,8 +212,7 @@ static void test_proxy_parse_map_publish_result(void **state)
     lc_proxy_reply_free(&r);
 
     /* b64stream_data wins over stream_data; a plain publish result sets nothing of a map */
-    assert_int_equal(parse(LC_PROXY_PUBLISH, "{\"result\":{\"b64stream_data\":\"MQ==\"}}", &r),
-                     0);
+    assert_int_equal(parse(LC_PROXY_PUBLISH, "{\"result\":{\"b64stream_data\":\"MQ==\"}}", &r), 0);
     assert_mem(r.map.stream_data, r.map.stream_data_len, "1");
     lc_proxy_reply_free(&r);
     assert_int_equal(parse(LC_PROXY_PUBLISH, "{\"result\":{\"data\":1}}", &r), 0);
