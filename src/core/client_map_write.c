@@ -8,6 +8,7 @@
  * map.allow_remove_for_*) and map proxies (map.publish_proxy_*, map.remove_proxy_*) standing
  * for the stream ones. */
 #include "core/client_internal.h"
+#include "core/map_result.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,10 @@ static const char *publish_req(lc_client_t *c, const lc_cmd_t *cmd, const lc_ver
         req->pub.data = v->data_set ? v->data : cmd->data;
         req->pub.info = info;
     }
+    /* the map proxy's (or Lua's) key, tags, score, key_mode, version, ... (core/map_result.c) */
+    const char *bad = v->map ? lc__map_result_apply(v->map, mo, cmd->removed, req) : NULL;
+    if (bad)
+        return bad;
     req->exclude.clients = v->exclude_clients;
     req->exclude.n_clients = v->n_exclude_clients;
     req->exclude.users = v->exclude_users;
