@@ -1,6 +1,6 @@
 /* A client's map write shaped by its map proxy's result (core/map_result.c): what a write and
- * a removal take, and the results refused (empty or too long key, too long idempotency_key or
- * version_epoch, a version on an ephemeral map). */
+ * a removal take, and the results refused (too long key, idempotency_key or version_epoch, a
+ * version on an ephemeral map); an empty key keeps the client's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,19 +66,21 @@ static void test_map_result_refusals(void **state)
     char long_s[300];
     memset(long_s, 'x', sizeof(long_s) - 1);
     long_s[sizeof(long_s) - 1] = '\0';
-    lc_map_result_t empty_key = {.set = true, .key = ""};
     lc_map_result_t long_key = {.set = true, .key = "12345"};
     lc_map_result_t long_ik = {.set = true, .idempotency_key = long_s};
     lc_map_result_t long_ve = {.set = true, .version = 1, .version_epoch = long_s};
     lc_map_result_t eph_version = {.set = true, .version = 1};
-    const lc_map_result_t *bad[] = {&empty_key, &long_key, &long_ik, &long_ve, &eph_version};
+    const lc_map_result_t *bad[] = {&long_key, &long_ik, &long_ve, &eph_version};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         lc_map_write_req_t r = client_write();
         assert_non_null(lc__map_result_apply(bad[i], &mo, false, &r));
     }
-    /* a removal ignores what it does not take */
+    /* a removal ignores what it does not take; an empty key keeps the client's */
     lc_map_write_req_t r = client_write();
     assert_null(lc__map_result_apply(&eph_version, &mo, true, &r));
+    lc_map_result_t empty_key = {.set = true, .key = ""};
+    assert_null(lc__map_result_apply(&empty_key, &mo, false, &r));
+    assert_int_equal(r.keylen, 4);
 }
 
 int main(void)
