@@ -15,9 +15,10 @@
  * LC_EINVAL.
  *
  * The session takes both forms through the same callback path (core/client_wait.c): history,
- * presence, presence_stats, publish and the stream read of a positioned subscription make it
- * wait as its one pending step, with later commands queued behind; an answer that comes after
- * the connection closed finds no session and is dropped. An engine never needs to cancel. */
+ * presence, presence_stats, publish, the stream read of a positioned subscription, and a map
+ * subscription's reads and client map writes make it wait as its one pending step, with later
+ * commands queued behind; an answer that comes after the connection closed finds no session
+ * and is dropped. An engine never needs to cancel. */
 #ifndef LC_ENGINE_ENGINE_H
 #define LC_ENGINE_ENGINE_H
 
