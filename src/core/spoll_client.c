@@ -363,9 +363,13 @@ static void on_ready(void *arg, int err)
     sp_ready_t *r = w->ctx;
     bool async;
     lc_client_t *c = lc__client_engine_answer(w, &async);
+    if (!c) { /* the session ended: r is the waiter's (ctx_free) or freed by the starter */
+        lc__client_engine_end(w, LC_CMD_DONE, async);
+        return;
+    }
     r->err = err;
     int res = LC_CMD_DONE;
-    if (async && c) {
+    if (async) {
         w->ctx = NULL;
         w->ctx_free = NULL;
         res = subscribe_ready(c, c->cmd, r);
