@@ -385,7 +385,7 @@ static void on_reply(lc_worker_t *w, void *arg)
     cJSON_ArrayForEach(ch, chs)
     {
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(ch, "num_clients");
-        if (rc == 0 && cJSON_IsNumber(n) && n->valuedouble >= 1)
+        if (rc == 0 && cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble < 1e18)
             rc = add_count(sv, ch->string, strlen(ch->string), (uint64_t)n->valuedouble);
     }
     cJSON_Delete(j);

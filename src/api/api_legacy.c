@@ -149,7 +149,8 @@ static bool legacy_cmd(lc__api_cmd_t *c, const char *text, size_t len)
         method = lc__api_method_find(m->valuestring, true);
     } else if (cJSON_IsNumber(m)) {
         double v = m->valuedouble;
-        method = v == (double)(long)v ? lc__api_method_legacy((long)v) : NULL;
+        /* in range before the cast: a double beyond long is undefined to convert */
+        method = v >= 0 && v < 1e6 && v == (double)(long)v ? lc__api_method_legacy((long)v) : NULL;
     } else if (m && !cJSON_IsNull(m)) {
         return false;
     }

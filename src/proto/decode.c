@@ -376,8 +376,9 @@ static int get_small_int(const cJSON *obj, const char *key, int64_t lo, int64_t 
     const cJSON *it = member(obj, key);
     if (!it)
         return 0;
-    if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int64_t)it->valuedouble ||
-        it->valuedouble < (double)lo || it->valuedouble > (double)hi)
+    /* the range first: casting a double beyond int64_t is undefined */
+    if (!cJSON_IsNumber(it) || !(it->valuedouble >= (double)lo && it->valuedouble <= (double)hi) ||
+        it->valuedouble != (double)(int64_t)it->valuedouble)
         return LC_EPARSE;
     *out = (int64_t)it->valuedouble;
     return 0;

@@ -1,9 +1,11 @@
-/* Proxy reply parsing: a backend's body for each proxy kind (first byte), and the Laravel
- * broadcasting-auth answers; what parses carries raw JSON that is strict JSON. */
+/* Proxy reply parsing: a backend's body for each proxy kind (first byte), the shared poll
+ * refresh answers and the Laravel broadcasting-auth answers; what parses carries raw JSON that
+ * is strict JSON. */
 #include <string.h>
 
 #include "fuzz.h"
 #include "hooks/proxy.h"
+#include "hooks/proxy_spoll.h"
 #include "proto/json_check.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -21,7 +23,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned sel = data[0];
 
     memset(&r, 0, sizeof(r));
-    if (sel < 0xF0) {
+    if (sel >= 0xE0 && sel < 0xF0) {
+        lc_spoll_reply_t sr;
+        memset(&sr, 0, sizeof(sr));
+        if (lc_proxy_spoll_parse(body, len, &sr) == 0 && !sr.is_error) {
+            for (size_t i = 0; i < sr.n_items; i++) {
+                FUZZ_CHECK(sr.items[i].key != NULL);
+                if (sr.items[i].data != NULL)
+                    FUZZ_CHECK(lc_json_check(sr.items[i].data, sr.items[i].data_len, NULL));
+            }
+        }
+        lc_proxy_spoll_reply_free(&sr);
+        return 0;
+    }
+    if (sel < 0xE0) {
         lc_proxy_kind kind = (lc_proxy_kind)(sel % 6);
         if (lc_proxy_parse(kind, body, len, &r) == 0 && r.type == LC_PROXY_RESULT) {
             /* base64 twins decode to bytes; raw JSON is checked at the door */

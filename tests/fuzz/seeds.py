@@ -39,7 +39,16 @@ for i, c in enumerate([
         '{"id":7,"rpc":{"method":"m","data":"s"}}\n{"send":{"data":{}}}\n{}',
         '{"id":8,"refresh":{"token":"x"}}\n{"id":9,"sub_refresh":{"channel":"a","token":"y"}}\n'
         '{"id":10,"unsubscribe":{"channel":"a"}}',
-        '{"id":11,"publish":{"channel":"room\\u0000x","data":{}}}']):
+        '{"id":11,"publish":{"channel":"room\\u0000x","data":{}}}',
+        '{"id":12,"subscribe":{"channel":"cursors:r","type":1,"phase":2,"cursor":"c1",'
+        '"limit":50,"delta":"fossil"}}\n{"id":13,"subscribe":{"channel":"cursors:r","type":1,'
+        '"phase":1,"offset":4,"epoch":"e","recover":true}}',
+        '{"id":14,"publish":{"channel":"cursors:r","type":1,"key":"u1","data":{"x":1}}}\n'
+        '{"id":15,"publish":{"channel":"cursors:r","type":1,"key":"u1","removed":true}}',
+        '{"id":16,"subscribe":{"channel":"votes:p","type":4}}\n{"id":17,"sub_refresh":'
+        '{"channel":"votes:p","type":1,"track":[{"signature":"1:2:ab","items":[{"key":"a"},'
+        '{"key":"b","version":3}]}]}}\n{"id":18,"sub_refresh":{"channel":"votes:p","type":2,'
+        '"untrack":["a"]}}']):
     w('proto', str(i), c)
 
 for i, c in enumerate([
@@ -92,7 +101,13 @@ for i, (k, b) in enumerate([
         (0, '{"disconnect":{"code":4000,"reason":"r"}}'),
         (0xF0, '{"auth":"k:s","channel_data":"{\\"user_id\\":1,\\"user_info\\":{\\"n\\":\\"x\\"}}"}'),
         (0xF1, '{"channel_data":{"user_id":"1","user_info":{"name":"a"}}}'),
-        (0xF2, 'true')]):
+        (0xF2, 'true'),
+        (3, '{"result":{"key":"k2","data":{"x":1},"score":-7,"tags":{"t":"v"},"key_mode":"if_new",'
+            '"stream_data":{"d":1},"idempotency_key":"i","version":3,"version_epoch":"e",'
+            '"delta":true}}'),
+        (0xE0, '{"result":{"epoch":"e1","items":[{"key":"a","data":{"votes":1},"version":2},'
+               '{"key":"b","removed":true},{"key":"c","b64data":"eyJ4IjoxfQ=="}]}}'),
+        (0xE1, '{"error":{"code":1000,"message":"backend unavailable"}}')]):
     w('proxy', str(i), bytes([k]) + b.encode())
 
 for i, (k, b) in enumerate([
