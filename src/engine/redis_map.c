@@ -16,7 +16,6 @@
  * key_ttl / 3, in one script call per shard and round; when the last hold of this worker goes
  * it stops, and the key expires key_ttl after the last holder on any node stopped — also when
  * that node died. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,26 +266,36 @@ int lc__redis_map_write(lc_engine_t *e, const lc_map_write_req_t *req, lc_map_wr
     snprintf(st, sizeof(st), "%lld", (long long)req->opts.stream_ttl_ms);
     snprintf(mt, sizeof(mt), "%lld", (long long)req->opts.meta_ttl_ms);
     snprintf(kt, sizeof(kt), "%lld", (long long)req->opts.key_ttl_ms);
-    int64_t ittl = req->idempotent_ttl_ms > 0 ? req->idempotent_ttl_ms
-                                              : r->cfg->map_idempotent_result_ttl_ms;
+    int64_t ittl =
+        req->idempotent_ttl_ms > 0 ? req->idempotent_ttl_ms : r->cfg->map_idempotent_result_ttl_ms;
     snprintf(rttl, sizeof(rttl), "%lld", (long long)(ittl > 0 ? ittl : 300000));
     lc__redis_random_epoch(epoch);
-    const char *mode = !write || req->key_mode == LC_MAP_KEY_ANY     ? ""
-                       : req->key_mode == LC_MAP_KEY_IF_NEW ? "n"
-                                                            : "e";
+    const char *mode = !write || req->key_mode == LC_MAP_KEY_ANY ? ""
+                       : req->key_mode == LC_MAP_KEY_IF_NEW      ? "n"
+                                                                 : "e";
     lc__rslot_t *s = lc__redis_slot(r);
     const char *op = hold_op(s, req, c->shard);
     const char *vep = write && req->version_epoch ? req->version_epoch : "";
-    const char *argv[21] = {cl.data,         idem ? result.data : cl.data,
-                            r->rc->prefix,   NULL,
-                            NULL,            op,
-                            head.data,       shead.len ? shead.data : "",
-                            tail.data,       score,
-                            mode,            maxk,
-                            ver,             vep,
-                            ss,              st,
-                            mt,              kt,
-                            epoch,           mid.data,
+    const char *argv[21] = {cl.data,
+                            idem ? result.data : cl.data,
+                            r->rc->prefix,
+                            NULL,
+                            NULL,
+                            op,
+                            head.data,
+                            shead.len ? shead.data : "",
+                            tail.data,
+                            score,
+                            mode,
+                            maxk,
+                            ver,
+                            vep,
+                            ss,
+                            st,
+                            mt,
+                            kt,
+                            epoch,
+                            mid.data,
                             idem ? rttl : ""};
     size_t lens[21];
     for (int i = 0; i < 21; i++)
@@ -346,7 +355,7 @@ static void on_read(lc__rconn_t *c, redisReply *reply, void *arg)
     if (ck->len > 0 && ck->len <= CURSOR_KEY_MAX) {
         /* the index holds -score when ordered, 0 otherwise */
         double idx = strtod(reply->element[4]->str, NULL);
-        long long score = m->ordered ? -llround(idx) : 0;
+        long long score = m->ordered ? -(long long)(idx < 0 ? idx - 0.5 : idx + 0.5) : 0;
         snprintf(cursor, sizeof(cursor), "%lld:%.*s", score, (int)ck->len, ck->str);
         res.cursor = cursor;
     }
@@ -446,9 +455,8 @@ int lc__redis_map_read(lc_engine_t *e, const lc_map_read_req_t *req, lc_map_read
     lc_buf_t cl = LC_BUF_INIT;
     int rc = key_of(r, &cl, "cleanup");
     if (!rc) {
-        const char *argv[13] = {cl.data, r->rc->prefix, req->channel, epoch, mt,
-                                op,      limit,         maxb,         maxo,  has ? "1" : "0",
-                                score,   after,         st};
+        const char *argv[13] = {cl.data, r->rc->prefix, req->channel,    epoch, mt,    op, limit,
+                                maxb,    maxo,          has ? "1" : "0", score, after, st};
         size_t lens[13];
         for (int i = 0; i < 13; i++)
             lens[i] = strlen(argv[i]);

@@ -28,7 +28,8 @@
     "  local b = p .. '.map.'\n"                                                                   \
     "  return {meta = b .. 'meta.' .. ch, state = b .. 'state.' .. ch, idx = b .. 'index.' .. "    \
     "ch,\n"                                                                                        \
-    "    exp = b .. 'expire.' .. ch, ver = b .. 'version.' .. ch, stream = b .. 'stream.' .. ch}\n" \
+    "    exp = b .. 'expire.' .. ch, ver = b .. 'version.' .. ch, stream = b .. 'stream.' .. "     \
+    "ch}\n"                                                                                        \
     "end\n"                                                                                        \
     "local function le(a, b)\n"                                                                    \
     "  for i = 1, math.min(#a, #b) do\n"                                                           \
@@ -43,10 +44,9 @@
     "  redis.call('del', k.state, k.idx, k.exp, k.ver, k.stream)\n"                                \
     "  redis.call('hset', k.meta, 'e', new_epoch, 's', 0)\n"                                       \
     "  return new_epoch, true\n"                                                                   \
-    "end\n"                                                                                        \
-    /* lifetimes after a change: an empty channel keeps its position meta ttl; a channel whose   \
-     * keys all expire disappears key ttl + meta ttl after its last change at the latest (a     \
-     * safety net when no cleanup runs); a persistent one stays */                               \
+    "end\n" /* lifetimes after a change: an empty channel keeps its position meta ttl; a channel   \
+             * whose keys all expire disappears key ttl + meta ttl after its last change at the                        \
+             * latest (a safety net when no cleanup runs); a persistent one stays */                                       \
     "local function settle(k, kt, mt)\n"                                                           \
     "  local all = {k.meta, k.state, k.idx, k.exp, k.ver}\n"                                       \
     "  if redis.call('hlen', k.state) == 0 then\n"                                                 \
@@ -80,8 +80,7 @@
  * epoch, 13 stream size, 14 stream ttl, 15 meta ttl, 16 key ttl, 17 new epoch, 18 delivery
  * middle (envelope after its offset, up to the pub), 19 result ttl ("" = no idempotency).
  * Returns {top offset, epoch, suppress reason or "" or "too_big"}. */
-const char lc__redis_map_write_lua[] =
-    PRELUDE
+const char lc__redis_map_write_lua[] = PRELUDE
     "local p, ch, key, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
     "if ARGV[19] ~= '' then\n"
     "  local prev = redis.call('get', KEYS[2])\n"
@@ -159,8 +158,7 @@ const char lc__redis_map_write_lua[] =
  * 8 max offset, 9 after a cursor / since given (0/1), 10 cursor index score / since offset,
  * 11 cursor key / since epoch / the key, 12 stream ttl. Returns {top, epoch, number of keys,
  * position gone (0/1), next cursor's index score, next cursor's key, Publications...}. */
-const char lc__redis_map_read_lua[] =
-    PRELUDE
+const char lc__redis_map_read_lua[] = PRELUDE
     "local k = chkeys(ARGV[1], ARGV[2])\n"
     "local epoch, created = ensure(k, ARGV[3])\n"
     "if created and tonumber(ARGV[4]) > 0 then redis.call('pexpire', k.meta, ARGV[4]) end\n"
@@ -242,8 +240,7 @@ const char lc__redis_map_read_lua[] =
  * batch channels whose earliest expiry has come, at most batch keys each, each removal a
  * change like an explicit one; a channel with more left stays due for the next round. Returns
  * the number of keys removed. */
-const char lc__redis_map_cleanup_lua[] =
-    PRELUDE
+const char lc__redis_map_cleanup_lua[] = PRELUDE
     "local now = now_ms()\n"
     "local batch = tonumber(ARGV[2])\n"
     "local chans = redis.call('zrangebyscore', KEYS[1], '-inf', now, 'LIMIT', 0, batch)\n"
@@ -286,19 +283,19 @@ const char lc__redis_map_cleanup_lua[] =
 /* TOUCH. KEYS: cleanup set. ARGV: prefix, then (channel, key, key ttl ms) triples: the keys
  * this node holds live key ttl from now (no change, nothing delivered). Returns how many of
  * the keys exist. */
-const char lc__redis_map_touch_lua[] = PRELUDE
-    "local now = now_ms()\n"
-    "local n = 0\n"
-    "for i = 2, #ARGV - 2, 3 do\n"
-    "  local ch, key, kt = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])\n"
-    "  local k = chkeys(ARGV[1], ch)\n"
-    "  if redis.call('hexists', k.state, key) == 1 then\n"
-    "    expire_at(k, KEYS[1], ch, key, now + kt)\n"
-    "    settle(k, kt, tonumber(redis.call('hget', k.meta, 'mt') or '0'))\n"
-    "    n = n + 1\n"
-    "  end\n"
-    "end\n"
-    "return n\n";
+const char lc__redis_map_touch_lua[] =
+    PRELUDE "local now = now_ms()\n"
+            "local n = 0\n"
+            "for i = 2, #ARGV - 2, 3 do\n"
+            "  local ch, key, kt = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])\n"
+            "  local k = chkeys(ARGV[1], ch)\n"
+            "  if redis.call('hexists', k.state, key) == 1 then\n"
+            "    expire_at(k, KEYS[1], ch, key, now + kt)\n"
+            "    settle(k, kt, tonumber(redis.call('hget', k.meta, 'mt') or '0'))\n"
+            "    n = n + 1\n"
+            "  end\n"
+            "end\n"
+            "return n\n";
 
 /* CLEAR. KEYS: cleanup set. ARGV: prefix, channel. Everything of the channel goes; its next
  * write or read starts a new epoch. */
