@@ -45,8 +45,8 @@
     "  redis.call('hset', k.meta, 'e', new_epoch, 's', 0)\n"                                       \
     "  return new_epoch, true\n"                                                                   \
     "end\n" /* lifetimes after a change: an empty channel keeps its position meta ttl; a channel   \
-             * whose keys all expire disappears key ttl + meta ttl after its last change at the                        \
-             * latest (a safety net when no cleanup runs); a persistent one stays */                                       \
+             * whose keys all expire disappears key ttl + meta ttl after its last change at the    \
+             * latest (a safety net when no cleanup runs); a persistent one stays */               \
     "local function settle(k, kt, mt)\n"                                                           \
     "  local all = {k.meta, k.state, k.idx, k.exp, k.ver}\n"                                       \
     "  if redis.call('hlen', k.state) == 0 then\n"                                                 \
@@ -192,28 +192,29 @@ const char lc__redis_map_read_lua[] = PRELUDE
     "    end\n"
     "    rank = lo\n"
     "  end\n"
+    /* a page, then whether an entry it may give follows (entries written after max_offset
+     * are left out: the catch-up brings them) */
     "  local total = redis.call('zcard', k.idx)\n"
-    "  local taken, bytes, ls, lk = 0, 0, nil, nil\n"
-    "  while rank < total and taken < limit and (maxb == 0 or bytes < maxb) do\n"
-    "    local batch = redis.call('zrange', k.idx, rank, rank + limit - taken - 1, "
-    "'WITHSCORES')\n"
+    "  local taken, bytes, ls, lk, more = 0, 0, nil, nil, false\n"
+    "  while rank < total and not more do\n"
+    "    local batch = redis.call('zrange', k.idx, rank, rank + limit - 1, 'WITHSCORES')\n"
     "    if #batch == 0 then break end\n"
     "    local members = {}\n"
     "    for i = 1, #batch, 2 do members[#members + 1] = batch[i] end\n"
     "    local vals = redis.call('hmget', k.state, unpack(members))\n"
     "    for i = 1, #members do\n"
-    "      rank = rank + 1\n"
     "      if vals[i] then\n"
     "        local off, pub = entry(vals[i])\n"
     "        if maxoff == 0 or off <= maxoff then\n"
+    "          if taken >= limit or (maxb > 0 and bytes >= maxb) then more = true break end\n"
     "          res[#res + 1] = pub\n"
     "          taken, bytes, ls, lk = taken + 1, bytes + #pub, batch[2 * i], members[i]\n"
-    "          if taken >= limit or (maxb > 0 and bytes >= maxb) then break end\n"
     "        end\n"
     "      end\n"
+    "      rank = rank + 1\n"
     "    end\n"
     "  end\n"
-    "  if rank < total and lk then res[5], res[6] = ls, lk end\n"
+    "  if more then res[5], res[6] = ls, lk end\n"
     "  return res\n"
     "end\n"
     "local st = tonumber(ARGV[12])\n"

@@ -83,7 +83,8 @@ static bool healthy_now(void)
     return eng->vt->healthy(eng);
 }
 
-/* --- redis-server ------------------------------------------------------------------------------ */
+/* --- redis-server ------------------------------------------------------------------------------
+ */
 
 static int free_port(void)
 {
@@ -103,8 +104,8 @@ static void redis_start(void)
     assert_true(redis_port > 0);
     char port[16];
     snprintf(port, sizeof(port), "%d", redis_port);
-    char *argv[] = {"redis-server", "--port",   port, "--bind", "127.0.0.1", "--save",
-                    "",             "--appendonly", "no", "--dir",  "/tmp",      NULL};
+    char *argv[] = {"redis-server", "--port", port,    "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no",     "--dir", "/tmp",   NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
@@ -282,12 +283,15 @@ static rgot_t stream(const char *ch, const lc_map_opts_t *o, bool has_since, uin
     return do_read(&q);
 }
 
-static const lc_map_opts_t durable = {
-    .stream_size = 3, .stream_ttl_ms = 60000, .meta_ttl_ms = 60000, .key_ttl_ms = 60000,
-    .max_keys = 4};
+static const lc_map_opts_t durable = {.stream_size = 3,
+                                      .stream_ttl_ms = 60000,
+                                      .meta_ttl_ms = 60000,
+                                      .key_ttl_ms = 60000,
+                                      .max_keys = 4};
 static const lc_map_opts_t persistent = {.stream_size = 100, .stream_ttl_ms = 60000};
 
-/* --- tests ------------------------------------------------------------------------------------- */
+/* --- tests -------------------------------------------------------------------------------------
+ */
 
 static void test_state_pages_and_cursors(void **state)
 {
@@ -333,6 +337,17 @@ static void test_state_pages_and_cursors(void **state)
     q.max_offset = 3;
     rgot_t early = do_read(&q);
     assert_int_equal(early.n, 3); /* e, a, d: offsets 1..3 */
+    q.limit = 3;
+    assert_string_equal(do_read(&q).cursor, ""); /* later keys left out: no page follows */
+    q.limit = 2;
+    rgot_t e1 = do_read(&q);
+    assert_string_equal(e1.cursor, "0:d");
+    q.cursor = e1.cursor;
+    rgot_t e2 = do_read(&q);
+    assert_int_equal(e2.n, 1);
+    assert_non_null(strstr(e2.pubs[0], "\"key\":\"e\""));
+    assert_string_equal(e2.cursor, "");
+    q.cursor = NULL;
     q.max_offset = 0;
     q.max_bytes = 10;
     rgot_t small = do_read(&q);
