@@ -136,7 +136,7 @@ t('pages with cursors, across nodes, by key and by score', async () => {
   assert.ok(!p2.cursor);
 });
 
-t('key_mode, versions, idempotency and max_keys are decided in Redis', async () => {
+t('key_mode and max_keys are decided in Redis', async () => {
   const [a, b] = nodes;
   const ch = 'board:modes';
   const n1 = await call(a, 'map_publish', { channel: ch, key: 'k', data: { v: 1 }, key_mode: 'if_new' });
