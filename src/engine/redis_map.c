@@ -28,6 +28,10 @@
 #define CURSOR_KEY_MAX 4096
 /* Hold refreshes per script call. */
 #define TOUCH_BATCH 100
+#ifndef LC_MAP_IDEM_KEY_MAX
+/* idempotency_key and version_epoch are kept in Redis: bounded as by the memory engine */
+#define LC_MAP_IDEM_KEY_MAX 256
+#endif
 
 typedef struct mcall {
     lc_map_write_cb wcb;
@@ -205,7 +209,9 @@ int lc__redis_map_write(lc_engine_t *e, const lc_map_write_req_t *req, lc_map_wr
                         void *arg)
 {
     lc__redis_t *r = lc_container_of(e, lc__redis_t, base);
-    if (!req->channel || req->chlen == 0 || !req->key || req->keylen == 0)
+    if (!req->channel || req->chlen == 0 || !req->key || req->keylen == 0 ||
+        (req->idempotency_key && strlen(req->idempotency_key) > LC_MAP_IDEM_KEY_MAX) ||
+        (req->version_epoch && strlen(req->version_epoch) > LC_MAP_IDEM_KEY_MAX))
         return LC_EINVAL;
     int err = 0;
     lc__rconn_t *c = lc__redis_conn(r, req->channel, req->chlen, &err);

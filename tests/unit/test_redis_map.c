@@ -460,6 +460,12 @@ static void test_write_modes(void **state)
     assert_int_equal(repeat.res.pos.offset, first.res.pos.offset);
     assert_string_equal(repeat.res.pos.epoch, first.res.pos.epoch);
 
+    char longkey[300];
+    memset(longkey, 'x', sizeof(longkey) - 1);
+    longkey[sizeof(longkey) - 1] = '\0';
+    r.idempotency_key = longkey;
+    assert_int_equal(eng->vt->map_write(eng, &r, on_write, NULL), LC_EINVAL);
+
     /* max_keys 4 (k, v, i, other): a fifth key fails, a known key is still written */
     wgot_t full = put("modes", "fifth", "{}", &durable);
     assert_int_equal(full.err, LC_ETOOBIG);
