@@ -156,7 +156,7 @@ t('a key TTL expiry is a removal seen on both nodes', async () => {
   const [a, b] = nodes;
   const ch = 'short:ttl';
   const w = await call(a, 'map_publish', { channel: ch, key: 'gone', data: { v: 1 } });
-  await waitUntil(async () => (await call(b, 'map_stats', { channel: ch })).num_keys === 0, 5000);
+  await waitUntil(async () => (await call(b, 'map_stats', { channel: ch })).num_keys === 0, { timeoutMs: 5000, what: 'the key to expire' });
   const sa = await call(a, 'map_read_state', { channel: ch });
   assert.equal(sa.entries.length, 0);
   const stream = await call(b, 'map_read_stream', { channel: ch, since_offset: w.offset, since_epoch: w.epoch });
