@@ -536,7 +536,7 @@ static void test_holds(void **state)
 {
     (void)state;
     lc_map_opts_t o = durable;
-    o.key_ttl_ms = 450;
+    o.key_ttl_ms = 900;
     o.max_keys = 0;
     /* two holds (two connections of a user on this node) */
     lc_map_write_req_t r = wreq("users", "u1", NULL, &o);
@@ -545,17 +545,17 @@ static void test_holds(void **state)
     assert_false(do_write(&r).res.suppressed);
     assert_string_equal(do_write(&r).reason, "key_exists");
     /* held: re-touched every key_ttl / 3, it outlives its TTL several times */
-    run_for(1500);
+    run_for(2500);
     assert_int_equal(page("users", &o, NULL, 10).num_keys, 1);
     lc_map_write_req_t rel = wreq("users", "u1", NULL, &o);
     rel.hold = -1;
     wgot_t one = do_write(&rel);
     assert_true(one.res.suppressed);
-    run_for(900);
+    run_for(1500);
     assert_int_equal(page("users", &o, NULL, 10).num_keys, 1); /* the other hold remains */
     do_write(&rel);
     /* the last hold gone: the key expires its TTL later */
-    uint64_t end = uv_now(&loop) + 3000;
+    uint64_t end = uv_now(&loop) + 5000;
     while (page("users", &o, NULL, 10).num_keys != 0 && uv_now(&loop) < end)
         run_for(50);
     assert_int_equal(page("users", &o, NULL, 10).num_keys, 0);
