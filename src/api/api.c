@@ -200,7 +200,7 @@ uint32_t lc__api_get_int(const cJSON *p, const char *key, int64_t min, int64_t m
 
 bool lc__api_json_ok(const char *body, size_t len)
 {
-    static const char *const data_only[] = {"data", NULL};
+    static const char *const data_only[] = {"data", "stream_data", NULL};
     lc_json_check_t chk;
     if (body == NULL || !lc_json_check(body, len, &chk))
         return false;

@@ -85,21 +85,55 @@ static uint32_t map_channel_key(lc__api_cmd_t *c, const cJSON *p, map_target_t *
     return code ? code : get_key(p, &t->mo, required, key);
 }
 
-/* Options of Centrifugo's map_publish Lucent does not implement: refused, not ignored. */
-static uint32_t refuse_unserved(const cJSON *p)
+/* Binary payloads cannot reach JSON clients, the only kind Lucent serves: refused, not
+ * ignored. */
+static uint32_t refuse_binary(const cJSON *p)
 {
-    static const char *const unserved[] = {"idempotency_key", "version", "version_epoch",
-                                           "stream_data",     "b64data", "b64stream_data"};
-    for (size_t i = 0; i < sizeof(unserved) / sizeof(unserved[0]); i++) {
-        const cJSON *it = cJSON_GetObjectItemCaseSensitive(p, unserved[i]);
-        if (it && !cJSON_IsNull(it) && !(cJSON_IsString(it) && !it->valuestring[0]) &&
-            !(cJSON_IsNumber(it) && it->valuedouble == 0))
-            return lc__api_bad(unserved[i], "not supported by Lucent");
+    static const char *const binary[] = {"b64data", "b64stream_data"};
+    for (size_t i = 0; i < sizeof(binary) / sizeof(binary[0]); i++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(p, binary[i]);
+        if (it && !cJSON_IsNull(it) && !(cJSON_IsString(it) && !it->valuestring[0]))
+            return lc__api_bad(binary[i], "binary payloads are not supported by Lucent");
     }
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(p, "delta");
-    if (cJSON_IsTrue(d))
-        return lc__api_bad("delta", "deltas are not served on map channels");
     return 0;
+}
+
+/* idempotency_key (map_publish and map_remove): a string of at most LC_MAP_IDEM_KEY_MAX bytes. */
+static uint32_t get_idem_key(const cJSON *p, lc_map_write_req_t *req)
+{
+    uint32_t code = lc__api_get_str(p, "idempotency_key", &req->idempotency_key);
+    if (!code && req->idempotency_key && strlen(req->idempotency_key) > LC_MAP_IDEM_KEY_MAX)
+        code = lc__api_bad("idempotency_key", "longer than 256 bytes");
+    return code;
+}
+
+/* map_publish's version, version_epoch, stream_data (raw JSON, byte for byte like data) and
+ * delta. delta is a hint: a map channel's subscribers get whole values (see README). */
+static uint32_t get_write_extras(const char *params, size_t len, const cJSON *p,
+                                 const map_target_t *t, lc_map_write_req_t *req)
+{
+    int64_t version = 0;
+    bool delta = false;
+    uint32_t code = get_idem_key(p, req);
+    if (!code)
+        code = lc__api_get_int(p, "version", 0, INT64_MAX, &version);
+    if (!code)
+        code = lc__api_get_str(p, "version_epoch", &req->version_epoch);
+    if (!code && req->version_epoch && strlen(req->version_epoch) > LC_MAP_IDEM_KEY_MAX)
+        code = lc__api_bad("version_epoch", "longer than 256 bytes");
+    /* as in Centrifugo: versions need a change stream, which map.mode ephemeral has not */
+    if (!code && version > 0 && t->mo.mode == LC_MAP_MODE_EPHEMERAL)
+        code = lc__api_bad("version", "needs map.mode durable or persistent");
+    /* null is absent, as for every field */
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(p, "stream_data");
+    if (!code && sd && !cJSON_IsNull(sd))
+        code = lc__api_get_raw(params, len, "stream_data", &req->stream_data);
+    if (!code && req->stream_data.p && req->stream_data.len == 0)
+        code = lc__api_bad("stream_data", "empty");
+    if (!code)
+        code = lc__api_get_bool(p, "delta", &delta);
+    req->version = (uint64_t)version;
+    return code;
 }
 
 static void on_written(void *arg, int err, const lc_map_write_res_t *res)
@@ -152,7 +186,7 @@ void lc__api_map_publish(lc__api_cmd_t *c, const char *params, size_t len, const
     int64_t score = 0;
     uint32_t code = map_channel_key(c, p, &t, &req.opts, true, &key);
     if (!code)
-        code = refuse_unserved(p);
+        code = refuse_binary(p);
     if (!code)
         code = lc__api_get_raw(params, len, "data", &req.pub.data);
     if (!code && !req.pub.data.p)
@@ -169,6 +203,8 @@ void lc__api_map_publish(lc__api_cmd_t *c, const char *params, size_t len, const
         else
             code = lc__api_bad("key_mode", "expected \"if_new\" or \"if_exists\"");
     }
+    if (!code)
+        code = get_write_extras(params, len, p, &t, &req);
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(p, "tags");
     if (!code && tags && !cJSON_IsNull(tags)) {
         const cJSON *tag;
@@ -193,6 +229,8 @@ void lc__api_map_remove(lc__api_cmd_t *c, const char *params, size_t len, const 
     lc_map_write_req_t req;
     memset(&req, 0, sizeof(req));
     uint32_t code = map_channel_key(c, p, &t, &req.opts, true, &key);
+    if (!code)
+        code = get_idem_key(p, &req);
     if (refused(c, code))
         return;
     req.remove = true;

@@ -194,7 +194,7 @@ static uint32_t read_params(sess_op_t *op, const char *params, size_t len, const
         return code;
 
     lc_ns_opts_t scratch;
-    const lc_ns_opts_t *ns;
+    const lc_ns_opts_t *ns = NULL;
     const char *channel = NULL;
     if ((op->kind == SESS_SUBSCRIBE || op->kind == SESS_UNSUBSCRIBE) &&
         (code = lc__api_get_channel(op->api, p, &channel, &scratch, &ns)))
@@ -202,6 +202,13 @@ static uint32_t read_params(sess_op_t *op, const char *params, size_t len, const
     /* Nobody to act on. */
     if ((!user || !*user) && (!client || !*client))
         return lc__api_bad("user", "required (or client)");
+    /* Map and shared poll channels are subscribed by their clients only (their phases and
+     * track): never an ordinary stream subscription in their place. */
+    if (op->kind == SESS_SUBSCRIBE && ns &&
+        (lc_config_map_type(ns->subscription_type) ||
+         ns->subscription_type == LC_SUB_TYPE_SHARED_POLL))
+        return lc__api_bad("channel", "map and shared poll channels take no server-side "
+                                      "subscription (the client subscribes)");
     op->target.user = keep_str(op, user);
     op->target.client = keep_str(op, client);
     op->channel = keep_str(op, channel);

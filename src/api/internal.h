@@ -120,7 +120,8 @@ uint32_t lc__api_get_bool(const cJSON *p, const char *key, bool *out);
 /* An integer within [min, max] (exact in a double, so |v| <= 2^53). */
 uint32_t lc__api_get_int(const cJSON *p, const char *key, int64_t min, int64_t max, int64_t *out);
 /* Whether a request body (or one legacy command) is strict JSON (proto/json_check.h) with
- * \u0000 only inside `data` values: channels, users and the other names are C strings. */
+ * \u0000 only inside `data` (and map_publish `stream_data`) values: channels, users and the
+ * other names are C strings. */
 bool lc__api_json_ok(const char *body, size_t len);
 /* Raw JSON text of a field, or absent (out->p NULL). */
 uint32_t lc__api_get_raw(const char *params, size_t len, const char *key, lc_raw_t *out);

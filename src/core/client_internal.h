@@ -2,8 +2,8 @@
  * expiry), client_wait.c (the one pending asynchronous step: decisions, engine calls),
  * client_connect.c (connect, refresh), client_sub.c (subscriptions), client_expiry.c
  * (subscription expiry), client_channel.c (publish, rpc, sub_refresh), client_read.c
- * (history, presence) and ops.c (node-wide operations of the server API); not for
- * other modules. */
+ * (history, presence), client_map*.c (map subscriptions and writes) and ops.c (node-wide
+ * operations of the server API); not for other modules. */
 #ifndef LC_CORE_CLIENT_INTERNAL_H
 #define LC_CORE_CLIENT_INTERNAL_H
 
@@ -276,6 +276,10 @@ typedef struct lc_conn_subs {
     lc_raw_t data; /* connect result data */
     int64_t exp;   /* the connection's expiry (Unix s), 0 = none */
 } lc_conn_subs_t;
+/* Why a channel with options o takes no server-side subscription (connect channels/subs, the
+ * personal channel, a unidirectional request, the server API), or NULL when it does: map and
+ * shared poll channels are subscribed by their clients only, as upstream serves them. */
+const char *lc__client_server_side_refusal(const lc_ns_opts_t *o);
 /* The server-side subscriptions of a connect (the grant's, the personal channel, and for
  * unidirectional connects the request's own), then the connect reply or push. Returns like a
  * handler. */

@@ -15,9 +15,9 @@
  *
  * Map writes by clients (publish type 1, with `key` and `removed`), presence entries in the
  * map_clients / map_users channels named by a namespace's prefixes, and the cleanup when a
- * subscription ends live here too. The engine calls assume an engine that answers at once
- * (the memory engine; the Redis engine keeps no map channels and answers 108). */
-#include "core/client_internal.h"
+ * subscription ends live in client_map_write.c; going live in client_map_live.c. Every engine
+ * call may be answered at once (memory) or later (Redis): see client_map_internal.h. */
+#include "core/client_map_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,34 +26,16 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
-#include "util/metrics.h"
 
-enum { PHASE_LIVE = 0, PHASE_STREAM = 1, PHASE_STATE = 2 };
+enum {
+    PHASE_LIVE = LC_MAP_PHASE_LIVE,
+    PHASE_STREAM = LC_MAP_PHASE_STREAM,
+    PHASE_STATE = LC_MAP_PHASE_STATE
+};
 
 /* A state page is cut at about this many bytes of entries (the page then holds fewer than
  * `limit`): a page of huge values stays one bounded frame. */
 #define STATE_PAGE_BYTES ((size_t)512 * 1024)
-
-/* A map subscribe walk in progress (the state and stream phases before live). */
-struct lc_map_walk {
-    struct lc_map_walk *next;
-    int type;
-    bool captured; /* the first state page fixed epoch and offset */
-    char epoch[LC_EPOCH_MAX];
-    uint64_t offset;
-    bool start_captured; /* the first stream page fixed the stream's top */
-    uint64_t stream_start;
-    int64_t started_ms;
-    /* what the walk's decision granted, for the live reply and the subscription */
-    int64_t exp;        /* subscription expiry (Unix s), 0 = none */
-    bool proxy_refresh; /* the sub_refresh proxy prolongs it */
-    char *info;         /* channel info (raw JSON), NULL = none */
-    size_t info_len;
-    char *data; /* subscribe result data (raw JSON), NULL = none */
-    size_t data_len;
-    size_t chlen;
-    char channel[];
-};
 
 static void walk_free(lc_map_walk_t *w)
 {
@@ -62,7 +44,7 @@ static void walk_free(lc_map_walk_t *w)
     free(w);
 }
 
-static char *dup_raw(lc_raw_t r, size_t *len)
+char *lc__map_dup_raw(lc_raw_t r, size_t *len)
 {
     *len = 0;
     if (!r.p || !r.len)
@@ -83,11 +65,11 @@ static void walk_grant(lc_map_walk_t *w, const lc_verdict_t *v)
         return;
     w->exp = v->expire_at;
     w->proxy_refresh = v->refresh_by_proxy;
-    w->info = dup_raw(v->info, &w->info_len);
-    w->data = dup_raw(v->data, &w->data_len);
+    w->info = lc__map_dup_raw(v->info, &w->info_len);
+    w->data = lc__map_dup_raw(v->data, &w->data_len);
 }
 
-static lc_map_walk_t *walk_find(lc_client_t *c, const char *ch, size_t len)
+lc_map_walk_t *lc__map_walk_find(lc_client_t *c, const char *ch, size_t len)
 {
     for (lc_map_walk_t *w = c->x ? c->x->map_walks : NULL; w; w = w->next)
         if (w->chlen == len && memcmp(w->channel, ch, len) == 0)
@@ -95,7 +77,7 @@ static lc_map_walk_t *walk_find(lc_client_t *c, const char *ch, size_t len)
     return NULL;
 }
 
-static void walk_drop(lc_client_t *c, const char *ch, size_t len)
+void lc__map_walk_drop(lc_client_t *c, const char *ch, size_t len)
 {
     if (!c->x)
         return;
@@ -145,7 +127,7 @@ static void walk_sweep(lc_client_t *c)
 /* A fresh walk for ch (replacing one left over). NULL on OOM. */
 static lc_map_walk_t *walk_start(lc_client_t *c, const char *ch, size_t len, int type)
 {
-    walk_drop(c, ch, len);
+    lc__map_walk_drop(c, ch, len);
     lc_client_x_t *x = lc__client_x(c);
     lc_map_walk_t *w = x ? calloc(1, sizeof(*w) + len + 1) : NULL;
     if (!w)
@@ -161,7 +143,7 @@ static lc_map_walk_t *walk_start(lc_client_t *c, const char *ch, size_t len, int
 
 void lc__client_map_forget(lc_client_t *c, const char *channel)
 {
-    walk_drop(c, channel, strlen(channel));
+    lc__map_walk_drop(c, channel, strlen(channel));
 }
 
 void lc__client_map_free_walks(lc_client_x_t *x)
@@ -173,50 +155,178 @@ void lc__client_map_free_walks(lc_client_x_t *x)
     }
 }
 
-/* --- engine calls (answered at once) ------------------------------------------------------ */
-
-typedef struct read_now {
-    bool done;
-    int err;
-    lc_stream_pos_t top;
-    lc_rcbuf_t **pubs;
-    size_t n;
-    char *cursor;
-} read_now_t;
-
-static void on_read_now(void *arg, int err, const lc_map_read_res_t *res)
+/* The namespace subscription_type of a subscribe `type` (1 map, 2 map_clients, 3 map_users). */
+static int ns_type(int32_t wire)
 {
-    read_now_t *r = arg;
-    r->done = true;
-    r->err = err;
-    r->top = res->top;
+    return wire == 1   ? LC_SUB_TYPE_MAP
+           : wire == 2 ? LC_SUB_TYPE_MAP_CLIENTS
+           : wire == 3 ? LC_SUB_TYPE_MAP_USERS
+                       : -1;
+}
+
+/* --- engine calls: answered at once or later ------------------------------------------------ */
+
+void lc__map_got_free(lc_map_got_t *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        lc_rcbuf_unref(g->pubs[i]);
+    free(g->pubs);
+    free(g->cursor);
+    memset(g, 0, sizeof(*g));
+}
+
+static void got_keep(lc_map_got_t *g, int err, const lc_map_read_res_t *res)
+{
+    lc__map_got_free(g);
+    g->done = true;
+    g->err = err;
+    if (!res)
+        return;
+    g->top = res->top;
     if (err == 0 && res->n) {
         // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
-        r->pubs = malloc(res->n * sizeof(*r->pubs));
-        if (!r->pubs) {
-            r->err = LC_ENOMEM;
+        g->pubs = malloc(res->n * sizeof(*g->pubs));
+        if (!g->pubs) {
+            g->err = LC_ENOMEM;
             return;
         }
         for (size_t i = 0; i < res->n; i++)
-            r->pubs[i] = lc_rcbuf_ref(res->pubs[i]);
-        r->n = res->n;
+            g->pubs[i] = lc_rcbuf_ref(res->pubs[i]);
+        g->n = res->n;
     }
-    if (res->cursor && res->cursor[0])
-        r->cursor = strdup(res->cursor);
+    if (res->cursor && res->cursor[0] && !(g->cursor = strdup(res->cursor)))
+        g->err = LC_ENOMEM;
 }
 
-static void read_free(read_now_t *r)
+lc_map_step_t *lc__map_step_new(void)
 {
-    for (size_t i = 0; i < r->n; i++)
-        lc_rcbuf_unref(r->pubs[i]);
-    free(r->pubs);
-    free(r->cursor);
-    memset(r, 0, sizeof(*r));
+    return calloc(1, sizeof(lc_map_step_t));
 }
 
-/* A read of channel ch: the state and stream phases and the catch-up before going live all
- * start from the same query, then set what they page by. */
-static void read_query(lc_map_read_req_t *q, const char *ch, size_t len, const lc_ns_map_t *mo)
+void lc__map_step_free(void *arg)
+{
+    lc_map_step_t *st = arg;
+    if (!st)
+        return;
+    /* the hub counts the channel by now, or the walk ended: give back the step's count */
+    if (st->held)
+        st->held->vt->channel_unsubscribe(st->held, st->held_ch, st->held_len);
+    free(st->held_ch);
+    lc__map_got_free(&st->got);
+    lc__map_got_free(&st->state);
+    free(st);
+}
+
+/* The engine answered the step in w->ctx: kept in st->got. At once, the starter goes on
+ * (step_started); later, the continuation runs here, or nothing when the session ended (the
+ * waiter frees st). */
+static void step_answered(lc_engine_wait_t *w, int err, const lc_map_read_res_t *res)
+{
+    lc_map_step_t *st = w->ctx;
+    bool async;
+    lc_client_t *c = lc__client_engine_answer(w, &async);
+    int r = LC_CMD_DONE;
+    if (!async || c) {
+        /* the step is the starter's again (at once), or the continuation's */
+        w->ctx = NULL;
+        w->ctx_free = NULL;
+        got_keep(&st->got, err, res);
+        if (async)
+            r = st->next(c, c->cmd, st);
+    }
+    lc__client_engine_end(w, r, async);
+}
+
+static void on_step_read(void *arg, int err, const lc_map_read_res_t *res)
+{
+    step_answered(arg, err, res);
+}
+
+static void on_step_ready(void *arg, int err)
+{
+    step_answered(arg, err, NULL);
+}
+
+/* After the engine call that got waiter w returned rc. */
+static int step_started(lc_client_t *c, lc_map_step_t *st, lc_engine_wait_t *w, int rc)
+{
+    if (rc != 0) {
+        w->ctx = NULL; /* the callback never runs: st stays here */
+        w->ctx_free = NULL;
+    }
+    bool later = rc == 0 && !w->answered;
+    int r = lc__client_engine_started(c, w, rc); /* frees w unless the answer is pending */
+    if (later)
+        return r; /* WAIT; or STOP (no memory to park): st is freed with the waiter */
+    if (r == LC_CMD_STOP) {
+        lc__map_step_free(st);
+        return r;
+    }
+    if (rc != 0)
+        st->got = (lc_map_got_t){.done = true, .err = rc};
+    return st->next(c, c->cmd, st);
+}
+
+/* A waiter for st, or NULL (no memory: st->got says so). */
+static lc_engine_wait_t *step_wait(lc_client_t *c, lc_map_step_t *st, lc_map_step_fn fn)
+{
+    st->next = fn;
+    lc__map_got_free(&st->got);
+    lc_engine_wait_t *w = lc__client_engine_wait(c);
+    if (!w) {
+        st->got = (lc_map_got_t){.done = true, .err = LC_ENOMEM};
+        return NULL;
+    }
+    w->ctx = st;
+    w->ctx_free = lc__map_step_free; /* the session may end before the answer */
+    return w;
+}
+
+int lc__map_step_read(lc_client_t *c, lc_map_step_t *st, const lc_map_read_req_t *q,
+                      lc_map_step_fn fn)
+{
+    lc_engine_wait_t *w = step_wait(c, st, fn);
+    if (!w)
+        return fn(c, c->cmd, st);
+    lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
+    int rc = e->vt->map_read ? e->vt->map_read(e, q, on_step_read, w) : LC_EINVAL;
+    return step_started(c, st, w, rc);
+}
+
+int lc__map_step_ready(lc_client_t *c, lc_map_step_t *st, const char *ch, size_t len,
+                       lc_map_step_fn fn)
+{
+    lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
+    if (!st->held) {
+        if (!(st->held_ch = malloc(len + 1))) {
+            st->got = (lc_map_got_t){.done = true, .err = LC_ENOMEM};
+            st->next = fn;
+            return fn(c, c->cmd, st);
+        }
+        memcpy(st->held_ch, ch, len);
+        st->held_ch[len] = '\0';
+        st->held_len = len;
+        e->vt->channel_subscribe(e, ch, len);
+        st->held = e;
+    }
+    lc_engine_wait_t *w = step_wait(c, st, fn);
+    if (!w)
+        return fn(c, c->cmd, st);
+    return step_started(c, st, w, e->vt->channel_ready(e, ch, len, on_step_ready, w));
+}
+
+const lc_ns_opts_t *lc__map_opts(lc_client_t *c, const lc_cmd_t *cmd, lc_ns_opts_t *scratch,
+                                 lc_ns_map_t *mo)
+{
+    const lc_ns_opts_t *o = lc_config_resolve_channel(lc__ccfg(c), cmd->channel,
+                                                      strlen(cmd->channel), c->user, scratch);
+    if (!o || o->subscription_type != ns_type(cmd->sub_type))
+        return NULL;
+    lc_config_map_effective(lc__ccfg(c), o, mo);
+    return o;
+}
+
+void lc__map_read_query(lc_map_read_req_t *q, const char *ch, size_t len, const lc_ns_map_t *mo)
 {
     memset(q, 0, sizeof(*q));
     q->channel = ch;
@@ -224,20 +334,9 @@ static void read_query(lc_map_read_req_t *q, const char *ch, size_t len, const l
     lc_node_map_opts(mo, &q->opts);
 }
 
-/* 0 with r filled, or an lc_err (LC_EPOS, LC_EINVAL, ...). */
-static int map_read(lc_client_t *c, const lc_map_read_req_t *req, read_now_t *r)
-{
-    lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
-    memset(r, 0, sizeof(*r));
-    int rc = e->vt->map_read ? e->vt->map_read(e, req, on_read_now, r) : LC_EINVAL;
-    if (rc == 0 && !r->done)
-        rc = LC_EIO; /* an engine answering later: not served (see the file comment) */
-    return rc != 0 ? rc : r->err;
-}
-
 /* --- replies ------------------------------------------------------------------------------ */
 
-static void reply_result(lc_client_t *c, uint32_t id, const lc_subscribe_result_t *r)
+void lc__map_reply_result(lc_client_t *c, uint32_t id, const lc_subscribe_result_t *r)
 {
     if (c->replies.len > 0)
         lc_buf_putc(&c->replies, '\n');
@@ -245,37 +344,45 @@ static void reply_result(lc_client_t *c, uint32_t id, const lc_subscribe_result_
         lc__client_reply_error(c, id, LC_ERROR_INTERNAL);
 }
 
-/* A page of the state or stream phase answered, then rd freed: both phases reply alike, the
- * state's entries with their cursor, the stream's as publications. */
+/* A page of the state or stream phase answered: both phases reply alike, the state's entries
+ * with their cursor, the stream's as publications. Frees st. */
 static int reply_page(lc_client_t *c, const lc_cmd_t *cmd, int phase, uint64_t offset,
-                      read_now_t *rd)
+                      lc_map_step_t *st)
 {
+    lc_map_got_t *g = &st->got;
     lc_subscribe_result_t r;
     memset(&r, 0, sizeof(r));
     r.type = 1;
     r.phase = phase;
-    r.epoch = rd->top.epoch;
+    r.epoch = g->top.epoch;
     r.offset = offset;
     if (phase == PHASE_STATE) {
-        r.cursor = rd->cursor;
-        r.state = rd->pubs;
-        r.n_state = rd->n;
+        r.cursor = g->cursor;
+        r.state = g->pubs;
+        r.n_state = g->n;
     } else {
-        r.publications = rd->pubs;
-        r.n_publications = rd->n;
+        r.publications = g->pubs;
+        r.n_publications = g->n;
     }
-    reply_result(c, cmd->id, &r);
-    read_free(rd);
+    lc__map_reply_result(c, cmd->id, &r);
+    lc__map_step_free(st);
     return LC_CMD_DONE;
 }
 
-/* End the walk with an error reply (a log line says why). */
-static int walk_fail(lc_client_t *c, const lc_cmd_t *cmd, uint32_t code, const char *why)
+int lc__map_walk_fail(lc_client_t *c, const lc_cmd_t *cmd, uint32_t code, const char *why)
 {
     lc_log_refused("subscribe", c->id, c->user, cmd->channel, "map", code, why);
-    walk_drop(c, cmd->channel, strlen(cmd->channel));
+    lc__map_walk_drop(c, cmd->channel, strlen(cmd->channel));
     lc__client_reply_error(c, cmd->id, code);
     return LC_CMD_DONE;
+}
+
+/* The walk fails with st freed. */
+static int step_fail(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st, uint32_t code,
+                     const char *why)
+{
+    lc__map_step_free(st);
+    return lc__map_walk_fail(c, cmd, code, why);
 }
 
 static int page_size(const lc_cmd_t *cmd, const lc_ns_map_t *mo)
@@ -288,241 +395,170 @@ static int page_size(const lc_cmd_t *cmd, const lc_ns_map_t *mo)
     return limit;
 }
 
-/* --- going live --------------------------------------------------------------------------- */
+/* --- the state phase ------------------------------------------------------------------------ */
 
-typedef struct live_params {
-    lc_stream_pos_t since;
-    lc_rcbuf_t *const *state; /* the last state page (state → live), else none */
-    size_t n_state;
-    bool recovery;         /* from the stream phase or a direct live request */
-    const lc_verdict_t *v; /* the decision when this request was the walk's first */
-} live_params_t;
+static int state_page(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st);
 
-/* What the subscription is granted: the decision of this request, else the walk's. */
-typedef struct grant {
-    int64_t exp;
-    bool proxy_refresh;
-    lc_raw_t info, data;
-} grant_t;
-
-static void grant_of(const live_params_t *lp, const lc_map_walk_t *w, grant_t *g)
-{
-    memset(g, 0, sizeof(*g));
-    if (lp->v) {
-        g->exp = lp->v->expire_at;
-        g->proxy_refresh = lp->v->refresh_by_proxy;
-        g->info = lp->v->info;
-        g->data = lp->v->data;
-    } else if (w) {
-        g->exp = w->exp;
-        g->proxy_refresh = w->proxy_refresh;
-        g->info = (lc_raw_t){w->info, w->info_len};
-        g->data = (lc_raw_t){w->data, w->data_len};
-    }
-}
-
-static int go_live(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
-                   const lc_ns_map_t *mo, const live_params_t *lp)
-{
-    const char *ch = cmd->channel;
-    size_t len = strlen(ch);
-    bool positioned = mo->stream_size > 0;
-    grant_t g;
-    grant_of(lp, walk_find(c, ch, len), &g);
-    /* an expiring subscription needs the expiry check of the side struct */
-    if (lc__client_grow_subs(c) != 0 || (g.exp > 0 && !lc__client_x(c)))
-        return walk_fail(c, cmd, LC_ERROR_INTERNAL, "no memory");
-    lc_sub_t *s;
-    if (lc_hub_subscribe(lc__worker_hub(c->w), ch, len, c, &s) != 0)
-        return walk_fail(c, cmd, LC_ERROR_INTERNAL, "no memory");
-
-    /* The catch-up since the walk's position: what was written meanwhile arrives with the
-     * reply; a later write arrives as a publication above the position given to the hub. */
-    read_now_t rd;
-    memset(&rd, 0, sizeof(rd));
-    uint64_t latest = lp->since.offset;
-    const char *epoch = lp->since.epoch;
-    if (positioned) {
-        lc_map_read_req_t q;
-        read_query(&q, ch, len, mo);
-        q.stream = true;
-        q.has_since = true;
-        q.since = lp->since;
-        q.limit = mo->live_transition_max_publication_limit + 1;
-        int rc = map_read(c, &q, &rd);
-        bool epoch_moved = (lp->recovery || lp->since.epoch[0]) && rc == 0 &&
-                           strcmp(rd.top.epoch, lp->since.epoch) != 0;
-        if (rc != 0 || epoch_moved || rd.n > (size_t)mo->live_transition_max_publication_limit) {
-            lc_hub_unsubscribe(lc__worker_hub(c->w), s);
-            read_free(&rd);
-            if (rc != 0 && rc != LC_EPOS)
-                return walk_fail(c, cmd, LC_ERROR_INTERNAL, lc_strerror(rc));
-            return walk_fail(c, cmd, LC_ERROR_UNRECOVERABLE_POSITION,
-                             "the stream moved on: a snapshot again");
-        }
-        latest = lp->since.offset + rd.n;
-        if (rd.top.offset > latest && rd.n == 0)
-            latest = rd.top.offset;
-        epoch = rd.top.epoch;
-    }
-
-    s->offset = latest;
-    s->flags = LC_SUB_MAP | (positioned ? LC_SUB_POSITIONED | LC_SUB_RECOVERABLE : 0) |
-               (o->map.remove_client_on_unsubscribe ? LC_SUB_MAP_CLEANUP : 0);
-    lc_csub_t *cs = &c->subs[c->nsubs++];
-    memset(cs, 0, sizeof(*cs));
-    cs->s = s;
-    cs->chan_info = dup_raw(g.info, &cs->chan_info_len);
-    cs->exp = g.exp;
-    cs->proxy_refresh = g.proxy_refresh;
-    lc__worker_count_subs(c->w, 1);
-    lc_metrics_sub(c->t->framing, 1);
-
-    lc_subscribe_result_t r;
-    memset(&r, 0, sizeof(r));
-    r.type = 1;
-    r.phase = PHASE_LIVE;
-    r.epoch = epoch;
-    r.offset = latest;
-    r.recoverable = positioned;
-    r.positioned = positioned;
-    r.state = lp->state;
-    r.n_state = lp->n_state;
-    r.publications = rd.pubs;
-    r.n_publications = rd.n;
-    if (lp->recovery && cmd->recover) {
-        r.was_recovering = true;
-        r.recovered = true;
-    }
-    r.data = g.data;
-    if (o->client_publish_debounce_ms > 0) /* the SDK holds map publishes back per key */
-        r.publish_debounce = o->client_publish_debounce_ms > UINT32_MAX
-                                 ? UINT32_MAX
-                                 : (uint32_t)o->client_publish_debounce_ms;
-    if (g.exp > 0) {
-        int64_t now = lc_now_s();
-        if (!g.proxy_refresh) { /* the client refreshes its token itself (sub_refresh) */
-            r.expires = true;
-            r.ttl = g.exp > now ? (uint32_t)(g.exp - now) : 0;
-        }
-        lc__client_arm_sub_expiry(c);
-    }
-    reply_result(c, cmd->id, &r);
-    read_free(&rd);
-    walk_drop(c, ch, len); /* g pointed into it until here */
-    lc__client_map_presence_join(c, cs, o);
-    return LC_CMD_DONE;
-}
-
-/* --- phases ------------------------------------------------------------------------------- */
-
-static int state_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
-                       const lc_ns_map_t *mo, const lc_verdict_t *v)
+static int state_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_map_t *mo,
+                       const lc_verdict_t *v)
 {
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
     bool first = !cmd->cursor || !cmd->cursor[0];
     bool positioned = mo->stream_size > 0;
-    lc_map_walk_t *w = first ? walk_start(c, ch, len, cmd->sub_type) : walk_find(c, ch, len);
+    lc_map_walk_t *w =
+        first ? walk_start(c, ch, len, cmd->sub_type) : lc__map_walk_find(c, ch, len);
     if (!w)
-        return walk_fail(c, cmd, first ? LC_ERROR_INTERNAL : LC_ERROR_PERMISSION_DENIED,
-                         first ? "no memory" : "a cursor without a walk");
+        return lc__map_walk_fail(c, cmd, first ? LC_ERROR_INTERNAL : LC_ERROR_PERMISSION_DENIED,
+                                 first ? "no memory" : "a cursor without a walk");
     if (first)
         walk_grant(w, v);
-    int limit = page_size(cmd, mo);
+    lc_map_step_t *st = lc__map_step_new();
+    if (!st)
+        return lc__map_walk_fail(c, cmd, LC_ERROR_INTERNAL, "no memory");
+    st->limit = page_size(cmd, mo);
     lc_map_read_req_t q;
-    read_query(&q, ch, len, mo);
+    lc__map_read_query(&q, ch, len, mo);
     q.cursor = cmd->cursor;
-    q.limit = limit;
+    q.limit = st->limit;
     q.max_bytes = STATE_PAGE_BYTES;
     /* Later pages leave out entries written after the first page: the stream brings them. */
     if (!first && positioned && w->captured)
         q.max_offset = w->offset;
-    read_now_t rd;
-    int rc = map_read(c, &q, &rd);
-    if (rc == LC_EINVAL) {
-        read_free(&rd);
-        return walk_fail(c, cmd, LC_ERROR_BAD_REQUEST, "not a cursor of this channel");
-    }
-    if (rc != 0) {
-        read_free(&rd);
-        return walk_fail(c, cmd, LC_ERROR_INTERNAL, lc_strerror(rc));
-    }
-    if (first) {
-        w->captured = true;
-        snprintf(w->epoch, sizeof(w->epoch), "%s", rd.top.epoch);
-        w->offset = rd.top.offset;
-    } else if ((cmd->epoch && cmd->epoch[0] && strcmp(cmd->epoch, rd.top.epoch) != 0) ||
-               strcmp(w->epoch, rd.top.epoch) != 0) {
-        read_free(&rd);
-        return walk_fail(c, cmd, LC_ERROR_UNRECOVERABLE_POSITION, "the epoch changed");
-    }
-    lc_stream_pos_t pos = {.offset = w->offset};
-    snprintf(pos.epoch, sizeof(pos.epoch), "%s", w->epoch);
-    if (!rd.cursor && (!positioned || pos.offset + (uint64_t)limit >= rd.top.offset)) {
-        live_params_t lp = {.since = pos, .state = rd.pubs, .n_state = rd.n, .v = v};
-        int r = go_live(c, cmd, o, mo, &lp);
-        read_free(&rd);
-        return r;
-    }
-    return reply_page(c, cmd, PHASE_STATE, w->offset, &rd);
+    return lc__map_step_read(c, st, &q, state_page);
 }
 
-static int stream_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
-                        const lc_ns_map_t *mo, const lc_verdict_t *v)
+/* A state page read: answer it, or go live with it as the last. */
+static int state_page(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
+{
+    const char *ch = cmd->channel;
+    size_t len = strlen(ch);
+    bool first = !cmd->cursor || !cmd->cursor[0];
+    lc_ns_opts_t scratch;
+    lc_ns_map_t mo;
+    lc_map_walk_t *w = lc__map_walk_find(c, ch, len);
+    const lc_map_got_t *g = &st->got;
+    if (!lc__map_opts(c, cmd, &scratch, &mo))
+        return step_fail(c, cmd, st, LC_ERROR_INTERNAL, "the namespace changed");
+    if (!w)
+        return step_fail(c, cmd, st, LC_ERROR_INTERNAL, "the walk ended");
+    if (g->err == LC_EINVAL)
+        return step_fail(c, cmd, st, LC_ERROR_BAD_REQUEST, "not a cursor of this channel");
+    if (g->err != 0)
+        return step_fail(c, cmd, st, LC_ERROR_INTERNAL, lc_strerror(g->err));
+    if (first) {
+        w->captured = true;
+        snprintf(w->epoch, sizeof(w->epoch), "%s", g->top.epoch);
+        w->offset = g->top.offset;
+    } else if ((cmd->epoch && cmd->epoch[0] && strcmp(cmd->epoch, g->top.epoch) != 0) ||
+               strcmp(w->epoch, g->top.epoch) != 0) {
+        return step_fail(c, cmd, st, LC_ERROR_UNRECOVERABLE_POSITION, "the epoch changed");
+    }
+    bool positioned = mo.stream_size > 0;
+    if (!g->cursor && (!positioned || w->offset + (uint64_t)st->limit >= g->top.offset)) {
+        /* the last page goes with the live reply */
+        st->since.offset = w->offset;
+        snprintf(st->since.epoch, sizeof(st->since.epoch), "%s", w->epoch);
+        st->state = st->got;
+        memset(&st->got, 0, sizeof(st->got));
+        return lc__map_go_live(c, cmd, st);
+    }
+    return reply_page(c, cmd, PHASE_STATE, w->offset, st);
+}
+
+/* --- the stream phase ----------------------------------------------------------------------- */
+
+static int stream_top(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st);
+static int stream_go(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st);
+static int stream_page(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st);
+
+static void stream_query(lc_map_read_req_t *q, const lc_cmd_t *cmd, const lc_ns_map_t *mo)
+{
+    lc__map_read_query(q, cmd->channel, strlen(cmd->channel), mo);
+    q->stream = true;
+    q->has_since = true;
+    q->since.offset = cmd->offset;
+    snprintf(q->since.epoch, sizeof(q->since.epoch), "%s", cmd->epoch ? cmd->epoch : "");
+}
+
+static int stream_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_map_t *mo,
+                        const lc_verdict_t *v)
 {
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
     if (mo->stream_size <= 0)
-        return walk_fail(c, cmd, LC_ERROR_BAD_REQUEST, "no stream phase in ephemeral mode");
-    lc_map_walk_t *w = walk_find(c, ch, len);
+        return lc__map_walk_fail(c, cmd, LC_ERROR_BAD_REQUEST, "no stream phase in ephemeral mode");
+    lc_map_walk_t *w = lc__map_walk_find(c, ch, len);
     if (!w) {
         if (!cmd->recover)
-            return walk_fail(c, cmd, LC_ERROR_PERMISSION_DENIED, "a stream page without a walk");
+            return lc__map_walk_fail(c, cmd, LC_ERROR_PERMISSION_DENIED,
+                                     "a stream page without a walk");
         /* a reconnect from a known position skips the state phase */
         w = walk_start(c, ch, len, cmd->sub_type);
         if (!w)
-            return walk_fail(c, cmd, LC_ERROR_INTERNAL, "no memory");
+            return lc__map_walk_fail(c, cmd, LC_ERROR_INTERNAL, "no memory");
         walk_grant(w, v);
         snprintf(w->epoch, sizeof(w->epoch), "%s", cmd->epoch ? cmd->epoch : "");
     }
     if (cmd->epoch && cmd->epoch[0] && w->epoch[0] && strcmp(cmd->epoch, w->epoch) != 0)
-        return walk_fail(c, cmd, LC_ERROR_UNRECOVERABLE_POSITION, "the epoch changed");
-    int limit = page_size(cmd, mo);
+        return lc__map_walk_fail(c, cmd, LC_ERROR_UNRECOVERABLE_POSITION, "the epoch changed");
+    lc_map_step_t *st = lc__map_step_new();
+    if (!st)
+        return lc__map_walk_fail(c, cmd, LC_ERROR_INTERNAL, "no memory");
+    st->limit = page_size(cmd, mo);
+    if (w->start_captured)
+        return stream_go(c, cmd, st);
+    /* the top when the stream phase began: close enough to it, the walk goes live */
     lc_map_read_req_t q;
-    read_query(&q, ch, len, mo);
-    q.stream = true;
-    q.has_since = true;
-    q.since.offset = cmd->offset;
-    snprintf(q.since.epoch, sizeof(q.since.epoch), "%s", cmd->epoch ? cmd->epoch : "");
-    if (!w->start_captured) {
-        /* the top when the stream phase began: close enough to it, the walk goes live */
-        read_now_t top;
-        lc_map_read_req_t tq = q;
-        tq.has_since = false;
-        tq.limit = 0;
-        int rc = map_read(c, &tq, &top);
-        read_free(&top);
-        if (rc != 0)
-            return walk_fail(c, cmd, LC_ERROR_INTERNAL, lc_strerror(rc));
-        w->stream_start = top.top.offset;
-        w->start_captured = true;
+    stream_query(&q, cmd, mo);
+    q.has_since = false;
+    q.limit = 0;
+    return lc__map_step_read(c, st, &q, stream_top);
+}
+
+static int stream_top(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
+{
+    lc_map_walk_t *w = lc__map_walk_find(c, cmd->channel, strlen(cmd->channel));
+    if (!w)
+        return step_fail(c, cmd, st, LC_ERROR_INTERNAL, "the walk ended");
+    if (st->got.err != 0)
+        return step_fail(c, cmd, st, LC_ERROR_INTERNAL, lc_strerror(st->got.err));
+    w->stream_start = st->got.top.offset;
+    w->start_captured = true;
+    lc__map_got_free(&st->got);
+    return stream_go(c, cmd, st);
+}
+
+/* The stream's top is known: live when close enough to it, else the next page. */
+static int stream_go(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
+{
+    lc_ns_opts_t scratch;
+    lc_ns_map_t mo;
+    lc_map_walk_t *w = lc__map_walk_find(c, cmd->channel, strlen(cmd->channel));
+    if (!lc__map_opts(c, cmd, &scratch, &mo))
+        return step_fail(c, cmd, st, LC_ERROR_INTERNAL, "the namespace changed");
+    if (!w)
+        return step_fail(c, cmd, st, LC_ERROR_INTERNAL, "the walk ended");
+    lc_map_read_req_t q;
+    stream_query(&q, cmd, &mo);
+    if (cmd->offset + (uint64_t)st->limit >= w->stream_start) {
+        st->since = q.since;
+        st->recovery = true;
+        return lc__map_go_live(c, cmd, st);
     }
-    if (cmd->offset + (uint64_t)limit >= w->stream_start) {
-        live_params_t lp = {.since = q.since, .recovery = true, .v = v};
-        return go_live(c, cmd, o, mo, &lp);
-    }
-    q.limit = limit;
-    read_now_t rd;
-    int rc = map_read(c, &q, &rd);
-    if (rc != 0) {
-        read_free(&rd);
-        return walk_fail(c, cmd,
-                         rc == LC_EPOS ? LC_ERROR_UNRECOVERABLE_POSITION : LC_ERROR_INTERNAL,
-                         rc == LC_EPOS ? "the position is no longer kept" : lc_strerror(rc));
-    }
+    q.limit = st->limit;
+    return lc__map_step_read(c, st, &q, stream_page);
+}
+
+static int stream_page(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
+{
+    int err = st->got.err;
+    if (err != 0)
+        return step_fail(c, cmd, st,
+                         err == LC_EPOS ? LC_ERROR_UNRECOVERABLE_POSITION : LC_ERROR_INTERNAL,
+                         err == LC_EPOS ? "the position is no longer kept" : lc_strerror(err));
     /* the last change of the page: the next page's start */
-    return reply_page(c, cmd, PHASE_STREAM, cmd->offset + rd.n, &rd);
+    return reply_page(c, cmd, PHASE_STREAM, cmd->offset + st->got.n, st);
 }
 
 /* The phase the request asks for, once it may go on (decided, or a walk continued). */
@@ -533,31 +569,34 @@ static int run_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_opts_t *o,
     lc_config_map_effective(lc__ccfg(c), o, &mo);
     switch (cmd->phase) {
     case PHASE_STATE:
-        return state_phase(c, cmd, o, &mo, v);
+        return state_phase(c, cmd, &mo, v);
     case PHASE_STREAM:
-        return stream_phase(c, cmd, o, &mo, v);
+        return stream_phase(c, cmd, &mo, v);
     default: {
-        lc_map_walk_t *w = walk_find(c, cmd->channel, strlen(cmd->channel));
+        const char *ch = cmd->channel;
+        size_t len = strlen(ch);
+        lc_map_walk_t *w = lc__map_walk_find(c, ch, len);
         if (w && cmd->epoch && cmd->epoch[0] && w->epoch[0] && strcmp(cmd->epoch, w->epoch) != 0)
-            return walk_fail(c, cmd, LC_ERROR_UNRECOVERABLE_POSITION, "the epoch changed");
-        live_params_t lp = {.recovery = true, .v = v};
-        lp.since.offset = cmd->offset;
-        snprintf(lp.since.epoch, sizeof(lp.since.epoch), "%s", cmd->epoch ? cmd->epoch : "");
-        return go_live(c, cmd, o, &mo, &lp);
+            return lc__map_walk_fail(c, cmd, LC_ERROR_UNRECOVERABLE_POSITION, "the epoch changed");
+        if (v) {
+            /* a direct live request: its grant waits in a walk of its own while the engine
+             * answers (the verdict lives only as long as this call) */
+            if (!(w = walk_start(c, ch, len, cmd->sub_type)))
+                return lc__map_walk_fail(c, cmd, LC_ERROR_INTERNAL, "no memory");
+            walk_grant(w, v);
+        }
+        lc_map_step_t *st = lc__map_step_new();
+        if (!st)
+            return lc__map_walk_fail(c, cmd, LC_ERROR_INTERNAL, "no memory");
+        st->recovery = true;
+        st->since.offset = cmd->offset;
+        snprintf(st->since.epoch, sizeof(st->since.epoch), "%s", cmd->epoch ? cmd->epoch : "");
+        return lc__map_go_live(c, cmd, st);
     }
     }
 }
 
 /* --- the subscribe command ---------------------------------------------------------------- */
-
-/* The namespace subscription_type of a subscribe `type` (1 map, 2 map_clients, 3 map_users). */
-static int ns_type(int32_t wire)
-{
-    return wire == 1   ? LC_SUB_TYPE_MAP
-           : wire == 2 ? LC_SUB_TYPE_MAP_CLIENTS
-           : wire == 3 ? LC_SUB_TYPE_MAP_USERS
-                       : -1;
-}
 
 int lc__client_map_subscribe(lc_client_t *c, lc_cmd_t *cmd)
 {
@@ -596,25 +635,25 @@ int lc__client_map_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     if (code) {
         lc_log_refused("subscribe", c->id, c->user, ch, "rules", code,
                        why ? why : lc_error_message(code));
-        walk_drop(c, ch, len);
+        lc__map_walk_drop(c, ch, len);
         lc__client_reply_error(c, cmd->id, code);
         return LC_CMD_DONE;
     }
-    lc_map_walk_t *w = walk_find(c, ch, len);
+    lc_map_walk_t *w = lc__map_walk_find(c, ch, len);
     bool first = cmd->phase == PHASE_STATE ? !cmd->cursor || !cmd->cursor[0] : !w;
     if (first) {
         walk_sweep(c); /* this channel's own walk starts afresh anyway */
-        w = walk_find(c, ch, len);
+        w = lc__map_walk_find(c, ch, len);
     }
     if (!first || (cmd->cursor && cmd->cursor[0])) {
         if (!w)
-            return walk_fail(c, cmd, LC_ERROR_PERMISSION_DENIED, "a page without a walk");
+            return lc__map_walk_fail(c, cmd, LC_ERROR_PERMISSION_DENIED, "a page without a walk");
         lc_ns_map_t mo;
         lc_config_map_effective(cfg, o, &mo);
         if (mo.subscribe_catch_up_timeout_ms > 0 &&
             lc_mono_ms() - w->started_ms > mo.subscribe_catch_up_timeout_ms) {
             lc_log_info("client %s: map subscribe to %s: catch-up took too long", c->id, ch);
-            walk_drop(c, ch, len);
+            lc__map_walk_drop(c, ch, len);
             lc__client_disconnect(c, LC_DISCONNECT_SLOW, "map catch-up timeout");
             return LC_CMD_STOP;
         }
@@ -642,13 +681,13 @@ int lc__client_map_subscribe_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc
     const lc_ns_opts_t *o =
         lc_config_resolve_channel(lc__ccfg(c), cmd->channel, len, c->user, &scratch);
     if (v->type != LC_VERDICT_ALLOW) {
-        walk_drop(c, cmd->channel, len);
+        lc__map_walk_drop(c, cmd->channel, len);
         lc__client_reply_verdict(c, cmd->id, v);
         return LC_CMD_DONE;
     }
     if (!o || o->subscription_type != ns_type(cmd->sub_type))
-        return walk_fail(c, cmd, LC_ERROR_INTERNAL, "the namespace changed");
+        return lc__map_walk_fail(c, cmd, LC_ERROR_INTERNAL, "the namespace changed");
     if (lc__client_find_sub(c, cmd->channel, len))
-        return walk_fail(c, cmd, LC_ERROR_ALREADY_SUBSCRIBED, "subscribed meanwhile");
+        return lc__map_walk_fail(c, cmd, LC_ERROR_ALREADY_SUBSCRIBED, "subscribed meanwhile");
     return run_phase(c, cmd, o, v);
 }

@@ -8,6 +8,7 @@
  * map.allow_remove_for_*) and map proxies (map.publish_proxy_*, map.remove_proxy_*) standing
  * for the stream ones. */
 #include "core/client_internal.h"
+#include "core/map_result.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +28,32 @@ static const lc_ns_opts_t *map_ns(const lc_client_t *c, const char *ch, size_t l
     return o;
 }
 
-static int write_now(lc_client_t *c, const lc_map_write_req_t *req)
+/* --- writes nobody waits for ------------------------------------------------------------ */
+
+/* Presence entries and the cleanup at unsubscribe: the session may be gone when the engine
+ * answers, so the answer only logs a failure, from a description of its own. */
+static void on_background_write(void *arg, int err, const lc_map_write_res_t *res)
+{
+    char *what = arg;
+    if (err != 0)
+        lc_log_error("%s failed: %s", what, lc_strerror(err));
+    free(what);
+}
+
+static void write_background(lc_client_t *c, const lc_map_write_req_t *req, const char *what)
 {
     lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
-    if (!e->vt->map_write)
-        return LC_EINVAL;
-    return e->vt->map_write(e, req, NULL, NULL);
+    lc_buf_t b = LC_BUF_INIT;
+    lc_buf_printf(&b, "client %s: map %s in %.*s", c->id, what, (int)req->chlen, req->channel);
+    char *desc = b.data; /* owned by the callback from here */
+    int rc = !desc              ? LC_ENOMEM
+             : e->vt->map_write ? e->vt->map_write(e, req, on_background_write, desc)
+                                : LC_EINVAL;
+    if (rc != 0) { /* the callback never runs */
+        lc_log_error("client %s: map %s in %.*s failed: %s", c->id, what, (int)req->chlen,
+                     req->channel, lc_strerror(rc));
+        free(desc);
+    }
 }
 
 /* --- presence entries --------------------------------------------------------------------- */
@@ -86,10 +107,7 @@ static void presence_write(lc_client_t *c, lc_csub_t *cs, const char *prefix, co
     } else {
         req.remove = true;
     }
-    int rc = write_now(c, &req);
-    if (rc != 0)
-        lc_log_error("client %s: map presence %s in %s failed: %s", c->id, join ? "entry" : "exit",
-                     pch, lc_strerror(rc));
+    write_background(c, &req, join ? "presence entry" : "presence exit");
 }
 
 void lc__client_map_presence_join(lc_client_t *c, lc_csub_t *cs, const lc_ns_opts_t *o)
@@ -131,7 +149,7 @@ void lc__client_map_leave(lc_client_t *c, lc_csub_t *cs)
         req.keylen = strlen(c->id);
         req.remove = true;
         lc_node_map_opts(&mo, &req.opts);
-        write_now(c, &req);
+        write_background(c, &req, "cleanup of the client's key");
     }
 }
 
@@ -204,6 +222,65 @@ int lc__client_map_publish(lc_client_t *c, lc_cmd_t *cmd)
     return lc__client_decide(c, &r);
 }
 
+/* The engine's answer to a client's map write: the publish reply (a suppressed write is a
+ * success, as upstream answers it). */
+static void publish_answer(lc_client_t *c, const lc_cmd_t *cmd, int err)
+{
+    if (err == LC_ETOOBIG) {
+        lc_log_refused("publish", c->id, c->user, cmd->channel, "map", LC_ERROR_LIMIT_EXCEEDED,
+                       "the map holds map.max_keys keys");
+        lc__client_reply_error(c, cmd->id, LC_ERROR_LIMIT_EXCEEDED);
+    } else if (err != 0) {
+        lc_log_error("client %s: map write to %s failed: %s", c->id, cmd->channel,
+                     lc_strerror(err));
+        lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
+    } else {
+        lc__client_reply_empty(c, cmd->id, "publish");
+    }
+}
+
+static void on_publish_written(void *arg, int err, const lc_map_write_res_t *res)
+{
+    bool async;
+    lc_client_t *c = lc__client_engine_answer(arg, &async);
+    if (c)
+        publish_answer(c, c->cmd, err);
+    lc__client_engine_end(arg, LC_CMD_DONE, async);
+}
+
+/* The write request of an allowed client write: what the client sent, as the decision v left
+ * it (the one place the request is built). Pointers into cmd, v, info and key, valid for the
+ * engine call. NULL when built, else what is wrong with the decision's result (nothing is
+ * written). */
+static const char *publish_req(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v,
+                               const lc_ns_map_t *mo, const char *key, lc_client_info_t *info,
+                               lc_map_write_req_t *req)
+{
+    size_t len = strlen(cmd->channel);
+    lc__client_info(c, lc__client_find_sub(c, cmd->channel, len), info);
+    memset(req, 0, sizeof(*req));
+    req->channel = cmd->channel;
+    req->chlen = len;
+    req->key = key;
+    req->keylen = strlen(key);
+    req->remove = cmd->removed;
+    if (!cmd->removed) {
+        /* Lua or the publish proxy may replace what is written */
+        req->pub.data = v->data_set ? v->data : cmd->data;
+        req->pub.info = info;
+    }
+    /* the map proxy's (or Lua's) key, tags, score, key_mode, version, ... (core/map_result.c) */
+    const char *bad = v->map ? lc__map_result_apply(v->map, mo, cmd->removed, req) : NULL;
+    if (bad)
+        return bad;
+    req->exclude.clients = v->exclude_clients;
+    req->exclude.n_clients = v->n_exclude_clients;
+    req->exclude.users = v->exclude_users;
+    req->exclude.n_users = v->n_exclude_users;
+    lc_node_map_opts(mo, &req->opts);
+    return NULL;
+}
+
 int lc__client_map_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_verdict_t *v)
 {
     if (v->type != LC_VERDICT_ALLOW) {
@@ -220,34 +297,21 @@ int lc__client_map_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_v
         return LC_CMD_DONE;
     }
     lc_client_info_t info;
-    lc__client_info(c, lc__client_find_sub(c, cmd->channel, len), &info);
     lc_map_write_req_t req;
-    memset(&req, 0, sizeof(req));
-    req.channel = cmd->channel;
-    req.chlen = len;
-    req.key = key;
-    req.keylen = strlen(key);
-    req.remove = cmd->removed;
-    if (!cmd->removed) {
-        /* Lua or the publish proxy may replace what is written */
-        req.pub.data = v->data_set ? v->data : cmd->data;
-        req.pub.info = &info;
-    }
-    req.exclude.clients = v->exclude_clients;
-    req.exclude.n_clients = v->n_exclude_clients;
-    req.exclude.users = v->exclude_users;
-    req.exclude.n_users = v->n_exclude_users;
-    lc_node_map_opts(&mo, &req.opts);
-    int rc = write_now(c, &req);
-    if (rc == LC_ETOOBIG) {
-        lc_log_refused("publish", c->id, c->user, cmd->channel, "map", LC_ERROR_LIMIT_EXCEEDED,
-                       "the map holds map.max_keys keys");
-        lc__client_reply_error(c, cmd->id, LC_ERROR_LIMIT_EXCEEDED);
-    } else if (rc != 0) {
-        lc_log_error("client %s: map write to %s failed: %s", c->id, cmd->channel, lc_strerror(rc));
+    const char *bad = publish_req(c, cmd, v, &mo, key, &info, &req);
+    if (bad) {
+        lc_log_error("client %s: map write to %s: the publish decision's result %s", c->id,
+                     cmd->channel, bad);
         lc__client_reply_error(c, cmd->id, LC_ERROR_INTERNAL);
-    } else {
-        lc__client_reply_empty(c, cmd->id, "publish");
+        return LC_CMD_DONE;
     }
-    return LC_CMD_DONE;
+    /* the reply follows the engine's answer, at once (memory) or later (the session waits) */
+    lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
+    lc_engine_wait_t *w = lc__client_engine_wait(c);
+    int rc = !w                 ? LC_ENOMEM
+             : e->vt->map_write ? e->vt->map_write(e, &req, on_publish_written, w)
+                                : LC_EINVAL;
+    if (rc != 0)
+        publish_answer(c, cmd, rc);
+    return w ? lc__client_engine_started(c, w, rc) : LC_CMD_DONE;
 }

@@ -405,6 +405,26 @@ int lc__client_subscribe_run(lc_client_t *c, const lc_cmd_t *cmd, const lc_sub_s
 
 /* --- connect ---------------------------------------------------------------------------------- */
 
+const char *lc__client_server_side_refusal(const lc_ns_opts_t *o)
+{
+    if (lc_config_map_type(o->subscription_type))
+        return "a map channel is subscribed by its client (state, stream and live phases)";
+    if (o->subscription_type == LC_SUB_TYPE_SHARED_POLL)
+        return "a shared poll channel is subscribed by its client (track)";
+    return NULL;
+}
+
+/* Channel ch (options o) may be subscribed server-side; else a log line says why it is
+ * skipped (never an ordinary stream subscription in its place). */
+static bool server_side_ok(const lc_client_t *c, const char *ch, size_t len, const lc_ns_opts_t *o)
+{
+    const char *why = lc__client_server_side_refusal(o);
+    if (why)
+        lc_log_info("client %s: server-side subscription to %.*s skipped: %s", c->id, (int)len, ch,
+                    why);
+    return !why;
+}
+
 /* One server-side channel of a connect. */
 static int add_server_job(lc_client_t *c, sub_run_t *run, const char *ch,
                           const lc_sub_options_t *so, const lc_cmd_t *cmd)
@@ -416,6 +436,8 @@ static int add_server_job(lc_client_t *c, sub_run_t *run, const char *ch,
     const lc_ns_opts_t *o = lc_config_resolve_channel(lc__ccfg(c), ch, len, c->user, &scratch);
     if (!o)
         return add_job(run, ch, len, NULL, LC_ERROR_UNKNOWN_CHANNEL, false);
+    if (!server_side_ok(c, ch, len, o))
+        return 0;
     lc_sub_spec_t sp;
     memset(&sp, 0, sizeof(sp));
     sp.o = o;
@@ -464,7 +486,7 @@ static int add_uni_jobs(lc_client_t *c, sub_run_t *run, const lc_cmd_t *cmd)
         bool allowed = !private && !o->subscribe_proxy &&
                        lc_config_channel_regex_ok(o, lc__channel_name_after_ns(cfg, ch)) &&
                        lc_decide_subscribe_rules(cfg, o, c->user, ch, len);
-        if (!allowed)
+        if (!allowed || !server_side_ok(c, ch, len, o))
             continue;
         lc_sub_spec_t sp;
         memset(&sp, 0, sizeof(sp));

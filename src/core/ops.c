@@ -128,6 +128,11 @@ static void do_subscribe(lc_client_t *c, void *arg)
         lc_config_resolve_channel(lc__ccfg(c), a->channel, len, c->user, &scratch);
     if (!o)
         return;
+    const char *why = lc__client_server_side_refusal(o); /* the API refused it already */
+    if (why) {
+        lc_log_info("client %s: server API subscribe to %s not made: %s", c->id, a->channel, why);
+        return;
+    }
     lc_sub_spec_t sp;
     memset(&sp, 0, sizeof(sp));
     sp.o = o;

@@ -15,9 +15,10 @@
  * LC_EINVAL.
  *
  * The session takes both forms through the same callback path (core/client_wait.c): history,
- * presence, presence_stats, publish and the stream read of a positioned subscription make it
- * wait as its one pending step, with later commands queued behind; an answer that comes after
- * the connection closed finds no session and is dropped. An engine never needs to cancel. */
+ * presence, presence_stats, publish, the stream read of a positioned subscription, and a map
+ * subscription's reads and client map writes make it wait as its one pending step, with later
+ * commands queued behind; an answer that comes after the connection closed finds no session
+ * and is dropped. An engine never needs to cancel. */
 #ifndef LC_ENGINE_ENGINE_H
 #define LC_ENGINE_ENGINE_H
 
@@ -142,6 +143,9 @@ typedef struct lc_map_opts {
 
 enum lc_map_key_mode { LC_MAP_KEY_ANY = 0, LC_MAP_KEY_IF_NEW, LC_MAP_KEY_IF_EXISTS };
 
+/* Bounds of a map write's idempotency_key and version_epoch (they are kept with the channel). */
+#define LC_MAP_IDEM_KEY_MAX 256
+
 typedef struct lc_map_write_req {
     const char *channel;
     size_t chlen;
@@ -157,7 +161,8 @@ typedef struct lc_map_write_req {
     lc_map_opts_t opts;
     lc_exclude_t exclude;
     /* Safe retries (publish and remove): a repeat of idempotency_key within idempotent_ttl_ms
-     * writes nothing and answers the first write's result. NULL or "" = none. */
+     * (0 = 5 minutes) writes nothing and answers the first write's result. NULL or "" = none;
+     * at most LC_MAP_IDEM_KEY_MAX bytes, as version_epoch (longer: LC_EINVAL). */
     const char *idempotency_key;
     int64_t idempotent_ttl_ms;
     /* Writes only. version > 0: the write is suppressed ("version", checked before key_mode)

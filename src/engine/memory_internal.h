@@ -8,6 +8,7 @@
 #define LC_ENGINE_MEMORY_INTERNAL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -106,6 +107,28 @@ void lc__shard_free_streams(lc__shard_t *sh);
 int lc__make_epoch(char out[LC__EPOCH_LEN + 1]);
 
 /* --- map channels (memory_map.c) ---------------------------------------------------------- */
+
+/* The results of a map channel's idempotent writes (memory_map_idem.c): what a repeat of an
+ * idempotency_key answers. At most LC__MAP_IDEM_MAX per channel (the oldest goes first). */
+#define LC__MAP_IDEM_MAX 1024
+/* An idempotent write's result is kept this long when the request names no TTL (Centrifugo's
+ * idempotent_result_ttl default). */
+#define LC__MAP_IDEM_TTL_MS ((int64_t)5 * 60 * 1000)
+typedef struct lc__map_idem_ent lc__map_idem_ent_t;
+typedef struct lc__map_idem {
+    lc_map_t by_key;                 /* idempotency key → entry */
+    lc__map_idem_ent_t *head, *tail; /* oldest first */
+} lc__map_idem_t;
+void lc__map_idem_init(lc__map_idem_t *c);
+void lc__map_idem_free(lc__map_idem_t *c);
+/* Forget the results whose TTL has passed (from the oldest on). */
+void lc__map_idem_expire(lc__map_idem_t *c, int64_t now);
+/* The offset of the live result of key, if any. */
+bool lc__map_idem_get(lc__map_idem_t *c, const char *key, size_t len, int64_t now,
+                      uint64_t *offset);
+/* Remember key's result until expire_ms. 0 or LC_ENOMEM. */
+int lc__map_idem_put(lc__map_idem_t *c, const char *key, size_t len, uint64_t offset,
+                     int64_t expire_ms);
 
 /* Expire due keys (removals are delivered) and free dead channels of the shard. */
 void lc__shard_sweep_maps(lc_engine_t *e, lc__shard_t *sh, int64_t now);

@@ -5,12 +5,17 @@
  *
  * Keys with a TTL expire from the sweep each worker runs on its own timer over its share of
  * the shards (memory.c), and when their channel is touched: an expiry is a removal like any
- * other, with its offset, so subscribers and the stream see it. */
+ * other, with its offset, so subscribers and the stream see it.
+ *
+ * Writes may carry a per-key version (a write not above the stored one is suppressed, checked
+ * before key_mode), an idempotency key (memory_map_idem.c) and stream_data, which the change
+ * stream and the subscribers get while the state keeps the whole value. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/memory_internal.h"
 #include "util/err.h"
+#include "util/log.h"
 
 typedef struct mkey {
     lc_rcbuf_t *pub; /* the encoded Publication of the key's latest write */
@@ -18,6 +23,8 @@ typedef struct mkey {
     int64_t score;
     int64_t expire_ms; /* 0 = never */
     int holds;         /* presence holds: the key does not expire while > 0 */
+    uint64_t version;  /* the last write's version (0 = none) and its epoch (NULL = "") */
+    char *vepoch;
     size_t keylen;
     char key[];
 } mkey_t;
@@ -37,6 +44,7 @@ struct lc__mapch {
     lc_map_opts_t opts;     /* of the last call */
     mchange_t *ring;
     size_t cap, head, n;
+    lc__map_idem_t idem; /* results of idempotent writes */
     size_t chlen;
     char channel[];
 };
@@ -44,6 +52,7 @@ struct lc__mapch {
 static void mkey_free(mkey_t *k)
 {
     lc_rcbuf_unref(k->pub);
+    free(k->vepoch);
     free(k);
 }
 
@@ -66,6 +75,7 @@ static void mapch_free(lc__mapch_t *m)
     while (m->n)
         ring_drop_front(m);
     free(m->ring);
+    lc__map_idem_free(&m->idem);
     free(m);
 }
 
@@ -135,19 +145,26 @@ static void stream_expire(lc__mapch_t *m, int64_t now)
         ring_drop_front(m);
 }
 
+/* The encoded Publication object of pub (NULL: no memory or no encoding). */
+static lc_rcbuf_t *encode_pub(const lc_publication_t *pub)
+{
+    lc_buf_t b = LC_BUF_INIT;
+    lc_rcbuf_t *enc =
+        lc_proto_encode_publication(&b, pub) == 0 ? lc_rcbuf_from(b.data, b.len) : NULL;
+    lc_buf_free(&b);
+    return enc;
+}
+
 /* Encode, store as the next offset, deliver. pub->key etc. are filled here. The stored
- * Publication is returned through *out when asked (borrowed). */
+ * Publication is returned through *out when asked (a reference the caller owns). */
 static int emit(lc_engine_t *e, lc__shard_t *sh, lc__mapch_t *m, lc_publication_t *pub,
                 const lc_exclude_t *ex, int64_t now, lc_rcbuf_t **out)
 {
     static const lc_exclude_t none = {0};
-    lc_buf_t b = LC_BUF_INIT;
     pub->offset = m->top + 1;
-    int rc = lc_proto_encode_publication(&b, pub);
-    lc_rcbuf_t *enc = rc == 0 ? lc_rcbuf_from(b.data, b.len) : NULL;
-    lc_buf_free(&b);
+    lc_rcbuf_t *enc = encode_pub(pub);
     if (!enc)
-        return rc < 0 ? rc : LC_ENOMEM;
+        return LC_ENOMEM;
     lc_rcbuf_t *push = make_push(sh, m, enc);
     if (!push || stream_append(m, enc, now) != 0) {
         lc_rcbuf_unref(push);
@@ -167,15 +184,17 @@ static int emit(lc_engine_t *e, lc__shard_t *sh, lc__mapch_t *m, lc_publication_
     return 0;
 }
 
-/* Remove key k (already unlinked from m->keys by the caller) with a removal change. */
+/* Remove key k (already unlinked from m->keys by the caller) with a removal change, with the
+ * tags a remove was given (a map remove proxy's result may stamp them). */
 static void emit_removal(lc_engine_t *e, lc__shard_t *sh, lc__mapch_t *m, mkey_t *k,
-                         const lc_exclude_t *ex, int64_t now)
+                         const lc_exclude_t *ex, lc_raw_t tags, int64_t now)
 {
     lc_publication_t pub;
     memset(&pub, 0, sizeof(pub));
     pub.key = k->key;
     pub.keylen = k->keylen;
     pub.removed = true;
+    pub.tags = tags;
     /* A removal that cannot be encoded (no memory) still removes the key: subscribers then
      * keep a stale entry until they resync, which is what a lost delivery costs anyway. */
     emit(e, sh, m, &pub, ex, now, NULL);
@@ -186,6 +205,7 @@ static void emit_removal(lc_engine_t *e, lc__shard_t *sh, lc__mapch_t *m, mkey_t
 static void expire_keys(lc_engine_t *e, lc__shard_t *sh, lc__mapch_t *m, int64_t now)
 {
     stream_expire(m, now);
+    lc__map_idem_expire(&m->idem, now);
     if (now < m->next_expire_ms)
         return;
     int64_t next = INT64_MAX;
@@ -199,7 +219,7 @@ static void expire_keys(lc_engine_t *e, lc__shard_t *sh, lc__mapch_t *m, int64_t
             continue;
         if (k->expire_ms <= now) {
             lc_map_del(&m->keys, kk, kl);
-            emit_removal(e, sh, m, k, NULL, now);
+            emit_removal(e, sh, m, k, NULL, (lc_raw_t){0}, now);
         } else if (k->expire_ms < next) {
             next = k->expire_ms;
         }
@@ -236,6 +256,7 @@ static lc__mapch_t *mapch_get(lc_engine_t *e, lc__shard_t *sh, const char *ch, s
         return NULL;
     }
     lc_map_init(&m->keys);
+    lc__map_idem_init(&m->idem);
     memcpy(m->channel, ch, chlen);
     m->chlen = chlen;
     m->opts = *opts;
@@ -244,6 +265,7 @@ static lc__mapch_t *mapch_get(lc_engine_t *e, lc__shard_t *sh, const char *ch, s
     if ((*err = lc__make_epoch(m->epoch)) != 0 ||
         (*err = lc_map_put(&sh->maps, ch, chlen, m, NULL)) != 0) {
         lc_map_free(&m->keys);
+        lc__map_idem_free(&m->idem);
         free(m);
         return NULL;
     }
@@ -257,83 +279,146 @@ static void set_expiry(lc__mapch_t *m, mkey_t *k, int64_t now)
         m->next_expire_ms = k->expire_ms;
 }
 
+/* Whether a write of version `v` (epoch `ve`, NULL or "" = any) is stale for key k: not above
+ * the version stored with the same epoch. Another epoch starts the versions over. */
+static bool version_stale(const mkey_t *k, uint64_t v, const char *ve)
+{
+    if (v == 0 || !k)
+        return false;
+    bool same_epoch = !ve || !ve[0] || strcmp(ve, k->vepoch ? k->vepoch : "") == 0;
+    return same_epoch && v <= k->version;
+}
+
+static void suppress(lc_map_write_res_t *res, const char *why)
+{
+    res->suppressed = true;
+    res->suppress_reason = why;
+}
+
+/* A write of a key's value (not a removal): new or replacing, version kept with it. */
+static int write_value(lc_engine_t *e, lc__shard_t *sh, lc__mapch_t *m, mkey_t *k,
+                       const lc_map_write_req_t *req, int64_t now)
+{
+    if (!k && m->opts.max_keys > 0 && lc_map_count(&m->keys) >= (size_t)m->opts.max_keys)
+        return LC_ETOOBIG;
+    /* everything that can fail comes before the write is delivered */
+    char *vepoch = NULL;
+    if (req->version > 0 && !(vepoch = strdup(req->version_epoch ? req->version_epoch : "")))
+        return LC_ENOMEM;
+    lc_publication_t pub = req->pub;
+    pub.key = req->key;
+    pub.keylen = req->keylen;
+    pub.removed = false;
+    lc_rcbuf_t *state_enc = NULL;
+    if (req->stream_data.p) {
+        /* the state keeps pub.data at the offset the stream's change gets */
+        pub.offset = m->top + 1;
+        if (!(state_enc = encode_pub(&pub))) {
+            free(vepoch);
+            return LC_ENOMEM;
+        }
+        pub.data = req->stream_data;
+    }
+    bool fresh = k == NULL;
+    if (fresh) {
+        k = calloc(1, sizeof(*k) + req->keylen + 1);
+        if (!k || (memcpy(k->key, req->key, req->keylen),
+                   lc_map_put(&m->keys, k->key, req->keylen, k, NULL) != 0)) {
+            free(k);
+            free(vepoch);
+            lc_rcbuf_unref(state_enc);
+            return LC_ENOMEM;
+        }
+        k->keylen = req->keylen;
+    }
+    pub.key = k->key;
+    lc_rcbuf_t *enc = NULL;
+    int rc = emit(e, sh, m, &pub, &req->exclude, now, &enc);
+    if (rc != 0) {
+        if (fresh) {
+            lc_map_del(&m->keys, k->key, k->keylen);
+            free(k);
+        }
+        free(vepoch);
+        lc_rcbuf_unref(state_enc);
+        return rc;
+    }
+    lc_rcbuf_unref(k->pub);
+    if (state_enc) {
+        k->pub = state_enc;
+        lc_rcbuf_unref(enc);
+    } else {
+        k->pub = enc;
+    }
+    k->offset = m->top;
+    k->score = req->pub.score;
+    k->holds += req->hold > 0 ? req->hold : 0;
+    if (vepoch) {
+        /* a write without a version keeps the stored one: a late older write stays stale */
+        free(k->vepoch);
+        k->vepoch = vepoch;
+        k->version = req->version;
+    }
+    set_expiry(m, k, now);
+    return 0;
+}
+
 /* The write itself, under the shard lock. */
 static int map_write_locked(lc_engine_t *e, lc__shard_t *sh, const lc_map_write_req_t *req,
                             int64_t now, lc_map_write_res_t *res)
 {
-    int rc;
+    int rc = 0;
     lc__mapch_t *m = mapch_get(e, sh, req->channel, req->chlen, &req->opts, now, true, &rc);
     if (!m)
         return rc;
+    memcpy(res->pos.epoch, m->epoch, sizeof(m->epoch));
+    const char *ik = req->idempotency_key && req->idempotency_key[0] ? req->idempotency_key : NULL;
+    if (ik && lc__map_idem_get(&m->idem, ik, strlen(ik), now, &res->pos.offset)) {
+        suppress(res, "idempotency"); /* a retry: the first write's position */
+        return 0;
+    }
+    uint64_t top = m->top;
     mkey_t *k = lc_map_get(&m->keys, req->key, req->keylen);
     if (req->remove) {
         if (!k) {
-            res->suppressed = true;
-            res->suppress_reason = "key_not_found";
+            suppress(res, "key_not_found");
         } else {
             lc_map_del(&m->keys, req->key, req->keylen);
-            emit_removal(e, sh, m, k, &req->exclude, now);
+            emit_removal(e, sh, m, k, &req->exclude, req->pub.tags, now);
         }
     } else if (req->hold < 0) {
         /* a presence holder left: the key lives its TTL from now (or goes now without one) */
-        res->suppressed = true;
-        res->suppress_reason = "released";
+        suppress(res, "released");
         if (k && --k->holds <= 0) {
             k->holds = 0;
             if (m->opts.key_ttl_ms > 0) {
                 set_expiry(m, k, now);
             } else {
                 lc_map_del(&m->keys, req->key, req->keylen);
-                emit_removal(e, sh, m, k, &req->exclude, now);
+                emit_removal(e, sh, m, k, &req->exclude, (lc_raw_t){0}, now);
                 res->suppressed = false;
                 res->suppress_reason = NULL;
             }
         }
+    } else if (version_stale(k, req->version, req->version_epoch)) {
+        suppress(res, "version"); /* before key_mode, as Centrifugo's brokers check */
     } else if (k && req->key_mode == LC_MAP_KEY_IF_NEW) {
-        res->suppressed = true;
-        res->suppress_reason = "key_exists";
+        suppress(res, "key_exists");
         k->holds += req->hold;
         set_expiry(m, k, now); /* a suppressed write still refreshes the key's lifetime */
     } else if (!k && req->key_mode == LC_MAP_KEY_IF_EXISTS) {
-        res->suppressed = true;
-        res->suppress_reason = "key_not_found";
-    } else {
-        if (!k && m->opts.max_keys > 0 && lc_map_count(&m->keys) >= (size_t)m->opts.max_keys)
-            return LC_ETOOBIG;
-        bool fresh = k == NULL;
-        if (fresh) {
-            k = calloc(1, sizeof(*k) + req->keylen + 1);
-            if (!k)
-                return LC_ENOMEM;
-            memcpy(k->key, req->key, req->keylen);
-            k->keylen = req->keylen;
-            if (lc_map_put(&m->keys, k->key, k->keylen, k, NULL) != 0) {
-                free(k);
-                return LC_ENOMEM;
-            }
-        }
-        lc_publication_t pub = req->pub;
-        pub.key = k->key;
-        pub.keylen = k->keylen;
-        pub.removed = false;
-        lc_rcbuf_t *enc = NULL;
-        rc = emit(e, sh, m, &pub, &req->exclude, now, &enc);
-        if (rc != 0) {
-            if (fresh) {
-                lc_map_del(&m->keys, k->key, k->keylen);
-                free(k);
-            }
-            return rc;
-        }
-        lc_rcbuf_unref(k->pub);
-        k->pub = enc;
-        k->offset = m->top;
-        k->score = req->pub.score;
-        k->holds += req->hold > 0 ? req->hold : 0;
-        set_expiry(m, k, now);
+        suppress(res, "key_not_found");
+    } else if ((rc = write_value(e, sh, m, k, req, now)) != 0) {
+        return rc;
     }
     res->pos.offset = m->top;
-    memcpy(res->pos.epoch, m->epoch, sizeof(m->epoch));
+    /* only a write that changed something is remembered (a suppressed one may be retried) */
+    if (ik && m->top != top) {
+        int64_t ttl = req->idempotent_ttl_ms > 0 ? req->idempotent_ttl_ms : LC__MAP_IDEM_TTL_MS;
+        if (lc__map_idem_put(&m->idem, ik, strlen(ik), m->top, now + ttl) != 0)
+            lc_log_warn("map %.*s: the result of idempotency key %s could not be kept (no memory)",
+                        (int)m->chlen, m->channel, ik);
+    }
     return 0;
 }
 
@@ -349,7 +434,9 @@ static lc__shard_t *map_shard(lc_engine_t *e, const char *ch, size_t len, int64_
 int lc__memory_map_write(lc_engine_t *e, const lc_map_write_req_t *req, lc_map_write_cb cb,
                          void *arg)
 {
-    if (!req->channel || req->chlen == 0 || !req->key || req->keylen == 0)
+    if (!req->channel || req->chlen == 0 || !req->key || req->keylen == 0 ||
+        (req->idempotency_key && strlen(req->idempotency_key) > LC_MAP_IDEM_KEY_MAX) ||
+        (req->version_epoch && strlen(req->version_epoch) > LC_MAP_IDEM_KEY_MAX))
         return LC_EINVAL;
     int64_t now;
     lc__shard_t *sh = map_shard(e, req->channel, req->chlen, &now);

@@ -216,6 +216,7 @@ static void from_reply(const lc_proxy_reply_t *rep, lc_decide_step by, lc_verdic
     v->n_subs = rep->n_subs;
     v->override = &rep->override;
     v->skip_history = rep->skip_history;
+    v->map = rep->map.set ? &rep->map : NULL;
 }
 
 /* What an ALLOW from Lua or a proxy means for the kind. */

@@ -116,6 +116,7 @@ typedef struct lc_verdict {
     size_t n_subs;
     const lc_sub_override_t *override;  /* subscribe; NULL = none */
     bool skip_history;                  /* publish */
+    const lc_map_result_t *map;         /* publish of a map write: what the proxy set; NULL */
     const char *const *exclude_clients; /* publish (Lua): left out of the fan-out */
     size_t n_exclude_clients;
     const char *const *exclude_users;

@@ -230,6 +230,49 @@ static void subs_field(lua_State *L, int t, lc_proxy_reply_t *r)
 }
 
 /* The result fields of kind from the table at t. */
+/* What a publish result table may set for a map write (as a map publish proxy's result). */
+static void map_fields(lua_State *L, int t, lc_map_result_t *m)
+{
+    int64_t version = 0;
+    int n = 0;
+
+    m->key = str_field(L, t, "key");
+    m->key_mode = str_field(L, t, "key_mode");
+    m->idempotency_key = str_field(L, t, "idempotency_key");
+    m->version_epoch = str_field(L, t, "version_epoch");
+    bool_field(L, t, "delta", &m->delta);
+    int_field(L, t, "version", &version);
+    m->version = (uint64_t)version;
+    if (field(L, t, "score") == LUA_TNUMBER) {
+        lua_Number v = lua_tonumber(L, -1);
+        if (!(v > -LC__LUA_EXACT_INT_MAX && v < LC__LUA_EXACT_INT_MAX) || !lc__lua_exact_int(v))
+            luaL_error(L, "field 'score' must be an integer");
+        m->score = (int64_t)v;
+        m->has_score = true;
+    } else if (lua_type(L, -1) != LUA_TNIL) {
+        luaL_error(L, "field 'score' must be a number");
+    }
+    lua_pop(L, 1);
+    /* tags: strings by string (checked before lua_next could see a converted key) */
+    if (field(L, t, "tags") == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "field 'tags' must be a table of strings by string");
+            n++;
+            lua_pop(L, 1);
+        }
+    } else if (lua_type(L, -1) != LUA_TNIL) {
+        luaL_error(L, "field 'tags' must be a table");
+    }
+    lua_pop(L, 1);
+    if (n > 0)
+        json_field(L, t, "tags", &m->tags, &m->tags_len);
+    json_field(L, t, "stream_data", &m->stream_data, &m->stream_data_len);
+    if (!lc_map_result_done(m))
+        luaL_error(L, "field 'key_mode' must be \"if_new\" or \"if_exists\"");
+}
+
 static void result_fields(lua_State *L, int t, lc_hook_kind kind, lc_decision_t *d)
 {
     lc_proxy_reply_t *r = &d->reply;
@@ -264,6 +307,8 @@ static void result_fields(lua_State *L, int t, lc_hook_kind kind, lc_decision_t 
         bool_field(L, t, "skip_history", &r->skip_history);
         list_field(L, t, "exclude_client", true, &d->exclude_clients, &d->n_exclude_clients);
         list_field(L, t, "exclude_user", true, &d->exclude_users, &d->n_exclude_users);
+        if (kind == LC_HOOK_PUBLISH)
+            map_fields(L, t, &r->map);
         break;
     case LC_HOOK_RPC:
     case LC_HOOK_SPOLL_REFRESH:
@@ -465,6 +510,37 @@ void lc__lua_push_subs(lua_State *L, const lc_conn_sub_t *subs, size_t n)
     }
 }
 
+static void set_str(lua_State *L, const char *key, const char *value)
+{
+    if (value == NULL)
+        return;
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, key);
+}
+
+/* A map publish proxy's own result fields, as a hook may hand them back. */
+static void push_map_result(lua_State *L, const lc_map_result_t *m)
+{
+    set_str(L, "key", m->key);
+    set_str(L, "key_mode", m->key_mode);
+    set_str(L, "idempotency_key", m->idempotency_key);
+    set_str(L, "version_epoch", m->version_epoch);
+    set_json(L, "tags", m->tags, m->tags_len);
+    set_json(L, "stream_data", m->stream_data, m->stream_data_len);
+    if (m->has_score) {
+        lua_pushnumber(L, (lua_Number)m->score);
+        lua_setfield(L, -2, "score");
+    }
+    if (m->version) {
+        lua_pushnumber(L, (lua_Number)m->version);
+        lua_setfield(L, -2, "version");
+    }
+    if (m->delta) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "delta");
+    }
+}
+
 void lc__lua_push_reply(lua_State *L, const lc_proxy_reply_t *r)
 {
     luaL_checkstack(L, 6, NULL);
@@ -509,6 +585,8 @@ void lc__lua_push_reply(lua_State *L, const lc_proxy_reply_t *r)
             lua_pushboolean(L, 1);
             lua_setfield(L, -2, "skip_history");
         }
+        if (r->map.set)
+            push_map_result(L, &r->map);
         lua_setfield(L, -2, "result");
     }
     lc__lua_set_mt(L, &lc__lua_key_reply_mt);

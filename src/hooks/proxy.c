@@ -254,7 +254,9 @@ static bool payloads_json(const lc_proxy_reply_t *r)
 {
     return (r->data == NULL || lc_json_check(r->data, r->data_len, NULL)) &&
            (r->info == NULL || lc_json_check(r->info, r->info_len, NULL)) &&
-           (r->meta == NULL || lc_json_check(r->meta, strlen(r->meta), NULL));
+           (r->meta == NULL || lc_json_check(r->meta, strlen(r->meta), NULL)) &&
+           (r->map.stream_data == NULL ||
+            lc_json_check(r->map.stream_data, r->map.stream_data_len, NULL));
 }
 
 /* What a backend's unexpected status usually means, for the log line. */
@@ -321,8 +323,8 @@ static void on_response(void *arg, const lc_httpc_resp_t *resp)
     }
     if (err == 0 && !payloads_json(&reply)) {
         err = LC_EPARSE;
-        lc_log_error("proxy %s %s%s: result data or info is not valid JSON", kind, c->endpoint,
-                     c->who);
+        lc_log_error("proxy %s %s%s: result data, info or stream_data is not valid JSON", kind,
+                     c->endpoint, c->who);
     }
     if (err != 0) {
         lc_proxy_reply_free(&reply);

@@ -55,6 +55,30 @@ typedef struct lc_proxy_req {
 
 enum lc_proxy_reply_type { LC_PROXY_RESULT, LC_PROXY_ERROR, LC_PROXY_DISCONNECT };
 
+/* What a map publish or remove proxy's result may set besides data (Centrifugo v6.8
+ * MapPublishResult: key, data/b64data, tags, score, key_mode, stream_data/b64stream_data,
+ * idempotency_key, delta, version, version_epoch; MapRemoveResult: key, tags,
+ * idempotency_key), and what a Lua publish hook may return for a map write. Strings and raw
+ * JSON are owned by the reply; NULL / false / 0 = not given. */
+typedef struct lc_map_result {
+    bool set;   /* any field below was given */
+    char *key;  /* replaces the key written or removed */
+    char *tags; /* raw JSON object of strings */
+    size_t tags_len;
+    bool has_score;
+    int64_t score;
+    char *key_mode;    /* "if_new", "if_exists" or "" */
+    char *stream_data; /* raw JSON, or decoded b64stream_data */
+    size_t stream_data_len;
+    char *idempotency_key;
+    bool delta; /* a hint: map subscribers get whole values */
+    uint64_t version;
+    char *version_epoch;
+} lc_map_result_t;
+void lc_map_result_free(lc_map_result_t *m);
+/* Sets m->set from the fields; false when key_mode is none of the modes. */
+bool lc_map_result_done(lc_map_result_t *m);
+
 /* A backend's answer. Strings and raw JSON are owned (free with lc_proxy_reply_free). For
  * info and data, a base64 twin in the answer is decoded into the same field and wins. */
 typedef struct lc_proxy_reply {
@@ -79,6 +103,7 @@ typedef struct lc_proxy_reply {
     char *meta;                 /* connect, refresh */
     lc_sub_override_t override; /* subscribe */
     bool skip_history;          /* publish */
+    lc_map_result_t map;        /* publish: used for a map write or removal only */
     long status; /* the HTTP status of the answer, 0 when none came (for the decision trace) */
 } lc_proxy_reply_t;
 

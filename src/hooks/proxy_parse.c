@@ -29,7 +29,7 @@ static const cJSON *member(const cJSON *obj, const char *key)
  * "bob\u0000x" would otherwise become "bob". */
 static cJSON *parse_whole(const char *json, size_t len)
 {
-    static const char *const payloads[] = {"data", "info", "meta", NULL};
+    static const char *const payloads[] = {"data", "info", "meta", "stream_data", NULL};
     lc_json_check_t chk;
 
     if (!lc_json_check(json, len, &chk))
@@ -207,6 +207,60 @@ static int get_subs(const cJSON *obj, lc_proxy_reply_t *out)
     return rc;
 }
 
+/* A map publish / remove result's own fields (lc_map_result_t). Types as the reference
+ * decodes them; tags must be an object of strings and key_mode one of the modes. */
+static int get_map_result(const src_t *s, lc_map_result_t *m)
+{
+    const cJSON *tags = member(s->res, "tags"), *t;
+    int64_t version = 0;
+    int rc;
+
+    if ((rc = get_str(s->res, "key", NULL, &m->key)) != 0 ||
+        (rc = get_str(s->res, "key_mode", NULL, &m->key_mode)) != 0 ||
+        (rc = get_str(s->res, "idempotency_key", NULL, &m->idempotency_key)) != 0 ||
+        (rc = get_str(s->res, "version_epoch", NULL, &m->version_epoch)) != 0 ||
+        (rc = get_bool(s->res, "delta", &m->delta)) != 0 ||
+        (rc = get_int(s->res, "version", 0, 9007199254740992.0, &version)) != 0 ||
+        (rc = get_payload(s, "stream_data", "b64stream_data", &m->stream_data, &m->stream_data_len,
+                          NULL)) != 0)
+        return rc;
+    if (member(s->res, "score") != NULL) {
+        if ((rc = get_int(s->res, "score", -4.0e18, 4.0e18, &m->score)) != 0)
+            return rc;
+        m->has_score = true;
+    }
+    if (tags != NULL) {
+        if (!cJSON_IsObject(tags))
+            return LC_EPARSE;
+        cJSON_ArrayForEach(t, tags) if (!cJSON_IsString(t)) return LC_EPARSE;
+        if (cJSON_GetArraySize(tags) > 0 && (rc = get_raw(s, "tags", &m->tags, &m->tags_len)) != 0)
+            return rc;
+    }
+    m->version = (uint64_t)version;
+    return lc_map_result_done(m) ? 0 : LC_EPARSE;
+}
+
+bool lc_map_result_done(lc_map_result_t *m)
+{
+    if (m->key_mode != NULL && m->key_mode[0] != '\0' && strcmp(m->key_mode, "if_new") != 0 &&
+        strcmp(m->key_mode, "if_exists") != 0)
+        return false;
+    m->set = m->key || m->tags || m->has_score || (m->key_mode && m->key_mode[0]) ||
+             m->stream_data || m->idempotency_key || m->delta || m->version || m->version_epoch;
+    return true;
+}
+
+void lc_map_result_free(lc_map_result_t *m)
+{
+    free(m->key);
+    free(m->tags);
+    free(m->key_mode);
+    free(m->stream_data);
+    free(m->idempotency_key);
+    free(m->version_epoch);
+    memset(m, 0, sizeof(*m));
+}
+
 /* The result fields `kind` defines (spec §5.2). */
 static int read_result(lc_proxy_kind kind, const src_t *s, lc_proxy_reply_t *out)
 {
@@ -248,7 +302,8 @@ static int read_result(lc_proxy_kind kind, const src_t *s, lc_proxy_reply_t *out
     case LC_PROXY_PUBLISH:
         if ((rc = get_payload(s, "data", "b64data", &out->data, &out->data_len, &out->data_set)) !=
                 0 ||
-            (rc = get_bool(res, "skip_history", &out->skip_history)) != 0)
+            (rc = get_bool(res, "skip_history", &out->skip_history)) != 0 ||
+            (rc = get_map_result(s, &out->map)) != 0)
             return rc;
         break;
     case LC_PROXY_SUB_REFRESH:
@@ -351,5 +406,6 @@ void lc_proxy_reply_free(lc_proxy_reply_t *r)
     free(r->channels);
     lc_conn_subs_free(r->subs, r->n_subs);
     free(r->meta);
+    lc_map_result_free(&r->map);
     memset(r, 0, sizeof(*r));
 }

@@ -1,7 +1,9 @@
 /* Memory engine map channels (engine.h map_write / map_read / map_clear): state pages and
  * cursors, the change stream and its limits, key TTL expiry on a fake clock, presence holds,
- * the bounds (max_keys), ordering by score. A fake sink records every delivery. */
+ * the bounds (max_keys), ordering by score, versions, idempotent retries and stream_data. A
+ * fake sink records every delivery. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -296,6 +298,157 @@ static void test_map_ordered_pages_by_score(void **state)
     assert_non_null(strstr(p2.pubs[0], "\"key\":\"low\""));
 }
 
+/* A write's answer, kept. */
+typedef struct wres {
+    int calls;
+    bool suppressed;
+    char reason[32];
+    uint64_t offset;
+} wres_t;
+
+static void on_written(void *arg, int err, const lc_map_write_res_t *res)
+{
+    wres_t *w = arg;
+    w->calls++;
+    w->suppressed = res->suppressed;
+    snprintf(w->reason, sizeof(w->reason), "%s", res->suppress_reason ? res->suppress_reason : "");
+    w->offset = res->pos.offset;
+}
+
+/* A write of key with the extras: version (epoch), idempotency key, stream_data. */
+static wres_t put_x(lc_engine_t *e, const char *key, const char *json, uint64_t version,
+                    const char *vepoch, const char *ik, const char *stream_json)
+{
+    lc_map_write_req_t r = write_m(key, &durable);
+    r.pub.data.p = json;
+    r.pub.data.len = strlen(json);
+    r.version = version;
+    r.version_epoch = vepoch;
+    r.idempotency_key = ik;
+    if (stream_json) {
+        r.stream_data.p = stream_json;
+        r.stream_data.len = strlen(stream_json);
+    }
+    wres_t w;
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(e->vt->map_write(e, &r, on_written, &w), 0);
+    assert_int_equal(w.calls, 1);
+    return w;
+}
+
+static void test_map_versions_drop_stale_writes_per_key_and_epoch(void **state)
+{
+    lc_engine_t *e = *state;
+    assert_false(put_x(e, "k", "{\"v\":2}", 2, NULL, NULL, NULL).suppressed);
+    wres_t stale = put_x(e, "k", "{\"v\":1}", 1, NULL, NULL, NULL);
+    assert_true(stale.suppressed);
+    assert_string_equal(stale.reason, "version");
+    assert_int_equal(stale.offset, 1);
+    assert_true(put_x(e, "k", "{\"v\":2}", 2, "", NULL, NULL).suppressed); /* equal: stale */
+    /* versions are per key */
+    assert_false(put_x(e, "other", "{}", 1, NULL, NULL, NULL).suppressed);
+    /* a write without a version replaces the value and keeps the stored version */
+    assert_false(put_x(e, "k", "{\"v\":\"plain\"}", 0, NULL, NULL, NULL).suppressed);
+    assert_true(put_x(e, "k", "{}", 2, NULL, NULL, NULL).suppressed);
+    assert_false(put_x(e, "k", "{\"v\":3}", 3, "e1", NULL, NULL).suppressed);
+    /* another epoch starts over; the same epoch compares; an empty one compares with any */
+    assert_false(put_x(e, "k", "{\"v\":1}", 1, "e2", NULL, NULL).suppressed);
+    assert_true(put_x(e, "k", "{}", 1, "e2", NULL, NULL).suppressed);
+    assert_true(put_x(e, "k", "{}", 1, NULL, NULL, NULL).suppressed);
+    assert_false(put_x(e, "k", "{\"v\":2}", 2, NULL, NULL, NULL).suppressed);
+    /* the version check comes before key_mode: a stale if_new write says "version" */
+    lc_map_write_req_t r = write_m("k", &durable);
+    r.pub.data.p = "{}";
+    r.pub.data.len = 2;
+    r.version = 1;
+    r.key_mode = LC_MAP_KEY_IF_NEW;
+    wres_t w;
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(e->vt->map_write(e, &r, on_written, &w), 0);
+    assert_string_equal(w.reason, "version");
+    got_t st = state_page(e, &durable, NULL, 10, 0);
+    assert_non_null(strstr(st.pubs[0], "{\"data\":{\"v\":2}"));
+    /* suppressed writes delivered nothing: 6 writes got through */
+    assert_int_equal(nrecs, 6);
+}
+
+static void test_map_idempotent_retries_write_once(void **state)
+{
+    lc_engine_t *e = *state;
+    wres_t first = put_x(e, "k", "{\"n\":1}", 0, NULL, "op-1", NULL);
+    assert_false(first.suppressed);
+    assert_false(put_x(e, "j", "{}", 0, NULL, NULL, NULL).suppressed);
+    wres_t again = put_x(e, "k", "{\"n\":2}", 0, NULL, "op-1", NULL);
+    assert_true(again.suppressed);
+    assert_string_equal(again.reason, "idempotency");
+    assert_int_equal(again.offset, first.offset); /* the first write's position */
+    assert_int_equal(nrecs, 2);
+    /* a removal with its own key, retried */
+    lc_map_write_req_t r = write_m("k", &durable);
+    r.remove = true;
+    r.idempotency_key = "op-2";
+    wres_t w;
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(e->vt->map_write(e, &r, on_written, &w), 0);
+    assert_false(w.suppressed);
+    assert_int_equal(e->vt->map_write(e, &r, on_written, &w), 0);
+    assert_string_equal(w.reason, "idempotency");
+    assert_int_equal(w.offset, 3);
+    /* the result expires with its TTL (5 minutes by default); then the key is new again */
+    fake_now += 5 * 60 * 1000;
+    assert_false(put_x(e, "k", "{\"n\":3}", 0, NULL, "op-1", NULL).suppressed);
+    /* a suppressed write is not remembered: its retry is tried again */
+    r = write_m("gone", &durable);
+    r.remove = true;
+    r.idempotency_key = "op-3";
+    assert_int_equal(e->vt->map_write(e, &r, on_written, &w), 0);
+    assert_string_equal(w.reason, "key_not_found");
+    assert_int_equal(put(e, "gone", "{}", &durable, 0, 0), 0);
+    assert_int_equal(e->vt->map_write(e, &r, on_written, &w), 0);
+    assert_false(w.suppressed);
+}
+
+static void test_map_idempotency_results_are_bounded_per_channel(void **state)
+{
+    lc_engine_t *e = *state;
+    lc_map_opts_t o = {.stream_size = 0};
+    char ik[32];
+    for (int i = 0; i < 1100; i++) {
+        snprintf(ik, sizeof(ik), "op-%d", i);
+        lc_map_write_req_t r = write_m("k", &o);
+        r.pub.data.p = "{}";
+        r.pub.data.len = 2;
+        r.idempotency_key = ik;
+        assert_int_equal(e->vt->map_write(e, &r, NULL, NULL), 0);
+    }
+    /* the oldest results were forgotten to stay within LC__MAP_IDEM_MAX (1024) */
+    lc_map_write_req_t r = write_m("k", &o);
+    r.pub.data.p = "{}";
+    r.pub.data.len = 2;
+    r.idempotency_key = "op-0";
+    wres_t w;
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(e->vt->map_write(e, &r, on_written, &w), 0);
+    assert_false(w.suppressed);
+    r.idempotency_key = "op-1099";
+    assert_int_equal(e->vt->map_write(e, &r, on_written, &w), 0);
+    assert_string_equal(w.reason, "idempotency");
+    assert_int_equal(w.offset, 1100);
+}
+
+static void test_map_stream_data_goes_to_the_stream_and_the_state_keeps_data(void **state)
+{
+    lc_engine_t *e = *state;
+    assert_false(put_x(e, "k", "{\"all\":[1,2]}", 0, NULL, NULL, "{\"add\": 2}").suppressed);
+    assert_int_equal(nrecs, 1);
+    assert_string_equal(recs[0].push, "{\"push\":{\"channel\":\"m\",\"pub\":{\"data\":"
+                                      "{\"add\": 2},\"offset\":1,\"key\":\"k\"}}}");
+    got_t st = state_page(e, &durable, NULL, 10, 0);
+    assert_string_equal(st.pubs[0], "{\"data\":{\"all\":[1,2]},\"offset\":1,\"key\":\"k\"}");
+    got_t s = stream_since(e, &durable, 0, "");
+    assert_string_equal(s.pubs[0], "{\"data\":{\"add\": 2},\"offset\":1,\"key\":\"k\"}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +462,13 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_bounds_and_suppressed_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_ordered_pages_by_score, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_versions_drop_stale_writes_per_key_and_epoch,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_idempotent_retries_write_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_idempotency_results_are_bounded_per_channel, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_map_stream_data_goes_to_the_stream_and_the_state_keeps_data, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

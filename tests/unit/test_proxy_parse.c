@@ -185,6 +185,58 @@ static void test_proxy_parse_publish_data_set(void **state)
     lc_proxy_reply_free(&r);
 }
 
+/* A map publish / remove proxy's result (v6.8 MapPublishResult / MapRemoveResult). */
+static void test_proxy_parse_map_publish_result(void **state)
+{
+    lc_proxy_reply_t r;
+
+    assert_int_equal(parse(LC_PROXY_PUBLISH,
+                           "{\"result\":{\"key\":\"deal-7\",\"data\":{\"v\":1},"
+                           "\"tags\":{\"role\":\"admin\"},\"score\":-42,\"key_mode\":\"if_new\","
+                           "\"stream_data\": {\"d\": 1.50},\"idempotency_key\":\"op-1\","
+                           "\"delta\":true,\"version\":9007199254740992,"
+                           "\"version_epoch\":\"e1\"}}",
+                           &r),
+                     0);
+    assert_true(r.map.set);
+    assert_string_equal(r.map.key, "deal-7");
+    assert_mem(r.map.tags, r.map.tags_len, "{\"role\":\"admin\"}");
+    assert_true(r.map.has_score);
+    assert_int_equal(r.map.score, -42);
+    assert_string_equal(r.map.key_mode, "if_new");
+    assert_mem(r.map.stream_data, r.map.stream_data_len, "{\"d\": 1.50}");
+    assert_string_equal(r.map.idempotency_key, "op-1");
+    assert_true(r.map.delta);
+    assert_true(r.map.version == 9007199254740992ULL);
+    assert_string_equal(r.map.version_epoch, "e1");
+    lc_proxy_reply_free(&r);
+
+    /* b64stream_data wins over stream_data; a plain publish result sets nothing of a map */
+    assert_int_equal(parse(LC_PROXY_PUBLISH, "{\"result\":{\"b64stream_data\":\"MQ==\"}}", &r), 0);
+    assert_mem(r.map.stream_data, r.map.stream_data_len, "1");
+    lc_proxy_reply_free(&r);
+    assert_int_equal(parse(LC_PROXY_PUBLISH, "{\"result\":{\"data\":1}}", &r), 0);
+    assert_false(r.map.set);
+    lc_proxy_reply_free(&r);
+
+    /* wrong types and values fail the answer */
+    const char *bad[] = {
+        "{\"result\":{\"key\":1}}",
+        "{\"result\":{\"version\":\"1\"}}",
+        "{\"result\":{\"version\":-1}}",
+        "{\"result\":{\"score\":1.5}}",
+        "{\"result\":{\"tags\":{\"a\":1}}}",
+        "{\"result\":{\"tags\":[\"a\"]}}",
+        "{\"result\":{\"key_mode\":\"sometimes\"}}",
+        "{\"result\":{\"delta\":\"yes\"}}",
+        "{\"result\":{\"b64stream_data\":\"!!\"}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(parse(LC_PROXY_PUBLISH, bad[i], &r), LC_EPARSE);
+        lc_proxy_reply_free(&r);
+    }
+}
+
 static void test_proxy_parse_sub_refresh_and_rpc(void **state)
 {
     lc_proxy_reply_t r;
@@ -557,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_proxy_parse_wrong_types_per_kind),
         cmocka_unit_test(test_proxy_parse_hostile_inputs_no_crash),
         cmocka_unit_test(test_proxy_laravel_parse_private_allowed),
+        cmocka_unit_test(test_proxy_parse_map_publish_result),
         cmocka_unit_test(test_proxy_laravel_parse_presence_user_info_string),
         cmocka_unit_test(test_proxy_laravel_parse_presence_user_info_object),
         cmocka_unit_test(test_proxy_laravel_parse_denied_and_failures),
