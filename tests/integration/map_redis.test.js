@@ -1,9 +1,11 @@
 'use strict';
 // Map channels on the Redis map broker: two Lucent nodes on one real redis-server. The server
 // API writes on one node and reads on the other (map_publish / map_remove / map_read_state /
-// map_read_stream / map_stats / map_clear), stream positions and epochs agree, key_mode,
-// versions, idempotency and max_keys are decided in Redis, a key's TTL expiry (the cleanup of
-// either node) is seen on both, and the start-up refusals of map_broker.
+// map_read_stream / map_stats / map_clear), stream positions and epochs agree, versions,
+// idempotency, stream_data, key_mode and max_keys are decided in Redis, a key's TTL expiry (the cleanup of either node) is seen on
+// both; the official client subscribed on one node gets the snapshot and the live updates
+// written through the other, catches up after a reconnect, and sees map_clients / map_users
+// entries of connections on the other node come and go; the start-up refusals of map_broker.
 
 const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
@@ -14,6 +16,9 @@ const { startServer, defaultConfig, merge, assertCleanExit, binaryPath, makeTemp
 const { startRedis } = require('./lib/redis');
 const { api } = require('./lib/api');
 const { waitUntil } = require('./lib/wait');
+const jwt = require('./lib/jwt');
+const { newClient, connected, valueOf } = require('./lib/client');
+const { events, dropTransport } = require('./lib/chan');
 
 const secret = 'map-redis-secret-0123456789';
 const apiKey = 'map-redis-api-key';
@@ -28,6 +33,16 @@ function nodeConfig(address, prefix, extra = {}) {
           { name: 'board', subscription_type: 'map', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '300s', stream_size: 50, max_page_size: 3, max_keys: 5 } },
           { name: 'rank', subscription_type: 'map', allow_subscribe_for_client: true, map: { mode: 'persistent', ordered: true } },
           { name: 'short', subscription_type: 'map', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '1s', stream_size: 20 } },
+          {
+            name: 'game',
+            subscription_type: 'map',
+            allow_subscribe_for_client: true,
+            map_clients_presence_channel_prefix: 'clients:',
+            map_users_presence_channel_prefix: 'users:',
+            map: { mode: 'ephemeral', key_ttl: '60s' },
+          },
+          { name: 'clients', subscription_type: 'map_clients', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '2s' } },
+          { name: 'users', subscription_type: 'map_users', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '2s' } },
         ],
       },
     }),
@@ -136,6 +151,25 @@ t('pages with cursors, across nodes, by key and by score', async () => {
   assert.ok(!p2.cursor);
 });
 
+t('versions, idempotent retries and stream_data across nodes', async () => {
+  const [a, b] = nodes;
+  const ch = 'board:extras';
+  const v5 = await call(a, 'map_publish', { channel: ch, key: 'doc', data: { v: 5 }, version: 5, version_epoch: 'x' });
+  assert.ok(!v5.suppressed);
+  const stale = await call(b, 'map_publish', { channel: ch, key: 'doc', data: { v: 4 }, version: 4, version_epoch: 'x' });
+  assert.deepEqual([stale.suppressed, stale.suppress_reason], [true, 'version']);
+  const other = await call(b, 'map_publish', { channel: ch, key: 'doc', data: { v: 1 }, version: 1, version_epoch: 'y' });
+  assert.ok(!other.suppressed);
+  const first = await call(a, 'map_publish', { channel: ch, key: 'once', data: {}, idempotency_key: 'op-1' });
+  const retry = await call(b, 'map_publish', { channel: ch, key: 'once', data: {}, idempotency_key: 'op-1' });
+  assert.deepEqual([retry.suppressed, retry.suppress_reason, retry.offset, retry.epoch], [true, 'idempotency', first.offset, first.epoch]);
+  const sd = await call(a, 'map_publish', { channel: ch, key: 'text', data: { whole: 'abc' }, stream_data: { append: 'c' } });
+  const state = await call(b, 'map_read_state', { channel: ch, key: 'text' });
+  assert.deepEqual(state.entries[0].data, { whole: 'abc' });
+  const change = await call(b, 'map_read_stream', { channel: ch, since_offset: sd.offset - 1, since_epoch: sd.epoch });
+  assert.deepEqual(change.entries[0].data, { append: 'c' });
+});
+
 t('key_mode and max_keys are decided in Redis', async () => {
   const [a, b] = nodes;
   const ch = 'board:modes';
@@ -176,6 +210,111 @@ t('map_clear drops the channel on every node; the next write starts a new epoch'
   assert.notEqual(st.epoch, w.epoch);
   const gone = await api(a, 'map_read_stream', { channel: ch, since_offset: w.offset, since_epoch: w.epoch });
   assert.ok(gone.body.error, gone.text);
+});
+
+async function mapMember(node, user, channel, kind = 'map') {
+  const client = newClient(node, { token: jwt.connToken(secret, user) });
+  await connected(client);
+  const make = { map: 'newMapSubscription', clients: 'newMapClientsSubscription', users: 'newMapUsersSubscription' }[kind];
+  const sub = client[make](channel, {});
+  const m = { client, sub, syncs: events(sub, 'sync'), updates: events(sub, 'update'), subscribedQ: events(sub, 'subscribed') };
+  sub.subscribe();
+  return m;
+}
+
+const entriesOf = (sync) => Object.fromEntries(sync.entries.map((e) => [e.key, e.data === undefined ? null : valueOf(e.data)]));
+
+t('a client on one node: snapshot, then live updates written through the other node', async () => {
+  const [a, b] = nodes;
+  const ch = 'board:live';
+  await call(a, 'map_publish', { channel: ch, key: 'u1', data: { x: 1 } });
+  await call(a, 'map_publish', { channel: ch, key: 'u2', data: { x: 2 } });
+  const m = await mapMember(b, 'viewer', ch);
+  try {
+    assert.deepEqual(entriesOf(await m.syncs.next()), { u1: { x: 1 }, u2: { x: 2 } });
+    await call(a, 'map_publish', { channel: ch, key: 'u1', data: { x: 10 } });
+    const up = await m.updates.next();
+    assert.deepEqual([up.key, valueOf(up.data)], ['u1', { x: 10 }]);
+    await call(a, 'map_remove', { channel: ch, key: 'u2' });
+    const rm = await m.updates.next();
+    assert.deepEqual([rm.key, rm.removed], ['u2', true]);
+
+    // reconnect: the changes made meanwhile through node A come as updates, no new sync
+    await m.subscribedQ.next();
+    const connecting = events(m.client, 'connecting');
+    dropTransport(m.client);
+    await connecting.next();
+    await call(a, 'map_publish', { channel: ch, key: 'u3', data: { x: 3 } });
+    await call(a, 'map_remove', { channel: ch, key: 'u1' });
+    const again = await m.subscribedQ.next(8000);
+    assert.equal(again.recovered, true);
+    const u3 = await m.updates.next();
+    assert.deepEqual([u3.key, valueOf(u3.data)], ['u3', { x: 3 }]);
+    const u1 = await m.updates.next();
+    assert.deepEqual([u1.key, u1.removed], ['u1', true]);
+  } finally {
+    m.client.disconnect();
+  }
+});
+
+t('map_clients and map_users entries of connections on another node come and go', async () => {
+  const [a, b] = nodes;
+  const game = 'game:2';
+  const watchC = await mapMember(b, 'w', `clients:${game}`, 'clients');
+  const watchU = await mapMember(b, 'w', `users:${game}`, 'users');
+  try {
+    assert.deepEqual((await watchC.syncs.next()).entries, []);
+    assert.deepEqual((await watchU.syncs.next()).entries, []);
+    const player = await mapMember(a, '42', game);
+    await player.syncs.next();
+    const clientId = player.client.lc.connectedCtx.client;
+    const joined = await watchC.updates.next();
+    assert.deepEqual([joined.key, joined.info.user], [clientId, '42']);
+    assert.equal((await watchU.updates.next()).key, '42');
+    // held by node A: the user entry outlives its 2s TTL while the connection stays
+    await new Promise((r) => setTimeout(r, 3000));
+    const users = await call(b, 'map_read_state', { channel: `users:${game}` });
+    assert.deepEqual(keysOf(users.entries), ['42']);
+    player.client.disconnect();
+    const left = await watchC.updates.next();
+    assert.deepEqual([left.key, left.removed], [clientId, true]);
+    // the user entry goes key_ttl after its last connection left (node B's or A's cleanup)
+    const gone = await watchU.updates.next(5000);
+    assert.deepEqual([gone.key, gone.removed], ['42', true]);
+  } finally {
+    watchC.client.disconnect();
+    watchU.client.disconnect();
+  }
+});
+
+t('presence entries held by a SIGKILLed node expire key_ttl later', async () => {
+  const b = nodes[1];
+  const doomed = await startServer(nodeConfig(redis.address, prefix));
+  const game = 'game:3';
+  const watchC = await mapMember(b, 'w', `clients:${game}`, 'clients');
+  const watchU = await mapMember(b, 'w', `users:${game}`, 'users');
+  try {
+    await watchC.syncs.next();
+    await watchU.syncs.next();
+    const player = await mapMember(doomed, '77', game);
+    await player.syncs.next();
+    assert.equal((await watchC.updates.next()).key, player.client.lc.connectedCtx.client);
+    assert.equal((await watchU.updates.next()).key, '77');
+    // refreshed past both TTLs (2s) while the node lives
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal((await call(b, 'map_stats', { channel: `clients:${game}` })).num_keys, 1);
+    assert.equal((await call(b, 'map_stats', { channel: `users:${game}` })).num_keys, 1);
+    doomed.process.kill('SIGKILL');
+    await doomed.exitPromise;
+    player.client.disconnect();
+    const users = await watchU.updates.next(6000);
+    assert.deepEqual([users.key, users.removed], ['77', true]);
+    const clients = await watchC.updates.next(6000);
+    assert.equal(clients.removed, true);
+  } finally {
+    watchC.client.disconnect();
+    watchU.client.disconnect();
+  }
 });
 
 function checkConfig(config) {
