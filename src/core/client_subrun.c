@@ -154,6 +154,10 @@ static void on_stream(void *arg, int err, const lc_history_res_t *res)
     sub_run_t *run = w->ctx;
     bool async;
     lc_client_t *c = lc__client_engine_answer(w, &async);
+    if (!c) { /* the session ended: run is the waiter's (ctx_free) or already the starter's */
+        lc__client_engine_end(w, LC_CMD_DONE, async);
+        return;
+    }
     lc__stream_keep(&run->stream, err, res);
     int r = LC_CMD_DONE;
     if (async && c) {
@@ -171,6 +175,10 @@ static void on_ready(void *arg, int err)
     sub_run_t *run = w->ctx;
     bool async;
     lc_client_t *c = lc__client_engine_answer(w, &async);
+    if (!c) { /* as in on_stream */
+        lc__client_engine_end(w, LC_CMD_DONE, async);
+        return;
+    }
     run->ready = true;
     run->ready_err = err;
     int r = LC_CMD_DONE;

@@ -8,10 +8,8 @@
 const char *lc__map_result_apply(const lc_map_result_t *m, const lc_ns_map_t *mo, bool remove,
                                  lc_map_write_req_t *req)
 {
-    if (m->key) {
+    if (m->key && m->key[0]) { /* "" keeps the key, as the reference reads an empty string */
         size_t n = strlen(m->key);
-        if (n == 0)
-            return "has an empty key";
         if (n > (size_t)mo->max_key_length)
             return "has a key longer than map.max_key_length";
         req->key = m->key;

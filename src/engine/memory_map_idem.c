@@ -50,8 +50,10 @@ void lc__map_idem_expire(lc__map_idem_t *c, int64_t now)
 {
     while (c->head && c->head->expire_ms <= now)
         unlink_free(c, c->head);
-    if (!c->head && c->by_key.nbuckets)
-        lc_map_shrink(&c->by_key);
+    if (!c->head && c->by_key.nbuckets) {
+        lc_map_free(&c->by_key); /* nothing left: the buckets go too */
+        lc_map_init(&c->by_key);
+    }
 }
 
 bool lc__map_idem_get(lc__map_idem_t *c, const char *key, size_t len, int64_t now, uint64_t *offset)

@@ -61,7 +61,7 @@ before(async () => {
     proxies: [{ name: 'backend', endpoint: box.backend.url('/map'), timeout: '3s' }],
     channel: {
       namespaces: [
-        { name: 'board', ...map('durable', { key_ttl: '300s', stream_size: 50 }) },
+        { name: 'board', allowed_delta_types: ['fossil'], ...map('durable', { key_ttl: '300s', stream_size: 50 }) },
         { name: 'eph', ...map('ephemeral', { key_ttl: '60s' }) },
         {
           name: 'deals',
@@ -160,7 +160,7 @@ for (const encoding of ['json', 'protobuf']) {
     const ch = `board:sd-${encoding}`;
     const m = await mapMember('s1', ch, { encoding, subOpts: { delta: 'fossil' } });
     const raw = await rawSession(box.server, { token: token('s2') });
-    const live = await rawCall(raw, { subscribe: { channel: ch, type: 1, phase: 2 } });
+    const live = await rawCall(raw, { subscribe: { channel: ch, type: 1, phase: 2, delta: 'fossil' } });
     assert.ok(live.subscribe && !live.subscribe.phase, JSON.stringify(live));
     assert.ok(!live.subscribe.delta, 'a map subscription negotiates no delta: values come whole');
     const body = `{"channel":"${ch}","key":"doc","data":{"all": [1, 2]},"stream_data":{"add" : 2.50},"delta":true}`;
