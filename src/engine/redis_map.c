@@ -40,7 +40,14 @@ typedef struct mcall {
     void *arg;
     bool ordered;
     bool bad_cursor; /* answered LC_EINVAL (after a cheap round trip: answers come later) */
+    /* With Sentinel a write is acknowledged once a replica has it (WAIT 1, as publications
+     * are): the script's outcome waits here for the WAIT's reply. */
+    bool wait;
+    int err;
+    lc_map_write_res_t res;
 } mcall_t;
+
+#define WAIT_REPLICA_MS "1000"
 
 /* A key this worker holds (presence): how many holds, and when to refresh it next. */
 typedef struct rhold {
@@ -145,8 +152,28 @@ static void on_written(lc__rconn_t *c, redisReply *reply, void *arg)
             res.suppress_reason = reason_of(why);
         }
     }
+    if (m->wait) {
+        m->err = err;
+        m->res = res;
+        return; /* on_replicated answers */
+    }
     if (m->wcb)
         m->wcb(m->arg, err, &res);
+    free(m);
+}
+
+static void on_replicated(lc__rconn_t *c, redisReply *reply, void *arg)
+{
+    (void)c;
+    mcall_t *m = arg;
+    int err = m->err;
+    if (!err && !m->res.suppressed &&
+        (!reply || reply->type != REDIS_REPLY_INTEGER || reply->integer < 1)) {
+        lc_log_error("redis map write: no replica confirmed the write");
+        err = LC_EIO;
+    }
+    if (m->wcb)
+        m->wcb(m->arg, err, &m->res);
     free(m);
 }
 
@@ -316,7 +343,19 @@ int lc__redis_map_write(lc_engine_t *e, const lc_map_write_req_t *req, lc_map_wr
     lens[7] = shead.len;
     lens[8] = tail.len;
     lens[19] = mid.len;
+    m->wait = r->rc->n_sentinel_addresses > 0;
     rc = lc__redis_script(c, LC__SCRIPT_MAP_WRITE, on_written, m, 2, 21, argv, lens);
+    if (!rc && m->wait) {
+        const char *wv[3] = {"WAIT", "1", WAIT_REPLICA_MS};
+        size_t wl[3] = {4, 1, strlen(WAIT_REPLICA_MS)};
+        if (lc__rconn_cmd(c, on_replicated, m, 3, wv, wl) != 0) {
+            /* the script is on its way: its reply frees m, unconfirmed = an error now */
+            m->wait = false;
+            m->wcb = NULL;
+            if (cb)
+                cb(arg, LC_EIO, &m->res);
+        }
+    }
 done:
     lc_buf_free(&cl);
     lc_buf_free(&result);

@@ -13,7 +13,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { startServer, defaultConfig, merge, assertCleanExit, binaryPath, makeTempDir } = require('./lib/server');
-const { startRedis } = require('./lib/redis');
+const { startRedis, startSentinel } = require('./lib/redis');
 const { api } = require('./lib/api');
 const { waitUntil } = require('./lib/wait');
 const jwt = require('./lib/jwt');
@@ -314,6 +314,33 @@ t('presence entries held by a SIGKILLed node expire key_ttl later', async () => 
   } finally {
     watchC.client.disconnect();
     watchU.client.disconnect();
+  }
+});
+
+test('with Sentinel a map write is acknowledged once the replica has it', { timeout: 30000 }, async () => {
+  const primary = await startRedis();
+  const replica = await startRedis({ replicaOf: primary.port });
+  let sentinel = null;
+  let node = null;
+  try {
+    await waitUntil(async () => /state=online/.test(await primary.cmd(['INFO', 'replication'])), { timeoutMs: 8000, what: 'replica in sync' });
+    sentinel = await startSentinel(primary.port);
+    const pre = `ms${Date.now()}`;
+    const cfg = nodeConfig('', pre);
+    cfg.engine.redis = { sentinel_address: [sentinel.address], sentinel_master_name: 'mymaster', prefix: pre, io_timeout: '2s' };
+    node = await startServer(cfg);
+    for (let i = 0; i < 5; i++) {
+      const w = await call(node, 'map_publish', { channel: 'board:sn', key: `k${i}`, data: { i } });
+      assert.equal(w.offset, i + 1);
+      // acknowledged: the replica has the key's state already
+      const kept = await replica.cmd(['HGET', `${pre}.map.state.board:sn`, `k${i}`]);
+      assert.match(String(kept), new RegExp(`^${i + 1}:\\{"data":\\{"i":${i}\\}`));
+    }
+  } finally {
+    if (node) await assertCleanExit(node);
+    if (sentinel) await sentinel.stop();
+    await replica.stop();
+    await primary.stop();
   }
 });
 
