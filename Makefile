@@ -51,7 +51,7 @@ test-integration:
 # Existing integration test files again with every server on the Redis engine (one shared
 # redis-server, a key prefix per server); part of `make test`. REDIS_ENGINE_FILES=... narrows it.
 REDIS_ENGINE_FILES ?= channels.test.js recovery.test.js presence.test.js serverside.test.js exclusion.test.js \
-	pusher.test.js delta.test.js
+	pusher.test.js delta.test.js map.test.js map_extras.test.js
 test-redis-engine: $(TEST_BUILD)/lucent
 	cd tests/integration && LUCENT_TEST_ENGINE=redis LUCENT_BIN=$(CURDIR)/$(TEST_BUILD)/lucent \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -349,6 +349,9 @@ static int serve(lc_config_t *cfg, bool dev)
         cfg->engine_type == LC_ENGINE_REDIS ? lc_engine_redis_new(cfg) : lc_engine_memory_new(cfg);
     if (!engine)
         goto done;
+    if (cfg->engine_type == LC_ENGINE_REDIS && cfg->map_broker_type == LC_MAP_BROKER_UNSET)
+        lc_log_info("map channels live in the engine's Redis (map_broker unset: the Redis map "
+                    "broker)");
     lc_metrics_set_engine(engine->vt->name, cfg->engine_type != LC_ENGINE_REDIS);
     node = lc_node_new(cfg, engine); /* takes the engine, also when it fails */
     if (!node)

@@ -139,6 +139,11 @@ static uint32_t get_write_extras(const char *params, size_t len, const cJSON *p,
 static void on_written(void *arg, int err, const lc_map_write_res_t *res)
 {
     lc__api_cmd_t *c = arg;
+    if (err == LC_ETOOBIG) {
+        /* an engine answering later (Redis) says so here, not from the call */
+        lc__api_fail(c, lc__api_bad("key", "the map holds map.max_keys keys"));
+        return;
+    }
     lc_buf_t *b = &c->result;
     int rc = lc_buf_printf(b, "{\"offset\":%llu", (unsigned long long)res->pos.offset) < 0;
     if (res->pos.epoch[0]) {

@@ -218,6 +218,9 @@ void lc_config_defaults(lc_config_t *c)
     c->redis.connect_timeout_ms = 1 * MS_S;
     c->redis.io_timeout_ms = 4 * MS_S;
     c->redis.presence_ttl_ms = 60 * MS_S;
+    c->map_cleanup_interval_ms = 1 * MS_S;
+    c->map_cleanup_batch_size = 100;
+    c->map_idempotent_result_ttl_ms = 300 * MS_S;
 }
 
 static void free_token_conf(lc_token_conf_t *t)
@@ -291,6 +294,9 @@ void lc_config_free(lc_config_t *c)
     lc__config_free_strs(c->redis.cluster_addresses, c->redis.n_cluster_addresses);
     c->redis.addresses = c->redis.sentinel_addresses = c->redis.cluster_addresses = NULL;
     c->redis.n_addresses = c->redis.n_sentinel_addresses = c->redis.n_cluster_addresses = 0;
+    lc__config_free_strs(c->map_redis_addresses, c->n_map_redis_addresses);
+    c->map_redis_addresses = NULL;
+    c->n_map_redis_addresses = 0;
     lc__config_free_strs(c->lua_path, c->n_lua_path);
     lc__config_free_strs(c->trace_users, c->n_trace_users);
     c->trace_users = NULL;
@@ -466,6 +472,46 @@ static int validate_transport(const lc_config_t *c, char *err, size_t errlen)
     return 0;
 }
 
+/* map_broker against the engine: map channels must be where every node sees them. The Redis
+ * map broker is served over the engine's own Redis connections, so map_broker.redis may only
+ * name the same addresses. */
+static int validate_map_broker(const lc_config_t *c, char *err, size_t errlen)
+{
+    bool redis = c->engine_type == LC_ENGINE_REDIS;
+    if (c->map_broker_type == LC_MAP_BROKER_REDIS && !redis)
+        return lc__config_fail(err, errlen,
+                               "map_broker.type: map_broker redis needs engine.type redis (the "
+                               "Redis map broker uses the engine's Redis connections)");
+    if (c->map_broker_type == LC_MAP_BROKER_MEMORY && redis)
+        return lc__config_fail(err, errlen,
+                               "map_broker.type: memory with engine.type redis: map channels "
+                               "would live on one node only (leave map_broker unset or use redis)");
+    if (c->n_map_redis_addresses == 0)
+        return 0;
+    if (!redis)
+        return lc__config_fail(err, errlen,
+                               "map_broker.redis: the Redis map broker needs engine.type redis");
+    const lc_redis_conf_t *r = &c->redis;
+    bool same = r->n_addresses == c->n_map_redis_addresses;
+    for (size_t i = 0; same && i < r->n_addresses; i++)
+        same = strcmp(r->addresses[i], c->map_redis_addresses[i]) == 0;
+    if (!same) {
+        char mine[256] = "", engine[256] = "";
+        for (size_t i = 0; i < c->n_map_redis_addresses; i++)
+            snprintf(mine + strlen(mine), sizeof(mine) - strlen(mine), "%s%s", i ? "," : "",
+                     c->map_redis_addresses[i]);
+        for (size_t i = 0; i < r->n_addresses; i++)
+            snprintf(engine + strlen(engine), sizeof(engine) - strlen(engine), "%s%s", i ? "," : "",
+                     r->addresses[i]);
+        return lc__config_fail(err, errlen,
+                               "map_broker.redis.address \"%s\" differs from engine.redis.address "
+                               "\"%s\": the Redis map broker uses the engine's Redis (a separate "
+                               "one is not supported)",
+                               mine, r->n_addresses ? engine : "127.0.0.1:6379");
+    }
+    return 0;
+}
+
 int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
 {
     if (c->ping_interval_ms == 0)
@@ -536,7 +582,10 @@ int lc_config_validate(const lc_config_t *c, char *err, size_t errlen)
                                    "engine.redis: connect_timeout and io_timeout must be positive");
     }
 
-    int rc = lc__config_ops_validate(c, err, errlen);
+    int rc = validate_map_broker(c, err, errlen);
+    if (rc)
+        return rc;
+    rc = lc__config_ops_validate(c, err, errlen);
     if (rc)
         return rc;
     rc = lc__config_pusher_validate(c, err, errlen);

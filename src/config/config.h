@@ -97,6 +97,13 @@ enum lc_engine_type {
     LC_ENGINE_REDIS = 1,
 };
 
+enum lc_map_broker_type {
+    LC_MAP_BROKER_UNSET = 0,
+    LC_MAP_BROKER_MEMORY,
+    LC_MAP_BROKER_REDIS,
+    LC_MAP_BROKER_POSTGRES, /* refused */
+};
+
 /* engine.redis (spec §9): Redis shards (channels spread by consistent hashing over them) or a
  * Sentinel-managed primary. */
 typedef struct lc_redis_conf {
@@ -445,6 +452,15 @@ typedef struct lc_config {
     /* engine */
     int engine_type; /* enum lc_engine_type */
     lc_redis_conf_t redis;
+
+    /* map_broker: where map channels live. Unset: the engine's store (memory, or Redis with
+     * the Redis engine). The Redis map broker uses the engine's Redis connections. */
+    int map_broker_type;        /* enum lc_map_broker_type */
+    char **map_redis_addresses; /* map_broker.redis.address: must equal the engine's */
+    size_t n_map_redis_addresses;
+    int64_t map_cleanup_interval_ms;      /* map_broker.redis.cleanup_interval, 1s; < 0 = off */
+    int map_cleanup_batch_size;           /* map_broker.redis.cleanup_batch_size, 100 */
+    int64_t map_idempotent_result_ttl_ms; /* map_broker.redis.idempotent_result_ttl, 5m */
 
     /* limits of the HTTP server (Lucent's own keys under http_server) */
     int64_t http_max_header_size; /* http_server.max_header_size, default 16384 */

@@ -243,10 +243,29 @@ static const struct lc__key proxy_grpc_keys[] = {
 
 /* A namespace's `map` object (map subscription types; core/client_map.c), offsets inside
  * lc_ns_map_t. */
-/* map_broker: which store keeps map channels (config_unsupported.c refuses all but memory). */
+/* map_broker.redis: the Redis map broker works over the engine's Redis connections; its own
+ * connection keys are read to be compared with the engine's (config.c) or refused
+ * (config_unsupported.c), and the cleanup keys tune it. */
+static const struct lc__key map_broker_redis_keys[] = {
+    STR_STRS("address", CF(map_redis_addresses), CF(n_map_redis_addresses)),
+    DURN("cleanup_interval", CF(map_cleanup_interval_ms)),
+    INT("cleanup_batch_size", CF(map_cleanup_batch_size), 1, 100000),
+    DUR("idempotent_result_ttl", CF(map_idempotent_result_ttl_ms)),
+    STR("prefix", U),
+    INT("db", U, 0, INT_MAX),
+    STR("user", U),
+    STR("password", U),
+    STR_STRS("cluster_address", U, U),
+    STR_STRS("sentinel_address", U, U),
+    STR("sentinel_master_name", U),
+    ANYOBJ("tls"),
+    END,
+};
+
+/* map_broker: which store keeps map channels (config.c checks it against the engine). */
 static const struct lc__key map_broker_keys[] = {
-    ENUM("type", "memory|redis|postgres"),
-    ANYOBJ("redis"),
+    ENUMF("type", CF(map_broker_type), "|memory|redis|postgres"),
+    OBJ("redis", map_broker_redis_keys),
     ANYOBJ("postgres"),
     END,
 };

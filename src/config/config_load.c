@@ -219,7 +219,10 @@ static int apply(struct lc__walk *x, const struct lc__key *k, void *base, const 
     case LC__K_DUR_NEG:
         /* Centrifugo v6 takes durations only as strings; a bare number is ambiguous
          * (seconds? nanoseconds?) and is refused. */
-        if (!cJSON_IsString(v) || lc_duration_parse(v->valuestring, &n) != 0)
+        /* "-1" (no unit) switches off what a DUR_NEG key times, as Centrifugo's docs write it */
+        if (cJSON_IsString(v) && k->kind == LC__K_DUR_NEG && strcmp(v->valuestring, "-1") == 0)
+            n = -1;
+        else if (!cJSON_IsString(v) || lc_duration_parse(v->valuestring, &n) != 0)
             return lc__walk_bad(x, "expected a duration string like \"25s\"");
         if (n < 0 && k->kind == LC__K_DUR)
             return lc__walk_bad(x, "expected a non-negative duration string like \"25s\"");

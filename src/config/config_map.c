@@ -95,11 +95,6 @@ int lc__config_validate_ns_map(const lc_config_t *c, const lc_ns_opts_t *ns, con
                                    where);
         return 0;
     }
-    if (c->engine_type != LC_ENGINE_MEMORY)
-        return lc__config_fail(err, errlen,
-                               "%s: map subscriptions are served by the memory engine only (the "
-                               "Redis engine keeps no map channels yet)",
-                               where);
     if (m->mode == LC_MAP_MODE_UNSET)
         return lc__config_fail(err, errlen,
                                "%s: map.mode is required for map subscriptions (ephemeral, "

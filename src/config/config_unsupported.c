@@ -78,12 +78,24 @@ static const struct unsupported unsupported[] = {
     /* channel options */
     NO("*.auto_cache_recover", ON_TRUE, "automatic cache recovery is not supported yet"),
     NO("*.auto_cache_recovery", ON_TRUE, "automatic cache recovery is not supported yet"),
-    /* map subscriptions: the memory map broker is served; these parts of it are not */
-    NO_VALUE("map_broker.type", "redis",
-             "the Redis map broker is not supported yet: map channels live in the memory broker"),
+    /* map subscriptions: the memory and Redis map brokers are served (config.c matches them
+     * with the engine); the Redis one only over the engine's own connections */
     NO_VALUE("map_broker.type", "postgres", "the PostgreSQL map broker is not supported"),
-    NO("map_broker.redis", ON_SET, "the Redis map broker is not supported yet"),
     NO("map_broker.postgres", ON_SET, "the PostgreSQL map broker is not supported"),
+    NO("map_broker.redis.prefix", ON_SET,
+       "the Redis map broker uses the engine's connection: set engine.redis.prefix"),
+    NO("map_broker.redis.db", ON_SET,
+       "the Redis map broker uses the engine's connection: set engine.redis.db"),
+    NO("map_broker.redis.user", ON_SET,
+       "the Redis map broker uses the engine's connection: set engine.redis.user"),
+    NO("map_broker.redis.password", ON_SET,
+       "the Redis map broker uses the engine's connection: set engine.redis.password"),
+    NO("map_broker.redis.cluster_address", ON_SET, "Redis Cluster is not supported yet"),
+    NO("map_broker.redis.sentinel_address", ON_SET,
+       "the Redis map broker uses the engine's connection: set engine.redis.sentinel_address"),
+    NO("map_broker.redis.sentinel_master_name", ON_SET,
+       "the Redis map broker uses the engine's connection"),
+    NO("map_broker.redis.tls", ON_SET, "the Redis map broker uses the engine's connection"),
     NO("controller", ON_SET,
        "a custom controller is not supported (one node, or the Redis engine)"),
     NO("dev.enabled", ON_TRUE, "the development page is not served"),

@@ -401,6 +401,7 @@ static void broker_start(lc__redis_t *r, uv_loop_t *loop)
     }
     uv_timer_start(&r->info_timer, lc__broker_info_tick, 0, 2000);
     lc__sentinel_watch_start(r, loop);
+    lc__redis_map_cleanup_start(r, loop);
 }
 
 static int redis_attach(lc_engine_t *e, int index, int n, uv_loop_t *loop)
@@ -435,6 +436,7 @@ static int redis_attach(lc_engine_t *e, int index, int n, uv_loop_t *loop)
     s->done_live = true;
     uint64_t every = (uint64_t)r->rc->presence_ttl_ms / 3;
     uv_timer_start(&s->presence_timer, lc__redis_presence_refresh, every, every);
+    lc__redis_map_attach(s);
     for (int i = 0; i < r->nshards; i++) {
         lc__rconn_init(&s->conns[i], r, loop, i, false);
         s->conns[i].owner = s;
@@ -463,6 +465,7 @@ static void redis_detach(lc_engine_t *e, int index)
             lc__rconn_close(&s->conns[i]);
     }
     uv_close((uv_handle_t *)&s->presence_timer, NULL);
+    lc__redis_map_detach(s);
     lc__broker_detach_slot(r, s);
     uv_close((uv_handle_t *)&s->done_async, NULL);
     if (index == 0 && r->broker_on) {
@@ -475,6 +478,7 @@ static void redis_detach(lc_engine_t *e, int index)
         uv_close((uv_handle_t *)&r->broker_async, NULL);
         uv_close((uv_handle_t *)&r->info_timer, NULL);
         lc__sentinel_watch_stop(r);
+        lc__redis_map_cleanup_stop(r);
     }
 }
 
@@ -514,11 +518,13 @@ static void redis_destroy(lc_engine_t *e)
             lc__rconn_free(&s->conns[k]);
         free(s->conns);
         lc__redis_presence_free(s);
+        lc__redis_map_free(s);
         lc_buf_free(&s->scratch);
         lc__broker_free_done(s);
         uv_mutex_destroy(&s->done_mu);
     }
     free(r->slots);
+    free(r->map_cleaning);
     for (int i = 0; r->shards && i < r->nshards; i++) {
         lc__rshard_t *sh = &r->shards[i];
         lc__rconn_free(&sh->ps);
@@ -576,6 +582,9 @@ static const lc_engine_vt_t redis_vt = {
     .control = lc__broker_control,
     .healthy = redis_healthy,
     .nodes = lc__broker_nodes,
+    .map_write = lc__redis_map_write,
+    .map_read = lc__redis_map_read,
+    .map_clear = lc__redis_map_clear,
 };
 
 /* "host:port", "redis://[user[:password]@]host[:port][/db]" (tcp:// too). The URL's

@@ -5,6 +5,8 @@
  *   <prefix>.meta.<ch>            hash: s (top offset), e (epoch)
  *   <prefix>.presence.data.<ch>   hash: client → "<len(user)>:<user><ClientInfo>"
  *   <prefix>.presence.expire.<ch> sorted set: client scored by its expiry (Unix ms)
+ *   <prefix>.map.*.<ch>           map channels: meta, state, index, expire, version, stream,
+ *                                 result; <prefix>.map.cleanup (redis_map_scripts.c)
  *   <prefix>.client.<ch>          PUB/SUB channel of the channel's deliveries
  *   <prefix>.control              PUB/SUB channel between nodes (shard 0)
  *

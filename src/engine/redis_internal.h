@@ -23,6 +23,20 @@
 
 #define LC__R_EPOCH_LEN 8
 
+/* The engine's Lua scripts (redis_scripts.c, redis_map_scripts.c). */
+enum {
+    LC__SCRIPT_PUBLISH,
+    LC__SCRIPT_HISTORY,
+    LC__SCRIPT_PRES_ADD,
+    LC__SCRIPT_PRES_GET,
+    LC__SCRIPT_MAP_WRITE, /* the map broker's (redis_map_scripts.c) */
+    LC__SCRIPT_MAP_READ,
+    LC__SCRIPT_MAP_CLEANUP,
+    LC__SCRIPT_MAP_TOUCH,
+    LC__SCRIPT_MAP_CLEAR,
+    LC__SCRIPTS
+};
+
 /* --- one connection (redis_conn.c) ---------------------------------------------------------- */
 
 enum lc__rconn_state {
@@ -134,6 +148,9 @@ typedef struct lc__rslot {
     lc__rconn_t *conns; /* one per shard */
     lc_map_t presence;  /* channel NUL client → lc__rpres_t */
     uv_timer_t presence_timer;
+    lc_map_t map_holds;   /* "<channel>\0<key>" → presence holds of map keys (redis_map.c) */
+    uv_timer_t map_timer; /* refreshes the held keys' expiry */
+    uint64_t map_tick_ms;
     lc_buf_t scratch;
     /* channel_ready completions from worker 0 (under done_mu), run by done_async */
     uv_mutex_t done_mu;
@@ -164,7 +181,11 @@ struct lc__redis {
     lc__rslot_t *slots;
     /* Script SHA1s, set by the first connection that loaded them (the same on every Redis). */
     uv_mutex_t mu;
-    char sha_publish[41], sha_history[41], sha_pres_add[41], sha_pres_get[41];
+    char sha[LC__SCRIPTS][41];
+    /* worker 0: the map broker's key cleanup (redis_map.c), one call in flight per shard */
+    uv_timer_t map_cleanup_timer;
+    bool map_cleanup_on;
+    bool *map_cleaning;
     /* worker 0: the broker */
     uv_async_t broker_async;
     uv_timer_t info_timer;
@@ -196,14 +217,9 @@ void lc__redis_random_epoch(char out[LC__R_EPOCH_LEN + 1]);
 /* Run a loaded script (EVALSHA, EVAL again on NOSCRIPT). argv[0..] are keys then args. */
 int lc__redis_script(lc__rconn_t *c, int which, lc__rcmd_cb cb, void *arg, int nkeys, int argc,
                      const char **argv, const size_t *argvlen);
-enum {
-    LC__SCRIPT_PUBLISH,
-    LC__SCRIPT_HISTORY,
-    LC__SCRIPT_PRES_ADD,
-    LC__SCRIPT_PRES_GET,
-    LC__SCRIPTS
-};
 extern const char *const lc__redis_scripts[LC__SCRIPTS];
+extern const char lc__redis_map_write_lua[], lc__redis_map_read_lua[], lc__redis_map_cleanup_lua[],
+    lc__redis_map_touch_lua[], lc__redis_map_clear_lua[];
 /* A script's SHA1 as SCRIPT LOAD answered it (the handshake loads every script). */
 void lc__redis_set_sha(lc__redis_t *r, int which, const char *sha, size_t len);
 
@@ -258,6 +274,19 @@ int lc__redis_presence(lc_engine_t *e, const char *ch, size_t chlen, lc_presence
 int lc__redis_presence_stats(lc_engine_t *e, const char *ch, size_t chlen, lc_presence_stats_cb cb,
                              void *arg);
 void lc__redis_presence_refresh(uv_timer_t *t);
+int lc__redis_map_write(lc_engine_t *e, const lc_map_write_req_t *req, lc_map_write_cb cb,
+                        void *arg);
+int lc__redis_map_read(lc_engine_t *e, const lc_map_read_req_t *req, lc_map_read_cb cb, void *arg);
+int lc__redis_map_clear(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb cb, void *arg);
+/* A worker's map holds: set up with its slot (its thread), timer closed on detach, freed
+ * with the engine. */
+void lc__redis_map_attach(lc__rslot_t *s);
+void lc__redis_map_detach(lc__rslot_t *s);
+void lc__redis_map_free(lc__rslot_t *s);
+void lc__redis_map_touch_tick(uv_timer_t *t);
+/* Worker 0: the periodic key cleanup (map_broker.redis.cleanup_interval). */
+void lc__redis_map_cleanup_start(lc__redis_t *r, uv_loop_t *loop);
+void lc__redis_map_cleanup_stop(lc__redis_t *r);
 void lc__redis_presence_free(lc__rslot_t *s);
 
 #endif

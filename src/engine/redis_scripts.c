@@ -3,6 +3,7 @@
  * answer (the script cache was flushed) drops the connection, whose handshake loads them
  * again. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/redis_internal.h"
@@ -106,20 +107,16 @@ const char *const lc__redis_scripts[LC__SCRIPTS] = {
     "  redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])\n"
     "end\n"
     "return redis.call('hgetall', KEYS[2])\n",
+    [LC__SCRIPT_MAP_WRITE] = lc__redis_map_write_lua,
+    [LC__SCRIPT_MAP_READ] = lc__redis_map_read_lua,
+    [LC__SCRIPT_MAP_CLEANUP] = lc__redis_map_cleanup_lua,
+    [LC__SCRIPT_MAP_TOUCH] = lc__redis_map_touch_lua,
+    [LC__SCRIPT_MAP_CLEAR] = lc__redis_map_clear_lua,
 };
 
 static char *sha_slot(lc__redis_t *r, int which)
 {
-    switch (which) {
-    case LC__SCRIPT_PUBLISH:
-        return r->sha_publish;
-    case LC__SCRIPT_HISTORY:
-        return r->sha_history;
-    case LC__SCRIPT_PRES_ADD:
-        return r->sha_pres_add;
-    default:
-        return r->sha_pres_get;
-    }
+    return r->sha[which];
 }
 
 void lc__redis_set_sha(lc__redis_t *r, int which, const char *sha, size_t len)
@@ -135,11 +132,23 @@ void lc__redis_set_sha(lc__redis_t *r, int which, const char *sha, size_t len)
 int lc__redis_script(lc__rconn_t *c, int which, lc__rcmd_cb cb, void *arg, int nkeys, int argc,
                      const char **argv, const size_t *argvlen)
 {
-    const char *av[24];
-    size_t al[24];
+    /* the map broker's batches (hold refreshes) take more arguments than fit the stack */
+    const char *av_local[24];
+    size_t al_local[24];
+    const char **av = av_local;
+    size_t *al = al_local;
     char nk[8];
-    if (argc + 3 > 24)
+    if (argc < 0 || argc > 4096)
         return LC_EINVAL;
+    if (argc + 3 > 24) {
+        av = malloc((size_t)(argc + 3) * sizeof(*av));
+        al = malloc((size_t)(argc + 3) * sizeof(*al));
+        if (!av || !al) {
+            free(av);
+            free(al);
+            return LC_ENOMEM;
+        }
+    }
     uv_mutex_lock(&c->r->mu);
     char sha[41];
     memcpy(sha, sha_slot(c->r, which), sizeof(sha));
@@ -161,5 +170,10 @@ int lc__redis_script(lc__rconn_t *c, int which, lc__rcmd_cb cb, void *arg, int n
         av[3 + i] = argv[i];
         al[3 + i] = argvlen[i];
     }
-    return lc__rconn_cmd(c, cb, arg, argc + 3, av, al);
+    int rc = lc__rconn_cmd(c, cb, arg, argc + 3, av, al);
+    if (av != av_local) {
+        free(av);
+        free(al);
+    }
+    return rc;
 }

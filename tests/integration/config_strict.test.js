@@ -42,7 +42,7 @@ const unsupported = [
   [{ http_server: { http3: { enabled: true } } }, 'http_server.http3'],
   [{ client: { token: { user_id_claim: 'x' } } }, 'client.token.user_id_claim'],
   [{ channel: { namespaces: [{ name: 'dd', auto_cache_recover: true }] } }, 'channel.namespaces[0].auto_cache_recover'],
-  [{ map_broker: { type: 'redis' } }, 'map_broker.type'],
+  [{ map_broker: { type: 'postgres' } }, 'map_broker.type'],
   [{ grpc_api: { enabled: true } }, 'grpc_api.enabled'],
   [{ opentelemetry: { enabled: true } }, 'opentelemetry'],
 ];

@@ -35,7 +35,18 @@ static void test_unsupported_keys_refused_when_on(void **state)
     expect_error("{\"channel\": {\"namespaces\": [{\"name\": \"ab\", \"map\":"
                  " {\"external_state\": true}}]}}",
                  "channel.namespaces[0].map.external_state: external map state is not supported");
-    expect_error("{\"map_broker\": {\"type\": \"redis\"}}", "map_broker.type: not supported");
+    /* the Redis map broker goes with the Redis engine, over its connections */
+    expect_error("{\"map_broker\": {\"type\": \"redis\"}}",
+                 "map_broker redis needs engine.type redis");
+    expect_error("{\"engine\": {\"type\": \"redis\"}, \"map_broker\": {\"type\": \"memory\"}}",
+                 "map channels would live on one node only");
+    expect_error("{\"engine\": {\"type\": \"redis\", \"redis\": {\"address\": \"r1:6379\"}}, "
+                 "\"map_broker\": {\"type\": \"redis\", \"redis\": {\"address\": \"r2:6379\"}}}",
+                 "map_broker.redis.address \"r2:6379\" differs from engine.redis.address "
+                 "\"r1:6379\"");
+    expect_error("{\"engine\": {\"type\": \"redis\"}, \"map_broker\": {\"redis\": "
+                 "{\"password\": \"x\"}}}",
+                 "map_broker.redis.password: not supported");
     expect_error("{\"map_broker\": {\"type\": \"postgres\"}}", "map_broker.type: not supported");
     expect_error("{\"init\": {\"enabled\": true}}", "init.enabled: not supported");
     /* a map namespace without its mode, or naming a presence channel of no such namespace */
@@ -45,11 +56,6 @@ static void test_unsupported_keys_refused_when_on(void **state)
     expect_error("{\"channel\": {\"namespaces\": [{\"name\": \"game\", "
                  "\"map_clients_presence_channel_prefix\": \"nope:\"}]}}",
                  "must name a namespace of subscription_type \"map_clients\"");
-    /* map channels live in the memory engine only, for now */
-    expect_error("{\"engine\": {\"type\": \"redis\"}, \"channel\": {\"namespaces\": "
-                 "[{\"name\": \"cursors\", \"subscription_type\": \"map\", \"map\": "
-                 "{\"mode\": \"persistent\"}}]}}",
-                 "map subscriptions are served by the memory engine only");
     expect_error("{\"auto_cache_recover\": true}", "not supported");
     expect_error("{\"graphite\": {\"enabled\": true}}", "graphite: not supported");
     expect_error("{\"channel\": {\"proxy\": {\"state\": {\"endpoint\": \"http://a\"}}}}",
@@ -61,6 +67,26 @@ static void test_unsupported_keys_refused_when_on(void **state)
                  " \"history_ttl\": \"1m\", \"delta_publish\": true, \"subscription_type\":"
                  " \"stream\", \"client_publish_debounce_interval\": \"50ms\"}]}, \"websocket\":"
                  " {\"compression\": true}, \"shutdown\": {\"timeout\": \"5s\"}}");
+    /* map channels on the Redis engine: map_broker unset or redis, its tuning read */
+    expect_loads("{\"engine\": {\"type\": \"redis\", \"redis\": {\"address\": \"r1:6379\"}}, "
+                 "\"map_broker\": {\"type\": \"redis\", \"redis\": {\"address\": \"r1:6379\", "
+                 "\"cleanup_interval\": \"-1\", \"cleanup_batch_size\": 7, "
+                 "\"idempotent_result_ttl\": \"1m\"}}, \"channel\": {\"namespaces\": "
+                 "[{\"name\": \"cursors\", \"subscription_type\": \"map\", \"map\": "
+                 "{\"mode\": \"persistent\"}}]}}");
+    lc_config_t c;
+    assert_int_equal(load(&c, "{\"engine\": {\"type\": \"redis\"}, \"map_broker\": {\"redis\": "
+                              "{\"cleanup_interval\": \"-1\", \"cleanup_batch_size\": 7, "
+                              "\"idempotent_result_ttl\": \"1m\"}}}"),
+                     0);
+    assert_true(c.map_cleanup_interval_ms < 0);
+    assert_int_equal(c.map_cleanup_batch_size, 7);
+    assert_int_equal(c.map_idempotent_result_ttl_ms, 60000);
+    lc_config_free(&c);
+    assert_int_equal(load(&c, "{}"), 0);
+    assert_int_equal(c.map_cleanup_interval_ms, 1000);
+    assert_int_equal(c.map_cleanup_batch_size, 100);
+    lc_config_free(&c);
     lc_config_refuse_unsupported(false);
     expect_loads("{\"grpc_api\": {\"enabled\": true}}");
 }
