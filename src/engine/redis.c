@@ -104,12 +104,6 @@ typedef struct pub_call {
  * (WAIT 1): a failover then cannot lose what a publisher was told is stored. */
 #define WAIT_REPLICA_MS "1000"
 
-static bool is_noscript(const redisReply *reply)
-{
-    return reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8 &&
-           memcmp(reply->str, "NOSCRIPT", 8) == 0;
-}
-
 static void on_published(lc__rconn_t *c, redisReply *reply, void *arg)
 {
     pub_call_t *p = arg;
@@ -118,9 +112,7 @@ static void on_published(lc__rconn_t *c, redisReply *reply, void *arg)
     if (!reply) {
         err = LC_EIO;
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        lc_log_error("redis publish: %.*s", (int)reply->len, reply->str);
-        if (is_noscript(reply))
-            lc__rconn_reset(c, "script cache flushed: reloading");
+        lc__redis_script_failed(c, reply, "publish");
         err = LC_EIO;
     } else if (p->history) {
         if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&

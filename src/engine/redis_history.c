@@ -15,7 +15,7 @@ typedef struct hist_call {
     void *arg;
 } hist_call_t;
 
-static uint64_t int_of(const redisReply *r)
+uint64_t lc__redis_int_of(const redisReply *r)
 {
     if (r->type == REDIS_REPLY_INTEGER)
         return r->integer > 0 ? (uint64_t)r->integer : 0;
@@ -24,61 +24,77 @@ static uint64_t int_of(const redisReply *r)
     return 0;
 }
 
+void lc__redis_script_failed(lc__rconn_t *c, const redisReply *reply, const char *what)
+{
+    if (!reply || reply->type != REDIS_REPLY_ERROR)
+        return;
+    lc_log_error("redis %s: %.*s", what, (int)reply->len, reply->str);
+    if (reply->len >= 8 && memcmp(reply->str, "NOSCRIPT", 8) == 0)
+        lc__rconn_reset(c, "script cache flushed: reloading");
+}
+
+int lc__rpubs_take(lc__rpubs_t *ps, const redisReply *reply, size_t first)
+{
+    ps->p = ps->local;
+    ps->n = 0;
+    size_t n = reply->elements > first ? reply->elements - first : 0;
+    if (n > sizeof(ps->local) / sizeof(ps->local[0])) {
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
+        ps->p = malloc(n * sizeof(*ps->p));
+        if (!ps->p) {
+            ps->p = ps->local;
+            return LC_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = reply->element[first + i];
+        ps->p[i] = e->type == REDIS_REPLY_STRING ? lc_rcbuf_from(e->str, e->len) : NULL;
+        if (!ps->p[i]) {
+            ps->n = i;
+            lc__rpubs_release(ps);
+            return LC_ENOMEM;
+        }
+    }
+    ps->n = n;
+    return 0;
+}
+
+void lc__rpubs_release(lc__rpubs_t *ps)
+{
+    for (size_t k = 0; k < ps->n; k++)
+        lc_rcbuf_unref(ps->p[k]);
+    if (ps->p != ps->local)
+        free(ps->p);
+    ps->p = ps->local;
+    ps->n = 0;
+}
+
 static void on_history(lc__rconn_t *c, redisReply *reply, void *arg)
 {
     hist_call_t *h = arg;
     lc_history_res_t res = {0};
-    lc_rcbuf_t *local[32];
-    lc_rcbuf_t **pubs = local;
+    lc__rpubs_t ps;
+    ps.p = ps.local;
+    ps.n = 0;
     int err = 0;
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 4 ||
         reply->element[1]->type != REDIS_REPLY_STRING) {
-        if (reply && reply->type == REDIS_REPLY_ERROR) {
-            lc_log_error("redis history: %.*s", (int)reply->len, reply->str);
-            if (reply->len >= 8 && memcmp(reply->str, "NOSCRIPT", 8) == 0)
-                lc__rconn_reset(c, "script cache flushed: reloading");
-        }
+        lc__redis_script_failed(c, reply, "history");
         err = LC_EIO;
-        goto answer;
-    }
-    res.top.offset = int_of(reply->element[0]);
-    snprintf(res.top.epoch, sizeof(res.top.epoch), "%s", reply->element[1]->str);
-    res.first_offset = int_of(reply->element[2]);
-    if (int_of(reply->element[3])) {
-        err = LC_EPOS;
-        goto answer;
-    }
-    size_t n = reply->elements - 4;
-    if (n > sizeof(local) / sizeof(local[0])) {
-        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
-        pubs = malloc(n * sizeof(*pubs));
-        if (!pubs) {
-            pubs = local;
-            err = LC_ENOMEM;
-            goto answer;
+    } else {
+        res.top.offset = lc__redis_int_of(reply->element[0]);
+        snprintf(res.top.epoch, sizeof(res.top.epoch), "%s", reply->element[1]->str);
+        res.first_offset = lc__redis_int_of(reply->element[2]);
+        if (lc__redis_int_of(reply->element[3]))
+            err = LC_EPOS;
+        else if ((err = lc__rpubs_take(&ps, reply, 4)) == 0) {
+            res.pubs = ps.p;
+            res.n = ps.n;
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        redisReply *e = reply->element[4 + i];
-        pubs[i] = e->type == REDIS_REPLY_STRING ? lc_rcbuf_from(e->str, e->len) : NULL;
-        if (!pubs[i]) {
-            for (size_t k = 0; k < i; k++)
-                lc_rcbuf_unref(pubs[k]);
-            err = LC_ENOMEM;
-            goto answer;
-        }
-    }
-    res.pubs = pubs;
-    res.n = n;
-answer:;
-    size_t held = res.n; /* what this function holds, whatever the callback does to res */
     if (h->cb)
         h->cb(h->arg, err, &res);
-    for (size_t k = 0; k < held; k++)
-        // NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): pubs[0, n) is set before res.n = n
-        lc_rcbuf_unref(pubs[k]);
-    if (pubs != local)
-        free(pubs);
+    lc__rpubs_release(&ps); /* what this function holds, whatever the callback did to res */
     free(h);
 }
 

@@ -262,6 +262,20 @@ int lc__broker_envelope(lc_buf_t *b, char kind, const lc_exclude_t *ex);
 /* --- vtable entries in their own files ---------------------------------------------------------
  */
 
+/* Script replies (redis_history.c, shared with redis_map.c): an integer element (integer or
+ * decimal string, negatives as 0); a failed script's error logged once, the connection reset
+ * after a NOSCRIPT so its scripts are loaded again. */
+uint64_t lc__redis_int_of(const redisReply *r);
+void lc__redis_script_failed(lc__rconn_t *c, const redisReply *reply, const char *what);
+/* The encoded publications elements[first..] of a script's reply, held as rcbufs (in local
+ * when they fit). take: 0, or LC_ENOMEM with nothing held; release gives them back. */
+typedef struct lc__rpubs {
+    lc_rcbuf_t *local[32];
+    lc_rcbuf_t **p;
+    size_t n;
+} lc__rpubs_t;
+int lc__rpubs_take(lc__rpubs_t *ps, const redisReply *reply, size_t first);
+void lc__rpubs_release(lc__rpubs_t *ps);
 int lc__redis_history(lc_engine_t *e, const lc_history_req_t *req, lc_history_cb cb, void *arg);
 int lc__redis_history_remove(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb cb,
                              void *arg);

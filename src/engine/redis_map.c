@@ -60,31 +60,6 @@ typedef struct rhold {
     char ck[]; /* channel NUL key NUL */
 } rhold_t;
 
-static bool is_noscript(const redisReply *reply)
-{
-    return reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8 &&
-           memcmp(reply->str, "NOSCRIPT", 8) == 0;
-}
-
-/* A failed script's error logged once, the connection reset after a NOSCRIPT. */
-static void script_failed(lc__rconn_t *c, const redisReply *reply, const char *what)
-{
-    if (!reply || reply->type != REDIS_REPLY_ERROR)
-        return;
-    lc_log_error("redis map %s: %.*s", what, (int)reply->len, reply->str);
-    if (is_noscript(reply))
-        lc__rconn_reset(c, "script cache flushed: reloading");
-}
-
-static uint64_t int_of(const redisReply *r)
-{
-    if (r->type == REDIS_REPLY_INTEGER)
-        return r->integer > 0 ? (uint64_t)r->integer : 0;
-    if (r->type == REDIS_REPLY_STRING)
-        return strtoull(r->str, NULL, 10);
-    return 0;
-}
-
 static int key_of(lc__redis_t *r, lc_buf_t *b, const char *name)
 {
     lc_buf_reset(b);
@@ -139,10 +114,10 @@ static void on_written(lc__rconn_t *c, redisReply *reply, void *arg)
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
         reply->element[1]->type != REDIS_REPLY_STRING ||
         reply->element[2]->type != REDIS_REPLY_STRING) {
-        script_failed(c, reply, "write");
+        lc__redis_script_failed(c, reply, "map write");
         err = LC_EIO;
     } else {
-        res.pos.offset = int_of(reply->element[0]);
+        res.pos.offset = lc__redis_int_of(reply->element[0]);
         snprintf(res.pos.epoch, sizeof(res.pos.epoch), "%s", reply->element[1]->str);
         const redisReply *why = reply->element[2];
         if (why->len == 7 && memcmp(why->str, "too_big", 7) == 0) {
@@ -377,25 +352,30 @@ static void on_read(lc__rconn_t *c, redisReply *reply, void *arg)
     lc_map_read_res_t res;
     memset(&res, 0, sizeof(res));
     res.cursor = "";
-    lc_rcbuf_t *local[32];
-    lc_rcbuf_t **pubs = local;
+    lc__rpubs_t ps;
+    ps.p = ps.local;
+    ps.n = 0;
     char cursor[64 + CURSOR_KEY_MAX];
     int err = 0;
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 6 ||
         reply->element[1]->type != REDIS_REPLY_STRING ||
         reply->element[4]->type != REDIS_REPLY_STRING ||
         reply->element[5]->type != REDIS_REPLY_STRING) {
-        script_failed(c, reply, "read");
+        lc__redis_script_failed(c, reply, "map read");
         err = LC_EIO;
         goto answer;
     }
-    res.top.offset = int_of(reply->element[0]);
+    res.top.offset = lc__redis_int_of(reply->element[0]);
     snprintf(res.top.epoch, sizeof(res.top.epoch), "%s", reply->element[1]->str);
-    res.num_keys = (size_t)int_of(reply->element[2]);
-    if (int_of(reply->element[3]) || m->bad_cursor) {
+    res.num_keys = (size_t)lc__redis_int_of(reply->element[2]);
+    if (lc__redis_int_of(reply->element[3]) || m->bad_cursor) {
         err = m->bad_cursor ? LC_EINVAL : LC_EPOS;
         goto answer;
     }
+    if ((err = lc__rpubs_take(&ps, reply, 6)) != 0)
+        goto answer;
+    res.pubs = ps.p;
+    res.n = ps.n;
     const redisReply *ck = reply->element[5];
     if (ck->len > 0 && ck->len <= CURSOR_KEY_MAX) {
         /* the index holds -score when ordered, 0 otherwise */
@@ -404,39 +384,10 @@ static void on_read(lc__rconn_t *c, redisReply *reply, void *arg)
         snprintf(cursor, sizeof(cursor), "%lld:%.*s", score, (int)ck->len, ck->str);
         res.cursor = cursor;
     }
-    size_t n = reply->elements - 6;
-    if (n > sizeof(local) / sizeof(local[0])) {
-        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
-        pubs = malloc(n * sizeof(*pubs));
-        if (!pubs) {
-            pubs = local;
-            err = LC_ENOMEM;
-            goto answer;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        redisReply *e = reply->element[6 + i];
-        pubs[i] = e->type == REDIS_REPLY_STRING ? lc_rcbuf_from(e->str, e->len) : NULL;
-        if (!pubs[i]) {
-            for (size_t k = 0; k < i; k++)
-                lc_rcbuf_unref(pubs[k]);
-            err = LC_ENOMEM;
-            goto answer;
-        }
-    }
-    res.pubs = pubs;
-    res.n = n;
-answer:;
-    size_t held = res.n;
-    if (err)
-        res.cursor = "";
+answer:
     if (m->rcb)
         m->rcb(m->arg, err, &res);
-    for (size_t k = 0; k < held; k++)
-        // NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): pubs[0, n) is set before res.n = n
-        lc_rcbuf_unref(pubs[k]);
-    if (pubs != local)
-        free(pubs);
+    lc__rpubs_release(&ps); /* what this function holds, whatever the callback did to res */
     free(m);
 }
 
@@ -521,7 +472,7 @@ static void on_cleared(lc__rconn_t *c, redisReply *reply, void *arg)
     mcall_t *m = arg;
     int err = 0;
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        script_failed(c, reply, "clear");
+        lc__redis_script_failed(c, reply, "map clear");
         err = LC_EIO;
     }
     if (m->dcb)
@@ -561,7 +512,7 @@ int lc__redis_map_clear(lc_engine_t *e, const char *ch, size_t chlen, lc_done_cb
 static void on_touched(lc__rconn_t *c, redisReply *reply, void *arg)
 {
     (void)arg;
-    script_failed(c, reply, "hold refresh");
+    lc__redis_script_failed(c, reply, "map hold refresh");
 }
 
 /* Send the batch gathered for a shard (argv[0] is the cleanup key, argv[1] the prefix). */
@@ -647,7 +598,7 @@ static void on_cleaned(lc__rconn_t *c, redisReply *reply, void *arg)
     lc__redis_t *r = c->r;
     r->map_cleaning[c->shard] = false;
     (void)arg;
-    script_failed(c, reply, "cleanup");
+    lc__redis_script_failed(c, reply, "map cleanup");
 }
 
 static void cleanup_tick(uv_timer_t *t)

@@ -11,7 +11,7 @@ const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
 const { defaultConfig, merge, startServer, assertCleanExit, withLogsOnFailure } = require('./lib/server');
 const jwt = require('./lib/jwt');
-const { api } = require('./lib/api');
+const { api, apiResult } = require('./lib/api');
 const { newClient, connected, rawSession, rawCall, payload, valueOf } = require('./lib/client');
 const { waitUntil } = require('./lib/wait');
 const { events } = require('./lib/chan');
@@ -85,12 +85,7 @@ after(async () => {
 const t = (name, fn) => test(name, () => withLogsOnFailure(box.server, fn));
 const token = (user) => jwt.connToken(box.server.secret, user);
 
-async function mapPublish(channel, key, data, extra = {}) {
-  const r = await api(box.server, 'map_publish', { channel, key, data, ...extra });
-  assert.equal(r.status, 200, r.text);
-  assert.ok(r.body.result, r.text);
-  return r.body.result;
-}
+const mapPublish = (channel, key, data, extra = {}) => apiResult(box.server, 'map_publish', { channel, key, data, ...extra });
 
 /** A connected SDK client of user with a map subscription to channel. */
 async function mapMember(user, channel, { encoding, subOpts = {} } = {}) {

@@ -14,7 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { startServer, defaultConfig, merge, assertCleanExit, binaryPath, makeTempDir } = require('./lib/server');
 const { startRedis, startSentinel } = require('./lib/redis');
-const { api } = require('./lib/api');
+const { api, apiResult } = require('./lib/api');
 const { waitUntil } = require('./lib/wait');
 const jwt = require('./lib/jwt');
 const { newClient, connected, valueOf } = require('./lib/client');
@@ -77,12 +77,7 @@ const t = (name, fn) =>
     }
   });
 
-async function call(node, method, params) {
-  const r = await api(node, method, params);
-  assert.equal(r.status, 200, r.text);
-  assert.ok(r.body.result, `${method}: ${r.text}`);
-  return r.body.result;
-}
+const call = apiResult;
 
 const keysOf = (entries) => entries.map((e) => e.key);
 

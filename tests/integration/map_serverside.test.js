@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
 const { defaultConfig, merge, startServer, assertCleanExit, withLogsOnFailure } = require('./lib/server');
 const jwt = require('./lib/jwt');
-const { api, publish } = require('./lib/api');
+const { api, apiResult, publish } = require('./lib/api');
 const { newClient, connected, rawConnect, rawSession, valueOf } = require('./lib/client');
 const { waitUntil } = require('./lib/wait');
 const { events } = require('./lib/chan');
@@ -51,10 +51,7 @@ after(async () => {
 const t = (name, fn) => test(name, () => withLogsOnFailure(box.server, fn));
 const token = (user, extra = {}) => jwt.connToken(box.server.secret, user, extra);
 
-async function mapPublish(channel, key, data) {
-  const r = await api(box.server, 'map_publish', { channel, key, data });
-  assert.ok(r.body.result, r.text);
-}
+const mapPublish = (channel, key, data) => apiResult(box.server, 'map_publish', { channel, key, data });
 
 const skipped = (ch) => `server-side subscription to ${ch} skipped: a map channel is subscribed by its client`;
 

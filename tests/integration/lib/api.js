@@ -91,4 +91,13 @@ async function publish(server, channel, data, extra = {}, opts = {}) {
   return r.body.result;
 }
 
-module.exports = { request, api, publish };
+/** Any API method that must succeed: resolves its result object, throws with the reply otherwise. */
+async function apiResult(server, method, params = {}, opts = {}) {
+  const r = await api(server, method, params, opts);
+  if (r.status !== 200 || !r.body || typeof r.body !== 'object' || !r.body.result) {
+    throw new Error(`API ${method} failed: HTTP ${r.status} ${r.text}`);
+  }
+  return r.body.result;
+}
+
+module.exports = { request, api, publish, apiResult };
