@@ -122,6 +122,8 @@ static void client_detach(lc_client_t *c)
     if (x) {
         lc__worker_unsched(c->w, &x->expire);
         lc__worker_unsched(c->w, &x->sub_expire);
+        lc__client_map_free_walks(x); /* their hub records and kept publications */
+        lc__worker_unsched(c->w, &x->map_sweep);
     }
     if (c->mode == LC_CLIENT_PUSHER)
         lc__pusher_end(c);
@@ -357,6 +359,9 @@ void lc__client_on_sched(lc_sched_t *s)
         break;
     case LC_SCHED_PUSHER:
         lc__pusher_on_activity(lc_container_of(s, lc_client_t, sched));
+        break;
+    case LC_SCHED_MAP_WALK:
+        lc__client_map_sweep_due(lc_container_of(s, lc_client_x_t, map_sweep)->c);
         break;
     }
 }

@@ -109,6 +109,7 @@ typedef struct lc_client_x {
     size_t n_emulated;
     struct lc_pusher_sess *pusher; /* LC_CLIENT_PUSHER sessions (client_pusher.c) */
     lc_map_walk_t *map_walks;      /* map subscribes in progress (core/client_map.c) */
+    lc_sched_t map_sweep;          /* their collecting deadline (core/client_map_sync.c) */
 } lc_client_x_t;
 
 struct lc_client {
@@ -401,7 +402,12 @@ int lc__client_map_publish_apply(lc_client_t *c, const lc_cmd_t *cmd, const lc_v
 void lc__client_map_presence_join(lc_client_t *c, lc_csub_t *cs, const lc_ns_opts_t *o);
 /* Subscription cs ends (LC_SUB_MAP_* flags): its presence entries and own key go. */
 void lc__client_map_leave(lc_client_t *c, lc_csub_t *cs);
+/* The session's map walks end (with their hub records and kept publications). */
 void lc__client_map_free_walks(lc_client_x_t *x);
+/* The engine may have lost deliveries: walks collecting their channels end with 112. */
+void lc__client_map_lost(lc_client_t *c);
+/* The map sched is due: walks collecting past their deadline end. */
+void lc__client_map_sweep_due(lc_client_t *c);
 /* An unsubscribe of a channel whose map subscribe has not gone live: its walk ends. */
 void lc__client_map_forget(lc_client_t *c, const char *channel);
 

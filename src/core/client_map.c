@@ -37,8 +37,9 @@ enum {
  * `limit`): a page of huge values stays one bounded frame. */
 #define STATE_PAGE_BYTES ((size_t)512 * 1024)
 
-static void walk_free(lc_map_walk_t *w)
+static void walk_free(lc_client_t *c, lc_map_walk_t *w)
 {
+    lc__map_walk_release(c, w);
     free(w->info);
     free(w->data);
     free(w);
@@ -85,7 +86,7 @@ void lc__map_walk_drop(lc_client_t *c, const char *ch, size_t len)
         if ((*p)->chlen == len && memcmp((*p)->channel, ch, len) == 0) {
             lc_map_walk_t *w = *p;
             *p = w->next;
-            walk_free(w);
+            walk_free(c, w);
             return;
         }
     }
@@ -100,8 +101,9 @@ static size_t walk_count(const lc_client_t *c)
 }
 
 /* Forget walks the client left unfinished for longer than their namespace allows (it gave up
- * or unsubscribed mid-walk): they would hold places of client.channel_limit. */
-static void walk_sweep(lc_client_t *c)
+ * or unsubscribed mid-walk): they would hold places of client.channel_limit, and collect
+ * their channels. */
+void lc__map_walk_sweep(lc_client_t *c)
 {
     if (!c->x)
         return;
@@ -117,7 +119,7 @@ static void walk_sweep(lc_client_t *c)
         if (!o || (mo.subscribe_catch_up_timeout_ms > 0 &&
                    now - w->started_ms > mo.subscribe_catch_up_timeout_ms)) {
             *p = w->next;
-            walk_free(w);
+            walk_free(c, w);
         } else {
             p = &w->next;
         }
@@ -151,7 +153,7 @@ void lc__client_map_free_walks(lc_client_x_t *x)
     while (x && x->map_walks) {
         lc_map_walk_t *w = x->map_walks;
         x->map_walks = w->next;
-        walk_free(w);
+        walk_free(x->c, w);
     }
 }
 
@@ -208,10 +210,6 @@ void lc__map_step_free(void *arg)
     lc_map_step_t *st = arg;
     if (!st)
         return;
-    /* the hub counts the channel by now, or the walk ended: give back the step's count */
-    if (st->held)
-        st->held->vt->channel_unsubscribe(st->held, st->held_ch, st->held_len);
-    free(st->held_ch);
     lc__map_got_free(&st->got);
     lc__map_got_free(&st->state);
     free(st);
@@ -297,18 +295,6 @@ int lc__map_step_ready(lc_client_t *c, lc_map_step_t *st, const char *ch, size_t
                        lc_map_step_fn fn)
 {
     lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
-    if (!st->held) {
-        if (!(st->held_ch = malloc(len + 1))) {
-            st->got = (lc_map_got_t){.done = true, .err = LC_ENOMEM};
-            st->next = fn;
-            return fn(c, c->cmd, st);
-        }
-        memcpy(st->held_ch, ch, len);
-        st->held_ch[len] = '\0';
-        st->held_len = len;
-        e->vt->channel_subscribe(e, ch, len);
-        st->held = e;
-    }
     lc_engine_wait_t *w = step_wait(c, st, fn);
     if (!w)
         return fn(c, c->cmd, st);
@@ -398,6 +384,7 @@ static int page_size(const lc_cmd_t *cmd, const lc_ns_map_t *mo)
 /* --- the state phase ------------------------------------------------------------------------ */
 
 static int state_page(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st);
+static int state_read(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st);
 
 static int state_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_map_t *mo,
                        const lc_verdict_t *v)
@@ -405,7 +392,6 @@ static int state_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_map_t *m
     const char *ch = cmd->channel;
     size_t len = strlen(ch);
     bool first = !cmd->cursor || !cmd->cursor[0];
-    bool positioned = mo->stream_size > 0;
     lc_map_walk_t *w =
         first ? walk_start(c, ch, len, cmd->sub_type) : lc__map_walk_find(c, ch, len);
     if (!w)
@@ -417,13 +403,34 @@ static int state_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_map_t *m
     if (!st)
         return lc__map_walk_fail(c, cmd, LC_ERROR_INTERNAL, "no memory");
     st->limit = page_size(cmd, mo);
+    /* the first page fixes the snapshot's position: what is written after it is collected */
+    if (first)
+        return lc__map_walk_sync(c, cmd, w, st, state_read);
+    st->got.done = true;
+    return state_read(c, cmd, st);
+}
+
+static int state_read(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
+{
+    const char *ch = cmd->channel;
+    size_t len = strlen(ch);
+    bool first = !cmd->cursor || !cmd->cursor[0];
+    lc_ns_opts_t scratch;
+    lc_ns_map_t mo;
+    lc_map_walk_t *w = lc__map_walk_find(c, ch, len);
+    if (!lc__map_opts(c, cmd, &scratch, &mo))
+        return step_fail(c, cmd, st, LC_ERROR_INTERNAL, "the namespace changed");
+    if (!w)
+        return step_fail(c, cmd, st, LC_ERROR_INTERNAL, "the walk ended");
+    if (w->lost)
+        return step_fail(c, cmd, st, LC_ERROR_UNRECOVERABLE_POSITION, LC_MAP_LOST);
     lc_map_read_req_t q;
-    lc__map_read_query(&q, ch, len, mo);
+    lc__map_read_query(&q, ch, len, &mo);
     q.cursor = cmd->cursor;
     q.limit = st->limit;
     q.max_bytes = STATE_PAGE_BYTES;
     /* Later pages leave out entries written after the first page: the stream brings them. */
-    if (!first && positioned && w->captured)
+    if (!first && mo.stream_size > 0 && w->captured)
         q.max_offset = w->offset;
     return lc__map_step_read(c, st, &q, state_page);
 }
@@ -468,6 +475,7 @@ static int state_page(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
 
 /* --- the stream phase ----------------------------------------------------------------------- */
 
+static int stream_begin(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st);
 static int stream_top(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st);
 static int stream_go(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st);
 static int stream_page(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st);
@@ -506,11 +514,24 @@ static int stream_phase(lc_client_t *c, const lc_cmd_t *cmd, const lc_ns_map_t *
     if (!st)
         return lc__map_walk_fail(c, cmd, LC_ERROR_INTERNAL, "no memory");
     st->limit = page_size(cmd, mo);
+    /* a reconnect's walk collects the channel from its first read on */
+    return lc__map_walk_sync(c, cmd, w, st, stream_begin);
+}
+
+static int stream_begin(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
+{
+    lc_ns_opts_t scratch;
+    lc_ns_map_t mo;
+    lc_map_walk_t *w = lc__map_walk_find(c, cmd->channel, strlen(cmd->channel));
+    if (!lc__map_opts(c, cmd, &scratch, &mo))
+        return step_fail(c, cmd, st, LC_ERROR_INTERNAL, "the namespace changed");
+    if (!w)
+        return step_fail(c, cmd, st, LC_ERROR_INTERNAL, "the walk ended");
     if (w->start_captured)
         return stream_go(c, cmd, st);
     /* the top when the stream phase began: close enough to it, the walk goes live */
     lc_map_read_req_t q;
-    stream_query(&q, cmd, mo);
+    stream_query(&q, cmd, &mo);
     q.has_since = false;
     q.limit = 0;
     return lc__map_step_read(c, st, &q, stream_top);
@@ -539,6 +560,8 @@ static int stream_go(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
         return step_fail(c, cmd, st, LC_ERROR_INTERNAL, "the namespace changed");
     if (!w)
         return step_fail(c, cmd, st, LC_ERROR_INTERNAL, "the walk ended");
+    if (w->lost)
+        return step_fail(c, cmd, st, LC_ERROR_UNRECOVERABLE_POSITION, LC_MAP_LOST);
     lc_map_read_req_t q;
     stream_query(&q, cmd, &mo);
     if (cmd->offset + (uint64_t)st->limit >= w->stream_start) {
@@ -642,7 +665,7 @@ int lc__client_map_subscribe(lc_client_t *c, lc_cmd_t *cmd)
     lc_map_walk_t *w = lc__map_walk_find(c, ch, len);
     bool first = cmd->phase == PHASE_STATE ? !cmd->cursor || !cmd->cursor[0] : !w;
     if (first) {
-        walk_sweep(c); /* this channel's own walk starts afresh anyway */
+        lc__map_walk_sweep(c); /* this channel's own walk starts afresh anyway */
         w = lc__map_walk_find(c, ch, len);
     }
     if (!first || (cmd->cursor && cmd->cursor[0])) {

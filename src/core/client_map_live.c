@@ -1,9 +1,10 @@
 /* A map subscribe goes live (phase 0): from the last state page, from a stream page close to
  * the top, or directly (a reconnect with a position). With an engine that links nodes, the
- * channel is counted in for this node first and the session waits until the node receives
- * it; then (positioned modes) the changes since the walk's position are read: what was
- * written meanwhile arrives with the reply, a later write as a publication above the
- * position given to the hub. Each of these engine calls may answer later (see
+ * walk collects the channel's publications since its first read (a direct live request
+ * starts collecting here and waits until the node receives the channel); then (positioned
+ * modes) the changes since the walk's position are read: what was written meanwhile arrives
+ * with the reply, and the collected publications above what the reply covered follow it, in
+ * order, before any later one. Each of these engine calls may answer later (see
  * client_map_internal.h). */
 #include "core/client_map_internal.h"
 
@@ -46,21 +47,16 @@ static int live_make(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st);
 
 int lc__map_go_live(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
 {
-    lc_engine_t *e = lc_node_engine(lc_worker_node(c->w));
-    if (e->vt->channel_ready) /* publications of other nodes reach this one before the read */
-        return lc__map_step_ready(c, st, cmd->channel, strlen(cmd->channel), live_read);
-    st->got.done = true;
-    return live_read(c, cmd, st);
+    lc_map_walk_t *w = lc__map_walk_find(c, cmd->channel, strlen(cmd->channel));
+    if (!w)
+        return live_fail(c, cmd, st, LC_ERROR_INTERNAL, "the walk ended");
+    /* publications of other nodes reach this one before the read */
+    return lc__map_walk_sync(c, cmd, w, st, live_read);
 }
 
 /* The node receives the channel: the catch-up read (positioned modes). */
 static int live_read(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
 {
-    if (st->got.err) {
-        lc_log_error("client %s: %s not subscribed on other nodes: %s", c->id, cmd->channel,
-                     lc_strerror(st->got.err));
-        return live_fail(c, cmd, st, LC_ERROR_INTERNAL, lc_strerror(st->got.err));
-    }
     lc__map_got_free(&st->got);
     lc_ns_opts_t scratch;
     lc_ns_map_t mo;
@@ -107,13 +103,21 @@ static int live_make(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
             latest = rd->top.offset;
         epoch = rd->top.epoch;
     }
+    lc_map_walk_t *w = lc__map_walk_find(c, ch, len);
+    if (w && w->lost)
+        return live_fail(c, cmd, st, LC_ERROR_UNRECOVERABLE_POSITION, LC_MAP_LOST);
     grant_t g;
-    grant_of(lc__map_walk_find(c, ch, len), &g);
+    grant_of(w, &g);
     /* an expiring subscription needs the expiry check of the side struct */
     if (lc__client_grow_subs(c) != 0 || (g.exp > 0 && !lc__client_x(c)))
         return live_fail(c, cmd, st, LC_ERROR_INTERNAL, "no memory");
-    lc_sub_t *s;
-    if (lc_hub_subscribe(lc__worker_hub(c->w), ch, len, c, &s) != 0)
+    /* the walk's record that collected the channel becomes the subscription's */
+    lc_sub_t *s = NULL;
+    lc_map_kept_t *kept = NULL;
+    size_t n_kept = 0;
+    if (w)
+        lc__map_walk_take(w, &s, &kept, &n_kept);
+    if (!s && lc_hub_subscribe(lc__worker_hub(c->w), ch, len, c, &s) != 0)
         return live_fail(c, cmd, st, LC_ERROR_INTERNAL, "no memory");
 
     s->offset = latest;
@@ -158,8 +162,18 @@ static int live_make(lc_client_t *c, const lc_cmd_t *cmd, lc_map_step_t *st)
         lc__client_arm_sub_expiry(c);
     }
     lc__map_reply_result(c, cmd->id, &r);
-    lc__map_step_free(st);         /* the hub counts the channel now */
+    lc__map_step_free(st);
     lc__map_walk_drop(c, ch, len); /* g pointed into it until here */
     lc__client_map_presence_join(c, cs, o);
+    if (n_kept) {
+        /* after the reply (the SDK drops publications of a subscription it has not seen
+         * subscribed), before any later publication: the hub skips what the reply covered */
+        lc__client_send_replies(c);
+        lc_hub_t *h = lc__worker_hub(c->w);
+        for (size_t i = 0; i < n_kept && c->state == LC_CLIENT_CONNECTED; i++)
+            if (lc_hub_replay(h, s, kept[i].push, kept[i].offset) < 0)
+                break; /* a gap: the subscription left to recover */
+        lc__map_kept_free(kept, n_kept);
+    }
     return LC_CMD_DONE;
 }

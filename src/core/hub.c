@@ -36,12 +36,20 @@ struct lc_hub {
     void *ctx;
     void (*watch)(void *ctx, const char *ch, size_t len, int delta);
     void (*gap)(void *owner, const char *ch, size_t len, void *ctx);
+    void (*sync)(void *owner, lc_sub_t *s, lc_rcbuf_t *push, uint64_t offset, bool excluded,
+                 void *ctx);
     uint64_t fan_seq; /* numbers fan-outs, for the filters' verdict cache */
 };
 
 void lc_hub_set_gap(lc_hub_t *h, void (*gap)(void *owner, const char *ch, size_t len, void *ctx))
 {
     h->gap = gap;
+}
+
+void lc_hub_set_sync(lc_hub_t *h, void (*sync)(void *owner, lc_sub_t *s, lc_rcbuf_t *push,
+                                               uint64_t offset, bool excluded, void *ctx))
+{
+    h->sync = sync;
 }
 
 void lc_hub_set_watch(lc_hub_t *h, void (*watch)(void *ctx, const char *ch, size_t len, int delta))
@@ -241,6 +249,22 @@ size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, 
     return lc_hub_fanout_v(h, ch, len, pushes, kind, offset, exclude, n_exclude);
 }
 
+/* The position checks of a publication at offset (not 0) for s: 1 when s takes it, 0 when
+ * its subscribe reply covered it already (recovery), -1 after a gap (told to the gap
+ * callback, which may end s). */
+static inline int position_check(lc_hub_t *h, lc_sub_t *s, uint64_t offset)
+{
+    if (offset <= s->offset)
+        return 0;
+    bool gap = (s->flags & LC_SUB_POSITIONED) && offset != s->offset + 1;
+    s->offset = offset;
+    if (gap && h->gap) {
+        h->gap(s->owner, s->chan->name, s->chan->len, h->ctx);
+        return -1;
+    }
+    return 1;
+}
+
 /* Which push a subscriber gets. */
 static int variant_of(lc_sub_t *s, lc_rcbuf_t *const *pushes, int kind, uint64_t offset)
 {
@@ -278,16 +302,14 @@ size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *cons
         lc_sub_t *s = lc_container_of(pos, lc_sub_t, node);
         if (kind == LC_PUSH_JOIN_LEAVE && !(s->flags & LC_SUB_JOIN_LEAVE))
             continue;
-        if (offset) {
-            if (offset <= s->offset)
-                continue; /* already covered by its subscribe reply (recovery) */
-            bool gap = (s->flags & LC_SUB_POSITIONED) && offset != s->offset + 1;
-            s->offset = offset;
-            if (gap && h->gap) {
-                h->gap(s->owner, c->name, c->len, h->ctx);
-                continue;
-            }
+        if (s->flags & LC_SUB_SYNC) { /* the one test a plain subscriber pays */
+            if (h->sync)
+                h->sync(s->owner, s, pushes[LC_HUB_PLAIN], offset,
+                        n_exclude && excluded(s->owner, exclude, n_exclude), h->ctx);
+            continue;
         }
+        if (offset && position_check(h, s, offset) <= 0)
+            continue;
         if (n_exclude && excluded(s->owner, exclude, n_exclude)) {
             /* it misses this publication: a delta against it would not apply */
             if (kind == LC_PUSH_PUB)
@@ -310,6 +332,24 @@ size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *cons
             lc_rcbuf_unref(frames[v][i]);
     chan_drop_if_empty(h, c);
     return n;
+}
+
+int lc_hub_replay(lc_hub_t *h, lc_sub_t *s, lc_rcbuf_t *push, uint64_t offset)
+{
+    lc_hub_chan_t *c = s->chan;
+    c->fanning++; /* the gap or a slow consumer may end s: the channel stays until the end */
+    int r = offset ? position_check(h, s, offset) : 1;
+    if (r == 1 && push) {
+        lc_rcbuf_t *frames[LC_FRAMING_MAX] = {0};
+        h->deliver(s->owner, push, frames, h->ctx);
+        for (int i = 0; i < LC_FRAMING_MAX; i++)
+            lc_rcbuf_unref(frames[i]);
+    } else if (r == 1) {
+        r = 0; /* excluded: only the position moved */
+    }
+    c->fanning--;
+    chan_drop_if_empty(h, c);
+    return r;
 }
 
 size_t lc_hub_num_channels(const lc_hub_t *h)

@@ -9,6 +9,7 @@
 #ifndef LC_CORE_HUB_H
 #define LC_CORE_HUB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,9 @@ enum {
     LC_SUB_MAP = 1 << 12,          /* a map-type subscription */
     LC_SUB_MAP_CLEANUP = 1 << 13,  /* its client's own key goes when it ends */
     LC_SUB_MAP_PRESENCE = 1 << 14, /* has map_clients / map_users entries to take back */
+    /* its subscribe is still being answered: publications go to the hub's sync callback
+     * (kept for after the reply), never to the deliver callback, with no position check */
+    LC_SUB_SYNC = 1 << 15,
 };
 
 /* The pushes of one publication: the plain one, and for delta subscribers the whole data as a
@@ -65,6 +69,12 @@ void lc_hub_set_watch(lc_hub_t *h, void (*watch)(void *ctx, const char *ch, size
  * node's subscription to the channel took effect): it gets gap(owner, ch, len, ctx) instead
  * of the publication, and must leave the channel (to resubscribe and recover). */
 void lc_hub_set_gap(lc_hub_t *h, void (*gap)(void *owner, const char *ch, size_t len, void *ctx));
+/* A LC_SUB_SYNC subscriber gets sync(owner, s, push, offset, excluded, ctx) for each
+ * publication instead of a delivery (join/leave pushes only when it takes them): excluded
+ * tells that its owner is among the publication's exclusions (it keeps only the position).
+ * The callback may unsubscribe s itself, no other subscriber. */
+void lc_hub_set_sync(lc_hub_t *h, void (*sync)(void *owner, lc_sub_t *s, lc_rcbuf_t *push,
+                                               uint64_t offset, bool excluded, void *ctx));
 /* Frees every channel and subscription record still present. */
 void lc_hub_free(lc_hub_t *h);
 
@@ -91,6 +101,13 @@ size_t lc_hub_fanout(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *push, 
  * publication, the whole data as a string otherwise; each variant is framed once per kind. */
 size_t lc_hub_fanout_v(lc_hub_t *h, const char *ch, size_t len, lc_rcbuf_t *const *pushes, int kind,
                        uint64_t offset, void *const *exclude, size_t n_exclude);
+
+/* Hand s one publication kept while it was LC_SUB_SYNC (push NULL: it was excluded, only its
+ * position counts), with the checks of a fan-out: at or below s's offset it is skipped; after
+ * a gap the gap callback runs instead and s must be taken as gone. 1 delivered, 0 skipped or
+ * excluded, -1 after a gap. The deliver callback may end s too (a slow consumer cut off):
+ * the caller checks its owner. */
+int lc_hub_replay(lc_hub_t *h, lc_sub_t *s, lc_rcbuf_t *push, uint64_t offset);
 
 size_t lc_hub_num_channels(const lc_hub_t *h);
 /* Give back the channel table's spare memory after many channels went (not during a fan-out). */

@@ -23,7 +23,8 @@ enum lc_sched_kind {
     LC_SCHED_PING_REST, /* the rest of the interval after the pong deadline */
     LC_SCHED_EXPIRE,
     LC_SCHED_SUB_EXPIRE,
-    LC_SCHED_PUSHER, /* a Pusher connection's activity check */
+    LC_SCHED_PUSHER,   /* a Pusher connection's activity check */
+    LC_SCHED_MAP_WALK, /* the earliest deadline of a session's collecting map walks */
     LC_SCHED_MAX
 };
 
@@ -66,6 +67,10 @@ void lc__node_watch_channel(void *ctx, const char *ch, size_t len, int delta);
 void lc__client_resync(lc_client_t *c, void *arg);
 /* The hub's gap callback: the same for the one channel ch of the session `owner`. */
 void lc__client_gap(void *owner, const char *ch, size_t len, void *ctx);
+/* Hub sync callback: a publication for a map subscribe walk collecting its channel
+ * (client_map_sync.c). */
+void lc__client_map_sync(void *owner, lc_sub_t *s, lc_rcbuf_t *push, uint64_t offset, bool excluded,
+                         void *ctx);
 void lc__worker_count_session(lc_worker_t *w, int delta);
 /* A subscription was added (+1) or removed (-1): keeps the statistics current. */
 void lc__worker_count_subs(lc_worker_t *w, int delta);

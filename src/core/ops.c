@@ -208,6 +208,7 @@ static bool resync_sub(lc_client_t *c, uint32_t i)
 void lc__client_resync(lc_client_t *c, void *arg)
 {
     (void)arg;
+    lc__client_map_lost(c); /* a walk's kept publications may miss some too */
     uint32_t i = 0;
     while (i < c->nsubs && c->state == LC_CLIENT_CONNECTED) {
         if (!(c->subs[i].s->flags & LC_SUB_POSITIONED)) {

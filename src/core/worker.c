@@ -728,6 +728,7 @@ lc_worker_t *lc__worker_new(lc_node_t *node, int index)
         goto fail;
     lc_hub_set_watch(w->hub, lc__node_watch_channel);
     lc_hub_set_gap(w->hub, lc__client_gap);
+    lc_hub_set_sync(w->hub, lc__client_map_sync);
     if (uv_loop_init(&w->loop) != 0)
         goto fail;
     uv_mutex_init(&w->inbox_mu);

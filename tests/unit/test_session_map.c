@@ -4,13 +4,19 @@
  * stream → live walks chain their reads, a client map write is answered after the engine's
  * answer, commands queue behind a pending map read, and a session that closes mid-chain
  * leaves nothing behind (ASan: no use after free, no leak; the node count of an engine that
- * links nodes is given back). */
+ * links nodes is given back). With an engine that links nodes a walk collects its channel
+ * from its first read: a publication delivered before the live reply follows the reply once,
+ * the collection is bounded (112), and closing or abandoning the walk gives it all back.
+ * Deliveries reach the session through the worker's inbox, run by pump(). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <unistd.h>
+#include <uv.h>
 
+#include "core/worker.h"
 #include "session_fx.h"
 
 static const char *config_json =
@@ -24,6 +30,11 @@ static const char *config_json =
     "\"map_clients_presence_channel_prefix\":\"clients:\","
     "\"map_users_presence_channel_prefix\":\"users:\","
     "\"map\":{\"mode\":\"ephemeral\",\"key_ttl\":\"60s\"}},"
+    "{\"name\":\"eph\",\"subscription_type\":\"map\",\"allow_subscribe_for_client\":true,"
+    "\"map\":{\"mode\":\"ephemeral\",\"key_ttl\":\"60s\",\"min_page_size\":2}},"
+    "{\"name\":\"quick\",\"subscription_type\":\"map\",\"allow_subscribe_for_client\":true,"
+    "\"map\":{\"mode\":\"durable\",\"key_ttl\":\"60s\",\"stream_size\":50,"
+    "\"min_page_size\":2,\"subscribe_catch_up_timeout\":\"50ms\"}},"
     "{\"name\":\"fossil\",\"subscription_type\":\"map\",\"allow_subscribe_for_client\":true,"
     "\"allowed_delta_types\":[\"fossil\"],\"delta_publish\":true,"
     "\"map\":{\"mode\":\"durable\",\"key_ttl\":\"60s\"}},"
@@ -354,7 +365,8 @@ static void test_close_mid_chain_between_two_reads(void **state)
     release_all(); /* the kept state page is freed with the step */
 }
 
-/* An engine that links nodes: going live waits until the node receives the channel. */
+/* An engine that links nodes: the walk's first read waits until the node receives the
+ * channel (its hub record counts it in), going live does not wait again. */
 static void test_linked_engine_waits_for_the_channel(void **state)
 {
     fx_t *f = *state;
@@ -364,18 +376,20 @@ static void test_linked_engine_waits_for_the_channel(void **state)
     slow->hold_map = true;
     send_text(f, "{\"id\":2,\"subscribe\":{\"channel\":\"board:l\",\"type\":1,\"phase\":2,"
                  "\"limit\":3}}");
-    release_all(); /* the only state page: going live */
     assert_int_equal(n_pending(), 1);
-    assert_int_equal(slow->held[1].kind, HELD_READY);
+    assert_int_equal(slow->held[0].kind, HELD_READY);
     assert_int_equal(slow->counted, 1);
-    release_all(); /* ready: the catch-up read */
+    release_all(); /* ready: the state page */
+    assert_int_equal(n_pending(), 1);
+    assert_int_equal(slow->held[1].kind, HELD_MAP_READ);
+    release_all(); /* the only state page: going live, the catch-up read */
     assert_int_equal(n_pending(), 1);
     assert_int_equal(slow->held[2].kind, HELD_MAP_READ);
     release_all();
     cJSON *r = sub_result(f, 2);
     assert_int_equal(count_of(cJSON_GetObjectItem(r, "subscribe"), "state"), 2);
     cJSON_Delete(r);
-    /* the hub holds the channel now, the step gave its count back */
+    /* the walk's record is the subscription's now */
     assert_int_equal(slow->counted, 1);
     send_text(f, "{\"id\":3,\"unsubscribe\":{\"channel\":\"board:l\"}}");
     assert_int_equal(slow->counted, 0);
@@ -388,13 +402,214 @@ static void test_linked_engine_close_while_waiting_for_the_channel(void **state)
     stub.at_once = true;
     slow->hold_map = true;
     send_text(f, "{\"id\":2,\"subscribe\":{\"channel\":\"board:w\",\"type\":1,\"phase\":2}}");
-    release_all();
-    assert_int_equal(slow->held[1].kind, HELD_READY);
+    assert_int_equal(slow->held[0].kind, HELD_READY);
     assert_int_equal(slow->counted, 1);
     lc_client_on_close(f->c);
     f->c = NULL;
-    release_all(); /* no session: the step is freed and gives the count back */
+    assert_int_equal(slow->counted, 0); /* the walk's record went with the session */
+    release_all();                      /* no session: the step is freed */
     assert_int_equal(slow->counted, 0);
+}
+
+/* Deliveries queued for the worker are fanned out (its loop runs once or twice). */
+static void pump(fx_t *f)
+{
+    uv_loop_t *loop = lc_worker_loop(lc_node_worker(f->node, 0));
+    for (int i = 0; i < 3; i++)
+        uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* How many times s occurs in the output. */
+static int occurrences(fx_t *f, const char *s)
+{
+    int n = 0;
+    for (const char *p = strstr(out(f), s); p; p = strstr(p + 1, s))
+        n++;
+    return n;
+}
+
+/* A walk of ch (limit 2) on the linked engine, its first page answered: the walk collects. */
+static void first_page(fx_t *f, const char *ch)
+{
+    stub.at_once = true;
+    slow->hold_map = true;
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             "{\"id\":2,\"subscribe\":{\"channel\":\"%s\",\"type\":1,\"phase\":2,\"limit\":2}}",
+             ch);
+    send_text(f, msg);
+    assert_int_equal(slow->held[slow->n_held - 1].kind, HELD_READY);
+    release_all(); /* ready: the first page */
+    release_all();
+    cJSON *r = sub_result(f, 2);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "subscribe"), "phase")->valueint,
+                     2);
+    cJSON_Delete(r);
+    assert_int_equal(n_pending(), 0);
+}
+
+/* The request of the walk's next page (from the first page's reply). */
+static void next_page(fx_t *f, int id, const char *ch)
+{
+    cJSON *r = sub_result(f, 2);
+    const cJSON *s = cJSON_GetObjectItem(r, "subscribe");
+    char msg[512];
+    snprintf(msg, sizeof(msg),
+             "{\"id\":%d,\"subscribe\":{\"channel\":\"%s\",\"type\":1,\"phase\":2,\"limit\":2,"
+             "\"cursor\":\"%s\",\"epoch\":\"%s\",\"offset\":%d}}",
+             id, ch, cJSON_GetObjectItem(s, "cursor")->valuestring,
+             cJSON_GetObjectItem(s, "epoch")->valuestring,
+             (int)cJSON_GetObjectItem(s, "offset")->valuedouble);
+    cJSON_Delete(r);
+    send_text(f, msg);
+}
+
+/* A durable map: a write delivered while the catch-up read is answered (after the read took
+ * place) is not in the reply; it follows the reply, once, before later publications. One
+ * written between the pages is in the catch-up, and is not delivered again. */
+static void test_linked_write_before_the_live_reply_follows_it(void **state)
+{
+    fx_t *f = *state;
+    connect_now(f);
+    write_keys(f, "board:d", 3, 10);
+    pump(f);
+    first_page(f, "board:d");
+    write_key(f, "board:d", "k9"); /* offset 4 */
+    pump(f);
+    assert_int_equal(occurrences(f, "\"push\""), 0); /* kept, not delivered */
+    next_page(f, 3, "board:d");
+    release_all(); /* the last page: going live, the catch-up read took place */
+    assert_int_equal(n_pending(), 1);
+    write_key(f, "board:d", "k10"); /* offset 5, after the catch-up read */
+    pump(f);
+    assert_null(reply_at(f, 3));
+    release_all();
+    const char *rep = reply_at(f, 3);
+    assert_non_null(rep);
+    cJSON *r = sub_result(f, 3);
+    const cJSON *s = cJSON_GetObjectItem(r, "subscribe");
+    assert_null(cJSON_GetObjectItem(s, "phase"));
+    assert_int_equal(count_of(s, "publications"), 1); /* k9 */
+    assert_int_equal((int)cJSON_GetObjectItem(s, "offset")->valuedouble, 4);
+    cJSON_Delete(r);
+    const char *k10 = strstr(out(f), "\"key\":\"k10\"");
+    assert_non_null(k10);
+    assert_true(rep < k10);
+    assert_int_equal(occurrences(f, "\"key\":\"k9\""), 1);
+    assert_int_equal(occurrences(f, "\"key\":\"k10\""), 1);
+    /* later publications as usual, once */
+    write_key(f, "board:d", "k11");
+    pump(f);
+    assert_int_equal(occurrences(f, "\"key\":\"k10\""), 1);
+    assert_int_equal(occurrences(f, "\"key\":\"k11\""), 1);
+    assert_int_equal(occurrences(f, "\"push\""), 2);
+    assert_null(strstr(out(f), "unsubscribe"));
+}
+
+/* An ephemeral map has no stream to catch up from: a write after the first page whose key
+ * the snapshot already gave follows the live reply (without it the client keeps the old
+ * value). */
+static void test_linked_ephemeral_write_during_the_walk_follows_the_reply(void **state)
+{
+    fx_t *f = *state;
+    connect_now(f);
+    write_keys(f, "eph:a", 3, 10);
+    pump(f);
+    first_page(f, "eph:a"); /* k1, k2 at offset 3 */
+    write_key(f, "eph:a", "k1");
+    pump(f);
+    next_page(f, 3, "eph:a");
+    release_all(); /* the last page goes live at once (no catch-up read) */
+    assert_int_equal(n_pending(), 0);
+    const char *rep = reply_at(f, 3);
+    assert_non_null(rep);
+    cJSON *r = sub_result(f, 3);
+    const cJSON *s = cJSON_GetObjectItem(r, "subscribe");
+    assert_null(cJSON_GetObjectItem(s, "phase"));
+    assert_int_equal(count_of(s, "state"), 1); /* k3 */
+    cJSON_Delete(r);
+    const char *push = strstr(rep, "{\"push\"");
+    assert_non_null(push);
+    assert_non_null(strstr(push, "\"offset\":4,"));
+    assert_non_null(strstr(push, "\"key\":\"k1\""));
+    assert_int_equal(occurrences(f, "\"push\""), 1);
+}
+
+/* Past the bound of kept publications the walk lets the channel go and ends with 112. */
+static void test_linked_collection_bound_ends_the_walk_with_112(void **state)
+{
+    fx_t *f = *state;
+    connect_now(f);
+    write_keys(f, "board:b", 3, 10);
+    pump(f);
+    first_page(f, "board:b");
+    assert_int_equal(slow->counted, 1);
+    /* 10,001 writes of the session itself, in batches */
+    slow->hold_map = false;
+    stub.at_once = true;
+    lc_buf_t b = LC_BUF_INIT;
+    for (int i = 0; i < 10001; i++) {
+        lc_buf_printf(&b,
+                      "%s{\"id\":%d,\"publish\":{\"channel\":\"board:b\",\"type\":1,"
+                      "\"key\":\"k%d\",\"data\":{\"v\":%d}}}",
+                      b.len ? "\n" : "", 100 + i, i % 5, i);
+        if (i % 100 == 99 || i == 10000) {
+            lc_client_on_message(f->c, b.data, b.len);
+            lc_buf_reset(&b);
+            pump(f);
+        }
+    }
+    lc_buf_free(&b);
+    assert_int_equal(slow->counted, 0); /* the channel is given back at once */
+    lc_buf_reset(&f->ft.out);
+    send_text(f, "{\"id\":3,\"subscribe\":{\"channel\":\"board:b\",\"type\":1,\"phase\":2,"
+                 "\"limit\":2,\"cursor\":\"x\"}}");
+    assert_non_null(strstr(out(f), "{\"id\":3,\"error\":{\"code\":112"));
+    assert_null(strstr(out(f), "\"push\""));
+    /* the client starts over */
+    send_text(f, "{\"id\":4,\"subscribe\":{\"channel\":\"board:b\",\"type\":1,\"phase\":2,"
+                 "\"limit\":3}}");
+    cJSON *r = sub_result(f, 4);
+    cJSON_Delete(r);
+}
+
+/* A session that closes while its walk collects frees the kept publications and the record. */
+static void test_linked_close_while_collecting(void **state)
+{
+    fx_t *f = *state;
+    connect_now(f);
+    write_keys(f, "board:x", 3, 10);
+    pump(f);
+    first_page(f, "board:x");
+    write_key(f, "board:x", "k7");
+    write_key(f, "board:x", "k8");
+    pump(f);
+    next_page(f, 3, "board:x"); /* its last page read is pending */
+    assert_int_equal(n_pending(), 1);
+    lc_client_on_close(f->c);
+    f->c = NULL;
+    assert_int_equal(slow->counted, 0);
+    release_all();
+    write_key(f, "board:x", "k9");
+    pump(f);
+}
+
+/* A walk the client abandons gives the channel back after subscribe_catch_up_timeout. */
+static void test_linked_abandoned_walk_gives_the_channel_back(void **state)
+{
+    fx_t *f = *state;
+    connect_now(f);
+    write_keys(f, "quick:a", 3, 10);
+    pump(f);
+    first_page(f, "quick:a");
+    write_key(f, "quick:a", "k7");
+    pump(f);
+    assert_int_equal(slow->counted, 1);
+    usleep(120 * 1000);
+    pump(f); /* the session's map sched */
+    assert_int_equal(slow->counted, 0);
+    next_page(f, 3, "quick:a");
+    assert_non_null(strstr(out(f), "{\"id\":3,\"error\":"));
 }
 
 /* Presence entries are written without waiting; their answers never reach the session, which
@@ -464,6 +679,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_linked_engine_waits_for_the_channel, setup_linked,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_linked_engine_close_while_waiting_for_the_channel,
+                                        setup_linked, teardown),
+        cmocka_unit_test_setup_teardown(test_linked_write_before_the_live_reply_follows_it,
+                                        setup_linked, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_linked_ephemeral_write_during_the_walk_follows_the_reply, setup_linked, teardown),
+        cmocka_unit_test_setup_teardown(test_linked_collection_bound_ends_the_walk_with_112,
+                                        setup_linked, teardown),
+        cmocka_unit_test_setup_teardown(test_linked_close_while_collecting, setup_linked, teardown),
+        cmocka_unit_test_setup_teardown(test_linked_abandoned_walk_gives_the_channel_back,
                                         setup_linked, teardown),
         cmocka_unit_test_setup_teardown(test_presence_writes_answered_after_the_close, setup,
                                         teardown),
