@@ -5,7 +5,9 @@
 // idempotency, stream_data, key_mode and max_keys are decided in Redis, a key's TTL expiry (the cleanup of either node) is seen on
 // both; the official client subscribed on one node gets the snapshot and the live updates
 // written through the other, catches up after a reconnect, and sees map_clients / map_users
-// entries of connections on the other node come and go; the start-up refusals of map_broker.
+// entries of connections on the other node come and go; clients subscribing one after another
+// while the other node writes steadily end with exactly the written state, without resubscribing
+// (a write delivered before a live reply is not lost); the start-up refusals of map_broker.
 
 const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
@@ -15,7 +17,7 @@ const path = require('node:path');
 const { startServer, defaultConfig, merge, assertCleanExit, binaryPath, makeTempDir } = require('./lib/server');
 const { startRedis, startSentinel } = require('./lib/redis');
 const { api, apiResult } = require('./lib/api');
-const { waitUntil } = require('./lib/wait');
+const { waitUntil, sleep } = require('./lib/wait');
 const jwt = require('./lib/jwt');
 const { newClient, connected, valueOf } = require('./lib/client');
 const { events, dropTransport } = require('./lib/chan');
@@ -33,6 +35,9 @@ function nodeConfig(address, prefix, extra = {}) {
           { name: 'board', subscription_type: 'map', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '300s', stream_size: 50, max_page_size: 3, max_keys: 5 } },
           { name: 'rank', subscription_type: 'map', allow_subscribe_for_client: true, map: { mode: 'persistent', ordered: true } },
           { name: 'short', subscription_type: 'map', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '1s', stream_size: 20 } },
+          // subscribes under a steady write rate: small pages make walks of several reads
+          { name: 'flow', subscription_type: 'map', allow_subscribe_for_client: true, map: { mode: 'ephemeral', key_ttl: '60s', min_page_size: 1 } },
+          { name: 'flowd', subscription_type: 'map', allow_subscribe_for_client: true, map: { mode: 'durable', key_ttl: '60s', stream_size: 1000, min_page_size: 1 } },
           {
             name: 'game',
             subscription_type: 'map',
@@ -250,6 +255,78 @@ t('a client on one node: snapshot, then live updates written through the other n
   } finally {
     m.client.disconnect();
   }
+});
+
+// A write that lands in Redis after a walk's read but reaches this node before the session
+// is live must still reach it, after the subscribe reply (the SDK drops earlier ones): else an
+// ephemeral map keeps a stale value or a removed key, and a durable one sees a gap and starts
+// over (an unsubscribe 2500 and a new subscribe).
+t('clients subscribing on one node while the other writes steadily end with the exact state, without resubscribing', async () => {
+  const [a, b] = nodes;
+  const chans = ['flow:steady', 'flowd:steady'];
+  // each write adds the next key and removes the oldest, the first of the snapshot's pages:
+  // a removal lost during a walk leaves a stale key for good
+  const LIVE = 10;
+  const key = (i) => `w${String(i).padStart(6, '0')}`;
+  for (const ch of chans) for (let i = 0; i < LIVE; i++) await call(a, 'map_publish', { channel: ch, key: key(i), data: { n: i } });
+  let stop = false;
+  let writes = 0;
+  const writer = (async () => {
+    for (let i = LIVE; !stop; i++) {
+      for (const ch of chans) {
+        await call(a, 'map_publish', { channel: ch, key: key(i), data: { n: i } });
+        await call(a, 'map_remove', { channel: ch, key: key(i - LIVE) });
+        writes += 2;
+      }
+      await sleep(2);
+    }
+  })();
+  const members = [];
+  try {
+    for (let i = 0; i < 12; i++) {
+      for (const ch of chans) {
+        const client = newClient(b, { token: jwt.connToken(secret, `s${i}`) });
+        const m = { ch, client, state: new Map(), subscribing: 0, unsubscribed: [] };
+        const sub = client.newMapSubscription(ch, { pageSize: 2 });
+        sub.on('subscribing', () => m.subscribing++);
+        sub.on('unsubscribed', (ctx) => m.unsubscribed.push(ctx.code));
+        sub.on('sync', (ctx) => {
+          m.state = new Map(ctx.entries.map((e) => [e.key, valueOf(e.data)]));
+        });
+        sub.on('update', (e) => {
+          if (e.removed) m.state.delete(e.key);
+          else m.state.set(e.key, valueOf(e.data));
+        });
+        const subscribed = events(sub, 'subscribed');
+        client.connect();
+        sub.subscribe();
+        await subscribed.next(8000);
+        members.push(m);
+        await sleep(10);
+      }
+    }
+  } finally {
+    stop = true;
+    await writer;
+  }
+  assert.ok(writes > 48, `only ${writes} writes while subscribing`);
+  const sorted = (o) => Object.fromEntries(Object.entries(o).sort(([x], [y]) => (x < y ? -1 : 1)));
+  const want = {};
+  for (const ch of chans) {
+    const st = await call(b, 'map_read_state', { channel: ch, limit: 100 });
+    want[ch] = JSON.stringify(sorted(Object.fromEntries(st.entries.map((e) => [e.key, e.data]))));
+  }
+  const seen = (m) => JSON.stringify(sorted(Object.fromEntries(m.state)));
+  // the last deliveries may still be on their way
+  await waitUntil(() => members.every((m) => seen(m) === want[m.ch]), { timeoutMs: 3000, what: 'every client at the written state' }).catch(() => {});
+  const problems = [];
+  members.forEach((m, i) => {
+    if (seen(m) !== want[m.ch]) problems.push(`client ${i} of ${m.ch}: ${seen(m)}, written ${want[m.ch]}`);
+    // one subscribe each: no gap made it leave (2500) and start over
+    if (m.subscribing !== 1) problems.push(`client ${i} of ${m.ch}: ${m.subscribing} subscribes (it left and started over; unsubscribed events: ${JSON.stringify(m.unsubscribed)})`);
+  });
+  assert.deepEqual(problems, [], `${writes} writes`);
+  for (const m of members) m.client.disconnect();
 });
 
 t('map_clients and map_users entries of connections on another node come and go', async () => {
