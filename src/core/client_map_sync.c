@@ -65,8 +65,8 @@ static void walk_lose(lc_client_t *c, lc_map_walk_t *w, const char *why)
     w->lost = true;
 }
 
-void lc__client_map_sync(void *owner, lc_sub_t *s, lc_rcbuf_t *push, uint64_t offset,
-                         bool excluded, void *ctx)
+void lc__client_map_sync(void *owner, lc_sub_t *s, lc_rcbuf_t *push, uint64_t offset, bool excluded,
+                         void *ctx)
 {
     (void)ctx;
     lc_client_t *c = owner;
