@@ -11,6 +11,7 @@
 // clients run on the same machine, so compare the rows with each other.
 //
 //   node bench/map-fanout.js [--bin=build/lucent] [--subs=200] [--writes=2000] [--keys=100]
+//                            [--sequential] [--write-delay=20ms]
 'use strict';
 const { spawn } = require('child_process');
 const crypto = require('crypto');
@@ -27,6 +28,8 @@ const BIN = path.resolve(args.bin || path.join(root, 'build/lucent'));
 const SUBS = Number(args.subs || 200);
 const WRITES = Number(args.writes || 2000);
 const KEYS = Number(args.keys || 100);
+const PARALLEL = !args.sequential; // a batch's commands one after the other: a delivery round each
+const WRITE_DELAY = args['write-delay']; // client.write_delay: coalesce each connection's writes
 const TICK_MS = 10; // USER_HZ 100 on Linux
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -51,7 +54,11 @@ async function startServer(redisPort) {
     workers: 1,
     log: { level: 'info' },
     http_api: { key: apiKey },
-    client: { insecure: true, token: { hmac_secret_key: crypto.randomBytes(16).toString('hex') } },
+    client: {
+      insecure: true,
+      token: { hmac_secret_key: crypto.randomBytes(16).toString('hex') },
+      ...(WRITE_DELAY ? { write_delay: WRITE_DELAY } : {}),
+    },
     channel: {
       namespaces: [
         {
@@ -127,7 +134,7 @@ async function run(engine) {
       const cmds = [];
       for (let k = i; k < Math.min(WRITES, i + 50); k++)
         cmds.push(`{"map_publish":{"channel":"${channel}","key":"k${k % KEYS}","data":${data}}}`);
-      await post(server.port, server.apiKey, '/api/batch', `{"commands":[${cmds.join(',')}],"parallel":true}`);
+      await post(server.port, server.apiKey, '/api/batch', `{"commands":[${cmds.join(',')}],"parallel":${PARALLEL}}`);
     }
     const apiMs = Date.now() - t0;
     const want = SUBS * WRITES;
@@ -153,7 +160,10 @@ async function run(engine) {
 (async () => {
   if (!fs.existsSync(BIN)) throw new Error(`${BIN} not built (make build)`);
   const rows = [await run('memory'), await run('redis')];
-  console.log(`map subscribers ${SUBS}, map writes ${WRITES} over ${KEYS} keys (one worker, durable map)`);
+  console.log(
+    `map subscribers ${SUBS}, map writes ${WRITES} over ${KEYS} keys (one worker, durable map, ` +
+      `${PARALLEL ? 'parallel' : 'sequential'} batches of 50${WRITE_DELAY ? `, write_delay ${WRITE_DELAY}` : ''})`,
+  );
   for (const r of rows)
     console.log(
       `${r.engine.padEnd(7)} ${r.writesPerS.toFixed(0)} writes/s through the API, lucent ${r.usPerDelivery.toFixed(3)} µs CPU/delivery` +
