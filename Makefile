@@ -61,7 +61,8 @@ test-redis-engine: $(TEST_BUILD)/lucent
 # with 4 workers (LUCENT_TEST_WORKERS); a race report aborts the server, which fails the test.
 # (fanout.test.js is left out: 1,000 connections under TSan's slowdown outlast its timeouts.)
 TSAN_TESTS ?= pubsub.test.js exclusion.test.js presence.test.js api_full.test.js \
-	write_delay.test.js recovery.test.js session.test.js pusher.test.js
+	write_delay.test.js recovery.test.js session.test.js pusher.test.js map.test.js map_extras.test.js \
+	shared_poll.test.js shared_poll_publish.test.js
 test-tsan: deps
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLUCENT_TSAN=ON -DLUCENT_TESTS=OFF \
 		-DLUCENT_BENCH=OFF >/dev/null
