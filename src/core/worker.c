@@ -433,16 +433,6 @@ lc_client_t *lc__worker_find_client(lc_worker_t *w, const char *id)
 #define LC_TRIM_DELAY_MS 1000
 #define LC_TRIM_EVERY_MS 10000
 
-/* Under ASan or TSan the allocator is the sanitizer's, not glibc's: glibc's malloc_trim would
- * walk arenas nobody uses (and has crashed inside ASan); the sanitizer returns memory itself. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define LC_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define LC_SANITIZED 1
-#endif
-#endif
-
 static void on_trim(uv_timer_t *h)
 {
     lc_worker_t *w = lc_container_of(h, lc_worker_t, trim_timer);
@@ -450,7 +440,8 @@ static void on_trim(uv_timer_t *h)
     lc_hub_compact(w->hub);
     lc_map_shrink(&w->clients);
     lc_map_shrink(&w->users);
-#ifndef LC_SANITIZED
+    /* under ASan / TSan the allocator is theirs: glibc's malloc_trim would walk unused arenas */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     malloc_trim(0);
 #endif
 }
