@@ -16,10 +16,9 @@
 const { spawn } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
-const http = require('http');
 const os = require('os');
 const path = require('path');
-const { parseArgs, freePort, cpuTicks } = require('./lib');
+const { parseArgs, freePort, cpuTicks, startLucent, apiPost } = require('./lib');
 
 const root = path.resolve(__dirname, '..');
 const WebSocket = require(path.join(root, 'tests/integration/node_modules/ws'));
@@ -46,7 +45,6 @@ async function startRedis(dir) {
 }
 
 async function startServer(redisPort) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lucent-bench-'));
   const port = await freePort();
   const apiKey = crypto.randomBytes(16).toString('hex');
   const cfg = {
@@ -71,12 +69,7 @@ async function startServer(redisPort) {
     },
   };
   if (redisPort) cfg.engine = { type: 'redis', redis: { address: `127.0.0.1:${redisPort}` } };
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
-  const proc = spawn(BIN, ['-c', path.join(dir, 'config.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr.on('data', (d) => (log += d));
-  for (let i = 0; i < 100 && !/listening on/.test(log); i++) await sleep(50);
-  if (!/listening on/.test(log)) throw new Error(`server did not start:\n${log}`);
+  const proc = await startLucent(BIN, cfg);
   return { proc, port, apiKey };
 }
 
@@ -98,19 +91,10 @@ function subscriber(port, channel, counter) {
   });
 }
 
-function post(port, apiKey, pathName, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: pathName, method: 'POST', headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' } },
-      (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => (res.statusCode === 200 && !text.includes('"error"') ? resolve() : reject(new Error(`HTTP ${res.statusCode} ${text}`))));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+/** A batch whose every command must succeed. */
+async function post(port, apiKey, pathName, body) {
+  const text = await apiPost(port, apiKey, pathName, body);
+  if (text.includes('"error"')) throw new Error(text);
 }
 
 async function run(engine) {

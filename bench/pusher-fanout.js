@@ -12,13 +12,10 @@
 //
 //   node bench/pusher-fanout.js [--bin=build/lucent] [--subs=500] [--pubs=400]
 'use strict';
-const { spawn } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
-const http = require('http');
-const os = require('os');
 const path = require('path');
-const { parseArgs, freePort, cpuTicks } = require('./lib');
+const { parseArgs, freePort, cpuTicks, startLucent, apiPost } = require('./lib');
 
 const root = path.resolve(__dirname, '..');
 const WebSocket = require(path.join(root, 'tests/integration/node_modules/ws'));
@@ -30,10 +27,9 @@ const TICK_MS = 10; // USER_HZ 100 on Linux
 const APP = { id: '1', key: 'bench-key', secret: crypto.randomBytes(16).toString('hex') };
 
 async function startServer() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lucent-bench-'));
   const port = await freePort();
   const apiKey = crypto.randomBytes(16).toString('hex');
-  const cfg = {
+  const proc = await startLucent(BIN, {
     http_server: { address: '127.0.0.1', port },
     workers: 1,
     log: { level: 'info' },
@@ -41,13 +37,7 @@ async function startServer() {
     client: { insecure: true, token: { hmac_secret_key: crypto.randomBytes(16).toString('hex') } },
     channel: { without_namespace: { allow_subscribe_for_client: true } },
     pusher: { enabled: true, apps: [APP] },
-  };
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
-  const proc = spawn(BIN, ['-c', path.join(dir, 'config.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr.on('data', (d) => (log += d));
-  for (let i = 0; i < 100 && !/listening on/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!/listening on/.test(log)) throw new Error(`server did not start:\n${log}`);
+  });
   return { proc, port, apiKey };
 }
 
@@ -76,20 +66,6 @@ function subscriber(port, pusher, channel, counter) {
   });
 }
 
-function post(port, apiKey, pathName, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: pathName, method: 'POST', headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' } },
-      (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 async function run(server, pusher) {
   const channel = `fanout-${pusher ? 'p' : 'c'}`;
   const counter = { n: 0 };
@@ -105,7 +81,7 @@ async function run(server, pusher) {
   for (let i = 0; i < PUBS; i += 50) {
     const cmds = [];
     for (let k = i; k < Math.min(PUBS, i + 50); k++) cmds.push(`{"publish":{"channel":"${channel}","data":${data}}}`);
-    await post(server.port, server.apiKey, '/api/batch', `{"commands":[${cmds.join(',')}]}`);
+    await apiPost(server.port, server.apiKey, '/api/batch', `{"commands":[${cmds.join(',')}]}`);
   }
   const want = SUBS * PUBS;
   while (counter.n < want && Date.now() - t0 < 120000) await new Promise((r) => setTimeout(r, 20));
